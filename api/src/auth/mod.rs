@@ -1,0 +1,224 @@
+//! Authentication and authorisation.
+//!
+//! - [`Principal`] is extracted from `Authorization: Bearer <access token>`: the JWT is verified
+//!   ([`tokens`]) and its session must still exist in the session store — so logout, refresh
+//!   reuse and disabling an official take effect on the next request.
+//! - [`Worker`] and [`Admin`] narrow it to one side: the other side's token gets 403.
+//! - [`Admin::authorize`] is the one authorisation helper every admin route calls: role check
+//!   (403) then data-scope check (the record's organisation must lie in the official's subtree;
+//!   outside it the answer is 404, so existence does not leak).
+
+pub mod sessions;
+pub mod tokens;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+use yiwang_domain::account::{AccountId, AccountKind, Role};
+use yiwang_domain::audit::{Actor, AuditEntry, Change, OutboxEvent};
+use yiwang_domain::org::{OrgId, OrgPath};
+use yiwang_domain::session::SessionRecord;
+
+use crate::context;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Any logged-in account.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The live session.
+    pub session: SessionRecord,
+}
+
+impl Principal {
+    /// The account id.
+    pub fn account_id(&self) -> AccountId {
+        self.session.account_id
+    }
+
+    /// The actor for audit rows.
+    pub fn actor(&self) -> Actor {
+        Actor::Account {
+            kind: self.session.kind,
+            id: self.session.account_id,
+        }
+    }
+
+    /// An audit row (and optional event) for an action of this principal in this request.
+    pub fn change(
+        &self,
+        action: &str,
+        record_type: &str,
+        record_id: impl ToString,
+        detail: serde_json::Value,
+        event: Option<OutboxEvent>,
+    ) -> Change {
+        audit_change(self.actor(), action, record_type, record_id, detail, event)
+    }
+}
+
+/// An audit row for `actor` in the current request (address and request id filled in).
+pub fn audit_change(
+    actor: Actor,
+    action: &str,
+    record_type: &str,
+    record_id: impl ToString,
+    detail: serde_json::Value,
+    event: Option<OutboxEvent>,
+) -> Change {
+    let ctx = context::current();
+    Change {
+        audit: AuditEntry {
+            actor,
+            action: action.to_owned(),
+            record_type: record_type.to_owned(),
+            record_id: record_id.to_string(),
+            ip: ctx.ip,
+            request_id: (!ctx.request_id.is_empty()).then_some(ctx.request_id),
+            detail,
+            at: chrono::Utc::now(),
+        },
+        event,
+    }
+}
+
+fn bearer(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+async fn authenticate(req: HttpRequest) -> Result<Principal, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::internal(&std::io::Error::other("state missing")))?;
+    let token = bearer(&req).ok_or_else(ApiError::unauthenticated)?;
+    let claims = state
+        .tokens
+        .verify(token)
+        .ok_or_else(ApiError::unauthenticated)?;
+    let session = state
+        .sessions
+        .get(&claims.sid)
+        .await?
+        .ok_or_else(ApiError::unauthenticated)?;
+    if session.account_id.to_string() != claims.sub || session.kind != claims.kind {
+        return Err(ApiError::unauthenticated());
+    }
+    Ok(Principal { session })
+}
+
+impl FromRequest for Principal {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        Box::pin(authenticate(req.clone()))
+    }
+}
+
+/// A logged-in worker.
+#[derive(Debug, Clone)]
+pub struct Worker(pub Principal);
+
+impl FromRequest for Worker {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let p = authenticate(req).await?;
+            match p.session.kind {
+                AccountKind::Worker => Ok(Worker(p)),
+                AccountKind::Admin => Err(ApiError::wrong_account_kind()),
+            }
+        })
+    }
+}
+
+/// A logged-in official, with their role and organisation.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    /// The principal.
+    pub principal: Principal,
+    /// The official's role.
+    pub role: Role,
+    /// The official's organisation.
+    pub org_id: OrgId,
+    /// Its path: the official's data scope.
+    pub org_path: OrgPath,
+}
+
+/// What an official may be asked to do; each route names one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// Read organisations in scope.
+    ReadOrgs,
+    /// Create and change organisations in scope.
+    ManageOrgs,
+    /// Read officials in scope.
+    ReadOfficials,
+    /// Create and disable officials in scope.
+    ManageOfficials,
+}
+
+impl Permission {
+    /// Whether `role` holds this permission.
+    pub fn granted_to(self, role: Role) -> bool {
+        match self {
+            Permission::ReadOrgs => true,
+            Permission::ManageOrgs | Permission::ManageOfficials => role.manages_officials(),
+            Permission::ReadOfficials => role.manages_officials() || role == Role::Auditor,
+        }
+    }
+}
+
+impl Admin {
+    /// The one authorisation check: the role must hold `permission` (else 403 `forbidden`)
+    /// and `target` — the organisation the record belongs to — must lie in the official's
+    /// subtree (else 404 `not_found`, the same answer as for a record that does not exist).
+    pub fn authorize(&self, permission: Permission, target: &OrgPath) -> Result<(), ApiError> {
+        if !permission.granted_to(self.role) {
+            return Err(ApiError::forbidden());
+        }
+        if !self.org_path.contains(target) {
+            return Err(ApiError::not_found());
+        }
+        Ok(())
+    }
+}
+
+impl FromRequest for Admin {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let p = authenticate(req).await?;
+            if p.session.kind != AccountKind::Admin {
+                return Err(ApiError::wrong_account_kind());
+            }
+            let role = p
+                .session
+                .roles
+                .first()
+                .copied()
+                .ok_or_else(ApiError::unauthenticated)?;
+            let (Some(org_id), Some(org_path)) = (p.session.org_id, p.session.org_path.clone())
+            else {
+                return Err(ApiError::unauthenticated());
+            };
+            Ok(Admin {
+                principal: p,
+                role,
+                org_id,
+                org_path,
+            })
+        })
+    }
+}

@@ -1,0 +1,235 @@
+//! Access tokens: JWTs signed with Ed25519 (`alg: EdDSA`, RFC 8037), 15 minutes, with `iss`,
+//! `aud`, `sub`, `sid`, `kind`, `roles`, `iat`, `exp` (ARCHITECTURE.md item 10). Only EdDSA is
+//! accepted on the way in, so `alg: none` and HS256-signed-with-the-public-key tokens fail.
+//! The public key is published as a JWK set at `/.well-known/jwks.json`.
+//!
+//! Refresh tokens are opaque: `<sid>.<secret>`, the secret 32 random bytes (base64url); only
+//! its SHA-256 is stored.
+
+use std::path::Path;
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use chrono::Utc;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use ring::signature::{Ed25519KeyPair, KeyPair};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use yiwang_domain::account::{AccountKind, Role};
+use yiwang_domain::session::SessionRecord;
+
+/// The claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+    /// The account id.
+    pub sub: String,
+    /// The session id.
+    pub sid: String,
+    /// `worker` or `admin`.
+    pub kind: AccountKind,
+    /// The official's roles; empty for workers.
+    pub roles: Vec<Role>,
+    /// Issued at (Unix seconds).
+    pub iat: i64,
+    /// Expires at (Unix seconds).
+    pub exp: i64,
+}
+
+/// The signing key and what verifies it.
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    kid: String,
+    public_x: String,
+    issuer: String,
+    audience: String,
+    ttl_secs: u64,
+}
+
+const PEM_LABEL: &str = "PRIVATE KEY";
+
+fn pem_encode(der: &[u8]) -> String {
+    let b64 = STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {PEM_LABEL}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {PEM_LABEL}-----\n"));
+    out
+}
+
+fn pem_decode(pem: &str) -> Result<Vec<u8>, String> {
+    let body: String = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .map(str::trim)
+        .collect();
+    STANDARD
+        .decode(body)
+        .map_err(|e| format!("not a PEM file: {e}"))
+}
+
+impl TokenKeys {
+    /// Loads the PKCS#8 Ed25519 key at `path`; when `generate` is set and the file is missing,
+    /// makes a new key and writes it there (mode 0600).
+    pub fn load_or_generate(
+        path: &Path,
+        generate: bool,
+        issuer: &str,
+        audience: &str,
+        ttl_secs: u64,
+    ) -> Result<TokenKeys, String> {
+        let der = if path.exists() {
+            let pem = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            pem_decode(&pem)?
+        } else if generate {
+            let rng = ring::rand::SystemRandom::new();
+            let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng)
+                .map_err(|_| "cannot generate an Ed25519 key".to_owned())?;
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            }
+            write_private(path, &pem_encode(pkcs8.as_ref()))?;
+            tracing::info!(path = %path.display(), "generated a new token signing key");
+            pkcs8.as_ref().to_vec()
+        } else {
+            return Err(format!(
+                "signing key file {} does not exist",
+                path.display()
+            ));
+        };
+        Self::from_pkcs8(&der, issuer, audience, ttl_secs)
+    }
+
+    /// Builds the keys from PKCS#8 DER.
+    pub fn from_pkcs8(
+        der: &[u8],
+        issuer: &str,
+        audience: &str,
+        ttl_secs: u64,
+    ) -> Result<TokenKeys, String> {
+        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
+            .map_err(|e| format!("not a PKCS#8 Ed25519 key: {e}"))?;
+        let public = pair.public_key().as_ref().to_vec();
+        let public_x = URL_SAFE_NO_PAD.encode(&public);
+        let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(&public))[..16].to_owned();
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 5;
+        Ok(TokenKeys {
+            encoding: EncodingKey::from_ed_der(der),
+            decoding: DecodingKey::from_ed_der(&public),
+            validation,
+            kid,
+            public_x,
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            ttl_secs,
+        })
+    }
+
+    /// Access token lifetime in seconds.
+    pub fn ttl_secs(&self) -> u64 {
+        self.ttl_secs
+    }
+
+    /// Signs an access token for a session.
+    pub fn issue(&self, session: &SessionRecord) -> Result<String, jsonwebtoken::errors::Error> {
+        let now = Utc::now().timestamp();
+        let ttl = i64::try_from(self.ttl_secs).unwrap_or(900);
+        let claims = Claims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub: session.account_id.to_string(),
+            sid: session.sid.clone(),
+            kind: session.kind,
+            roles: session.roles.clone(),
+            iat: now,
+            exp: now + ttl,
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &self.encoding)
+    }
+
+    /// Verifies signature, algorithm, issuer, audience and expiry.
+    pub fn verify(&self, token: &str) -> Option<Claims> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .ok()
+            .map(|d| d.claims)
+    }
+
+    /// The JWK set with the public key.
+    pub fn jwks(&self) -> serde_json::Value {
+        serde_json::json!({
+            "keys": [{
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "x": self.public_x,
+                "kid": self.kid,
+                "use": "sig",
+                "alg": "EdDSA",
+            }]
+        })
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, content: &str) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    f.write_all(content.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, content: &str) -> Result<(), String> {
+    std::fs::write(path, content).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// A fresh random id or secret: `n` random bytes, base64url without padding.
+pub fn random_token(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Hex SHA-256 of a refresh secret, as stored.
+pub fn hash_secret(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A new refresh token for `sid`: `(token, hash of its secret)`.
+pub fn new_refresh(sid: &str) -> (String, String) {
+    let secret = random_token(32);
+    (format!("{sid}.{secret}"), hash_secret(&secret))
+}
+
+/// Splits a refresh token into `(sid, hash of its secret)`.
+pub fn parse_refresh(token: &str) -> Option<(String, String)> {
+    let (sid, secret) = token.split_once('.')?;
+    if sid.is_empty() || secret.is_empty() || token.len() > 200 {
+        return None;
+    }
+    Some((sid.to_owned(), hash_secret(secret)))
+}

@@ -1,0 +1,239 @@
+//! The `yiwang` command line: `serve`, `migrate`, `admin create`, `openapi`.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+use serde_json::json;
+use yiwang_domain::account::{password_acceptable, AccountId, Official, Role, Username};
+use yiwang_domain::audit::{Actor, OutboxEvent};
+use yiwang_domain::org::{OrgId, OrgKind, OrgName, Organisation};
+use yiwang_domain::repo::{OfficialRepository, OrgRepository, RepoError};
+
+use crate::auth::audit_change;
+use crate::config::Settings;
+use crate::startup::{open_database, Application};
+use crate::{openapi, telemetry};
+
+/// yiwang (一网): backend of a trade union's WeChat mini-program.
+///
+/// Configuration comes from `YIWANG_*` environment variables (see the README); with none at
+/// all, `serve` runs the embedded default: SQLite under ./data, in-process sessions, and an
+/// emulated WeChat.
+#[derive(Debug, Parser)]
+#[command(name = "yiwang", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs the HTTP server (migrates the database first).
+    Serve,
+    /// Creates or upgrades the database schema, then exits.
+    Migrate,
+    /// Manages officials' accounts.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Prints the OpenAPI document (YAML).
+    Openapi {
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Creates an official; reads the password (12–128 characters) from standard input. When
+    /// no organisation exists yet, creates the root organisation named by --org.
+    Create {
+        /// Login name (3–64 of A–Z a–z 0–9 . _ -).
+        #[arg(long)]
+        username: String,
+        /// Organisation id or exact name; the root's name when the tree is empty.
+        #[arg(long)]
+        org: String,
+        /// super_admin, org_admin, reviewer, finance, lawyer, station_manager or auditor.
+        #[arg(long)]
+        role: String,
+        /// Name shown to others (default: the username).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Kind of the root organisation if one is created (default city_federation).
+        #[arg(long, default_value = "city_federation")]
+        org_kind: String,
+    },
+}
+
+/// Runs the command line; the error text is printed by `main`.
+pub async fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Openapi { output } => {
+            let yaml = openapi::yaml()?;
+            match output {
+                Some(path) => std::fs::write(&path, yaml)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display())),
+                None => {
+                    print!("{yaml}");
+                    Ok(())
+                }
+            }
+        }
+        Command::Serve => {
+            let settings = Settings::load()?;
+            telemetry::init(settings.log_format);
+            let app = Application::build(settings.clone()).await?;
+            println!(
+                "yiwang listening on http://{} ({})",
+                settings
+                    .listen
+                    .rsplit_once(':')
+                    .map(|(h, _)| format!("{h}:{}", app.port()))
+                    .unwrap_or_else(|| settings.listen.clone()),
+                app.description()
+            );
+            app.run_until_stopped().await.map_err(|e| e.to_string())
+        }
+        Command::Migrate => {
+            let settings = Settings::load()?;
+            telemetry::init(settings.log_format);
+            open_database(&settings).await?;
+            println!("database schema is up to date");
+            Ok(())
+        }
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    username,
+                    org,
+                    role,
+                    display_name,
+                    org_kind,
+                },
+        } => {
+            let settings = Settings::load()?;
+            telemetry::init(settings.log_format);
+            let mut password = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut password)
+                .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+            let password = password.trim_end_matches(['\r', '\n']).to_owned();
+            create_official(
+                &settings,
+                &username,
+                &org,
+                &role,
+                display_name,
+                &org_kind,
+                &password,
+            )
+            .await
+        }
+    }
+}
+
+async fn create_official(
+    settings: &Settings,
+    username: &str,
+    org: &str,
+    role: &str,
+    display_name: Option<String>,
+    org_kind: &str,
+    password: &str,
+) -> Result<(), String> {
+    let username = Username::parse(username)
+        .ok_or("用户名须为 3 到 64 个字母、数字或 . _ - (invalid --username)")?;
+    let role = Role::parse(role).ok_or_else(|| {
+        let allowed: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        format!(
+            "--role 须为以下之一 (must be one of): {}",
+            allowed.join(", ")
+        )
+    })?;
+    if !password_acceptable(password) {
+        return Err("密码须为 12 到 128 个字符 (password must be 12–128 characters)".into());
+    }
+    let db = open_database(settings).await?;
+    let db_err = |e: RepoError| e.to_string();
+    let org = match OrgId::parse(org) {
+        Some(id) => Some(OrgRepository::get(&db, id).await.map_err(db_err)?),
+        None => db.find_by_name(org).await.map_err(db_err)?,
+    }
+    .map(Ok)
+    .unwrap_or_else(|| Err(org.to_owned()));
+    let org = match org {
+        Ok(o) => o,
+        Err(name) => {
+            if db.any().await.map_err(db_err)? {
+                return Err(format!(
+                    "找不到组织 `{name}` (no organisation with this id or name)"
+                ));
+            }
+            let kind = OrgKind::parse(org_kind).ok_or("invalid --org-kind")?;
+            let name = OrgName::parse(&name).map_err(|e| format!("invalid --org: {e}"))?;
+            let root = Organisation::new_root(name, kind, Utc::now());
+            let change = audit_change(
+                Actor::System,
+                "organisation.create",
+                "organisation",
+                root.id,
+                json!({ "root": true, "name": root.name.as_str() }),
+                Some(OutboxEvent {
+                    topic: "organisation.created".into(),
+                    payload: json!({ "id": root.id, "name": root.name.as_str(), "root": true }),
+                }),
+            );
+            OrgRepository::create(&db, &root, &change)
+                .await
+                .map_err(db_err)?;
+            println!(
+                "created root organisation {} ({})",
+                root.name.as_str(),
+                root.id
+            );
+            root
+        }
+    };
+    let hash = yiwang_infra::password::hash(password)?;
+    let official = Official {
+        id: AccountId::new(),
+        display_name: display_name.unwrap_or_else(|| username.as_str().to_owned()),
+        username,
+        org_id: org.id,
+        org_path: org.path.clone(),
+        role,
+        disabled_at: None,
+        created_at: Utc::now(),
+    };
+    let change = audit_change(
+        Actor::System,
+        "official.create",
+        "official",
+        official.id,
+        json!({ "username": official.username.as_str(), "role": role.as_str(), "via": "cli" }),
+        Some(OutboxEvent {
+            topic: "official.created".into(),
+            payload: json!({ "id": official.id, "username": official.username.as_str() }),
+        }),
+    );
+    OfficialRepository::create(&db, &official, &hash, &change)
+        .await
+        .map_err(|e| match e {
+            RepoError::Conflict(_) => "该用户名已被使用 (username taken)".to_owned(),
+            other => other.to_string(),
+        })?;
+    println!(
+        "created official {} ({}) in {} ({})",
+        official.username.as_str(),
+        role.as_str(),
+        org.name.as_str(),
+        org.id
+    );
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! Typed, layered configuration (ARCHITECTURE.md item 7): built-in defaults → an optional TOML
+//! file (`yiwang.toml` in the working directory, or the file named by `YIWANG_CONFIG`) →
+//! environment variables `YIWANG_<FIELD>` (e.g. `YIWANG_DATABASE_URL`). Secrets are
+//! [`SecretString`]s and never printed.
+
+use std::path::PathBuf;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// JSON when standard error is not a terminal, human-readable when it is.
+    Auto,
+    /// One JSON object per line.
+    Json,
+    /// Human-readable.
+    Pretty,
+}
+
+/// Everything the server can be told. See the README's configuration table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on, `host:port`. Default `127.0.0.1:8080`.
+    pub listen: String,
+    /// Folder for the embedded database and the generated signing key. Default `./data`.
+    pub data_dir: PathBuf,
+    /// `postgres://…` or `sqlite://<path>`. Default: SQLite file `<data_dir>/yiwang.db`.
+    pub database_url: Option<String>,
+    /// Database connections in the pool. Default 10.
+    pub database_pool_size: u32,
+    /// `redis://…`; unset means sessions live in this process (single instance only).
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key. Default `yiwang:`.
+    pub redis_prefix: String,
+    /// The mini-program's AppID; unset means the built-in WeChat emulator is used.
+    pub wechat_appid: Option<String>,
+    /// The mini-program's AppSecret (required with an AppID).
+    #[serde(skip_serializing)]
+    pub wechat_secret: Option<SecretString>,
+    /// WeChat API base URL. Default `https://api.weixin.qq.com`.
+    pub wechat_base_url: String,
+    /// PKCS#8 PEM file with the Ed25519 key that signs access tokens. Default:
+    /// `<data_dir>/jwt-ed25519.pem`, generated on first start if missing.
+    pub jwt_private_key_file: Option<PathBuf>,
+    /// The `iss` claim. Default `yiwang`.
+    pub jwt_issuer: String,
+    /// The `aud` claim. Default `yiwang-api`.
+    pub jwt_audience: String,
+    /// Access token lifetime in seconds. Default 900 (15 minutes).
+    pub access_token_ttl_secs: u64,
+    /// Worker session lifetime in seconds (refresh token validity). Default 30 days.
+    pub worker_session_ttl_secs: u64,
+    /// Official session lifetime in seconds. Default 12 hours.
+    pub admin_session_ttl_secs: u64,
+    /// Log format. Default `auto`.
+    pub log_format: LogFormat,
+    /// Worker threads for HTTP. Default: the number of CPUs.
+    pub http_workers: Option<usize>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            database_pool_size: 10,
+            redis_url: None,
+            redis_prefix: "yiwang:".into(),
+            wechat_appid: None,
+            wechat_secret: None,
+            wechat_base_url: "https://api.weixin.qq.com".into(),
+            jwt_private_key_file: None,
+            jwt_issuer: "yiwang".into(),
+            jwt_audience: "yiwang-api".into(),
+            access_token_ttl_secs: 900,
+            worker_session_ttl_secs: 30 * 24 * 3600,
+            admin_session_ttl_secs: 12 * 3600,
+            log_format: LogFormat::Auto,
+            http_workers: None,
+        }
+    }
+}
+
+impl Settings {
+    /// Loads defaults, then the TOML file, then `YIWANG_*` variables.
+    pub fn load() -> Result<Settings, String> {
+        let file = std::env::var("YIWANG_CONFIG").unwrap_or_else(|_| "yiwang.toml".into());
+        Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("YIWANG_").ignore(&["CONFIG"]))
+            .extract()
+            .map_err(|e| format!("配置有误 (configuration error): {e}"))
+    }
+
+    /// The database URL in force.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| yiwang_infra::db::default_sqlite_url(&self.data_dir))
+    }
+}

@@ -1,0 +1,128 @@
+//! Per-request context: the request id and the language of answers, set by the outermost
+//! middleware and read wherever an error envelope or a log line is made.
+//!
+//! The request id is taken from a well-formed incoming `X-Request-Id` (1–64 characters of
+//! `[A-Za-z0-9._-]`) or made fresh (UUIDv7); it is echoed in the `X-Request-Id` response
+//! header, the error envelope and every log line of the request (as a span field).
+
+use std::future::{ready, Ready};
+use std::rc::Rc;
+use std::time::Instant;
+
+use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::Error;
+use futures_util::future::LocalBoxFuture;
+use tracing::Instrument;
+
+/// The response header carrying the request id.
+pub static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// What the current request carries.
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    /// The request id.
+    pub request_id: String,
+    /// True when the client asked for English (`Accept-Language` starting with `en`).
+    pub english: bool,
+    /// The client address (peer address).
+    pub ip: Option<String>,
+}
+
+tokio::task_local! {
+    static CONTEXT: RequestContext;
+}
+
+/// The current request's context (empty outside a request).
+pub fn current() -> RequestContext {
+    CONTEXT.try_with(Clone::clone).unwrap_or_default()
+}
+
+fn wants_english(req: &ServiceRequest) -> bool {
+    req.headers()
+        .get(actix_web::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|first| first.trim().to_ascii_lowercase().starts_with("en"))
+        .unwrap_or(false)
+}
+
+fn incoming_id(req: &ServiceRequest) -> Option<String> {
+    let v = req.headers().get(&REQUEST_ID_HEADER)?.to_str().ok()?;
+    let ok = (1..=64).contains(&v.len())
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    ok.then(|| v.to_owned())
+}
+
+/// The middleware.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestContextMiddleware;
+
+impl<S, B> Transform<S, ServiceRequest> for RequestContextMiddleware
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: 'static,
+{
+    type Response = ServiceResponse<B>;
+    type Error = Error;
+    type Transform = RequestContextService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(RequestContextService {
+            service: Rc::new(service),
+        }))
+    }
+}
+
+/// The service made by [`RequestContextMiddleware`].
+pub struct RequestContextService<S> {
+    service: Rc<S>,
+}
+
+impl<S, B> Service<ServiceRequest> for RequestContextService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: 'static,
+{
+    type Response = ServiceResponse<B>;
+    type Error = Error;
+    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let request_id = incoming_id(&req).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        let ctx = RequestContext {
+            request_id: request_id.clone(),
+            english: wants_english(&req),
+            ip: req.peer_addr().map(|a| a.ip().to_string()),
+        };
+        let span = tracing::info_span!(
+            "request",
+            request_id = %request_id,
+            method = %req.method(),
+            path = %req.path(),
+        );
+        let service = Rc::clone(&self.service);
+        let started = Instant::now();
+        Box::pin(
+            CONTEXT
+                .scope(ctx, async move {
+                    let mut res = service.call(req).await?;
+                    if let Ok(v) = HeaderValue::from_str(&request_id) {
+                        res.headers_mut().insert(REQUEST_ID_HEADER.clone(), v);
+                    }
+                    tracing::info!(
+                        status = res.status().as_u16(),
+                        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+                        "request finished"
+                    );
+                    Ok(res)
+                })
+                .instrument(span),
+        )
+    }
+}

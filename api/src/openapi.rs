@@ -1,0 +1,67 @@
+//! The OpenAPI document, generated from the route annotations (ARCHITECTURE.md item 12).
+//! `yiwang openapi` prints it; `openapi.yaml` at the repository root is that output,
+//! committed, and a test fails when the two differ.
+
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut http = Http::new(HttpAuthScheme::Bearer);
+        http.bearer_format = Some("JWT".into());
+        http.description = Some(
+            "Access token from a login or refresh answer: an EdDSA-signed JWT, 15 minutes.".into(),
+        );
+        components.add_security_scheme("bearer", SecurityScheme::Http(http));
+    }
+}
+
+/// The API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "yiwang 一网 API",
+        description = "Backend of a trade union's WeChat mini-program: workers log in with WeChat; union officials work inside their branch of the union tree. Errors are RFC 9457 problem details with a stable `code`; `detail` is Chinese unless `Accept-Language: en`. Money is integer fen; coordinates are GCJ-02.",
+        version = "0.1.0",
+        license(name = "Apache-2.0")
+    ),
+    paths(
+        routes::health::healthz,
+        routes::health::readyz,
+        routes::health::jwks,
+        routes::auth::wechat_login,
+        routes::auth::admin_login,
+        routes::auth::refresh,
+        routes::auth::logout,
+        routes::me::me,
+        routes::me::bind_phone,
+        routes::admin::orgs::create,
+        routes::admin::orgs::list,
+        routes::admin::orgs::get,
+        routes::admin::orgs::update,
+        routes::admin::officials::create,
+        routes::admin::officials::list,
+        routes::admin::officials::get,
+        routes::admin::officials::disable,
+    ),
+    components(schemas(crate::error::Problem, crate::error::FieldError)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Login, refresh, logout, signing keys"),
+        (name = "me", description = "The current account"),
+        (name = "admin: organisations", description = "The union organisation tree (工会组织)"),
+        (name = "admin: officials", description = "Officials (工会干部) and their roles"),
+        (name = "operations", description = "Health and readiness"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document as YAML.
+pub fn yaml() -> Result<String, String> {
+    ApiDoc::openapi().to_yaml().map_err(|e| e.to_string())
+}

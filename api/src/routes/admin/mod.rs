@@ -1,0 +1,5 @@
+//! The officials' API under `/api/v1/admin`. Every handler calls
+//! [`Admin::authorize`](crate::auth::Admin::authorize) before it reads or changes a record.
+
+pub mod officials;
+pub mod orgs;

@@ -1,0 +1,191 @@
+//! The current account: `GET /api/v1/me` for both sides, phone binding for workers.
+
+use actix_web::{get, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use yiwang_domain::account::{AccountKind, Official, Role, Worker};
+use yiwang_domain::org::Organisation;
+
+use crate::auth::{self, Principal};
+use crate::error::{ApiError, Problem};
+use crate::state::AppState;
+
+/// A worker as they see themselves.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkerView {
+    /// Account id.
+    pub id: String,
+    /// Bound mobile number, masked (`138****8000`); absent until bound.
+    pub phone: Option<String>,
+    /// Whether WeChat gave a unionid for this worker.
+    pub has_unionid: bool,
+    /// Created (UTC, RFC 3339).
+    pub created_at: DateTime<Utc>,
+}
+
+/// An official's own organisation, in brief.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrgBrief {
+    /// Organisation id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+}
+
+/// An official as they see themselves.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OfficialSelfView {
+    /// Account id.
+    pub id: String,
+    /// Login name.
+    pub username: String,
+    /// Display name.
+    pub display_name: String,
+    /// Role.
+    #[schema(value_type = String, example = "org_admin")]
+    pub role: Role,
+    /// The organisation whose subtree is the official's data scope.
+    pub org: OrgBrief,
+}
+
+/// The current account: `kind` tells which side.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AccountView {
+    /// A worker.
+    Worker(WorkerView),
+    /// An official.
+    Admin(OfficialSelfView),
+}
+
+/// Masks a mobile number: first 3 and last 4 digits shown.
+pub fn mask_phone(phone: &str) -> String {
+    let chars: Vec<char> = phone.chars().collect();
+    if chars.len() < 8 {
+        return "*".repeat(chars.len());
+    }
+    let head: String = chars[..3].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
+}
+
+impl AccountView {
+    /// The worker's view.
+    pub fn worker(w: &Worker) -> Self {
+        AccountView::Worker(WorkerView {
+            id: w.id.to_string(),
+            phone: w.phone.as_deref().map(mask_phone),
+            has_unionid: w.unionid.is_some(),
+            created_at: w.created_at,
+        })
+    }
+
+    /// The official's view.
+    pub fn official(o: &Official, org: &Organisation) -> Self {
+        AccountView::Admin(OfficialSelfView {
+            id: o.id.to_string(),
+            username: o.username.as_str().to_owned(),
+            display_name: o.display_name.clone(),
+            role: o.role,
+            org: OrgBrief {
+                id: org.id.to_string(),
+                name: org.name.as_str().to_owned(),
+            },
+        })
+    }
+}
+
+/// The current worker or official.
+#[utoipa::path(get, path = "/api/v1/me", tag = "me", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The current account", body = AccountView),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Session store unreachable", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/me")]
+pub async fn me(
+    state: web::Data<AppState>,
+    principal: Principal,
+) -> Result<web::Json<AccountView>, ApiError> {
+    let id = principal.account_id();
+    let view = match principal.session.kind {
+        AccountKind::Worker => AccountView::worker(&state.workers.get(id).await?),
+        AccountKind::Admin => {
+            let official = state.officials.get(id).await?;
+            let org = state.orgs.get(official.org_id).await?;
+            AccountView::official(&official, &org)
+        }
+    };
+    Ok(web::Json(view))
+}
+
+/// A `getPhoneNumber` button code.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BindPhone {
+    /// The code from the mini-program's `getPhoneNumber` button (not the `wx.login` code).
+    pub code: String,
+}
+
+/// Binds the worker's mobile number through WeChat's getuserphonenumber.
+#[utoipa::path(post, path = "/api/v1/me/phone", tag = "me", security(("bearer" = [])), request_body = BindPhone,
+    responses(
+        (status = 200, description = "Bound; the number is shown masked", body = AccountView),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not logged in, or `wechat_code_invalid`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`wrong_account_kind`: officials have no WeChat phone", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Empty code, or a code of another mini-program", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`wechat_rate_limited`", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "`wechat_error`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "WeChat or the session store unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/me/phone")]
+pub async fn bind_phone(
+    state: web::Data<AppState>,
+    worker: auth::Worker,
+    body: web::Json<BindPhone>,
+) -> Result<web::Json<AccountView>, ApiError> {
+    let code = body.code.trim();
+    if code.is_empty() || code.len() > 128 {
+        return Err(ApiError::invalid_field(
+            "code",
+            "invalid",
+            "code 须为 getPhoneNumber 返回的凭证",
+            "code must be the code getPhoneNumber returned",
+        ));
+    }
+    let phone = state.wechat.phone_number(code).await?;
+    let principal = &worker.0;
+    let change = principal.change(
+        "worker.bind_phone",
+        "worker",
+        principal.account_id(),
+        serde_json::json!({ "phone": mask_phone(&phone.pure_phone_number) }),
+        None,
+    );
+    let updated = state
+        .workers
+        .bind_phone(
+            principal.account_id(),
+            &phone.pure_phone_number,
+            &phone.country_code,
+            Utc::now(),
+            &change,
+        )
+        .await?;
+    Ok(web::Json(AccountView::worker(&updated)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_phone;
+
+    #[test]
+    fn masks_the_middle() {
+        assert_eq!(mask_phone("13800138000"), "138****8000");
+        assert_eq!(mask_phone("123"), "***");
+    }
+}

@@ -1,0 +1,214 @@
+//! HTTP routes, one file per feature. Every handler is annotated for OpenAPI
+//! ([`crate::openapi`]); every error is an [`ApiError`] envelope.
+
+pub mod admin;
+pub mod auth;
+pub mod health;
+pub mod me;
+
+use actix_web::error::{JsonPayloadError, QueryPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use yiwang_domain::repo::Page;
+
+use crate::error::ApiError;
+
+/// JSON request bodies: at most 64 KiB, `application/json` required; errors become the
+/// envelope: malformed JSON or an unknown field → 400, too large → 413, wrong type → 415.
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(64 * 1024)
+        .error_handler(|err, _req| json_error(err).into())
+}
+
+/// Query strings: a value of the wrong form → 400 naming it.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| query_error(err).into())
+}
+
+fn json_error(err: JsonPayloadError) -> ApiError {
+    match err {
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "请求体超过 64 KiB 上限",
+                "The request body exceeds the 64 KiB limit",
+            )
+        }
+        JsonPayloadError::ContentType => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "请求体须为 JSON（Content-Type: application/json）",
+            "The request body must be JSON (Content-Type: application/json)",
+        ),
+        JsonPayloadError::Deserialize(e) => body_error(&e),
+        other => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            "无法读取请求体",
+            format!("Cannot read the request body: {other}"),
+        ),
+    }
+}
+
+fn backticked(msg: &str) -> Option<String> {
+    let start = msg.find('`')? + 1;
+    let len = msg[start..].find('`')?;
+    Some(msg[start..start + len].to_owned())
+}
+
+/// A serde_json error as 400: syntax errors name line and column, unknown and missing fields
+/// name the field.
+pub fn body_error(e: &serde_json::Error) -> ApiError {
+    let msg = e.to_string();
+    let (line, col) = (e.line(), e.column());
+    if e.is_syntax() || e.is_eof() {
+        return ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("JSON 格式错误（第 {line} 行第 {col} 列）"),
+            format!("Malformed JSON: {msg}"),
+        );
+    }
+    let field = backticked(&msg).unwrap_or_default();
+    if msg.starts_with("unknown field") {
+        return ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "unknown_field",
+            format!("请求体含有不认识的字段 `{field}`"),
+            format!("Unknown field `{field}` in the request body"),
+        )
+        .field(field, "unknown_field", "不认识的字段", "unknown field");
+    }
+    if msg.starts_with("missing field") {
+        return ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "missing_field",
+            format!("请求体缺少字段 `{field}`"),
+            format!("Missing field `{field}` in the request body"),
+        )
+        .field(field, "required", "必填", "required");
+    }
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_body",
+        "请求体字段类型或取值不正确",
+        format!("A request body field has the wrong type or value: {msg}"),
+    )
+}
+
+fn query_error(err: QueryPayloadError) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_query",
+        "查询参数格式不正确",
+        format!("Invalid query string: {err}"),
+    )
+}
+
+/// 404 for any path no route answers.
+pub async fn no_route(_req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found())
+}
+
+/// Keyset paging parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Rows per page, 1–100 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    /// Checks the limit and decodes the cursor (422 when either is wrong).
+    pub fn page(&self) -> Result<Page, ApiError> {
+        let limit = self.limit.unwrap_or(50);
+        if !(1..=100).contains(&limit) {
+            return Err(ApiError::invalid_field(
+                "limit",
+                "out_of_range",
+                "limit 须在 1 到 100 之间",
+                "limit must be between 1 and 100",
+            ));
+        }
+        let after = match &self.cursor {
+            None => None,
+            Some(c) => Some(
+                URL_SAFE_NO_PAD
+                    .decode(c)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or_else(|| {
+                        ApiError::invalid_field(
+                            "cursor",
+                            "invalid",
+                            "cursor 无效，请使用上一页返回的 next_cursor",
+                            "cursor is not one this API returned",
+                        )
+                    })?,
+            ),
+        };
+        Ok(Page { after, limit })
+    }
+}
+
+/// One page of results.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Paged<T: ToSchema> {
+    /// The rows.
+    pub items: Vec<T>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl<T: ToSchema> Paged<T> {
+    /// Builds a page; `key` gives the keyset key of the last row.
+    pub fn new<R>(
+        rows: Vec<R>,
+        page: &Page,
+        key: impl Fn(&R) -> String,
+        view: impl Fn(R) -> T,
+    ) -> Self {
+        let full = u32::try_from(rows.len()).unwrap_or(u32::MAX) >= page.limit;
+        let next_cursor = if full {
+            rows.last().map(|r| URL_SAFE_NO_PAD.encode(key(r)))
+        } else {
+            None
+        };
+        Paged {
+            items: rows.into_iter().map(view).collect(),
+            next_cursor,
+        }
+    }
+}
+
+/// Registers every route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(health::healthz)
+        .service(health::readyz)
+        .service(health::jwks)
+        .service(
+            web::scope("/api/v1")
+                .service(auth::wechat_login)
+                .service(auth::admin_login)
+                .service(auth::refresh)
+                .service(auth::logout)
+                .service(me::me)
+                .service(me::bind_phone)
+                .service(admin::orgs::create)
+                .service(admin::orgs::list)
+                .service(admin::orgs::get)
+                .service(admin::orgs::update)
+                .service(admin::officials::create)
+                .service(admin::officials::list)
+                .service(admin::officials::get)
+                .service(admin::officials::disable),
+        );
+}

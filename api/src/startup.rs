@@ -1,0 +1,196 @@
+//! A testable start (ARCHITECTURE.md item 6): [`Application::build`] opens the store, the
+//! session store and the WeChat client from [`Settings`], binds the listener (port 0 works) and
+//! returns before serving; [`Application::run_until_stopped`] serves until SIGTERM/SIGINT (a
+//! graceful stop: in-flight requests finish, up to 10 s) or [`Application::handle`]'s stop.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{web, App, HttpServer};
+use actix_web_prom::PrometheusMetricsBuilder;
+use secrecy::SecretString;
+use yiwang_domain::session::SessionStore;
+use yiwang_infra::db::{Backend, Database};
+use yiwang_infra::sessions::{InProcessSessions, RedisSessions};
+use yiwang_infra::wechat::{WeChatClient, WeChatConfig};
+use yiwang_wechat_emulator::{Emulator, EmulatorConfig};
+
+use crate::auth::tokens::TokenKeys;
+use crate::config::Settings;
+use crate::context::RequestContextMiddleware;
+use crate::routes;
+use crate::state::AppState;
+
+/// A built, bound, not yet serving application.
+pub struct Application {
+    port: u16,
+    server: Server,
+    emulator: Option<Emulator>,
+    description: String,
+}
+
+/// Opens the store named by the settings (running migrations) off the async threads.
+pub async fn open_database(settings: &Settings) -> Result<Database, String> {
+    let url = settings.database_url();
+    let size = settings.database_pool_size;
+    tokio::task::spawn_blocking(move || Database::connect(&url, size))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+}
+
+/// Opens the session store: Redis when a URL is set (an unknown scheme is refused), else the
+/// in-process store.
+pub async fn open_sessions(settings: &Settings) -> Result<Arc<dyn SessionStore>, String> {
+    match &settings.redis_url {
+        Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
+            let store = RedisSessions::connect(url, &settings.redis_prefix)
+                .await
+                .map_err(|e| {
+                    format!("无法连接 Redis (cannot reach Redis at the configured URL): {e}")
+                })?;
+            Ok(Arc::new(store))
+        }
+        Some(url) => {
+            let scheme = url.split("://").next().unwrap_or(url);
+            Err(format!(
+                "不支持的 Redis 地址 `{scheme}`：只接受 redis:// 或 rediss:// (unsupported YIWANG_REDIS_URL scheme)"
+            ))
+        }
+        None => Ok(Arc::new(InProcessSessions::new())),
+    }
+}
+
+impl Application {
+    /// Builds everything the settings describe and binds the listener.
+    pub async fn build(settings: Settings) -> Result<Application, String> {
+        let db = Arc::new(open_database(&settings).await?);
+        let sessions = open_sessions(&settings).await?;
+
+        let (wechat_config, emulator) = match &settings.wechat_appid {
+            Some(appid) => {
+                let secret = settings.wechat_secret.clone().ok_or(
+                    "YIWANG_WECHAT_APPID 已配置但缺少 YIWANG_WECHAT_SECRET (the AppSecret is required with an AppID)",
+                )?;
+                let config = WeChatConfig {
+                    base_url: settings.wechat_base_url.trim_end_matches('/').to_owned(),
+                    appid: appid.clone(),
+                    secret,
+                    mode: "configured",
+                };
+                (config, None)
+            }
+            None => {
+                let emulator = Emulator::start(EmulatorConfig::default())
+                    .await
+                    .map_err(|e| format!("cannot start the WeChat emulator: {e}"))?;
+                tracing::warn!(
+                    base_url = %emulator.base_url(),
+                    "no YIWANG_WECHAT_APPID configured: WeChat is EMULATED (development only)"
+                );
+                let config = WeChatConfig {
+                    base_url: emulator.base_url(),
+                    appid: emulator.appid().to_owned(),
+                    secret: SecretString::from(emulator.secret().to_owned()),
+                    mode: "emulated",
+                };
+                (config, Some(emulator))
+            }
+        };
+        let wechat_mode = wechat_config.mode;
+        let wechat = Arc::new(WeChatClient::new(wechat_config, Arc::clone(&sessions))?);
+
+        let generate = settings.jwt_private_key_file.is_none();
+        let key_path = settings
+            .jwt_private_key_file
+            .clone()
+            .unwrap_or_else(|| settings.data_dir.join("jwt-ed25519.pem"));
+        let tokens = TokenKeys::load_or_generate(
+            &key_path,
+            generate,
+            &settings.jwt_issuer,
+            &settings.jwt_audience,
+            settings.access_token_ttl_secs,
+        )?;
+
+        let description = format!(
+            "database: {}, sessions: {}, wechat: {}",
+            match db.backend_kind() {
+                Backend::Postgres => "postgres",
+                Backend::Sqlite => "sqlite",
+            },
+            sessions.backend(),
+            wechat_mode
+        );
+        let state = web::Data::new(AppState {
+            orgs: db.clone(),
+            officials: db.clone(),
+            workers: db.clone(),
+            store: db,
+            sessions,
+            wechat,
+            tokens: Arc::new(tokens),
+            worker_session_ttl_secs: settings.worker_session_ttl_secs,
+            admin_session_ttl_secs: settings.admin_session_ttl_secs,
+        });
+        let metrics = PrometheusMetricsBuilder::new("yiwang")
+            .endpoint("/metrics")
+            .build()
+            .map_err(|e| format!("cannot set up metrics: {e}"))?;
+
+        let listener = TcpListener::bind(&settings.listen)
+            .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let workers = settings.http_workers.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        });
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(metrics.clone())
+                .wrap(RequestContextMiddleware)
+                .app_data(state.clone())
+                .app_data(routes::json_config())
+                .app_data(routes::query_config())
+                .configure(routes::configure)
+                .default_service(web::to(routes::no_route))
+        })
+        .listen(listener)
+        .map_err(|e| e.to_string())?
+        .workers(workers.max(1))
+        .shutdown_timeout(10)
+        .run();
+        Ok(Application {
+            port,
+            server,
+            emulator,
+            description,
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Which backends are in use, for the start-up line.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// A handle that can stop the server.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped, then stops the in-process emulator if there is one.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        if let Some(emulator) = self.emulator {
+            emulator.stop().await;
+        }
+        result
+    }
+}

@@ -1,0 +1,33 @@
+//! What every handler can reach: the ports, the token keys and the settings that matter at
+//! request time. Built once in [`crate::startup`].
+
+use std::sync::Arc;
+
+use yiwang_domain::repo::{OfficialRepository, OrgRepository, StoreHealth, WorkerRepository};
+use yiwang_domain::session::SessionStore;
+use yiwang_domain::wechat::WeChatApi;
+
+use crate::auth::tokens::TokenKeys;
+
+/// Shared application state.
+#[derive(Clone)]
+pub struct AppState {
+    /// The organisation tree.
+    pub orgs: Arc<dyn OrgRepository>,
+    /// Officials.
+    pub officials: Arc<dyn OfficialRepository>,
+    /// Workers.
+    pub workers: Arc<dyn WorkerRepository>,
+    /// Database liveness.
+    pub store: Arc<dyn StoreHealth>,
+    /// Sessions and shared counters.
+    pub sessions: Arc<dyn SessionStore>,
+    /// WeChat server APIs.
+    pub wechat: Arc<dyn WeChatApi>,
+    /// Access-token keys.
+    pub tokens: Arc<TokenKeys>,
+    /// Worker session lifetime (seconds).
+    pub worker_session_ttl_secs: u64,
+    /// Official session lifetime (seconds).
+    pub admin_session_ttl_secs: u64,
+}

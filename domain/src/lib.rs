@@ -1,0 +1,20 @@
+//! # yiwang-domain
+//!
+//! The business of yiwang (一网), free of web, database and network code: the union organisation
+//! tree, officials and their roles, workers, sessions, the audit log and outbox records, and the
+//! ports (traits) through which the outside world is reached. `yiwang-infra` implements the
+//! ports; `yiwang-api` drives them. Nothing here imports actix, diesel, reqwest or redis.
+//!
+//! Terms follow the glossary in `shared/design/DOMAIN.md`.
+
+pub mod account;
+pub mod audit;
+pub mod org;
+pub mod repo;
+pub mod session;
+pub mod wechat;
+
+pub use account::{AccountId, AccountKind, Official, Role, Username, Worker};
+pub use audit::{Actor, AuditEntry, Change, OutboxEvent};
+pub use org::{OrgId, OrgKind, OrgName, OrgPath, Organisation};
+pub use repo::{Page, RepoError};

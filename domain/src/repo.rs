@@ -1,0 +1,144 @@
+//! Persistence ports. `yiwang-infra` implements them on PostgreSQL and SQLite.
+//!
+//! Error contract for every method: [`RepoError::NotFound`] when the record asked for does not
+//! exist, [`RepoError::Conflict`] when a uniqueness rule is broken (the text names the rule),
+//! [`RepoError::Unexpected`] for anything else, with its cause. A database error is never
+//! turned into `None` or `NotFound`.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::account::{AccountId, Official, Role, Username, Worker};
+use crate::audit::Change;
+use crate::org::{OrgId, OrgKind, OrgName, OrgPath, Organisation};
+
+/// A storage failure, classified.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    /// The record does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was broken; the text names it (e.g. `username`).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Anything else; the cause is kept for the log and never shown to a client.
+    #[error("storage failure: {0}")]
+    Unexpected(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Keyset page request: rows after `after` (an opaque key from the previous page), at most
+/// `limit` of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Page {
+    /// Key of the last row already seen.
+    pub after: Option<String>,
+    /// Maximum rows to return (1–100; callers clamp).
+    pub limit: u32,
+}
+
+/// Fields of an organisation an official may change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrgUpdate {
+    /// New name.
+    pub name: Option<OrgName>,
+    /// New kind.
+    pub kind: Option<OrgKind>,
+    /// New flag.
+    pub accepts_individuals: Option<bool>,
+}
+
+/// The organisation tree.
+#[async_trait]
+pub trait OrgRepository: Send + Sync {
+    /// Stores a new organisation. `Conflict("name")` when a sibling has the same name.
+    async fn create(&self, org: &Organisation, change: &Change) -> Result<(), RepoError>;
+    /// One organisation by id.
+    async fn get(&self, id: OrgId) -> Result<Organisation, RepoError>;
+    /// An organisation by exact name (the first in tree order when several share it).
+    async fn find_by_name(&self, name: &str) -> Result<Option<Organisation>, RepoError>;
+    /// Whether any organisation exists.
+    async fn any(&self) -> Result<bool, RepoError>;
+    /// `root` and all below it, in tree (path) order, keyset-paged by path.
+    async fn list_subtree(
+        &self,
+        root: &OrgPath,
+        page: &Page,
+    ) -> Result<Vec<Organisation>, RepoError>;
+    /// Applies `update` and returns the organisation as stored. `Conflict("name")` as above.
+    async fn update(
+        &self,
+        id: OrgId,
+        update: &OrgUpdate,
+        now: DateTime<Utc>,
+        change: &Change,
+    ) -> Result<Organisation, RepoError>;
+}
+
+/// Officials' accounts.
+#[async_trait]
+pub trait OfficialRepository: Send + Sync {
+    /// Stores a new official with an argon2id password hash. `Conflict("username")` when
+    /// the username is taken.
+    async fn create(
+        &self,
+        official: &Official,
+        password_hash: &str,
+        change: &Change,
+    ) -> Result<(), RepoError>;
+    /// One official by id.
+    async fn get(&self, id: AccountId) -> Result<Official, RepoError>;
+    /// An official and their password hash, by username (disabled ones included).
+    async fn find_credentials(
+        &self,
+        username: &Username,
+    ) -> Result<Option<(Official, String)>, RepoError>;
+    /// Officials whose organisation lies in `root`'s subtree, keyset-paged by id, optionally
+    /// of one role.
+    async fn list_in_subtree(
+        &self,
+        root: &OrgPath,
+        role: Option<Role>,
+        page: &Page,
+    ) -> Result<Vec<Official>, RepoError>;
+    /// Marks an official disabled (idempotent: an already disabled one keeps its time) and
+    /// returns them as stored.
+    async fn disable(
+        &self,
+        id: AccountId,
+        now: DateTime<Utc>,
+        change: &Change,
+    ) -> Result<Official, RepoError>;
+}
+
+/// Workers' accounts.
+#[async_trait]
+pub trait WorkerRepository: Send + Sync {
+    /// Finds the worker with this `openid` or creates one; records the login time and a
+    /// `unionid` WeChat sent. Returns the worker and whether it was created.
+    async fn login_by_openid(
+        &self,
+        openid: &str,
+        unionid: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(Worker, bool), RepoError>;
+    /// One worker by id.
+    async fn get(&self, id: AccountId) -> Result<Worker, RepoError>;
+    /// Binds a mobile number to the worker and returns the worker as stored.
+    async fn bind_phone(
+        &self,
+        id: AccountId,
+        phone: &str,
+        country_code: &str,
+        now: DateTime<Utc>,
+        change: &Change,
+    ) -> Result<Worker, RepoError>;
+}
+
+/// Liveness of the store, for `/readyz`.
+#[async_trait]
+pub trait StoreHealth: Send + Sync {
+    /// Runs a trivial query. `Err` carries the reason.
+    async fn ping(&self) -> Result<(), RepoError>;
+    /// `"postgres"` or `"sqlite"`.
+    fn backend(&self) -> &'static str;
+}

@@ -1,0 +1,5 @@
+DROP TABLE outbox;
+DROP TABLE audit_log;
+DROP TABLE workers;
+DROP TABLE officials;
+DROP TABLE organisations;

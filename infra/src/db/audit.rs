@@ -1,0 +1,45 @@
+//! The one helper that writes an audit row and an outbox event beside a change, inside the
+//! caller's transaction (issue #2, item 10).
+
+use diesel::prelude::*;
+use uuid::Uuid;
+use yiwang_domain::audit::{Actor, Change};
+
+use super::schema::{audit_log, outbox};
+use super::{to_naive, DbConnection};
+
+/// Writes `change.audit` and, when present, `change.event` with `conn`, which must be inside
+/// the transaction of the change they describe.
+pub fn record_change(conn: &mut DbConnection, change: &Change) -> QueryResult<()> {
+    let a = &change.audit;
+    let (actor_kind, actor_id) = match &a.actor {
+        Actor::Account { kind, id } => (kind.as_str(), Some(id.to_string())),
+        Actor::System => ("system", None),
+    };
+    diesel::insert_into(audit_log::table)
+        .values((
+            audit_log::id.eq(Uuid::now_v7().to_string()),
+            audit_log::at.eq(to_naive(a.at)),
+            audit_log::actor_kind.eq(actor_kind),
+            audit_log::actor_id.eq(actor_id),
+            audit_log::action.eq(&a.action),
+            audit_log::record_type.eq(&a.record_type),
+            audit_log::record_id.eq(&a.record_id),
+            audit_log::ip.eq(&a.ip),
+            audit_log::request_id.eq(&a.request_id),
+            audit_log::detail.eq(a.detail.to_string()),
+        ))
+        .execute(conn)?;
+    if let Some(event) = &change.event {
+        diesel::insert_into(outbox::table)
+            .values((
+                outbox::id.eq(Uuid::now_v7().to_string()),
+                outbox::topic.eq(&event.topic),
+                outbox::payload.eq(event.payload.to_string()),
+                outbox::created_at.eq(to_naive(a.at)),
+                outbox::attempts.eq(0),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}

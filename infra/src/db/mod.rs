@@ -1,0 +1,266 @@
+//! The relational store: one diesel schema on PostgreSQL or SQLite (ARCHITECTURE.md item 8).
+//!
+//! [`Database::connect`] picks the backend from the URL scheme — `postgres://` or
+//! `postgresql://`, `sqlite://<path>` — and refuses anything else; it runs the embedded
+//! migrations of that backend before the pool is built. Diesel is synchronous: every query runs
+//! on tokio's blocking pool through [`Database::run`], never on an async worker thread.
+
+mod audit;
+mod officials;
+mod orgs;
+pub mod schema;
+mod workers;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use yiwang_domain::repo::{RepoError, StoreHealth};
+
+pub use audit::record_change;
+
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// A connection to either backend; queries written once against [`schema`] run on both.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    /// PostgreSQL (production shape).
+    Pg(diesel::PgConnection),
+    /// SQLite (embedded default).
+    Sqlite(diesel::SqliteConnection),
+}
+
+/// Which backend a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `postgres://…` or `postgresql://…`
+    Postgres,
+    /// `sqlite://<path>`
+    Sqlite,
+}
+
+/// Why the store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The URL's scheme is neither PostgreSQL nor SQLite.
+    #[error("不支持的数据库地址 `{0}`：只接受 postgres://、postgresql:// 或 sqlite://<文件路径> (unsupported database URL scheme)")]
+    UnknownScheme(String),
+    /// Opening, migrating or pooling failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl Backend {
+    /// Reads the backend from a URL; the error names the scheme that was refused.
+    pub fn from_url(url: &str) -> Result<(Backend, String), ConnectError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok((Backend::Postgres, url.to_owned()));
+        }
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(ConnectError::Failed(
+                    "sqlite:// 后需要文件路径 (sqlite URL needs a file path)".into(),
+                ));
+            }
+            return Ok((Backend::Sqlite, path.to_owned()));
+        }
+        let scheme = url.split("://").next().unwrap_or(url);
+        Err(ConnectError::UnknownScheme(scheme.to_owned()))
+    }
+}
+
+/// Opens connections of one backend for the r2d2 pool; SQLite connections get
+/// `foreign_keys=ON`, a `busy_timeout` and WAL.
+#[derive(Debug)]
+struct Manager {
+    backend: Backend,
+    target: String,
+}
+
+impl Manager {
+    fn open(&self) -> Result<DbConnection, diesel::ConnectionError> {
+        match self.backend {
+            Backend::Postgres => {
+                diesel::PgConnection::establish(&self.target).map(DbConnection::Pg)
+            }
+            Backend::Sqlite => {
+                let mut conn = diesel::SqliteConnection::establish(&self.target)?;
+                conn.batch_execute(
+                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+                     PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
+                )
+                .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = diesel::ConnectionError;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        self.open()
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+/// The pooled store. Cheap to clone.
+#[derive(Clone)]
+pub struct Database {
+    pool: r2d2::Pool<Manager>,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+impl Database {
+    /// Opens the store named by `url`, creating a SQLite file's folder, and runs pending
+    /// migrations first. `pool_size` connections at most.
+    pub fn connect(url: &str, pool_size: u32) -> Result<Database, ConnectError> {
+        let (backend, target) = Backend::from_url(url)?;
+        if backend == Backend::Sqlite {
+            if let Some(dir) = Path::new(&target)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    ConnectError::Failed(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+        }
+        let manager = Manager { backend, target };
+        {
+            let mut conn = manager
+                .open()
+                .map_err(|e| ConnectError::Failed(format!("cannot open the database: {e}")))?;
+            run_migrations(&mut conn)
+                .map_err(|e| ConnectError::Failed(format!("migrations failed: {e}")))?;
+        }
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size.max(1))
+            .connection_timeout(Duration::from_secs(5))
+            .build(manager)
+            .map_err(|e| ConnectError::Failed(format!("cannot build the pool: {e}")))?;
+        Ok(Database { pool, backend })
+    }
+
+    /// Which backend this is.
+    pub fn backend_kind(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs `f` with a pooled connection on the blocking thread pool.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, RepoError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, RepoError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(|e| RepoError::Unexpected(Box::new(e)))?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| RepoError::Unexpected(Box::new(e)))?
+    }
+}
+
+/// Runs the pending embedded migrations of the connection's backend.
+pub fn run_migrations(
+    conn: &mut DbConnection,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    match conn {
+        DbConnection::Pg(c) => c.run_pending_migrations(PG_MIGRATIONS).map(|_| ()),
+        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+    }
+}
+
+/// Reverts every applied migration of the connection's backend (used by the migration test).
+pub fn revert_all_migrations(
+    conn: &mut DbConnection,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    match conn {
+        DbConnection::Pg(c) => c.revert_all_migrations(PG_MIGRATIONS).map(|_| ()),
+        DbConnection::Sqlite(c) => c.revert_all_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+    }
+}
+
+/// Opens one unpooled connection to `url` (for migration commands and tests).
+pub fn connect_once(url: &str) -> Result<DbConnection, ConnectError> {
+    let (backend, target) = Backend::from_url(url)?;
+    Manager { backend, target }
+        .open()
+        .map_err(|e| ConnectError::Failed(e.to_string()))
+}
+
+/// The SQLite URL of the embedded default under `data_dir`.
+pub fn default_sqlite_url(data_dir: &Path) -> String {
+    let path: PathBuf = data_dir.join("yiwang.db");
+    format!("sqlite://{}", path.display())
+}
+
+/// Classifies a diesel error (ARCHITECTURE.md item 4): a unique violation becomes
+/// `Conflict(rule)`, a missing row `NotFound`, anything else `Unexpected`.
+pub(crate) fn classify(rule: &'static str) -> impl Fn(DieselError) -> RepoError {
+    move |e| match e {
+        DieselError::NotFound => RepoError::NotFound,
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+            RepoError::Conflict(rule.to_owned())
+        }
+        other => RepoError::Unexpected(Box::new(other)),
+    }
+}
+
+/// Any diesel error as `Unexpected` (for queries where no row or conflict is expected).
+pub(crate) fn unexpected(e: DieselError) -> RepoError {
+    classify("unexpected")(e)
+}
+
+pub(crate) fn to_naive(t: DateTime<Utc>) -> NaiveDateTime {
+    t.naive_utc()
+}
+
+pub(crate) fn from_naive(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}
+
+pub(crate) fn corrupt(what: &str, value: &str) -> RepoError {
+    RepoError::Unexpected(format!("stored {what} is not valid: {value:?}").into())
+}
+
+#[async_trait]
+impl StoreHealth for Database {
+    async fn ping(&self) -> Result<(), RepoError> {
+        self.run(|c| c.batch_execute("SELECT 1").map_err(unexpected))
+            .await
+    }
+
+    fn backend(&self) -> &'static str {
+        match self.backend {
+            Backend::Postgres => "postgres",
+            Backend::Sqlite => "sqlite",
+        }
+    }
+}

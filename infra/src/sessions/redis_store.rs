@@ -1,0 +1,257 @@
+//! Sessions in Redis, shared by every API process (ARCHITECTURE.md item 10).
+//!
+//! Keys, each under the configured prefix (e.g. `yiwang:`):
+//! - `sess:{sid}` — hash: `rec` (the session as JSON), `rh` (current refresh hash); expires
+//!   with the session;
+//! - `sess:{sid}:used` — set of refresh hashes already rotated away; same expiry;
+//! - `acct:{account id}` — set of the account's session ids, for "end all sessions";
+//! - `fail:{key}`, `lock:{key}`, `cache:{key}`, `flight:{key}` — login-failure counters,
+//!   lockouts, cached values (the WeChat stable_token) and single-flight locks.
+//!
+//! Refresh rotation is one Lua script, so two refreshes racing on the same token cannot both
+//! win.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+use yiwang_domain::account::AccountId;
+use yiwang_domain::session::{RotateOutcome, SessionRecord, SessionStore, SessionStoreError};
+
+const ROTATE: &str = r"
+local rh = redis.call('HGET', KEYS[1], 'rh')
+if not rh then return {0} end
+if rh == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'rh', ARGV[2])
+  redis.call('SADD', KEYS[2], ARGV[1])
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+  return {1, redis.call('HGET', KEYS[1], 'rec')}
+end
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  return {2}
+end
+return {0}
+";
+
+const COUNT_FAILURE: &str = r"
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+";
+
+/// The Redis store.
+#[derive(Clone)]
+pub struct RedisSessions {
+    conn: ConnectionManager,
+    prefix: String,
+    rotate: Script,
+    count_failure: Script,
+}
+
+fn err(e: impl std::error::Error + Send + Sync + 'static) -> SessionStoreError {
+    SessionStoreError(Box::new(e))
+}
+
+impl RedisSessions {
+    /// Connects to `url` (`redis://…` or `rediss://…`); every key is put under `prefix`.
+    /// Fails when Redis cannot be reached within 2 seconds.
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, SessionStoreError> {
+        let client = redis::Client::open(url).map_err(err)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(2);
+        let conn = tokio::time::timeout(
+            Duration::from_secs(3),
+            client.get_connection_manager_with_config(config),
+        )
+        .await
+        .map_err(|_| SessionStoreError("redis did not answer within 3 s".into()))?
+        .map_err(err)?;
+        Ok(Self {
+            conn,
+            prefix: prefix.to_owned(),
+            rotate: Script::new(ROTATE),
+            count_failure: Script::new(COUNT_FAILURE),
+        })
+    }
+
+    fn key(&self, parts: &[&str]) -> String {
+        let mut k = self.prefix.clone();
+        k.push_str(&parts.join(":"));
+        k
+    }
+
+    fn decode(rec: &str, rh: String) -> Result<SessionRecord, SessionStoreError> {
+        let mut r: SessionRecord = serde_json::from_str(rec).map_err(err)?;
+        r.refresh_hash = rh;
+        Ok(r)
+    }
+}
+
+#[async_trait]
+impl SessionStore for RedisSessions {
+    async fn create(&self, s: &SessionRecord) -> Result<(), SessionStoreError> {
+        let key = self.key(&["sess", &s.sid]);
+        let acct = self.key(&["acct", &s.account_id.to_string()]);
+        let ttl_ms = (s.expires_at - Utc::now()).num_milliseconds().max(1);
+        let rec = serde_json::to_string(s).map_err(err)?;
+        let mut c = self.conn.clone();
+        redis::pipe()
+            .atomic()
+            .hset_multiple(
+                &key,
+                &[("rec", rec.as_str()), ("rh", s.refresh_hash.as_str())],
+            )
+            .pexpire(&key, ttl_ms)
+            .sadd(&acct, &s.sid)
+            .pexpire(&acct, ttl_ms)
+            .exec_async(&mut c)
+            .await
+            .map_err(err)
+    }
+
+    async fn get(&self, sid: &str) -> Result<Option<SessionRecord>, SessionStoreError> {
+        let mut c = self.conn.clone();
+        let (rec, rh): (Option<String>, Option<String>) = redis::cmd("HMGET")
+            .arg(self.key(&["sess", sid]))
+            .arg("rec")
+            .arg("rh")
+            .query_async(&mut c)
+            .await
+            .map_err(err)?;
+        match (rec, rh) {
+            (Some(rec), Some(rh)) => Self::decode(&rec, rh).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    async fn rotate(
+        &self,
+        sid: &str,
+        presented_hash: &str,
+        new_hash: &str,
+    ) -> Result<RotateOutcome, SessionStoreError> {
+        let mut c = self.conn.clone();
+        let (status, rec): (i64, Option<String>) = self
+            .rotate
+            .key(self.key(&["sess", sid]))
+            .key(self.key(&["sess", sid, "used"]))
+            .arg(presented_hash)
+            .arg(new_hash)
+            .invoke_async(&mut c)
+            .await
+            .map_err(err)?;
+        Ok(match (status, rec) {
+            (1, Some(rec)) => RotateOutcome::Rotated(Self::decode(&rec, new_hash.to_owned())?),
+            (2, _) => RotateOutcome::ReuseDetected,
+            _ => RotateOutcome::Invalid,
+        })
+    }
+
+    async fn revoke(&self, sid: &str) -> Result<(), SessionStoreError> {
+        let mut c = self.conn.clone();
+        c.del::<_, ()>(&[self.key(&["sess", sid]), self.key(&["sess", sid, "used"])])
+            .await
+            .map_err(err)
+    }
+
+    async fn revoke_account(&self, account_id: AccountId) -> Result<u64, SessionStoreError> {
+        let mut c = self.conn.clone();
+        let acct = self.key(&["acct", &account_id.to_string()]);
+        let sids: Vec<String> = c.smembers(&acct).await.map_err(err)?;
+        let mut n = 0u64;
+        for sid in &sids {
+            let gone: u64 = c.del(self.key(&["sess", sid])).await.map_err(err)?;
+            c.del::<_, ()>(self.key(&["sess", sid, "used"]))
+                .await
+                .map_err(err)?;
+            n += gone;
+        }
+        c.del::<_, ()>(&acct).await.map_err(err)?;
+        Ok(n)
+    }
+
+    async fn count_failure(&self, key: &str, window_secs: u64) -> Result<u32, SessionStoreError> {
+        let mut c = self.conn.clone();
+        self.count_failure
+            .key(self.key(&["fail", key]))
+            .arg(window_secs)
+            .invoke_async(&mut c)
+            .await
+            .map_err(err)
+    }
+
+    async fn clear_failures(&self, key: &str) -> Result<(), SessionStoreError> {
+        let mut c = self.conn.clone();
+        c.del::<_, ()>(self.key(&["fail", key])).await.map_err(err)
+    }
+
+    async fn lock(&self, key: &str, secs: u64) -> Result<(), SessionStoreError> {
+        let mut c = self.conn.clone();
+        c.set_ex::<_, _, ()>(self.key(&["lock", key]), 1, secs)
+            .await
+            .map_err(err)
+    }
+
+    async fn locked_for(&self, key: &str) -> Result<Option<u64>, SessionStoreError> {
+        let mut c = self.conn.clone();
+        let ttl: i64 = c.ttl(self.key(&["lock", key])).await.map_err(err)?;
+        Ok(u64::try_from(ttl).ok().filter(|t| *t > 0))
+    }
+
+    async fn cache_get(&self, key: &str) -> Result<Option<String>, SessionStoreError> {
+        let mut c = self.conn.clone();
+        c.get(self.key(&["cache", key])).await.map_err(err)
+    }
+
+    async fn cache_set(
+        &self,
+        key: &str,
+        value: &str,
+        ttl_secs: u64,
+    ) -> Result<(), SessionStoreError> {
+        let mut c = self.conn.clone();
+        c.set_ex::<_, _, ()>(self.key(&["cache", key]), value, ttl_secs.max(1))
+            .await
+            .map_err(err)
+    }
+
+    async fn try_lock(&self, key: &str, ttl_secs: u64) -> Result<bool, SessionStoreError> {
+        let mut c = self.conn.clone();
+        let got: Option<String> = redis::cmd("SET")
+            .arg(self.key(&["flight", key]))
+            .arg(1)
+            .arg("NX")
+            .arg("EX")
+            .arg(ttl_secs.max(1))
+            .query_async(&mut c)
+            .await
+            .map_err(err)?;
+        Ok(got.is_some())
+    }
+
+    async fn unlock(&self, key: &str) -> Result<(), SessionStoreError> {
+        let mut c = self.conn.clone();
+        c.del::<_, ()>(self.key(&["flight", key]))
+            .await
+            .map_err(err)
+    }
+
+    async fn ping(&self) -> Result<(), SessionStoreError> {
+        let mut c = self.conn.clone();
+        redis::cmd("PING")
+            .query_async::<String>(&mut c)
+            .await
+            .map(|_| ())
+            .map_err(err)
+    }
+
+    fn backend(&self) -> &'static str {
+        "redis"
+    }
+}
