@@ -1,0 +1,298 @@
+//! Helpers for the black-box suite: [`TestApp`] starts the whole server on port 0 in one of the
+//! two shapes, with its own WeChat emulator, a fresh database (a temp SQLite file, or a new
+//! PostgreSQL database) and, for Redis, its own key prefix.
+//!
+//! Services: `YIWANG_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`) and
+//! `YIWANG_TEST_REDIS_URL` (default `redis://127.0.0.1:6379`). When they cannot be reached
+//! the tests fail; they never skip.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use actix_web::dev::ServerHandle;
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use yiwang_api::config::{LogFormat, Settings};
+use yiwang_api::startup::Application;
+pub use yiwang_wechat_emulator::{Emulator, EmulatorConfig};
+
+/// Which deployment shape a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// SQLite file + in-process sessions.
+    Embedded,
+    /// PostgreSQL + Redis.
+    Production,
+}
+
+/// The PostgreSQL server URL the suite creates its databases on.
+pub fn pg_admin_url() -> String {
+    std::env::var("YIWANG_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// The Redis URL the suite uses.
+pub fn redis_url() -> String {
+    std::env::var("YIWANG_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A fresh PostgreSQL database; dropped (with FORCE) when this value is dropped.
+pub struct PgDatabase {
+    /// Its URL.
+    pub url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    /// Creates `yiwang_t_<random>` on the test server. Panics with a clear message when the
+    /// server cannot be reached.
+    pub fn create() -> PgDatabase {
+        let admin = pg_admin_url();
+        let mut conn = diesel::PgConnection::establish(&admin).unwrap_or_else(|e| {
+            panic!("PostgreSQL is not reachable at {admin} ({e}); start it (scripts/ensure-services)")
+        });
+        let name = format!("yiwang_t_{}", uuid::Uuid::new_v4().simple());
+        conn.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap();
+        PgDatabase { url: format!("{base}/{name}"), name }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut conn) = diesel::PgConnection::establish(&pg_admin_url()) {
+            let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        }
+    }
+}
+
+/// A running server plus what a test needs to poke at it.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    /// HTTP client.
+    pub client: reqwest::Client,
+    /// This app's own WeChat emulator.
+    pub emulator: Arc<Emulator>,
+    /// The settings the app was built with.
+    pub settings: Settings,
+    /// The shape.
+    pub shape: Shape,
+    handle: ServerHandle,
+    _dir: TempDir,
+    _pg: Option<PgDatabase>,
+}
+
+/// Password of every official the helpers create.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+impl TestApp {
+    /// Starts an app of `shape` with default settings.
+    pub async fn spawn(shape: Shape) -> TestApp {
+        Self::spawn_with(shape, |_| {}).await
+    }
+
+    /// Starts an app of `shape`; `tweak` may change the settings before the build.
+    pub async fn spawn_with(shape: Shape, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let emulator = Emulator::start(EmulatorConfig::default()).await.unwrap();
+        let mut settings = Settings {
+            listen: "127.0.0.1:0".into(),
+            data_dir: dir.path().to_path_buf(),
+            database_pool_size: 4,
+            wechat_appid: Some(emulator.appid().to_owned()),
+            wechat_secret: Some(emulator.secret().to_owned().into()),
+            wechat_base_url: emulator.base_url(),
+            log_format: LogFormat::Pretty,
+            http_workers: Some(2),
+            ..Settings::default()
+        };
+        let pg = match shape {
+            Shape::Embedded => None,
+            Shape::Production => {
+                let db = PgDatabase::create();
+                settings.database_url = Some(db.url.clone());
+                settings.redis_url = Some(redis_url());
+                settings.redis_prefix = format!("yiwang-test:{}:", uuid::Uuid::new_v4().simple());
+                Some(db)
+            }
+        };
+        tweak(&mut settings);
+        let app = Application::build(settings.clone())
+            .await
+            .unwrap_or_else(|e| panic!("the app did not start ({shape:?}): {e}"));
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            base,
+            client: reqwest::Client::new(),
+            emulator: Arc::new(emulator),
+            settings,
+            shape,
+            handle,
+            _dir: dir,
+            _pg: pg,
+        }
+    }
+
+    /// The database URL in force.
+    pub fn database_url(&self) -> String {
+        self.settings.database_url()
+    }
+
+    /// Sends a request with an optional JSON body and bearer token.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        token: Option<&str>,
+    ) -> Response {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// GET with a token.
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        self.request(Method::GET, path, None, token).await
+    }
+
+    /// POST JSON with a token.
+    pub async fn post(&self, path: &str, body: &Value, token: Option<&str>) -> Response {
+        self.request(Method::POST, path, Some(body), token).await
+    }
+
+    /// Logs a worker in through the emulator with `code`; returns the login answer.
+    pub async fn login_worker(&self, code: &str) -> Value {
+        let resp = self.post("/api/v1/auth/wechat/login", &json!({ "code": code }), None).await;
+        assert_eq!(resp.status(), StatusCode::OK, "worker login with {code}");
+        resp.json().await.unwrap()
+    }
+
+    /// Creates the root organisation `name` (if the tree is empty) and an official in it, as
+    /// `yiwang admin create` does; returns nothing.
+    pub async fn create_official_cli(&self, username: &str, org: &str, role: &str) {
+        yiwang_api::cli::create_official(
+            &self.settings,
+            username,
+            org,
+            role,
+            None,
+            "city_federation",
+            PASSWORD,
+        )
+        .await
+        .unwrap();
+    }
+
+    /// Logs an official in; returns the login answer.
+    pub async fn login_admin(&self, username: &str) -> Value {
+        let resp = self
+            .post(
+                "/api/v1/admin/auth/login",
+                &json!({ "username": username, "password": PASSWORD }),
+                None,
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK, "admin login of {username}");
+        resp.json().await.unwrap()
+    }
+
+    /// A super_admin of a fresh root organisation `总工会`: `(access token, root org id)`.
+    pub async fn root_admin(&self) -> (String, String) {
+        self.create_official_cli("root-admin", "总工会", "super_admin").await;
+        let login = self.login_admin("root-admin").await;
+        (token(&login), login["account"]["org"]["id"].as_str().unwrap().to_owned())
+    }
+
+    /// Creates a child organisation with the given token; returns its id.
+    pub async fn create_org(&self, token: &str, parent_id: &str, name: &str) -> String {
+        let resp = self
+            .post(
+                "/api/v1/admin/orgs",
+                &json!({ "parent_id": parent_id, "name": name, "kind": "county_federation" }),
+                Some(token),
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::CREATED, "create org {name}");
+        let v: Value = resp.json().await.unwrap();
+        v["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates an official through the API with the given token; returns their id.
+    pub async fn create_official(&self, token: &str, username: &str, org_id: &str, role: &str) -> String {
+        let resp = self
+            .post(
+                "/api/v1/admin/officials",
+                &json!({ "username": username, "password": PASSWORD, "display_name": username, "org_id": org_id, "role": role }),
+                Some(token),
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::CREATED, "create official {username}");
+        let v: Value = resp.json().await.unwrap();
+        v["id"].as_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        // Stop accepting at once; the runtime ends with the test.
+        drop(handle.stop(false));
+    }
+}
+
+/// The access token of a login or refresh answer.
+pub fn token(v: &Value) -> String {
+    v["access_token"].as_str().unwrap().to_owned()
+}
+
+/// Asserts an error envelope: status, `code`, a non-empty `detail`, a `request_id` equal to
+/// the `X-Request-Id` header and the problem+json media type; returns the body.
+pub async fn assert_problem(resp: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(resp.status(), status, "status for expected code {code}");
+    let header_id = resp
+        .headers()
+        .get("x-request-id")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .expect("x-request-id header");
+    let ct = resp.headers().get("content-type").unwrap().to_str().unwrap().to_owned();
+    assert_eq!(ct, "application/problem+json");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], code, "body: {body}");
+    assert_eq!(body["status"], status.as_u16());
+    assert!(!body["detail"].as_str().unwrap().is_empty());
+    assert_eq!(body["request_id"], header_id.as_str());
+    body
+}
+
+/// Runs an `async fn(Shape)` test on both shapes: `both_shapes!(name);` makes
+/// `name::sqlite` and `name::postgres_redis`.
+#[macro_export]
+macro_rules! both_shapes {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::Shape::Embedded).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres_redis() {
+                    super::$name($crate::Shape::Production).await
+                }
+            }
+        )*
+    };
+}

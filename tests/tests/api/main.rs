@@ -1,0 +1,11 @@
+//! The black-box API suite: every test runs on SQLite + in-process sessions and on
+//! PostgreSQL + Redis (`both_shapes!`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod admin;
+mod auth;
+mod bad_input;
+mod health;
+mod migrations;
+mod openapi;
