@@ -1,1 +1,108 @@
-//! (being written)
+//! Migration hygiene (ARCHITECTURE.md item 9): up → down → up on both backends, and every
+//! column of `schema.rs` readable with its declared type afterwards.
+
+use diesel::prelude::*;
+use yiwang_infra::db::schema::{audit_log, officials, organisations, outbox, workers};
+use yiwang_infra::db::{connect_once, revert_all_migrations, run_migrations, DbConnection};
+use yiwang_tests::{PgDatabase, Shape};
+
+/// Selects every column of every table with the Rust types `schema.rs` declares: a column
+/// missing from the migrations, or of another type, fails here.
+fn schema_matches(c: &mut DbConnection) {
+    organisations::table.select(organisations::all_columns).limit(1).load::<(
+        String,
+        Option<String>,
+        String,
+        String,
+        bool,
+        String,
+        chrono::NaiveDateTime,
+        chrono::NaiveDateTime,
+    )>(c)
+    .unwrap();
+    officials::table.select(officials::all_columns).limit(1).load::<(
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        Option<chrono::NaiveDateTime>,
+        chrono::NaiveDateTime,
+        chrono::NaiveDateTime,
+    )>(c)
+    .unwrap();
+    workers::table.select(workers::all_columns).limit(1).load::<(
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        chrono::NaiveDateTime,
+        chrono::NaiveDateTime,
+        chrono::NaiveDateTime,
+    )>(c)
+    .unwrap();
+    audit_log::table.select(audit_log::all_columns).limit(1).load::<(
+        String,
+        chrono::NaiveDateTime,
+        String,
+        Option<String>,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+    )>(c)
+    .unwrap();
+    outbox::table.select(outbox::all_columns).limit(1).load::<(
+        String,
+        String,
+        String,
+        chrono::NaiveDateTime,
+        Option<chrono::NaiveDateTime>,
+        i32,
+    )>(c)
+    .unwrap();
+}
+
+fn table_exists(c: &mut DbConnection) -> bool {
+    organisations::table.count().get_result::<i64>(c).is_ok()
+}
+
+fn up_down_up(url: &str) {
+    let mut c = connect_once(url).unwrap();
+    run_migrations(&mut c).unwrap();
+    schema_matches(&mut c);
+    revert_all_migrations(&mut c).unwrap();
+    assert!(!table_exists(&mut c), "down.sql left the tables behind");
+    run_migrations(&mut c).unwrap();
+    schema_matches(&mut c);
+}
+
+async fn migrations_run_up_down_up(shape: Shape) {
+    tokio::task::spawn_blocking(move || match shape {
+        Shape::Embedded => {
+            let dir = tempfile::tempdir().unwrap();
+            up_down_up(&format!("sqlite://{}", dir.path().join("m.db").display()));
+        }
+        Shape::Production => {
+            let db = PgDatabase::create();
+            up_down_up(&db.url);
+        }
+    })
+    .await
+    .unwrap();
+}
+
+yiwang_tests::both_shapes!(migrations_run_up_down_up);
+
+#[test]
+fn unknown_database_schemes_are_refused() {
+    for url in ["mysql://root@localhost/x", "sqlite:relative.db", "file:///tmp/x.db", ""] {
+        let err = connect_once(url).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("postgres://"), "{url:?} → {err}");
+    }
+}
