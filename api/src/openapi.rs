@@ -34,6 +34,7 @@ impl Modify for BearerAuth {
         routes::health::healthz,
         routes::health::readyz,
         routes::health::jwks,
+        routes::health::metrics,
         routes::auth::wechat_login,
         routes::auth::admin_login,
         routes::auth::refresh,
