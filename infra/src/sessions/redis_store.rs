@@ -22,7 +22,7 @@ use yiwang_domain::session::{RotateOutcome, SessionRecord, SessionStore, Session
 
 const ROTATE: &str = r"
 local rh = redis.call('HGET', KEYS[1], 'rh')
-if not rh then return {0} end
+if not rh then return {0, false} end
 if rh == ARGV[1] then
   redis.call('HSET', KEYS[1], 'rh', ARGV[2])
   redis.call('SADD', KEYS[2], ARGV[1])
@@ -32,9 +32,9 @@ if rh == ARGV[1] then
 end
 if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then
   redis.call('DEL', KEYS[1], KEYS[2])
-  return {2}
+  return {2, false}
 end
-return {0}
+return {0, false}
 ";
 
 const COUNT_FAILURE: &str = r"
