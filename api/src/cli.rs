@@ -138,7 +138,9 @@ pub async fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
-async fn create_official(
+/// Creates an official (and the root organisation when the tree is empty), as
+/// `yiwang admin create` does.
+pub async fn create_official(
     settings: &Settings,
     username: &str,
     org: &str,
