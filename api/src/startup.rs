@@ -69,6 +69,9 @@ impl Application {
         let sessions = open_sessions(&settings).await?;
 
         let (wechat_config, emulator) = match &settings.wechat_appid {
+            Some(appid) if appid.trim().is_empty() => {
+                return Err("YIWANG_WECHAT_APPID 已设置但为空：请填写小程序 AppID，或删除该变量以使用开发用的微信模拟器 (YIWANG_WECHAT_APPID is set but empty)".into());
+            }
             Some(appid) => {
                 let secret = settings.wechat_secret.clone().ok_or(
                     "YIWANG_WECHAT_APPID 已配置但缺少 YIWANG_WECHAT_SECRET (the AppSecret is required with an AppID)",
