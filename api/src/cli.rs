@@ -3,11 +3,11 @@
 use std::io::BufRead;
 use std::path::PathBuf;
 
-use chrono::Utc;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 use yiwang_domain::account::{password_acceptable, AccountId, Official, Role, Username};
 use yiwang_domain::audit::{Actor, OutboxEvent};
+use yiwang_domain::clock;
 use yiwang_domain::org::{OrgId, OrgKind, OrgName, Organisation};
 use yiwang_domain::repo::{OfficialRepository, OrgRepository, RepoError};
 
@@ -179,7 +179,7 @@ pub async fn create_official(
             }
             let kind = OrgKind::parse(org_kind).ok_or("invalid --org-kind")?;
             let name = OrgName::parse(&name).map_err(|e| format!("invalid --org: {e}"))?;
-            let root = Organisation::new_root(name, kind, Utc::now());
+            let root = Organisation::new_root(name, kind, clock::now());
             let change = audit_change(
                 Actor::System,
                 "organisation.create",
@@ -211,7 +211,7 @@ pub async fn create_official(
         org_path: org.path.clone(),
         role,
         disabled_at: None,
-        created_at: Utc::now(),
+        created_at: clock::now(),
     };
     let change = audit_change(
         Actor::System,

@@ -9,6 +9,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod clock;
 pub mod org;
 pub mod repo;
 pub mod session;

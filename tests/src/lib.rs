@@ -53,19 +53,28 @@ impl PgDatabase {
     pub fn create() -> PgDatabase {
         let admin = pg_admin_url();
         let mut conn = diesel::PgConnection::establish(&admin).unwrap_or_else(|e| {
-            panic!("PostgreSQL is not reachable at {admin} ({e}); start it (scripts/ensure-services)")
+            panic!(
+                "PostgreSQL is not reachable at {admin} ({e}); start it (scripts/ensure-services)"
+            )
         });
         let name = format!("yiwang_t_{}", uuid::Uuid::new_v4().simple());
-        conn.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        conn.batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
         let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap();
-        PgDatabase { url: format!("{base}/{name}"), name }
+        PgDatabase {
+            url: format!("{base}/{name}"),
+            name,
+        }
     }
 }
 
 impl Drop for PgDatabase {
     fn drop(&mut self) {
         if let Ok(mut conn) = diesel::PgConnection::establish(&pg_admin_url()) {
-            let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+            let _ = conn.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
         }
     }
 }
@@ -175,7 +184,9 @@ impl TestApp {
 
     /// Logs a worker in through the emulator with `code`; returns the login answer.
     pub async fn login_worker(&self, code: &str) -> Value {
-        let resp = self.post("/api/v1/auth/wechat/login", &json!({ "code": code }), None).await;
+        let resp = self
+            .post("/api/v1/auth/wechat/login", &json!({ "code": code }), None)
+            .await;
         assert_eq!(resp.status(), StatusCode::OK, "worker login with {code}");
         resp.json().await.unwrap()
     }
@@ -211,9 +222,13 @@ impl TestApp {
 
     /// A super_admin of a fresh root organisation `总工会`: `(access token, root org id)`.
     pub async fn root_admin(&self) -> (String, String) {
-        self.create_official_cli("root-admin", "总工会", "super_admin").await;
+        self.create_official_cli("root-admin", "总工会", "super_admin")
+            .await;
         let login = self.login_admin("root-admin").await;
-        (token(&login), login["account"]["org"]["id"].as_str().unwrap().to_owned())
+        (
+            token(&login),
+            login["account"]["org"]["id"].as_str().unwrap().to_owned(),
+        )
     }
 
     /// Creates a child organisation with the given token; returns its id.
@@ -231,7 +246,13 @@ impl TestApp {
     }
 
     /// Creates an official through the API with the given token; returns their id.
-    pub async fn create_official(&self, token: &str, username: &str, org_id: &str, role: &str) -> String {
+    pub async fn create_official(
+        &self,
+        token: &str,
+        username: &str,
+        org_id: &str,
+        role: &str,
+    ) -> String {
         let resp = self
             .post(
                 "/api/v1/admin/officials",
@@ -239,7 +260,11 @@ impl TestApp {
                 Some(token),
             )
             .await;
-        assert_eq!(resp.status(), StatusCode::CREATED, "create official {username}");
+        assert_eq!(
+            resp.status(),
+            StatusCode::CREATED,
+            "create official {username}"
+        );
         let v: Value = resp.json().await.unwrap();
         v["id"].as_str().unwrap().to_owned()
     }
@@ -267,7 +292,13 @@ pub async fn assert_problem(resp: Response, status: StatusCode, code: &str) -> V
         .get("x-request-id")
         .map(|v| v.to_str().unwrap().to_owned())
         .expect("x-request-id header");
-    let ct = resp.headers().get("content-type").unwrap().to_str().unwrap().to_owned();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(ct, "application/problem+json");
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["code"], code, "body: {body}");

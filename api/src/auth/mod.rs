@@ -19,6 +19,7 @@ use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 use yiwang_domain::account::{AccountId, AccountKind, Role};
 use yiwang_domain::audit::{Actor, AuditEntry, Change, OutboxEvent};
+use yiwang_domain::clock;
 use yiwang_domain::org::{OrgId, OrgPath};
 use yiwang_domain::session::SessionRecord;
 
@@ -79,7 +80,7 @@ pub fn audit_change(
             ip: ctx.ip,
             request_id: (!ctx.request_id.is_empty()).then_some(ctx.request_id),
             detail,
-            at: chrono::Utc::now(),
+            at: clock::now(),
         },
         event,
     }

@@ -1,10 +1,11 @@
 //! Starting sessions and answering with tokens: shared by worker login, official login and
 //! refresh.
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use serde::Serialize;
 use utoipa::ToSchema;
 use yiwang_domain::account::{AccountId, AccountKind, Role};
+use yiwang_domain::clock;
 use yiwang_domain::org::{OrgId, OrgPath};
 use yiwang_domain::session::SessionRecord;
 
@@ -43,7 +44,7 @@ pub struct SessionFor {
 pub async fn start(state: &AppState, who: SessionFor) -> Result<TokenPair, ApiError> {
     let sid = random_token(16);
     let (refresh_token, refresh_hash) = new_refresh(&sid);
-    let now = Utc::now();
+    let now = clock::now();
     let ttl = match who.kind {
         AccountKind::Worker => state.worker_session_ttl_secs,
         AccountKind::Admin => state.admin_session_ttl_secs,

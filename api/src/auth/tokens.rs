@@ -10,13 +10,13 @@ use std::path::Path;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use chrono::Utc;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use ring::signature::{Ed25519KeyPair, KeyPair};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use yiwang_domain::account::{AccountKind, Role};
+use yiwang_domain::clock;
 use yiwang_domain::session::SessionRecord;
 
 /// The claims of an access token.
@@ -146,7 +146,7 @@ impl TokenKeys {
 
     /// Signs an access token for a session.
     pub fn issue(&self, session: &SessionRecord) -> Result<String, jsonwebtoken::errors::Error> {
-        let now = Utc::now().timestamp();
+        let now = clock::now().timestamp();
         let ttl = i64::try_from(self.ttl_secs).unwrap_or(900);
         let claims = Claims {
             iss: self.issuer.clone(),

@@ -3,12 +3,12 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{post, web, HttpResponse};
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use yiwang_domain::account::{
     lockout_duration, lockout_window, AccountKind, Username, LOCKOUT_MAX_FAILURES,
 };
+use yiwang_domain::clock;
 use yiwang_domain::session::RotateOutcome;
 use yiwang_infra::password;
 
@@ -104,7 +104,7 @@ pub async fn wechat_login(
     let identity = state.wechat.code_to_session(code).await?;
     let (worker, created) = state
         .workers
-        .login_by_openid(&identity.openid, identity.unionid.as_deref(), Utc::now())
+        .login_by_openid(&identity.openid, identity.unionid.as_deref(), clock::now())
         .await?;
     tracing::info!(worker_id = %worker.id, created, "worker logged in");
     let tokens = sessions::start(

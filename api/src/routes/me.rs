@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use yiwang_domain::account::{AccountKind, Official, Role, Worker};
+use yiwang_domain::clock;
 use yiwang_domain::org::Organisation;
 
 use crate::auth::{self, Principal};
@@ -172,7 +173,7 @@ pub async fn bind_phone(
             principal.account_id(),
             &phone.pure_phone_number,
             &phone.country_code,
-            Utc::now(),
+            clock::now(),
             &change,
         )
         .await?;

@@ -127,8 +127,10 @@ pub struct PageQuery {
 }
 
 impl PageQuery {
-    /// Checks the limit and decodes the cursor (422 when either is wrong).
-    pub fn page(&self) -> Result<Page, ApiError> {
+    /// Checks the limit and decodes the cursor (422 when either is wrong). `is_key` tells
+    /// whether a decoded cursor is a key this listing hands out; anything else is refused, so
+    /// a damaged cursor never passes for the end of the list.
+    pub fn page(&self, is_key: impl Fn(&str) -> bool) -> Result<Page, ApiError> {
         let limit = self.limit.unwrap_or(50);
         if !(1..=100).contains(&limit) {
             return Err(ApiError::invalid_field(
@@ -145,6 +147,7 @@ impl PageQuery {
                     .decode(c)
                     .ok()
                     .and_then(|b| String::from_utf8(b).ok())
+                    .filter(|key| is_key(key))
                     .ok_or_else(|| {
                         ApiError::invalid_field(
                             "cursor",

@@ -9,63 +9,78 @@ use yiwang_tests::{PgDatabase, Shape};
 /// Selects every column of every table with the Rust types `schema.rs` declares: a column
 /// missing from the migrations, or of another type, fails here.
 fn schema_matches(c: &mut DbConnection) {
-    organisations::table.select(organisations::all_columns).limit(1).load::<(
-        String,
-        Option<String>,
-        String,
-        String,
-        bool,
-        String,
-        chrono::NaiveDateTime,
-        chrono::NaiveDateTime,
-    )>(c)
-    .unwrap();
-    officials::table.select(officials::all_columns).limit(1).load::<(
-        String,
-        String,
-        String,
-        String,
-        String,
-        String,
-        String,
-        Option<chrono::NaiveDateTime>,
-        chrono::NaiveDateTime,
-        chrono::NaiveDateTime,
-    )>(c)
-    .unwrap();
-    workers::table.select(workers::all_columns).limit(1).load::<(
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        chrono::NaiveDateTime,
-        chrono::NaiveDateTime,
-        chrono::NaiveDateTime,
-    )>(c)
-    .unwrap();
-    audit_log::table.select(audit_log::all_columns).limit(1).load::<(
-        String,
-        chrono::NaiveDateTime,
-        String,
-        Option<String>,
-        String,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        String,
-    )>(c)
-    .unwrap();
-    outbox::table.select(outbox::all_columns).limit(1).load::<(
-        String,
-        String,
-        String,
-        chrono::NaiveDateTime,
-        Option<chrono::NaiveDateTime>,
-        i32,
-    )>(c)
-    .unwrap();
+    organisations::table
+        .select(organisations::all_columns)
+        .limit(1)
+        .load::<(
+            String,
+            Option<String>,
+            String,
+            String,
+            bool,
+            String,
+            chrono::NaiveDateTime,
+            chrono::NaiveDateTime,
+        )>(c)
+        .unwrap();
+    officials::table
+        .select(officials::all_columns)
+        .limit(1)
+        .load::<(
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            Option<chrono::NaiveDateTime>,
+            chrono::NaiveDateTime,
+            chrono::NaiveDateTime,
+        )>(c)
+        .unwrap();
+    workers::table
+        .select(workers::all_columns)
+        .limit(1)
+        .load::<(
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            chrono::NaiveDateTime,
+            chrono::NaiveDateTime,
+            chrono::NaiveDateTime,
+        )>(c)
+        .unwrap();
+    audit_log::table
+        .select(audit_log::all_columns)
+        .limit(1)
+        .load::<(
+            String,
+            chrono::NaiveDateTime,
+            String,
+            Option<String>,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            String,
+        )>(c)
+        .unwrap();
+    outbox::table
+        .select(outbox::all_columns)
+        .limit(1)
+        .load::<(
+            String,
+            String,
+            String,
+            chrono::NaiveDateTime,
+            Option<chrono::NaiveDateTime>,
+            i32,
+        )>(c)
+        .unwrap();
 }
 
 fn table_exists(c: &mut DbConnection) -> bool {
@@ -101,8 +116,16 @@ yiwang_tests::both_shapes!(migrations_run_up_down_up);
 
 #[test]
 fn unknown_database_schemes_are_refused() {
-    for url in ["mysql://root@localhost/x", "sqlite:relative.db", "file:///tmp/x.db", ""] {
-        let err = connect_once(url).err().map(|e| e.to_string()).unwrap_or_default();
+    for url in [
+        "mysql://root@localhost/x",
+        "sqlite:relative.db",
+        "file:///tmp/x.db",
+        "",
+    ] {
+        let err = connect_once(url)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("postgres://"), "{url:?} → {err}");
     }
 }

@@ -15,7 +15,7 @@ fn committed_spec_matches_the_code() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unknown_url_schemes_stop_the_start() {
+async fn misconfiguration_stops_the_start() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = yiwang_api::config::Settings {
         data_dir: dir.path().to_path_buf(),
@@ -23,12 +23,26 @@ async fn unknown_url_schemes_stop_the_start() {
         database_url: Some("mysql://root@127.0.0.1/yiwang".into()),
         ..Default::default()
     };
-    let err = yiwang_api::startup::Application::build(settings.clone()).await.err().unwrap();
+    let err = yiwang_api::startup::Application::build(settings.clone())
+        .await
+        .err()
+        .unwrap();
     assert!(err.contains("mysql"), "{err}");
     settings.database_url = None;
     settings.redis_url = Some("memcached://127.0.0.1:11211".into());
-    let err = yiwang_api::startup::Application::build(settings).await.err().unwrap();
+    let err = yiwang_api::startup::Application::build(settings.clone())
+        .await
+        .err()
+        .unwrap();
     assert!(err.contains("memcached"), "{err}");
+    // An AppID that is set but empty is a mistake, not a request for the emulator.
+    settings.redis_url = None;
+    settings.wechat_appid = Some("  ".into());
+    let err = yiwang_api::startup::Application::build(settings)
+        .await
+        .err()
+        .unwrap();
+    assert!(err.contains("YIWANG_WECHAT_APPID"), "{err}");
     // The embedded default with no configuration at all starts.
     let _ok: TestApp = TestApp::spawn(yiwang_tests::Shape::Embedded).await;
 }

@@ -9,6 +9,7 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use yiwang_domain::account::{password_acceptable, AccountId, Official, Role, Username};
 use yiwang_domain::audit::OutboxEvent;
+use yiwang_domain::clock;
 use yiwang_domain::repo::RepoError;
 use yiwang_infra::password;
 
@@ -176,7 +177,7 @@ pub async fn create(
         org_path: org.path.clone(),
         role,
         disabled_at: None,
-        created_at: Utc::now(),
+        created_at: clock::now(),
     };
     let view = OfficialView::from(&official);
     let change = admin.principal.change(
@@ -225,7 +226,8 @@ pub async fn list(
     filter: web::Query<OfficialFilter>,
 ) -> Result<web::Json<Paged<OfficialView>>, ApiError> {
     admin.authorize(Permission::ReadOfficials, &admin.org_path)?;
-    let page = page.page()?;
+    // Keys are account ids.
+    let page = page.page(|key| AccountId::parse(key).is_some())?;
     let role = filter.role.as_deref().map(parse_role).transpose()?;
     let rows = state
         .officials
@@ -300,7 +302,7 @@ pub async fn disable(
     );
     let disabled = state
         .officials
-        .disable(target.id, Utc::now(), &change)
+        .disable(target.id, clock::now(), &change)
         .await?;
     let ended = state.sessions.revoke_account(target.id).await?;
     tracing::info!(official_id = %target.id, sessions_ended = ended, "official disabled");

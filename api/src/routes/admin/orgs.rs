@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 use yiwang_domain::audit::OutboxEvent;
+use yiwang_domain::clock;
 use yiwang_domain::org::{OrgId, OrgKind, OrgName, Organisation};
 use yiwang_domain::repo::{OrgUpdate, RepoError};
 
@@ -156,7 +157,8 @@ pub async fn create(
     let parent = load_in_scope(&state, &admin, Permission::ManageOrgs, &body.parent_id).await?;
     let name = parse_name(&body.name)?;
     let kind = parse_kind(&body.kind)?;
-    let org = parent.new_child(name, kind, body.accepts_individuals, Utc::now());
+    let now = clock::now();
+    let org = parent.new_child(name, kind, body.accepts_individuals, now);
     let view = OrgView::from(&org);
     let change = admin.principal.change(
         "organisation.create",
@@ -189,7 +191,8 @@ pub async fn list(
     admin: Admin,
     query: web::Query<PageQuery>,
 ) -> Result<web::Json<Paged<OrgView>>, ApiError> {
-    let page = query.page()?;
+    // Keys are paths of this subtree.
+    let page = query.page(|key| key.starts_with(admin.org_path.as_str()) && key.ends_with('/'))?;
     admin.authorize(Permission::ReadOrgs, &admin.org_path)?;
     let rows = state.orgs.list_subtree(&admin.org_path, &page).await?;
     Ok(web::Json(Paged::new(
@@ -272,7 +275,7 @@ pub async fn update(
     );
     let updated = state
         .orgs
-        .update(org.id, &update, Utc::now(), &change)
+        .update(org.id, &update, clock::now(), &change)
         .await
         .map_err(name_taken)?;
     Ok(web::Json(OrgView::from(&updated)))
