@@ -24,7 +24,12 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct WeChatLogin {
     /// The code from `wx.login()`: single use, lives about five minutes.
-    #[schema(example = "081aBcDe2xYz0Q0cFgHi3Jk4Lm2aBcDe")]
+    #[schema(
+        example = "081aBcDe2xYz0Q0cFgHi3Jk4Lm2aBcDe",
+        min_length = 1,
+        max_length = 128,
+        pattern = "\\S"
+    )]
     pub code: String,
 }
 
@@ -93,7 +98,7 @@ pub async fn wechat_login(
     body: web::Json<WeChatLogin>,
 ) -> Result<web::Json<LoginResponse>, ApiError> {
     let code = body.code.trim();
-    if code.is_empty() || code.len() > 128 {
+    if code.is_empty() || code.chars().count() > 128 {
         return Err(ApiError::invalid_field(
             "code",
             "invalid",

@@ -126,6 +126,7 @@ pub async fn me(
 #[serde(deny_unknown_fields)]
 pub struct BindPhone {
     /// The code from the mini-program's `getPhoneNumber` button (not the `wx.login` code).
+    #[schema(min_length = 1, max_length = 128, pattern = "\\S")]
     pub code: String,
 }
 
@@ -150,7 +151,7 @@ pub async fn bind_phone(
     body: web::Json<BindPhone>,
 ) -> Result<web::Json<AccountView>, ApiError> {
     let code = body.code.trim();
-    if code.is_empty() || code.len() > 128 {
+    if code.is_empty() || code.chars().count() > 128 {
         return Err(ApiError::invalid_field(
             "code",
             "invalid",

@@ -121,6 +121,7 @@ pub async fn no_route(_req: HttpRequest) -> Result<HttpResponse, ApiError> {
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Rows per page, 1–100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

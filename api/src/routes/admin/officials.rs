@@ -58,14 +58,20 @@ impl From<&Official> for OfficialView {
 #[serde(deny_unknown_fields)]
 pub struct CreateOfficial {
     /// Login name: 3–64 of `A–Z a–z 0–9 . _ -`, case-insensitive, unique.
+    #[schema(pattern = "^[A-Za-z0-9._-]{3,64}$")]
     pub username: String,
     /// Initial password, 12–128 characters.
+    #[schema(min_length = 12, max_length = 128)]
     pub password: String,
     /// Name shown to others, 1–50 characters.
+    #[schema(min_length = 1, max_length = 50, pattern = "\\S")]
     pub display_name: String,
     /// The official's organisation, inside the caller's subtree.
     pub org_id: String,
     /// Role, not above the caller's own.
+    #[schema(
+        pattern = "^(super_admin|org_admin|reviewer|finance|lawyer|station_manager|auditor)$"
+    )]
     pub role: String,
 }
 
@@ -74,6 +80,7 @@ pub struct CreateOfficial {
 #[into_params(parameter_in = Query)]
 pub struct OfficialFilter {
     /// Only officials with this role.
+    #[param(pattern = "^(super_admin|org_admin|reviewer|finance|lawyer|station_manager|auditor)$")]
     pub role: Option<String>,
 }
 

@@ -62,8 +62,12 @@ pub struct CreateOrg {
     /// The parent, inside the caller's subtree.
     pub parent_id: String,
     /// Name, 1–100 characters, unique among siblings.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
     /// Level or form (see `OrgView.kind`).
+    #[schema(
+        pattern = "^(national_federation|provincial_federation|city_federation|county_federation|township_union|enterprise_union|joint_union|industry_federation)$"
+    )]
     pub kind: String,
     /// Whether individual workers may join directly. Default false.
     #[serde(default)]
@@ -75,8 +79,12 @@ pub struct CreateOrg {
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrg {
     /// New name.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: Option<String>,
     /// New kind.
+    #[schema(
+        pattern = "^(national_federation|provincial_federation|city_federation|county_federation|township_union|enterprise_union|joint_union|industry_federation)$"
+    )]
     pub kind: Option<String>,
     /// New flag.
     pub accepts_individuals: Option<bool>,
