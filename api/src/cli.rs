@@ -152,33 +152,29 @@ pub async fn create_official(
     let username = Username::parse(username)
         .ok_or("用户名须为 3 到 64 个字母、数字或 . _ - (invalid --username)")?;
     let role = Role::parse(role).ok_or_else(|| {
-        let allowed: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
-        format!(
-            "--role 须为以下之一 (must be one of): {}",
-            allowed.join(", ")
-        )
+        let allowed = Role::ALL.map(Role::as_str).join(", ");
+        format!("--role 须为以下之一 (must be one of): {allowed}")
     })?;
     if !password_acceptable(password) {
         return Err("密码须为 12 到 128 个字符 (password must be 12–128 characters)".into());
     }
     let db = open_database(settings).await?;
     let db_err = |e: RepoError| e.to_string();
-    let org = match OrgId::parse(org) {
+    let found = match OrgId::parse(org) {
         Some(id) => Some(OrgRepository::get(&db, id).await.map_err(db_err)?),
         None => db.find_by_name(org).await.map_err(db_err)?,
-    }
-    .map(Ok)
-    .unwrap_or_else(|| Err(org.to_owned()));
-    let org = match org {
-        Ok(o) => o,
-        Err(name) => {
+    };
+    let org = match found {
+        Some(o) => o,
+        None => {
+            let name = org;
             if db.any().await.map_err(db_err)? {
                 return Err(format!(
                     "找不到组织 `{name}` (no organisation with this id or name)"
                 ));
             }
             let kind = OrgKind::parse(org_kind).ok_or("invalid --org-kind")?;
-            let name = OrgName::parse(&name).map_err(|e| format!("invalid --org: {e}"))?;
+            let name = OrgName::parse(name).map_err(|e| format!("invalid --org: {e}"))?;
             let root = Organisation::new_root(name, kind, clock::now());
             let change = audit_change(
                 Actor::System,

@@ -122,6 +122,17 @@ impl ApiError {
         .field(field, code, zh, en)
     }
 
+    /// 422 for a field whose value is not one of `allowed`; the texts list them.
+    pub fn not_one_of(field: &str, allowed: &[&str]) -> Self {
+        let list = allowed.join(", ");
+        Self::invalid_field(
+            field,
+            "not_allowed",
+            format!("{field} 须为以下之一：{list}"),
+            format!("{field} must be one of: {list}"),
+        )
+    }
+
     /// 401: no valid access token, or its session has ended.
     pub fn unauthenticated() -> Self {
         Self::new(

@@ -86,16 +86,7 @@ pub struct OfficialFilter {
 
 /// Checks a role name; 422 listing the allowed ones.
 pub fn parse_role(s: &str) -> Result<Role, ApiError> {
-    Role::parse(s).ok_or_else(|| {
-        let allowed: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
-        let allowed = allowed.join(", ");
-        ApiError::invalid_field(
-            "role",
-            "not_allowed",
-            format!("role 须为以下之一：{allowed}"),
-            format!("role must be one of: {allowed}"),
-        )
-    })
+    Role::parse(s).ok_or_else(|| ApiError::not_one_of("role", &Role::ALL.map(Role::as_str)))
 }
 
 fn role_too_high() -> ApiError {

@@ -102,16 +102,8 @@ pub(crate) fn parse_name(s: &str) -> Result<OrgName, ApiError> {
 }
 
 fn parse_kind(s: &str) -> Result<OrgKind, ApiError> {
-    OrgKind::parse(s).ok_or_else(|| {
-        let allowed: Vec<&str> = OrgKind::ALL.iter().map(|k| k.as_str()).collect();
-        let allowed = allowed.join(", ");
-        ApiError::invalid_field(
-            "kind",
-            "not_allowed",
-            format!("kind 须为以下之一：{allowed}"),
-            format!("kind must be one of: {allowed}"),
-        )
-    })
+    OrgKind::parse(s)
+        .ok_or_else(|| ApiError::not_one_of("kind", &OrgKind::ALL.map(OrgKind::as_str)))
 }
 
 fn name_taken(e: RepoError) -> ApiError {
