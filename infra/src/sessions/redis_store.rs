@@ -164,16 +164,25 @@ impl SessionStore for RedisSessions {
         let mut c = self.conn.clone();
         let acct = self.key(&["acct", &account_id.to_string()]);
         let sids: Vec<String> = c.smembers(&acct).await.map_err(err)?;
-        let mut n = 0u64;
-        for sid in &sids {
-            let gone: u64 = c.del(self.key(&["sess", sid])).await.map_err(err)?;
-            c.del::<_, ()>(self.key(&["sess", sid, "used"]))
-                .await
-                .map_err(err)?;
-            n += gone;
+        if sids.is_empty() {
+            return Ok(0);
         }
-        c.del::<_, ()>(&acct).await.map_err(err)?;
-        Ok(n)
+        let sessions: Vec<String> = sids.iter().map(|s| self.key(&["sess", s])).collect();
+        let mut others: Vec<String> = sids
+            .iter()
+            .map(|s| self.key(&["sess", s, "used"]))
+            .collect();
+        others.push(acct);
+        // One round trip; DEL of the session keys counts the sessions that were still live.
+        let (ended,): (u64,) = redis::pipe()
+            .atomic()
+            .del(&sessions)
+            .del(&others)
+            .ignore()
+            .query_async(&mut c)
+            .await
+            .map_err(err)?;
+        Ok(ended)
     }
 
     async fn count_failure(&self, key: &str, window_secs: u64) -> Result<u32, SessionStoreError> {

@@ -117,7 +117,7 @@ impl WeChatClient {
     /// Parses an answer: an `errcode` other than 0 is an error, else the body as `T`.
     async fn parse<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, WeChatError> {
         let body: Value = resp.json().await.map_err(unavailable)?;
-        let head: ErrorPart = serde_json::from_value(body.clone())
+        let head = ErrorPart::deserialize(&body)
             .map_err(|e| WeChatError::Unavailable(format!("unreadable answer: {e}")))?;
         if head.errcode != 0 {
             return Err(map_errcode(head.errcode, head.errmsg));
