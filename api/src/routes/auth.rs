@@ -51,31 +51,14 @@ pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
-/// Login answer: tokens plus the account.
+/// Login answer: the tokens plus the account.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LoginResponse {
-    /// Signed JWT (EdDSA) for `Authorization: Bearer …`.
-    pub access_token: String,
-    /// Opaque, single-use refresh token.
-    pub refresh_token: String,
-    /// Always `Bearer`.
-    pub token_type: &'static str,
-    /// Seconds until the access token expires (900).
-    pub expires_in: u64,
+    /// `access_token`, `refresh_token`, `token_type`, `expires_in`.
+    #[serde(flatten)]
+    pub tokens: TokenPair,
     /// The logged-in account.
     pub account: AccountView,
-}
-
-impl LoginResponse {
-    fn new(t: TokenPair, account: AccountView) -> Self {
-        LoginResponse {
-            access_token: t.access_token,
-            refresh_token: t.refresh_token,
-            token_type: t.token_type,
-            expires_in: t.expires_in,
-            account,
-        }
-    }
 }
 
 /// Worker login with WeChat: code2Session, then find or create the worker by `openid`.
@@ -122,10 +105,8 @@ pub async fn wechat_login(
         },
     )
     .await?;
-    Ok(web::Json(LoginResponse::new(
-        tokens,
-        AccountView::worker(&worker),
-    )))
+    let account = AccountView::worker(&worker);
+    Ok(web::Json(LoginResponse { tokens, account }))
 }
 
 fn invalid_credentials() -> ApiError {
@@ -202,10 +183,10 @@ pub async fn admin_login(
             .await?;
             let org = state.orgs.get(official.org_id).await?;
             tracing::info!(official_id = %official.id, "official logged in");
-            Ok(web::Json(LoginResponse::new(
+            Ok(web::Json(LoginResponse {
                 tokens,
-                AccountView::official(&official, &org),
-            )))
+                account: AccountView::official(&official, &org),
+            }))
         }
         _ => {
             let window = u64::try_from(lockout_window().num_seconds()).unwrap_or(900);
