@@ -94,11 +94,28 @@ pub trait SessionStore: Send + Sync {
         value: &str,
         ttl_secs: u64,
     ) -> Result<(), SessionStoreError>;
+    /// Caches a value for `ttl_secs` seconds only if `key` holds none yet; `true` when this
+    /// call stored it. A read-through fill uses this, so it never overwrites a newer value
+    /// written by the change that made it.
+    async fn cache_add(
+        &self,
+        key: &str,
+        value: &str,
+        ttl_secs: u64,
+    ) -> Result<bool, SessionStoreError>;
+    /// Forgets a cached value. Forgetting an absent key is not an error.
+    async fn cache_delete(&self, key: &str) -> Result<(), SessionStoreError>;
+
     /// Takes a short lock for single-flight refreshes: `true` when this caller got it. It
     /// expires by itself after `ttl_secs`.
-    async fn try_lock(&self, key: &str, ttl_secs: u64) -> Result<bool, SessionStoreError>;
+    async fn try_lock(&self, key: &str, ttl_secs: u64) -> Result<bool, SessionStoreError> {
+        self.cache_add(&format!("flight:{key}"), "1", ttl_secs)
+            .await
+    }
     /// Releases a lock taken with [`SessionStore::try_lock`].
-    async fn unlock(&self, key: &str) -> Result<(), SessionStoreError>;
+    async fn unlock(&self, key: &str) -> Result<(), SessionStoreError> {
+        self.cache_delete(&format!("flight:{key}")).await
+    }
 
     /// Liveness, for `/readyz`.
     async fn ping(&self) -> Result<(), SessionStoreError>;

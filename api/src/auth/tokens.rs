@@ -3,10 +3,15 @@
 //! accepted on the way in, so `alg: none` and HS256-signed-with-the-public-key tokens fail.
 //! The public key is published as a JWK set at `/.well-known/jwks.json`.
 //!
+//! A verified token is remembered until it expires (at most [`VERIFIED_CAPACITY`] of them), so
+//! a worker's requests cost one signature check per token, not one per request; the session
+//! check that follows still runs every time.
+//!
 //! Refresh tokens are opaque: `<sid>.<secret>`, the secret 32 random bytes (base64url); only
 //! its SHA-256 is stored.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
@@ -50,7 +55,14 @@ pub struct TokenKeys {
     issuer: String,
     audience: String,
     ttl_secs: u64,
+    verified: quick_cache::sync::Cache<String, Arc<Claims>>,
 }
+
+/// How many verified access tokens one process remembers (about 1 KiB each).
+pub const VERIFIED_CAPACITY: usize = 10_000;
+
+/// Seconds of clock skew allowed on `exp`.
+const LEEWAY_SECS: i64 = 5;
 
 const PEM_LABEL: &str = "PRIVATE KEY";
 
@@ -126,7 +138,7 @@ impl TokenKeys {
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 5;
+        validation.leeway = LEEWAY_SECS.unsigned_abs();
         Ok(TokenKeys {
             encoding: EncodingKey::from_ed_der(der),
             decoding: DecodingKey::from_ed_der(&public),
@@ -136,6 +148,7 @@ impl TokenKeys {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             ttl_secs,
+            verified: quick_cache::sync::Cache::new(VERIFIED_CAPACITY),
         })
     }
 
@@ -163,11 +176,20 @@ impl TokenKeys {
         jsonwebtoken::encode(&header, &claims, &self.encoding)
     }
 
-    /// Verifies signature, algorithm, issuer, audience and expiry.
-    pub fn verify(&self, token: &str) -> Option<Claims> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .ok()
-            .map(|d| d.claims)
+    /// Verifies signature, algorithm, issuer, audience and expiry. A token verified before is
+    /// answered from memory until its `exp` (plus the leeway) has passed.
+    pub fn verify(&self, token: &str) -> Option<Arc<Claims>> {
+        let now = clock::now().timestamp();
+        if let Some(claims) = self.verified.get(token) {
+            return (claims.exp + LEEWAY_SECS > now).then_some(claims);
+        }
+        let claims = Arc::new(
+            jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+                .ok()?
+                .claims,
+        );
+        self.verified.insert(token.to_owned(), Arc::clone(&claims));
+        Some(claims)
     }
 
     /// The JWK set with the public key.

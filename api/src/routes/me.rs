@@ -1,9 +1,16 @@
 //! The current account: `GET /api/v1/me` for both sides, phone binding for workers.
+//!
+//! A worker's view is kept in the session store (`me:worker:{id}`, [`WORKER_VIEW_TTL_SECS`])
+//! so the request workers make most often needs no database read: a miss reads the row and
+//! fills the entry only if it is still empty, and every change to what the view shows writes
+//! the new view after its commit ([`store_worker_view`]), so a fill racing a change cannot
+//! bring the old one back.
 
 use actix_web::{get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use yiwang_domain::account::AccountId;
 use yiwang_domain::account::{AccountKind, Official, Role, Worker};
 use yiwang_domain::clock;
 use yiwang_domain::org::Organisation;
@@ -13,7 +20,7 @@ use crate::error::{ApiError, Problem};
 use crate::state::AppState;
 
 /// A worker as they see themselves.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct WorkerView {
     /// Account id.
     pub id: String,
@@ -71,15 +78,21 @@ pub fn mask_phone(phone: &str) -> String {
     format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
 }
 
-impl AccountView {
-    /// The worker's view.
-    pub fn worker(w: &Worker) -> Self {
-        AccountView::Worker(WorkerView {
+impl From<&Worker> for WorkerView {
+    fn from(w: &Worker) -> Self {
+        WorkerView {
             id: w.id.to_string(),
             phone: w.phone.as_deref().map(mask_phone),
             has_unionid: w.unionid.is_some(),
             created_at: w.created_at,
-        })
+        }
+    }
+}
+
+impl AccountView {
+    /// The worker's view.
+    pub fn worker(w: &Worker) -> Self {
+        AccountView::Worker(WorkerView::from(w))
     }
 
     /// The official's view.
@@ -111,7 +124,7 @@ pub async fn me(
 ) -> Result<web::Json<AccountView>, ApiError> {
     let id = principal.account_id();
     let view = match principal.session.kind {
-        AccountKind::Worker => AccountView::worker(&state.workers.get(id).await?),
+        AccountKind::Worker => AccountView::Worker(worker_view(&state, id).await?),
         AccountKind::Admin => {
             let official = state.officials.get(id).await?;
             let org = state.orgs.get(official.org_id).await?;
@@ -119,6 +132,52 @@ pub async fn me(
         }
     };
     Ok(web::Json(view))
+}
+
+/// How long a worker's cached view lives, in seconds.
+pub const WORKER_VIEW_TTL_SECS: u64 = 3600;
+
+fn worker_view_key(id: AccountId) -> String {
+    format!("me:worker:{id}")
+}
+
+/// The worker's view from the session store, or from the database (then cached).
+async fn worker_view(state: &AppState, id: AccountId) -> Result<WorkerView, ApiError> {
+    let key = worker_view_key(id);
+    if let Some(view) = state
+        .sessions
+        .cache_get(&key)
+        .await?
+        .and_then(|json| serde_json::from_str(&json).ok())
+    {
+        return Ok(view);
+    }
+    let view = WorkerView::from(&state.workers.get(id).await?);
+    let json = serde_json::to_string(&view).map_err(|e| ApiError::internal(&e))?;
+    state
+        .sessions
+        .cache_add(&key, &json, WORKER_VIEW_TTL_SECS)
+        .await?;
+    Ok(view)
+}
+
+/// Replaces the worker's cached view after a committed change to what it shows. The change
+/// stands even if the store cannot be written; the entry then ages out within
+/// [`WORKER_VIEW_TTL_SECS`], and the failure is logged.
+pub async fn store_worker_view(state: &AppState, worker: &Worker) -> WorkerView {
+    let view = WorkerView::from(worker);
+    let stored = match serde_json::to_string(&view) {
+        Ok(json) => state
+            .sessions
+            .cache_set(&worker_view_key(worker.id), &json, WORKER_VIEW_TTL_SECS)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(error) = stored {
+        tracing::warn!(%error, worker = %worker.id, "could not refresh the cached /me view");
+    }
+    view
 }
 
 /// A `getPhoneNumber` button code.
@@ -178,7 +237,9 @@ pub async fn bind_phone(
             &change,
         )
         .await?;
-    Ok(web::Json(AccountView::worker(&updated)))
+    Ok(web::Json(AccountView::Worker(
+        store_worker_view(&state, &updated).await,
+    )))
 }
 
 #[cfg(test)]

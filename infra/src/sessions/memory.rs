@@ -1,5 +1,7 @@
 //! Sessions in this process's memory: the embedded single-instance default. Lost on restart
-//! (every user logs in again), which is acceptable there and nowhere else.
+//! (every user logs in again), which is acceptable there and nowhere else. Expired entries are
+//! swept at most once every [`SWEEP_EVERY`], on the next call after it has passed, so entries
+//! nobody asks for again do not pile up.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -10,8 +12,12 @@ use chrono::Utc;
 use yiwang_domain::account::AccountId;
 use yiwang_domain::session::{RotateOutcome, SessionRecord, SessionStore, SessionStoreError};
 
+/// How often expired sessions, counters and values are dropped.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
 #[derive(Default)]
 struct State {
+    last_sweep: Option<Instant>,
     sessions: HashMap<String, Entry>,
     by_account: HashMap<AccountId, HashSet<String>>,
     counters: HashMap<String, (u32, Instant)>,
@@ -40,11 +46,32 @@ impl InProcessSessions {
             .state
             .lock()
             .map_err(|_| SessionStoreError("in-process session store poisoned".into()))?;
+        guard.sweep_if_due();
         Ok(f(&mut guard))
     }
 }
 
 impl State {
+    fn sweep_if_due(&mut self) {
+        let now = Instant::now();
+        if self
+            .last_sweep
+            .is_some_and(|at| now.duration_since(at) < SWEEP_EVERY)
+        {
+            return;
+        }
+        self.last_sweep = Some(now);
+        let wall = Utc::now();
+        self.sessions.retain(|_, e| e.record.expires_at > wall);
+        let sessions = &self.sessions;
+        self.by_account.retain(|_, sids| {
+            sids.retain(|sid| sessions.contains_key(sid));
+            !sids.is_empty()
+        });
+        self.counters.retain(|_, (_, until)| *until > now);
+        self.values.retain(|_, (_, until)| *until > now);
+    }
+
     fn live(&mut self, sid: &str) -> Option<&mut Entry> {
         let expired = self
             .sessions
@@ -194,23 +221,30 @@ impl SessionStore for InProcessSessions {
         })
     }
 
-    async fn try_lock(&self, key: &str, ttl_secs: u64) -> Result<bool, SessionStoreError> {
+    async fn cache_add(
+        &self,
+        key: &str,
+        value: &str,
+        ttl_secs: u64,
+    ) -> Result<bool, SessionStoreError> {
         self.with(|s| {
-            let k = format!("flight:{key}");
-            if s.value(&k).is_some() {
+            if s.value(key).is_some() {
                 return false;
             }
             s.values.insert(
-                k,
-                ("1".into(), Instant::now() + Duration::from_secs(ttl_secs)),
+                key.to_owned(),
+                (
+                    value.to_owned(),
+                    Instant::now() + Duration::from_secs(ttl_secs),
+                ),
             );
             true
         })
     }
 
-    async fn unlock(&self, key: &str) -> Result<(), SessionStoreError> {
+    async fn cache_delete(&self, key: &str) -> Result<(), SessionStoreError> {
         self.with(|s| {
-            s.values.remove(&format!("flight:{key}"));
+            s.values.remove(key);
         })
     }
 

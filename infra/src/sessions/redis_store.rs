@@ -5,8 +5,9 @@
 //!   with the session;
 //! - `sess:{sid}:used` — set of refresh hashes already rotated away; same expiry;
 //! - `acct:{account id}` — set of the account's session ids, for "end all sessions";
-//! - `fail:{key}`, `lock:{key}`, `cache:{key}`, `flight:{key}` — login-failure counters,
-//!   lockouts, cached values (the WeChat stable_token) and single-flight locks.
+//! - `fail:{key}`, `lock:{key}`, `cache:{key}` — login-failure counters, lockouts, cached
+//!   values (the WeChat stable_token, workers' `/me` views, single-flight locks under
+//!   `cache:flight:{key}`).
 //!
 //! Refresh rotation is one Lua script, so two refreshes racing on the same token cannot both
 //! win.
@@ -230,25 +231,28 @@ impl SessionStore for RedisSessions {
             .map_err(err)
     }
 
-    async fn try_lock(&self, key: &str, ttl_secs: u64) -> Result<bool, SessionStoreError> {
+    async fn cache_add(
+        &self,
+        key: &str,
+        value: &str,
+        ttl_secs: u64,
+    ) -> Result<bool, SessionStoreError> {
         let mut c = self.conn.clone();
-        let got: Option<String> = redis::cmd("SET")
-            .arg(self.key(&["flight", key]))
-            .arg(1)
+        let stored: Option<String> = redis::cmd("SET")
+            .arg(self.key(&["cache", key]))
+            .arg(value)
             .arg("NX")
             .arg("EX")
             .arg(ttl_secs.max(1))
             .query_async(&mut c)
             .await
             .map_err(err)?;
-        Ok(got.is_some())
+        Ok(stored.is_some())
     }
 
-    async fn unlock(&self, key: &str) -> Result<(), SessionStoreError> {
+    async fn cache_delete(&self, key: &str) -> Result<(), SessionStoreError> {
         let mut c = self.conn.clone();
-        c.del::<_, ()>(self.key(&["flight", key]))
-            .await
-            .map_err(err)
+        c.del::<_, ()>(self.key(&["cache", key])).await.map_err(err)
     }
 
     async fn ping(&self) -> Result<(), SessionStoreError> {

@@ -285,6 +285,9 @@ async fn phone_binding_masks_and_caches_the_stable_token(shape: Shape) {
     let app = TestApp::spawn(shape).await;
     let worker = app.login_worker("alice.1").await;
     let t = token(&worker);
+    // Read /me first, so a stale view would be there to be served after the binding.
+    let me: Value = app.get(ME, Some(&t)).await.json().await.unwrap();
+    assert_eq!(me["phone"], Value::Null);
 
     let resp = app
         .post(PHONE, &json!({ "code": "phone-13800138000" }), Some(&t))
@@ -315,6 +318,8 @@ async fn phone_binding_masks_and_caches_the_stable_token(shape: Shape) {
     assert_eq!(resp.status(), StatusCode::OK);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["phone"], "137****7000");
+    let me: Value = app.get(ME, Some(&t)).await.json().await.unwrap();
+    assert_eq!(me["phone"], "137****7000", "/me shows the newest binding");
     assert_eq!(
         app.emulator.calls(STABLE_TOKEN),
         1,
