@@ -5,6 +5,8 @@
 
 use std::path::PathBuf;
 
+use chrono::NaiveDate;
+
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use secrecy::SecretString;
@@ -58,6 +60,24 @@ pub struct Settings {
     pub worker_session_ttl_secs: u64,
     /// Official session lifetime in seconds. Default 12 hours.
     pub admin_session_ttl_secs: u64,
+    /// AES-256-GCM keys that seal ID numbers at rest: `kid:BASE64,kid2:BASE64` (32-byte keys).
+    /// Unset (with `personal_data_index_key` unset too): `<data_dir>/personal-data.keys`,
+    /// generated on first start. Every API replica must share the same keys.
+    #[serde(skip_serializing)]
+    pub personal_data_keys: Option<SecretString>,
+    /// Which of `personal_data_keys` seals new data. Default: the last listed.
+    pub personal_data_active_key: Option<String>,
+    /// HMAC-SHA256 key (base64, ≥ 32 bytes) of the blind index that finds an ID number
+    /// without decrypting it. Must never change.
+    #[serde(skip_serializing)]
+    pub personal_data_index_key: Option<SecretString>,
+    /// Version of the privacy notice applicants consent to. Default `2026-11-20`.
+    pub privacy_notice_version: String,
+    /// Public holidays on weekdays, `YYYY-MM-DD` (the State Council's yearly list), for the
+    /// 15-working-day contact rule. Default none.
+    pub holidays: Vec<NaiveDate>,
+    /// Weekend days that are working days (调休), `YYYY-MM-DD`. Default none.
+    pub working_weekends: Vec<NaiveDate>,
     /// Log format. Default `auto`.
     pub log_format: LogFormat,
     /// Worker threads for HTTP. Default: the number of CPUs.
@@ -82,6 +102,12 @@ impl Default for Settings {
             access_token_ttl_secs: 900,
             worker_session_ttl_secs: 30 * 24 * 3600,
             admin_session_ttl_secs: 12 * 3600,
+            personal_data_keys: None,
+            personal_data_active_key: None,
+            personal_data_index_key: None,
+            privacy_notice_version: "2026-11-20".into(),
+            holidays: Vec::new(),
+            working_weekends: Vec::new(),
             log_format: LogFormat::Auto,
             http_workers: None,
         }

@@ -64,6 +64,58 @@ impl std::fmt::Display for ApiError {
     }
 }
 
+/// Collects the field problems of one request, so a form shows every mistake at once; empty
+/// means the request is valid.
+#[derive(Debug, Default)]
+pub struct FieldErrors(Vec<(String, &'static str, String, String)>);
+
+impl FieldErrors {
+    /// Notes one problem with `field`.
+    pub fn push(
+        &mut self,
+        field: &str,
+        code: &'static str,
+        zh: impl Into<String>,
+        en: impl Into<String>,
+    ) {
+        self.0.push((field.to_owned(), code, zh.into(), en.into()));
+    }
+
+    /// The value of `result`, or `None` after noting its error (described by `describe` as
+    /// code, Chinese and English text) against `field`.
+    pub fn check<T, E>(
+        &mut self,
+        field: &str,
+        result: Result<T, E>,
+        describe: impl FnOnce(&E) -> (&'static str, String, String),
+    ) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let (code, zh, en) = describe(&e);
+                self.push(field, code, zh, en);
+                None
+            }
+        }
+    }
+
+    /// `Ok` when nothing was noted, else 422 `validation_failed` listing every problem; the
+    /// `detail` repeats the first.
+    pub fn finish(self) -> Result<(), ApiError> {
+        let Some((_, _, zh, en)) = self.0.first() else {
+            return Ok(());
+        };
+        let mut error = ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            format!("请求内容有误：{zh}"),
+            format!("The request is not valid: {en}"),
+        );
+        error.errors = self.0;
+        Err(error)
+    }
+}
+
 impl ApiError {
     /// An error with a status, a stable code and its Chinese and English texts.
     pub fn new(
@@ -103,6 +155,11 @@ impl ApiError {
     /// The stable code.
     pub fn code(&self) -> &'static str {
         self.code
+    }
+
+    /// Whether this is the server's (or an upstream's) failure rather than the request's.
+    pub fn is_server_error(&self) -> bool {
+        self.status.is_server_error()
     }
 
     /// 422 for one invalid field.

@@ -9,9 +9,11 @@ use std::sync::Arc;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use actix_web_prom::PrometheusMetricsBuilder;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
+use yiwang_domain::membership::calendar::WorkingCalendar;
 use yiwang_domain::session::SessionStore;
 use yiwang_infra::db::{Backend, Database};
+use yiwang_infra::personal_data::PersonalDataKeys;
 use yiwang_infra::sessions::{InProcessSessions, RedisSessions};
 use yiwang_infra::wechat::{WeChatClient, WeChatConfig};
 use yiwang_wechat_emulator::{Emulator, EmulatorConfig};
@@ -59,6 +61,22 @@ pub async fn open_sessions(settings: &Settings) -> Result<Arc<dyn SessionStore>,
             ))
         }
         None => Ok(Arc::new(InProcessSessions::new())),
+    }
+}
+
+/// The personal-data keyring: from configuration, or generated under the data folder for the
+/// embedded default. Half a configuration (keys without index key or the reverse) is refused.
+fn open_personal_data(settings: &Settings) -> Result<PersonalDataKeys, String> {
+    match (&settings.personal_data_keys, &settings.personal_data_index_key) {
+        (Some(keys), Some(index)) => PersonalDataKeys::from_config(
+            keys.expose_secret(),
+            settings.personal_data_active_key.as_deref(),
+            index.expose_secret(),
+        ),
+        (None, None) => {
+            PersonalDataKeys::load_or_generate(&settings.data_dir.join("personal-data.keys"))
+        }
+        _ => Err("YIWANG_PERSONAL_DATA_KEYS 与 YIWANG_PERSONAL_DATA_INDEX_KEY 须同时配置 (set both personal-data settings, or neither)".into()),
     }
 }
 
@@ -117,6 +135,8 @@ impl Application {
             settings.access_token_ttl_secs,
         )?;
 
+        let personal_data = open_personal_data(&settings)?;
+
         let description = format!(
             "database: {}, sessions: {}, wechat: {}",
             match db.backend_kind() {
@@ -130,7 +150,14 @@ impl Application {
             orgs: db.clone(),
             officials: db.clone(),
             workers: db.clone(),
+            membership: db.clone(),
             store: db,
+            personal_data: Arc::new(personal_data),
+            calendar: WorkingCalendar {
+                holidays: settings.holidays.iter().copied().collect(),
+                working_weekends: settings.working_weekends.iter().copied().collect(),
+            },
+            privacy_notice_version: settings.privacy_notice_version.clone(),
             sessions,
             wechat,
             tokens: Arc::new(tokens),

@@ -3,9 +3,13 @@
 
 use std::sync::Arc;
 
+use yiwang_domain::membership::calendar::WorkingCalendar;
+use yiwang_domain::membership::store::MembershipRepository;
 use yiwang_domain::repo::{OfficialRepository, OrgRepository, StoreHealth, WorkerRepository};
 use yiwang_domain::session::SessionStore;
 use yiwang_domain::wechat::WeChatApi;
+
+use yiwang_infra::personal_data::PersonalDataKeys;
 
 use crate::auth::tokens::TokenKeys;
 
@@ -18,6 +22,14 @@ pub struct AppState {
     pub officials: Arc<dyn OfficialRepository>,
     /// Workers.
     pub workers: Arc<dyn WorkerRepository>,
+    /// Membership applications and members.
+    pub membership: Arc<dyn MembershipRepository>,
+    /// Keys that seal personal data at rest.
+    pub personal_data: Arc<PersonalDataKeys>,
+    /// Working days, for the contact deadline.
+    pub calendar: WorkingCalendar,
+    /// Version of the privacy notice applicants consent to.
+    pub privacy_notice_version: String,
     /// Database liveness.
     pub store: Arc<dyn StoreHealth>,
     /// Sessions and shared counters.

@@ -1,42 +1,15 @@
 //! Accounts: workers (职工, who log in with WeChat) and officials (工会干部, who log in with a
 //! username and password and act inside their branch of the union tree).
 
-use std::fmt;
-
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::org::{OrgId, OrgPath};
 
-/// Identifier of a worker or an official account (a UUIDv7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct AccountId(Uuid);
-
-impl AccountId {
-    /// A new, time-ordered id.
-    pub fn new() -> Self {
-        Self(Uuid::now_v7())
-    }
-
-    /// Parses the hyphenated text form; `None` when it is not a UUID.
-    pub fn parse(s: &str) -> Option<Self> {
-        Uuid::parse_str(s).ok().map(Self)
-    }
-}
-
-impl Default for AccountId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for AccountId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+crate::uuid_id!(
+    /// Identifier of a worker or an official account (a UUIDv7).
+    AccountId
+);
 
 /// Which side an account is on; carried in the access token's `kind` claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -7,9 +7,12 @@
 //!
 //! Terms follow the glossary in `shared/design/DOMAIN.md`.
 
+pub mod id;
+
 pub mod account;
 pub mod audit;
 pub mod clock;
+pub mod membership;
 pub mod org;
 pub mod repo;
 pub mod session;

@@ -5,45 +5,13 @@
 //! "This node and all below it" is then one range scan on an ordinary B-tree index
 //! (`path >= P AND path < P'`, see [`OrgPath::subtree_range`]) on PostgreSQL and SQLite alike.
 
-use std::fmt;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-/// Identifier of a union organisation (a UUIDv7, shown as its hyphenated text).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct OrgId(Uuid);
-
-impl OrgId {
-    /// A new, time-ordered id.
-    pub fn new() -> Self {
-        Self(Uuid::now_v7())
-    }
-
-    /// Parses the hyphenated text form; `None` when it is not a UUID.
-    pub fn parse(s: &str) -> Option<Self> {
-        Uuid::parse_str(s).ok().map(Self)
-    }
-
-    /// The inner UUID.
-    pub fn as_uuid(&self) -> Uuid {
-        self.0
-    }
-}
-
-impl Default for OrgId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for OrgId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+crate::uuid_id!(
+    /// Identifier of a union organisation (a UUIDv7, shown as its hyphenated text).
+    OrgId
+);
 
 /// The path of an organisation in the tree: `/<root id>/<child id>/…/<own id>/`.
 ///
@@ -213,10 +181,35 @@ pub struct Organisation {
     pub accepts_individuals: bool,
     /// Materialised path from the root.
     pub path: OrgPath,
+    /// City (市) it serves, for workers choosing where to join; `None` when not set.
+    pub city: Option<String>,
+    /// Prefix of its member numbers ([`crate::membership::member::member_number`]): eight uppercase hex
+    /// digits taken from the random part of its id, unique.
+    pub code: String,
     /// When it was created (UTC).
     pub created_at: DateTime<Utc>,
     /// When it was last changed (UTC).
     pub updated_at: DateTime<Utc>,
+}
+
+/// The member-number prefix of a new organisation: the last eight hex digits of its id
+/// (random bits of the UUIDv7), uppercased. The first migration computes the same for
+/// organisations created before codes existed.
+fn code_of(id: OrgId) -> String {
+    let text = id.to_string();
+    text[text.len().saturating_sub(8)..].to_ascii_uppercase()
+}
+
+/// Longest city name accepted, in characters.
+pub const CITY_MAX_CHARS: usize = 30;
+
+/// A city name as officials enter it (`黔西市`, `晋城市`): trimmed, 1–[`CITY_MAX_CHARS`]
+/// characters, no control characters. `None` when it is not acceptable.
+pub fn parse_city(input: &str) -> Option<String> {
+    let city = input.trim();
+    let n = city.chars().count();
+    ((1..=CITY_MAX_CHARS).contains(&n) && !city.chars().any(char::is_control))
+        .then(|| city.to_owned())
 }
 
 impl Organisation {
@@ -230,6 +223,8 @@ impl Organisation {
             kind,
             accepts_individuals: false,
             path: OrgPath::root(id),
+            city: None,
+            code: code_of(id),
             created_at: now,
             updated_at: now,
         }
@@ -251,6 +246,8 @@ impl Organisation {
             kind,
             accepts_individuals,
             path: self.path.child(id),
+            city: None,
+            code: code_of(id),
             created_at: now,
             updated_at: now,
         }

@@ -45,6 +45,19 @@ pub struct OrgUpdate {
     pub kind: Option<OrgKind>,
     /// New flag.
     pub accepts_individuals: Option<bool>,
+    /// New city (see [`crate::org::parse_city`]).
+    pub city: Option<String>,
+}
+
+/// Filters of the workers' organisation search ("where can I join?").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrgSearch {
+    /// Name containing this text.
+    pub q: Option<String>,
+    /// Exactly this city.
+    pub city: Option<String>,
+    /// Only organisations that do (or do not) accept individual workers.
+    pub accepts_individuals: Option<bool>,
 }
 
 /// The organisation tree.
@@ -64,6 +77,10 @@ pub trait OrgRepository: Send + Sync {
         root: &OrgPath,
         page: &Page,
     ) -> Result<Vec<Organisation>, RepoError>;
+    /// Organisations matching `filter` anywhere in the tree, in tree (path) order,
+    /// keyset-paged by path.
+    async fn search(&self, filter: &OrgSearch, page: &Page)
+        -> Result<Vec<Organisation>, RepoError>;
     /// Applies `update` and returns the organisation as stored. `Conflict("name")` as above.
     async fn update(
         &self,

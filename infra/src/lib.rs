@@ -6,5 +6,6 @@
 
 pub mod db;
 pub mod password;
+pub mod personal_data;
 pub mod sessions;
 pub mod wechat;

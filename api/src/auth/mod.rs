@@ -165,6 +165,14 @@ pub enum Permission {
     ReadOfficials,
     /// Create and disable officials in scope.
     ManageOfficials,
+    /// Read membership applications and members in scope.
+    ReadMembership,
+    /// Decide membership applications in scope.
+    ReviewMembership,
+    /// See a member's full ID number (audited).
+    RevealIdNumber,
+    /// Check a member card's QR code (officials and service-point staff).
+    VerifyMemberCard,
 }
 
 impl Permission {
@@ -174,6 +182,13 @@ impl Permission {
             Permission::ReadOrgs => true,
             Permission::ManageOrgs | Permission::ManageOfficials => role.manages_officials(),
             Permission::ReadOfficials => role.manages_officials() || role == Role::Auditor,
+            Permission::ReadMembership => {
+                role.manages_officials() || matches!(role, Role::Reviewer | Role::Auditor)
+            }
+            Permission::ReviewMembership | Permission::RevealIdNumber => {
+                role.manages_officials() || role == Role::Reviewer
+            }
+            Permission::VerifyMemberCard => true,
         }
     }
 }

@@ -45,8 +45,30 @@ pub struct Claims {
     pub exp: i64,
 }
 
+/// The claims of a member card's QR token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CardClaims {
+    /// Issuer.
+    pub iss: String,
+    /// Audience: the access-token audience with `#member-card` appended, so neither kind of
+    /// token passes for the other.
+    pub aud: String,
+    /// The member id.
+    pub sub: String,
+    /// The member number.
+    pub num: String,
+    /// Issued at (Unix seconds).
+    pub iat: i64,
+    /// Expires at (Unix seconds).
+    pub exp: i64,
+}
+
+/// Lifetime of a member card's QR token, in seconds (the issue: "valid for 5 minutes").
+pub const CARD_TOKEN_TTL_SECS: i64 = 300;
+
 /// The signing key and what verifies it.
 pub struct TokenKeys {
+    card_validation: Validation,
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
@@ -56,6 +78,10 @@ pub struct TokenKeys {
     audience: String,
     ttl_secs: u64,
     verified: quick_cache::sync::Cache<String, Arc<Claims>>,
+}
+
+fn card_audience(audience: &str) -> String {
+    format!("{audience}#member-card")
 }
 
 /// How many verified access tokens one process remembers (about 1 KiB each).
@@ -139,6 +165,9 @@ impl TokenKeys {
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = LEEWAY_SECS.unsigned_abs();
+        let mut card_validation = validation.clone();
+        card_validation.set_audience(&[card_audience(audience)]);
+        card_validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         Ok(TokenKeys {
             encoding: EncodingKey::from_ed_der(der),
             decoding: DecodingKey::from_ed_der(&public),
@@ -149,6 +178,7 @@ impl TokenKeys {
             audience: audience.to_owned(),
             ttl_secs,
             verified: quick_cache::sync::Cache::new(VERIFIED_CAPACITY),
+            card_validation,
         })
     }
 
@@ -190,6 +220,35 @@ impl TokenKeys {
         );
         self.verified.insert(token.to_owned(), Arc::clone(&claims));
         Some(claims)
+    }
+
+    /// Signs a member card's QR token for `member_id` with number `number`, valid for
+    /// [`CARD_TOKEN_TTL_SECS`]; returns it with its expiry (Unix seconds).
+    pub fn issue_card(
+        &self,
+        member_id: &str,
+        number: &str,
+    ) -> Result<(String, i64), jsonwebtoken::errors::Error> {
+        let now = clock::now().timestamp();
+        let claims = CardClaims {
+            iss: self.issuer.clone(),
+            aud: card_audience(&self.audience),
+            sub: member_id.to_owned(),
+            num: number.to_owned(),
+            iat: now,
+            exp: now + CARD_TOKEN_TTL_SECS,
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.kid.clone());
+        let token = jsonwebtoken::encode(&header, &claims, &self.encoding)?;
+        Ok((token, claims.exp))
+    }
+
+    /// Verifies a member card's QR token: signature, issuer, card audience and expiry.
+    pub fn verify_card(&self, token: &str) -> Option<CardClaims> {
+        jsonwebtoken::decode::<CardClaims>(token, &self.decoding, &self.card_validation)
+            .ok()
+            .map(|d| d.claims)
     }
 
     /// The JWK set with the public key.

@@ -5,6 +5,8 @@ pub mod admin;
 pub mod auth;
 pub mod health;
 pub mod me;
+pub mod membership;
+pub mod orgs;
 
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::http::StatusCode;
@@ -206,6 +208,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(auth::logout)
                 .service(me::me)
                 .service(me::bind_phone)
+                .service(orgs::search)
+                .service(membership::privacy_notice)
+                .service(membership::apply)
+                .service(membership::my_applications)
+                .service(membership::my_application)
+                .service(membership::resubmit)
+                .service(membership::withdraw)
+                .service(membership::member_card)
+                .service(membership::verify_card)
+                .service(admin::membership::batch_approve)
+                .service(admin::membership::queue)
+                .service(admin::membership::application)
+                .service(admin::membership::approve)
+                .service(admin::membership::reject)
+                .service(admin::membership::return_application)
+                .service(admin::membership::members)
+                .service(admin::membership::reveal_id)
                 .service(admin::orgs::create)
                 .service(admin::orgs::list)
                 .service(admin::orgs::get)

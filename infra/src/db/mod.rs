@@ -6,6 +6,7 @@
 //! on tokio's blocking pool through [`Database::run`], never on an async worker thread.
 
 mod audit;
+mod membership;
 mod officials;
 mod orgs;
 pub mod schema;
@@ -23,6 +24,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use yiwang_domain::repo::{RepoError, StoreHealth};
 
 pub use audit::record_change;
+pub use membership::queue_key;
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -244,6 +246,20 @@ pub(crate) fn to_naive(t: DateTime<Utc>) -> NaiveDateTime {
 
 pub(crate) fn from_naive(t: NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()
+}
+
+/// `%`, `_` and `\` taken literally in a LIKE pattern (escape character `\`).
+pub(crate) fn like_contains(q: &str) -> String {
+    let mut out = String::with_capacity(q.len() + 2);
+    out.push('%');
+    for ch in q.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out.push('%');
+    out
 }
 
 pub(crate) fn corrupt(what: &str, value: &str) -> RepoError {

@@ -5,10 +5,12 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use yiwang_domain::audit::Change;
 use yiwang_domain::org::{OrgId, OrgKind, OrgName, OrgPath, Organisation};
-use yiwang_domain::repo::{OrgRepository, OrgUpdate, Page, RepoError};
+use yiwang_domain::repo::{OrgRepository, OrgSearch, OrgUpdate, Page, RepoError};
 
 use super::schema::organisations as o;
-use super::{classify, corrupt, from_naive, record_change, to_naive, unexpected, Database};
+use super::{
+    classify, corrupt, from_naive, like_contains, record_change, to_naive, unexpected, Database,
+};
 
 type Row = (
     String,
@@ -19,6 +21,8 @@ type Row = (
     String,
     NaiveDateTime,
     NaiveDateTime,
+    Option<String>,
+    Option<String>,
 );
 
 const COLUMNS: (
@@ -30,6 +34,8 @@ const COLUMNS: (
     o::path,
     o::created_at,
     o::updated_at,
+    o::city,
+    o::code,
 ) = (
     o::id,
     o::parent_id,
@@ -39,10 +45,13 @@ const COLUMNS: (
     o::path,
     o::created_at,
     o::updated_at,
+    o::city,
+    o::code,
 );
 
 fn to_domain(r: Row) -> Result<Organisation, RepoError> {
-    let (id, parent_id, name, kind, accepts_individuals, path, created_at, updated_at) = r;
+    let (id, parent_id, name, kind, accepts_individuals, path, created_at, updated_at, city, code) =
+        r;
     Ok(Organisation {
         id: OrgId::parse(&id).ok_or_else(|| corrupt("organisation id", &id))?,
         parent_id: match parent_id {
@@ -53,6 +62,8 @@ fn to_domain(r: Row) -> Result<Organisation, RepoError> {
         kind: OrgKind::parse(&kind).ok_or_else(|| corrupt("organisation kind", &kind))?,
         accepts_individuals,
         path: OrgPath::from_stored(path),
+        city,
+        code: code.ok_or_else(|| corrupt("organisation code", &id))?,
         created_at: from_naive(created_at),
         updated_at: from_naive(updated_at),
     })
@@ -73,6 +84,8 @@ impl OrgRepository for Database {
                         o::kind.eq(org.kind.as_str()),
                         o::accepts_individuals.eq(org.accepts_individuals),
                         o::path.eq(org.path.as_str()),
+                        o::city.eq(org.city.as_deref()),
+                        o::code.eq(&org.code),
                         o::created_at.eq(to_naive(org.created_at)),
                         o::updated_at.eq(to_naive(org.updated_at)),
                     ))
@@ -143,6 +156,36 @@ impl OrgRepository for Database {
         .await
     }
 
+    async fn search(
+        &self,
+        filter: &OrgSearch,
+        page: &Page,
+    ) -> Result<Vec<Organisation>, RepoError> {
+        let (filter, page) = (filter.clone(), page.clone());
+        self.run(move |c| {
+            let mut q = o::table
+                .select(COLUMNS)
+                .order(o::path.asc())
+                .limit(i64::from(page.limit))
+                .into_boxed();
+            if let Some(text) = filter.q.as_deref() {
+                q = q.filter(o::name.like(like_contains(text)).escape('\\'));
+            }
+            if let Some(city) = filter.city {
+                q = q.filter(o::city.eq(city));
+            }
+            if let Some(flag) = filter.accepts_individuals {
+                q = q.filter(o::accepts_individuals.eq(flag));
+            }
+            if let Some(after) = page.after {
+                q = q.filter(o::path.gt(after));
+            }
+            let rows: Vec<Row> = q.load(c).map_err(unexpected)?;
+            rows.into_iter().map(to_domain).collect()
+        })
+        .await
+    }
+
     async fn update(
         &self,
         id: OrgId,
@@ -169,6 +212,11 @@ impl OrgRepository for Database {
                 if let Some(flag) = update.accepts_individuals {
                     diesel::update(target())
                         .set(o::accepts_individuals.eq(flag))
+                        .execute(c)?;
+                }
+                if let Some(city) = &update.city {
+                    diesel::update(target())
+                        .set(o::city.eq(city.as_str()))
                         .execute(c)?;
                 }
                 let n = diesel::update(target())

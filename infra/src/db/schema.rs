@@ -12,6 +12,9 @@ diesel::table! {
         path -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        city -> Nullable<Text>,
+        code -> Nullable<Text>,
+        member_seq -> BigInt,
     }
 }
 
@@ -69,5 +72,117 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    membership_applications (id) {
+        id -> Text,
+        account_id -> Text,
+        org_id -> Text,
+        org_path -> Text,
+        status -> Text,
+        real_name -> Nullable<Text>,
+        id_number_kid -> Nullable<Text>,
+        id_number_sealed -> Nullable<Text>,
+        id_number_index -> Nullable<Text>,
+        id_number_masked -> Nullable<Text>,
+        birth_date -> Nullable<Date>,
+        sex -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        employer_name -> Nullable<Text>,
+        credit_code -> Nullable<Text>,
+        industry -> Nullable<Text>,
+        employment_form -> Text,
+        city -> Nullable<Text>,
+        consent_version -> Text,
+        consented_at -> Timestamp,
+        submitted_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+        decided_by -> Nullable<Text>,
+        reason_code -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        missing -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        erased_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    membership_application_events (id) {
+        id -> Text,
+        application_id -> Text,
+        action -> Text,
+        actor_kind -> Text,
+        actor_id -> Nullable<Text>,
+        reason_code -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        missing -> Nullable<Text>,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    members (id) {
+        id -> Text,
+        account_id -> Text,
+        application_id -> Text,
+        member_number -> Text,
+        org_id -> Text,
+        org_path -> Text,
+        status -> Text,
+        real_name -> Nullable<Text>,
+        id_number_kid -> Nullable<Text>,
+        id_number_sealed -> Nullable<Text>,
+        id_number_index -> Nullable<Text>,
+        id_number_masked -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        employment_form -> Text,
+        joined_on -> Date,
+        ended_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        erased_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    membership_history (id) {
+        id -> Text,
+        member_id -> Text,
+        event -> Text,
+        org_id -> Text,
+        from_org_id -> Nullable<Text>,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    membership_transfers (id) {
+        id -> Text,
+        member_id -> Text,
+        from_org_id -> Text,
+        to_org_id -> Text,
+        to_org_path -> Text,
+        status -> Text,
+        reason -> Nullable<Text>,
+        requested_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+        decided_by -> Nullable<Text>,
+        decision_reason -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(officials -> organisations (org_id));
-diesel::allow_tables_to_appear_in_same_query!(organisations, officials, workers, audit_log, outbox);
+diesel::joinable!(membership_applications -> organisations (org_id));
+diesel::joinable!(members -> organisations (org_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    organisations,
+    officials,
+    workers,
+    audit_log,
+    outbox,
+    membership_applications,
+    membership_application_events,
+    members,
+    membership_history,
+    membership_transfers,
+);

@@ -2,7 +2,10 @@
 //! column of `schema.rs` readable with its declared type afterwards.
 
 use diesel::prelude::*;
-use yiwang_infra::db::schema::{audit_log, officials, organisations, outbox, workers};
+use yiwang_infra::db::schema::{
+    audit_log, members, membership_application_events, membership_applications, membership_history,
+    membership_transfers, officials, organisations, outbox, workers,
+};
 use yiwang_infra::db::{connect_once, revert_all_migrations, run_migrations, DbConnection};
 use yiwang_tests::{PgDatabase, Shape};
 
@@ -21,6 +24,9 @@ fn schema_matches(c: &mut DbConnection) {
             String,
             chrono::NaiveDateTime,
             chrono::NaiveDateTime,
+            Option<String>,
+            Option<String>,
+            i64,
         )>(c)
         .unwrap();
     officials::table
@@ -79,6 +85,110 @@ fn schema_matches(c: &mut DbConnection) {
             chrono::NaiveDateTime,
             Option<chrono::NaiveDateTime>,
             i32,
+        )>(c)
+        .unwrap();
+    membership_applications::table
+        .select(membership_applications::all_columns)
+        .limit(1)
+        .load::<(
+            String,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<chrono::NaiveDate>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            String,
+            Option<String>,
+            String,
+            chrono::NaiveDateTime,
+            chrono::NaiveDateTime,
+            Option<chrono::NaiveDateTime>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            chrono::NaiveDateTime,
+            chrono::NaiveDateTime,
+            Option<chrono::NaiveDateTime>,
+        )>(c)
+        .unwrap();
+    membership_application_events::table
+        .select(membership_application_events::all_columns)
+        .limit(1)
+        .load::<(
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            chrono::NaiveDateTime,
+        )>(c)
+        .unwrap();
+    members::table
+        .select(members::all_columns)
+        .limit(1)
+        .load::<(
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            String,
+            chrono::NaiveDate,
+            Option<chrono::NaiveDateTime>,
+            chrono::NaiveDateTime,
+            chrono::NaiveDateTime,
+            Option<chrono::NaiveDateTime>,
+        )>(c)
+        .unwrap();
+    membership_history::table
+        .select(membership_history::all_columns)
+        .limit(1)
+        .load::<(
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            chrono::NaiveDateTime,
+        )>(c)
+        .unwrap();
+    membership_transfers::table
+        .select(membership_transfers::all_columns)
+        .limit(1)
+        .load::<(
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            chrono::NaiveDateTime,
+            Option<chrono::NaiveDateTime>,
+            Option<String>,
+            Option<String>,
         )>(c)
         .unwrap();
 }

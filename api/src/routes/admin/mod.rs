@@ -1,5 +1,6 @@
 //! The officials' API under `/api/v1/admin`. Every handler calls
 //! [`Admin::authorize`](crate::auth::Admin::authorize) before it reads or changes a record.
 
+pub mod membership;
 pub mod officials;
 pub mod orgs;

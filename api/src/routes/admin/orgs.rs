@@ -9,7 +9,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 use yiwang_domain::audit::OutboxEvent;
 use yiwang_domain::clock;
-use yiwang_domain::org::{OrgId, OrgKind, OrgName, Organisation};
+use yiwang_domain::org::{self, OrgId, OrgKind, OrgName, Organisation};
 use yiwang_domain::repo::{OrgUpdate, RepoError};
 
 use crate::auth::{Admin, Permission};
@@ -32,6 +32,10 @@ pub struct OrgView {
     pub kind: String,
     /// Whether individual workers may join directly.
     pub accepts_individuals: bool,
+    /// City it serves; absent when not set.
+    pub city: Option<String>,
+    /// Prefix of its member numbers.
+    pub code: String,
     /// Depth in the tree (root = 1).
     pub depth: u32,
     /// Created (UTC).
@@ -48,6 +52,8 @@ impl From<&Organisation> for OrgView {
             name: o.name.as_str().to_owned(),
             kind: o.kind.as_str().to_owned(),
             accepts_individuals: o.accepts_individuals,
+            city: o.city.clone(),
+            code: o.code.clone(),
             depth: u32::try_from(o.path.depth()).unwrap_or(u32::MAX),
             created_at: o.created_at,
             updated_at: o.updated_at,
@@ -72,6 +78,9 @@ pub struct CreateOrg {
     /// Whether individual workers may join directly. Default false.
     #[serde(default)]
     pub accepts_individuals: bool,
+    /// City it serves (`黔西市`), 1–30 characters.
+    #[schema(min_length = 1, max_length = 30, pattern = "\\S")]
+    pub city: Option<String>,
 }
 
 /// Changes to an organisation; at least one field.
@@ -88,6 +97,9 @@ pub struct UpdateOrg {
     pub kind: Option<String>,
     /// New flag.
     pub accepts_individuals: Option<bool>,
+    /// New city, 1–30 characters.
+    #[schema(min_length = 1, max_length = 30, pattern = "\\S")]
+    pub city: Option<String>,
 }
 
 pub(crate) fn parse_name(s: &str) -> Result<OrgName, ApiError> {
@@ -97,6 +109,17 @@ pub(crate) fn parse_name(s: &str) -> Result<OrgName, ApiError> {
             "invalid",
             "名称须为 1 到 100 个字符，且不含控制字符",
             "name must be 1–100 characters without control characters",
+        )
+    })
+}
+
+fn parse_city(s: &str) -> Result<String, ApiError> {
+    org::parse_city(s).ok_or_else(|| {
+        ApiError::invalid_field(
+            "city",
+            "invalid",
+            "城市须为 1 到 30 个字符，且不含控制字符",
+            "city must be 1–30 characters without control characters",
         )
     })
 }
@@ -158,13 +181,14 @@ pub async fn create(
     let name = parse_name(&body.name)?;
     let kind = parse_kind(&body.kind)?;
     let now = clock::now();
-    let org = parent.new_child(name, kind, body.accepts_individuals, now);
+    let mut org = parent.new_child(name, kind, body.accepts_individuals, now);
+    org.city = body.city.as_deref().map(parse_city).transpose()?;
     let view = OrgView::from(&org);
     let change = admin.principal.change(
         "organisation.create",
         "organisation",
         org.id,
-        json!({ "parent_id": parent.id, "name": view.name, "kind": view.kind }),
+        json!({ "parent_id": parent.id, "name": view.name, "kind": view.kind, "city": view.city }),
         Some(OutboxEvent {
             topic: "organisation.created".into(),
             payload: json!(view),
@@ -251,17 +275,19 @@ pub async fn update(
         name: body.name.as_deref().map(parse_name).transpose()?,
         kind: body.kind.as_deref().map(parse_kind).transpose()?,
         accepts_individuals: body.accepts_individuals,
+        city: body.city.as_deref().map(parse_city).transpose()?,
     };
     if update == OrgUpdate::default() {
         return Err(ApiError::invalid_field(
             "name",
             "required",
-            "至少要修改 name、kind、accepts_individuals 中的一项",
-            "give at least one of name, kind, accepts_individuals",
+            "至少要修改 name、kind、accepts_individuals、city 中的一项",
+            "give at least one of name, kind, accepts_individuals, city",
         ));
     }
     let detail = json!({
         "name": body.name, "kind": body.kind, "accepts_individuals": body.accepts_individuals,
+        "city": body.city,
     });
     let change = admin.principal.change(
         "organisation.update",

@@ -1,0 +1,828 @@
+//! Joining the union (入会), the worker's side: the privacy notice, applying, following,
+//! editing, resubmitting and withdrawing an application, and the member card with its QR
+//! token, which officials and service-point staff check at `POST /api/v1/member-cards/verify`.
+
+use actix_web::http::StatusCode;
+use actix_web::{get, post, put, web, HttpResponse};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use yiwang_domain::audit::OutboxEvent;
+use yiwang_domain::clock;
+use yiwang_domain::membership::application::{
+    ApplicantDetails, Application, ApplicationEvent, ApplicationId, SealedIdNumber,
+};
+use yiwang_domain::membership::calendar::china_date;
+use yiwang_domain::membership::member::{Member, MemberStatus};
+use yiwang_domain::membership::store::conflict;
+use yiwang_domain::membership::{
+    check_minimum_age, CreditCode, EmploymentForm, MobilePhone, PersonName, ResidentId,
+};
+use yiwang_domain::org::OrgId;
+use yiwang_domain::repo::RepoError;
+
+use crate::auth::{self, Admin, Permission};
+use crate::error::{ApiError, FieldErrors, Problem};
+use crate::routes::me::mask_phone;
+use crate::state::AppState;
+
+/// AES-GCM associated data of every sealed resident ID number.
+pub const ID_NUMBER_CONTEXT: &str = "resident_id_number";
+
+/// The privacy notice applicants consent to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PrivacyNotice {
+    /// Version; an application must name it in `consent.version`.
+    pub version: String,
+    /// The notice (Chinese).
+    pub text: String,
+}
+
+/// The privacy notice in force.
+#[utoipa::path(get, path = "/api/v1/membership/privacy-notice", tag = "membership",
+    responses((status = 200, description = "The notice", body = PrivacyNotice)))]
+#[get("/membership/privacy-notice")]
+pub async fn privacy_notice(state: web::Data<AppState>) -> web::Json<PrivacyNotice> {
+    web::Json(PrivacyNotice {
+        version: state.privacy_notice_version.clone(),
+        text: "为办理入会，工会将收集您的姓名、身份证号码、手机号码、工作单位、行业、就业形态和所在城市。\
+               身份证号码属于敏感个人信息，加密存储，仅审核人员在必要时查看完整号码并留有记录。\
+               信息仅用于会员管理和会员服务；申请被驳回、撤回或退会后，个人信息在保存期限届满时删除。\
+               您可以随时查询、更正您的信息或申请注销账号。"
+            .into(),
+    })
+}
+
+/// Consent to the privacy notice.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Consent {
+    /// Must be `true`; without consent nothing is stored.
+    pub accepted: bool,
+    /// The notice version shown (`GET /api/v1/membership/privacy-notice`).
+    #[schema(min_length = 1, max_length = 32)]
+    pub version: String,
+}
+
+/// A membership application as the worker fills it in.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationForm {
+    /// Real name: 1–30 characters, letters (any script), `·`, spaces; no digits.
+    #[schema(min_length = 1, max_length = 30)]
+    pub real_name: String,
+    /// Resident ID number (18 characters, GB 11643-1999); birth date and sex are read from
+    /// it; the applicant must be at least 16.
+    #[schema(min_length = 18, max_length = 18)]
+    pub id_number: String,
+    /// Mainland mobile number; absent: the number bound through WeChat.
+    #[schema(max_length = 20)]
+    pub phone: Option<String>,
+    /// Employer (for platform workers: the platform or agency), 1–100 characters.
+    #[schema(min_length = 1, max_length = 100)]
+    pub employer_name: String,
+    /// Employer's unified social credit code (18 characters, GB 32100-2015), optional.
+    #[schema(min_length = 18, max_length = 18)]
+    pub credit_code: Option<String>,
+    /// Industry, 1–50 characters (`快递物流`).
+    #[schema(min_length = 1, max_length = 50)]
+    pub industry: String,
+    /// Form of employment.
+    #[schema(
+        pattern = "^(employee|courier|delivery_rider|truck_driver|ride_hailing_driver|domestic_worker|other)$"
+    )]
+    pub employment_form: String,
+    /// City of work, 1–30 characters.
+    #[schema(min_length = 1, max_length = 30)]
+    pub city: String,
+    /// The organisation to join (`GET /api/v1/orgs`).
+    pub org_id: String,
+    /// Consent to the privacy notice.
+    pub consent: Consent,
+}
+
+/// An organisation, in brief.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrgRef {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+}
+
+/// One step of an application's history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryEntry {
+    /// `submitted`, `resubmitted`, `approved`, `rejected`, `returned` or `withdrawn`.
+    pub action: String,
+    /// Reason code (rejections).
+    pub reason_code: Option<String>,
+    /// Reason (rejections).
+    pub reason: Option<String>,
+    /// What was asked for (returns).
+    pub missing: Option<String>,
+    /// When (UTC).
+    pub at: DateTime<Utc>,
+}
+
+impl From<ApplicationEvent> for HistoryEntry {
+    fn from(e: ApplicationEvent) -> Self {
+        HistoryEntry {
+            action: e.action.as_str().to_owned(),
+            reason_code: e.reason_code.map(|r| r.as_str().to_owned()),
+            reason: e.reason,
+            missing: e.missing,
+            at: e.at,
+        }
+    }
+}
+
+/// A membership application. The ID number is always masked; personal fields are absent
+/// once erased after the retention period.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApplicationView {
+    /// Id.
+    pub id: String,
+    /// `submitted`, `approved`, `rejected`, `returned` or `withdrawn`.
+    pub status: String,
+    /// The status in Chinese, for display.
+    pub status_label: String,
+    /// The organisation applied to.
+    pub org: OrgRef,
+    /// Real name.
+    pub real_name: Option<String>,
+    /// ID number, masked: `3201**********1234`.
+    pub id_number: Option<String>,
+    /// Birth date, from the ID number.
+    pub birth_date: Option<NaiveDate>,
+    /// `male` or `female`, from the ID number.
+    pub sex: Option<String>,
+    /// Mobile number (masked in workers' views and officials' lists).
+    pub phone: Option<String>,
+    /// Employer.
+    pub employer_name: Option<String>,
+    /// Employer's unified social credit code.
+    pub credit_code: Option<String>,
+    /// Industry.
+    pub industry: Option<String>,
+    /// Form of employment.
+    pub employment_form: String,
+    /// City.
+    pub city: Option<String>,
+    /// Privacy-notice version consented to.
+    pub consent_version: String,
+    /// When consent was given (UTC).
+    pub consented_at: DateTime<Utc>,
+    /// Last (re)submission (UTC).
+    pub submitted_at: DateTime<Utc>,
+    /// Last decision (UTC).
+    pub decided_at: Option<DateTime<Utc>>,
+    /// Reason code of the last rejection: `not_eligible`, `false_information`,
+    /// `wrong_organisation`, `duplicate`, `other`.
+    pub reason_code: Option<String>,
+    /// Reason of the last rejection.
+    pub reason: Option<String>,
+    /// What the last return asked for.
+    pub missing: Option<String>,
+    /// History, oldest first (in single-application answers only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<Vec<HistoryEntry>>,
+}
+
+fn status_label(status: yiwang_domain::membership::application::ApplicationStatus) -> &'static str {
+    use yiwang_domain::membership::application::ApplicationStatus as S;
+    match status {
+        S::Submitted => "审核中",
+        S::Approved => "已通过",
+        S::Rejected => "未通过",
+        S::Returned => "待补充材料",
+        S::Withdrawn => "已撤回",
+    }
+}
+
+impl ApplicationView {
+    /// The view of `app`; `full_phone` shows the mobile number unmasked (an official's
+    /// single-application view, who must contact the applicant).
+    pub fn new(app: Application, full_phone: bool) -> Self {
+        ApplicationView {
+            id: app.id.to_string(),
+            status: app.status.as_str().to_owned(),
+            status_label: status_label(app.status).to_owned(),
+            org: OrgRef {
+                id: app.org_id.to_string(),
+                name: app.org_name,
+            },
+            real_name: app.real_name,
+            id_number: app.id_number_masked,
+            birth_date: app.birth_date,
+            sex: app.sex.map(|s| s.as_str().to_owned()),
+            phone: app
+                .phone
+                .map(|p| if full_phone { p } else { mask_phone(&p) }),
+            employer_name: app.employer_name,
+            credit_code: app.credit_code,
+            industry: app.industry,
+            employment_form: app.employment_form.as_str().to_owned(),
+            city: app.city,
+            consent_version: app.consent_version,
+            consented_at: app.consented_at,
+            submitted_at: app.submitted_at,
+            decided_at: app.decided_at,
+            reason_code: app.reason_code.map(|r| r.as_str().to_owned()),
+            reason: app.reason,
+            missing: app.missing,
+            history: None,
+        }
+    }
+
+    /// Adds the history.
+    pub fn with_history(mut self, history: Vec<ApplicationEvent>) -> Self {
+        self.history = Some(history.into_iter().map(HistoryEntry::from).collect());
+        self
+    }
+}
+
+/// The worker's applications.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApplicationList {
+    /// Newest first.
+    pub items: Vec<ApplicationView>,
+}
+
+fn free_text(errors: &mut FieldErrors, field: &str, value: &str, max: usize) -> Option<String> {
+    let v = value.trim();
+    let n = v.chars().count();
+    if n == 0 {
+        errors.push(
+            field,
+            "required",
+            format!("{field} 不能为空"),
+            format!("{field} is required"),
+        );
+        return None;
+    }
+    if n > max || v.chars().any(char::is_control) {
+        errors.push(
+            field,
+            "invalid",
+            format!("{field} 须为 1 到 {max} 个字符，且不含控制字符"),
+            format!("{field} must be 1–{max} characters without control characters"),
+        );
+        return None;
+    }
+    Some(v.to_owned())
+}
+
+/// Checks the whole form (every problem is reported at once), seals the ID number and
+/// returns what the repository stores, with the organisation's path.
+async fn checked_details(
+    state: &AppState,
+    worker: &auth::Worker,
+    form: &ApplicationForm,
+) -> Result<(ApplicantDetails, yiwang_domain::org::OrgPath), ApiError> {
+    let today = china_date(clock::now());
+    let mut errors = FieldErrors::default();
+    if !form.consent.accepted {
+        return Err(ApiError::invalid_field(
+            "consent.accepted",
+            "consent_required",
+            "须同意隐私政策后才能提交入会申请，未同意时不保存任何信息",
+            "The privacy notice must be accepted; nothing is stored without consent",
+        ));
+    }
+    if form.consent.version != state.privacy_notice_version {
+        errors.push(
+            "consent.version",
+            "outdated",
+            format!(
+                "隐私政策已更新为 {}，请阅读后重新同意",
+                state.privacy_notice_version
+            ),
+            format!(
+                "The privacy notice is now version {}; read it and consent again",
+                state.privacy_notice_version
+            ),
+        );
+    }
+    let name = errors.check("real_name", PersonName::parse(&form.real_name), |e| {
+        (e.code(), e.zh(), e.en())
+    });
+    let id = errors
+        .check(
+            "id_number",
+            ResidentId::parse(&form.id_number, today),
+            |e| (e.code(), e.zh(), e.en()),
+        )
+        .and_then(|id| {
+            let ok = errors.check("id_number", check_minimum_age(&id, today), |e| {
+                (e.code(), e.zh(), e.en())
+            });
+            ok.map(|()| id)
+        });
+    let phone = match form
+        .phone
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        Some(p) => errors.check("phone", MobilePhone::parse(p), |e| {
+            (e.code(), e.zh(), e.en())
+        }),
+        None => match state.workers.get(worker.0.account_id()).await?.phone {
+            Some(bound) => errors.check("phone", MobilePhone::parse(&bound), |e| {
+                (e.code(), e.zh(), e.en())
+            }),
+            None => {
+                errors.push(
+                    "phone",
+                    "required",
+                    "请填写手机号码，或先绑定微信手机号",
+                    "give a mobile number, or bind your WeChat phone first",
+                );
+                None
+            }
+        },
+    };
+    let employer = free_text(&mut errors, "employer_name", &form.employer_name, 100);
+    let credit_code = match form
+        .credit_code
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
+        Some(c) => errors
+            .check("credit_code", CreditCode::parse(c), |e| {
+                (e.code(), e.zh(), e.en())
+            })
+            .map(|c| Some(c.as_str().to_owned())),
+        None => Some(None),
+    };
+    let industry = free_text(&mut errors, "industry", &form.industry, 50);
+    let form_of_employment = errors.check(
+        "employment_form",
+        form.employment_form.parse::<EmploymentForm>(),
+        |_| {
+            let list = EmploymentForm::ALL.map(EmploymentForm::as_str).join(", ");
+            (
+                "not_allowed",
+                format!("employment_form 须为以下之一：{list}"),
+                format!("employment_form must be one of: {list}"),
+            )
+        },
+    );
+    let city = free_text(&mut errors, "city", &form.city, 30);
+    let org = match OrgId::parse(&form.org_id) {
+        Some(id) => match state.orgs.get(id).await {
+            Ok(org) => Some(org),
+            Err(RepoError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    let org = match org {
+        None => {
+            errors.push(
+                "org_id",
+                "unknown",
+                "所选工会组织不存在",
+                "no such union organisation",
+            );
+            None
+        }
+        Some(org) if !org.accepts_individuals => {
+            errors.push(
+                "org_id",
+                "not_accepting_individuals",
+                format!("{} 不接受个人直接申请入会，请选择所在单位工会或接受个人入会的工会联合会", org.name.as_str()),
+                format!("{} does not take individual applications; choose your employer's union or a federation that accepts individuals", org.name.as_str()),
+            );
+            None
+        }
+        Some(org) => Some(org),
+    };
+    errors.finish()?;
+    let (
+        Some(name),
+        Some(id),
+        Some(phone),
+        Some(employer),
+        Some(credit_code),
+        Some(industry),
+        Some(form_of_employment),
+        Some(city),
+        Some(org),
+    ) = (
+        name,
+        id,
+        phone,
+        employer,
+        credit_code,
+        industry,
+        form_of_employment,
+        city,
+        org,
+    )
+    else {
+        return Err(ApiError::internal(&std::io::Error::other(
+            "form check passed with a missing value",
+        )));
+    };
+    let sealed = state.personal_data.seal(id.expose(), ID_NUMBER_CONTEXT);
+    let details = ApplicantDetails {
+        real_name: name.as_str().to_owned(),
+        id_number: SealedIdNumber {
+            kid: sealed.kid,
+            sealed: sealed.ciphertext,
+            index: state.personal_data.blind_index(id.expose()),
+            masked: id.masked(),
+        },
+        birth_date: id.birth_date(),
+        sex: id.sex(),
+        phone: phone.as_str().to_owned(),
+        employer_name: employer,
+        credit_code,
+        industry,
+        employment_form: form_of_employment,
+        city,
+        org_id: org.id,
+        consent_version: form.consent.version.clone(),
+    };
+    Ok((details, org.path))
+}
+
+/// Maps the repository's conflicts to what the worker reads.
+fn apply_conflict(e: RepoError) -> ApiError {
+    match e {
+        RepoError::Conflict(rule) if rule == conflict::ALREADY_MEMBER => ApiError::new(
+            StatusCode::CONFLICT,
+            "already_member",
+            "该身份证号码或账号已是工会会员，无需重复入会；如工作单位变动，请申请会籍转移",
+            "This ID number or account already holds a membership; after a job change, ask for a transfer",
+        ),
+        RepoError::Conflict(rule) if rule == conflict::OPEN_APPLICATION => ApiError::new(
+            StatusCode::CONFLICT,
+            "application_open",
+            "该身份证号码或账号已有一份正在办理的入会申请，请查看申请进度，勿重复提交",
+            "An application for this ID number or account is already open; follow it instead of filing again",
+        ),
+        RepoError::Conflict(_) => ApiError::new(
+            StatusCode::CONFLICT,
+            "application_status",
+            "申请当前状态不允许此操作",
+            "The application's current status does not allow this",
+        ),
+        other => other.into(),
+    }
+}
+
+fn application_id(id: &str) -> Result<ApplicationId, ApiError> {
+    ApplicationId::parse(id).ok_or_else(ApiError::not_found)
+}
+
+/// Files a membership application.
+#[utoipa::path(post, path = "/api/v1/membership/applications", tag = "membership", security(("bearer" = [])),
+    request_body = ApplicationForm,
+    responses(
+        (status = 201, description = "Submitted", body = ApplicationView),
+        (status = 400, description = "Malformed body or unknown field", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`already_member` or `application_open`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid (every one is listed), or no consent", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Session store unreachable", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/membership/applications")]
+pub async fn apply(
+    state: web::Data<AppState>,
+    worker: auth::Worker,
+    form: web::Json<ApplicationForm>,
+) -> Result<HttpResponse, ApiError> {
+    let (details, org_path) = checked_details(&state, &worker, &form).await?;
+    let id = ApplicationId::new();
+    let change = worker.0.change(
+        "membership.application.submit",
+        "membership_application",
+        id,
+        json!({ "org_id": details.org_id, "id_number": details.id_number.masked }),
+        Some(OutboxEvent {
+            topic: "membership.application.submitted".into(),
+            payload: json!({ "id": id, "org_id": details.org_id }),
+        }),
+    );
+    let app = state
+        .membership
+        .submit(
+            id,
+            worker.0.account_id(),
+            &details,
+            &org_path,
+            clock::now(),
+            &change,
+        )
+        .await
+        .map_err(apply_conflict)?;
+    Ok(HttpResponse::Created().json(ApplicationView::new(app, false)))
+}
+
+/// The worker's own applications, newest first.
+#[utoipa::path(get, path = "/api/v1/membership/applications", tag = "membership", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The worker's applications", body = ApplicationList),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Session store unreachable", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/membership/applications")]
+pub async fn my_applications(
+    state: web::Data<AppState>,
+    worker: auth::Worker,
+) -> Result<web::Json<ApplicationList>, ApiError> {
+    let apps = state
+        .membership
+        .applications_of(worker.0.account_id())
+        .await?;
+    Ok(web::Json(ApplicationList {
+        items: apps
+            .into_iter()
+            .map(|a| ApplicationView::new(a, false))
+            .collect(),
+    }))
+}
+
+/// The worker's application `id`, when it is theirs.
+async fn own_application(
+    state: &AppState,
+    worker: &auth::Worker,
+    id: &str,
+) -> Result<Application, ApiError> {
+    let app = state.membership.application(application_id(id)?).await?;
+    if app.account_id != worker.0.account_id() {
+        return Err(ApiError::not_found());
+    }
+    Ok(app)
+}
+
+/// One of the worker's applications, with its history.
+#[utoipa::path(get, path = "/api/v1/membership/applications/{id}", tag = "membership", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Application id")),
+    responses(
+        (status = 200, description = "The application", body = ApplicationView),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not one of the worker's applications", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Session store unreachable", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/membership/applications/{id}")]
+pub async fn my_application(
+    state: web::Data<AppState>,
+    worker: auth::Worker,
+    id: web::Path<String>,
+) -> Result<web::Json<ApplicationView>, ApiError> {
+    let app = own_application(&state, &worker, &id).await?;
+    let history = state.membership.history(app.id).await?;
+    Ok(web::Json(
+        ApplicationView::new(app, false).with_history(history),
+    ))
+}
+
+/// Edits a returned or rejected application and submits it again.
+#[utoipa::path(put, path = "/api/v1/membership/applications/{id}", tag = "membership", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Application id")),
+    request_body = ApplicationForm,
+    responses(
+        (status = 200, description = "Submitted again", body = ApplicationView),
+        (status = 400, description = "Malformed body or unknown field", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not one of the worker's applications", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`application_status` (not returned or rejected), `already_member`, `application_open`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid, or no consent", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Session store unreachable", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[put("/membership/applications/{id}")]
+pub async fn resubmit(
+    state: web::Data<AppState>,
+    worker: auth::Worker,
+    id: web::Path<String>,
+    form: web::Json<ApplicationForm>,
+) -> Result<web::Json<ApplicationView>, ApiError> {
+    let app = own_application(&state, &worker, &id).await?;
+    let (details, org_path) = checked_details(&state, &worker, &form).await?;
+    let change = worker.0.change(
+        "membership.application.resubmit",
+        "membership_application",
+        app.id,
+        json!({ "org_id": details.org_id, "id_number": details.id_number.masked }),
+        Some(OutboxEvent {
+            topic: "membership.application.resubmitted".into(),
+            payload: json!({ "id": app.id, "org_id": details.org_id }),
+        }),
+    );
+    let updated = state
+        .membership
+        .resubmit(
+            app.id,
+            worker.0.account_id(),
+            &details,
+            &org_path,
+            clock::now(),
+            &change,
+        )
+        .await
+        .map_err(apply_conflict)?;
+    let history = state.membership.history(updated.id).await?;
+    Ok(web::Json(
+        ApplicationView::new(updated, false).with_history(history),
+    ))
+}
+
+/// Withdraws an undecided (submitted or returned) application.
+#[utoipa::path(post, path = "/api/v1/membership/applications/{id}/withdraw", tag = "membership", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Application id")),
+    responses(
+        (status = 200, description = "Withdrawn", body = ApplicationView),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not one of the worker's applications", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`application_status`: already decided or withdrawn", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Session store unreachable", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/membership/applications/{id}/withdraw")]
+pub async fn withdraw(
+    state: web::Data<AppState>,
+    worker: auth::Worker,
+    id: web::Path<String>,
+) -> Result<web::Json<ApplicationView>, ApiError> {
+    let app = own_application(&state, &worker, &id).await?;
+    let change = worker.0.change(
+        "membership.application.withdraw",
+        "membership_application",
+        app.id,
+        json!({}),
+        Some(OutboxEvent {
+            topic: "membership.application.withdrawn".into(),
+            payload: json!({ "id": app.id, "org_id": app.org_id }),
+        }),
+    );
+    let updated = state
+        .membership
+        .withdraw(app.id, worker.0.account_id(), clock::now(), &change)
+        .await
+        .map_err(apply_conflict)?;
+    Ok(web::Json(ApplicationView::new(updated, false)))
+}
+
+/// The member card (电子会员卡).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberCard {
+    /// Member number, `{organisation code}-{sequence}`.
+    pub member_number: String,
+    /// Real name.
+    pub name: Option<String>,
+    /// ID number, masked.
+    pub id_number: Option<String>,
+    /// The member's organisation.
+    pub org: OrgRef,
+    /// Join date (China Standard Time).
+    pub joined_on: NaiveDate,
+    /// `active` or `ended`.
+    pub status: String,
+    /// The status in Chinese.
+    pub status_label: String,
+    /// What the QR code encodes: a signed token, valid 5 minutes, checked at
+    /// `POST /api/v1/member-cards/verify`. Fetch the card again for a fresh one.
+    pub qr_token: String,
+    /// When `qr_token` expires (UTC).
+    pub qr_expires_at: DateTime<Utc>,
+}
+
+fn org_ref(member: &Member) -> OrgRef {
+    OrgRef {
+        id: member.org_id.to_string(),
+        name: member.org_name.clone(),
+    }
+}
+
+/// The worker's member card, with a fresh QR token.
+#[utoipa::path(get, path = "/api/v1/me/member-card", tag = "membership", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The card", body = MemberCard),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_a_member`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Session store unreachable", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/me/member-card")]
+pub async fn member_card(
+    state: web::Data<AppState>,
+    worker: auth::Worker,
+) -> Result<web::Json<MemberCard>, ApiError> {
+    let member = state
+        .membership
+        .member_of(worker.0.account_id())
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_a_member",
+                "您还不是工会会员；入会申请通过后即可查看电子会员卡",
+                "You are not a member yet; the card appears once an application is approved",
+            )
+        })?;
+    let (qr_token, exp) = state
+        .tokens
+        .issue_card(&member.id.to_string(), &member.member_number)
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(web::Json(MemberCard {
+        member_number: member.member_number.clone(),
+        name: member.real_name.clone(),
+        id_number: member.id_number_masked.clone(),
+        org: org_ref(&member),
+        joined_on: member.joined_on,
+        status: member.status.as_str().to_owned(),
+        status_label: member.status.zh().to_owned(),
+        qr_token,
+        qr_expires_at: DateTime::from_timestamp(exp, 0).unwrap_or_default(),
+    }))
+}
+
+/// A member card's QR token.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyCard {
+    /// The token from the QR code.
+    #[schema(min_length = 1, max_length = 2048)]
+    pub token: String,
+}
+
+/// What a check of a member card shows: never the ID number.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CardCheck {
+    /// Member number.
+    pub member_number: String,
+    /// Real name.
+    pub name: Option<String>,
+    /// The member's organisation now.
+    pub org: OrgRef,
+    /// `active` or `ended`, as of now.
+    pub status: String,
+    /// The status in Chinese.
+    pub status_label: String,
+    /// Whether the holder is a member in good standing.
+    pub valid: bool,
+}
+
+/// Checks a member card's QR token (any official, including service-point staff).
+#[utoipa::path(post, path = "/api/v1/member-cards/verify", tag = "membership", security(("bearer" = [])),
+    request_body = VerifyCard,
+    responses(
+        (status = 200, description = "The card's holder", body = CardCheck),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A worker's token", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`card_token_invalid`: forged, expired or not a card token", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Session store unreachable", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/member-cards/verify")]
+pub async fn verify_card(
+    state: web::Data<AppState>,
+    admin: Admin,
+    body: web::Json<VerifyCard>,
+) -> Result<web::Json<CardCheck>, ApiError> {
+    admin.authorize(Permission::VerifyMemberCard, &admin.org_path)?;
+    let invalid = || {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "card_token_invalid",
+            "会员卡二维码无效或已过期，请会员刷新电子会员卡后重新出示",
+            "The card's QR code is invalid or expired; ask the member to refresh the card",
+        )
+        .field("token", "invalid", "无效或已过期", "invalid or expired")
+    };
+    let claims = state
+        .tokens
+        .verify_card(body.token.trim())
+        .ok_or_else(invalid)?;
+    let member_id =
+        yiwang_domain::membership::member::MemberId::parse(&claims.sub).ok_or_else(invalid)?;
+    let member = match state.membership.member(member_id).await {
+        Ok(m) => m,
+        Err(RepoError::NotFound) => return Err(invalid()),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(web::Json(CardCheck {
+        member_number: member.member_number.clone(),
+        name: member.real_name.clone(),
+        org: org_ref(&member),
+        status: member.status.as_str().to_owned(),
+        status_label: member.status.zh().to_owned(),
+        valid: member.status == MemberStatus::Active,
+    }))
+}

@@ -1,0 +1,98 @@
+//! Where a worker can join: `GET /api/v1/orgs` searches the whole organisation tree, with no
+//! login, for the employer's union or, for new-employment-form workers, a federation that
+//! accepts individuals (联合工会 / 行业工会联合会).
+
+use actix_web::{get, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use yiwang_domain::org::Organisation;
+use yiwang_domain::repo::OrgSearch;
+
+use crate::error::{ApiError, Problem};
+use crate::routes::{PageQuery, Paged};
+use crate::state::AppState;
+
+/// An organisation as a worker choosing where to join sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrgChoice {
+    /// Id, for `org_id` in an application.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Level or form (see the admin `OrgView.kind`).
+    pub kind: String,
+    /// City it serves; absent when not set.
+    pub city: Option<String>,
+    /// Whether individual workers may join it directly.
+    pub accepts_individuals: bool,
+}
+
+impl From<Organisation> for OrgChoice {
+    fn from(o: Organisation) -> Self {
+        OrgChoice {
+            id: o.id.to_string(),
+            name: o.name.as_str().to_owned(),
+            kind: o.kind.as_str().to_owned(),
+            city: o.city,
+            accepts_individuals: o.accepts_individuals,
+        }
+    }
+}
+
+/// Filters of the search.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrgSearchQuery {
+    /// Name containing this text (at most 50 characters).
+    #[param(max_length = 50)]
+    pub q: Option<String>,
+    /// Exactly this city (`黔西市`).
+    #[param(max_length = 30)]
+    pub city: Option<String>,
+    /// `true`: only organisations that accept individual workers.
+    pub accepts_individuals: Option<bool>,
+}
+
+fn text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>, ApiError> {
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if v.chars().count() > max {
+        return Err(ApiError::invalid_field(
+            field,
+            "too_long",
+            format!("{field} 最多 {max} 个字符"),
+            format!("{field} must be at most {max} characters"),
+        ));
+    }
+    Ok(Some(v.to_owned()))
+}
+
+/// Searches organisations a worker can apply to, in tree order.
+#[utoipa::path(get, path = "/api/v1/orgs", tag = "membership",
+    params(OrgSearchQuery, PageQuery),
+    responses(
+        (status = 200, description = "One page", body = Paged<OrgChoice>),
+        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad limit, cursor or filter", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/orgs")]
+pub async fn search(
+    state: web::Data<AppState>,
+    filter: web::Query<OrgSearchQuery>,
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<Paged<OrgChoice>>, ApiError> {
+    let page = page.page(|key| key.starts_with('/') && key.ends_with('/'))?;
+    let search = OrgSearch {
+        q: text("q", filter.q.as_deref(), 50)?,
+        city: text("city", filter.city.as_deref(), 30)?,
+        accepts_individuals: filter.accepts_individuals,
+    };
+    let rows = state.orgs.search(&search, &page).await?;
+    Ok(web::Json(Paged::new(
+        rows,
+        &page,
+        |o| o.path.as_str().to_owned(),
+        OrgChoice::from,
+    )))
+}

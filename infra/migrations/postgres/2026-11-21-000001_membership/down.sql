@@ -1,0 +1,10 @@
+DROP TABLE membership_transfers;
+DROP TABLE membership_history;
+DROP TABLE members;
+DROP TABLE membership_application_events;
+DROP TABLE membership_applications;
+DROP INDEX organisations_city;
+DROP INDEX organisations_code;
+ALTER TABLE organisations DROP COLUMN member_seq;
+ALTER TABLE organisations DROP COLUMN code;
+ALTER TABLE organisations DROP COLUMN city;

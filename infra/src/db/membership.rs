@@ -1,0 +1,883 @@
+//! [`MembershipRepository`] on the shared schema: applications with their history, members
+//! and member numbers.
+//!
+//! Races are settled by the database, not by reading first: a decision is one conditional
+//! `UPDATE … WHERE status = 'submitted'` (the loser updates no row), and the partial unique
+//! indexes of the migration keep one open application and one membership per person.
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use diesel::result::Error as DieselError;
+use uuid::Uuid;
+use yiwang_domain::account::AccountId;
+use yiwang_domain::audit::{Actor, Change};
+use yiwang_domain::membership::application::{
+    ApplicantDetails, Application, ApplicationAction, ApplicationEvent, ApplicationId,
+    ApplicationStatus, Decision, RejectReason,
+};
+use yiwang_domain::membership::calendar::china_date;
+use yiwang_domain::membership::member::{member_number, Member, MemberId, MemberStatus};
+use yiwang_domain::membership::store::{
+    conflict, MemberFilter, MembershipRepository, QueueFilter, SealedRef,
+};
+use yiwang_domain::membership::{EmploymentForm, Sex};
+use yiwang_domain::org::{OrgId, OrgPath};
+use yiwang_domain::repo::{Page, RepoError};
+
+use super::schema::{
+    members as m, membership_application_events as ev, membership_applications as a,
+    membership_history as h, organisations as o,
+};
+use super::{
+    corrupt, from_naive, like_contains, record_change, to_naive, unexpected, Database, DbConnection,
+};
+
+/// An error inside a transaction: diesel's, or a domain refusal decided mid-way.
+enum TxError {
+    Db(DieselError),
+    Repo(RepoError),
+}
+
+impl From<DieselError> for TxError {
+    fn from(e: DieselError) -> Self {
+        TxError::Db(e)
+    }
+}
+
+impl TxError {
+    fn conflict(rule: &str) -> Self {
+        TxError::Repo(RepoError::Conflict(rule.to_owned()))
+    }
+
+    /// A unique violation becomes `Conflict(rule)`.
+    fn into_repo(self, rule: &str) -> RepoError {
+        match self {
+            TxError::Repo(e) => e,
+            TxError::Db(DieselError::NotFound) => RepoError::NotFound,
+            TxError::Db(DieselError::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            )) => RepoError::Conflict(rule.to_owned()),
+            TxError::Db(other) => RepoError::Unexpected(Box::new(other)),
+        }
+    }
+}
+
+#[derive(Queryable)]
+struct AppRow {
+    id: String,
+    account_id: String,
+    org_id: String,
+    org_path: String,
+    status: String,
+    real_name: Option<String>,
+    id_number_masked: Option<String>,
+    birth_date: Option<NaiveDate>,
+    sex: Option<String>,
+    phone: Option<String>,
+    employer_name: Option<String>,
+    credit_code: Option<String>,
+    industry: Option<String>,
+    employment_form: String,
+    city: Option<String>,
+    consent_version: String,
+    consented_at: NaiveDateTime,
+    submitted_at: NaiveDateTime,
+    decided_at: Option<NaiveDateTime>,
+    decided_by: Option<String>,
+    reason_code: Option<String>,
+    reason: Option<String>,
+    missing: Option<String>,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    erased_at: Option<NaiveDateTime>,
+    org_name: String,
+}
+
+/// The columns of [`AppRow`], in its field order.
+#[allow(clippy::type_complexity)] // one column per field; naming the tuple adds nothing
+const APP_COLUMNS: (
+    a::id,
+    a::account_id,
+    a::org_id,
+    a::org_path,
+    a::status,
+    a::real_name,
+    a::id_number_masked,
+    a::birth_date,
+    a::sex,
+    a::phone,
+    a::employer_name,
+    a::credit_code,
+    a::industry,
+    a::employment_form,
+    a::city,
+    a::consent_version,
+    a::consented_at,
+    a::submitted_at,
+    a::decided_at,
+    a::decided_by,
+    a::reason_code,
+    a::reason,
+    a::missing,
+    a::created_at,
+    a::updated_at,
+    a::erased_at,
+    o::name,
+) = (
+    a::id,
+    a::account_id,
+    a::org_id,
+    a::org_path,
+    a::status,
+    a::real_name,
+    a::id_number_masked,
+    a::birth_date,
+    a::sex,
+    a::phone,
+    a::employer_name,
+    a::credit_code,
+    a::industry,
+    a::employment_form,
+    a::city,
+    a::consent_version,
+    a::consented_at,
+    a::submitted_at,
+    a::decided_at,
+    a::decided_by,
+    a::reason_code,
+    a::reason,
+    a::missing,
+    a::created_at,
+    a::updated_at,
+    a::erased_at,
+    o::name,
+);
+
+fn account_id(s: &str) -> Result<AccountId, RepoError> {
+    AccountId::parse(s).ok_or_else(|| corrupt("account id", s))
+}
+
+fn org_id(s: &str) -> Result<OrgId, RepoError> {
+    OrgId::parse(s).ok_or_else(|| corrupt("organisation id", s))
+}
+
+fn employment_form(s: &str) -> Result<EmploymentForm, RepoError> {
+    s.parse().map_err(|_| corrupt("employment form", s))
+}
+
+fn sex(s: &str) -> Result<Sex, RepoError> {
+    match s {
+        "male" => Ok(Sex::Male),
+        "female" => Ok(Sex::Female),
+        other => Err(corrupt("sex", other)),
+    }
+}
+
+fn reject_reason(s: &str) -> Result<RejectReason, RepoError> {
+    RejectReason::parse(s).ok_or_else(|| corrupt("reason code", s))
+}
+
+impl AppRow {
+    fn into_domain(self) -> Result<Application, RepoError> {
+        Ok(Application {
+            id: ApplicationId::parse(&self.id)
+                .ok_or_else(|| corrupt("application id", &self.id))?,
+            account_id: account_id(&self.account_id)?,
+            org_id: org_id(&self.org_id)?,
+            org_path: OrgPath::from_stored(self.org_path),
+            org_name: self.org_name,
+            status: ApplicationStatus::parse(&self.status)
+                .ok_or_else(|| corrupt("application status", &self.status))?,
+            real_name: self.real_name,
+            id_number_masked: self.id_number_masked,
+            birth_date: self.birth_date,
+            sex: self.sex.as_deref().map(sex).transpose()?,
+            phone: self.phone,
+            employer_name: self.employer_name,
+            credit_code: self.credit_code,
+            industry: self.industry,
+            employment_form: employment_form(&self.employment_form)?,
+            city: self.city,
+            consent_version: self.consent_version,
+            consented_at: from_naive(self.consented_at),
+            submitted_at: from_naive(self.submitted_at),
+            decided_at: self.decided_at.map(from_naive),
+            decided_by: self.decided_by.as_deref().map(account_id).transpose()?,
+            reason_code: self.reason_code.as_deref().map(reject_reason).transpose()?,
+            reason: self.reason,
+            missing: self.missing,
+            created_at: from_naive(self.created_at),
+            updated_at: from_naive(self.updated_at),
+            erased_at: self.erased_at.map(from_naive),
+        })
+    }
+}
+
+#[derive(Queryable)]
+struct MemberRow {
+    id: String,
+    account_id: String,
+    application_id: String,
+    member_number: String,
+    org_id: String,
+    org_path: String,
+    status: String,
+    real_name: Option<String>,
+    id_number_masked: Option<String>,
+    phone: Option<String>,
+    employment_form: String,
+    joined_on: NaiveDate,
+    ended_at: Option<NaiveDateTime>,
+    created_at: NaiveDateTime,
+    org_name: String,
+}
+
+/// The columns of [`MemberRow`], in its field order.
+#[allow(clippy::type_complexity)] // one column per field; naming the tuple adds nothing
+const MEMBER_COLUMNS: (
+    m::id,
+    m::account_id,
+    m::application_id,
+    m::member_number,
+    m::org_id,
+    m::org_path,
+    m::status,
+    m::real_name,
+    m::id_number_masked,
+    m::phone,
+    m::employment_form,
+    m::joined_on,
+    m::ended_at,
+    m::created_at,
+    o::name,
+) = (
+    m::id,
+    m::account_id,
+    m::application_id,
+    m::member_number,
+    m::org_id,
+    m::org_path,
+    m::status,
+    m::real_name,
+    m::id_number_masked,
+    m::phone,
+    m::employment_form,
+    m::joined_on,
+    m::ended_at,
+    m::created_at,
+    o::name,
+);
+
+impl MemberRow {
+    fn into_domain(self) -> Result<Member, RepoError> {
+        Ok(Member {
+            id: MemberId::parse(&self.id).ok_or_else(|| corrupt("member id", &self.id))?,
+            account_id: account_id(&self.account_id)?,
+            application_id: ApplicationId::parse(&self.application_id)
+                .ok_or_else(|| corrupt("application id", &self.application_id))?,
+            member_number: self.member_number,
+            org_id: org_id(&self.org_id)?,
+            org_path: OrgPath::from_stored(self.org_path),
+            org_name: self.org_name,
+            status: MemberStatus::parse(&self.status)
+                .ok_or_else(|| corrupt("member status", &self.status))?,
+            real_name: self.real_name,
+            id_number_masked: self.id_number_masked,
+            phone: self.phone,
+            employment_form: employment_form(&self.employment_form)?,
+            joined_on: self.joined_on,
+            ended_at: self.ended_at.map(from_naive),
+            created_at: from_naive(self.created_at),
+        })
+    }
+}
+
+fn load_application(c: &mut DbConnection, id: &str) -> Result<Application, TxError> {
+    let row: AppRow = a::table
+        .inner_join(o::table)
+        .select(APP_COLUMNS)
+        .filter(a::id.eq(id))
+        .first(c)?;
+    row.into_domain().map_err(TxError::Repo)
+}
+
+fn load_member(c: &mut DbConnection, id: &str) -> Result<Member, TxError> {
+    let row: MemberRow = m::table
+        .inner_join(o::table)
+        .select(MEMBER_COLUMNS)
+        .filter(m::id.eq(id))
+        .first(c)?;
+    row.into_domain().map_err(TxError::Repo)
+}
+
+/// The account id of the actor in `change`, for the history row.
+fn actor_of(change: &Change) -> (String, Option<String>) {
+    match &change.audit.actor {
+        Actor::Account { kind, id } => (kind.as_str().to_owned(), Some(id.to_string())),
+        Actor::System => ("system".to_owned(), None),
+    }
+}
+
+fn record_event(
+    c: &mut DbConnection,
+    application_id: &str,
+    action: ApplicationAction,
+    decision: Option<&Decision>,
+    at: DateTime<Utc>,
+    change: &Change,
+) -> QueryResult<()> {
+    let (actor_kind, actor_id) = actor_of(change);
+    let (reason_code, reason, missing) = match decision {
+        Some(Decision::Reject {
+            reason_code,
+            reason,
+        }) => (Some(reason_code.as_str()), Some(reason.as_str()), None),
+        Some(Decision::Return { missing }) => (None, None, Some(missing.as_str())),
+        _ => (None, None, None),
+    };
+    diesel::insert_into(ev::table)
+        .values((
+            ev::id.eq(Uuid::now_v7().to_string()),
+            ev::application_id.eq(application_id),
+            ev::action.eq(action.as_str()),
+            ev::actor_kind.eq(actor_kind),
+            ev::actor_id.eq(actor_id),
+            ev::reason_code.eq(reason_code),
+            ev::reason.eq(reason),
+            ev::missing.eq(missing),
+            ev::at.eq(to_naive(at)),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+/// Refuses a (re)submission when the person or the account already holds a membership in
+/// force, or the account has another open application.
+fn check_may_apply(
+    c: &mut DbConnection,
+    account: &str,
+    index: &str,
+    except: Option<&str>,
+) -> Result<(), TxError> {
+    let members: i64 = m::table
+        .filter(m::status.eq(MemberStatus::Active.as_str()))
+        .filter(m::id_number_index.eq(index).or(m::account_id.eq(account)))
+        .count()
+        .get_result(c)?;
+    if members > 0 {
+        return Err(TxError::conflict(conflict::ALREADY_MEMBER));
+    }
+    let open = [
+        ApplicationStatus::Submitted.as_str(),
+        ApplicationStatus::Returned.as_str(),
+    ];
+    let mut q = a::table
+        .filter(a::status.eq_any(open))
+        .filter(a::id_number_index.eq(index).or(a::account_id.eq(account)))
+        .into_boxed();
+    if let Some(id) = except {
+        q = q.filter(a::id.ne(id));
+    }
+    let open_apps: i64 = q.count().get_result(c)?;
+    if open_apps > 0 {
+        return Err(TxError::conflict(conflict::OPEN_APPLICATION));
+    }
+    Ok(())
+}
+
+/// `{submitted_at}|{id}` of an application, the queue's keyset key.
+pub fn queue_key(app: &Application) -> String {
+    format!(
+        "{}|{}",
+        app.submitted_at.naive_utc().format("%Y-%m-%dT%H:%M:%S%.6f"),
+        app.id
+    )
+}
+
+fn parse_queue_key(key: &str) -> Option<(NaiveDateTime, String)> {
+    let (at, id) = key.split_once('|')?;
+    let at = NaiveDateTime::parse_from_str(at, "%Y-%m-%dT%H:%M:%S%.f").ok()?;
+    Some((at, ApplicationId::parse(id)?.to_string()))
+}
+
+#[async_trait]
+impl MembershipRepository for Database {
+    async fn submit(
+        &self,
+        id: ApplicationId,
+        account_id: AccountId,
+        details: &ApplicantDetails,
+        org_path: &OrgPath,
+        at: DateTime<Utc>,
+        change: &Change,
+    ) -> Result<Application, RepoError> {
+        let (d, path, change) = (details.clone(), org_path.clone(), change.clone());
+        self.run(move |c| {
+            c.transaction(|c| {
+                let (key, account) = (id.to_string(), account_id.to_string());
+                check_may_apply(c, &account, &d.id_number.index, None)?;
+                let now = to_naive(at);
+                diesel::insert_into(a::table)
+                    .values((
+                        a::id.eq(&key),
+                        a::account_id.eq(&account),
+                        a::org_id.eq(d.org_id.to_string()),
+                        a::org_path.eq(path.as_str()),
+                        a::status.eq(ApplicationStatus::Submitted.as_str()),
+                        a::consent_version.eq(&d.consent_version),
+                        a::consented_at.eq(now),
+                        a::submitted_at.eq(now),
+                        a::created_at.eq(now),
+                        a::updated_at.eq(now),
+                        a::employment_form.eq(d.employment_form.as_str()),
+                    ))
+                    .execute(c)?;
+                write_details(c, &key, &d)?;
+                record_event(c, &key, ApplicationAction::Submitted, None, at, &change)?;
+                record_change(c, &change)?;
+                load_application(c, &key)
+            })
+            .map_err(|e| e.into_repo(conflict::OPEN_APPLICATION))
+        })
+        .await
+    }
+
+    async fn resubmit(
+        &self,
+        id: ApplicationId,
+        account_id: AccountId,
+        details: &ApplicantDetails,
+        org_path: &OrgPath,
+        at: DateTime<Utc>,
+        change: &Change,
+    ) -> Result<Application, RepoError> {
+        let (d, path, change) = (details.clone(), org_path.clone(), change.clone());
+        self.run(move |c| {
+            c.transaction(|c| {
+                let (key, account) = (id.to_string(), account_id.to_string());
+                let current = load_application(c, &key)?;
+                if current.account_id != account_id {
+                    return Err(TxError::Repo(RepoError::NotFound));
+                }
+                if !current.status.may_resubmit() {
+                    return Err(TxError::conflict(conflict::STATUS));
+                }
+                check_may_apply(c, &account, &d.id_number.index, Some(&key))?;
+                let now = to_naive(at);
+                let n = diesel::update(
+                    a::table
+                        .filter(a::id.eq(&key))
+                        .filter(a::status.eq(current.status.as_str())),
+                )
+                .set((
+                    a::status.eq(ApplicationStatus::Submitted.as_str()),
+                    a::org_id.eq(d.org_id.to_string()),
+                    a::org_path.eq(path.as_str()),
+                    a::consent_version.eq(&d.consent_version),
+                    a::consented_at.eq(now),
+                    a::submitted_at.eq(now),
+                    a::updated_at.eq(now),
+                    a::employment_form.eq(d.employment_form.as_str()),
+                ))
+                .execute(c)?;
+                if n == 0 {
+                    return Err(TxError::conflict(conflict::STATUS));
+                }
+                write_details(c, &key, &d)?;
+                record_event(c, &key, ApplicationAction::Resubmitted, None, at, &change)?;
+                record_change(c, &change)?;
+                load_application(c, &key)
+            })
+            .map_err(|e| e.into_repo(conflict::OPEN_APPLICATION))
+        })
+        .await
+    }
+
+    async fn withdraw(
+        &self,
+        id: ApplicationId,
+        account_id: AccountId,
+        at: DateTime<Utc>,
+        change: &Change,
+    ) -> Result<Application, RepoError> {
+        let change = change.clone();
+        self.run(move |c| {
+            c.transaction(|c| {
+                let key = id.to_string();
+                let current = load_application(c, &key)?;
+                if current.account_id != account_id {
+                    return Err(TxError::Repo(RepoError::NotFound));
+                }
+                let open = [
+                    ApplicationStatus::Submitted.as_str(),
+                    ApplicationStatus::Returned.as_str(),
+                ];
+                let n = diesel::update(
+                    a::table
+                        .filter(a::id.eq(&key))
+                        .filter(a::status.eq_any(open)),
+                )
+                .set((
+                    a::status.eq(ApplicationStatus::Withdrawn.as_str()),
+                    a::updated_at.eq(to_naive(at)),
+                ))
+                .execute(c)?;
+                if n == 0 {
+                    return Err(TxError::conflict(conflict::STATUS));
+                }
+                record_event(c, &key, ApplicationAction::Withdrawn, None, at, &change)?;
+                record_change(c, &change)?;
+                load_application(c, &key)
+            })
+            .map_err(|e| e.into_repo(conflict::STATUS))
+        })
+        .await
+    }
+
+    async fn application(&self, id: ApplicationId) -> Result<Application, RepoError> {
+        self.run(move |c| load_application(c, &id.to_string()).map_err(|e| e.into_repo("id")))
+            .await
+    }
+
+    async fn applications_of(&self, account_id: AccountId) -> Result<Vec<Application>, RepoError> {
+        self.run(move |c| {
+            let rows: Vec<AppRow> = a::table
+                .inner_join(o::table)
+                .select(APP_COLUMNS)
+                .filter(a::account_id.eq(account_id.to_string()))
+                .order((a::created_at.desc(), a::id.desc()))
+                .load(c)
+                .map_err(unexpected)?;
+            rows.into_iter().map(AppRow::into_domain).collect()
+        })
+        .await
+    }
+
+    async fn history(&self, id: ApplicationId) -> Result<Vec<ApplicationEvent>, RepoError> {
+        self.run(move |c| {
+            let rows: Vec<(
+                String,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                NaiveDateTime,
+            )> = ev::table
+                .select((
+                    ev::action,
+                    ev::actor_id,
+                    ev::reason_code,
+                    ev::reason,
+                    ev::missing,
+                    ev::at,
+                ))
+                .filter(ev::application_id.eq(id.to_string()))
+                .order((ev::at.asc(), ev::id.asc()))
+                .load(c)
+                .map_err(unexpected)?;
+            rows.into_iter()
+                .map(|(action, actor, code, reason, missing, at)| {
+                    Ok(ApplicationEvent {
+                        action: ApplicationAction::parse(&action)
+                            .ok_or_else(|| corrupt("application action", &action))?,
+                        actor_id: actor.as_deref().map(account_id).transpose()?,
+                        reason_code: code.as_deref().map(reject_reason).transpose()?,
+                        reason,
+                        missing,
+                        at: from_naive(at),
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn queue(
+        &self,
+        scope: &OrgPath,
+        filter: &QueueFilter,
+        page: &Page,
+    ) -> Result<Vec<Application>, RepoError> {
+        let (lower, upper) = filter.org.as_ref().unwrap_or(scope).subtree_range();
+        let (filter, page) = (filter.clone(), page.clone());
+        self.run(move |c| {
+            let mut q = a::table
+                .inner_join(o::table)
+                .select(APP_COLUMNS)
+                .filter(a::org_path.ge(lower))
+                .filter(a::org_path.lt(upper))
+                .order((a::submitted_at.asc(), a::id.asc()))
+                .limit(i64::from(page.limit))
+                .into_boxed();
+            if let Some(status) = filter.status {
+                q = q.filter(a::status.eq(status.as_str()));
+            }
+            if let Some(text) = filter.q.as_deref() {
+                let pattern = like_contains(text);
+                q = q.filter(
+                    a::real_name
+                        .like(pattern.clone())
+                        .escape('\\')
+                        .or(a::phone.like(pattern.clone()).escape('\\'))
+                        .or(a::employer_name.like(pattern).escape('\\')),
+                );
+            }
+            if let Some((at, id)) = page.after.as_deref().and_then(parse_queue_key) {
+                q = q.filter(
+                    a::submitted_at
+                        .gt(at)
+                        .or(a::submitted_at.eq(at).and(a::id.gt(id))),
+                );
+            }
+            let rows: Vec<AppRow> = q.load(c).map_err(unexpected)?;
+            rows.into_iter().map(AppRow::into_domain).collect()
+        })
+        .await
+    }
+
+    async fn decide(
+        &self,
+        id: ApplicationId,
+        decision: &Decision,
+        by: AccountId,
+        member_id: MemberId,
+        at: DateTime<Utc>,
+        change: &Change,
+    ) -> Result<(Application, Option<Member>), RepoError> {
+        let (decision, change) = (decision.clone(), change.clone());
+        self.run(move |c| {
+            c.transaction(|c| {
+                let key = id.to_string();
+                let now = to_naive(at);
+                let (reason_code, reason, missing) = match &decision {
+                    Decision::Approve => (None, None, None),
+                    Decision::Reject {
+                        reason_code,
+                        reason,
+                    } => (Some(reason_code.as_str()), Some(reason.clone()), None),
+                    Decision::Return { missing } => (None, None, Some(missing.clone())),
+                };
+                let n = diesel::update(
+                    a::table
+                        .filter(a::id.eq(&key))
+                        .filter(a::status.eq(ApplicationStatus::Submitted.as_str())),
+                )
+                .set((
+                    a::status.eq(decision.status().as_str()),
+                    a::decided_at.eq(Some(now)),
+                    a::decided_by.eq(Some(by.to_string())),
+                    a::reason_code.eq(reason_code),
+                    a::reason.eq(reason),
+                    a::missing.eq(missing),
+                    a::updated_at.eq(now),
+                ))
+                .execute(c)?;
+                if n == 0 {
+                    // Either no such application or it is not (any longer) submitted.
+                    load_application(c, &key)?;
+                    return Err(TxError::conflict(conflict::STATUS));
+                }
+                let action = match decision {
+                    Decision::Approve => ApplicationAction::Approved,
+                    Decision::Reject { .. } => ApplicationAction::Rejected,
+                    Decision::Return { .. } => ApplicationAction::Returned,
+                };
+                record_event(c, &key, action, Some(&decision), at, &change)?;
+                let member = if decision == Decision::Approve {
+                    Some(admit(c, &key, member_id, at)?)
+                } else {
+                    None
+                };
+                record_change(c, &change)?;
+                Ok((load_application(c, &key)?, member))
+            })
+            .map_err(|e| e.into_repo(conflict::ALREADY_MEMBER))
+        })
+        .await
+    }
+
+    async fn member_of(&self, account_id: AccountId) -> Result<Option<Member>, RepoError> {
+        self.run(move |c| {
+            let row: Option<MemberRow> = m::table
+                .inner_join(o::table)
+                .select(MEMBER_COLUMNS)
+                .filter(m::account_id.eq(account_id.to_string()))
+                .filter(m::status.eq(MemberStatus::Active.as_str()))
+                .first(c)
+                .optional()
+                .map_err(unexpected)?;
+            row.map(MemberRow::into_domain).transpose()
+        })
+        .await
+    }
+
+    async fn member(&self, id: MemberId) -> Result<Member, RepoError> {
+        self.run(move |c| load_member(c, &id.to_string()).map_err(|e| e.into_repo("id")))
+            .await
+    }
+
+    async fn members(
+        &self,
+        scope: &OrgPath,
+        filter: &MemberFilter,
+        page: &Page,
+    ) -> Result<Vec<Member>, RepoError> {
+        let (lower, upper) = filter.org.as_ref().unwrap_or(scope).subtree_range();
+        let (filter, page) = (filter.clone(), page.clone());
+        self.run(move |c| {
+            let mut q = m::table
+                .inner_join(o::table)
+                .select(MEMBER_COLUMNS)
+                .filter(m::org_path.ge(lower))
+                .filter(m::org_path.lt(upper))
+                .order(m::member_number.asc())
+                .limit(i64::from(page.limit))
+                .into_boxed();
+            match filter.active {
+                Some(true) => q = q.filter(m::status.eq(MemberStatus::Active.as_str())),
+                Some(false) => q = q.filter(m::status.eq(MemberStatus::Ended.as_str())),
+                None => {}
+            }
+            if let Some(text) = filter.q.as_deref() {
+                let pattern = like_contains(text);
+                q = q.filter(
+                    m::real_name
+                        .like(pattern.clone())
+                        .escape('\\')
+                        .or(m::phone.like(pattern.clone()).escape('\\'))
+                        .or(m::member_number.like(pattern).escape('\\')),
+                );
+            }
+            if let Some(after) = page.after {
+                q = q.filter(m::member_number.gt(after));
+            }
+            let rows: Vec<MemberRow> = q.load(c).map_err(unexpected)?;
+            rows.into_iter().map(MemberRow::into_domain).collect()
+        })
+        .await
+    }
+
+    async fn sealed_id_number(
+        &self,
+        id: MemberId,
+        change: &Change,
+    ) -> Result<Option<SealedRef>, RepoError> {
+        let change = change.clone();
+        self.run(move |c| {
+            c.transaction(|c| {
+                let (kid, sealed): (Option<String>, Option<String>) = m::table
+                    .find(id.to_string())
+                    .select((m::id_number_kid, m::id_number_sealed))
+                    .first(c)?;
+                record_change(c, &change)?;
+                Ok(kid
+                    .zip(sealed)
+                    .map(|(kid, sealed)| SealedRef { kid, sealed }))
+            })
+            .map_err(|e: TxError| e.into_repo("id"))
+        })
+        .await
+    }
+}
+
+/// Writes the applicant's details (personal columns) of application `key`.
+fn write_details(c: &mut DbConnection, key: &str, d: &ApplicantDetails) -> QueryResult<()> {
+    diesel::update(a::table.find(key))
+        .set((
+            a::real_name.eq(Some(&d.real_name)),
+            a::id_number_kid.eq(Some(&d.id_number.kid)),
+            a::id_number_sealed.eq(Some(&d.id_number.sealed)),
+            a::id_number_index.eq(Some(&d.id_number.index)),
+            a::id_number_masked.eq(Some(&d.id_number.masked)),
+            a::birth_date.eq(Some(d.birth_date)),
+            a::sex.eq(Some(d.sex.as_str())),
+            a::phone.eq(Some(&d.phone)),
+            a::employer_name.eq(Some(&d.employer_name)),
+            a::credit_code.eq(d.credit_code.as_deref()),
+            a::industry.eq(Some(&d.industry)),
+            a::city.eq(Some(&d.city)),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+/// Creates the member record of approved application `key`, with the organisation's next
+/// member number, and the "joined" history row.
+fn admit(
+    c: &mut DbConnection,
+    key: &str,
+    member_id: MemberId,
+    at: DateTime<Utc>,
+) -> Result<Member, TxError> {
+    type Personal = (
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        String,
+    );
+    let (account, org, path, name, kid, sealed, index, masked, phone, form): Personal = a::table
+        .find(key)
+        .select((
+            a::account_id,
+            a::org_id,
+            a::org_path,
+            a::real_name,
+            a::id_number_kid,
+            a::id_number_sealed,
+            a::id_number_index,
+            a::id_number_masked,
+            a::phone,
+            a::employment_form,
+        ))
+        .first(c)?;
+    diesel::update(o::table.find(&org))
+        .set(o::member_seq.eq(o::member_seq + 1))
+        .execute(c)?;
+    let (seq, code): (i64, Option<String>) = o::table
+        .find(&org)
+        .select((o::member_seq, o::code))
+        .first(c)?;
+    let code = code.ok_or_else(|| TxError::Repo(corrupt("organisation code", &org)))?;
+    let number = member_number(&code, seq);
+    let now = to_naive(at);
+    let member_key = member_id.to_string();
+    diesel::insert_into(m::table)
+        .values((
+            m::id.eq(&member_key),
+            m::account_id.eq(&account),
+            m::application_id.eq(key),
+            m::member_number.eq(&number),
+            m::org_id.eq(&org),
+            m::org_path.eq(&path),
+            m::status.eq(MemberStatus::Active.as_str()),
+            m::real_name.eq(name),
+            m::id_number_kid.eq(kid),
+            m::id_number_sealed.eq(sealed),
+            m::id_number_index.eq(index),
+            m::id_number_masked.eq(masked),
+            m::phone.eq(phone),
+            m::employment_form.eq(form),
+            m::joined_on.eq(china_date(at)),
+            m::created_at.eq(now),
+            m::updated_at.eq(now),
+        ))
+        .execute(c)?;
+    diesel::insert_into(h::table)
+        .values((
+            h::id.eq(Uuid::now_v7().to_string()),
+            h::member_id.eq(&member_key),
+            h::event.eq("joined"),
+            h::org_id.eq(&org),
+            h::at.eq(now),
+        ))
+        .execute(c)?;
+    load_member(c, &member_key)
+}
