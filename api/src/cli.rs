@@ -13,6 +13,8 @@ use yiwang_domain::repo::{OfficialRepository, OrgRepository, RepoError};
 
 use crate::auth::audit_change;
 use crate::config::Settings;
+use yiwang_infra::db::Database;
+
 use crate::startup::{open_database, Application};
 use crate::{openapi, telemetry};
 
@@ -39,6 +41,9 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Loads a demo organisation tree (贵州/毕节/黔西, 山西/晋城, 山东/东营/垦利) and demo
+    /// officials into an empty database, printing their passwords. Demo data only.
+    Demo,
     /// Prints the OpenAPI document (YAML).
     Openapi {
         /// Write to this file instead of standard output.
@@ -98,6 +103,12 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 app.description()
             );
             app.run_until_stopped().await.map_err(|e| e.to_string())
+        }
+        Command::Demo => {
+            let settings = Settings::load()?;
+            telemetry::init(settings.log_format);
+            let db = open_database(&settings).await?;
+            crate::demo::load(&db).await
         }
         Command::Migrate => {
             let settings = Settings::load()?;
@@ -175,21 +186,7 @@ pub async fn create_official(
             }
             let kind = OrgKind::parse(org_kind).ok_or("invalid --org-kind")?;
             let name = OrgName::parse(name).map_err(|e| format!("invalid --org: {e}"))?;
-            let root = Organisation::new_root(name, kind, clock::now());
-            let change = audit_change(
-                Actor::System,
-                "organisation.create",
-                "organisation",
-                root.id,
-                json!({ "root": true, "name": root.name.as_str() }),
-                Some(OutboxEvent {
-                    topic: "organisation.created".into(),
-                    payload: json!({ "id": root.id, "name": root.name.as_str(), "root": true }),
-                }),
-            );
-            OrgRepository::create(&db, &root, &change)
-                .await
-                .map_err(db_err)?;
+            let root = add_org(&db, None, name, kind, false, None).await?;
             println!(
                 "created root organisation {} ({})",
                 root.name.as_str(),
@@ -198,10 +195,39 @@ pub async fn create_official(
             root
         }
     };
+    let official = add_official(
+        &db,
+        username.clone(),
+        display_name.unwrap_or_else(|| username.as_str().to_owned()),
+        &org,
+        role,
+        password,
+    )
+    .await?;
+    println!(
+        "created official {} ({}) in {} ({})",
+        official.username.as_str(),
+        role.as_str(),
+        org.name.as_str(),
+        org.id
+    );
+    Ok(())
+}
+
+/// Stores a new official of `role` in `org` with an argon2id hash of `password`, writing the
+/// audit row (actor: the command line).
+pub async fn add_official(
+    db: &Database,
+    username: Username,
+    display_name: String,
+    org: &Organisation,
+    role: Role,
+    password: &str,
+) -> Result<Official, String> {
     let hash = yiwang_infra::password::hash(password)?;
     let official = Official {
         id: AccountId::new(),
-        display_name: display_name.unwrap_or_else(|| username.as_str().to_owned()),
+        display_name,
         username,
         org_id: org.id,
         org_path: org.path.clone(),
@@ -220,18 +246,44 @@ pub async fn create_official(
             payload: json!({ "id": official.id, "username": official.username.as_str() }),
         }),
     );
-    OfficialRepository::create(&db, &official, &hash, &change)
+    OfficialRepository::create(db, &official, &hash, &change)
         .await
         .map_err(|e| match e {
             RepoError::Conflict(_) => "该用户名已被使用 (username taken)".to_owned(),
             other => other.to_string(),
         })?;
-    println!(
-        "created official {} ({}) in {} ({})",
-        official.username.as_str(),
-        role.as_str(),
-        org.name.as_str(),
-        org.id
+    Ok(official)
+}
+
+/// Stores a new organisation — a root when `parent` is `None` — writing the audit row and
+/// outbox event (actor: the command line).
+pub async fn add_org(
+    db: &Database,
+    parent: Option<&Organisation>,
+    name: OrgName,
+    kind: OrgKind,
+    accepts_individuals: bool,
+    city: Option<&str>,
+) -> Result<Organisation, String> {
+    let now = clock::now();
+    let mut org = match parent {
+        Some(p) => p.new_child(name, kind, accepts_individuals, now),
+        None => Organisation::new_root(name, kind, now),
+    };
+    org.city = city.map(str::to_owned);
+    let change = audit_change(
+        Actor::System,
+        "organisation.create",
+        "organisation",
+        org.id,
+        json!({ "parent_id": org.parent_id, "name": org.name.as_str(), "via": "cli" }),
+        Some(OutboxEvent {
+            topic: "organisation.created".into(),
+            payload: json!({ "id": org.id, "parent_id": org.parent_id, "name": org.name.as_str() }),
+        }),
     );
-    Ok(())
+    OrgRepository::create(db, &org, &change)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(org)
 }
