@@ -44,6 +44,9 @@ enum Command {
     /// Loads a demo organisation tree (贵州/毕节/黔西, 山西/晋城, 山东/东营/垦利) and demo
     /// officials into an empty database, printing their passwords. Demo data only.
     Demo,
+    /// Erases personal data past its retention period once (the server also does it hourly)
+    /// and prints how many records were erased.
+    EraseExpired,
     /// Prints the OpenAPI document (YAML).
     Openapi {
         /// Write to this file instead of standard output.
@@ -109,6 +112,18 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             telemetry::init(settings.log_format);
             let db = open_database(&settings).await?;
             crate::demo::load(&db).await
+        }
+        Command::EraseExpired => {
+            let settings = Settings::load()?;
+            telemetry::init(settings.log_format);
+            let db = open_database(&settings).await?;
+            let n =
+                crate::retention::erase_expired(&db, settings.personal_data_retention_days).await?;
+            println!(
+                "erased the personal data of {n} records older than {} days",
+                settings.personal_data_retention_days
+            );
+            Ok(())
         }
         Command::Migrate => {
             let settings = Settings::load()?;

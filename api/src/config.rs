@@ -71,6 +71,9 @@ pub struct Settings {
     /// without decrypting it. Must never change.
     #[serde(skip_serializing)]
     pub personal_data_index_key: Option<SecretString>,
+    /// Days personal data of rejected or withdrawn applications and ended memberships is
+    /// kept before it is erased. Default 365.
+    pub personal_data_retention_days: u32,
     /// Version of the privacy notice applicants consent to. Default `2026-11-20`.
     pub privacy_notice_version: String,
     /// Public holidays on weekdays, `YYYY-MM-DD` (the State Council's yearly list), for the
@@ -105,6 +108,7 @@ impl Default for Settings {
             personal_data_keys: None,
             personal_data_active_key: None,
             personal_data_index_key: None,
+            personal_data_retention_days: 365,
             privacy_notice_version: "2026-11-20".into(),
             holidays: Vec::new(),
             working_weekends: Vec::new(),

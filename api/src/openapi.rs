@@ -57,6 +57,7 @@ impl Modify for BearerAuth {
         routes::membership::resubmit,
         routes::membership::withdraw,
         routes::membership::member_card,
+        routes::membership::leave,
         routes::membership::verify_card,
         routes::admin::membership::queue,
         routes::admin::membership::application,

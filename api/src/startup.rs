@@ -164,6 +164,10 @@ impl Application {
             worker_session_ttl_secs: settings.worker_session_ttl_secs,
             admin_session_ttl_secs: settings.admin_session_ttl_secs,
         });
+        crate::retention::spawn(
+            Arc::clone(&state.membership),
+            settings.personal_data_retention_days,
+        );
         let metrics = PrometheusMetricsBuilder::new("yiwang")
             .endpoint("/metrics")
             .build()

@@ -701,6 +701,15 @@ pub struct MemberCard {
     pub qr_expires_at: DateTime<Utc>,
 }
 
+fn not_a_member() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_a_member",
+        "您还不是工会会员（或已退会）；入会申请通过后即可查看电子会员卡",
+        "You are not a member (or have left); the card appears once an application is approved",
+    )
+}
+
 fn org_ref(member: &Member) -> OrgRef {
     OrgRef {
         id: member.org_id.to_string(),
@@ -726,14 +735,7 @@ pub async fn member_card(
         .membership
         .member_of(worker.0.account_id())
         .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_a_member",
-                "您还不是工会会员；入会申请通过后即可查看电子会员卡",
-                "You are not a member yet; the card appears once an application is approved",
-            )
-        })?;
+        .ok_or_else(not_a_member)?;
     let (qr_token, exp) = state
         .tokens
         .issue_card(&member.id.to_string(), &member.member_number)
@@ -824,5 +826,61 @@ pub async fn verify_card(
         status: member.status.as_str().to_owned(),
         status_label: member.status.zh().to_owned(),
         valid: member.status == MemberStatus::Active,
+    }))
+}
+
+/// What ending a membership answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MembershipEnded {
+    /// The member number, kept in the history.
+    pub member_number: String,
+    /// `ended`.
+    pub status: String,
+    /// When it ended (UTC).
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// Ends the worker's membership (退会). Personal data is erased after the retention period.
+#[utoipa::path(post, path = "/api/v1/membership/leave", tag = "membership", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Membership ended", body = MembershipEnded),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_a_member`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Session store unreachable", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/membership/leave")]
+pub async fn leave(
+    state: web::Data<AppState>,
+    worker: auth::Worker,
+) -> Result<web::Json<MembershipEnded>, ApiError> {
+    let member = state
+        .membership
+        .member_of(worker.0.account_id())
+        .await?
+        .ok_or_else(not_a_member)?;
+    let change = worker.0.change(
+        "membership.end",
+        "member",
+        member.id,
+        json!({ "member_number": member.member_number }),
+        Some(OutboxEvent {
+            topic: "membership.ended".into(),
+            payload: json!({ "member_id": member.id, "org_id": member.org_id }),
+        }),
+    );
+    let ended = match state
+        .membership
+        .end_membership(worker.0.account_id(), clock::now(), &change)
+        .await
+    {
+        Ok(m) => m,
+        Err(RepoError::NotFound) => return Err(not_a_member()),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(web::Json(MembershipEnded {
+        member_number: ended.member_number,
+        status: ended.status.as_str().to_owned(),
+        ended_at: ended.ended_at,
     }))
 }

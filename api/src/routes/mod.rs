@@ -216,6 +216,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(membership::resubmit)
                 .service(membership::withdraw)
                 .service(membership::member_card)
+                .service(membership::leave)
                 .service(membership::verify_card)
                 .service(admin::membership::batch_approve)
                 .service(admin::membership::queue)

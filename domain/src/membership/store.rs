@@ -148,4 +148,24 @@ pub trait MembershipRepository: Send + Sync {
         id: MemberId,
         change: &Change,
     ) -> Result<Option<SealedRef>, RepoError>;
+
+    /// Ends the account's membership in force (退会) and writes the "ended" history row.
+    /// `NotFound` when the account holds none.
+    async fn end_membership(
+        &self,
+        account_id: AccountId,
+        at: DateTime<Utc>,
+        change: &Change,
+    ) -> Result<Member, RepoError>;
+
+    /// Erases the personal data (name, ID number, phone, employer…) of applications rejected
+    /// or withdrawn, and of memberships ended (with their applications), last changed before
+    /// `cutoff`; the records themselves stay, marked `erased_at`. Returns how many records
+    /// were erased; `change` is written once when any were.
+    async fn erase_expired(
+        &self,
+        cutoff: DateTime<Utc>,
+        at: DateTime<Utc>,
+        change: &Change,
+    ) -> Result<u64, RepoError>;
 }

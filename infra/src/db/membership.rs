@@ -759,6 +759,115 @@ impl MembershipRepository for Database {
         .await
     }
 
+    async fn end_membership(
+        &self,
+        account_id: AccountId,
+        at: DateTime<Utc>,
+        change: &Change,
+    ) -> Result<Member, RepoError> {
+        let change = change.clone();
+        self.run(move |c| {
+            c.transaction(|c| {
+                let now = to_naive(at);
+                let (id, org): (String, String) = m::table
+                    .filter(m::account_id.eq(account_id.to_string()))
+                    .filter(m::status.eq(MemberStatus::Active.as_str()))
+                    .select((m::id, m::org_id))
+                    .first(c)?;
+                diesel::update(
+                    m::table
+                        .filter(m::id.eq(&id))
+                        .filter(m::status.eq(MemberStatus::Active.as_str())),
+                )
+                .set((
+                    m::status.eq(MemberStatus::Ended.as_str()),
+                    m::ended_at.eq(Some(now)),
+                    m::updated_at.eq(now),
+                ))
+                .execute(c)?;
+                diesel::insert_into(h::table)
+                    .values((
+                        h::id.eq(Uuid::now_v7().to_string()),
+                        h::member_id.eq(&id),
+                        h::event.eq("ended"),
+                        h::org_id.eq(&org),
+                        h::at.eq(now),
+                    ))
+                    .execute(c)?;
+                record_change(c, &change)?;
+                load_member(c, &id)
+            })
+            .map_err(|e: TxError| e.into_repo("id"))
+        })
+        .await
+    }
+
+    async fn erase_expired(
+        &self,
+        cutoff: DateTime<Utc>,
+        at: DateTime<Utc>,
+        change: &Change,
+    ) -> Result<u64, RepoError> {
+        let change = change.clone();
+        self.run(move |c| {
+            c.transaction(|c| {
+                let (cutoff, now) = (to_naive(cutoff), to_naive(at));
+                let undecided_gone = [
+                    ApplicationStatus::Rejected.as_str(),
+                    ApplicationStatus::Withdrawn.as_str(),
+                ];
+                let mut ids: Vec<String> = a::table
+                    .filter(a::erased_at.is_null())
+                    .filter(a::status.eq_any(undecided_gone))
+                    .filter(a::updated_at.lt(cutoff))
+                    .select(a::id)
+                    .load(c)?;
+                let ended: Vec<String> = a::table
+                    .filter(a::erased_at.is_null())
+                    .filter(
+                        a::id.eq_any(
+                            m::table
+                                .filter(m::status.eq(MemberStatus::Ended.as_str()))
+                                .filter(m::ended_at.lt(cutoff))
+                                .select(m::application_id),
+                        ),
+                    )
+                    .select(a::id)
+                    .load(c)?;
+                ids.extend(ended);
+                let mut n = 0;
+                for chunk in ids.chunks(500) {
+                    n += erase_applications(c, chunk, now)?;
+                }
+                n += diesel::update(
+                    m::table
+                        .filter(m::erased_at.is_null())
+                        .filter(m::status.eq(MemberStatus::Ended.as_str()))
+                        .filter(m::ended_at.lt(cutoff)),
+                )
+                .set((
+                    m::real_name.eq(None::<String>),
+                    m::id_number_kid.eq(None::<String>),
+                    m::id_number_sealed.eq(None::<String>),
+                    m::id_number_index.eq(None::<String>),
+                    m::id_number_masked.eq(None::<String>),
+                    m::phone.eq(None::<String>),
+                    m::erased_at.eq(Some(now)),
+                ))
+                .execute(c)?;
+                if n > 0 {
+                    let mut change = change.clone();
+                    change.audit.detail =
+                        serde_json::json!({ "records": n, "cutoff": cutoff.and_utc() });
+                    record_change(c, &change)?;
+                }
+                Ok(u64::try_from(n).unwrap_or(u64::MAX))
+            })
+            .map_err(|e: TxError| e.into_repo("erase"))
+        })
+        .await
+    }
+
     async fn sealed_id_number(
         &self,
         id: MemberId,
@@ -780,6 +889,31 @@ impl MembershipRepository for Database {
         })
         .await
     }
+}
+
+/// Sets every personal column of applications `ids` to NULL and marks them erased.
+fn erase_applications(
+    c: &mut DbConnection,
+    ids: &[String],
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(a::table.filter(a::id.eq_any(ids)))
+        .set((
+            a::real_name.eq(None::<String>),
+            a::id_number_kid.eq(None::<String>),
+            a::id_number_sealed.eq(None::<String>),
+            a::id_number_index.eq(None::<String>),
+            a::id_number_masked.eq(None::<String>),
+            a::birth_date.eq(None::<NaiveDate>),
+            a::sex.eq(None::<String>),
+            a::phone.eq(None::<String>),
+            a::employer_name.eq(None::<String>),
+            a::credit_code.eq(None::<String>),
+            a::industry.eq(None::<String>),
+            a::city.eq(None::<String>),
+            a::erased_at.eq(Some(now)),
+        ))
+        .execute(c)
 }
 
 /// Writes the applicant's details (personal columns) of application `key`.

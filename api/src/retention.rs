@@ -1,0 +1,59 @@
+//! Erasing personal data past its retention period (PIPL art. 19: kept no longer than the
+//! purpose needs): applications rejected or withdrawn, and memberships ended, more than
+//! `personal_data_retention_days` ago lose their names, ID numbers and phones; the records of
+//! what happened stay. `yiwang serve` runs it at start and then every hour;
+//! `yiwang erase-expired` runs it once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use serde_json::json;
+use yiwang_domain::audit::{Actor, OutboxEvent};
+use yiwang_domain::clock;
+use yiwang_domain::membership::store::MembershipRepository;
+
+use crate::auth::audit_change;
+
+/// How often the server erases what has expired.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+
+/// Erases personal data last changed more than `retention_days` ago; returns how many
+/// records were erased.
+pub async fn erase_expired(
+    membership: &dyn MembershipRepository,
+    retention_days: u32,
+) -> Result<u64, String> {
+    let now = clock::now();
+    let cutoff = now - TimeDelta::days(i64::from(retention_days));
+    let change = audit_change(
+        Actor::System,
+        "personal_data.erase_expired",
+        "membership",
+        "retention",
+        json!({}),
+        Some(OutboxEvent {
+            topic: "personal_data.erased".into(),
+            payload: json!({ "cutoff": cutoff, "retention_days": retention_days }),
+        }),
+    );
+    membership
+        .erase_expired(cutoff, now, &change)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Runs [`erase_expired`] now and every [`SWEEP_EVERY`] on the current runtime.
+pub fn spawn(membership: Arc<dyn MembershipRepository>, retention_days: u32) {
+    actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval(SWEEP_EVERY);
+        loop {
+            tick.tick().await;
+            match erase_expired(membership.as_ref(), retention_days).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(records = n, "erased expired personal data"),
+                Err(error) => tracing::error!(%error, "erasing expired personal data failed"),
+            }
+        }
+    });
+}
