@@ -43,9 +43,10 @@ pub async fn erase_expired(
         .map_err(|e| e.to_string())
 }
 
-/// Runs [`erase_expired`] now and every [`SWEEP_EVERY`] on the current runtime.
+/// Runs [`erase_expired`] now and every [`SWEEP_EVERY`] as a task of the current Tokio
+/// runtime.
 pub fn spawn(membership: Arc<dyn MembershipRepository>, retention_days: u32) {
-    actix_web::rt::spawn(async move {
+    tokio::spawn(async move {
         let mut tick = tokio::time::interval(SWEEP_EVERY);
         loop {
             tick.tick().await;

@@ -30,7 +30,8 @@ use super::schema::{
     membership_history as h, organisations as o,
 };
 use super::{
-    corrupt, from_naive, like_contains, record_change, to_naive, unexpected, Database, DbConnection,
+    claim_writer, corrupt, from_naive, like_contains, record_change, to_naive, unexpected,
+    Database, DbConnection,
 };
 
 /// An error inside a transaction: diesel's, or a domain refusal decided mid-way.
@@ -416,6 +417,7 @@ impl MembershipRepository for Database {
         let (d, path, change) = (details.clone(), org_path.clone(), change.clone());
         self.run(move |c| {
             c.transaction(|c| {
+                claim_writer(c)?;
                 let (key, account) = (id.to_string(), account_id.to_string());
                 check_may_apply(c, &account, &d.id_number.index, None)?;
                 let now = to_naive(at);
@@ -456,6 +458,7 @@ impl MembershipRepository for Database {
         let (d, path, change) = (details.clone(), org_path.clone(), change.clone());
         self.run(move |c| {
             c.transaction(|c| {
+                claim_writer(c)?;
                 let (key, account) = (id.to_string(), account_id.to_string());
                 let current = load_application(c, &key)?;
                 if current.account_id != account_id {
@@ -505,6 +508,7 @@ impl MembershipRepository for Database {
         let change = change.clone();
         self.run(move |c| {
             c.transaction(|c| {
+                claim_writer(c)?;
                 let key = id.to_string();
                 let current = load_application(c, &key)?;
                 if current.account_id != account_id {
@@ -649,6 +653,7 @@ impl MembershipRepository for Database {
         let (decision, change) = (decision.clone(), change.clone());
         self.run(move |c| {
             c.transaction(|c| {
+                claim_writer(c)?;
                 let key = id.to_string();
                 let now = to_naive(at);
                 let (reason_code, reason, missing) = match &decision {
@@ -768,6 +773,7 @@ impl MembershipRepository for Database {
         let change = change.clone();
         self.run(move |c| {
             c.transaction(|c| {
+                claim_writer(c)?;
                 let now = to_naive(at);
                 let (id, org): (String, String) = m::table
                     .filter(m::account_id.eq(account_id.to_string()))
@@ -811,6 +817,7 @@ impl MembershipRepository for Database {
         let change = change.clone();
         self.run(move |c| {
             c.transaction(|c| {
+                claim_writer(c)?;
                 let (cutoff, now) = (to_naive(cutoff), to_naive(at));
                 let undecided_gone = [
                     ApplicationStatus::Rejected.as_str(),
@@ -876,6 +883,7 @@ impl MembershipRepository for Database {
         let change = change.clone();
         self.run(move |c| {
             c.transaction(|c| {
+                claim_writer(c)?;
                 let (kid, sealed): (Option<String>, Option<String>) = m::table
                     .find(id.to_string())
                     .select((m::id_number_kid, m::id_number_sealed))

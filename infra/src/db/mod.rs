@@ -240,6 +240,20 @@ pub(crate) fn unexpected(e: DieselError) -> RepoError {
     classify("unexpected")(e)
 }
 
+/// Makes the current transaction a writer from its first statement. A SQLite transaction
+/// starts as a reader; one that reads and then writes, while another connection committed in
+/// between, fails at once with "database is locked" (`SQLITE_BUSY_SNAPSHOT`) instead of
+/// waiting out `busy_timeout`. A write that changes nothing takes the write lock up front —
+/// waiting for it like any write — so every later read sees the latest commit. PostgreSQL needs
+/// nothing: row locks and `UPDATE … WHERE` re-checks serialise its writers.
+pub(crate) fn claim_writer(c: &mut DbConnection) -> QueryResult<()> {
+    if let DbConnection::Sqlite(_) = c {
+        diesel::sql_query("UPDATE organisations SET member_seq = member_seq WHERE 0 = 1")
+            .execute(c)?;
+    }
+    Ok(())
+}
+
 pub(crate) fn to_naive(t: DateTime<Utc>) -> NaiveDateTime {
     t.naive_utc()
 }

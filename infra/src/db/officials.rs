@@ -9,7 +9,9 @@ use yiwang_domain::org::{OrgId, OrgPath};
 use yiwang_domain::repo::{OfficialRepository, Page, RepoError};
 
 use super::schema::officials as f;
-use super::{classify, corrupt, from_naive, record_change, to_naive, unexpected, Database};
+use super::{
+    claim_writer, classify, corrupt, from_naive, record_change, to_naive, unexpected, Database,
+};
 
 type Row = (
     String,
@@ -158,6 +160,7 @@ impl OfficialRepository for Database {
         let change = change.clone();
         self.run(move |c| {
             c.transaction(|c| {
+                claim_writer(c)?;
                 let key = id.to_string();
                 let target = || f::table.find(key.clone());
                 let row: Row = target().select(COLUMNS).first(c)?;

@@ -8,7 +8,7 @@ use yiwang_domain::audit::Change;
 use yiwang_domain::repo::{RepoError, WorkerRepository};
 
 use super::schema::workers as w;
-use super::{classify, corrupt, from_naive, record_change, to_naive, Database};
+use super::{claim_writer, classify, corrupt, from_naive, record_change, to_naive, Database};
 
 type Row = (
     String,
@@ -72,36 +72,39 @@ impl WorkerRepository for Database {
         self.run(move |c| {
             let naive = to_naive(now);
             let attempt = |c: &mut super::DbConnection| {
-                c.transaction(|c| match find(c, &openid)? {
-                    Some(row) => {
-                        let target = || w::table.find(row.0.clone());
-                        diesel::update(target())
-                            .set((w::last_login_at.eq(naive), w::updated_at.eq(naive)))
-                            .execute(c)?;
-                        if unionid.is_some() && row.2 != unionid {
+                c.transaction(|c| {
+                    claim_writer(c)?;
+                    match find(c, &openid)? {
+                        Some(row) => {
+                            let target = || w::table.find(row.0.clone());
                             diesel::update(target())
-                                .set(w::unionid.eq(&unionid))
+                                .set((w::last_login_at.eq(naive), w::updated_at.eq(naive)))
                                 .execute(c)?;
+                            if unionid.is_some() && row.2 != unionid {
+                                diesel::update(target())
+                                    .set(w::unionid.eq(&unionid))
+                                    .execute(c)?;
+                            }
+                            target().select(COLUMNS).first::<Row>(c).map(|r| (r, false))
                         }
-                        target().select(COLUMNS).first::<Row>(c).map(|r| (r, false))
-                    }
-                    None => {
-                        let id = AccountId::new().to_string();
-                        diesel::insert_into(w::table)
-                            .values((
-                                w::id.eq(&id),
-                                w::openid.eq(&openid),
-                                w::unionid.eq(&unionid),
-                                w::created_at.eq(naive),
-                                w::updated_at.eq(naive),
-                                w::last_login_at.eq(naive),
-                            ))
-                            .execute(c)?;
-                        w::table
-                            .find(&id)
-                            .select(COLUMNS)
-                            .first::<Row>(c)
-                            .map(|r| (r, true))
+                        None => {
+                            let id = AccountId::new().to_string();
+                            diesel::insert_into(w::table)
+                                .values((
+                                    w::id.eq(&id),
+                                    w::openid.eq(&openid),
+                                    w::unionid.eq(&unionid),
+                                    w::created_at.eq(naive),
+                                    w::updated_at.eq(naive),
+                                    w::last_login_at.eq(naive),
+                                ))
+                                .execute(c)?;
+                            w::table
+                                .find(&id)
+                                .select(COLUMNS)
+                                .first::<Row>(c)
+                                .map(|r| (r, true))
+                        }
                     }
                 })
             };
