@@ -7,5 +7,6 @@ mod admin;
 mod auth;
 mod bad_input;
 mod health;
+mod membership;
 mod migrations;
 mod openapi;
