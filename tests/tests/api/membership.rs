@@ -27,6 +27,7 @@ both_shapes!(
     member_card_and_its_check,
     id_numbers_are_sealed_at_rest_and_reveals_are_audited,
     member_search_filters,
+    leaving_and_erasure_after_retention,
 );
 
 const ORG_SEARCH: &str = "/api/v1/orgs";
@@ -39,6 +40,7 @@ const MEMBERS: &str = "/api/v1/admin/members";
 const CARD: &str = "/api/v1/me/member-card";
 const VERIFY: &str = "/api/v1/member-cards/verify";
 const PHONE: &str = "/api/v1/me/phone";
+const LEAVE: &str = "/api/v1/membership/leave";
 
 /// A valid unified social credit code (GB 32100-2015).
 const CREDIT_CODE: &str = "91350100M000100Y43";
@@ -2007,4 +2009,121 @@ async fn member_search_filters(shape: Shape) {
     .await;
     let (auditor, _) = w.official("zz-auditor", &w.zz, "auditor").await;
     assert_eq!(list(app, Some(&auditor), MEMBERS).await.len(), 2);
+}
+
+/// A member leaves: the card is gone and leaving again is 404. Erasure with a zero-day
+/// retention then forgets the names and ID numbers of the ended membership and of a withdrawn
+/// application, but keeps the records; an open application is left alone.
+async fn leaving_and_erasure_after_retention(shape: Shape) {
+    let w = World::new(shape).await;
+    let app = &w.app;
+    let (tok, other) = (w.worker("vera").await, w.worker("walt").await);
+    let (number, other_number) = (person(91), person(92));
+    let app_id = id(&w
+        .submit(&tok, &w.form_of("林小雨", &number, "13912340091"))
+        .await);
+    let member_number = w.approved(&app_id).await;
+
+    assert_problem(
+        app.post(LEAVE, &json!({}), None).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+    let ended = expect(
+        app.post(LEAVE, &json!({}), Some(&tok)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(ended["member_number"], member_number.as_str());
+    assert_eq!(ended["status"], "ended");
+    assert!(ended["ended_at"].is_string());
+    assert_problem_zh(
+        app.get(CARD, Some(&tok)).await,
+        StatusCode::NOT_FOUND,
+        "not_a_member",
+    )
+    .await;
+    assert_problem(
+        app.post(LEAVE, &json!({}), Some(&tok)).await,
+        StatusCode::NOT_FOUND,
+        "not_a_member",
+    )
+    .await;
+    let listed = list(app, Some(&w.root), &format!("{MEMBERS}?status=ended")).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+
+    // Another person withdraws; a third application stays open.
+    let withdrawn = id(&w
+        .submit(&other, &w.form_of("周大海", &other_number, "13912340092"))
+        .await);
+    expect(
+        app.post(
+            &format!("{APPS}/{withdrawn}/withdraw"),
+            &json!({}),
+            Some(&other),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let open_tok = w.worker("xena").await;
+    let open_number = person(93);
+    w.submit(&open_tok, &w.form_of("吴晓", &open_number, "13912340093"))
+        .await;
+
+    let url = app.database_url();
+    let store = tokio::task::spawn_blocking(move || yiwang_infra::db::Database::connect(&url, 2))
+        .await
+        .unwrap()
+        .unwrap();
+    let erased = yiwang_api::retention::erase_expired(&store, 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        erased, 3,
+        "the ended member, its application, the withdrawn application"
+    );
+
+    let rows: Vec<(String, Option<String>, Option<String>, bool)> = db(app, |c| {
+        membership_applications::table
+            .select((
+                membership_applications::status,
+                membership_applications::real_name,
+                membership_applications::id_number_masked,
+                membership_applications::erased_at.is_not_null(),
+            ))
+            .order(membership_applications::created_at.asc())
+            .load(c)
+            .unwrap()
+    })
+    .await;
+    assert_eq!(
+        rows,
+        vec![
+            ("approved".into(), None, None, true),
+            ("withdrawn".into(), None, None, true),
+            (
+                "submitted".into(),
+                Some("吴晓".into()),
+                Some(masked(&open_number)),
+                false
+            ),
+        ]
+    );
+    let listed = list(app, Some(&w.root), &format!("{MEMBERS}?status=ended")).await;
+    assert_eq!(listed[0]["member_number"], member_number.as_str());
+    assert!(
+        listed[0]["name"].is_null() && listed[0]["id_number"].is_null(),
+        "{listed:?}"
+    );
+    let audited: i64 = db(app, |c| {
+        audit_log::table
+            .filter(audit_log::action.eq("personal_data.erase_expired"))
+            .count()
+            .get_result(c)
+            .unwrap()
+    })
+    .await;
+    assert_eq!(audited, 1);
 }
