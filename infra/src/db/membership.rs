@@ -629,7 +629,9 @@ impl MembershipRepository for Database {
                 );
             }
             if let Some((at, id)) = page.after.as_deref().and_then(parse_queue_key) {
-                q = q.filter(
+                // The `>=` alone is what lets both planners seek into the index; the OR then
+                // drops the rows of the same instant already shown.
+                q = q.filter(a::submitted_at.ge(at)).filter(
                     a::submitted_at
                         .gt(at)
                         .or(a::submitted_at.eq(at).and(a::id.gt(id))),
