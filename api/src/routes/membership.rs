@@ -190,17 +190,6 @@ pub struct ApplicationView {
     pub history: Option<Vec<HistoryEntry>>,
 }
 
-fn status_label(status: yiwang_domain::membership::application::ApplicationStatus) -> &'static str {
-    use yiwang_domain::membership::application::ApplicationStatus as S;
-    match status {
-        S::Submitted => "审核中",
-        S::Approved => "已通过",
-        S::Rejected => "未通过",
-        S::Returned => "待补充材料",
-        S::Withdrawn => "已撤回",
-    }
-}
-
 impl ApplicationView {
     /// The view of `app`; `full_phone` shows the mobile number unmasked (an official's
     /// single-application view, who must contact the applicant).
@@ -208,7 +197,7 @@ impl ApplicationView {
         ApplicationView {
             id: app.id.to_string(),
             status: app.status.as_str().to_owned(),
-            status_label: status_label(app.status).to_owned(),
+            status_label: app.status.zh().to_owned(),
             org: OrgRef {
                 id: app.org_id.to_string(),
                 name: app.org_name,

@@ -113,6 +113,27 @@ fn query_error(err: QueryPayloadError) -> ApiError {
     )
 }
 
+/// A trimmed optional filter text (`q`, `city`): absent or blank is `None`; longer than `max`
+/// characters is 422 `too_long` naming `field`.
+pub fn optional_text(
+    field: &str,
+    value: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, ApiError> {
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if v.chars().count() > max {
+        return Err(ApiError::invalid_field(
+            field,
+            "too_long",
+            format!("{field} 最多 {max} 个字符"),
+            format!("{field} must be at most {max} characters"),
+        ));
+    }
+    Ok(Some(v.to_owned()))
+}
+
 /// 404 for any path no route answers.
 pub async fn no_route(_req: HttpRequest) -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found())

@@ -9,7 +9,7 @@ use yiwang_domain::org::Organisation;
 use yiwang_domain::repo::OrgSearch;
 
 use crate::error::{ApiError, Problem};
-use crate::routes::{PageQuery, Paged};
+use crate::routes::{optional_text, PageQuery, Paged};
 use crate::state::AppState;
 
 /// An organisation as a worker choosing where to join sees it.
@@ -53,21 +53,6 @@ pub struct OrgSearchQuery {
     pub accepts_individuals: Option<bool>,
 }
 
-fn text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>, ApiError> {
-    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
-        return Ok(None);
-    };
-    if v.chars().count() > max {
-        return Err(ApiError::invalid_field(
-            field,
-            "too_long",
-            format!("{field} 最多 {max} 个字符"),
-            format!("{field} must be at most {max} characters"),
-        ));
-    }
-    Ok(Some(v.to_owned()))
-}
-
 /// Searches organisations a worker can apply to, in tree order.
 #[utoipa::path(get, path = "/api/v1/orgs", tag = "membership",
     params(OrgSearchQuery, PageQuery),
@@ -84,8 +69,8 @@ pub async fn search(
 ) -> Result<web::Json<Paged<OrgChoice>>, ApiError> {
     let page = page.page(|key| key.starts_with('/') && key.ends_with('/'))?;
     let search = OrgSearch {
-        q: text("q", filter.q.as_deref(), 50)?,
-        city: text("city", filter.city.as_deref(), 30)?,
+        q: optional_text("q", filter.q.as_deref(), 50)?,
+        city: optional_text("city", filter.city.as_deref(), 30)?,
         accepts_individuals: filter.accepts_individuals,
     };
     let rows = state.orgs.search(&search, &page).await?;

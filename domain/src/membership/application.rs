@@ -57,6 +57,17 @@ impl ApplicationStatus {
         Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
 
+    /// The label a worker or official reads.
+    pub fn zh(self) -> &'static str {
+        match self {
+            Self::Submitted => "审核中",
+            Self::Approved => "已通过",
+            Self::Rejected => "未通过",
+            Self::Returned => "待补充材料",
+            Self::Withdrawn => "已撤回",
+        }
+    }
+
     /// Open applications count for "one open application per person": submitted or
     /// returned (the worker still has something to do, or the union does).
     pub fn is_open(self) -> bool {

@@ -47,6 +47,13 @@ impl Sex {
     }
 
     /// The Chinese label: 男 or 女.
+    /// Parses [`Sex::as_str`].
+    pub fn parse(s: &str) -> Option<Sex> {
+        [Sex::Male, Sex::Female]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+
     pub fn zh(self) -> &'static str {
         match self {
             Sex::Male => "男",

@@ -65,7 +65,9 @@ impl TxError {
     }
 }
 
-#[derive(Queryable)]
+/// An application row; loaded beside its organisation's name.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = a)]
 struct AppRow {
     id: String,
     account_id: String,
@@ -93,68 +95,7 @@ struct AppRow {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     erased_at: Option<NaiveDateTime>,
-    org_name: String,
 }
-
-/// The columns of [`AppRow`], in its field order.
-#[allow(clippy::type_complexity)] // one column per field; naming the tuple adds nothing
-const APP_COLUMNS: (
-    a::id,
-    a::account_id,
-    a::org_id,
-    a::org_path,
-    a::status,
-    a::real_name,
-    a::id_number_masked,
-    a::birth_date,
-    a::sex,
-    a::phone,
-    a::employer_name,
-    a::credit_code,
-    a::industry,
-    a::employment_form,
-    a::city,
-    a::consent_version,
-    a::consented_at,
-    a::submitted_at,
-    a::decided_at,
-    a::decided_by,
-    a::reason_code,
-    a::reason,
-    a::missing,
-    a::created_at,
-    a::updated_at,
-    a::erased_at,
-    o::name,
-) = (
-    a::id,
-    a::account_id,
-    a::org_id,
-    a::org_path,
-    a::status,
-    a::real_name,
-    a::id_number_masked,
-    a::birth_date,
-    a::sex,
-    a::phone,
-    a::employer_name,
-    a::credit_code,
-    a::industry,
-    a::employment_form,
-    a::city,
-    a::consent_version,
-    a::consented_at,
-    a::submitted_at,
-    a::decided_at,
-    a::decided_by,
-    a::reason_code,
-    a::reason,
-    a::missing,
-    a::created_at,
-    a::updated_at,
-    a::erased_at,
-    o::name,
-);
 
 fn account_id(s: &str) -> Result<AccountId, RepoError> {
     AccountId::parse(s).ok_or_else(|| corrupt("account id", s))
@@ -169,11 +110,7 @@ fn employment_form(s: &str) -> Result<EmploymentForm, RepoError> {
 }
 
 fn sex(s: &str) -> Result<Sex, RepoError> {
-    match s {
-        "male" => Ok(Sex::Male),
-        "female" => Ok(Sex::Female),
-        other => Err(corrupt("sex", other)),
-    }
+    Sex::parse(s).ok_or_else(|| corrupt("sex", s))
 }
 
 fn reject_reason(s: &str) -> Result<RejectReason, RepoError> {
@@ -181,14 +118,14 @@ fn reject_reason(s: &str) -> Result<RejectReason, RepoError> {
 }
 
 impl AppRow {
-    fn into_domain(self) -> Result<Application, RepoError> {
+    fn into_domain(self, org_name: String) -> Result<Application, RepoError> {
         Ok(Application {
             id: ApplicationId::parse(&self.id)
                 .ok_or_else(|| corrupt("application id", &self.id))?,
             account_id: account_id(&self.account_id)?,
             org_id: org_id(&self.org_id)?,
             org_path: OrgPath::from_stored(self.org_path),
-            org_name: self.org_name,
+            org_name,
             status: ApplicationStatus::parse(&self.status)
                 .ok_or_else(|| corrupt("application status", &self.status))?,
             real_name: self.real_name,
@@ -216,7 +153,9 @@ impl AppRow {
     }
 }
 
-#[derive(Queryable)]
+/// A member row; loaded beside its organisation's name.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = m)]
 struct MemberRow {
     id: String,
     account_id: String,
@@ -232,47 +171,10 @@ struct MemberRow {
     joined_on: NaiveDate,
     ended_at: Option<NaiveDateTime>,
     created_at: NaiveDateTime,
-    org_name: String,
 }
 
-/// The columns of [`MemberRow`], in its field order.
-#[allow(clippy::type_complexity)] // one column per field; naming the tuple adds nothing
-const MEMBER_COLUMNS: (
-    m::id,
-    m::account_id,
-    m::application_id,
-    m::member_number,
-    m::org_id,
-    m::org_path,
-    m::status,
-    m::real_name,
-    m::id_number_masked,
-    m::phone,
-    m::employment_form,
-    m::joined_on,
-    m::ended_at,
-    m::created_at,
-    o::name,
-) = (
-    m::id,
-    m::account_id,
-    m::application_id,
-    m::member_number,
-    m::org_id,
-    m::org_path,
-    m::status,
-    m::real_name,
-    m::id_number_masked,
-    m::phone,
-    m::employment_form,
-    m::joined_on,
-    m::ended_at,
-    m::created_at,
-    o::name,
-);
-
 impl MemberRow {
-    fn into_domain(self) -> Result<Member, RepoError> {
+    fn into_domain(self, org_name: String) -> Result<Member, RepoError> {
         Ok(Member {
             id: MemberId::parse(&self.id).ok_or_else(|| corrupt("member id", &self.id))?,
             account_id: account_id(&self.account_id)?,
@@ -281,7 +183,7 @@ impl MemberRow {
             member_number: self.member_number,
             org_id: org_id(&self.org_id)?,
             org_path: OrgPath::from_stored(self.org_path),
-            org_name: self.org_name,
+            org_name,
             status: MemberStatus::parse(&self.status)
                 .ok_or_else(|| corrupt("member status", &self.status))?,
             real_name: self.real_name,
@@ -296,21 +198,21 @@ impl MemberRow {
 }
 
 fn load_application(c: &mut DbConnection, id: &str) -> Result<Application, TxError> {
-    let row: AppRow = a::table
+    let (row, org_name): (AppRow, String) = a::table
         .inner_join(o::table)
-        .select(APP_COLUMNS)
+        .select((AppRow::as_select(), o::name))
         .filter(a::id.eq(id))
         .first(c)?;
-    row.into_domain().map_err(TxError::Repo)
+    row.into_domain(org_name).map_err(TxError::Repo)
 }
 
 fn load_member(c: &mut DbConnection, id: &str) -> Result<Member, TxError> {
-    let row: MemberRow = m::table
+    let (row, org_name): (MemberRow, String) = m::table
         .inner_join(o::table)
-        .select(MEMBER_COLUMNS)
+        .select((MemberRow::as_select(), o::name))
         .filter(m::id.eq(id))
         .first(c)?;
-    row.into_domain().map_err(TxError::Repo)
+    row.into_domain(org_name).map_err(TxError::Repo)
 }
 
 /// The account id of the actor in `change`, for the history row.
@@ -547,14 +449,16 @@ impl MembershipRepository for Database {
 
     async fn applications_of(&self, account_id: AccountId) -> Result<Vec<Application>, RepoError> {
         self.run(move |c| {
-            let rows: Vec<AppRow> = a::table
+            let rows: Vec<(AppRow, String)> = a::table
                 .inner_join(o::table)
-                .select(APP_COLUMNS)
+                .select((AppRow::as_select(), o::name))
                 .filter(a::account_id.eq(account_id.to_string()))
                 .order((a::created_at.desc(), a::id.desc()))
                 .load(c)
                 .map_err(unexpected)?;
-            rows.into_iter().map(AppRow::into_domain).collect()
+            rows.into_iter()
+                .map(|(row, org_name)| row.into_domain(org_name))
+                .collect()
         })
         .await
     }
@@ -609,7 +513,7 @@ impl MembershipRepository for Database {
         self.run(move |c| {
             let mut q = a::table
                 .inner_join(o::table)
-                .select(APP_COLUMNS)
+                .select((AppRow::as_select(), o::name))
                 .filter(a::org_path.ge(lower))
                 .filter(a::org_path.lt(upper))
                 .order((a::submitted_at.asc(), a::id.asc()))
@@ -637,8 +541,10 @@ impl MembershipRepository for Database {
                         .or(a::submitted_at.eq(at).and(a::id.gt(id))),
                 );
             }
-            let rows: Vec<AppRow> = q.load(c).map_err(unexpected)?;
-            rows.into_iter().map(AppRow::into_domain).collect()
+            let rows: Vec<(AppRow, String)> = q.load(c).map_err(unexpected)?;
+            rows.into_iter()
+                .map(|(row, org_name)| row.into_domain(org_name))
+                .collect()
         })
         .await
     }
@@ -707,15 +613,16 @@ impl MembershipRepository for Database {
 
     async fn member_of(&self, account_id: AccountId) -> Result<Option<Member>, RepoError> {
         self.run(move |c| {
-            let row: Option<MemberRow> = m::table
+            let row: Option<(MemberRow, String)> = m::table
                 .inner_join(o::table)
-                .select(MEMBER_COLUMNS)
+                .select((MemberRow::as_select(), o::name))
                 .filter(m::account_id.eq(account_id.to_string()))
                 .filter(m::status.eq(MemberStatus::Active.as_str()))
                 .first(c)
                 .optional()
                 .map_err(unexpected)?;
-            row.map(MemberRow::into_domain).transpose()
+            row.map(|(row, org_name)| row.into_domain(org_name))
+                .transpose()
         })
         .await
     }
@@ -736,7 +643,7 @@ impl MembershipRepository for Database {
         self.run(move |c| {
             let mut q = m::table
                 .inner_join(o::table)
-                .select(MEMBER_COLUMNS)
+                .select((MemberRow::as_select(), o::name))
                 .filter(m::org_path.ge(lower))
                 .filter(m::org_path.lt(upper))
                 .order(m::member_number.asc())
@@ -760,8 +667,10 @@ impl MembershipRepository for Database {
             if let Some(after) = page.after {
                 q = q.filter(m::member_number.gt(after));
             }
-            let rows: Vec<MemberRow> = q.load(c).map_err(unexpected)?;
-            rows.into_iter().map(MemberRow::into_domain).collect()
+            let rows: Vec<(MemberRow, String)> = q.load(c).map_err(unexpected)?;
+            rows.into_iter()
+                .map(|(row, org_name)| row.into_domain(org_name))
+                .collect()
         })
         .await
     }

@@ -4,7 +4,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -25,7 +25,7 @@ use crate::error::{ApiError, Problem};
 use crate::routes::admin::orgs::load_in_scope;
 use crate::routes::me::mask_phone;
 use crate::routes::membership::{ApplicationView, OrgRef, ID_NUMBER_CONTEXT};
-use crate::routes::{PageQuery, Paged};
+use crate::routes::{optional_text, PageQuery, Paged};
 use crate::state::AppState;
 
 /// Largest batch of approvals in one request.
@@ -45,10 +45,11 @@ pub struct QueueRow {
 }
 
 impl QueueRow {
-    fn new(state: &AppState, app: Application, full_phone: bool) -> Self {
+    /// The row of `app` as of `today` (China Standard Time).
+    fn new(state: &AppState, app: Application, today: NaiveDate, full_phone: bool) -> Self {
         let waited = state
             .calendar
-            .working_days_between(china_date(app.submitted_at), china_date(clock::now()));
+            .working_days_between(china_date(app.submitted_at), today);
         let overdue =
             app.status == ApplicationStatus::Submitted && waited > CONTACT_DEADLINE_WORKING_DAYS;
         QueueRow {
@@ -70,21 +71,6 @@ pub struct QueueQuery {
     /// Real name, phone or employer containing this text (at most 50 characters).
     #[param(max_length = 50)]
     pub q: Option<String>,
-}
-
-fn search_text(q: Option<&str>) -> Result<Option<String>, ApiError> {
-    let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) else {
-        return Ok(None);
-    };
-    if q.chars().count() > 50 {
-        return Err(ApiError::invalid_field(
-            "q",
-            "too_long",
-            "q 最多 50 个字符",
-            "q must be at most 50 characters",
-        ));
-    }
-    Ok(Some(q.to_owned()))
 }
 
 /// The subtree an `org_id` filter names, checked against the caller's scope.
@@ -136,14 +122,15 @@ pub async fn queue(
     let filter = QueueFilter {
         status,
         org: org_filter(&state, &admin, query.org_id.as_deref()).await?,
-        q: search_text(query.q.as_deref())?,
+        q: optional_text("q", query.q.as_deref(), 50)?,
     };
     let rows = state
         .membership
         .queue(&admin.org_path, &filter, &page)
         .await?;
+    let today = china_date(clock::now());
     Ok(web::Json(Paged::new(rows, &page, queue_key, |a| {
-        QueueRow::new(&state, a, false)
+        QueueRow::new(&state, a, today, false)
     })))
 }
 
@@ -178,7 +165,7 @@ pub async fn application(
 ) -> Result<web::Json<QueueRow>, ApiError> {
     let app = application_in_scope(&state, &admin, Permission::ReadMembership, &id).await?;
     let history = state.membership.history(app.id).await?;
-    let mut row = QueueRow::new(&state, app, true);
+    let mut row = QueueRow::new(&state, app, china_date(clock::now()), true);
     row.application = row.application.with_history(history);
     Ok(web::Json(row))
 }
@@ -495,7 +482,7 @@ pub struct MemberView {
     /// `active` or `ended`.
     pub status: String,
     /// Join date (China Standard Time).
-    pub joined_on: chrono::NaiveDate,
+    pub joined_on: NaiveDate,
     /// When membership ended (UTC).
     pub ended_at: Option<DateTime<Utc>>,
 }
@@ -563,7 +550,7 @@ pub async fn members(
     };
     let filter = MemberFilter {
         org: org_filter(&state, &admin, query.org_id.as_deref()).await?,
-        q: search_text(query.q.as_deref())?,
+        q: optional_text("q", query.q.as_deref(), 50)?,
         active,
     };
     let rows = state
