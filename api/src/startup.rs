@@ -151,6 +151,7 @@ impl Application {
             officials: db.clone(),
             workers: db.clone(),
             membership: db.clone(),
+            transfers: db.clone(),
             store: db,
             personal_data: Arc::new(personal_data),
             calendar: WorkingCalendar {

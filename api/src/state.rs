@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use yiwang_domain::membership::calendar::WorkingCalendar;
-use yiwang_domain::membership::store::MembershipRepository;
+use yiwang_domain::membership::store::{MembershipRepository, TransferRepository};
 use yiwang_domain::repo::{OfficialRepository, OrgRepository, StoreHealth, WorkerRepository};
 use yiwang_domain::session::SessionStore;
 use yiwang_domain::wechat::WeChatApi;
@@ -24,6 +24,8 @@ pub struct AppState {
     pub workers: Arc<dyn WorkerRepository>,
     /// Membership applications and members.
     pub membership: Arc<dyn MembershipRepository>,
+    /// Membership transfers and history.
+    pub transfers: Arc<dyn TransferRepository>,
     /// Keys that seal personal data at rest.
     pub personal_data: Arc<PersonalDataKeys>,
     /// Working days, for the contact deadline.

@@ -149,6 +149,20 @@ pub trait WorkerRepository: Send + Sync {
         now: DateTime<Utc>,
         change: &Change,
     ) -> Result<Worker, RepoError>;
+    /// Deletes the worker's account at the worker's request (PIPL art. 47): withdraws open
+    /// membership applications, erases the personal data of every application and ended
+    /// membership of the account, and strips the account of its WeChat identity and phone,
+    /// so the same WeChat user logging in again gets a new, empty account. The rows stay,
+    /// marked, so what the union decided remains on record. Deleting an already deleted
+    /// account changes nothing. `Conflict(ALREADY_MEMBER)`
+    /// ([`crate::membership::store::conflict`]) while the account holds a membership in
+    /// force: the member leaves first. `NotFound` when no such account exists.
+    async fn delete_account(
+        &self,
+        id: AccountId,
+        now: DateTime<Utc>,
+        change: &Change,
+    ) -> Result<(), RepoError>;
 }
 
 /// Liveness of the store, for `/readyz`.

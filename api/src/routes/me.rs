@@ -1,4 +1,5 @@
-//! The current account: `GET /api/v1/me` for both sides, phone binding for workers.
+//! The current account: `GET /api/v1/me` for both sides, phone binding and account deletion
+//! for workers.
 //!
 //! A worker's view is kept in the session store (`me:worker:{id}`, [`WORKER_VIEW_TTL_SECS`])
 //! so the request workers make most often needs no database read: a miss reads the row and
@@ -6,14 +7,17 @@
 //! the new view after its commit ([`store_worker_view`]), so a fill racing a change cannot
 //! bring the old one back.
 
-use actix_web::{get, post, web};
+use actix_web::http::StatusCode;
+use actix_web::{delete, get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use yiwang_domain::account::AccountId;
 use yiwang_domain::account::{AccountKind, Official, Role, Worker};
 use yiwang_domain::clock;
+use yiwang_domain::membership::store::conflict;
 use yiwang_domain::org::Organisation;
+use yiwang_domain::repo::RepoError;
 
 use crate::auth::{self, Principal};
 use crate::error::{ApiError, Problem};
@@ -240,6 +244,56 @@ pub async fn bind_phone(
     Ok(web::Json(AccountView::Worker(
         store_worker_view(&state, &updated).await,
     )))
+}
+
+/// Deletes the worker's account (注销账号). A member leaves the union first
+/// (`POST /api/v1/membership/leave`); open applications are withdrawn; the personal data of
+/// every application and ended membership is erased at once rather than after the retention
+/// period; every session ends. Logging in with the same WeChat afterwards starts a new, empty
+/// account. Repeating the request after a lost answer changes nothing.
+#[utoipa::path(delete, path = "/api/v1/me", tag = "me", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted; the tokens no longer work"),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`member_active`: leave the union first", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Session store unreachable", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[delete("/me")]
+pub async fn delete_account(
+    state: web::Data<AppState>,
+    worker: auth::Worker,
+) -> Result<HttpResponse, ApiError> {
+    let id = worker.0.account_id();
+    let change = worker.0.change(
+        "worker.delete",
+        "worker",
+        id,
+        serde_json::json!({}),
+        Some(yiwang_domain::audit::OutboxEvent {
+            topic: "worker.deleted".into(),
+            payload: serde_json::json!({ "account_id": id }),
+        }),
+    );
+    match state
+        .workers
+        .delete_account(id, clock::now(), &change)
+        .await
+    {
+        Ok(()) => {}
+        Err(RepoError::Conflict(rule)) if rule == conflict::ALREADY_MEMBER => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "member_active",
+                "您仍是工会会员，请先办理退会，再注销账号",
+                "You are still a union member; leave the union before deleting the account",
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    state.sessions.revoke_account(id).await?;
+    state.sessions.cache_delete(&worker_view_key(id)).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 #[cfg(test)]

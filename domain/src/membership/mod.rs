@@ -5,6 +5,8 @@
 //!
 //! - [`application`]: the application's life cycle and decisions, with its history;
 //! - [`member`]: the member record and its number;
+//! - [`transfer`]: moving a membership to another organisation (会籍转移) and the membership
+//!   history;
 //! - [`calendar`]: working days, for the 15-working-day contact rule;
 //! - [`store`]: the repository port;
 //! - [`identity`]: the resident ID number (居民身份证号码, GB 11643-1999) with its check
@@ -26,6 +28,7 @@ pub mod identity;
 pub mod member;
 pub mod person;
 pub mod store;
+pub mod transfer;
 
 pub use identity::{
     check_minimum_age, CreditCode, CreditCodeError, IdNumberError, ResidentId, Sex, MINIMUM_AGE,

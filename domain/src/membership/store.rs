@@ -7,9 +7,10 @@ use super::application::{
     ApplicantDetails, Application, ApplicationEvent, ApplicationId, ApplicationStatus, Decision,
 };
 use super::member::{Member, MemberId};
+use super::transfer::{HistoryEntry, Transfer, TransferDecision, TransferId, TransferStatus};
 use crate::account::AccountId;
 use crate::audit::Change;
-use crate::org::OrgPath;
+use crate::org::{OrgId, OrgPath};
 use crate::repo::{Page, RepoError};
 
 /// Conflict names [`MembershipRepository`] reports in [`RepoError::Conflict`].
@@ -18,8 +19,13 @@ pub mod conflict {
     pub const ALREADY_MEMBER: &str = "already_member";
     /// The person (by ID number) already has an open (submitted or returned) application.
     pub const OPEN_APPLICATION: &str = "open_application";
-    /// The application is not in a state that allows the step (decided twice, withdrawn…).
+    /// The application or transfer is not in a state that allows the step (decided twice,
+    /// withdrawn, the membership ended…).
     pub const STATUS: &str = "status";
+    /// The member already has a transfer request waiting for a decision.
+    pub const TRANSFER_OPEN: &str = "transfer_open";
+    /// A transfer to the organisation the member already belongs to.
+    pub const SAME_ORGANISATION: &str = "same_organisation";
 }
 
 /// Filters of the reviewers' queue.
@@ -149,8 +155,9 @@ pub trait MembershipRepository: Send + Sync {
         change: &Change,
     ) -> Result<Option<SealedRef>, RepoError>;
 
-    /// Ends the account's membership in force (退会) and writes the "ended" history row.
-    /// `NotFound` when the account holds none.
+    /// Ends the account's membership in force (退会), withdraws a transfer request waiting
+    /// for a decision, and writes the "ended" history row. `NotFound` when the account holds
+    /// none.
     async fn end_membership(
         &self,
         account_id: AccountId,
@@ -168,4 +175,67 @@ pub trait MembershipRepository: Send + Sync {
         at: DateTime<Utc>,
         change: &Change,
     ) -> Result<u64, RepoError>;
+}
+
+/// Membership transfers (会籍转移) and the membership history they write.
+///
+/// Every method that changes state writes `change` (audit row and outbox event) in the same
+/// transaction.
+#[async_trait]
+pub trait TransferRepository: Send + Sync {
+    /// Files a request to move the account's membership in force to organisation `to`.
+    /// `NotFound` when the account holds no membership in force or `to` does not exist;
+    /// `Conflict(SAME_ORGANISATION)` when the member already belongs to `to`;
+    /// `Conflict(TRANSFER_OPEN)` when a request is already waiting.
+    async fn request_transfer(
+        &self,
+        id: TransferId,
+        account_id: AccountId,
+        to: OrgId,
+        reason: Option<&str>,
+        at: DateTime<Utc>,
+        change: &Change,
+    ) -> Result<Transfer, RepoError>;
+
+    /// One request.
+    async fn transfer(&self, id: TransferId) -> Result<Transfer, RepoError>;
+
+    /// The account's requests, newest first.
+    async fn transfers_of(&self, account_id: AccountId) -> Result<Vec<Transfer>, RepoError>;
+
+    /// Requests into organisations in `scope`, oldest first, keyset-paged by
+    /// `{requested_at}|{id}`.
+    async fn transfer_queue(
+        &self,
+        scope: &OrgPath,
+        status: Option<TransferStatus>,
+        page: &Page,
+    ) -> Result<Vec<Transfer>, RepoError>;
+
+    /// Withdraws the account's waiting request. `NotFound` when it is not the account's,
+    /// `Conflict(STATUS)` when it is no longer waiting.
+    async fn withdraw_transfer(
+        &self,
+        id: TransferId,
+        account_id: AccountId,
+        at: DateTime<Utc>,
+        change: &Change,
+    ) -> Result<Transfer, RepoError>;
+
+    /// Decides a waiting request. Approval moves the member to the receiving organisation
+    /// (member number unchanged) and writes the "transferred" history row. Exactly one of two
+    /// racing decisions succeeds; the other, and any decision on a request no longer
+    /// waiting, gets `Conflict(STATUS)`.
+    async fn decide_transfer(
+        &self,
+        id: TransferId,
+        decision: &TransferDecision,
+        by: AccountId,
+        at: DateTime<Utc>,
+        change: &Change,
+    ) -> Result<Transfer, RepoError>;
+
+    /// A membership's history, oldest first.
+    async fn membership_history(&self, member_id: MemberId)
+        -> Result<Vec<HistoryEntry>, RepoError>;
 }

@@ -8,7 +8,6 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use diesel::result::Error as DieselError;
 use uuid::Uuid;
 use yiwang_domain::account::AccountId;
 use yiwang_domain::audit::{Actor, Change};
@@ -21,49 +20,19 @@ use yiwang_domain::membership::member::{member_number, Member, MemberId, MemberS
 use yiwang_domain::membership::store::{
     conflict, MemberFilter, MembershipRepository, QueueFilter, SealedRef,
 };
+use yiwang_domain::membership::transfer::{HistoryEvent, TransferStatus};
 use yiwang_domain::membership::{EmploymentForm, Sex};
 use yiwang_domain::org::{OrgId, OrgPath};
 use yiwang_domain::repo::{Page, RepoError};
 
 use super::schema::{
     members as m, membership_application_events as ev, membership_applications as a,
-    membership_history as h, organisations as o,
+    membership_history as h, membership_transfers as t, organisations as o,
 };
 use super::{
     claim_writer, corrupt, from_naive, like_contains, record_change, to_naive, unexpected,
-    Database, DbConnection,
+    Database, DbConnection, TxError,
 };
-
-/// An error inside a transaction: diesel's, or a domain refusal decided mid-way.
-enum TxError {
-    Db(DieselError),
-    Repo(RepoError),
-}
-
-impl From<DieselError> for TxError {
-    fn from(e: DieselError) -> Self {
-        TxError::Db(e)
-    }
-}
-
-impl TxError {
-    fn conflict(rule: &str) -> Self {
-        TxError::Repo(RepoError::Conflict(rule.to_owned()))
-    }
-
-    /// A unique violation becomes `Conflict(rule)`.
-    fn into_repo(self, rule: &str) -> RepoError {
-        match self {
-            TxError::Repo(e) => e,
-            TxError::Db(DieselError::NotFound) => RepoError::NotFound,
-            TxError::Db(DieselError::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            )) => RepoError::Conflict(rule.to_owned()),
-            TxError::Db(other) => RepoError::Unexpected(Box::new(other)),
-        }
-    }
-}
 
 /// An application row; loaded beside its organisation's name.
 #[derive(Queryable, Selectable)]
@@ -97,11 +66,11 @@ struct AppRow {
     erased_at: Option<NaiveDateTime>,
 }
 
-fn account_id(s: &str) -> Result<AccountId, RepoError> {
+pub(super) fn account_id(s: &str) -> Result<AccountId, RepoError> {
     AccountId::parse(s).ok_or_else(|| corrupt("account id", s))
 }
 
-fn org_id(s: &str) -> Result<OrgId, RepoError> {
+pub(super) fn org_id(s: &str) -> Result<OrgId, RepoError> {
     OrgId::parse(s).ok_or_else(|| corrupt("organisation id", s))
 }
 
@@ -223,7 +192,7 @@ fn actor_of(change: &Change) -> (String, Option<String>) {
     }
 }
 
-fn record_event(
+pub(super) fn record_event(
     c: &mut DbConnection,
     application_id: &str,
     action: ApplicationAction,
@@ -290,19 +259,21 @@ fn check_may_apply(
     Ok(())
 }
 
-/// `{submitted_at}|{id}` of an application, the queue's keyset key.
-pub fn queue_key(app: &Application) -> String {
-    format!(
-        "{}|{}",
-        app.submitted_at.naive_utc().format("%Y-%m-%dT%H:%M:%S%.6f"),
-        app.id
-    )
+/// `{at}|{id}`: the keyset key of queues ordered oldest first (UTC, microseconds).
+pub fn time_key(at: DateTime<Utc>, id: impl std::fmt::Display) -> String {
+    format!("{}|{id}", at.naive_utc().format("%Y-%m-%dT%H:%M:%S%.6f"))
 }
 
-fn parse_queue_key(key: &str) -> Option<(NaiveDateTime, String)> {
+/// `{submitted_at}|{id}` of an application, the review queue's keyset key.
+pub fn queue_key(app: &Application) -> String {
+    time_key(app.submitted_at, app.id)
+}
+
+/// Reads a [`time_key`] back; `None` when it is not one.
+pub(super) fn parse_time_key(key: &str) -> Option<(NaiveDateTime, String)> {
     let (at, id) = key.split_once('|')?;
     let at = NaiveDateTime::parse_from_str(at, "%Y-%m-%dT%H:%M:%S%.f").ok()?;
-    Some((at, ApplicationId::parse(id)?.to_string()))
+    Some((at, Uuid::parse_str(id).ok()?.to_string()))
 }
 
 #[async_trait]
@@ -532,7 +503,7 @@ impl MembershipRepository for Database {
                         .or(a::employer_name.like(pattern).escape('\\')),
                 );
             }
-            if let Some((at, id)) = page.after.as_deref().and_then(parse_queue_key) {
+            if let Some((at, id)) = page.after.as_deref().and_then(parse_time_key) {
                 // The `>=` alone is what lets both planners seek into the index; the OR then
                 // drops the rows of the same instant already shown.
                 q = q.filter(a::submitted_at.ge(at)).filter(
@@ -702,11 +673,21 @@ impl MembershipRepository for Database {
                     m::updated_at.eq(now),
                 ))
                 .execute(c)?;
+                diesel::update(
+                    t::table
+                        .filter(t::member_id.eq(&id))
+                        .filter(t::status.eq(TransferStatus::Requested.as_str())),
+                )
+                .set((
+                    t::status.eq(TransferStatus::Withdrawn.as_str()),
+                    t::decided_at.eq(Some(now)),
+                ))
+                .execute(c)?;
                 diesel::insert_into(h::table)
                     .values((
                         h::id.eq(Uuid::now_v7().to_string()),
                         h::member_id.eq(&id),
-                        h::event.eq("ended"),
+                        h::event.eq(HistoryEvent::Ended.as_str()),
                         h::org_id.eq(&org),
                         h::at.eq(now),
                     ))
@@ -757,22 +738,15 @@ impl MembershipRepository for Database {
                 for chunk in ids.chunks(500) {
                     n += erase_applications(c, chunk, now)?;
                 }
-                n += diesel::update(
-                    m::table
-                        .filter(m::erased_at.is_null())
-                        .filter(m::status.eq(MemberStatus::Ended.as_str()))
-                        .filter(m::ended_at.lt(cutoff)),
-                )
-                .set((
-                    m::real_name.eq(None::<String>),
-                    m::id_number_kid.eq(None::<String>),
-                    m::id_number_sealed.eq(None::<String>),
-                    m::id_number_index.eq(None::<String>),
-                    m::id_number_masked.eq(None::<String>),
-                    m::phone.eq(None::<String>),
-                    m::erased_at.eq(Some(now)),
-                ))
-                .execute(c)?;
+                let members: Vec<String> = m::table
+                    .filter(m::erased_at.is_null())
+                    .filter(m::status.eq(MemberStatus::Ended.as_str()))
+                    .filter(m::ended_at.lt(cutoff))
+                    .select(m::id)
+                    .load(c)?;
+                for chunk in members.chunks(500) {
+                    n += erase_members(c, chunk, now)?;
+                }
                 if n > 0 {
                     let mut change = change.clone();
                     change.audit.detail =
@@ -811,7 +785,7 @@ impl MembershipRepository for Database {
 }
 
 /// Sets every personal column of applications `ids` to NULL and marks them erased.
-fn erase_applications(
+pub(super) fn erase_applications(
     c: &mut DbConnection,
     ids: &[String],
     now: NaiveDateTime,
@@ -831,6 +805,25 @@ fn erase_applications(
             a::industry.eq(None::<String>),
             a::city.eq(None::<String>),
             a::erased_at.eq(Some(now)),
+        ))
+        .execute(c)
+}
+
+/// Sets every personal column of members `ids` to NULL and marks them erased.
+pub(super) fn erase_members(
+    c: &mut DbConnection,
+    ids: &[String],
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(m::table.filter(m::id.eq_any(ids)))
+        .set((
+            m::real_name.eq(None::<String>),
+            m::id_number_kid.eq(None::<String>),
+            m::id_number_sealed.eq(None::<String>),
+            m::id_number_index.eq(None::<String>),
+            m::id_number_masked.eq(None::<String>),
+            m::phone.eq(None::<String>),
+            m::erased_at.eq(Some(now)),
         ))
         .execute(c)
 }
@@ -927,7 +920,7 @@ fn admit(
         .values((
             h::id.eq(Uuid::now_v7().to_string()),
             h::member_id.eq(&member_key),
-            h::event.eq("joined"),
+            h::event.eq(HistoryEvent::Joined.as_str()),
             h::org_id.eq(&org),
             h::at.eq(now),
         ))

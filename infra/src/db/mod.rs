@@ -10,6 +10,7 @@ mod membership;
 mod officials;
 mod orgs;
 pub mod schema;
+mod transfers;
 mod workers;
 
 use std::path::{Path, PathBuf};
@@ -24,7 +25,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use yiwang_domain::repo::{RepoError, StoreHealth};
 
 pub use audit::record_change;
-pub use membership::queue_key;
+pub use membership::{queue_key, time_key};
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -252,6 +253,37 @@ pub(crate) fn claim_writer(c: &mut DbConnection) -> QueryResult<()> {
             .execute(c)?;
     }
     Ok(())
+}
+
+/// An error inside a transaction: diesel's, or a domain refusal decided mid-way.
+pub(crate) enum TxError {
+    Db(DieselError),
+    Repo(RepoError),
+}
+
+impl From<DieselError> for TxError {
+    fn from(e: DieselError) -> Self {
+        TxError::Db(e)
+    }
+}
+
+impl TxError {
+    pub(crate) fn conflict(rule: &str) -> Self {
+        TxError::Repo(RepoError::Conflict(rule.to_owned()))
+    }
+
+    /// A unique violation becomes `Conflict(rule)`.
+    pub(crate) fn into_repo(self, rule: &str) -> RepoError {
+        match self {
+            TxError::Repo(e) => e,
+            TxError::Db(DieselError::NotFound) => RepoError::NotFound,
+            TxError::Db(DieselError::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            )) => RepoError::Conflict(rule.to_owned()),
+            TxError::Db(other) => RepoError::Unexpected(Box::new(other)),
+        }
+    }
 }
 
 pub(crate) fn to_naive(t: DateTime<Utc>) -> NaiveDateTime {

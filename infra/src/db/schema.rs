@@ -43,6 +43,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         last_login_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
     }
 }
 

@@ -5,10 +5,16 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use yiwang_domain::account::{AccountId, Worker};
 use yiwang_domain::audit::Change;
+use yiwang_domain::membership::application::{ApplicationAction, ApplicationStatus};
+use yiwang_domain::membership::member::MemberStatus;
+use yiwang_domain::membership::store::conflict;
 use yiwang_domain::repo::{RepoError, WorkerRepository};
 
-use super::schema::workers as w;
-use super::{claim_writer, classify, corrupt, from_naive, record_change, to_naive, Database};
+use super::membership::{erase_applications, erase_members, record_event};
+use super::schema::{members as m, membership_applications as a, workers as w};
+use super::{
+    claim_writer, classify, corrupt, from_naive, record_change, to_naive, Database, TxError,
+};
 
 type Row = (
     String,
@@ -165,6 +171,80 @@ impl WorkerRepository for Database {
             })
             .map_err(classify("id"))
             .and_then(to_domain)
+        })
+        .await
+    }
+
+    async fn delete_account(
+        &self,
+        id: AccountId,
+        now: DateTime<Utc>,
+        change: &Change,
+    ) -> Result<(), RepoError> {
+        let change = change.clone();
+        self.run(move |c| {
+            c.transaction(|c| {
+                claim_writer(c)?;
+                let (key, at) = (id.to_string(), to_naive(now));
+                let deleted: Option<NaiveDateTime> =
+                    w::table.find(&key).select(w::deleted_at).first(c)?;
+                if deleted.is_some() {
+                    return Ok(());
+                }
+                // Withdraw first: the update locks the open applications, so an approval
+                // racing this deletion either commits before (and the member check below
+                // sees the new member) or finds them withdrawn.
+                let open: Vec<String> = a::table
+                    .filter(a::account_id.eq(&key))
+                    .filter(a::status.eq_any([
+                        ApplicationStatus::Submitted.as_str(),
+                        ApplicationStatus::Returned.as_str(),
+                    ]))
+                    .select(a::id)
+                    .load(c)?;
+                for app in &open {
+                    diesel::update(a::table.find(app))
+                        .set((
+                            a::status.eq(ApplicationStatus::Withdrawn.as_str()),
+                            a::updated_at.eq(at),
+                        ))
+                        .execute(c)?;
+                    record_event(c, app, ApplicationAction::Withdrawn, None, now, &change)?;
+                }
+                let members: i64 = m::table
+                    .filter(m::account_id.eq(&key))
+                    .filter(m::status.eq(MemberStatus::Active.as_str()))
+                    .count()
+                    .get_result(c)?;
+                if members > 0 {
+                    return Err(TxError::conflict(conflict::ALREADY_MEMBER));
+                }
+                let apps: Vec<String> = a::table
+                    .filter(a::account_id.eq(&key))
+                    .filter(a::erased_at.is_null())
+                    .select(a::id)
+                    .load(c)?;
+                erase_applications(c, &apps, at)?;
+                let ended: Vec<String> = m::table
+                    .filter(m::account_id.eq(&key))
+                    .filter(m::erased_at.is_null())
+                    .select(m::id)
+                    .load(c)?;
+                erase_members(c, &ended, at)?;
+                diesel::update(w::table.find(&key))
+                    .set((
+                        w::openid.eq(format!("deleted:{key}")),
+                        w::unionid.eq(None::<String>),
+                        w::phone.eq(None::<String>),
+                        w::phone_country_code.eq(None::<String>),
+                        w::updated_at.eq(at),
+                        w::deleted_at.eq(Some(at)),
+                    ))
+                    .execute(c)?;
+                record_change(c, &change)?;
+                Ok(())
+            })
+            .map_err(|e: TxError| e.into_repo("id"))
         })
         .await
     }

@@ -57,6 +57,7 @@ fn schema_matches(c: &mut DbConnection) {
             chrono::NaiveDateTime,
             chrono::NaiveDateTime,
             chrono::NaiveDateTime,
+            Option<chrono::NaiveDateTime>,
         )>(c)
         .unwrap();
     audit_log::table

@@ -1,6 +1,9 @@
 //! Membership, the officials' side: the review queue (oldest first, with the 15-working-day
 //! contact deadline), decisions one by one or in batches of up to 100, the member search, and
-//! the audited reveal of a member's full ID number.
+//! the audited reveal of a member's full ID number. Transfers between organisations are in
+//! [`transfers`].
+
+pub mod transfers;
 
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web};
@@ -74,7 +77,7 @@ pub struct QueueQuery {
 }
 
 /// The subtree an `org_id` filter names, checked against the caller's scope.
-async fn org_filter(
+pub(crate) async fn org_filter(
     state: &AppState,
     admin: &Admin,
     org_id: Option<&str>,
@@ -279,7 +282,9 @@ pub struct RejectBody {
     pub reason: String,
 }
 
-fn decision_text(field: &str, value: &str) -> Result<String, ApiError> {
+/// A decision's text (reason, what is missing): trimmed, 1–500 characters, else 422 naming
+/// `field`.
+pub(crate) fn decision_text(field: &str, value: &str) -> Result<String, ApiError> {
     let v = value.trim();
     let n = v.chars().count();
     if n == 0 || n > DECISION_TEXT_MAX_CHARS {

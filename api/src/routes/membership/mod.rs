@@ -1,6 +1,9 @@
 //! Joining the union (入会), the worker's side: the privacy notice, applying, following,
 //! editing, resubmitting and withdrawing an application, and the member card with its QR
-//! token, which officials and service-point staff check at `POST /api/v1/member-cards/verify`.
+//! token, which officials and service-point staff check at `POST /api/v1/member-cards/verify`,
+//! and leaving the union. Transfers to another organisation are in [`transfers`].
+
+pub mod transfers;
 
 use actix_web::http::StatusCode;
 use actix_web::{get, post, put, web, HttpResponse};
@@ -690,7 +693,7 @@ pub struct MemberCard {
     pub qr_expires_at: DateTime<Utc>,
 }
 
-fn not_a_member() -> ApiError {
+pub(crate) fn not_a_member() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "not_a_member",

@@ -1,0 +1,339 @@
+//! Membership transfer (会籍转移), the member's side: asking to move to another organisation
+//! after a job change, following and withdrawing the request, and the membership history.
+//! The receiving organisation decides (`crate::routes::admin::membership::transfers`); the
+//! rule and its source are in [`yiwang_domain::membership::transfer`].
+
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use yiwang_domain::audit::OutboxEvent;
+use yiwang_domain::clock;
+use yiwang_domain::membership::store::conflict;
+use yiwang_domain::membership::transfer::{
+    HistoryEntry, OrgBrief, Transfer, TransferId, TRANSFER_TEXT_MAX_CHARS,
+};
+use yiwang_domain::org::OrgId;
+use yiwang_domain::repo::RepoError;
+
+use super::{not_a_member, OrgRef};
+use crate::auth;
+use crate::error::{ApiError, Problem};
+use crate::routes::me::mask_phone;
+use crate::routes::optional_text;
+use crate::state::AppState;
+
+/// A request to move a membership.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferForm {
+    /// The organisation to move to (`GET /api/v1/orgs`), e.g. the new employer's union.
+    pub to_org_id: String,
+    /// Why (the new employer, a move…), at most 200 characters.
+    #[schema(max_length = 200)]
+    pub reason: Option<String>,
+}
+
+/// A transfer request.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransferView {
+    /// Id.
+    pub id: String,
+    /// `requested`, `approved`, `rejected` or `withdrawn` (also when the membership ended
+    /// while it waited).
+    pub status: String,
+    /// The status in Chinese, for display.
+    pub status_label: String,
+    /// The member number; it stays the same after the move.
+    pub member_number: String,
+    /// The member's real name.
+    pub name: Option<String>,
+    /// The member's mobile number (masked except in an official's single-request view).
+    pub phone: Option<String>,
+    /// Where the member belonged when asking.
+    pub from_org: OrgRef,
+    /// Where the member asks to go; its reviewers decide.
+    pub to_org: OrgRef,
+    /// The member's reason.
+    pub reason: Option<String>,
+    /// When asked (UTC).
+    pub requested_at: DateTime<Utc>,
+    /// When decided or withdrawn (UTC).
+    pub decided_at: Option<DateTime<Utc>>,
+    /// A rejection's reason.
+    pub decision_reason: Option<String>,
+}
+
+impl From<OrgBrief> for OrgRef {
+    fn from(o: OrgBrief) -> Self {
+        OrgRef {
+            id: o.id.to_string(),
+            name: o.name,
+        }
+    }
+}
+
+impl TransferView {
+    /// The view of `t`; `full_phone` shows the mobile number unmasked.
+    pub fn new(t: Transfer, full_phone: bool) -> Self {
+        TransferView {
+            id: t.id.to_string(),
+            status: t.status.as_str().to_owned(),
+            status_label: t.status.zh().to_owned(),
+            member_number: t.member_number,
+            name: t.member_name,
+            phone: t
+                .member_phone
+                .map(|p| if full_phone { p } else { mask_phone(&p) }),
+            from_org: t.from_org.into(),
+            to_org: t.to_org.into(),
+            reason: t.reason,
+            requested_at: t.requested_at,
+            decided_at: t.decided_at,
+            decision_reason: t.decision_reason,
+        }
+    }
+}
+
+/// The worker's transfer requests.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransferList {
+    /// Newest first.
+    pub items: Vec<TransferView>,
+}
+
+/// Maps the repository's transfer conflicts to what the worker or official reads.
+pub(crate) fn transfer_conflict(e: RepoError) -> ApiError {
+    match e {
+        RepoError::Conflict(rule) if rule == conflict::TRANSFER_OPEN => ApiError::new(
+            StatusCode::CONFLICT,
+            "transfer_open",
+            "您已有一份会籍转移申请正在审核，请等待结果或先撤回",
+            "A transfer request is already waiting; wait for it or withdraw it first",
+        ),
+        RepoError::Conflict(rule) if rule == conflict::SAME_ORGANISATION => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "same_organisation",
+            "您已是该工会组织的会员，无需转移",
+            "You already belong to this organisation",
+        )
+        .field(
+            "to_org_id",
+            "same_organisation",
+            "已是该组织会员",
+            "already a member there",
+        ),
+        RepoError::Conflict(_) => ApiError::new(
+            StatusCode::CONFLICT,
+            "transfer_status",
+            "该转移申请已处理或已撤回，请刷新后查看",
+            "The transfer request was already decided or withdrawn; reload it",
+        ),
+        other => other.into(),
+    }
+}
+
+/// Asks to move the worker's membership to another organisation; that organisation's
+/// reviewers decide, and the current one is notified of the outcome.
+#[utoipa::path(post, path = "/api/v1/membership/transfers", tag = "membership", security(("bearer" = [])),
+    request_body = TransferForm,
+    responses(
+        (status = 201, description = "Requested", body = TransferView),
+        (status = 400, description = "Malformed body or unknown field", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_a_member`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`transfer_open`: a request is already waiting", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown `to_org_id`, `same_organisation`, or reason too long", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Session store unreachable", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/membership/transfers")]
+pub async fn request(
+    state: web::Data<AppState>,
+    worker: auth::Worker,
+    form: web::Json<TransferForm>,
+) -> Result<HttpResponse, ApiError> {
+    let member = state
+        .membership
+        .member_of(worker.0.account_id())
+        .await?
+        .ok_or_else(not_a_member)?;
+    let unknown = || {
+        ApiError::invalid_field(
+            "to_org_id",
+            "unknown",
+            "所选工会组织不存在",
+            "no such union organisation",
+        )
+    };
+    let to = OrgId::parse(form.to_org_id.trim()).ok_or_else(unknown)?;
+    let reason = optional_text("reason", form.reason.as_deref(), TRANSFER_TEXT_MAX_CHARS)?;
+    let id = TransferId::new();
+    let change = worker.0.change(
+        "membership.transfer.request",
+        "membership_transfer",
+        id,
+        json!({ "member_id": member.id, "from_org_id": member.org_id, "to_org_id": to }),
+        Some(OutboxEvent {
+            topic: "membership.transfer.requested".into(),
+            payload: json!({
+                "id": id, "member_id": member.id, "from_org_id": member.org_id, "to_org_id": to,
+            }),
+        }),
+    );
+    let transfer = match state
+        .transfers
+        .request_transfer(
+            id,
+            worker.0.account_id(),
+            to,
+            reason.as_deref(),
+            clock::now(),
+            &change,
+        )
+        .await
+    {
+        Ok(t) => t,
+        // The membership ended in between, or the organisation does not exist.
+        Err(RepoError::NotFound) => match state.orgs.get(to).await {
+            Err(RepoError::NotFound) => return Err(unknown()),
+            _ => return Err(not_a_member()),
+        },
+        Err(e) => return Err(transfer_conflict(e)),
+    };
+    Ok(HttpResponse::Created().json(TransferView::new(transfer, false)))
+}
+
+/// The worker's transfer requests, newest first.
+#[utoipa::path(get, path = "/api/v1/membership/transfers", tag = "membership", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The worker's requests", body = TransferList),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Session store unreachable", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/membership/transfers")]
+pub async fn list(
+    state: web::Data<AppState>,
+    worker: auth::Worker,
+) -> Result<web::Json<TransferList>, ApiError> {
+    let items = state.transfers.transfers_of(worker.0.account_id()).await?;
+    Ok(web::Json(TransferList {
+        items: items
+            .into_iter()
+            .map(|t| TransferView::new(t, false))
+            .collect(),
+    }))
+}
+
+/// Withdraws the worker's waiting transfer request.
+#[utoipa::path(post, path = "/api/v1/membership/transfers/{id}/withdraw", tag = "membership", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Transfer request id")),
+    responses(
+        (status = 200, description = "Withdrawn", body = TransferView),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not one of the worker's requests", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`transfer_status`: already decided or withdrawn", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Session store unreachable", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/membership/transfers/{id}/withdraw")]
+pub async fn withdraw(
+    state: web::Data<AppState>,
+    worker: auth::Worker,
+    id: web::Path<String>,
+) -> Result<web::Json<TransferView>, ApiError> {
+    let id = TransferId::parse(&id).ok_or_else(ApiError::not_found)?;
+    let change = worker.0.change(
+        "membership.transfer.withdraw",
+        "membership_transfer",
+        id,
+        json!({}),
+        Some(OutboxEvent {
+            topic: "membership.transfer.withdrawn".into(),
+            payload: json!({ "id": id }),
+        }),
+    );
+    let transfer = state
+        .transfers
+        .withdraw_transfer(id, worker.0.account_id(), clock::now(), &change)
+        .await
+        .map_err(transfer_conflict)?;
+    Ok(web::Json(TransferView::new(transfer, false)))
+}
+
+/// One step of a membership's history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MembershipEvent {
+    /// `joined`, `transferred` or `ended`.
+    pub event: String,
+    /// The event in Chinese, for display.
+    pub event_label: String,
+    /// The organisation joined, moved to, or left.
+    pub org: OrgRef,
+    /// The organisation moved from (transfers).
+    pub from_org: Option<OrgRef>,
+    /// When (UTC).
+    pub at: DateTime<Utc>,
+}
+
+impl From<HistoryEntry> for MembershipEvent {
+    fn from(e: HistoryEntry) -> Self {
+        MembershipEvent {
+            event: e.event.as_str().to_owned(),
+            event_label: e.event.zh().to_owned(),
+            org: e.org.into(),
+            from_org: e.from_org.map(OrgRef::from),
+            at: e.at,
+        }
+    }
+}
+
+/// A membership's history (会籍变动记录).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MembershipHistory {
+    /// The member number.
+    pub member_number: String,
+    /// Oldest first.
+    pub items: Vec<MembershipEvent>,
+}
+
+impl MembershipHistory {
+    /// The history of the member numbered `member_number`.
+    pub fn new(member_number: String, entries: Vec<HistoryEntry>) -> Self {
+        MembershipHistory {
+            member_number,
+            items: entries.into_iter().map(MembershipEvent::from).collect(),
+        }
+    }
+}
+
+/// The history of the worker's membership in force: joining and each transfer.
+#[utoipa::path(get, path = "/api/v1/membership/history", tag = "membership", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The history", body = MembershipHistory),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_a_member`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Session store unreachable", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/membership/history")]
+pub async fn history(
+    state: web::Data<AppState>,
+    worker: auth::Worker,
+) -> Result<web::Json<MembershipHistory>, ApiError> {
+    let member = state
+        .membership
+        .member_of(worker.0.account_id())
+        .await?
+        .ok_or_else(not_a_member)?;
+    let entries = state.transfers.membership_history(member.id).await?;
+    Ok(web::Json(MembershipHistory::new(
+        member.member_number,
+        entries,
+    )))
+}
