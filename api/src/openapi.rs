@@ -71,6 +71,7 @@ impl Modify for BearerAuth {
         routes::admin::membership::return_application,
         routes::admin::membership::batch_approve,
         routes::admin::membership::members,
+        routes::admin::membership::export::export,
         routes::admin::membership::reveal_id,
         routes::admin::membership::transfers::queue,
         routes::admin::membership::transfers::show,

@@ -251,6 +251,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(admin::membership::reject)
                 .service(admin::membership::return_application)
                 .service(admin::membership::members)
+                .service(admin::membership::export::export)
                 .service(admin::membership::reveal_id)
                 .service(admin::membership::transfers::queue)
                 .service(admin::membership::transfers::show)

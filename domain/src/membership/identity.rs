@@ -11,6 +11,8 @@ use std::fmt;
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
+use super::as_typed;
+
 /// Minimum age, in full years, to join the union.
 ///
 /// Source: the membership-application requirement (applicants must be at least 16), in line with
@@ -172,13 +174,15 @@ pub struct ResidentId {
 }
 
 impl ResidentId {
-    /// Trims surrounding whitespace and checks, in this order: length, characters, check
+    /// Reads full-width characters as ASCII ([`as_typed`]), trims surrounding whitespace and
+    /// checks, in this order: length, characters, check
     /// character, birth date (a real date, not before 1900-01-01, not after `today`). A
     /// lower-case `x` is accepted and stored as `X`.
     ///
     /// The minimum age is a separate rule: see [`check_minimum_age`].
     pub fn parse(input: &str, today: NaiveDate) -> Result<ResidentId, IdNumberError> {
-        let s = input.trim();
+        let s = as_typed(input);
+        let s = s.trim();
         if s.chars().count() != 18 {
             return Err(IdNumberError::WrongLength);
         }
@@ -361,10 +365,12 @@ impl CreditCodeError {
 pub struct CreditCode(String);
 
 impl CreditCode {
-    /// Trims surrounding whitespace, upper-cases, and checks length, alphabet and check
+    /// Reads full-width characters as ASCII ([`as_typed`]), trims surrounding whitespace,
+    /// upper-cases, and checks length, alphabet and check
     /// character: check value = 31 − (Σ value × weight mod 31), where 31 means 0.
     pub fn parse(input: &str) -> Result<CreditCode, CreditCodeError> {
-        let s = input.trim();
+        let s = as_typed(input);
+        let s = s.trim();
         if s.chars().count() != 18 {
             return Err(CreditCodeError::WrongLength);
         }
@@ -490,6 +496,20 @@ mod tests {
     }
 
     #[test]
+    fn full_width_digits_from_a_chinese_keyboard_are_read_as_ascii() {
+        // What a Chinese input method in full-width mode types, with an ideographic space.
+        let id =
+            ResidentId::parse("\u{3000}１１０１０５１９４９１２３１００２ｘ", today()).unwrap();
+        assert_eq!(id.as_str(), "11010519491231002X");
+        let c = CreditCode::parse("９１３５０１００Ｍ０００１００Ｙ４３\u{3000}").unwrap();
+        assert_eq!(c.as_str(), "91350100M000100Y43");
+        assert_eq!(
+            ResidentId::parse("１１０１０５１９４９１２３１００２１", today()),
+            Err(IdNumberError::WrongCheckCharacter)
+        );
+    }
+
+    #[test]
     fn wrong_length_is_refused() {
         for s in [
             "",
@@ -512,8 +532,8 @@ mod tests {
             "1101051949123100XX",
             "11010519491231002Y",
             "1101051949123 002X",
-            "１１010519491231002X", // full-width digits
-            "11010519491231002Ｘ",
+            "1101051949123\u{3000}002X",
+            "11010519491231002Ｙ",
         ] {
             assert_eq!(
                 ResidentId::parse(s, today()),

@@ -162,11 +162,12 @@ impl PhoneError {
 pub struct MobilePhone(String);
 
 impl MobilePhone {
-    /// Removes surrounding whitespace, inner spaces and dashes, and one leading `+86` or `86`,
+    /// Reads full-width digits as ASCII ([`super::as_typed`]), removes surrounding whitespace,
+    /// inner spaces and dashes, and one leading `+86` or `86`,
     /// then checks for `1[3-9]\d{9}`. `+86 138-0013-8000` and `8613800138000` both give
     /// `13800138000`.
     pub fn parse(input: &str) -> Result<MobilePhone, PhoneError> {
-        let compact: String = input
+        let compact: String = super::as_typed(input)
             .trim()
             .chars()
             .filter(|c| !matches!(c, ' ' | '-'))
@@ -388,7 +389,6 @@ mod tests {
             "010-62345678",
             "1380013800a",
             "+85291234567",
-            "１３８００１３８０００",
             "+86+8613800138000",
         ] {
             assert_eq!(
@@ -399,6 +399,20 @@ mod tests {
         }
         assert_eq!(PhoneError::NotMainlandMobile.code(), "phone_format");
         assert!(PhoneError::NotMainlandMobile.zh().contains("11位"));
+    }
+
+    #[test]
+    fn full_width_digits_from_a_chinese_keyboard_are_read_as_ascii() {
+        for input in [
+            "１３８００１３８０００",
+            "＋８６\u{3000}１３８－００１３－８０００",
+        ] {
+            assert_eq!(
+                MobilePhone::parse(input).map(|p| p.as_str().to_owned()),
+                Ok("13800138000".to_owned()),
+                "{input}"
+            );
+        }
     }
 
     #[test]

@@ -147,6 +147,18 @@ pub trait MembershipRepository: Send + Sync {
         page: &Page,
     ) -> Result<Vec<Member>, RepoError>;
 
+    /// Every member in `scope` matching `filter`, by member number, for a spreadsheet
+    /// export; `None` (and nothing written) when more than `limit` match. Writes `change`
+    /// (the audit row of the export, its detail given the number of rows) in the same
+    /// transaction as the read.
+    async fn export_members(
+        &self,
+        scope: &OrgPath,
+        filter: &MemberFilter,
+        limit: u32,
+        change: &Change,
+    ) -> Result<Option<Vec<Member>>, RepoError>;
+
     /// The sealed ID number of a member (for an audited reveal); `None` once erased. Writes
     /// `change` (the audit row of the reveal) in the same transaction as the read.
     async fn sealed_id_number(

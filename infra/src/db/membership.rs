@@ -166,6 +166,36 @@ impl MemberRow {
     }
 }
 
+/// Members with `org_path` in `[$lower, $upper)` matching the [`MemberFilter`] `$filter`,
+/// with their organisation's name, by member number: a boxed query to limit or page.
+macro_rules! members_matching {
+    ($lower:expr, $upper:expr, $filter:expr) => {{
+        let mut q = m::table
+            .inner_join(o::table)
+            .select((MemberRow::as_select(), o::name))
+            .filter(m::org_path.ge($lower))
+            .filter(m::org_path.lt($upper))
+            .order(m::member_number.asc())
+            .into_boxed();
+        match $filter.active {
+            Some(true) => q = q.filter(m::status.eq(MemberStatus::Active.as_str())),
+            Some(false) => q = q.filter(m::status.eq(MemberStatus::Ended.as_str())),
+            None => {}
+        }
+        if let Some(text) = $filter.q.as_deref() {
+            let pattern = like_contains(text);
+            q = q.filter(
+                m::real_name
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(m::phone.like(pattern.clone()).escape('\\'))
+                    .or(m::member_number.like(pattern).escape('\\')),
+            );
+        }
+        q
+    }};
+}
+
 fn load_application(c: &mut DbConnection, id: &str) -> Result<Application, TxError> {
     let (row, org_name): (AppRow, String) = a::table
         .inner_join(o::table)
@@ -612,29 +642,7 @@ impl MembershipRepository for Database {
         let (lower, upper) = filter.org.as_ref().unwrap_or(scope).subtree_range();
         let (filter, page) = (filter.clone(), page.clone());
         self.run(move |c| {
-            let mut q = m::table
-                .inner_join(o::table)
-                .select((MemberRow::as_select(), o::name))
-                .filter(m::org_path.ge(lower))
-                .filter(m::org_path.lt(upper))
-                .order(m::member_number.asc())
-                .limit(i64::from(page.limit))
-                .into_boxed();
-            match filter.active {
-                Some(true) => q = q.filter(m::status.eq(MemberStatus::Active.as_str())),
-                Some(false) => q = q.filter(m::status.eq(MemberStatus::Ended.as_str())),
-                None => {}
-            }
-            if let Some(text) = filter.q.as_deref() {
-                let pattern = like_contains(text);
-                q = q.filter(
-                    m::real_name
-                        .like(pattern.clone())
-                        .escape('\\')
-                        .or(m::phone.like(pattern.clone()).escape('\\'))
-                        .or(m::member_number.like(pattern).escape('\\')),
-                );
-            }
+            let mut q = members_matching!(lower, upper, filter).limit(i64::from(page.limit));
             if let Some(after) = page.after {
                 q = q.filter(m::member_number.gt(after));
             }
@@ -642,6 +650,38 @@ impl MembershipRepository for Database {
             rows.into_iter()
                 .map(|(row, org_name)| row.into_domain(org_name))
                 .collect()
+        })
+        .await
+    }
+
+    async fn export_members(
+        &self,
+        scope: &OrgPath,
+        filter: &MemberFilter,
+        limit: u32,
+        change: &Change,
+    ) -> Result<Option<Vec<Member>>, RepoError> {
+        let (lower, upper) = filter.org.as_ref().unwrap_or(scope).subtree_range();
+        let (filter, change) = (filter.clone(), change.clone());
+        self.run(move |c| {
+            c.transaction(|c| {
+                let rows: Vec<(MemberRow, String)> = members_matching!(lower, upper, filter)
+                    .limit(i64::from(limit) + 1)
+                    .load(c)?;
+                if rows.len() > limit as usize {
+                    return Ok(None);
+                }
+                let mut change = change.clone();
+                if let Some(detail) = change.audit.detail.as_object_mut() {
+                    detail.insert("rows".into(), rows.len().into());
+                }
+                record_change(c, &change)?;
+                rows.into_iter()
+                    .map(|(row, org_name)| row.into_domain(org_name).map_err(TxError::Repo))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Some)
+            })
+            .map_err(|e: TxError| e.into_repo("export"))
         })
         .await
     }

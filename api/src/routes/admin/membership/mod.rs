@@ -1,8 +1,9 @@
 //! Membership, the officials' side: the review queue (oldest first, with the 15-working-day
 //! contact deadline), decisions one by one or in batches of up to 100, the member search, and
-//! the audited reveal of a member's full ID number. Transfers between organisations are in
-//! [`transfers`].
+//! the audited reveal of a member's full ID number. The member search's spreadsheet export is
+//! in [`export`], transfers between organisations in [`transfers`].
 
+pub mod export;
 pub mod transfers;
 
 use actix_web::http::StatusCode;
@@ -77,7 +78,7 @@ pub struct QueueQuery {
 }
 
 /// The subtree an `org_id` filter names, checked against the caller's scope.
-pub(crate) async fn org_filter(
+async fn org_filter(
     state: &AppState,
     admin: &Admin,
     org_id: Option<&str>,
@@ -526,6 +527,26 @@ pub struct MemberQuery {
     pub status: Option<String>,
 }
 
+/// The member search's filter, checked (422 naming the field, 404 for an `org_id` outside
+/// the caller's subtree).
+async fn member_filter(
+    state: &AppState,
+    admin: &Admin,
+    query: &MemberQuery,
+) -> Result<MemberFilter, ApiError> {
+    let active = match query.status.as_deref() {
+        None => None,
+        Some("active") => Some(true),
+        Some("ended") => Some(false),
+        Some(_) => return Err(ApiError::not_one_of("status", &["active", "ended"])),
+    };
+    Ok(MemberFilter {
+        org: org_filter(state, admin, query.org_id.as_deref()).await?,
+        q: optional_text("q", query.q.as_deref(), 50)?,
+        active,
+    })
+}
+
 /// Members in the caller's subtree, by member number.
 #[utoipa::path(get, path = "/api/v1/admin/members", tag = "admin: membership", security(("bearer" = [])),
     params(MemberQuery, PageQuery),
@@ -547,17 +568,7 @@ pub async fn members(
 ) -> Result<web::Json<Paged<MemberView>>, ApiError> {
     admin.authorize(Permission::ReadMembership, &admin.org_path)?;
     let page = page.page(|key| !key.is_empty())?;
-    let active = match query.status.as_deref() {
-        None => None,
-        Some("active") => Some(true),
-        Some("ended") => Some(false),
-        Some(_) => return Err(ApiError::not_one_of("status", &["active", "ended"])),
-    };
-    let filter = MemberFilter {
-        org: org_filter(&state, &admin, query.org_id.as_deref()).await?,
-        q: optional_text("q", query.q.as_deref(), 50)?,
-        active,
-    };
+    let filter = member_filter(&state, &admin, &query).await?;
     let rows = state
         .membership
         .members(&admin.org_path, &filter, &page)
