@@ -21,6 +21,54 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Names every operation after its method and path (`get_admin_orgs_by_id`,
+/// `post_membership_transfers_by_id_withdraw`): unique, as OpenAPI requires and client
+/// generators rely on, and stable while the route stays. Handler names repeat across modules
+/// (`list`, `approve`), so they cannot serve.
+struct OperationIds;
+
+impl Modify for OperationIds {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            for (method, operation) in [
+                ("get", &mut item.get),
+                ("post", &mut item.post),
+                ("put", &mut item.put),
+                ("patch", &mut item.patch),
+                ("delete", &mut item.delete),
+            ] {
+                if let Some(operation) = operation {
+                    operation.operation_id = Some(operation_id(method, path));
+                }
+            }
+        }
+    }
+}
+
+fn operation_id(method: &str, path: &str) -> String {
+    let mut id = method.to_owned();
+    for segment in path.split('/').filter(|s| !s.is_empty()) {
+        if matches!(segment, "api" | "v1") {
+            continue;
+        }
+        id.push('_');
+        match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(param) => {
+                id.push_str("by_");
+                id.push_str(param);
+            }
+            None => {
+                let word: String = segment
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                    .collect();
+                id.push_str(word.trim_matches('_'));
+            }
+        }
+    }
+    id
+}
+
 /// The API description.
 #[derive(OpenApi)]
 #[openapi(
@@ -79,7 +127,7 @@ impl Modify for BearerAuth {
         routes::admin::membership::transfers::reject,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &OperationIds),
     tags(
         (name = "auth", description = "Login, refresh, logout, signing keys"),
         (name = "me", description = "The current account"),

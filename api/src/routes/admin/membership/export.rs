@@ -22,6 +22,11 @@ use crate::state::AppState;
 /// organisation), which keeps the workbook a few megabytes in memory.
 pub const EXPORT_MAX_ROWS: u32 = 50_000;
 
+/// An Excel workbook, as the OpenAPI document describes the download.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct XlsxFile(pub Vec<u8>);
+
 /// The XLSX media type.
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
@@ -85,7 +90,7 @@ fn workbook(members: &[Member]) -> Result<Vec<u8>, XlsxError> {
 #[utoipa::path(get, path = "/api/v1/admin/members/export", tag = "admin: membership", security(("bearer" = [])),
     params(MemberQuery),
     responses(
-        (status = 200, description = "The workbook (`members-YYYYMMDD.xlsx`)", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>),
+        (status = 200, description = "The workbook (`members-YYYYMMDD.xlsx`)", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = XlsxFile),
         (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Role may not read membership, or a worker token", body = Problem, content_type = "application/problem+json"),
