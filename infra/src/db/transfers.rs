@@ -107,6 +107,20 @@ fn load_transfer(c: &mut DbConnection, id: &str) -> Result<Transfer, TxError> {
     to_domain(row).map_err(TxError::Repo)
 }
 
+/// Locks the row of `member` while it is in force (a write that changes nothing) and returns
+/// whether it is. Every transaction that changes both a member and its transfers locks the
+/// member first, as leaving does, so the two never wait on each other in opposite order.
+fn lock_active_member(c: &mut DbConnection, member: &str) -> QueryResult<bool> {
+    let n = diesel::update(
+        m::table
+            .filter(m::id.eq(member))
+            .filter(m::status.eq(MemberStatus::Active.as_str())),
+    )
+    .set(m::updated_at.eq(m::updated_at))
+    .execute(c)?;
+    Ok(n > 0)
+}
+
 /// Moves the member of approved transfer `key` to its receiving organisation and writes the
 /// "transferred" history row.
 fn move_member(c: &mut DbConnection, key: &str, now: NaiveDateTime) -> Result<(), TxError> {
@@ -114,20 +128,13 @@ fn move_member(c: &mut DbConnection, key: &str, now: NaiveDateTime) -> Result<()
         .find(key)
         .select((t::member_id, t::from_org_id, t::to_org_id, t::to_org_path))
         .first(c)?;
-    let moved = diesel::update(
-        m::table
-            .filter(m::id.eq(&member))
-            .filter(m::status.eq(MemberStatus::Active.as_str())),
-    )
-    .set((
-        m::org_id.eq(&to),
-        m::org_path.eq(&to_path),
-        m::updated_at.eq(now),
-    ))
-    .execute(c)?;
-    if moved == 0 {
-        return Err(TxError::conflict(conflict::STATUS));
-    }
+    diesel::update(m::table.find(&member))
+        .set((
+            m::org_id.eq(&to),
+            m::org_path.eq(&to_path),
+            m::updated_at.eq(now),
+        ))
+        .execute(c)?;
     diesel::insert_into(h::table)
         .values((
             h::id.eq(Uuid::now_v7().to_string()),
@@ -161,6 +168,11 @@ impl TransferRepository for Database {
                     .filter(m::status.eq(MemberStatus::Active.as_str()))
                     .select((m::id, m::org_id))
                     .first(c)?;
+                // Leaving at the same moment either commits first (and the lock finds the
+                // membership ended) or waits, then withdraws this request with the others.
+                if !lock_active_member(c, &member)? {
+                    return Err(TxError::Repo(RepoError::NotFound));
+                }
                 let to = to.to_string();
                 if from == to {
                     return Err(TxError::conflict(conflict::SAME_ORGANISATION));
@@ -290,6 +302,13 @@ impl TransferRepository for Database {
                     TransferDecision::Approve => None,
                     TransferDecision::Reject { reason } => Some(reason.clone()),
                 };
+                if decision == TransferDecision::Approve {
+                    let member: String = t::table.find(&key).select(t::member_id).first(c)?;
+                    if !lock_active_member(c, &member)? {
+                        // The membership ended; leaving withdrew this request.
+                        return Err(TxError::conflict(conflict::STATUS));
+                    }
+                }
                 let n = diesel::update(
                     t::table
                         .filter(t::id.eq(&key))
