@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod account_deletion;
 mod admin;
 mod auth;
 mod bad_input;
@@ -10,3 +11,4 @@ mod health;
 mod membership;
 mod migrations;
 mod openapi;
+mod transfers;

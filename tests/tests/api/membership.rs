@@ -33,14 +33,14 @@ both_shapes!(
 const ORG_SEARCH: &str = "/api/v1/orgs";
 const ADMIN_ORGS: &str = "/api/v1/admin/orgs";
 const NOTICE: &str = "/api/v1/membership/privacy-notice";
-const APPS: &str = "/api/v1/membership/applications";
-const QUEUE: &str = "/api/v1/admin/membership/applications";
+pub(crate) const APPS: &str = "/api/v1/membership/applications";
+pub(crate) const QUEUE: &str = "/api/v1/admin/membership/applications";
 const BATCH: &str = "/api/v1/admin/membership/applications/batch-approve";
-const MEMBERS: &str = "/api/v1/admin/members";
-const CARD: &str = "/api/v1/me/member-card";
+pub(crate) const MEMBERS: &str = "/api/v1/admin/members";
+pub(crate) const CARD: &str = "/api/v1/me/member-card";
 const VERIFY: &str = "/api/v1/member-cards/verify";
 const PHONE: &str = "/api/v1/me/phone";
-const LEAVE: &str = "/api/v1/membership/leave";
+pub(crate) const LEAVE: &str = "/api/v1/membership/leave";
 
 /// A valid unified social credit code (GB 32100-2015).
 const CREDIT_CODE: &str = "91350100M000100Y43";
@@ -63,7 +63,7 @@ fn id_number(prefix17: &str) -> String {
 
 /// The valid ID number of test person `seq`: 北京市朝阳区, born 1990-03-07, sequence `seq`
 /// (odd: male, even: female).
-fn person(seq: u32) -> String {
+pub(crate) fn person(seq: u32) -> String {
     id_number(&format!("11010519900307{seq:03}"))
 }
 
@@ -75,12 +75,12 @@ fn with_wrong_check(number: &str) -> String {
 }
 
 /// The masked form the API shows: first 4 and last 4 characters, 10 `*` between.
-fn masked(number: &str) -> String {
+pub(crate) fn masked(number: &str) -> String {
     format!("{}**********{}", &number[..4], &number[14..])
 }
 
 /// Whether `s` holds a CJK character (the default language of `detail`).
-fn is_chinese(s: &str) -> bool {
+pub(crate) fn is_chinese(s: &str) -> bool {
     s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
 }
 
@@ -113,7 +113,7 @@ fn set(mut form: Value, path: &str, value: Value) -> Value {
 }
 
 /// Reads a JSON answer after checking its status (the body is shown when it differs).
-async fn expect(resp: Response, status: StatusCode) -> Value {
+pub(crate) async fn expect(resp: Response, status: StatusCode) -> Value {
     let got = resp.status();
     let text = resp.text().await.unwrap();
     assert_eq!(got, status, "body: {text}");
@@ -140,7 +140,7 @@ fn field_errors(problem: &Value) -> HashSet<(String, String)> {
 
 /// Asserts 422 `validation_failed` listing exactly `expected` `(field, code)` pairs, every
 /// text in Chinese; returns the body.
-async fn assert_invalid(resp: Response, expected: &[(&str, &str)]) -> Value {
+pub(crate) async fn assert_invalid(resp: Response, expected: &[(&str, &str)]) -> Value {
     let body = assert_problem(resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     let want: HashSet<(String, String)> = expected
         .iter()
@@ -155,17 +155,17 @@ async fn assert_invalid(resp: Response, expected: &[(&str, &str)]) -> Value {
 }
 
 /// Asserts an error envelope whose `detail` is Chinese; returns the body.
-async fn assert_problem_zh(resp: Response, status: StatusCode, code: &str) -> Value {
+pub(crate) async fn assert_problem_zh(resp: Response, status: StatusCode, code: &str) -> Value {
     let body = assert_problem(resp, status, code).await;
     assert!(is_chinese(body["detail"].as_str().unwrap()), "{body}");
     body
 }
 
-fn id(v: &Value) -> String {
+pub(crate) fn id(v: &Value) -> String {
     v["id"].as_str().unwrap().to_owned()
 }
 
-fn ids(items: &[Value]) -> Vec<String> {
+pub(crate) fn ids(items: &[Value]) -> Vec<String> {
     items.iter().map(id).collect()
 }
 
@@ -179,7 +179,12 @@ fn history_actions(view: &Value) -> Vec<String> {
 }
 
 /// Every item of a list, following `next_cursor` with pages of `limit`.
-async fn all_pages(app: &TestApp, tok: Option<&str>, path: &str, limit: u32) -> Vec<Value> {
+pub(crate) async fn all_pages(
+    app: &TestApp,
+    tok: Option<&str>,
+    path: &str,
+    limit: u32,
+) -> Vec<Value> {
     let sep = if path.contains('?') { '&' } else { '?' };
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;
@@ -204,7 +209,7 @@ async fn all_pages(app: &TestApp, tok: Option<&str>, path: &str, limit: u32) -> 
 }
 
 /// One page of at most 100 items (these tests never have more).
-async fn list(app: &TestApp, tok: Option<&str>, path: &str) -> Vec<Value> {
+pub(crate) async fn list(app: &TestApp, tok: Option<&str>, path: &str) -> Vec<Value> {
     let sep = if path.contains('?') { '&' } else { '?' };
     let page = expect(
         app.get(&format!("{path}{sep}limit=100"), tok).await,
@@ -216,7 +221,7 @@ async fn list(app: &TestApp, tok: Option<&str>, path: &str) -> Vec<Value> {
 }
 
 /// Runs a blocking diesel query on a fresh connection to the app's database.
-async fn db<T, F>(app: &TestApp, f: F) -> T
+pub(crate) async fn db<T, F>(app: &TestApp, f: F) -> T
 where
     T: Send + 'static,
     F: FnOnce(&mut DbConnection) -> T + Send + 'static,
@@ -228,6 +233,21 @@ where
     })
     .await
     .unwrap()
+}
+
+/// The payloads of the outbox rows with `topic`.
+pub(crate) async fn outbox_payloads(w: &World, topic: &'static str) -> Vec<Value> {
+    let rows: Vec<String> = db(&w.app, move |c| {
+        outbox::table
+            .filter(outbox::topic.eq(topic))
+            .select(outbox::payload)
+            .load(c)
+            .unwrap()
+    })
+    .await;
+    rows.iter()
+        .map(|p| serde_json::from_str(p).unwrap())
+        .collect()
 }
 
 async fn stored_applications(app: &TestApp) -> i64 {
@@ -250,16 +270,16 @@ fn china_today() -> String {
 /// The app with a small tree and the privacy-notice version:
 /// 总工会 → { 郑州市总工会 → 郑州市快递行业联合工会 (accepts individuals),
 ///            洛阳市总工会 → 洛阳市新就业形态联合工会 (accepts individuals) }.
-struct World {
-    app: TestApp,
+pub(crate) struct World {
+    pub(crate) app: TestApp,
     /// The super_admin's token.
-    root: String,
-    root_org: String,
-    zz: String,
+    pub(crate) root: String,
+    pub(crate) root_org: String,
+    pub(crate) zz: String,
     /// 郑州市快递行业联合工会, as created (`OrgView`).
-    zz_joint: Value,
-    ly: String,
-    ly_joint: Value,
+    pub(crate) zz_joint: Value,
+    pub(crate) ly: String,
+    pub(crate) ly_joint: Value,
     version: String,
 }
 
@@ -287,7 +307,7 @@ async fn new_org(
 }
 
 impl World {
-    async fn new(shape: Shape) -> World {
+    pub(crate) async fn new(shape: Shape) -> World {
         let app = TestApp::spawn(shape).await;
         let (root, root_org) = app.root_admin().await;
         let zz = id(&new_org(
@@ -353,18 +373,18 @@ impl World {
     }
 
     /// A valid form for 郑州市快递行业联合工会 in `name`, with `phone`.
-    fn form_of(&self, name: &str, id_number: &str, phone: &str) -> Value {
+    pub(crate) fn form_of(&self, name: &str, id_number: &str, phone: &str) -> Value {
         let form = set(self.form(id_number), "real_name", json!(name));
         set(form, "phone", json!(phone))
     }
 
     /// A logged-in worker's access token (`user` must be fresh in the test).
-    async fn worker(&self, user: &str) -> String {
+    pub(crate) async fn worker(&self, user: &str) -> String {
         token(&self.app.login_worker(&format!("{user}.1")).await)
     }
 
     /// An official of `role` in `org`, logged in: `(token, official id)`.
-    async fn official(&self, username: &str, org: &str, role: &str) -> (String, String) {
+    pub(crate) async fn official(&self, username: &str, org: &str, role: &str) -> (String, String) {
         let official = self
             .app
             .create_official(&self.root, username, org, role)
@@ -377,7 +397,7 @@ impl World {
     }
 
     /// Files `form` as the worker behind `tok`; the answer must be 201.
-    async fn submit(&self, tok: &str, form: &Value) -> Value {
+    pub(crate) async fn submit(&self, tok: &str, form: &Value) -> Value {
         expect(self.apply(tok, form).await, StatusCode::CREATED).await
     }
 
@@ -408,7 +428,7 @@ impl World {
         v["items"].as_array().unwrap().clone()
     }
 
-    async fn approve(&self, tok: &str, app_id: &str) -> Response {
+    pub(crate) async fn approve(&self, tok: &str, app_id: &str) -> Response {
         self.app
             .request(
                 Method::POST,
@@ -436,7 +456,7 @@ impl World {
     }
 
     /// Approves as the super_admin; the answer must be 200; returns the member number.
-    async fn approved(&self, app_id: &str) -> String {
+    pub(crate) async fn approved(&self, app_id: &str) -> String {
         let v = expect(self.approve(&self.root, app_id).await, StatusCode::OK).await;
         assert_eq!(v["application"]["status"], "approved", "{v}");
         v["member_number"].as_str().unwrap().to_owned()
