@@ -392,7 +392,7 @@ impl World {
         (token(&self.app.login_admin(username).await), official)
     }
 
-    async fn apply(&self, tok: &str, form: &Value) -> Response {
+    pub(crate) async fn apply(&self, tok: &str, form: &Value) -> Response {
         self.app.post(APPS, form, Some(tok)).await
     }
 
