@@ -10,7 +10,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use actix_web_prom::PrometheusMetricsBuilder;
 use secrecy::{ExposeSecret, SecretString};
-use yiwang_domain::membership::calendar::WorkingCalendar;
+use yiwang_domain::calendar::WorkingCalendar;
 use yiwang_domain::session::SessionStore;
 use yiwang_infra::db::{Backend, Database};
 use yiwang_infra::personal_data::PersonalDataKeys;

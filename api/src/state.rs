@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use yiwang_domain::membership::calendar::WorkingCalendar;
+use yiwang_domain::calendar::WorkingCalendar;
 use yiwang_domain::membership::store::{MembershipRepository, TransferRepository};
 use yiwang_domain::repo::{OfficialRepository, OrgRepository, StoreHealth, WorkerRepository};
 use yiwang_domain::session::SessionStore;

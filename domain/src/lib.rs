@@ -11,11 +11,14 @@ pub mod id;
 
 pub mod account;
 pub mod audit;
+pub mod calendar;
 pub mod clock;
 pub mod membership;
 pub mod org;
 pub mod repo;
+pub mod service_point;
 pub mod session;
+pub mod text;
 pub mod wechat;
 
 pub use account::{AccountId, AccountKind, Official, Role, Username, Worker};

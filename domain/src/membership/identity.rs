@@ -11,7 +11,7 @@ use std::fmt;
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use super::as_typed;
+use crate::text::as_typed;
 
 /// Minimum age, in full years, to join the union.
 ///

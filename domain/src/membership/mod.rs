@@ -7,7 +7,6 @@
 //! - [`member`]: the member record and its number;
 //! - [`transfer`]: moving a membership to another organisation (会籍转移) and the membership
 //!   history;
-//! - [`calendar`]: working days, for the 15-working-day contact rule;
 //! - [`store`]: the repository port;
 //! - [`identity`]: the resident ID number (居民身份证号码, GB 11643-1999) with its check
 //!   character, birth date, sex and the minimum joining age, and the employer's unified social
@@ -23,7 +22,6 @@
 //! it uses [`ResidentId::expose`].
 
 pub mod application;
-pub mod calendar;
 pub mod identity;
 pub mod member;
 pub mod person;
@@ -36,11 +34,3 @@ pub use identity::{
 pub use person::{
     EmploymentForm, MobilePhone, PersonName, PersonNameError, PhoneError, UnknownEmploymentForm,
 };
-
-/// `input` as the user meant it: full-width forms (`１２３`, `Ｘ`, the ideographic space U+3000),
-/// which Chinese input methods often produce, become their ASCII equivalents by Unicode NFKC
-/// (UAX #15). Applied to numbers and codes before they are checked, never to names.
-pub fn as_typed(input: &str) -> String {
-    use unicode_normalization::UnicodeNormalization;
-    input.nfkc().collect()
-}

@@ -162,12 +162,12 @@ impl PhoneError {
 pub struct MobilePhone(String);
 
 impl MobilePhone {
-    /// Reads full-width digits as ASCII ([`super::as_typed`]), removes surrounding whitespace,
+    /// Reads full-width digits as ASCII ([`crate::text::as_typed`]), removes surrounding whitespace,
     /// inner spaces and dashes, and one leading `+86` or `86`,
     /// then checks for `1[3-9]\d{9}`. `+86 138-0013-8000` and `8613800138000` both give
     /// `13800138000`.
     pub fn parse(input: &str) -> Result<MobilePhone, PhoneError> {
-        let compact: String = super::as_typed(input)
+        let compact: String = crate::text::as_typed(input)
             .trim()
             .chars()
             .filter(|c| !matches!(c, ' ' | '-'))

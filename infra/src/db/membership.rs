@@ -11,11 +11,11 @@ use diesel::prelude::*;
 use uuid::Uuid;
 use yiwang_domain::account::AccountId;
 use yiwang_domain::audit::{Actor, Change};
+use yiwang_domain::calendar::china_date;
 use yiwang_domain::membership::application::{
     ApplicantDetails, Application, ApplicationAction, ApplicationEvent, ApplicationId,
     ApplicationStatus, Decision, RejectReason,
 };
-use yiwang_domain::membership::calendar::china_date;
 use yiwang_domain::membership::member::{member_number, Member, MemberId, MemberStatus};
 use yiwang_domain::membership::store::{
     conflict, MemberFilter, MembershipRepository, QueueFilter, SealedRef,

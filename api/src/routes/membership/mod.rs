@@ -12,11 +12,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 use yiwang_domain::audit::OutboxEvent;
+use yiwang_domain::calendar::china_date;
 use yiwang_domain::clock;
 use yiwang_domain::membership::application::{
     ApplicantDetails, Application, ApplicationEvent, ApplicationId, SealedIdNumber,
 };
-use yiwang_domain::membership::calendar::china_date;
 use yiwang_domain::membership::member::{Member, MemberStatus};
 use yiwang_domain::membership::store::conflict;
 use yiwang_domain::membership::{

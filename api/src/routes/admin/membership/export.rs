@@ -8,8 +8,8 @@ use actix_web::{get, web, HttpResponse};
 use chrono::Datelike;
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, XlsxError};
 use serde_json::json;
+use yiwang_domain::calendar::china_date;
 use yiwang_domain::clock;
-use yiwang_domain::membership::calendar::china_date;
 use yiwang_domain::membership::member::Member;
 
 use super::{member_filter, MemberQuery};

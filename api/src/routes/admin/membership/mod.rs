@@ -13,11 +13,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use yiwang_domain::audit::OutboxEvent;
+use yiwang_domain::calendar::{china_date, CONTACT_DEADLINE_WORKING_DAYS};
 use yiwang_domain::clock;
 use yiwang_domain::membership::application::{
     Application, ApplicationId, ApplicationStatus, Decision, RejectReason, DECISION_TEXT_MAX_CHARS,
 };
-use yiwang_domain::membership::calendar::{china_date, CONTACT_DEADLINE_WORKING_DAYS};
 use yiwang_domain::membership::member::{Member, MemberId};
 use yiwang_domain::membership::store::{conflict, MemberFilter, QueueFilter};
 use yiwang_domain::org::OrgPath;

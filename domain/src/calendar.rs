@@ -1,5 +1,6 @@
-//! Working days, for the rule that the union contacts every applicant within 15 working days
-//! (豫工惠, DOMAIN.md "Facts from public sources"). Saturdays and Sundays are not working days;
+//! Working days and China Standard Time: for the rule that the union contacts every applicant
+//! within 15 working days (豫工惠, DOMAIN.md "Facts from public sources"), and for service points
+//! open "on working days" (工作日开放). Saturdays and Sundays are not working days;
 //! mainland public holidays and the weekend days worked in their place (调休) are
 //! configuration, because the State Council publishes them year by year.
 
