@@ -693,6 +693,18 @@ pub struct MemberCard {
     pub qr_expires_at: DateTime<Utc>,
 }
 
+/// The worker's membership in force, or 404 `not_a_member`.
+pub(crate) async fn member_in_force(
+    state: &AppState,
+    worker: &auth::Worker,
+) -> Result<Member, ApiError> {
+    state
+        .membership
+        .member_of(worker.0.account_id())
+        .await?
+        .ok_or_else(not_a_member)
+}
+
 pub(crate) fn not_a_member() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
@@ -723,11 +735,7 @@ pub async fn member_card(
     state: web::Data<AppState>,
     worker: auth::Worker,
 ) -> Result<web::Json<MemberCard>, ApiError> {
-    let member = state
-        .membership
-        .member_of(worker.0.account_id())
-        .await?
-        .ok_or_else(not_a_member)?;
+    let member = member_in_force(&state, &worker).await?;
     let (qr_token, exp) = state
         .tokens
         .issue_card(&member.id.to_string(), &member.member_number)
@@ -846,11 +854,7 @@ pub async fn leave(
     state: web::Data<AppState>,
     worker: auth::Worker,
 ) -> Result<web::Json<MembershipEnded>, ApiError> {
-    let member = state
-        .membership
-        .member_of(worker.0.account_id())
-        .await?
-        .ok_or_else(not_a_member)?;
+    let member = member_in_force(&state, &worker).await?;
     let change = worker.0.change(
         "membership.end",
         "member",

@@ -18,7 +18,7 @@ use yiwang_domain::membership::transfer::{
 use yiwang_domain::org::OrgId;
 use yiwang_domain::repo::RepoError;
 
-use super::{not_a_member, OrgRef};
+use super::{member_in_force, not_a_member, OrgRef};
 use crate::auth;
 use crate::error::{ApiError, Problem};
 use crate::routes::me::mask_phone;
@@ -157,11 +157,7 @@ pub async fn request(
     worker: auth::Worker,
     form: web::Json<TransferForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let member = state
-        .membership
-        .member_of(worker.0.account_id())
-        .await?
-        .ok_or_else(not_a_member)?;
+    let member = member_in_force(&state, &worker).await?;
     let unknown = || {
         ApiError::invalid_field(
             "to_org_id",
@@ -326,11 +322,7 @@ pub async fn history(
     state: web::Data<AppState>,
     worker: auth::Worker,
 ) -> Result<web::Json<MembershipHistory>, ApiError> {
-    let member = state
-        .membership
-        .member_of(worker.0.account_id())
-        .await?
-        .ok_or_else(not_a_member)?;
+    let member = member_in_force(&state, &worker).await?;
     let entries = state.transfers.membership_history(member.id).await?;
     Ok(web::Json(MembershipHistory::new(
         member.member_number,
