@@ -665,6 +665,8 @@ impl MembershipRepository for Database {
         let (filter, change) = (filter.clone(), change.clone());
         self.run(move |c| {
             c.transaction(|c| {
+                // Read, then write the audit row: on SQLite take the write lock first.
+                claim_writer(c)?;
                 let rows: Vec<(MemberRow, String)> = members_matching!(lower, upper, filter)
                     .limit(i64::from(limit) + 1)
                     .load(c)?;
