@@ -123,13 +123,9 @@ async fn decide(
     decision: &TransferDecision,
 ) -> Result<TransferView, ApiError> {
     let outcome = decision.status().as_str();
-    let reason = match decision {
-        TransferDecision::Approve => None,
-        TransferDecision::Reject { reason } => Some(reason.as_str()),
-    };
-    let action = match decision {
-        TransferDecision::Approve => "approve",
-        TransferDecision::Reject { .. } => "reject",
+    let (action, reason) = match decision {
+        TransferDecision::Approve => ("approve", None),
+        TransferDecision::Reject { reason } => ("reject", Some(reason.as_str())),
     };
     let change = admin.principal.change(
         &format!("membership.transfer.{action}"),
