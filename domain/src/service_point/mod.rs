@@ -4,12 +4,21 @@
 //!
 //! - [`kind`]: the kinds and the amenity vocabulary, with the names imports use;
 //! - [`hours`]: opening hours read from text, and whether a point is open at a moment;
-//! - [`geo`]: GCJ-02 points and great-circle distances.
+//! - [`geo`]: GCJ-02 points and great-circle distances;
+//! - [`point`]: the record and the one validation every way of writing it goes through;
+//! - [`import`]: spreadsheet rows into records, every problem named by row and column;
+//! - [`store`]: the catalogue port and the nearest-point index port.
 
 pub mod geo;
 pub mod hours;
+pub mod import;
 pub mod kind;
+pub mod point;
+pub mod store;
 
 pub use geo::{GeoError, GeoPoint};
 pub use hours::{OpeningHours, Schedule};
 pub use kind::{Amenity, ServicePointKind};
+pub use point::{
+    DraftInput, QualityFlag, ServicePoint, ServicePointDraft, ServicePointId, ServicePointStatus,
+};
