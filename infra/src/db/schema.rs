@@ -172,6 +172,70 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    service_point_revision (id) {
+        id -> Integer,
+        value -> BigInt,
+    }
+}
+
+diesel::table! {
+    service_points (id) {
+        id -> Text,
+        org_id -> Text,
+        org_path -> Text,
+        external_id -> Nullable<Text>,
+        name -> Text,
+        kind -> Text,
+        address -> Text,
+        province -> Nullable<Text>,
+        city -> Nullable<Text>,
+        district -> Nullable<Text>,
+        lat -> Double,
+        lng -> Double,
+        hours_text -> Text,
+        hours_exceptions -> Text,
+        amenities -> Text,
+        phone -> Nullable<Text>,
+        status -> Text,
+        star_grade -> Nullable<SmallInt>,
+        quality_flag -> Nullable<Text>,
+        quality_note -> Nullable<Text>,
+        rating_sum -> BigInt,
+        rating_count -> Integer,
+        revision -> BigInt,
+        deleted_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    service_point_visits (service_point_id, account_id, visited_on) {
+        service_point_id -> Text,
+        account_id -> Text,
+        visited_on -> Date,
+        visited_at -> Timestamp,
+        lat -> Double,
+        lng -> Double,
+        distance_m -> Double,
+    }
+}
+
+diesel::table! {
+    service_point_reviews (id) {
+        id -> Text,
+        service_point_id -> Text,
+        account_id -> Text,
+        rating -> SmallInt,
+        comment -> Nullable<Text>,
+        moderation -> Text,
+        trace_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(officials -> organisations (org_id));
 diesel::joinable!(membership_applications -> organisations (org_id));
 diesel::joinable!(members -> organisations (org_id));
@@ -186,4 +250,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     members,
     membership_history,
     membership_transfers,
+    service_point_revision,
+    service_points,
+    service_point_visits,
+    service_point_reviews,
 );
+diesel::joinable!(service_point_visits -> service_points (service_point_id));
+diesel::joinable!(service_point_reviews -> service_points (service_point_id));
