@@ -1,4 +1,5 @@
-//! The `yiwang` command line: `serve`, `migrate`, `admin create`, `openapi`.
+//! The `yiwang` command line: `serve`, `migrate`, `admin create`, `import service-points`,
+//! `demo`, `erase-expired`, `openapi`.
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -9,10 +10,11 @@ use yiwang_domain::account::{password_acceptable, AccountId, Official, Role, Use
 use yiwang_domain::audit::{Actor, OutboxEvent};
 use yiwang_domain::clock;
 use yiwang_domain::org::{OrgId, OrgKind, OrgName, Organisation};
-use yiwang_domain::repo::{OfficialRepository, OrgRepository, RepoError};
+use yiwang_domain::repo::{OfficialRepository, OrgRepository, OrgSearch, Page, RepoError};
 
 use crate::auth::audit_change;
 use crate::config::Settings;
+use crate::routes::admin::service_points::import::{run_import, ImportError, ImportOptions};
 use yiwang_infra::db::Database;
 
 use crate::startup::{open_database, Application};
@@ -41,6 +43,11 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Imports records from a file.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
     /// Loads a demo organisation tree (贵州/毕节/黔西, 山西/晋城, 山东/东营/垦利) and demo
     /// officials into an empty database, printing their passwords. Demo data only.
     Demo,
@@ -52,6 +59,27 @@ enum Command {
         /// Write to this file instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// Imports service points from a CSV (UTF-8 or GBK) or XLSX file, the same way as
+    /// `POST /api/v1/admin/service-points/import`: every problem is reported by row and
+    /// column, nothing is written when a row is bad (unless --skip-invalid), and importing the
+    /// same file again changes nothing. Exits with status 1 when nothing could be imported.
+    ServicePoints {
+        /// The file.
+        file: PathBuf,
+        /// Owning organisation: id or exact name (default: the first root organisation).
+        #[arg(long)]
+        org: Option<String>,
+        /// Check and report only; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Import the good rows and leave the bad ones out.
+        #[arg(long)]
+        skip_invalid: bool,
     },
 }
 
@@ -125,6 +153,23 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
+        Command::Import {
+            command:
+                ImportCommand::ServicePoints {
+                    file,
+                    org,
+                    dry_run,
+                    skip_invalid,
+                },
+        } => {
+            let settings = Settings::load()?;
+            telemetry::init(settings.log_format);
+            let options = ImportOptions {
+                dry_run,
+                skip_invalid,
+            };
+            import_service_points(&settings, &file, org.as_deref(), options).await
+        }
         Command::Migrate => {
             let settings = Settings::load()?;
             telemetry::init(settings.log_format);
@@ -161,6 +206,95 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             )
             .await
         }
+    }
+}
+
+/// `yiwang import service-points`: reads `file`, imports it into `org` (id or name; default
+/// the first root organisation) and prints the report.
+pub async fn import_service_points(
+    settings: &Settings,
+    file: &std::path::Path,
+    org: Option<&str>,
+    options: ImportOptions,
+) -> Result<(), String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let db = open_database(settings).await?;
+    let db_err = |e: RepoError| e.to_string();
+    let found = match org {
+        Some(org) => match OrgId::parse(org) {
+            Some(id) => Some(OrgRepository::get(&db, id).await.map_err(db_err)?),
+            None => db.find_by_name(org).await.map_err(db_err)?,
+        },
+        None => {
+            let page = Page {
+                after: None,
+                limit: 1,
+            };
+            db.search(&OrgSearch::default(), &page)
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .next()
+        }
+    };
+    let org = found.ok_or_else(|| {
+        format!(
+            "找不到组织 `{}` (no such organisation; create one first with `yiwang admin create`)",
+            org.unwrap_or("")
+        )
+    })?;
+    let change = audit_change(
+        Actor::System,
+        "service_point.import",
+        "organisation",
+        org.id,
+        json!({}),
+        Some(OutboxEvent {
+            topic: "service_points.imported".into(),
+            payload: json!({ "org_id": org.id, "via": "cli" }),
+        }),
+    );
+    let result = run_import(&db, &org, &bytes, options, change).await;
+    let report = match result {
+        Ok(report) => report,
+        Err(ImportError::Invalid(report)) => *report,
+        Err(ImportError::File(e)) => return Err(format!("{} ({e})", e.zh())),
+        Err(ImportError::Repo(e)) => return Err(e.to_string()),
+    };
+    for p in &report.problems {
+        let column = p.column.as_deref().unwrap_or("-");
+        println!("第 {} 行 [{column}] {}: {}", p.row, p.code, p.detail);
+    }
+    if !report.ignored_columns.is_empty() {
+        println!(
+            "未使用的列 (ignored columns): {}",
+            report.ignored_columns.join(", ")
+        );
+    }
+    println!(
+        "{}: {} rows read ({}), {} valid, {} with problems; created {}, updated {}, unchanged {}, skipped {} — organisation {} ({})",
+        if report.dry_run {
+            "dry run, nothing written"
+        } else if report.imported {
+            "imported"
+        } else {
+            "NOT imported"
+        },
+        report.rows_read,
+        report.encoding,
+        report.valid_rows,
+        report.invalid_rows,
+        report.created,
+        report.updated,
+        report.unchanged,
+        report.skipped,
+        org.name.as_str(),
+        org.id,
+    );
+    if report.dry_run || report.imported {
+        Ok(())
+    } else {
+        Err("有问题的行未修正，未导入任何数据 (nothing imported; fix the rows above or pass --skip-invalid)".into())
     }
 }
 

@@ -85,6 +85,12 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Worker threads for HTTP. Default: the number of CPUs.
     pub http_workers: Option<usize>,
+    /// Public service-point lookups (nearby, map, search, detail) one client address may make
+    /// per minute, with as many again in a burst. Default 120.
+    pub lookup_rate_per_minute: u32,
+    /// How often each process reads service-point changes other processes wrote into its
+    /// nearest-point index, milliseconds. Default 1000.
+    pub service_point_sync_ms: u64,
 }
 
 impl Default for Settings {
@@ -114,6 +120,8 @@ impl Default for Settings {
             working_weekends: Vec::new(),
             log_format: LogFormat::Auto,
             http_workers: None,
+            lookup_rate_per_minute: 120,
+            service_point_sync_ms: 1000,
         }
     }
 }

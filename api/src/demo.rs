@@ -23,8 +23,9 @@ type Node = (
 );
 
 /// The tree: 贵州 → 毕节 → 黔西 (the "活力工会" seed), 山西 → 晋城 (大病医疗互助), 山东 → 东营 →
-/// 垦利 (云律团), each ending in a federation that takes new-employment-form workers.
-const TREE: [Node; 12] = [
+/// 垦利 (云律团), each ending in a federation that takes new-employment-form workers; 河南 → 郑州,
+/// owner of the real service-point file (`shared/data/real/zhengzhou_union_stations.csv`).
+const TREE: [Node; 14] = [
     (
         None,
         "中华全国总工会",
@@ -109,10 +110,24 @@ const TREE: [Node; 12] = [
         true,
         Some("东营市"),
     ),
+    (
+        Some(0),
+        "河南省总工会",
+        OrgKind::ProvincialFederation,
+        false,
+        Some("郑州市"),
+    ),
+    (
+        Some(12),
+        "郑州市总工会",
+        OrgKind::CityFederation,
+        false,
+        Some("郑州市"),
+    ),
 ];
 
 /// The demo officials: username, display name, role, index of their organisation in [`TREE`].
-const OFFICIALS: [(&str, &str, Role, usize); 6] = [
+const OFFICIALS: [(&str, &str, Role, usize); 7] = [
     ("demo.root", "全总管理员", Role::SuperAdmin, 0),
     ("demo.qianxi", "黔西市总工会管理员", Role::OrgAdmin, 3),
     (
@@ -132,6 +147,12 @@ const OFFICIALS: [(&str, &str, Role, usize); 6] = [
         "黔西服务站点管理员",
         Role::StationManager,
         3,
+    ),
+    (
+        "demo.zhengzhou.station",
+        "郑州市总工会服务阵地管理员",
+        Role::StationManager,
+        13,
     ),
     ("demo.auditor", "贵州省总工会审计", Role::Auditor, 1),
 ];

@@ -11,6 +11,7 @@ pub mod context;
 pub mod demo;
 pub mod error;
 pub mod openapi;
+pub mod rate_limit;
 pub mod retention;
 pub mod routes;
 pub mod startup;

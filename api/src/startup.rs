@@ -11,8 +11,10 @@ use actix_web::{web, App, HttpServer};
 use actix_web_prom::PrometheusMetricsBuilder;
 use secrecy::{ExposeSecret, SecretString};
 use yiwang_domain::calendar::WorkingCalendar;
+use yiwang_domain::service_point::store::{NearbyIndex, ServicePointRepository};
 use yiwang_domain::session::SessionStore;
 use yiwang_infra::db::{Backend, Database};
+use yiwang_infra::nearby::{spawn_follower, ServicePointIndex};
 use yiwang_infra::personal_data::PersonalDataKeys;
 use yiwang_infra::sessions::{InProcessSessions, RedisSessions};
 use yiwang_infra::wechat::{WeChatClient, WeChatConfig};
@@ -21,6 +23,7 @@ use yiwang_wechat_emulator::{Emulator, EmulatorConfig};
 use crate::auth::tokens::TokenKeys;
 use crate::config::Settings;
 use crate::context::RequestContextMiddleware;
+use crate::rate_limit::LookupLimiter;
 use crate::routes;
 use crate::state::AppState;
 
@@ -146,7 +149,31 @@ impl Application {
             sessions.backend(),
             wechat_mode
         );
+        let catalogue: Arc<dyn ServicePointRepository> = db.clone();
+        let nearby = Arc::new(ServicePointIndex::new(Arc::clone(&catalogue)));
+        nearby
+            .sync()
+            .await
+            .map_err(|e| format!("cannot load the service points: {e}"))?;
+        spawn_follower(
+            Arc::clone(&nearby),
+            std::time::Duration::from_millis(settings.service_point_sync_ms.max(10)),
+        );
+        let lookup_limiter = Arc::new(LookupLimiter::new(settings.lookup_rate_per_minute));
+        {
+            let limiter = Arc::clone(&lookup_limiter);
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+                loop {
+                    every.tick().await;
+                    limiter.forget_idle();
+                }
+            });
+        }
         let state = web::Data::new(AppState {
+            service_points: catalogue,
+            nearby,
+            lookup_limiter,
             orgs: db.clone(),
             officials: db.clone(),
             workers: db.clone(),
@@ -189,6 +216,9 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(routes::json_config())
                 .app_data(routes::query_config())
+                .app_data(web::PayloadConfig::new(
+                    yiwang_infra::spreadsheet::MAX_FILE_BYTES + 1,
+                ))
                 .configure(routes::configure)
                 .default_service(web::to(routes::no_route))
         })

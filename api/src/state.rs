@@ -6,12 +6,14 @@ use std::sync::Arc;
 use yiwang_domain::calendar::WorkingCalendar;
 use yiwang_domain::membership::store::{MembershipRepository, TransferRepository};
 use yiwang_domain::repo::{OfficialRepository, OrgRepository, StoreHealth, WorkerRepository};
+use yiwang_domain::service_point::store::{NearbyIndex, ServicePointRepository};
 use yiwang_domain::session::SessionStore;
 use yiwang_domain::wechat::WeChatApi;
 
 use yiwang_infra::personal_data::PersonalDataKeys;
 
 use crate::auth::tokens::TokenKeys;
+use crate::rate_limit::LookupLimiter;
 
 /// Shared application state.
 #[derive(Clone)]
@@ -26,6 +28,12 @@ pub struct AppState {
     pub membership: Arc<dyn MembershipRepository>,
     /// Membership transfers and history.
     pub transfers: Arc<dyn TransferRepository>,
+    /// The service-point catalogue, visits and reviews.
+    pub service_points: Arc<dyn ServicePointRepository>,
+    /// The in-memory nearest-point index, following the catalogue.
+    pub nearby: Arc<dyn NearbyIndex>,
+    /// Per-address limit on public service-point lookups.
+    pub lookup_limiter: Arc<LookupLimiter>,
     /// Keys that seal personal data at rest.
     pub personal_data: Arc<PersonalDataKeys>,
     /// Working days, for the contact deadline.

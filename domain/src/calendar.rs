@@ -16,6 +16,11 @@ pub fn china_date(at: chrono::DateTime<Utc>) -> NaiveDate {
     (at + TimeDelta::hours(8)).date_naive()
 }
 
+/// The wall-clock time in China Standard Time, for opening hours.
+pub fn china_time(at: chrono::DateTime<Utc>) -> chrono::NaiveDateTime {
+    (at + TimeDelta::hours(8)).naive_utc()
+}
+
 /// Which days are working days.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WorkingCalendar {

@@ -52,6 +52,41 @@ pub enum WeChatError {
     },
 }
 
+/// Where user text is shown, msgSecCheck's `scene` (WECHAT.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentScene {
+    /// 1: a profile.
+    Profile = 1,
+    /// 2: a comment (reviews).
+    Comment = 2,
+    /// 3: a forum post (consultations, letters).
+    Forum = 3,
+    /// 4: a social log.
+    SocialLog = 4,
+}
+
+/// msgSecCheck's verdict, `result.suggest` (WECHAT.md): `errcode` 0 only means the call worked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentVerdict {
+    /// `pass`: may be shown.
+    Pass,
+    /// `review`: hold for a person.
+    Review,
+    /// `risky`: refuse.
+    Risky,
+}
+
+/// What msgSecCheck said about one text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentCheck {
+    /// The verdict.
+    pub verdict: ContentVerdict,
+    /// `result.label`: 100 normal, 20001 politics, 20006 illegal, … (WECHAT.md).
+    pub label: i64,
+    /// WeChat's `trace_id`, kept with the text.
+    pub trace_id: String,
+}
+
 /// The WeChat server APIs.
 #[async_trait]
 pub trait WeChatApi: Send + Sync {
@@ -60,6 +95,15 @@ pub trait WeChatApi: Send + Sync {
     /// getuserphonenumber: exchanges a `getPhoneNumber` button code, with the cached
     /// stable_token; checks `watermark.appid`.
     async fn phone_number(&self, code: &str) -> Result<WxPhone, WeChatError>;
+    /// msgSecCheck v2 (`POST /wxa/msg_sec_check`): checks user text before anyone else sees
+    /// it. `openid` is the author's; they must have opened the mini-program in the last two
+    /// hours (else WeChat answers 61010, an `Other` error). At most 2,500 characters.
+    async fn check_text(
+        &self,
+        openid: &str,
+        scene: ContentScene,
+        content: &str,
+    ) -> Result<ContentCheck, WeChatError>;
     /// `"emulated"` when pointed at the built-in emulator, else `"configured"`.
     fn mode(&self) -> &'static str;
 }

@@ -2,10 +2,13 @@
 //!
 //! Adapters behind the ports of `yiwang-domain`: the relational store on PostgreSQL or SQLite
 //! ([`db`]), sessions in Redis or in process ([`sessions`]), the WeChat client ([`wechat`]),
-//! and password hashing ([`password`]).
+//! password hashing ([`password`]), spreadsheets read for imports ([`spreadsheet`]) and the
+//! in-memory nearest-point index ([`nearby`]).
 
 pub mod db;
+pub mod nearby;
 pub mod password;
 pub mod personal_data;
 pub mod sessions;
+pub mod spreadsheet;
 pub mod wechat;

@@ -173,6 +173,10 @@ pub enum Permission {
     RevealIdNumber,
     /// Check a member card's QR code (officials and service-point staff).
     VerifyMemberCard,
+    /// Read the service-point catalogue, its visits and reviews in scope.
+    ReadServicePoints,
+    /// Create, change, import and delete service points, and moderate their reviews.
+    ManageServicePoints,
 }
 
 impl Permission {
@@ -189,6 +193,12 @@ impl Permission {
                 role.manages_officials() || role == Role::Reviewer
             }
             Permission::VerifyMemberCard => true,
+            Permission::ReadServicePoints => {
+                role.manages_officials() || matches!(role, Role::StationManager | Role::Auditor)
+            }
+            Permission::ManageServicePoints => {
+                role.manages_officials() || role == Role::StationManager
+            }
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod health;
 pub mod me;
 pub mod membership;
 pub mod orgs;
+pub mod service_points;
 
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::http::StatusCode;
@@ -257,6 +258,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(admin::membership::transfers::show)
                 .service(admin::membership::transfers::approve)
                 .service(admin::membership::transfers::reject)
+                .service(service_points::nearby)
+                .service(service_points::list)
+                .service(service_points::show)
+                .service(service_points::visits::check_in)
+                .service(service_points::reviews::review)
+                .service(service_points::reviews::list)
+                .service(admin::service_points::import::import)
+                .service(admin::service_points::export::export)
+                .service(admin::service_points::visits::counts)
+                .service(admin::service_points::create)
+                .service(admin::service_points::list)
+                .service(admin::service_points::show)
+                .service(admin::service_points::update)
+                .service(admin::service_points::remove)
+                .service(admin::service_points::reviews::list)
+                .service(admin::service_points::reviews::approve)
+                .service(admin::service_points::reviews::refuse)
                 .service(admin::orgs::create)
                 .service(admin::orgs::list)
                 .service(admin::orgs::get)

@@ -38,6 +38,7 @@ const COLUMNS: &[(&str, &[&str])] = &[
             "营业时间",
         ],
     ),
+    ("exceptions", &["exceptions", "特殊日期", "例外日期"]),
     ("amenities", &["amenities", "设施", "服务设施", "服务内容"]),
     ("phone", &["phone", "contact_phone", "电话", "联系电话"]),
     ("status", &["status", "状态"]),
@@ -208,7 +209,10 @@ impl ColumnMap {
             lat,
             lng,
             hours: text("hours"),
-            exceptions: Vec::<ExceptionInput>::new(),
+            exceptions: self
+                .cell(row, "exceptions")
+                .map(read_exceptions)
+                .unwrap_or_default(),
             amenities: self
                 .cell(row, "amenities")
                 .map(|a| {
@@ -244,6 +248,22 @@ impl ColumnMap {
             }
         }
     }
+}
+
+/// A cell of dated exceptions, `2026-10-01 closed; 2026-10-02 09:00-12:00` (the export's
+/// form): entries separated by `;` or a line break, each a date, a space and the day's hours.
+fn read_exceptions(cell: &str) -> Vec<ExceptionInput> {
+    cell.split([';', '；', '\n'])
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|entry| {
+            let (date, hours) = entry.split_once(char::is_whitespace).unwrap_or((entry, ""));
+            ExceptionInput {
+                date: date.to_owned(),
+                hours: hours.trim().to_owned(),
+            }
+        })
+        .collect()
 }
 
 /// What reading a whole file gave: the drafts of the good rows (with their row numbers) and

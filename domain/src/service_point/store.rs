@@ -169,7 +169,8 @@ pub trait ServicePointRepository: Send + Sync {
         now: DateTime<Utc>,
         change: &Change,
     ) -> Result<ServicePoint, RepoError>;
-    /// Deletes a point (kept, marked deleted; its visits and reviews stay on record).
+    /// Deletes a point: kept, marked deleted, its visits and reviews on record; its external
+    /// id is released, so a new point or a later import may use it.
     async fn delete(
         &self,
         id: ServicePointId,

@@ -10,6 +10,7 @@ mod membership;
 mod officials;
 mod orgs;
 pub mod schema;
+mod service_points;
 mod transfers;
 mod workers;
 

@@ -17,7 +17,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tracing::{instrument, warn};
 use yiwang_domain::session::SessionStore;
-use yiwang_domain::wechat::{WeChatApi, WeChatError, WxIdentity, WxPhone};
+use yiwang_domain::wechat::{
+    ContentCheck, ContentScene, ContentVerdict, WeChatApi, WeChatError, WxIdentity, WxPhone,
+};
 
 /// Timeout of every WeChat call (issue #2: "slow past 2 s → 503").
 pub const TIMEOUT: Duration = Duration::from_secs(2);
@@ -74,6 +76,20 @@ struct PhoneInfo {
 #[derive(Deserialize)]
 struct Watermark {
     appid: String,
+}
+
+#[derive(Deserialize)]
+struct SecCheckResult {
+    suggest: String,
+    #[serde(default)]
+    label: i64,
+}
+
+#[derive(Deserialize)]
+struct SecCheckAnswer {
+    #[serde(default)]
+    trace_id: String,
+    result: SecCheckResult,
 }
 
 #[derive(Deserialize)]
@@ -267,6 +283,37 @@ impl WeChatApi for WeChatClient {
         Ok(WxPhone {
             pure_phone_number: info.pure_phone_number,
             country_code,
+        })
+    }
+
+    #[instrument(skip_all)]
+    async fn check_text(
+        &self,
+        openid: &str,
+        scene: ContentScene,
+        content: &str,
+    ) -> Result<ContentCheck, WeChatError> {
+        let body = json!({
+            "content": content,
+            "version": 2,
+            "scene": scene as i64,
+            "openid": openid,
+        });
+        let answer: SecCheckAnswer = self.call_with_token("/wxa/msg_sec_check", &body).await?;
+        let verdict = match answer.result.suggest.as_str() {
+            "pass" => ContentVerdict::Pass,
+            "review" => ContentVerdict::Review,
+            "risky" => ContentVerdict::Risky,
+            other => {
+                return Err(WeChatError::Unavailable(format!(
+                    "msgSecCheck suggest {other:?}"
+                )))
+            }
+        };
+        Ok(ContentCheck {
+            verdict,
+            label: answer.result.label,
+            trace_id: answer.trace_id,
         })
     }
 

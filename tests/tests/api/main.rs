@@ -12,4 +12,5 @@ mod member_export;
 mod membership;
 mod migrations;
 mod openapi;
+mod service_points;
 mod transfers;

@@ -4,3 +4,4 @@
 pub mod membership;
 pub mod officials;
 pub mod orgs;
+pub mod service_points;
