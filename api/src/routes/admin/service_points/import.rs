@@ -12,13 +12,13 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use yiwang_domain::audit::{Change, OutboxEvent};
 use yiwang_domain::clock;
-use yiwang_domain::org::{OrgId, Organisation};
+use yiwang_domain::org::Organisation;
 use yiwang_domain::repo::RepoError;
 use yiwang_domain::service_point::import::{ImportPlan, ImportProblem};
 use yiwang_domain::service_point::store::ServicePointRepository;
 use yiwang_infra::spreadsheet::{self, SheetError};
 
-use super::refresh_index;
+use super::{org_in_scope, refresh_index};
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
 use crate::state::AppState;
@@ -267,12 +267,13 @@ pub async fn import(
             )
         }
     })?;
-    let org_id = match target.org_id.as_deref() {
-        None => admin.org_id,
-        Some(id) => OrgId::parse(id).ok_or_else(ApiError::not_found)?,
-    };
-    let org = state.orgs.get(org_id).await?;
-    admin.authorize(Permission::ManageServicePoints, &org.path)?;
+    let org = org_in_scope(
+        &state,
+        &admin,
+        Permission::ManageServicePoints,
+        target.org_id.as_deref(),
+    )
+    .await?;
     let change = admin.principal.change(
         "service_point.import",
         "organisation",

@@ -16,7 +16,7 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use yiwang_domain::audit::OutboxEvent;
 use yiwang_domain::clock;
-use yiwang_domain::org::OrgId;
+use yiwang_domain::org::{OrgId, Organisation};
 use yiwang_domain::repo::RepoError;
 use yiwang_domain::service_point::point::ExceptionInput;
 use yiwang_domain::service_point::store::{conflict, ServicePointFilter};
@@ -148,6 +148,25 @@ pub async fn refresh_index(state: &AppState) {
     }
 }
 
+/// The organisation named by `org_id` (default the caller's own) if the caller holds
+/// `permission` there: 403 for the role, 404 for an id that is malformed, unknown or outside
+/// the caller's subtree.
+pub async fn org_in_scope(
+    state: &AppState,
+    admin: &Admin,
+    permission: Permission,
+    org_id: Option<&str>,
+) -> Result<Organisation, ApiError> {
+    admin.authorize(permission, &admin.org_path)?;
+    let id = match org_id {
+        None => admin.org_id,
+        Some(id) => OrgId::parse(id).ok_or_else(ApiError::not_found)?,
+    };
+    let org = state.orgs.get(id).await?;
+    admin.authorize(permission, &org.path)?;
+    Ok(org)
+}
+
 /// A point in the caller's scope for `permission`, else 404 (403 for the role).
 async fn point_in_scope(
     state: &AppState,
@@ -195,16 +214,14 @@ pub async fn create(
     admin: Admin,
     form: web::Json<ServicePointForm>,
 ) -> Result<HttpResponse, ApiError> {
-    admin.authorize(Permission::ManageServicePoints, &admin.org_path)?;
     let form = form.into_inner();
-    let org = match form.org_id.as_deref() {
-        None => state.orgs.get(admin.org_id).await?,
-        Some(id) => {
-            let id = OrgId::parse(id).ok_or_else(ApiError::not_found)?;
-            state.orgs.get(id).await?
-        }
-    };
-    admin.authorize(Permission::ManageServicePoints, &org.path)?;
+    let org = org_in_scope(
+        &state,
+        &admin,
+        Permission::ManageServicePoints,
+        form.org_id.as_deref(),
+    )
+    .await?;
     let draft = form.draft()?;
     let id = ServicePointId::new();
     let change = admin.principal.change(
@@ -251,16 +268,14 @@ impl AdminListParams {
         state: &AppState,
         admin: &Admin,
     ) -> Result<ServicePointFilter, ApiError> {
-        admin.authorize(Permission::ReadServicePoints, &admin.org_path)?;
-        let scope = match self.org_id.as_deref() {
-            None => admin.org_path.clone(),
-            Some(id) => {
-                let id = OrgId::parse(id).ok_or_else(ApiError::not_found)?;
-                let org = state.orgs.get(id).await?;
-                admin.authorize(Permission::ReadServicePoints, &org.path)?;
-                org.path
-            }
-        };
+        let scope = org_in_scope(
+            state,
+            admin,
+            Permission::ReadServicePoints,
+            self.org_id.as_deref(),
+        )
+        .await?
+        .path;
         let mut errors = FieldErrors::default();
         let bbox = parse_bbox(&mut errors, self.bbox.as_deref());
         let kind = kind_filter(&mut errors, self.kind.as_deref());

@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use yiwang_domain::calendar::china_date;
 use yiwang_domain::clock;
-use yiwang_domain::org::OrgId;
 use yiwang_domain::service_point::ServicePointId;
 
+use super::org_in_scope;
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
 use crate::state::AppState;
@@ -85,15 +85,14 @@ pub async fn counts(
             "from must not be after to, and at most 366 days at once",
         ));
     }
-    let scope = match query.org_id.as_deref() {
-        None => admin.org_path.clone(),
-        Some(id) => {
-            let id = OrgId::parse(id).ok_or_else(ApiError::not_found)?;
-            let org = state.orgs.get(id).await?;
-            admin.authorize(Permission::ReadServicePoints, &org.path)?;
-            org.path
-        }
-    };
+    let scope = org_in_scope(
+        &state,
+        &admin,
+        Permission::ReadServicePoints,
+        query.org_id.as_deref(),
+    )
+    .await?
+    .path;
     let point = match query.service_point_id.as_deref() {
         None => None,
         Some(id) => Some(ServicePointId::parse(id).ok_or_else(ApiError::not_found)?),
