@@ -75,6 +75,8 @@ impl From<Review> for ReviewView {
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such point", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Rating not 1–5, comment too long, or `content_risky`: WeChat's content check refused the comment", body = Problem, content_type = "application/problem+json"),
     ))]
 #[post("/service-points/{id}/reviews")]
@@ -184,6 +186,7 @@ pub struct PublicReview {
     params(("id" = String, Path, description = "Service point id"), PageQuery),
     responses(
         (status = 200, description = "One page", body = Paged<PublicReview>),
+        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such point", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`", body = Problem, content_type = "application/problem+json"),

@@ -55,6 +55,8 @@ pub struct VisitView {
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such point", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`service_point_closed`: the point is not open", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A coordinate out of range, or `too_far`: more than 500 m from the point", body = Problem, content_type = "application/problem+json"),
     ))]

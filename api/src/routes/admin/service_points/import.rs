@@ -239,6 +239,7 @@ pub struct SpreadsheetFile(pub Vec<u8>);
     request_body(content = SpreadsheetFile, content_type = "text/csv", description = "CSV or XLSX bytes (`application/vnd.openxmlformats-officedocument.spreadsheetml.sheet` and `application/octet-stream` are read too; the format is decided by the content)"),
     responses(
         (status = 200, description = "Imported, or the dry run's report", body = ImportReport),
+        (status = 400, description = "Malformed query, or a body that cannot be read", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Role may not manage service points, or a worker token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`org_id` not in the caller's subtree", body = Problem, content_type = "application/problem+json"),

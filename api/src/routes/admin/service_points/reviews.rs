@@ -29,6 +29,7 @@ pub struct ReviewQuery {
     params(("id" = String, Path, description = "Service point id"), ReviewQuery, PageQuery),
     responses(
         (status = 200, description = "One page", body = Paged<ReviewView>),
+        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Role may not read service points, or a worker token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such point in the caller's subtree", body = Problem, content_type = "application/problem+json"),
