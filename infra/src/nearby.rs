@@ -107,8 +107,10 @@ struct State {
     /// Where each point's entry lies, roughly, so an update or a delete can find the old
     /// entry and take it out.
     positions: BTreeMap<ServicePointId, Position>,
-    /// The last change-counter value applied.
+    /// The change last applied: its counter value and point id (see
+    /// [`ServicePointRepository::changes_since`]).
     revision: i64,
+    after_id: Option<ServicePointId>,
 }
 
 /// What only a sync touches.
@@ -423,16 +425,12 @@ impl State {
     }
 }
 
-/// The revision after a page: the highest of `last` and the page's rows. A full page that
-/// does not move past `last` would make the sync loop for ever; it is refused.
-fn next_revision(last: i64, points: &[ServicePoint]) -> Result<i64, RepoError> {
-    let next = points.iter().map(|p| p.revision).fold(last, i64::max);
-    if next == last && points.len() >= SYNC_PAGE as usize {
-        return Err(RepoError::Unexpected(
-            format!("changes_since({last}) returned a full page without a later revision").into(),
-        ));
-    }
-    Ok(next)
+/// Where the next page starts: after the last point of this one (pages come in change order).
+fn after_page(
+    last: (i64, Option<ServicePointId>),
+    points: &[ServicePoint],
+) -> (i64, Option<ServicePointId>) {
+    points.last().map_or(last, |p| (p.revision, Some(p.id)))
 }
 
 impl ServicePointIndex {
@@ -462,19 +460,20 @@ impl ServicePointIndex {
     /// inserts, in a fraction of the time). A point read twice (written again while the pages
     /// were read) keeps its last version. On an error the rows read so far are installed, and
     /// the next sync goes on from there.
-    async fn load_all(&self, syncer: &mut Syncer, mut last: i64) -> Result<usize, RepoError> {
+    async fn load_all(
+        &self,
+        syncer: &mut Syncer,
+        mut last: (i64, Option<ServicePointId>),
+    ) -> Result<usize, RepoError> {
         let mut entries: Vec<Option<Entry>> = Vec::new();
         let mut slots: HashMap<ServicePointId, usize> = HashMap::new();
         let mut changed = 0;
         let outcome = loop {
-            let points = match self.repo.changes_since(last, SYNC_PAGE).await {
-                Ok((points, _)) => points,
+            let points = match self.repo.changes_since(last.0, last.1, SYNC_PAGE).await {
+                Ok(points) => points,
                 Err(e) => break Err(e),
             };
-            let next = match next_revision(last, &points) {
-                Ok(next) => next,
-                Err(e) => break Err(e),
-            };
+            let next = after_page(last, &points);
             for point in &points {
                 let entry = Entry::of(point, &mut syncer.schedules);
                 match slots.get(&point.id) {
@@ -501,7 +500,7 @@ impl ServicePointIndex {
             state.loaded = tree;
             state.added = RTree::new_with_params();
             state.positions = positions;
-            state.revision = last;
+            (state.revision, state.after_id) = last;
         }
         syncer.schedules.collect_garbage();
         outcome
@@ -557,15 +556,15 @@ impl NearbyIndex for ServicePointIndex {
         let mut syncer = self.sync.lock().await;
         let (mut last, empty) = {
             let state = self.read();
-            (state.revision, state.len() == 0)
+            ((state.revision, state.after_id), state.len() == 0)
         };
         if empty {
             return self.load_all(&mut syncer, last).await;
         }
         let mut changed = 0;
         loop {
-            let (points, _) = self.repo.changes_since(last, SYNC_PAGE).await?;
-            let next = next_revision(last, &points)?;
+            let points = self.repo.changes_since(last.0, last.1, SYNC_PAGE).await?;
+            let next = after_page(last, &points);
             let changes: Vec<(ServicePointId, Option<Entry>)> = points
                 .iter()
                 .map(|p| (p.id, Entry::of(p, &mut syncer.schedules)))
@@ -578,7 +577,7 @@ impl NearbyIndex for ServicePointIndex {
                         state.insert(entry);
                     }
                 }
-                state.revision = next;
+                (state.revision, state.after_id) = next;
             }
             syncer.schedules.collect_garbage();
             changed += points.len();
@@ -771,8 +770,9 @@ mod tests {
         async fn changes_since(
             &self,
             revision: i64,
+            after_id: Option<ServicePointId>,
             limit: u32,
-        ) -> Result<(Vec<ServicePoint>, i64), RepoError> {
+        ) -> Result<Vec<ServicePoint>, RepoError> {
             if self.fail_next.swap(false, Ordering::SeqCst) {
                 return Err(RepoError::Unexpected("database away".into()));
             }
@@ -780,12 +780,12 @@ mod tests {
             let mut changed: Vec<_> = rows
                 .0
                 .iter()
-                .filter(|p| p.revision > revision)
+                .filter(|p| (p.revision, Some(p.id)) > (revision, after_id))
                 .cloned()
                 .collect();
-            changed.sort_by_key(|p| p.revision);
+            changed.sort_by_key(|p| (p.revision, p.id));
             changed.truncate(limit as usize);
-            Ok((changed, rows.1))
+            Ok(changed)
         }
 
         async fn revision(&self) -> Result<i64, RepoError> {
@@ -802,11 +802,10 @@ mod tests {
         async fn changes_since(
             &self,
             _: i64,
+            _: Option<ServicePointId>,
             _: u32,
-        ) -> Result<(Vec<ServicePoint>, i64), RepoError> {
-            let page = self.pages.lock().unwrap().pop_front().unwrap_or_default();
-            let revision = page.iter().map(|p| p.revision).max().unwrap_or(0);
-            Ok((page, revision))
+        ) -> Result<Vec<ServicePoint>, RepoError> {
+            Ok(self.pages.lock().unwrap().pop_front().unwrap_or_default())
         }
 
         async fn revision(&self) -> Result<i64, RepoError> {
@@ -1263,16 +1262,6 @@ mod tests {
         assert!(hits
             .iter()
             .all(|h| !points[1..].iter().step_by(3).any(|p| p.id == h.id)));
-    }
-
-    #[tokio::test]
-    async fn a_full_page_that_does_not_advance_is_an_error() {
-        let stuck: Vec<_> = (0..SYNC_PAGE).map(|_| point(north(10.0))).collect();
-        let repo = ScriptedRepo {
-            pages: Mutex::new(VecDeque::from([stuck])),
-        };
-        let index = ServicePointIndex::new(Arc::new(repo));
-        assert!(matches!(index.sync().await, Err(RepoError::Unexpected(_))));
     }
 
     #[tokio::test]
@@ -1761,10 +1750,12 @@ mod tests {
         async fn changes_since(
             &self,
             revision: i64,
+            _: Option<ServicePointId>,
             limit: u32,
-        ) -> Result<(Vec<ServicePoint>, i64), RepoError> {
+        ) -> Result<Vec<ServicePoint>, RepoError> {
+            // One point per revision: the id never splits a revision.
             let end = (revision + i64::from(limit)).min(self.total);
-            Ok(((revision + 1..=end).map(synthetic).collect(), self.total))
+            Ok((revision + 1..=end).map(synthetic).collect())
         }
 
         async fn revision(&self) -> Result<i64, RepoError> {

@@ -193,15 +193,18 @@ pub trait ServicePointRepository: Send + Sync {
         now: DateTime<Utc>,
         change: &Change,
     ) -> Result<ImportOutcome, RepoError>;
-    /// Points written after change-counter value `revision`, deleted ones included, in
-    /// counter order, at most `limit`, with the counter's value when they were read. Every
-    /// write takes the next counter value under one lock, so counter order is commit order
-    /// and a reader that remembers the last value it saw misses nothing.
+    /// Points written after the change `(revision, after_id)` in change order — revision,
+    /// then id — deleted ones included, at most `limit`. Every write takes the next value of
+    /// the change counter under one lock and its rows commit together, so counter order is
+    /// commit order: a reader that resumes from the revision and id of the last point it got
+    /// misses nothing, however a page cuts through the rows of one write. `after_id` `None`
+    /// starts after every point of `revision`.
     async fn changes_since(
         &self,
         revision: i64,
+        after_id: Option<ServicePointId>,
         limit: u32,
-    ) -> Result<(Vec<ServicePoint>, i64), RepoError>;
+    ) -> Result<Vec<ServicePoint>, RepoError>;
     /// The change counter's current value.
     async fn revision(&self) -> Result<i64, RepoError>;
     /// Records a visit; `false` when the worker already checked in there that day (the first

@@ -4,8 +4,9 @@
 //! Every write to `service_points` takes the next value of the one-row counter
 //! `service_point_revision` and stores it in the row's `revision`. The counter's row lock is
 //! held until commit (on SQLite the database write lock is), so counter order is commit order
-//! and [`ServicePointRepository::changes_since`] can hand out "everything after the value you
-//! last saw" without missing a commit. One import is one counter value for all its rows.
+//! and [`ServicePointRepository::changes_since`] can hand out "everything after the last
+//! (revision, id) you saw" without missing a commit. One import is one counter value for all
+//! its rows; a page may end inside them.
 //! Review writes change only the rating aggregate, which the nearest-point index does not
 //! hold, so they do not take a counter value.
 //!
@@ -672,45 +673,26 @@ impl ServicePointRepository for Database {
     async fn changes_since(
         &self,
         revision: i64,
+        after_id: Option<ServicePointId>,
         limit: u32,
-    ) -> Result<(Vec<ServicePoint>, i64), RepoError> {
+    ) -> Result<Vec<ServicePoint>, RepoError> {
+        let after_id = after_id.map(|id| id.to_string());
         self.run(move |c| {
-            let (rows, upto) = c
-                .transaction(|c| {
-                    if let DbConnection::Pg(_) = c {
-                        diesel::sql_query(
-                            "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
-                        )
-                        .execute(c)?;
-                    }
-                    let counter = current_revision(c)?;
-                    let keep = usize::try_from(limit).unwrap_or(usize::MAX);
-                    let window = || {
-                        sp::table
-                            .select(PointRow::as_select())
-                            .filter(sp::revision.gt(revision))
-                            .filter(sp::revision.le(counter))
-                            .order((sp::revision.asc(), sp::id.asc()))
-                    };
-                    let mut rows: Vec<PointRow> = window().limit(i64::from(limit) + 1).load(c)?;
-                    let Some(next) = rows.get(keep).map(|row| row.revision) else {
-                        return Ok((rows, counter));
-                    };
-                    rows.truncate(keep);
-                    rows.retain(|row| row.revision != next);
-                    if rows.is_empty() {
-                        let whole: Vec<PointRow> =
-                            window().filter(sp::revision.eq(next)).load(c)?;
-                        return Ok((whole, next));
-                    }
-                    Ok((rows, next - 1))
-                })
-                .map_err(unexpected)?;
-            let points = rows
-                .into_iter()
-                .map(PointRow::into_domain)
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok((points, upto))
+            let mut q = sp::table
+                .select(PointRow::as_select())
+                .order((sp::revision.asc(), sp::id.asc()))
+                .limit(i64::from(limit))
+                .into_boxed();
+            q = match after_id {
+                None => q.filter(sp::revision.gt(revision)),
+                Some(id) => q.filter(
+                    sp::revision
+                        .gt(revision)
+                        .or(sp::revision.eq(revision).and(sp::id.gt(id))),
+                ),
+            };
+            let rows: Vec<PointRow> = q.load(c).map_err(unexpected)?;
+            rows.into_iter().map(PointRow::into_domain).collect()
         })
         .await
     }
@@ -1415,7 +1397,7 @@ mod tests {
                 }
             );
             assert_eq!(repo.revision().await.unwrap(), 1);
-            let (rows, _) = repo.changes_since(0, 100).await.unwrap();
+            let rows = repo.changes_since(0, None, 100).await.unwrap();
             assert!(rows
                 .iter()
                 .all(|p| p.revision == 1 && p.org_id == f.child.id));
@@ -1459,8 +1441,9 @@ mod tests {
             );
             assert_eq!(repo.revision().await.unwrap(), 3);
             assert!(matches!(repo.get(e3.id).await, Err(RepoError::NotFound)));
-            let (rows, upto) = repo.changes_since(2, 100).await.unwrap();
-            assert_eq!((rows.len(), upto), (3, 3));
+            let rows = repo.changes_since(2, None, 100).await.unwrap();
+            assert_eq!(rows.len(), 3);
+            assert!(rows.iter().all(|p| p.revision == 3));
 
             // Points without an external id are always new; a repeated id is refused whole.
             let plain = vec![base("甲"), base("乙")];
@@ -1527,7 +1510,7 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn changes_since_pages_by_whole_revisions() {
+    async fn changes_since_pages_by_revision_and_id() {
         for env in backends() {
             let f = seed(&env.db).await;
             let repo = repo(&env);
@@ -1556,37 +1539,31 @@ mod tests {
             .unwrap();
             assert_eq!(repo.revision().await.unwrap(), 3);
 
+            // Pages of 3 cut through the import's 5 rows (one revision); resuming after the
+            // last (revision, id) seen still gives every point once, in change order.
             let mut seen = Vec::new();
-            let mut since = 0;
+            let mut after = (0, None);
             let mut pages = Vec::new();
             loop {
-                let (rows, upto) = repo.changes_since(since, 3).await.unwrap();
-                if rows.is_empty() {
-                    assert_eq!(upto, since);
-                    break;
-                }
-                assert!(upto > since);
-                assert!(rows
-                    .iter()
-                    .all(|p| p.revision > since && p.revision <= upto));
+                let rows = repo.changes_since(after.0, after.1, 3).await.unwrap();
+                let Some(last) = rows.last() else { break };
+                after = (last.revision, Some(last.id));
                 pages.push(rows.len());
-                seen.extend(rows.iter().map(|p| p.id));
-                since = upto;
+                seen.extend(rows.iter().map(|p| (p.revision, p.id)));
             }
-            // Revision 1 alone (the import's rows do not fit beside it), the import whole
-            // although it is larger than the limit, then the last point.
-            assert_eq!(pages, vec![1, 5, 1]);
-            assert_eq!(seen.len(), 7);
+            assert_eq!(pages, vec![3, 3, 1]);
+            let mut ordered = seen.clone();
+            ordered.sort();
+            assert_eq!(seen, ordered);
+            assert_eq!(
+                seen.iter().map(|(r, _)| *r).collect::<Vec<_>>(),
+                vec![1, 2, 2, 2, 2, 2, 3]
+            );
             assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 7);
-
-            // A page that ends exactly on a revision keeps it.
-            let (rows, upto) = repo.changes_since(0, 6).await.unwrap();
-            assert_eq!((rows.len(), upto), (6, 2));
 
             // Deleted points are changes too.
             repo.delete(single.id, at(4), &change()).await.unwrap();
-            let (rows, upto) = repo.changes_since(3, 10).await.unwrap();
-            assert_eq!(upto, 4);
+            let rows = repo.changes_since(3, None, 10).await.unwrap();
             assert_eq!(rows.len(), 1);
             assert_eq!(rows[0].id, single.id);
             assert_eq!(rows[0].deleted_at, Some(at(4)));
