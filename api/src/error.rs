@@ -10,6 +10,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 use yiwang_domain::repo::RepoError;
+use yiwang_domain::service_point::point::FieldProblem;
 use yiwang_domain::session::SessionStoreError;
 use yiwang_domain::wechat::WeChatError;
 
@@ -113,6 +114,27 @@ impl FieldErrors {
         );
         error.errors = self.0;
         Err(error)
+    }
+}
+
+impl From<Vec<FieldProblem>> for ApiError {
+    /// The domain's field problems (a failed [`DraftInput::validate`]) as the 422 that
+    /// [`FieldErrors::finish`] gives.
+    ///
+    /// [`DraftInput::validate`]: yiwang_domain::service_point::DraftInput::validate
+    fn from(problems: Vec<FieldProblem>) -> Self {
+        let mut errors = FieldErrors::default();
+        for p in problems {
+            errors.push(p.field, p.code, p.zh, p.en);
+        }
+        errors.finish().err().unwrap_or_else(|| {
+            ApiError::invalid_field(
+                "body",
+                "invalid",
+                "请求内容有误",
+                "The request is not valid",
+            )
+        })
     }
 }
 

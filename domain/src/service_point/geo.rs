@@ -60,6 +60,19 @@ impl GeoPoint {
         Ok(GeoPoint { lat, lng })
     }
 
+    /// A checked point, naming every coordinate out of range (latitude first).
+    pub fn check(lat: f64, lng: f64) -> Result<GeoPoint, Vec<GeoError>> {
+        let errors: Vec<GeoError> = [GeoPoint::new(lat, 0.0).err(), GeoPoint::new(0.0, lng).err()]
+            .into_iter()
+            .flatten()
+            .collect();
+        if errors.is_empty() {
+            Ok(GeoPoint { lat, lng })
+        } else {
+            Err(errors)
+        }
+    }
+
     /// Great-circle distance to `other` in metres (haversine formula).
     pub fn distance_m(self, other: GeoPoint) -> f64 {
         let (phi1, phi2) = (self.lat.to_radians(), other.lat.to_radians());

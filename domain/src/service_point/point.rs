@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::geo::{GeoError, GeoPoint};
+use super::geo::GeoPoint;
 use super::hours::{DatedException, OpeningHours, Schedule};
 use super::kind::{Amenity, ServicePointKind};
 use crate::org::{OrgId, OrgPath};
@@ -365,37 +365,31 @@ impl DraftInput {
                 found
             }
         };
-        let mut coordinate = |field: &'static str, value: Option<f64>, limit: f64| match value {
-            None => {
+        for (field, value) in [("lat", self.lat), ("lng", self.lng)] {
+            if value.is_none() {
                 p.push(FieldProblem::new(
                     field,
                     "required",
                     format!("{field} 必填（GCJ-02 坐标）"),
                     format!("{field} is required (GCJ-02)"),
                 ));
+            }
+        }
+        // A missing coordinate is reported above; the other is still checked.
+        let point = match GeoPoint::check(self.lat.unwrap_or(0.0), self.lng.unwrap_or(0.0)) {
+            Ok(point) => self.lat.and(self.lng).map(|_| point),
+            Err(errors) => {
+                for e in errors {
+                    p.push(FieldProblem::new(
+                        e.field(),
+                        "out_of_range",
+                        e.zh(),
+                        e.to_string(),
+                    ));
+                }
                 None
             }
-            Some(v) if !(-limit..=limit).contains(&v) => {
-                let e = if field == "lat" {
-                    GeoError::Latitude
-                } else {
-                    GeoError::Longitude
-                };
-                p.push(FieldProblem::new(
-                    field,
-                    "out_of_range",
-                    e.zh(),
-                    e.to_string(),
-                ));
-                None
-            }
-            Some(v) => Some(v),
         };
-        let lat = coordinate("lat", self.lat, 90.0);
-        let lng = coordinate("lng", self.lng, 180.0);
-        let point = lat
-            .zip(lng)
-            .and_then(|(lat, lng)| GeoPoint::new(lat, lng).ok());
         let mut amenities = Vec::new();
         for code in self
             .amenities

@@ -137,6 +137,25 @@ pub struct NearbyParams {
     pub limit: Option<u32>,
 }
 
+/// A GCJ-02 point from a request's `lat` and `lng`; each coordinate out of range is noted in
+/// `errors` (422 `out_of_range` naming it) and the answer is `None`.
+pub fn check_point(errors: &mut FieldErrors, lat: f64, lng: f64) -> Option<GeoPoint> {
+    GeoPoint::check(lat, lng)
+        .map_err(|bad| {
+            for e in bad {
+                errors.push(e.field(), "out_of_range", e.zh(), e.to_string());
+            }
+        })
+        .ok()
+}
+
+/// For a [`check_point`] that answered `None` yet noted nothing: cannot happen, answers 500.
+pub fn checked_without_error() -> ApiError {
+    ApiError::internal(&std::io::Error::other(
+        "a point was refused without a reason",
+    ))
+}
+
 /// A kind given as a filter: one of the codes, else 422 listing them.
 pub fn kind_filter(errors: &mut FieldErrors, kind: Option<&str>) -> Option<ServicePointKind> {
     let kind = kind.map(str::trim).filter(|k| !k.is_empty())?;
@@ -154,10 +173,7 @@ pub fn kind_filter(errors: &mut FieldErrors, kind: Option<&str>) -> Option<Servi
 impl NearbyParams {
     fn query(&self) -> Result<NearbyQuery, ApiError> {
         let mut errors = FieldErrors::default();
-        let checks = [GeoPoint::new(self.lat, 0.0), GeoPoint::new(0.0, self.lng)];
-        for e in checks.into_iter().filter_map(Result::err) {
-            errors.push(e.field(), "out_of_range", e.zh(), e.to_string());
-        }
+        let from = check_point(&mut errors, self.lat, self.lng);
         let radius_m = self.radius_m.unwrap_or(5_000.0);
         if !(1.0..=MAX_RADIUS_M).contains(&radius_m) {
             errors.push(
@@ -200,9 +216,7 @@ impl NearbyParams {
         }
         errors.finish()?;
         Ok(NearbyQuery {
-            from: GeoPoint::new(self.lat, self.lng).map_err(|e| {
-                ApiError::invalid_field(e.field(), "out_of_range", e.zh(), e.to_string())
-            })?,
+            from: from.ok_or_else(checked_without_error)?,
             radius_m,
             kind,
             amenities,

@@ -10,9 +10,9 @@ use utoipa::ToSchema;
 use yiwang_domain::calendar::china_date;
 use yiwang_domain::clock;
 use yiwang_domain::service_point::store::Visit;
-use yiwang_domain::service_point::{GeoPoint, ServicePointStatus};
+use yiwang_domain::service_point::ServicePointStatus;
 
-use super::find_point;
+use super::{check_point, checked_without_error, find_point};
 use crate::auth::Worker;
 use crate::error::{ApiError, FieldErrors, Problem};
 use crate::state::AppState;
@@ -68,15 +68,9 @@ pub async fn check_in(
     form: web::Json<VisitForm>,
 ) -> Result<HttpResponse, ApiError> {
     let mut errors = FieldErrors::default();
-    for e in [GeoPoint::new(form.lat, 0.0), GeoPoint::new(0.0, form.lng)]
-        .into_iter()
-        .filter_map(Result::err)
-    {
-        errors.push(e.field(), "out_of_range", e.zh(), e.to_string());
-    }
+    let from = check_point(&mut errors, form.lat, form.lng);
     errors.finish()?;
-    let from = GeoPoint::new(form.lat, form.lng)
-        .map_err(|e| ApiError::invalid_field(e.field(), "out_of_range", e.zh(), e.to_string()))?;
+    let from = from.ok_or_else(checked_without_error)?;
     let point = find_point(&state, &id).await?;
     if point.draft.status != ServicePointStatus::Open {
         return Err(ApiError::new(

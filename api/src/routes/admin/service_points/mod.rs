@@ -113,16 +113,7 @@ impl ServicePointForm {
             quality_note: self.quality_note,
             external_id: self.external_id,
         };
-        input.validate().map_err(|problems| {
-            let mut errors = FieldErrors::default();
-            for p in problems {
-                errors.push(p.field, p.code, p.zh, p.en);
-            }
-            match errors.finish() {
-                Err(e) => e,
-                Ok(()) => ApiError::not_found(),
-            }
-        })
+        input.validate().map_err(ApiError::from)
     }
 }
 
