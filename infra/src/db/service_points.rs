@@ -344,9 +344,8 @@ fn insert_visit(c: &mut DbConnection, visit: &NewVisit) -> QueryResult<usize> {
 }
 
 /// Writes the points of an import in one statement: rows with a new id are inserted, rows
-/// with the id of an existing point replace its draft columns, revision and update time and
-/// clear its deletion (`ON CONFLICT (id) DO UPDATE`); its creation time, organisation and
-/// ratings stay. Neither a multi-row `INSERT` nor `ON CONFLICT` is part of the multi-backend
+/// with the id of an existing (live) point replace its draft columns, revision and update
+/// time (`ON CONFLICT (id) DO UPDATE`); its creation time, organisation and ratings stay. Neither a multi-row `INSERT` nor `ON CONFLICT` is part of the multi-backend
 /// DSL, so the statement runs on the concrete connection; both backends understand it. Every
 /// column has a value (no `DEFAULT`), which SQLite's multi-row `INSERT` needs.
 fn upsert_points(c: &mut DbConnection, rows: &[NewPoint]) -> QueryResult<usize> {
@@ -380,7 +379,6 @@ fn upsert_points(c: &mut DbConnection, rows: &[NewPoint]) -> QueryResult<usize> 
             (
                 sp::revision.eq(excluded(sp::revision)),
                 sp::updated_at.eq(excluded(sp::updated_at)),
-                sp::deleted_at.eq(None::<NaiveDateTime>),
             ),
         ));
     match c {

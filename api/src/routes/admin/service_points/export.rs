@@ -161,7 +161,7 @@ pub async fn export(
     let mut points = Vec::new();
     let mut page = Page {
         after: None,
-        limit: 100,
+        limit: 1000,
     };
     loop {
         let rows = state.service_points.search(&filter, &page).await?;
