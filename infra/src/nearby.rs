@@ -11,10 +11,10 @@
 //! ([`GeoPoint::distance_m`]) to it, so the index and a brute-force scan over the same points
 //! agree to the bit.
 //!
-//! Each point costs about 100 bytes in the tree and 23 in the id map, plus its texts: name,
-//! address and phone share one allocation, and opening hours are interned (a million points
-//! with a handful of distinct hours texts share a handful of [`Schedule`]s). A million points
-//! took 275 MiB (289 MB) of process memory in the `memory_at_one_million` test.
+//! Each point costs about 90 bytes in the tree and 23 in the id map, plus its texts: name,
+//! address and phone are packed one after another into pages of a MiB ([`Texts`]), and
+//! opening hours are interned (a million points with a handful of distinct hours texts share
+//! a handful of [`Schedule`]s). See `memory_at_one_million` for what a million points take.
 //!
 //! The index follows the catalogue through [`ServicePointRepository::changes_since`]: the
 //! first sync reads every point and bulk-loads a tree; later syncs apply what changed since
@@ -60,6 +60,9 @@ const POSITION_SLACK: f64 = 0.5 / POSITION_SCALE + 1e-9;
 
 /// A unit vector, coarsely (see [`POSITION_SCALE`]).
 type Position = [i16; 3];
+
+/// Bytes in a page of [`Texts`]: a power of two, so an offset is a page number and a place.
+const TEXT_PAGE: usize = 1 << 20;
 
 /// The in-memory [`NearbyIndex`] over a [`ServicePointRepository`].
 pub struct ServicePointIndex {
@@ -107,6 +110,8 @@ struct State {
     /// Where each point's entry lies, roughly, so an update or a delete can find the old
     /// entry and take it out.
     positions: BTreeMap<ServicePointId, Position>,
+    /// The entries' names, addresses and phones.
+    texts: Texts,
     /// The change last applied: its counter value and point id (see
     /// [`ServicePointRepository::changes_since`]).
     revision: i64,
@@ -120,37 +125,91 @@ struct Syncer {
 }
 
 /// One point in the tree, kept small: a million of them are the bulk of the index's memory
-/// (80 bytes, plus its text).
+/// (64 bytes, 80 as a tree node, plus its text in [`Texts`]).
 ///
-/// The layout is fixed on purpose. rstar's bulk load splits the element vector with
+/// The node must be larger than the entry. rstar's bulk load splits the element vector with
 /// `split_off`, so each slab keeps the capacity of the vector it was cut from, and turns each
 /// slab into a leaf with `into_iter().map(RTreeNode::Leaf).collect()`. When `RTreeNode<Entry>`
 /// has the size of `Entry` that collect reuses the slab's allocation in place, and the leaves
 /// keep those oversized capacities: a million points then took 1.1 GB instead of 0.3 GB.
-/// So `Entry` offers its tree node no niche to hide the variant tag in — kind and status are
-/// stored as `u8` indices, and the pointers sit where a 72-byte `ParentNode` fits neither
-/// before nor after them — which makes the node 8 bytes larger than the entry and every leaf a
-/// fresh, exact allocation. A test checks the sizes.
-#[repr(C)]
+/// The tree's parent node (72 bytes) is larger than this entry, so every leaf is a fresh,
+/// exact allocation. A test checks the sizes.
 struct Entry {
     /// Unit vector on the sphere; the GCJ-02 point is recovered from it (see
     /// [`Entry::point`]).
     xyz: [f64; 3],
-    /// Name, address and phone, one after the other.
-    text: Box<str>,
     /// Interned: points with the same hours share one.
     schedule: Arc<Schedule>,
     id: ServicePointId,
+    /// Where name, address and phone start, one after the other, in [`Texts`].
+    text_at: u32,
     /// Bit `i` set when the point offers `Amenity::ALL[i]`.
     amenities: u32,
-    /// Byte length of the name at the start of `text`.
+    /// Byte lengths of the name, the address and the phone (0 when there is none).
     name_len: u16,
-    /// Byte length of the address after the name; the phone is the rest, if any.
     address_len: u16,
+    phone_len: u16,
     /// Index in [`ServicePointKind::ALL`].
     kind: u8,
     /// Index in [`ServicePointStatus::ALL`].
     status: u8,
+}
+
+/// The names, addresses and phones of the entries, packed one after another into pages of
+/// [`TEXT_PAGE`] bytes. A million texts in a million allocations would cost the allocator's
+/// 8 to 24 bytes each, and a `Box<str>` in the entry 12 bytes more than an offset.
+///
+/// A removed entry's text stays where it was until dead texts outweigh a quarter of the
+/// live ones; then [`State::compact_texts`] copies the live ones into fresh pages.
+#[derive(Default)]
+struct Texts {
+    pages: Vec<String>,
+    /// Bytes of texts in use, and of texts whose entry is gone.
+    live: usize,
+    dead: usize,
+}
+
+impl Texts {
+    /// Appends the three parts and returns where they start, or `None` past 4 GiB of text
+    /// (a u32 offset), which would take some 40 million points.
+    fn push(&mut self, parts: [&str; 3]) -> Option<u32> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let fits = self
+            .pages
+            .last()
+            .is_some_and(|page| page.len() + len <= TEXT_PAGE);
+        if !fits {
+            // Each part is capped at u16::MAX bytes, so three always fit in a fresh page.
+            u32::try_from((self.pages.len() + 1) * TEXT_PAGE).ok()?;
+            self.pages.push(String::with_capacity(TEXT_PAGE));
+        }
+        let page_number = self.pages.len() - 1;
+        let page = self.pages.last_mut()?;
+        let at = u32::try_from(page_number * TEXT_PAGE + page.len()).ok()?;
+        parts.iter().for_each(|part| page.push_str(part));
+        self.live += len;
+        Some(at)
+    }
+
+    /// The `len` bytes at `at` (empty if they are not a text pushed here).
+    fn get(&self, at: u32, len: usize) -> &str {
+        let at = at as usize;
+        let start = at % TEXT_PAGE;
+        self.pages
+            .get(at / TEXT_PAGE)
+            .and_then(|page| page.get(start..start + len))
+            .unwrap_or("")
+    }
+
+    /// Counts the `len` bytes of a removed entry's text as dead.
+    fn release(&mut self, len: usize) {
+        self.live = self.live.saturating_sub(len);
+        self.dead += len;
+    }
+
+    fn wants_compaction(&self) -> bool {
+        self.dead > self.live / 4 + TEXT_PAGE
+    }
 }
 
 impl RTreeObject for Entry {
@@ -219,30 +278,48 @@ fn capped(s: &str) -> &str {
 }
 
 impl Entry {
-    /// The entry of a point, or `None` when it must not be answered (closed or deleted).
-    fn of(point: &ServicePoint, schedules: &mut Schedules) -> Option<Entry> {
+    /// The entry of a point, its text appended to `texts`, or `None` when it must not be
+    /// answered (closed or deleted; or the texts are full, which is logged).
+    fn of(point: &ServicePoint, schedules: &mut Schedules, texts: &mut Texts) -> Option<Entry> {
         let draft = &point.draft;
         if point.deleted_at.is_some() || draft.status == ServicePointStatus::Closed {
             return None;
         }
         let name = capped(&draft.name);
         let address = capped(&draft.address);
-        let phone = draft.phone.as_deref().unwrap_or("");
-        let mut text = String::with_capacity(name.len() + address.len() + phone.len());
-        text.push_str(name);
-        text.push_str(address);
-        text.push_str(phone);
+        let phone = capped(draft.phone.as_deref().unwrap_or(""));
+        let Some(text_at) = texts.push([name, address, phone]) else {
+            tracing::error!(id = %point.id, "service point index: 4 GiB of texts, point left out");
+            return None;
+        };
         Some(Entry {
             xyz: unit_vector(draft.point),
-            id: point.id,
-            text: text.into_boxed_str(),
             schedule: schedules.intern(&draft.schedule),
+            id: point.id,
+            text_at,
             amenities: amenity_mask(&draft.amenities),
             name_len: u16::try_from(name.len()).unwrap_or(u16::MAX),
             address_len: u16::try_from(address.len()).unwrap_or(u16::MAX),
+            phone_len: u16::try_from(phone.len()).unwrap_or(u16::MAX),
             kind: index_of(&ServicePointKind::ALL, draft.kind),
             status: index_of(&ServicePointStatus::ALL, draft.status),
         })
+    }
+
+    fn text_len(&self) -> usize {
+        usize::from(self.name_len) + usize::from(self.address_len) + usize::from(self.phone_len)
+    }
+
+    /// Name, address and phone (empty when there is none).
+    fn texts<'t>(&self, texts: &'t Texts) -> (&'t str, &'t str, &'t str) {
+        let text = texts.get(self.text_at, self.text_len());
+        let (name, rest) = text
+            .split_at_checked(usize::from(self.name_len))
+            .unwrap_or_default();
+        let (address, phone) = rest
+            .split_at_checked(usize::from(self.address_len))
+            .unwrap_or_default();
+        (name, address, phone)
     }
 
     fn kind(&self) -> ServicePointKind {
@@ -257,22 +334,6 @@ impl Entry {
             .get(usize::from(self.status))
             .copied()
             .unwrap_or(ServicePointStatus::TemporarilyClosed)
-    }
-
-    fn name(&self) -> &str {
-        self.text.get(..usize::from(self.name_len)).unwrap_or("")
-    }
-
-    fn address(&self) -> &str {
-        let start = usize::from(self.name_len);
-        self.text
-            .get(start..start + usize::from(self.address_len))
-            .unwrap_or("")
-    }
-
-    fn phone(&self) -> Option<&str> {
-        let start = usize::from(self.name_len) + usize::from(self.address_len);
-        self.text.get(start..).filter(|p| !p.is_empty())
     }
 
     /// The GCJ-02 point, recovered from the unit vector and rounded to 6 decimals (about
@@ -299,13 +360,14 @@ impl Entry {
         }
     }
 
-    fn hit(&self, distance_m: f64, open_now: Option<bool>) -> NearbyHit {
+    fn hit(&self, texts: &Texts, distance_m: f64, open_now: Option<bool>) -> NearbyHit {
+        let (name, address, phone) = self.texts(texts);
         NearbyHit {
             id: self.id,
-            name: self.name().to_owned(),
+            name: name.to_owned(),
             kind: self.kind(),
-            address: self.address().to_owned(),
-            phone: self.phone().map(str::to_owned),
+            address: address.to_owned(),
+            phone: Some(phone).filter(|p| !p.is_empty()).map(str::to_owned),
             point: self.point(),
             amenities: Amenity::ALL
                 .iter()
@@ -396,15 +458,31 @@ impl State {
     }
 
     fn take(&mut self, id: ServicePointId, near: Option<[f64; 3]>) -> bool {
-        [&mut self.added, &mut self.loaded].into_iter().any(|tree| {
-            tree.remove_with_selection_function(EntryOf { id, near })
-                .is_some()
-        })
+        let removed = [&mut self.added, &mut self.loaded]
+            .into_iter()
+            .find_map(|tree| tree.remove_with_selection_function(EntryOf { id, near }));
+        removed
+            .map(|entry| self.texts.release(entry.text_len()))
+            .is_some()
     }
 
     fn insert(&mut self, entry: Entry) {
         self.positions.insert(entry.id, entry.position());
         self.added.insert(entry);
+    }
+
+    /// Copies the live texts into fresh pages once dead ones weigh too much (see [`Texts`]).
+    fn compact_texts(&mut self) {
+        if !self.texts.wants_compaction() {
+            return;
+        }
+        let mut fresh = Texts::default();
+        for entry in self.loaded.iter_mut().chain(self.added.iter_mut()) {
+            let (name, address, phone) = entry.texts(&self.texts);
+            // Never more than before, so never full.
+            entry.text_at = fresh.push([name, address, phone]).unwrap_or(0);
+        }
+        self.texts = fresh;
     }
 
     /// Every entry with its squared chord from `from`, nearest first, from both trees.
@@ -466,6 +544,7 @@ impl ServicePointIndex {
         mut last: (i64, Option<ServicePointId>),
     ) -> Result<usize, RepoError> {
         let mut entries: Vec<Option<Entry>> = Vec::new();
+        let mut texts = Texts::default();
         let mut slots: HashMap<ServicePointId, usize> = HashMap::new();
         let mut changed = 0;
         let outcome = loop {
@@ -475,9 +554,13 @@ impl ServicePointIndex {
             };
             let next = after_page(last, &points);
             for point in &points {
-                let entry = Entry::of(point, &mut syncer.schedules);
+                let entry = Entry::of(point, &mut syncer.schedules, &mut texts);
                 match slots.get(&point.id) {
-                    Some(&slot) => entries[slot] = entry,
+                    Some(&slot) => {
+                        if let Some(old) = std::mem::replace(&mut entries[slot], entry) {
+                            texts.release(old.text_len());
+                        }
+                    }
                     None => {
                         slots.insert(point.id, entries.len());
                         entries.push(entry);
@@ -500,6 +583,8 @@ impl ServicePointIndex {
             state.loaded = tree;
             state.added = RTree::new_with_params();
             state.positions = positions;
+            state.texts = texts;
+            state.compact_texts();
             (state.revision, state.after_id) = last;
         }
         syncer.schedules.collect_garbage();
@@ -540,7 +625,7 @@ impl NearbyIndex for ServicePointIndex {
             if query.open_now && open_now != Some(true) {
                 continue;
             }
-            hits.push(entry.hit(distance_m, open_now));
+            hits.push(entry.hit(&state.texts, distance_m, open_now));
             if hits.len() == query.limit {
                 break;
             }
@@ -565,18 +650,15 @@ impl NearbyIndex for ServicePointIndex {
         loop {
             let points = self.repo.changes_since(last.0, last.1, SYNC_PAGE).await?;
             let next = after_page(last, &points);
-            let changes: Vec<(ServicePointId, Option<Entry>)> = points
-                .iter()
-                .map(|p| (p.id, Entry::of(p, &mut syncer.schedules)))
-                .collect();
             {
                 let mut state = self.write();
-                for (id, entry) in changes {
-                    state.remove(id);
-                    if let Some(entry) = entry {
+                for point in &points {
+                    state.remove(point.id);
+                    if let Some(entry) = Entry::of(point, &mut syncer.schedules, &mut state.texts) {
                         state.insert(entry);
                     }
                 }
+                state.compact_texts();
                 (state.revision, state.after_id) = next;
             }
             syncer.schedules.collect_garbage();
@@ -1334,29 +1416,55 @@ mod tests {
 
     #[test]
     fn texts_split_back_into_their_fields() {
-        let mut schedules = Schedules::default();
+        let (mut schedules, mut texts) = (Schedules::default(), Texts::default());
         let mut p = point(Spot::default());
         p.draft.name = "爱心驿站".into();
         p.draft.address = "金水路 1 号".into();
         p.draft.phone = None;
-        let e = Entry::of(&p, &mut schedules).unwrap();
-        assert_eq!(
-            (e.name(), e.address(), e.phone()),
-            ("爱心驿站", "金水路 1 号", None)
-        );
+        let e = Entry::of(&p, &mut schedules, &mut texts).unwrap();
         p.draft.phone = Some("0371-1".into());
-        let e = Entry::of(&p, &mut schedules).unwrap();
-        assert_eq!(e.phone(), Some("0371-1"));
-        assert_ne!(
-            std::mem::size_of::<rstar::RTreeNode<Entry>>(),
-            std::mem::size_of::<Entry>(),
+        let f = Entry::of(&p, &mut schedules, &mut texts).unwrap();
+        assert_eq!(e.texts(&texts), ("爱心驿站", "金水路 1 号", ""));
+        assert_eq!(f.texts(&texts), ("爱心驿站", "金水路 1 号", "0371-1"));
+        assert!(
+            std::mem::size_of::<rstar::RTreeNode<Entry>>() > std::mem::size_of::<Entry>(),
             "see Entry: the tree node must not reuse a bulk-load slab in place"
         );
         assert!(
-            std::mem::size_of::<Entry>() <= 80,
+            std::mem::size_of::<Entry>() <= 64,
             "{}",
             std::mem::size_of::<Entry>()
         );
+    }
+
+    #[tokio::test]
+    async fn texts_of_renamed_points_are_compacted_away() {
+        let repo = Arc::new(FakeRepo::default());
+        for m in 0..100 {
+            repo.put(point(north(f64::from(m))));
+        }
+        let index = index_over(&repo);
+        index.sync().await.unwrap();
+        // Rename every point again and again: far more dead text than a page.
+        for round in 0..400 {
+            for mut p in repo.all() {
+                p.draft.name = format!("{round:03} 号改名后的户外劳动者服务站点，名字很长很长很长");
+                repo.put(p);
+            }
+            index.sync().await.unwrap();
+        }
+        {
+            let texts = &index.read().texts;
+            assert!(texts.pages.len() <= 2, "{} pages", texts.pages.len());
+            assert!(texts.dead <= texts.live / 4 + TEXT_PAGE);
+        }
+        let hits = ask(&index, &query(34.75, 113.65, 1000.0));
+        assert_eq!(hits.len(), 100);
+        for h in hits {
+            assert!(h.name.starts_with("399 号改名后"), "{}", h.name);
+            assert_eq!(h.address, "郑州市金水区花园路 1 号");
+            assert_eq!(h.phone.as_deref(), Some("0371-12345678"));
+        }
     }
 
     #[test]
@@ -1380,13 +1488,15 @@ mod tests {
                 lng,
                 ..Spot::default()
             });
-            let e = Entry::of(&p, &mut schedules).unwrap();
+            let e = Entry::of(&p, &mut schedules, &mut Texts::default()).unwrap();
             assert_eq!(e.point(), GeoPoint { lat, lng });
         }
         // More decimals come back rounded, within 0.1 m.
         let mut p = point(Spot::default());
         p.draft.point = GeoPoint::new(34.757_123_456_7, 113.778_345_678_9).unwrap();
-        let back = Entry::of(&p, &mut schedules).unwrap().point();
+        let back = Entry::of(&p, &mut schedules, &mut Texts::default())
+            .unwrap()
+            .point();
         assert_eq!(back, GeoPoint::new(34.757_123, 113.778_346).unwrap());
         assert!(back.distance_m(p.draft.point) < 0.1);
     }
@@ -1790,11 +1900,15 @@ mod tests {
         let rss = rss_kib();
         println!(
             "1,000,000 points: sync (generation + conversion + bulk load) {load:?}; \
-             VmRSS {:.1} MiB = {:.1} MB (before {:.1} MiB); entry {} bytes",
+             VmRSS {:.1} MiB = {:.1} MB (before {:.1} MiB); entry {} bytes, tree node {} bytes; \
+             texts {:.1} MiB in {} pages",
             rss as f64 / 1024.0,
             rss as f64 * 1024.0 / 1e6,
             before as f64 / 1024.0,
-            std::mem::size_of::<Entry>()
+            std::mem::size_of::<Entry>(),
+            std::mem::size_of::<rstar::RTreeNode<Entry>>(),
+            index.read().texts.live as f64 / 1048576.0,
+            index.read().texts.pages.len(),
         );
 
         // Queries: 10 km around random places, and the nearest 20 anywhere within 50 km.
@@ -1831,7 +1945,7 @@ mod tests {
                 let mut p = synthetic(n);
                 p.draft.point.lat += 0.01;
                 state.remove(p.id);
-                if let Some(e) = Entry::of(&p, &mut schedules) {
+                if let Some(e) = Entry::of(&p, &mut schedules, &mut state.texts) {
                     state.insert(e);
                 }
             }
@@ -1843,9 +1957,9 @@ mod tests {
         assert_eq!(index.len(), N as usize, "every update found its old entry");
 
         // The bulk load alone, on entries already built.
-        let mut schedules = Schedules::default();
+        let (mut schedules, mut texts) = (Schedules::default(), Texts::default());
         let entries: Vec<Entry> = (1..=N)
-            .filter_map(|n| Entry::of(&synthetic(n), &mut schedules))
+            .filter_map(|n| Entry::of(&synthetic(n), &mut schedules, &mut texts))
             .collect();
         let started = Instant::now();
         let tree = RTree::<Entry, Params>::bulk_load_with_params(entries);
