@@ -675,21 +675,34 @@ impl ServicePointRepository for Database {
         limit: u32,
     ) -> Result<Vec<ServicePoint>, RepoError> {
         let after_id = after_id.map(|id| id.to_string());
+        let limit = i64::from(limit);
         self.run(move |c| {
-            let mut q = sp::table
-                .select(PointRow::as_select())
-                .order((sp::revision.asc(), sp::id.asc()))
-                .limit(i64::from(limit))
-                .into_boxed();
-            q = match after_id {
-                None => q.filter(sp::revision.gt(revision)),
-                Some(id) => q.filter(
-                    sp::revision
-                        .gt(revision)
-                        .or(sp::revision.eq(revision).and(sp::id.gt(id))),
-                ),
+            // Two range reads on the (revision, id) index: the rest of revision `revision`,
+            // then the revisions after it. One query with an OR of the two made SQLite sort
+            // the whole revision for every page: 64 s to load a million points imported at
+            // once.
+            let mut rows: Vec<PointRow> = match after_id {
+                None => Vec::new(),
+                Some(id) => sp::table
+                    .select(PointRow::as_select())
+                    .filter(sp::revision.eq(revision))
+                    .filter(sp::id.gt(id))
+                    .order(sp::id.asc())
+                    .limit(limit)
+                    .load(c)
+                    .map_err(unexpected)?,
             };
-            let rows: Vec<PointRow> = q.load(c).map_err(unexpected)?;
+            let missing = limit - i64::try_from(rows.len()).unwrap_or(limit);
+            if missing > 0 {
+                let later: Vec<PointRow> = sp::table
+                    .select(PointRow::as_select())
+                    .filter(sp::revision.gt(revision))
+                    .order((sp::revision.asc(), sp::id.asc()))
+                    .limit(missing)
+                    .load(c)
+                    .map_err(unexpected)?;
+                rows.extend(later);
+            }
             rows.into_iter().map(PointRow::into_domain).collect()
         })
         .await
