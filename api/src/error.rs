@@ -9,8 +9,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
+use yiwang_domain::problem::FieldProblem;
 use yiwang_domain::repo::RepoError;
-use yiwang_domain::service_point::point::FieldProblem;
 use yiwang_domain::session::SessionStoreError;
 use yiwang_domain::wechat::WeChatError;
 
@@ -118,14 +118,12 @@ impl FieldErrors {
 }
 
 impl From<Vec<FieldProblem>> for ApiError {
-    /// The domain's field problems (a failed [`DraftInput::validate`]) as the 422 that
+    /// The domain's field problems (a failed validation) as the 422 that
     /// [`FieldErrors::finish`] gives.
-    ///
-    /// [`DraftInput::validate`]: yiwang_domain::service_point::DraftInput::validate
     fn from(problems: Vec<FieldProblem>) -> Self {
         let mut errors = FieldErrors::default();
         for p in problems {
-            errors.push(p.field, p.code, p.zh, p.en);
+            errors.push(&p.field, p.code, p.zh, p.en);
         }
         errors.finish().err().unwrap_or_else(|| {
             ApiError::invalid_field(

@@ -50,6 +50,15 @@ impl OrgPath {
         other.0.starts_with(&self.0)
     }
 
+    /// This organisation's path and those of the organisations above it, root first.
+    pub fn ancestors(&self) -> Vec<OrgPath> {
+        let mut paths = Vec::new();
+        for (i, _) in self.0.match_indices('/').skip(1) {
+            paths.push(OrgPath(self.0[..=i].to_owned()));
+        }
+        paths
+    }
+
     /// Depth in the tree; a root has depth 1.
     pub fn depth(&self) -> usize {
         self.0.matches('/').count().saturating_sub(1)
@@ -257,6 +266,15 @@ impl Organisation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ancestors_run_from_the_root_to_the_node() {
+        let (a, b) = (OrgId::new(), OrgId::new());
+        let root = OrgPath::root(a);
+        let child = root.child(b);
+        assert_eq!(child.ancestors(), vec![root.clone(), child.clone()]);
+        assert_eq!(root.ancestors(), vec![root]);
+    }
 
     #[test]
     fn subtree_range_holds_descendants_and_nothing_else() {

@@ -75,6 +75,11 @@ pub struct ImportProblem {
     pub en: String,
 }
 
+/// The field of [`COLUMNS`] named `name`.
+fn column_field(name: &str) -> Option<&'static str> {
+    COLUMNS.iter().map(|(field, _)| *field).find(|f| *f == name)
+}
+
 fn normalise(header: &str) -> String {
     as_typed(header)
         .trim()
@@ -234,8 +239,18 @@ impl ColumnMap {
                 let unreadable: Vec<_> = problems.iter().filter_map(|p| p.field).collect();
                 let more: Vec<_> = field_problems
                     .into_iter()
-                    .filter(|p| !(p.code == "required" && unreadable.contains(&p.field)))
-                    .map(|p| here(p.field, p))
+                    .filter(|p| !(p.code == "required" && unreadable.contains(&p.field.as_str())))
+                    .map(|p| match column_field(&p.field) {
+                        Some(field) => here(field, p),
+                        None => ImportProblem {
+                            row: row_number,
+                            column: None,
+                            field: None,
+                            code: p.code,
+                            zh: p.zh,
+                            en: p.en,
+                        },
+                    })
                     .collect();
                 problems.extend(more);
                 problems.sort_by_key(|p| {

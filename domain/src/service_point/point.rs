@@ -8,6 +8,8 @@ use super::geo::GeoPoint;
 use super::hours::{DatedException, OpeningHours, Schedule};
 use super::kind::{Amenity, ServicePointKind};
 use crate::org::{OrgId, OrgPath};
+pub use crate::problem::FieldProblem;
+use crate::problem::{present, text};
 use crate::text::as_typed;
 
 crate::uuid_id!(
@@ -154,48 +156,6 @@ pub struct ServicePoint {
     pub updated_at: DateTime<Utc>,
 }
 
-/// One field's problem: the field, a stable code and texts. The import report names the
-/// column instead of the field when the value came from a file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldProblem {
-    /// The field (`name`, `lat`, `amenities`, …).
-    pub field: &'static str,
-    /// Stable code: `required`, `too_long`, `not_allowed`, `out_of_range`, `not_a_number`,
-    /// `invalid`.
-    pub code: &'static str,
-    /// What is wrong, in Chinese.
-    pub zh: String,
-    /// What is wrong, in English.
-    pub en: String,
-}
-
-impl FieldProblem {
-    fn new(
-        field: &'static str,
-        code: &'static str,
-        zh: impl Into<String>,
-        en: impl Into<String>,
-    ) -> Self {
-        Self {
-            field,
-            code,
-            zh: zh.into(),
-            en: en.into(),
-        }
-    }
-
-    /// The value is not one of `allowed`.
-    pub fn not_one_of(field: &'static str, value: &str, allowed: &[&str]) -> Self {
-        let list = allowed.join(", ");
-        Self::new(
-            field,
-            "not_allowed",
-            format!("{field} 不认识「{value}」，须为以下之一：{list}"),
-            format!("{field} `{value}` is not one of: {list}"),
-        )
-    }
-}
-
 /// A dated exception as written: a date and an hours text (`09:00-12:00`, or `关闭` / `closed`
 /// for a day without opening).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -242,41 +202,6 @@ pub struct DraftInput {
     pub quality_note: Option<String>,
     /// External id.
     pub external_id: Option<String>,
-}
-
-fn present(value: Option<String>) -> Option<String> {
-    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
-}
-
-fn text(
-    problems: &mut Vec<FieldProblem>,
-    field: &'static str,
-    value: Option<String>,
-    max: usize,
-    required: bool,
-) -> Option<String> {
-    match present(value) {
-        None if required => {
-            problems.push(FieldProblem::new(
-                field,
-                "required",
-                format!("{field} 必填"),
-                format!("{field} is required"),
-            ));
-            None
-        }
-        None => None,
-        Some(v) if v.chars().count() > max => {
-            problems.push(FieldProblem::new(
-                field,
-                "too_long",
-                format!("{field} 最多 {max} 个字符"),
-                format!("{field} must be at most {max} characters"),
-            ));
-            None
-        }
-        Some(v) => Some(v),
-    }
 }
 
 fn exception(input: &ExceptionInput) -> Option<DatedException> {
@@ -555,7 +480,10 @@ mod tests {
             ..DraftInput::default()
         };
         let problems = input.validate().unwrap_err();
-        let fields: Vec<_> = problems.iter().map(|p| (p.field, p.code)).collect();
+        let fields: Vec<_> = problems
+            .iter()
+            .map(|p| (p.field.as_str(), p.code))
+            .collect();
         assert_eq!(
             fields,
             vec![

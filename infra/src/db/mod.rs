@@ -7,10 +7,13 @@
 
 mod audit;
 mod membership;
+mod mutual_aid;
 mod officials;
 mod orgs;
 pub mod schema;
 mod service_points;
+#[cfg(test)]
+pub(crate) mod test_env;
 mod transfers;
 mod workers;
 
@@ -27,6 +30,7 @@ use yiwang_domain::repo::{RepoError, StoreHealth};
 
 pub use audit::record_change;
 pub use membership::{queue_key, time_key};
+pub use mutual_aid::{claim_key, day_key};
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");

@@ -236,6 +236,133 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    mutual_aid_plans (id) {
+        id -> Text,
+        org_id -> Text,
+        org_path -> Text,
+        version -> Integer,
+        rules -> Text,
+        starts_on -> Date,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    mutual_aid_plan_versions (plan_id, version) {
+        plan_id -> Text,
+        version -> Integer,
+        rules -> Text,
+        saved_by -> Text,
+        saved_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    mutual_aid_enrollments (id) {
+        id -> Text,
+        plan_id -> Text,
+        member_id -> Text,
+        account_id -> Text,
+        org_id -> Text,
+        org_path -> Text,
+        requested_on -> Date,
+        payment_method -> Nullable<Text>,
+        amount_fen -> Nullable<BigInt>,
+        payment_reference -> Nullable<Text>,
+        recorded_by -> Nullable<Text>,
+        activated_on -> Nullable<Date>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    mutual_aid_claims (id) {
+        id -> Text,
+        plan_id -> Text,
+        plan_version -> Integer,
+        enrollment_id -> Text,
+        member_id -> Text,
+        account_id -> Text,
+        org_id -> Text,
+        org_path -> Text,
+        status -> Text,
+        claimed_fen -> Nullable<BigInt>,
+        approved_fen -> Nullable<BigInt>,
+        paid_fen -> Nullable<BigInt>,
+        breakdown -> Nullable<Text>,
+        first_reviewer -> Nullable<Text>,
+        second_reviewer -> Nullable<Text>,
+        return_note -> Nullable<Text>,
+        rejection_code -> Nullable<Text>,
+        rejection_text -> Nullable<Text>,
+        bank_reference -> Nullable<Text>,
+        submitted_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    mutual_aid_claim_lines (id) {
+        id -> Text,
+        claim_id -> Text,
+        position -> Integer,
+        hospital -> Text,
+        invoice_number -> Text,
+        invoice_key -> Nullable<Text>,
+        treated_on -> Date,
+        kind -> Text,
+        total_fen -> BigInt,
+        insurance_fen -> BigInt,
+        out_of_pocket_fen -> BigInt,
+        approved_fen -> Nullable<BigInt>,
+        cut_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    mutual_aid_documents (id) {
+        id -> Text,
+        claim_id -> Text,
+        kind -> Text,
+        media_type -> Text,
+        size_bytes -> BigInt,
+        object_key -> Text,
+        file_name -> Text,
+        sha256 -> Text,
+        uploaded_at -> Timestamp,
+        removed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    mutual_aid_claim_events (id) {
+        id -> Text,
+        claim_id -> Text,
+        action -> Text,
+        from_status -> Text,
+        to_status -> Text,
+        actor_id -> Text,
+        note -> Nullable<Text>,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (account_id, route, key) {
+        account_id -> Text,
+        route -> Text,
+        key -> Text,
+        request_hash -> Text,
+        status -> Integer,
+        body -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(officials -> organisations (org_id));
 diesel::joinable!(membership_applications -> organisations (org_id));
 diesel::joinable!(members -> organisations (org_id));
@@ -254,6 +381,17 @@ diesel::allow_tables_to_appear_in_same_query!(
     service_points,
     service_point_visits,
     service_point_reviews,
+    mutual_aid_plans,
+    mutual_aid_plan_versions,
+    mutual_aid_enrollments,
+    mutual_aid_claims,
+    mutual_aid_claim_lines,
+    mutual_aid_documents,
+    mutual_aid_claim_events,
+    idempotency_keys,
 );
 diesel::joinable!(service_point_visits -> service_points (service_point_id));
 diesel::joinable!(service_point_reviews -> service_points (service_point_id));
+diesel::joinable!(mutual_aid_claim_lines -> mutual_aid_claims (claim_id));
+diesel::joinable!(mutual_aid_documents -> mutual_aid_claims (claim_id));
+diesel::joinable!(mutual_aid_claim_events -> mutual_aid_claims (claim_id));

@@ -916,7 +916,6 @@ mod tests {
     use std::collections::HashSet;
 
     use chrono::{Duration, TimeZone};
-    use diesel::Connection as _;
     use yiwang_domain::account::AccountId;
     use yiwang_domain::audit::{Actor, AuditEntry, Change};
     use yiwang_domain::org::{OrgKind, OrgName, Organisation};
@@ -925,60 +924,8 @@ mod tests {
     use yiwang_domain::service_point::store::BoundingBox;
 
     use super::*;
+    use crate::db::test_env::{backends, Env};
     use crate::db::time_key;
-
-    const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-    /// A PostgreSQL database of one test, dropped (with its connections) at the end.
-    struct PgDatabase {
-        name: String,
-    }
-
-    impl Drop for PgDatabase {
-        fn drop(&mut self) {
-            if let Ok(mut admin) = diesel::PgConnection::establish(PG_ADMIN) {
-                let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-                let _ = diesel::sql_query(drop).execute(&mut admin);
-            }
-        }
-    }
-
-    /// One backend under test. Fields drop in order: the pool before its database.
-    struct Env {
-        db: Database,
-        _dir: Option<tempfile::TempDir>,
-        _pg: Option<PgDatabase>,
-    }
-
-    fn sqlite() -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        Env {
-            db: Database::connect(&url, 4).unwrap(),
-            _dir: Some(dir),
-            _pg: None,
-        }
-    }
-
-    fn postgres() -> Env {
-        let name = format!("yiwang_u_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = diesel::PgConnection::establish(PG_ADMIN).unwrap();
-        diesel::sql_query(format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .unwrap();
-        let guard = PgDatabase { name };
-        let url = format!("postgres://postgres@127.0.0.1:5432/{}", guard.name);
-        Env {
-            db: Database::connect(&url, 4).unwrap(),
-            _dir: None,
-            _pg: Some(guard),
-        }
-    }
-
-    /// SQLite, then PostgreSQL.
-    fn backends() -> Vec<Env> {
-        vec![sqlite(), postgres()]
-    }
 
     fn at(minutes: i64) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap()

@@ -1,0 +1,201 @@
+//! The port through which plans, enrolments and claims are kept (implemented in
+//! `yiwang-infra`). Every method that changes state writes its [`Change`] (audit row and
+//! outbox event) in the same transaction.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::claim::{Claim, ClaimEvent, ClaimId, ClaimLine, ClaimStatus, Document, DocumentId};
+use super::enrollment::{Enrollment, EnrollmentId, FeePayment};
+use super::plan::{Plan, PlanId, PlanRules};
+use super::review::{Command, Outcome, Refusal};
+use crate::account::AccountId;
+use crate::audit::Change;
+use crate::org::OrgPath;
+use crate::repo::{Page, RepoError};
+
+/// Conflict names the repository reports in [`RepoError::Conflict`].
+pub mod conflict {
+    /// The member is already enrolled in the plan.
+    pub const ALREADY_ENROLLED: &str = "already_enrolled";
+    /// An invoice number at one hospital is on another claim (or twice on this one).
+    pub const DUPLICATE_INVOICE: &str = "duplicate_invoice";
+    /// The claim cannot be edited in its state.
+    pub const NOT_EDITABLE: &str = "not_editable";
+    /// The plan was saved by someone else since the version the caller read.
+    pub const PLAN_VERSION: &str = "plan_version";
+}
+
+/// Filters of the officials' claim queue.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClaimFilter {
+    /// Only these states (all when empty).
+    pub statuses: Vec<ClaimStatus>,
+    /// Only this plan.
+    pub plan: Option<PlanId>,
+}
+
+/// Filters of the officials' enrolment list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnrollmentFilter {
+    /// Only this plan.
+    pub plan: Option<PlanId>,
+    /// Only paid (`Some(true)`) or unpaid (`Some(false)`) ones.
+    pub paid: Option<bool>,
+}
+
+/// A command refused, or the storage failing.
+#[derive(Debug, thiserror::Error)]
+pub enum DecideError {
+    /// The domain refused the command; nothing was written.
+    #[error("refused: {0:?}")]
+    Refused(Refusal),
+    /// Storage.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+/// What the caller knows before the transaction: everything [`super::review::Context`] needs
+/// that the repository does not read itself.
+#[derive(Debug, Clone)]
+pub struct CommandInput {
+    /// The command.
+    pub command: Command,
+    /// Who acts.
+    pub actor: AccountId,
+    /// Whether the member is in force in the plan's subtree (for a submission).
+    pub member_in_scope: bool,
+    /// Today in Asia/Shanghai.
+    pub today: chrono::NaiveDate,
+    /// When (UTC).
+    pub at: DateTime<Utc>,
+}
+
+/// Plans, enrolments and claims.
+#[async_trait]
+pub trait MutualAidRepository: Send + Sync {
+    /// Stores a new plan at version 1.
+    async fn create_plan(
+        &self,
+        plan: &Plan,
+        by: AccountId,
+        change: &Change,
+    ) -> Result<(), RepoError>;
+
+    /// Saves new rules as the next version. `Conflict(PLAN_VERSION)` when the plan is no
+    /// longer at `expected_version`.
+    async fn save_plan(
+        &self,
+        id: PlanId,
+        expected_version: i32,
+        rules: &PlanRules,
+        by: AccountId,
+        at: DateTime<Utc>,
+        change: &Change,
+    ) -> Result<Plan, RepoError>;
+
+    /// One plan at its latest version.
+    async fn plan(&self, id: PlanId) -> Result<Plan, RepoError>;
+
+    /// The rules of one version of a plan.
+    async fn plan_version(&self, id: PlanId, version: i32) -> Result<PlanRules, RepoError>;
+
+    /// Plans run by organisations in `scope`, newest plan year first, keyset-paged by
+    /// `{starts_on}|{id}`.
+    async fn plans(&self, scope: &OrgPath, page: &Page) -> Result<Vec<Plan>, RepoError>;
+
+    /// Plans a member of the organisation at `member_path` may enrol in: those run by that
+    /// organisation or one above it, newest plan year first.
+    async fn plans_for(&self, member_path: &OrgPath) -> Result<Vec<Plan>, RepoError>;
+
+    /// Stores a new enrolment. `Conflict(ALREADY_ENROLLED)` when the member has one in the
+    /// plan.
+    async fn enrol(&self, enrollment: &Enrollment, change: &Change) -> Result<(), RepoError>;
+
+    /// One enrolment.
+    async fn enrollment(&self, id: EnrollmentId) -> Result<Enrollment, RepoError>;
+
+    /// The account's enrolments, newest first.
+    async fn enrollments_of(&self, account: AccountId) -> Result<Vec<Enrollment>, RepoError>;
+
+    /// Enrolments of members in `scope`, keyset-paged by `{requested_on}|{id}`.
+    async fn enrollments(
+        &self,
+        scope: &OrgPath,
+        filter: &EnrollmentFilter,
+        page: &Page,
+    ) -> Result<Vec<Enrollment>, RepoError>;
+
+    /// Records `payment` for every enrolment in `ids` that is not paid yet, in one
+    /// transaction, writing `change` once per enrolment paid (its record id filled in).
+    /// Returns each enrolment and whether it was paid now (`false`: it already was).
+    /// `NotFound` (and nothing written) when any id is unknown.
+    async fn record_payments(
+        &self,
+        ids: &[EnrollmentId],
+        payment: &FeePayment,
+        change: &Change,
+    ) -> Result<Vec<(Enrollment, bool)>, RepoError>;
+
+    /// Stores a new draft claim with its lines. `Conflict(DUPLICATE_INVOICE)` when a line's
+    /// invoice is on another claim that is not rejected.
+    async fn create_claim(&self, claim: &Claim, change: &Change) -> Result<(), RepoError>;
+
+    /// One claim with its lines and documents.
+    async fn claim(&self, id: ClaimId) -> Result<Claim, RepoError>;
+
+    /// The account's claims, newest first.
+    async fn claims_of(&self, account: AccountId) -> Result<Vec<Claim>, RepoError>;
+
+    /// Claims of members in `scope`, oldest first submission first (drafts are the
+    /// worker's own and never listed), keyset-paged by `{submitted_at}|{id}`.
+    async fn claim_queue(
+        &self,
+        scope: &OrgPath,
+        filter: &ClaimFilter,
+        page: &Page,
+    ) -> Result<Vec<Claim>, RepoError>;
+
+    /// A claim's timeline, oldest first.
+    async fn claim_events(&self, id: ClaimId) -> Result<Vec<ClaimEvent>, RepoError>;
+
+    /// Replaces the lines of a draft or returned claim. `Conflict(NOT_EDITABLE)` in any
+    /// other state, `Conflict(DUPLICATE_INVOICE)` as for [`Self::create_claim`].
+    async fn replace_lines(
+        &self,
+        id: ClaimId,
+        lines: &[ClaimLine],
+        at: DateTime<Utc>,
+        change: &Change,
+    ) -> Result<Claim, RepoError>;
+
+    /// Attaches a stored document to a draft or returned claim. `Conflict(NOT_EDITABLE)` in
+    /// any other state.
+    async fn add_document(&self, document: &Document, change: &Change) -> Result<(), RepoError>;
+
+    /// Detaches a document from a draft or returned claim (the bytes stay in the store,
+    /// unreferenced). `Conflict(NOT_EDITABLE)`, or `NotFound` when it is not the claim's.
+    async fn remove_document(
+        &self,
+        claim: ClaimId,
+        document: DocumentId,
+        at: DateTime<Utc>,
+        change: &Change,
+    ) -> Result<(), RepoError>;
+
+    /// One document of a claim.
+    async fn document(&self, claim: ClaimId, document: DocumentId) -> Result<Document, RepoError>;
+
+    /// Runs `input.command` on the claim inside one transaction: holds the claim and its
+    /// enrolment, reads the rules (the plan's current version for a submission, the claim's
+    /// version otherwise) and the member's earlier approved or paid claims of the enrolment,
+    /// calls [`super::review::decide`], and when the outcome changes anything writes the
+    /// claim, its timeline entry and `change(&outcome)` (the outcome's claim as stored). Two racing commands run one after
+    /// the other; the second is judged on what the first wrote.
+    async fn decide(
+        &self,
+        id: ClaimId,
+        input: &CommandInput,
+        change: Box<dyn for<'o> FnOnce(&'o Outcome) -> Change + Send + 'static>,
+    ) -> Result<Outcome, DecideError>;
+}

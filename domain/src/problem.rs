@@ -1,0 +1,89 @@
+//! What is wrong with one field of what a user wrote: every validation in the domain reports
+//! all its problems at once as a list of these, and the API turns the list into one 422.
+
+/// One field's problem: the field, a stable code and texts. The field is the JSON path the
+/// user wrote (`name`, `lines.2.total_fen`, `benefits.inpatient.minimum_fen`); an import
+/// report names the column instead when the value came from a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldProblem {
+    /// The field.
+    pub field: String,
+    /// Stable code: `required`, `too_long`, `not_allowed`, `out_of_range`, `not_a_number`,
+    /// `not_integer`, `negative`, `too_large`, `invalid`, or one a rule names.
+    pub code: &'static str,
+    /// What is wrong, in Chinese.
+    pub zh: String,
+    /// What is wrong, in English.
+    pub en: String,
+}
+
+impl FieldProblem {
+    /// A problem with `field`.
+    pub fn new(
+        field: impl Into<String>,
+        code: &'static str,
+        zh: impl Into<String>,
+        en: impl Into<String>,
+    ) -> Self {
+        Self {
+            field: field.into(),
+            code,
+            zh: zh.into(),
+            en: en.into(),
+        }
+    }
+
+    /// The value is not one of `allowed`.
+    pub fn not_one_of(field: &str, value: &str, allowed: &[&str]) -> Self {
+        let list = allowed.join(", ");
+        Self::new(
+            field,
+            "not_allowed",
+            format!("{field} 不认识「{value}」，须为以下之一：{list}"),
+            format!("{field} `{value}` is not one of: {list}"),
+        )
+    }
+
+    /// The field is missing or blank.
+    pub fn required(field: &str) -> Self {
+        Self::new(
+            field,
+            "required",
+            format!("{field} 必填"),
+            format!("{field} is required"),
+        )
+    }
+}
+
+/// `value` trimmed, when it is present and not blank.
+pub fn present(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// `value` trimmed, when present and at most `max` characters; otherwise `None`, after noting
+/// `required` (when it is) or `too_long` in `problems`.
+pub fn text(
+    problems: &mut Vec<FieldProblem>,
+    field: &str,
+    value: Option<String>,
+    max: usize,
+    required: bool,
+) -> Option<String> {
+    match present(value) {
+        None if required => {
+            problems.push(FieldProblem::required(field));
+            None
+        }
+        None => None,
+        Some(v) if v.chars().count() > max => {
+            problems.push(FieldProblem::new(
+                field,
+                "too_long",
+                format!("{field} 最多 {max} 个字符"),
+                format!("{field} must be at most {max} characters"),
+            ));
+            None
+        }
+        Some(v) => Some(v),
+    }
+}
