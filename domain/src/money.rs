@@ -109,6 +109,23 @@ impl Fen {
     }
 }
 
+/// The amount `value` gives, at most `max`; `None` after noting it missing (`required`) or
+/// wrong (see [`Fen::from_json`]).
+pub fn amount(
+    problems: &mut Vec<FieldProblem>,
+    field: &str,
+    value: Option<&Value>,
+    max: Fen,
+) -> Option<Fen> {
+    let Some(value) = value else {
+        problems.push(FieldProblem::required(field));
+        return None;
+    };
+    Fen::from_json(field, value, max)
+        .map_err(|p| problems.push(p))
+        .ok()
+}
+
 fn negative(field: &str) -> FieldProblem {
     FieldProblem::new(
         field,

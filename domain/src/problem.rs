@@ -1,6 +1,8 @@
 //! What is wrong with one field of what a user wrote: every validation in the domain reports
 //! all its problems at once as a list of these, and the API turns the list into one 422.
 
+use chrono::NaiveDate;
+
 /// One field's problem: the field, a stable code and texts. The field is the JSON path the
 /// user wrote (`name`, `lines.2.total_fen`, `benefits.inpatient.minimum_fen`); an import
 /// report names the column instead when the value came from a file.
@@ -86,4 +88,27 @@ pub fn text(
         }
         Some(v) => Some(v),
     }
+}
+
+/// `value` read as a `YYYY-MM-DD` date; `None` after noting it missing (`required`) or
+/// unreadable (`invalid`).
+pub fn date(
+    problems: &mut Vec<FieldProblem>,
+    field: &str,
+    value: Option<&str>,
+) -> Option<NaiveDate> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        problems.push(FieldProblem::required(field));
+        return None;
+    };
+    NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .map_err(|_| {
+            problems.push(FieldProblem::new(
+                field,
+                "invalid",
+                format!("{field} 须为 YYYY-MM-DD 格式的日期"),
+                format!("{field} must be a date as YYYY-MM-DD"),
+            ));
+        })
+        .ok()
 }

@@ -19,12 +19,12 @@ use serde_json::Value;
 
 use super::enrollment::EnrollmentId;
 use super::payout::{CostLine, Payout};
-use super::plan::{BenefitKind, DocumentKind, PlanId};
+use super::plan::{benefit_kind, BenefitKind, DocumentKind, PlanId};
 use crate::account::AccountId;
 use crate::membership::member::MemberId;
-use crate::money::Fen;
+use crate::money::{amount, Fen};
 use crate::org::{OrgId, OrgPath};
-use crate::problem::{text, FieldProblem};
+use crate::problem::{date, text, FieldProblem};
 use crate::text::as_typed;
 
 crate::uuid_id!(
@@ -45,9 +45,6 @@ crate::uuid_id!(
 /// The most one line may state for any of its amounts: 100,000 yuan. More is a typing error
 /// (an amount in fen typed in li, or yuan typed twice), not a hospital bill this plan pays.
 pub const MAX_LINE_AMOUNT: Fen = Fen::yuan(100_000);
-
-/// The most lines one claim may carry.
-pub const MAX_LINES: usize = 50;
 
 /// Where a claim is. Serialised in snake_case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -122,14 +119,6 @@ impl ClaimStatus {
     pub fn editable(self) -> bool {
         matches!(self, ClaimStatus::Draft | ClaimStatus::Returned)
     }
-
-    /// Whether the claim is in a reviewer's queue or hands.
-    pub fn in_review(self) -> bool {
-        matches!(
-            self,
-            ClaimStatus::Submitted | ClaimStatus::FirstReview | ClaimStatus::SecondReview
-        )
-    }
 }
 
 /// What someone does to a claim.
@@ -151,6 +140,21 @@ pub enum ClaimAction {
 }
 
 impl ClaimAction {
+    /// Every action.
+    pub const ALL: [ClaimAction; 6] = [
+        ClaimAction::Submit,
+        ClaimAction::Take,
+        ClaimAction::Approve,
+        ClaimAction::Return,
+        ClaimAction::Reject,
+        ClaimAction::MarkPaid,
+    ];
+
+    /// Parses [`ClaimAction::as_str`].
+    pub fn parse(s: &str) -> Option<ClaimAction> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
     /// The stored and JSON form.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -445,57 +449,21 @@ impl LineInput {
             }
             ok
         });
-        let treated_on = match self.treated_on.as_deref().map(str::trim) {
-            None | Some("") => {
-                p.push(FieldProblem::required(&f("treated_on")));
-                None
+        let treated_on = date(p, &f("treated_on"), self.treated_on.as_deref()).filter(|day| {
+            let past = *day <= today;
+            if !past {
+                p.push(FieldProblem::new(
+                    f("treated_on"),
+                    "in_future",
+                    "就诊日期不能晚于今天",
+                    "the treatment date is in the future",
+                ));
             }
-            Some(value) => match NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-                Ok(day) if day <= today => Some(day),
-                Ok(_) => {
-                    p.push(FieldProblem::new(
-                        f("treated_on"),
-                        "in_future",
-                        "就诊日期不能晚于今天",
-                        "the treatment date is in the future",
-                    ));
-                    None
-                }
-                Err(_) => {
-                    p.push(FieldProblem::new(
-                        f("treated_on"),
-                        "invalid",
-                        "就诊日期须为 YYYY-MM-DD 格式",
-                        "the treatment date must be YYYY-MM-DD",
-                    ));
-                    None
-                }
-            },
-        };
-        let kind = match self.kind.as_deref().map(str::trim) {
-            None | Some("") => {
-                p.push(FieldProblem::required(&f("kind")));
-                None
-            }
-            Some(code) => code
-                .parse::<BenefitKind>()
-                .map_err(|()| {
-                    let allowed: Vec<&str> = BenefitKind::ALL.iter().map(|k| k.as_str()).collect();
-                    p.push(FieldProblem::not_one_of(&f("kind"), code, &allowed));
-                })
-                .ok(),
-        };
+            past
+        });
+        let kind = benefit_kind(p, &f("kind"), self.kind.as_deref());
         let mut amount = |name: &str, value: &Option<Value>| {
-            let field = f(name);
-            match value {
-                None => {
-                    p.push(FieldProblem::required(&field));
-                    None
-                }
-                Some(v) => Fen::from_json(&field, v, MAX_LINE_AMOUNT)
-                    .map_err(|e| p.push(e))
-                    .ok(),
-            }
+            amount(p, &f(name), value.as_ref(), MAX_LINE_AMOUNT)
         };
         let total = amount("total_fen", &self.total_fen);
         let insurance = amount("insurance_fen", &self.insurance_fen);
@@ -565,15 +533,6 @@ impl MediaType {
             MediaType::Jpeg => "image/jpeg",
             MediaType::Png => "image/png",
             MediaType::Pdf => "application/pdf",
-        }
-    }
-
-    /// The file name extension, without the dot.
-    pub fn extension(self) -> &'static str {
-        match self {
-            MediaType::Jpeg => "jpg",
-            MediaType::Png => "png",
-            MediaType::Pdf => "pdf",
         }
     }
 
@@ -754,14 +713,7 @@ mod tests {
             (ClaimStatus::SecondReview, ClaimAction::Reject),
             (ClaimStatus::Approved, ClaimAction::MarkPaid),
         ];
-        let actions = [
-            ClaimAction::Submit,
-            ClaimAction::Take,
-            ClaimAction::Approve,
-            ClaimAction::Return,
-            ClaimAction::Reject,
-            ClaimAction::MarkPaid,
-        ];
+        let actions = ClaimAction::ALL;
         let d = decision(AccountId::new(), Some(AccountId::new()), 1);
         let mut refused = 0;
         for from in ClaimStatus::ALL {

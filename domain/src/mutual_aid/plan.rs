@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::membership::person::EmploymentForm;
-use crate::money::Fen;
+use crate::money::{amount, Fen};
 use crate::org::{OrgId, OrgPath};
-use crate::problem::{text, FieldProblem};
+use crate::problem::{date, text, FieldProblem};
 
 crate::uuid_id!(
     /// Identifier of a mutual-aid plan.
@@ -275,16 +275,6 @@ pub struct PlanInput {
     pub benefits: Vec<BenefitInput>,
 }
 
-fn amount(problems: &mut Vec<FieldProblem>, field: &str, value: Option<&Value>) -> Option<Fen> {
-    let Some(value) = value else {
-        problems.push(FieldProblem::required(field));
-        return None;
-    };
-    Fen::from_json(field, value, MAX_RULE_AMOUNT)
-        .map_err(|p| problems.push(p))
-        .ok()
-}
-
 fn whole_number(
     problems: &mut Vec<FieldProblem>,
     field: &str,
@@ -310,21 +300,24 @@ fn whole_number(
     }
 }
 
-fn date(problems: &mut Vec<FieldProblem>, field: &str, value: Option<&str>) -> Option<NaiveDate> {
-    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
-        problems.push(FieldProblem::required(field));
-        return None;
-    };
-    NaiveDate::parse_from_str(value, "%Y-%m-%d")
-        .map_err(|_| {
-            problems.push(FieldProblem::new(
-                field,
-                "invalid",
-                format!("{field} 须为 YYYY-MM-DD 格式的日期"),
-                format!("{field} must be a date as YYYY-MM-DD"),
-            ));
-        })
-        .ok()
+/// The benefit kind `value` names; `None` after noting it missing or unknown.
+pub(crate) fn benefit_kind(
+    problems: &mut Vec<FieldProblem>,
+    field: &str,
+    value: Option<&str>,
+) -> Option<BenefitKind> {
+    match value.map(str::trim) {
+        None | Some("") => {
+            problems.push(FieldProblem::required(field));
+            None
+        }
+        Some(code) => code
+            .parse::<BenefitKind>()
+            .map_err(|()| {
+                problems.push(FieldProblem::not_one_of(field, code, &BenefitKind::codes()));
+            })
+            .ok(),
+    }
 }
 
 fn order(problems: &mut Vec<FieldProblem>, field: &str, ok: bool, zh: String, en: String) {
@@ -336,33 +329,43 @@ fn order(problems: &mut Vec<FieldProblem>, field: &str, ok: bool, zh: String, en
 impl BenefitInput {
     fn validate(&self, problems: &mut Vec<FieldProblem>, at: usize) -> Option<BenefitRule> {
         let f = |name: &str| format!("benefits.{at}.{name}");
-        let kind = match self.kind.as_deref().map(str::trim) {
-            None | Some("") => {
-                problems.push(FieldProblem::required(&f("kind")));
-                None
-            }
-            Some(code) => code
-                .parse::<BenefitKind>()
-                .map_err(|()| {
-                    problems.push(FieldProblem::not_one_of(
-                        &f("kind"),
-                        code,
-                        &BenefitKind::codes(),
-                    ));
-                })
-                .ok(),
-        };
-        let threshold = amount(problems, &f("threshold_fen"), self.threshold_fen.as_ref());
-        let deductible = amount(problems, &f("deductible_fen"), self.deductible_fen.as_ref());
+        let kind = benefit_kind(problems, &f("kind"), self.kind.as_deref());
+        let threshold = amount(
+            problems,
+            &f("threshold_fen"),
+            self.threshold_fen.as_ref(),
+            MAX_RULE_AMOUNT,
+        );
+        let deductible = amount(
+            problems,
+            &f("deductible_fen"),
+            self.deductible_fen.as_ref(),
+            MAX_RULE_AMOUNT,
+        );
         let rate = whole_number(
             problems,
             &f("rate_basis_points"),
             self.rate_basis_points.as_ref(),
             1..=10_000,
         );
-        let minimum = amount(problems, &f("minimum_fen"), self.minimum_fen.as_ref());
-        let maximum = amount(problems, &f("maximum_fen"), self.maximum_fen.as_ref());
-        let cap = amount(problems, &f("annual_cap_fen"), self.annual_cap_fen.as_ref());
+        let minimum = amount(
+            problems,
+            &f("minimum_fen"),
+            self.minimum_fen.as_ref(),
+            MAX_RULE_AMOUNT,
+        );
+        let maximum = amount(
+            problems,
+            &f("maximum_fen"),
+            self.maximum_fen.as_ref(),
+            MAX_RULE_AMOUNT,
+        );
+        let cap = amount(
+            problems,
+            &f("annual_cap_fen"),
+            self.annual_cap_fen.as_ref(),
+            MAX_RULE_AMOUNT,
+        );
         let mut documents = Vec::new();
         for (i, code) in self.required_documents.iter().enumerate() {
             match code.trim().parse::<DocumentKind>() {
@@ -464,7 +467,7 @@ impl PlanInput {
                 "enrolment must close by the end of the plan year".into(),
             );
         }
-        let fee = amount(p, "fee_fen", self.fee_fen.as_ref());
+        let fee = amount(p, "fee_fen", self.fee_fen.as_ref(), MAX_RULE_AMOUNT);
         let mut forms = Vec::new();
         for (i, code) in self.employment_forms.iter().enumerate() {
             match code.trim().parse::<EmploymentForm>() {
@@ -491,6 +494,7 @@ impl PlanInput {
             p,
             "second_review_from_fen",
             self.second_review_from_fen.as_ref(),
+            MAX_RULE_AMOUNT,
         );
         if self.benefits.is_empty() {
             p.push(FieldProblem::new(

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, Utc};
 
 use super::claim::{
     next, Claim, ClaimAction, ClaimStatus, Decision, LineId, Rejection, TransitionError,
@@ -90,8 +90,8 @@ pub struct Context<'a> {
     pub member_in_scope: bool,
     /// Who acts.
     pub actor: AccountId,
-    /// Today in Asia/Shanghai.
-    pub today: NaiveDate,
+    /// When (UTC): the claim's `updated_at`, and its `submitted_at` on a first submission.
+    pub at: DateTime<Utc>,
 }
 
 /// Why a command is refused. `Unprocessable` is the user's to fix (422), `Conflict` means the
@@ -187,6 +187,7 @@ pub fn decide(ctx: &Context<'_>, command: &Command) -> Result<Outcome, Refusal> 
             check_submission(ctx, &claim)?;
             let claimed = payout(ctx, &claim, false);
             claim.plan_version = ctx.rules_version;
+            claim.submitted_at.get_or_insert(ctx.at);
             claim.claimed_fen = Some(claimed.total_fen);
             claim.breakdown = Some(claimed);
             claim.return_note = None;
@@ -199,11 +200,7 @@ pub fn decide(ctx: &Context<'_>, command: &Command) -> Result<Outcome, Refusal> 
         }
         Command::Take => {}
         Command::Approve { .. } => {
-            if from == ClaimStatus::FirstReview {
-                claim.first_reviewer = Some(ctx.actor);
-            } else {
-                claim.second_reviewer = Some(ctx.actor);
-            }
+            record_reviewer(&mut claim, from, ctx.actor);
             if let Some(approved) = approved {
                 note = Some(format!("核定金额 {}", approved.total_fen));
                 claim.approved_fen = Some(approved.total_fen);
@@ -227,6 +224,7 @@ pub fn decide(ctx: &Context<'_>, command: &Command) -> Result<Outcome, Refusal> 
         }
     }
     claim.status = to;
+    claim.updated_at = ctx.at;
     Ok(Outcome {
         claim,
         from,
@@ -400,7 +398,7 @@ fn check_submission(ctx: &Context<'_>, claim: &Claim) -> Result<(), Refusal> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
-    use chrono::Utc;
+    use chrono::NaiveDate;
 
     use super::*;
     use crate::membership::member::MemberId;
@@ -513,7 +511,7 @@ mod tests {
                 earlier: &self.earlier,
                 member_in_scope: true,
                 actor,
-                today: day("2027-06-01"),
+                at: Utc::now(),
             };
             let outcome = decide(&ctx, &command)?;
             self.claim = outcome.claim.clone();
@@ -537,6 +535,7 @@ mod tests {
         // 42,000 yuan at 50 % is 21,000.
         assert_eq!(submitted.claim.claimed_fen, Some(Fen::yuan(21_000)));
         assert_eq!(submitted.claim.plan_version, 2);
+        assert!(submitted.claim.submitted_at.is_some());
         w.run(first, Command::Take).unwrap();
         let cut = LineApproval {
             line_id: w.claim.lines[1].id,
@@ -609,7 +608,12 @@ mod tests {
             .unwrap();
         assert_eq!(back.claim.status, ClaimStatus::Returned);
         assert_eq!(back.claim.return_note.as_deref(), Some("请补充出院小结"));
+        let first_submitted = w.claim.submitted_at;
         let again = w.run(w.worker, Command::Submit).unwrap();
+        assert_eq!(
+            again.claim.submitted_at, first_submitted,
+            "a resubmission keeps the one-month clock running"
+        );
         assert_eq!(
             (again.claim.return_note.clone(), again.claim.first_reviewer),
             (None, None)

@@ -65,8 +65,6 @@ pub struct CommandInput {
     pub actor: AccountId,
     /// Whether the member is in force in the plan's subtree (for a submission).
     pub member_in_scope: bool,
-    /// Today in Asia/Shanghai.
-    pub today: chrono::NaiveDate,
     /// When (UTC).
     pub at: DateTime<Utc>,
 }

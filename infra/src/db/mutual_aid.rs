@@ -418,7 +418,11 @@ fn insert_lines(c: &mut DbConnection, claim: &str, lines: &[ClaimLine]) -> Query
 /// claim, `Conflict(NOT_EDITABLE)` when it is not editable.
 fn lock_editable(c: &mut DbConnection, id: &str, at: NaiveDateTime) -> Result<(), TxError> {
     claim_writer(c)?;
-    let editable = [ClaimStatus::Draft.as_str(), ClaimStatus::Returned.as_str()];
+    let editable: Vec<&str> = ClaimStatus::ALL
+        .into_iter()
+        .filter(|s| s.editable())
+        .map(ClaimStatus::as_str)
+        .collect();
     let n = diesel::update(cl::table.find(id).filter(cl::status.eq_any(editable)))
         .set(cl::updated_at.eq(at))
         .execute(c)?;
@@ -466,15 +470,10 @@ fn write_outcome(
     outcome: &Outcome,
     action: ClaimAction,
     actor: AccountId,
-    at: NaiveDateTime,
 ) -> Result<(), TxError> {
     let claim = &outcome.claim;
     let id = claim.id.to_string();
     let breakdown = claim.breakdown.as_ref().map(json_of).transpose()?;
-    let submitted_at = match (claim.submitted_at, action) {
-        (None, ClaimAction::Submit) => Some(at),
-        (first, _) => first.map(to_naive),
-    };
     diesel::update(cl::table.find(&id))
         .set((
             cl::status.eq(claim.status.as_str()),
@@ -489,8 +488,8 @@ fn write_outcome(
             cl::rejection_code.eq(claim.rejection.as_ref().map(|r| r.reason.as_str())),
             cl::rejection_text.eq(claim.rejection.as_ref().map(|r| r.text.as_str())),
             cl::bank_reference.eq(claim.bank_reference.as_deref()),
-            cl::submitted_at.eq(submitted_at),
-            cl::updated_at.eq(at),
+            cl::submitted_at.eq(claim.submitted_at.map(to_naive)),
+            cl::updated_at.eq(to_naive(claim.updated_at)),
         ))
         .execute(c)?;
     for line in &claim.lines {
@@ -515,7 +514,7 @@ fn write_outcome(
             ev::to_status.eq(claim.status.as_str()),
             ev::actor_id.eq(actor.to_string()),
             ev::note.eq(outcome.note.as_deref()),
-            ev::at.eq(at),
+            ev::at.eq(to_naive(claim.updated_at)),
         ))
         .execute(c)?;
     Ok(())
@@ -530,19 +529,6 @@ struct EventRow {
     actor_id: String,
     note: Option<String>,
     at: NaiveDateTime,
-}
-
-fn action_of(s: &str) -> Option<ClaimAction> {
-    [
-        ClaimAction::Submit,
-        ClaimAction::Take,
-        ClaimAction::Approve,
-        ClaimAction::Return,
-        ClaimAction::Reject,
-        ClaimAction::MarkPaid,
-    ]
-    .into_iter()
-    .find(|a| a.as_str() == s)
 }
 
 #[async_trait]
@@ -901,7 +887,7 @@ impl MutualAidRepository for Database {
                     Ok(ClaimEvent {
                         at: from_naive(r.at),
                         actor: account_id(&r.actor_id)?,
-                        action: parsed("claim action", &r.action, action_of)?,
+                        action: parsed("claim action", &r.action, ClaimAction::parse)?,
                         from: parsed("claim status", &r.from_status, ClaimStatus::parse)?,
                         to: parsed("claim status", &r.to_status, ClaimStatus::parse)?,
                         note: r.note,
@@ -1017,7 +1003,6 @@ impl MutualAidRepository for Database {
                 c.transaction(|c| {
                     claim_writer(c)?;
                     let key = id.to_string();
-                    let now = to_naive(input.at);
                     let enrollment_key: String =
                         cl::table.find(&key).select(cl::enrollment_id).first(c)?;
                     // Enrolment first, then the claim: the one order every command locks in.
@@ -1050,18 +1035,15 @@ impl MutualAidRepository for Database {
                         earlier: &earlier,
                         member_in_scope: input.member_in_scope,
                         actor: input.actor,
-                        today: input.today,
+                        at: input.at,
                     };
                     let outcome = match decide(&ctx, &input.command) {
                         Ok(outcome) => outcome,
                         Err(refusal) => return Ok(Err(refusal)),
                     };
                     if outcome.changed {
-                        write_outcome(c, &outcome, input.command.action(), input.actor, now)?;
-                        let mut stored = outcome.clone();
-                        stored.claim = load_claim(c, &key)?;
-                        record_change(c, &change(&stored))?;
-                        return Ok(Ok(stored));
+                        write_outcome(c, &outcome, input.command.action(), input.actor)?;
+                        record_change(c, &change(&outcome))?;
                     }
                     Ok(Ok(outcome))
                 })
@@ -1299,7 +1281,6 @@ mod tests {
             command,
             actor,
             member_in_scope: true,
-            today: day("2027-06-01"),
             at: at(5),
         }
     }
