@@ -13,6 +13,8 @@ pub mod account;
 pub mod audit;
 pub mod calendar;
 pub mod clock;
+pub mod documents;
+pub mod idempotency;
 pub mod membership;
 pub mod money;
 pub mod mutual_aid;

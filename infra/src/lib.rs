@@ -2,10 +2,12 @@
 //!
 //! Adapters behind the ports of `yiwang-domain`: the relational store on PostgreSQL or SQLite
 //! ([`db`]), sessions in Redis or in process ([`sessions`]), the WeChat client ([`wechat`]),
-//! password hashing ([`password`]), spreadsheets read for imports ([`spreadsheet`]) and the
-//! in-memory nearest-point index ([`nearby`]).
+//! password hashing ([`password`]), encryption of personal data ([`personal_data`]), uploaded
+//! documents sealed in an object store ([`documents`]), spreadsheets read for imports
+//! ([`spreadsheet`]) and the in-memory nearest-point index ([`nearby`]).
 
 pub mod db;
+pub mod documents;
 pub mod nearby;
 pub mod password;
 pub mod personal_data;

@@ -9,6 +9,9 @@
 //! blind index ([`PersonalDataKeys::blind_index`]), an HMAC-SHA256 of the plaintext, which
 //! lets the store enforce uniqueness and look a value up without decrypting anything.
 //!
+//! Bytes, such as uploaded claim documents ([`crate::documents`]), are sealed the same way by
+//! [`PersonalDataKeys::seal_bytes`], minus the base64; the string form is built on it.
+//!
 //! Key rotation: add a new kid to the keyring and make it active. New rows are sealed under
 //! it; old kids stay in the keyring so the rows sealed under them still open (and can be
 //! re-sealed at leisure). A kid is only removed once no row refers to it. The blind-index key
@@ -50,7 +53,18 @@ pub struct Sealed {
     pub ciphertext: String,
 }
 
-/// Why a sealed value could not be opened.
+/// Bytes sealed by [`PersonalDataKeys::seal_bytes`]: the id of the key they were sealed under
+/// and the raw `nonce (12 bytes) || ciphertext || tag (16 bytes)`. Keep both;
+/// [`PersonalDataKeys::open_bytes`] needs the kid to pick the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedBytes {
+    /// Key id (1–16 characters of `[A-Za-z0-9_-]`) of the key that sealed the bytes.
+    pub kid: String,
+    /// Nonce || AES-256-GCM ciphertext || tag; 28 bytes longer than the plaintext.
+    pub bytes: Vec<u8>,
+}
+
+/// Why a value could not be sealed or a sealed value could not be opened.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PersonalDataError {
     /// The value was sealed under a key id that is not in the keyring (a retired key was
@@ -65,6 +79,9 @@ pub enum PersonalDataError {
     /// decryption) not UTF-8.
     #[error("个人信息密文格式错误 / personal-data ciphertext is malformed")]
     Malformed,
+    /// The plaintext exceeds AES-GCM's limit of about 64 GiB and cannot be sealed.
+    #[error("个人信息明文过长 / personal data too long to encrypt")]
+    TooLong,
 }
 
 /// The keyring for personal data: AES-256-GCM keys by key id (kid), one of them active for new
@@ -264,50 +281,95 @@ impl PersonalDataKeys {
     /// Sealing the same text twice gives different ciphertexts; use
     /// [`PersonalDataKeys::blind_index`] to compare values.
     ///
+    /// The string form of [`PersonalDataKeys::seal_bytes`]: the sealed bytes are base64-encoded.
+    ///
     /// # Panics
     ///
     /// Only if `plaintext` exceeds AES-GCM's limit of about 64 GiB.
     pub fn seal(&self, plaintext: &str, context: &str) -> Sealed {
+        let Ok(sealed) = self.seal_bytes(plaintext.as_bytes(), context) else {
+            panic!("plaintext exceeds the AES-GCM length limit");
+        };
+        Sealed {
+            kid: sealed.kid,
+            ciphertext: STANDARD.encode(sealed.bytes),
+        }
+    }
+
+    /// Encrypts the bytes `plaintext` under the active key with a fresh random 96-bit nonce,
+    /// binding `context` (what the bytes are and where they live, e.g.
+    /// `"mutual_aid_documents:claims/…"`) as associated data, so the result only opens under
+    /// the same context.
+    ///
+    /// The result is [`SealedBytes`]: the active kid and `nonce (12 bytes) || ciphertext ||
+    /// tag (16 bytes)`, 28 bytes longer than `plaintext`. Sealing the same bytes twice gives
+    /// different results.
+    ///
+    /// Errors: [`PersonalDataError::TooLong`] if `plaintext` exceeds AES-GCM's limit of about
+    /// 64 GiB (nothing else can fail). Never panics.
+    pub fn seal_bytes(
+        &self,
+        plaintext: &[u8],
+        context: &str,
+    ) -> Result<SealedBytes, PersonalDataError> {
         let (kid, cipher) = &self.keys[self.active];
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         let payload = Payload {
-            msg: plaintext.as_bytes(),
+            msg: plaintext,
             aad: context.as_bytes(),
         };
-        let Ok(ct) = cipher.encrypt(&nonce, payload) else {
-            panic!("plaintext exceeds the AES-GCM length limit");
-        };
-        let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&ct);
-        Sealed {
+        let ct = cipher
+            .encrypt(&nonce, payload)
+            .map_err(|_| PersonalDataError::TooLong)?;
+        let mut bytes = Vec::with_capacity(NONCE_LEN + ct.len());
+        bytes.extend_from_slice(&nonce);
+        bytes.extend_from_slice(&ct);
+        Ok(SealedBytes {
             kid: kid.clone(),
-            ciphertext: STANDARD.encode(out),
-        }
+            bytes,
+        })
     }
 
     /// Decrypts a value sealed by [`PersonalDataKeys::seal`]: picks the key by `sealed_kid`,
     /// then verifies the tag over the ciphertext and `context` (which must be the one used when
     /// sealing) before returning the plaintext.
+    ///
+    /// The string form of [`PersonalDataKeys::open_bytes`]: `ciphertext` is base64 and the
+    /// plaintext must be UTF-8 ([`PersonalDataError::Malformed`] otherwise).
     pub fn open(
         &self,
         sealed_kid: &str,
         ciphertext: &str,
         context: &str,
     ) -> Result<String, PersonalDataError> {
-        let (_, cipher) = self
-            .keys
-            .iter()
-            .find(|(k, _)| k == sealed_kid)
-            .ok_or_else(|| PersonalDataError::UnknownKey(sealed_kid.to_owned()))?;
-        let bytes = STANDARD
-            .decode(ciphertext)
-            .map_err(|_| PersonalDataError::Malformed)?;
-        if bytes.len() < NONCE_LEN + TAG_LEN {
+        let Ok(bytes) = STANDARD.decode(ciphertext) else {
+            // An unknown kid is reported first, whatever the ciphertext looks like.
+            self.cipher(sealed_kid)?;
+            return Err(PersonalDataError::Malformed);
+        };
+        let plain = self.open_bytes(sealed_kid, &bytes, context)?;
+        String::from_utf8(plain).map_err(|_| PersonalDataError::Malformed)
+    }
+
+    /// Decrypts bytes sealed by [`PersonalDataKeys::seal_bytes`]: `sealed` is `nonce (12 bytes)
+    /// || ciphertext || tag (16 bytes)`, `sealed_kid` names the key it was sealed under and
+    /// `context` must be the one used when sealing. Nothing is returned unless the tag verifies.
+    ///
+    /// Errors: [`PersonalDataError::UnknownKey`] when `sealed_kid` is not in the keyring,
+    /// [`PersonalDataError::Malformed`] when `sealed` is shorter than 28 bytes,
+    /// [`PersonalDataError::Tampered`] when authentication fails.
+    pub fn open_bytes(
+        &self,
+        sealed_kid: &str,
+        sealed: &[u8],
+        context: &str,
+    ) -> Result<Vec<u8>, PersonalDataError> {
+        let cipher = self.cipher(sealed_kid)?;
+        if sealed.len() < NONCE_LEN + TAG_LEN {
             return Err(PersonalDataError::Malformed);
         }
-        let (nonce, ct) = bytes.split_at(NONCE_LEN);
-        let plain = cipher
+        let (nonce, ct) = sealed.split_at(NONCE_LEN);
+        cipher
             .decrypt(
                 nonce.into(),
                 Payload {
@@ -315,8 +377,16 @@ impl PersonalDataKeys {
                     aad: context.as_bytes(),
                 },
             )
-            .map_err(|_| PersonalDataError::Tampered)?;
-        String::from_utf8(plain).map_err(|_| PersonalDataError::Malformed)
+            .map_err(|_| PersonalDataError::Tampered)
+    }
+
+    /// The key named `kid`, or [`PersonalDataError::UnknownKey`].
+    fn cipher(&self, kid: &str) -> Result<&Aes256Gcm, PersonalDataError> {
+        self.keys
+            .iter()
+            .find(|(k, _)| k == kid)
+            .map(|(_, cipher)| cipher)
+            .ok_or_else(|| PersonalDataError::UnknownKey(kid.to_owned()))
     }
 
     /// The blind index of `plaintext`: lowercase hex (64 characters) of HMAC-SHA256 under the
@@ -402,6 +472,60 @@ mod tests {
         assert_eq!(keys.open(&sealed.kid, &sealed.ciphertext, CTX).unwrap(), ID);
         let empty = keys.seal("", CTX);
         assert_eq!(keys.open(&empty.kid, &empty.ciphertext, CTX).unwrap(), "");
+    }
+
+    #[test]
+    fn bytes_round_trip_and_match_the_string_form() {
+        let keys = ring(&[("k1", 1), ("k2", 2)], Some("k1"));
+        let plain = b"%PDF-1.4 \x00\xff binary";
+        let sealed = keys.seal_bytes(plain, CTX).unwrap();
+        assert_eq!(sealed.kid, "k1");
+        assert_eq!(sealed.bytes.len(), NONCE_LEN + plain.len() + TAG_LEN);
+        assert_eq!(keys.open_bytes("k1", &sealed.bytes, CTX).unwrap(), plain);
+        // The string form is the same sealing, base64-encoded.
+        let text = keys.seal(ID, CTX);
+        let raw = STANDARD.decode(&text.ciphertext).unwrap();
+        assert_eq!(
+            keys.open_bytes(&text.kid, &raw, CTX).unwrap(),
+            ID.as_bytes()
+        );
+        let back = STANDARD.encode(&sealed.bytes);
+        assert_eq!(
+            keys.open("k1", &back, CTX),
+            Err(PersonalDataError::Malformed),
+            "binary plaintext is not UTF-8"
+        );
+        let empty = keys.seal_bytes(&[], CTX).unwrap();
+        assert_eq!(keys.open_bytes("k1", &empty.bytes, CTX).unwrap(), b"");
+    }
+
+    #[test]
+    fn bytes_fail_closed() {
+        let keys = ring(&[("k1", 1)], None);
+        let sealed = keys.seal_bytes(b"diagnosis", CTX).unwrap();
+        assert_eq!(
+            keys.open_bytes("k1", &sealed.bytes, "users.phone"),
+            Err(PersonalDataError::Tampered)
+        );
+        let mut flipped = sealed.bytes.clone();
+        flipped[NONCE_LEN + 1] ^= 0x80;
+        assert_eq!(
+            keys.open_bytes("k1", &flipped, CTX),
+            Err(PersonalDataError::Tampered)
+        );
+        assert_eq!(
+            keys.open_bytes("k1", &sealed.bytes[..NONCE_LEN + TAG_LEN - 1], CTX),
+            Err(PersonalDataError::Malformed)
+        );
+        assert_eq!(
+            keys.open_bytes("k9", &sealed.bytes, CTX),
+            Err(PersonalDataError::UnknownKey("k9".to_owned()))
+        );
+        // Unknown kid wins over a malformed string ciphertext, as before.
+        assert_eq!(
+            keys.open("k9", "not base64!", CTX),
+            Err(PersonalDataError::UnknownKey("k9".to_owned()))
+        );
     }
 
     #[test]
