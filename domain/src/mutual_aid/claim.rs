@@ -580,6 +580,45 @@ pub struct Rejection {
     pub text: String,
 }
 
+/// The member's bank account the payout is paid into (互助金 is paid into the member's
+/// account within a month: DOMAIN.md, 晋城). The account number is personal financial
+/// information: sealed at rest like an ID number, masked in every answer, read in full only
+/// for the finance payment list (audited).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payee {
+    /// The account holder's name, as the bank has it (1–50 characters).
+    pub account_name: String,
+    /// The bank and branch (开户行), 2–100 characters.
+    pub bank: String,
+    /// Id of the key that sealed the number.
+    pub account_kid: String,
+    /// Base64 of nonce ‖ ciphertext ‖ tag of the account number.
+    pub account_sealed: String,
+    /// `6222********1234`.
+    pub account_masked: String,
+}
+
+/// A bank account number as typed: 8–32 digits once spaces and dashes are dropped (debit
+/// cards have 16–19, corporate accounts more).
+pub fn bank_account_number(typed: &str) -> Option<String> {
+    let digits: String = as_typed(typed)
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    (digits.chars().all(|c| c.is_ascii_digit()) && (8..=32).contains(&digits.len()))
+        .then_some(digits)
+}
+
+/// `6222********1234`: the first four and last four digits of an account number.
+pub fn mask_account(number: &str) -> String {
+    let n = number.chars().count();
+    number
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if i < 4 || i + 4 >= n { c } else { '*' })
+        .collect()
+}
+
 /// A claim with its lines and documents.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
@@ -621,6 +660,8 @@ pub struct Claim {
     pub return_note: Option<String>,
     /// Why refused, when rejected.
     pub rejection: Option<Rejection>,
+    /// Where the payout goes; required to submit.
+    pub payee: Option<Payee>,
     /// The bank's reference of the payment, when paid.
     pub bank_reference: Option<String>,
     /// First submission (UTC): the start of the one-month promise.

@@ -150,7 +150,7 @@ pub struct Outcome {
 
 /// The claim after `command`, or why not. Checks, in order: the transition is legal (409) and
 /// the second reviewer is not the first (403); then for a submission, that the claim has
-/// lines, the member is in force in the plan's subtree, the enrolment is paid, every line's
+/// lines and a payee account, the member is in force in the plan's subtree, the enrolment is paid, every line's
 /// date is covered and past the waiting period, and the documents each line's benefit asks
 /// for are there (422, naming what is missing); for an approval, that every cut names a line,
 /// stays within its out-of-pocket part and gives a reason.
@@ -299,6 +299,14 @@ fn check_submission(ctx: &Context<'_>, claim: &Claim) -> Result<(), Refusal> {
             "a claim needs at least one line".into(),
         ));
     }
+    if claim.payee.is_none() {
+        return Err(unprocessable(
+            "payee_missing",
+            Some("payee".into()),
+            "请填写收款银行账户，互助金将打入该账户".into(),
+            "give the bank account the payout is to be paid into".into(),
+        ));
+    }
     if !ctx.member_in_scope {
         return Err(unprocessable(
             "not_member",
@@ -402,7 +410,7 @@ mod tests {
 
     use super::*;
     use crate::membership::member::MemberId;
-    use crate::mutual_aid::claim::{ClaimId, ClaimLine, Document, DocumentId, MediaType};
+    use crate::mutual_aid::claim::{ClaimId, ClaimLine, Document, DocumentId, MediaType, Payee};
     use crate::mutual_aid::enrollment::{EnrollmentId, FeePayment, PaymentMethod};
     use crate::mutual_aid::plan::tests::jincheng;
     use crate::mutual_aid::plan::{DocumentKind, PlanId};
@@ -487,6 +495,13 @@ mod tests {
             second_reviewer: None,
             return_note: None,
             rejection: None,
+            payee: Some(Payee {
+                account_name: "王师傅".into(),
+                bank: "中国工商银行晋城分行".into(),
+                account_kid: "k1".into(),
+                account_sealed: "c2VhbGVk".into(),
+                account_masked: "6222********1234".into(),
+            }),
             bank_reference: None,
             submitted_at: None,
             created_at: now,
@@ -648,6 +663,9 @@ mod tests {
         let mut w = world();
         w.claim.lines.clear();
         assert_eq!(code(w.run(w.worker, Command::Submit)), "no_lines");
+        let mut w = world();
+        w.claim.payee = None;
+        assert_eq!(code(w.run(w.worker, Command::Submit)), "payee_missing");
     }
 
     #[test]

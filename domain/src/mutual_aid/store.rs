@@ -5,9 +5,14 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::claim::{Claim, ClaimEvent, ClaimId, ClaimLine, ClaimStatus, Document, DocumentId};
+use std::collections::BTreeMap;
+
+use super::claim::{
+    Claim, ClaimEvent, ClaimId, ClaimLine, ClaimStatus, Document, DocumentId, Payee,
+};
 use super::enrollment::{Enrollment, EnrollmentId, FeePayment};
-use super::plan::{Plan, PlanId, PlanRules};
+use super::payout::YearToDate;
+use super::plan::{BenefitKind, Plan, PlanId, PlanRules};
 use super::review::{Command, Outcome, Refusal};
 use crate::account::AccountId;
 use crate::audit::Change;
@@ -157,15 +162,24 @@ pub trait MutualAidRepository: Send + Sync {
     /// A claim's timeline, oldest first.
     async fn claim_events(&self, id: ClaimId) -> Result<Vec<ClaimEvent>, RepoError>;
 
-    /// Replaces the lines of a draft or returned claim. `Conflict(NOT_EDITABLE)` in any
-    /// other state, `Conflict(DUPLICATE_INVOICE)` as for [`Self::create_claim`].
-    async fn replace_lines(
+    /// Replaces the lines and the payee of a draft or returned claim.
+    /// `Conflict(NOT_EDITABLE)` in any other state, `Conflict(DUPLICATE_INVOICE)` as for
+    /// [`Self::create_claim`].
+    async fn update_draft(
         &self,
         id: ClaimId,
         lines: &[ClaimLine],
+        payee: Option<&Payee>,
         at: DateTime<Utc>,
         change: &Change,
     ) -> Result<Claim, RepoError>;
+
+    /// What the member's other approved or paid claims of `claim`'s enrolment used, per
+    /// kind: the `earlier` a payout preview is computed against.
+    async fn year_to_date(
+        &self,
+        claim: &Claim,
+    ) -> Result<BTreeMap<BenefitKind, YearToDate>, RepoError>;
 
     /// Attaches a stored document to a draft or returned claim. `Conflict(NOT_EDITABLE)` in
     /// any other state.
@@ -180,6 +194,10 @@ pub trait MutualAidRepository: Send + Sync {
         at: DateTime<Utc>,
         change: &Change,
     ) -> Result<(), RepoError>;
+
+    /// Writes the audit row of a full read of sensitive data (a document downloaded, the
+    /// payment list with account numbers exported).
+    async fn audit_read(&self, change: &Change) -> Result<(), RepoError>;
 
     /// One document of a claim.
     async fn document(&self, claim: ClaimId, document: DocumentId) -> Result<Document, RepoError>;

@@ -25,7 +25,7 @@ use yiwang_domain::membership::member::MemberId;
 use yiwang_domain::money::Fen;
 use yiwang_domain::mutual_aid::claim::{
     Claim, ClaimAction, ClaimEvent, ClaimId, ClaimLine, ClaimStatus, Document, DocumentId, LineId,
-    MediaType, Rejection, RejectionReason,
+    MediaType, Payee, Rejection, RejectionReason,
 };
 use yiwang_domain::mutual_aid::enrollment::{Enrollment, EnrollmentId, FeePayment, PaymentMethod};
 use yiwang_domain::mutual_aid::payout::{Payout, YearToDate};
@@ -219,6 +219,31 @@ struct ClaimRow {
     submitted_at: Option<NaiveDateTime>,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    payee_name: Option<String>,
+    payee_bank: Option<String>,
+    payee_account_kid: Option<String>,
+    payee_account_sealed: Option<String>,
+    payee_account_masked: Option<String>,
+}
+
+/// The payee columns of `payee` (all `NULL` without one).
+#[allow(clippy::type_complexity)]
+fn payee_columns(
+    payee: Option<&Payee>,
+) -> (
+    diesel::dsl::Eq<cl::payee_name, Option<String>>,
+    diesel::dsl::Eq<cl::payee_bank, Option<String>>,
+    diesel::dsl::Eq<cl::payee_account_kid, Option<String>>,
+    diesel::dsl::Eq<cl::payee_account_sealed, Option<String>>,
+    diesel::dsl::Eq<cl::payee_account_masked, Option<String>>,
+) {
+    (
+        cl::payee_name.eq(payee.map(|p| p.account_name.clone())),
+        cl::payee_bank.eq(payee.map(|p| p.bank.clone())),
+        cl::payee_account_kid.eq(payee.map(|p| p.account_kid.clone())),
+        cl::payee_account_sealed.eq(payee.map(|p| p.account_sealed.clone())),
+        cl::payee_account_masked.eq(payee.map(|p| p.account_masked.clone())),
+    )
 }
 
 #[derive(Queryable, Selectable)]
@@ -302,6 +327,28 @@ impl ClaimRow {
             }),
             (None, _) => None,
         };
+        let payee = match (
+            self.payee_name,
+            self.payee_bank,
+            self.payee_account_kid,
+            self.payee_account_sealed,
+            self.payee_account_masked,
+        ) {
+            (
+                Some(account_name),
+                Some(bank),
+                Some(account_kid),
+                Some(account_sealed),
+                Some(masked),
+            ) => Some(Payee {
+                account_name,
+                bank,
+                account_kid,
+                account_sealed,
+                account_masked: masked,
+            }),
+            _ => None,
+        };
         Ok(Claim {
             id: parsed("claim id", &self.id, ClaimId::parse)?,
             plan_id: parsed("plan id", &self.plan_id, PlanId::parse)?,
@@ -330,6 +377,7 @@ impl ClaimRow {
                 .transpose()?,
             return_note: self.return_note,
             rejection,
+            payee,
             bank_reference: self.bank_reference,
             submitted_at: self.submitted_at.map(from_naive),
             created_at: from_naive(self.created_at),
@@ -808,6 +856,7 @@ impl MutualAidRepository for Database {
                         cl::status.eq(ClaimStatus::Draft.as_str()),
                         cl::created_at.eq(to_naive(claim.created_at)),
                         cl::updated_at.eq(to_naive(claim.updated_at)),
+                        payee_columns(claim.payee.as_ref()),
                     ))
                     .execute(c)?;
                 insert_lines(c, &id, &claim.lines)?;
@@ -898,18 +947,22 @@ impl MutualAidRepository for Database {
         .await
     }
 
-    async fn replace_lines(
+    async fn update_draft(
         &self,
         id: ClaimId,
         lines: &[ClaimLine],
+        payee: Option<&Payee>,
         at: DateTime<Utc>,
         change: &Change,
     ) -> Result<Claim, RepoError> {
-        let (lines, change) = (lines.to_vec(), change.clone());
+        let (lines, payee, change) = (lines.to_vec(), payee.cloned(), change.clone());
         self.run(move |c| {
             c.transaction(|c| {
                 let key = id.to_string();
                 lock_editable(c, &key, to_naive(at))?;
+                diesel::update(cl::table.find(&key))
+                    .set(payee_columns(payee.as_ref()))
+                    .execute(c)?;
                 diesel::delete(l::table.filter(l::claim_id.eq(&key))).execute(c)?;
                 insert_lines(c, &key, &lines)?;
                 record_change(c, &change)?;
@@ -989,6 +1042,21 @@ impl MutualAidRepository for Database {
             row.into_domain()
         })
         .await
+    }
+
+    async fn audit_read(&self, change: &Change) -> Result<(), RepoError> {
+        let change = change.clone();
+        self.run(move |c| record_change(c, &change).map_err(unexpected))
+            .await
+    }
+
+    async fn year_to_date(
+        &self,
+        claim: &Claim,
+    ) -> Result<BTreeMap<BenefitKind, YearToDate>, RepoError> {
+        let (enrollment, id) = (claim.enrollment_id.to_string(), claim.id.to_string());
+        self.run(move |c| year_to_date(c, &enrollment, &id).map_err(|e| e.into_repo("id")))
+            .await
     }
 
     async fn decide(
@@ -1255,6 +1323,13 @@ mod tests {
             second_reviewer: None,
             return_note: None,
             rejection: None,
+            payee: Some(Payee {
+                account_name: "王师傅".into(),
+                bank: "中国工商银行晋城分行".into(),
+                account_kid: "k1".into(),
+                account_sealed: "c2VhbGVk".into(),
+                account_masked: "6222********1234".into(),
+            }),
             bank_reference: None,
             submitted_at: None,
             created_at: at(2),
@@ -1443,7 +1518,13 @@ mod tests {
             assert_eq!(submitted.claim.claimed_fen, Some(Fen::yuan(21_000)));
             assert!(submitted.claim.submitted_at.is_some());
             let late = db
-                .replace_lines(first.id, &[line("A-3", 1)], at(6), &change())
+                .update_draft(
+                    first.id,
+                    &[line("A-3", 1)],
+                    first.payee.as_ref(),
+                    at(6),
+                    &change(),
+                )
                 .await;
             assert!(matches!(late, Err(RepoError::Conflict(c)) if c == conflict::NOT_EDITABLE));
 

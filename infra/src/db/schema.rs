@@ -302,6 +302,11 @@ diesel::table! {
         submitted_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        payee_name -> Nullable<Text>,
+        payee_bank -> Nullable<Text>,
+        payee_account_kid -> Nullable<Text>,
+        payee_account_sealed -> Nullable<Text>,
+        payee_account_masked -> Nullable<Text>,
     }
 }
 
