@@ -91,6 +91,12 @@ pub struct Settings {
     /// How often each process reads service-point changes other processes wrote into its
     /// nearest-point index, milliseconds. Default 1000.
     pub service_point_sync_ms: u64,
+    /// Where claim documents are kept (encrypted with the personal-data keys):
+    /// `file:///absolute/folder`, or `s3://bucket[/prefix]` for S3-compatible storage (MinIO,
+    /// OSS, COS) configured by the standard `AWS_*` variables (`AWS_ENDPOINT`,
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`). Default: the folder
+    /// `<data_dir>/documents`.
+    pub document_store_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -122,6 +128,7 @@ impl Default for Settings {
             http_workers: None,
             lookup_rate_per_minute: 120,
             service_point_sync_ms: 1000,
+            document_store_url: None,
         }
     }
 }

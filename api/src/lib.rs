@@ -10,6 +10,7 @@ pub mod config;
 pub mod context;
 pub mod demo;
 pub mod error;
+pub mod idempotency;
 pub mod openapi;
 pub mod rate_limit;
 pub mod retention;

@@ -2,7 +2,8 @@
 //! purpose needs): applications rejected or withdrawn, and memberships ended, more than
 //! `personal_data_retention_days` ago lose their names, ID numbers and phones; the records of
 //! what happened stay. `yiwang serve` runs it at start and then every hour;
-//! `yiwang erase-expired` runs it once.
+//! `yiwang erase-expired` runs it once. The same sweep forgets `Idempotency-Key` answers
+//! older than [`IDEMPOTENCY_KEY_TTL`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,12 +12,16 @@ use chrono::TimeDelta;
 use serde_json::json;
 use yiwang_domain::audit::{Actor, OutboxEvent};
 use yiwang_domain::clock;
+use yiwang_domain::idempotency::IdempotencyStore;
 use yiwang_domain::membership::store::MembershipRepository;
 
 use crate::auth::audit_change;
 
 /// How often the server erases what has expired.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+
+/// How long a retried request can still get the first answer: a day covers any client retry.
+pub const IDEMPOTENCY_KEY_TTL: TimeDelta = TimeDelta::hours(24);
 
 /// Erases personal data last changed more than `retention_days` ago; returns how many
 /// records were erased.
@@ -43,13 +48,20 @@ pub async fn erase_expired(
         .map_err(|e| e.to_string())
 }
 
-/// Runs [`erase_expired`] now and every [`SWEEP_EVERY`] as a task of the current Tokio
-/// runtime.
-pub fn spawn(membership: Arc<dyn MembershipRepository>, retention_days: u32) {
+/// Runs [`erase_expired`] (and forgets old idempotency keys) now and every [`SWEEP_EVERY`]
+/// as a task of the current Tokio runtime.
+pub fn spawn(
+    membership: Arc<dyn MembershipRepository>,
+    idempotency: Arc<dyn IdempotencyStore>,
+    retention_days: u32,
+) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(SWEEP_EVERY);
         loop {
             tick.tick().await;
+            if let Err(error) = idempotency.purge(clock::now() - IDEMPOTENCY_KEY_TTL).await {
+                tracing::error!(%error, "forgetting old idempotency keys failed");
+            }
             match erase_expired(membership.as_ref(), retention_days).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(records = n, "erased expired personal data"),

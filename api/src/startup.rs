@@ -11,9 +11,11 @@ use actix_web::{web, App, HttpServer};
 use actix_web_prom::PrometheusMetricsBuilder;
 use secrecy::{ExposeSecret, SecretString};
 use yiwang_domain::calendar::WorkingCalendar;
+use yiwang_domain::documents::DocumentStore as _;
 use yiwang_domain::service_point::store::{NearbyIndex, ServicePointRepository};
 use yiwang_domain::session::SessionStore;
 use yiwang_infra::db::{Backend, Database};
+use yiwang_infra::documents::SealedDocuments;
 use yiwang_infra::nearby::{spawn_follower, ServicePointIndex};
 use yiwang_infra::personal_data::PersonalDataKeys;
 use yiwang_infra::sessions::{InProcessSessions, RedisSessions};
@@ -138,16 +140,22 @@ impl Application {
             settings.access_token_ttl_secs,
         )?;
 
-        let personal_data = open_personal_data(&settings)?;
+        let personal_data = Arc::new(open_personal_data(&settings)?);
+        let documents = SealedDocuments::open(
+            settings.document_store_url.as_deref(),
+            &settings.data_dir,
+            Arc::clone(&personal_data),
+        )?;
 
         let description = format!(
-            "database: {}, sessions: {}, wechat: {}",
+            "database: {}, sessions: {}, wechat: {}, documents: {}",
             match db.backend_kind() {
                 Backend::Postgres => "postgres",
                 Backend::Sqlite => "sqlite",
             },
             sessions.backend(),
-            wechat_mode
+            wechat_mode,
+            documents.backend()
         );
         let catalogue: Arc<dyn ServicePointRepository> = db.clone();
         let nearby = Arc::new(ServicePointIndex::new(Arc::clone(&catalogue)));
@@ -179,8 +187,11 @@ impl Application {
             workers: db.clone(),
             membership: db.clone(),
             transfers: db.clone(),
+            mutual_aid: db.clone(),
+            idempotency: db.clone(),
+            documents: Arc::new(documents),
             store: db,
-            personal_data: Arc::new(personal_data),
+            personal_data,
             calendar: WorkingCalendar {
                 holidays: settings.holidays.iter().copied().collect(),
                 working_weekends: settings.working_weekends.iter().copied().collect(),
@@ -194,6 +205,7 @@ impl Application {
         });
         crate::retention::spawn(
             Arc::clone(&state.membership),
+            Arc::clone(&state.idempotency),
             settings.personal_data_retention_days,
         );
         let metrics = PrometheusMetricsBuilder::new("yiwang")

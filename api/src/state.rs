@@ -4,7 +4,10 @@
 use std::sync::Arc;
 
 use yiwang_domain::calendar::WorkingCalendar;
+use yiwang_domain::documents::DocumentStore;
+use yiwang_domain::idempotency::IdempotencyStore;
 use yiwang_domain::membership::store::{MembershipRepository, TransferRepository};
+use yiwang_domain::mutual_aid::store::MutualAidRepository;
 use yiwang_domain::repo::{OfficialRepository, OrgRepository, StoreHealth, WorkerRepository};
 use yiwang_domain::service_point::store::{NearbyIndex, ServicePointRepository};
 use yiwang_domain::session::SessionStore;
@@ -30,6 +33,12 @@ pub struct AppState {
     pub transfers: Arc<dyn TransferRepository>,
     /// The service-point catalogue, visits and reviews.
     pub service_points: Arc<dyn ServicePointRepository>,
+    /// Mutual-aid plans, enrolments and claims.
+    pub mutual_aid: Arc<dyn MutualAidRepository>,
+    /// Claim documents' bytes, encrypted at rest.
+    pub documents: Arc<dyn DocumentStore>,
+    /// Answers remembered under `Idempotency-Key`.
+    pub idempotency: Arc<dyn IdempotencyStore>,
     /// The in-memory nearest-point index, following the catalogue.
     pub nearby: Arc<dyn NearbyIndex>,
     /// Per-address limit on public service-point lookups.

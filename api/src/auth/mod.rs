@@ -177,6 +177,16 @@ pub enum Permission {
     ReadServicePoints,
     /// Create, change, import and delete service points, and moderate their reviews.
     ManageServicePoints,
+    /// Read mutual-aid plans, enrolments, claims and their documents in scope.
+    ReadMutualAid,
+    /// Create and change mutual-aid plans.
+    ManagePlans,
+    /// Record enrolment fees (cash, bank transfer, paid by the union).
+    RecordFees,
+    /// Take, approve, return and reject claims (the approval team).
+    ReviewClaims,
+    /// Export the payment list of approved claims and mark them paid.
+    PayClaims,
 }
 
 impl Permission {
@@ -199,6 +209,14 @@ impl Permission {
             Permission::ManageServicePoints => {
                 role.manages_officials() || role == Role::StationManager
             }
+            Permission::ReadMutualAid => {
+                role.manages_officials()
+                    || matches!(role, Role::Reviewer | Role::Finance | Role::Auditor)
+            }
+            Permission::ManagePlans => role.manages_officials(),
+            Permission::RecordFees => role.manages_officials() || role == Role::Finance,
+            Permission::ReviewClaims => role.manages_officials() || role == Role::Reviewer,
+            Permission::PayClaims => role == Role::Finance,
         }
     }
 }

@@ -45,7 +45,7 @@ pub struct Claims {
     pub exp: i64,
 }
 
-/// The claims of a member card's QR token.
+/// The claims of a scoped token ([`Scope`]): a member card's QR code or a document link.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CardClaims {
     /// Issuer.
@@ -66,6 +66,36 @@ pub struct CardClaims {
 /// Lifetime of a member card's QR token, in seconds (the issue: "valid for 5 minutes").
 pub const CARD_TOKEN_TTL_SECS: i64 = 300;
 
+/// Lifetime of a claim document's download link, in seconds: long enough to open it, short
+/// enough that a forwarded link soon stops working (medical documents are sensitive).
+pub const DOCUMENT_LINK_TTL_SECS: i64 = 300;
+
+/// What a scoped token is for: each has its own audience, so no token passes for another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// A member card's QR code: `sub` is the member id, `num` the member number.
+    MemberCard,
+    /// A claim document's download link: `sub` is `{claim id}/{document id}`, `num` the
+    /// account the link was issued to.
+    Document,
+}
+
+impl Scope {
+    fn audience(self, audience: &str) -> String {
+        match self {
+            Scope::MemberCard => card_audience(audience),
+            Scope::Document => format!("{audience}#document"),
+        }
+    }
+
+    fn ttl_secs(self) -> i64 {
+        match self {
+            Scope::MemberCard => CARD_TOKEN_TTL_SECS,
+            Scope::Document => DOCUMENT_LINK_TTL_SECS,
+        }
+    }
+}
+
 /// The signing key and what verifies it.
 pub struct TokenKeys {
     card_validation: Validation,
@@ -78,6 +108,7 @@ pub struct TokenKeys {
     audience: String,
     ttl_secs: u64,
     verified: quick_cache::sync::Cache<String, Arc<Claims>>,
+    document_validation: Validation,
 }
 
 fn card_audience(audience: &str) -> String {
@@ -168,7 +199,10 @@ impl TokenKeys {
         let mut card_validation = validation.clone();
         card_validation.set_audience(&[card_audience(audience)]);
         card_validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        let mut document_validation = card_validation.clone();
+        document_validation.set_audience(&[Scope::Document.audience(audience)]);
         Ok(TokenKeys {
+            document_validation,
             encoding: EncodingKey::from_ed_der(der),
             decoding: DecodingKey::from_ed_der(&public),
             validation,
@@ -229,14 +263,25 @@ impl TokenKeys {
         member_id: &str,
         number: &str,
     ) -> Result<(String, i64), jsonwebtoken::errors::Error> {
+        self.issue_scoped(Scope::MemberCard, member_id, number)
+    }
+
+    /// Signs a token of `scope` (its audience and lifetime) for `sub` and `num`; returns it
+    /// with its expiry (Unix seconds).
+    pub fn issue_scoped(
+        &self,
+        scope: Scope,
+        sub: &str,
+        num: &str,
+    ) -> Result<(String, i64), jsonwebtoken::errors::Error> {
         let now = clock::now().timestamp();
         let claims = CardClaims {
             iss: self.issuer.clone(),
-            aud: card_audience(&self.audience),
-            sub: member_id.to_owned(),
-            num: number.to_owned(),
+            aud: scope.audience(&self.audience),
+            sub: sub.to_owned(),
+            num: num.to_owned(),
             iat: now,
-            exp: now + CARD_TOKEN_TTL_SECS,
+            exp: now + scope.ttl_secs(),
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());
@@ -246,7 +291,16 @@ impl TokenKeys {
 
     /// Verifies a member card's QR token: signature, issuer, card audience and expiry.
     pub fn verify_card(&self, token: &str) -> Option<CardClaims> {
-        jsonwebtoken::decode::<CardClaims>(token, &self.decoding, &self.card_validation)
+        self.verify_scoped(Scope::MemberCard, token)
+    }
+
+    /// Verifies a token of `scope`: signature, issuer, the scope's audience and expiry.
+    pub fn verify_scoped(&self, scope: Scope, token: &str) -> Option<CardClaims> {
+        let validation = match scope {
+            Scope::MemberCard => &self.card_validation,
+            Scope::Document => &self.document_validation,
+        };
+        jsonwebtoken::decode::<CardClaims>(token, &self.decoding, validation)
             .ok()
             .map(|d| d.claims)
     }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod health;
 pub mod me;
 pub mod membership;
+pub mod mutual_aid;
 pub mod orgs;
 pub mod service_points;
 
@@ -258,6 +259,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(admin::membership::transfers::show)
                 .service(admin::membership::transfers::approve)
                 .service(admin::membership::transfers::reject)
+                .service(mutual_aid::plans)
+                .service(mutual_aid::enrol)
+                .service(mutual_aid::my_enrollments)
+                .service(mutual_aid::claims::create)
+                .service(mutual_aid::claims::list)
+                .service(mutual_aid::claims::show)
+                .service(mutual_aid::claims::update)
+                .service(mutual_aid::claims::preview)
+                .service(mutual_aid::claims::submit)
+                .service(mutual_aid::documents::upload)
+                .service(mutual_aid::documents::remove)
+                .service(mutual_aid::documents::own_link)
+                .service(mutual_aid::documents::download)
                 .service(service_points::nearby)
                 .service(service_points::list)
                 .service(service_points::show)
@@ -275,6 +289,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(admin::service_points::reviews::list)
                 .service(admin::service_points::reviews::approve)
                 .service(admin::service_points::reviews::refuse)
+                .service(admin::mutual_aid::create)
+                .service(admin::mutual_aid::list)
+                .service(admin::mutual_aid::show)
+                .service(admin::mutual_aid::update)
+                .service(admin::mutual_aid::enrollments::list)
+                .service(admin::mutual_aid::enrollments::record_payments)
+                .service(admin::mutual_aid::payouts::payment_list)
+                .service(admin::mutual_aid::claims::queue)
+                .service(admin::mutual_aid::claims::show)
+                .service(admin::mutual_aid::claims::document_link)
+                .service(admin::mutual_aid::claims::take)
+                .service(admin::mutual_aid::claims::approve)
+                .service(admin::mutual_aid::claims::return_claim)
+                .service(admin::mutual_aid::claims::reject)
+                .service(admin::mutual_aid::payouts::mark_paid)
                 .service(admin::orgs::create)
                 .service(admin::orgs::list)
                 .service(admin::orgs::get)

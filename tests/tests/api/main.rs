@@ -11,6 +11,7 @@ mod health;
 mod member_export;
 mod membership;
 mod migrations;
+mod mutual_aid;
 mod openapi;
 mod service_points;
 mod transfers;

@@ -2,6 +2,7 @@
 //! [`Admin::authorize`](crate::auth::Admin::authorize) before it reads or changes a record.
 
 pub mod membership;
+pub mod mutual_aid;
 pub mod officials;
 pub mod orgs;
 pub mod service_points;

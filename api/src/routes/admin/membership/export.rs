@@ -28,7 +28,7 @@ pub const EXPORT_MAX_ROWS: u32 = 50_000;
 pub struct XlsxFile(pub Vec<u8>);
 
 /// The XLSX media type.
-const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// Column headings (Chinese, as officials read them) and widths in characters.
 const COLUMNS: [(&str, f64); 9] = [

@@ -1,0 +1,884 @@
+//! Mutual aid (互助保障), the worker's side: the plans open to the worker, enrolment, and
+//! claims ([`claims`]) with their documents ([`documents`]). The officials' side is
+//! `crate::routes::admin::mutual_aid`. The rules and their sources are in
+//! [`yiwang_domain::mutual_aid`]; the views here are shared by both sides.
+
+pub mod claims;
+pub mod documents;
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web, HttpResponse};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use yiwang_domain::audit::{Change, OutboxEvent};
+use yiwang_domain::calendar::china_date;
+use yiwang_domain::clock;
+use yiwang_domain::membership::member::Member;
+use yiwang_domain::mutual_aid::claim::{Claim, ClaimAction, ClaimEvent, ClaimLine, Document};
+use yiwang_domain::mutual_aid::enrollment::Enrollment;
+use yiwang_domain::mutual_aid::payout::{Limit, Payout};
+use yiwang_domain::mutual_aid::plan::{BenefitRule, Plan, PlanId, PlanRules};
+use yiwang_domain::mutual_aid::review::{Outcome, Refusal};
+use yiwang_domain::mutual_aid::store::{conflict, DecideError};
+use yiwang_domain::mutual_aid::EnrollmentId;
+use yiwang_domain::repo::RepoError;
+
+use crate::auth;
+use crate::error::{ApiError, Problem};
+use crate::routes::membership::member_in_force;
+use crate::state::AppState;
+
+/// One benefit of a plan.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BenefitView {
+    /// `inpatient` (住院) or `chronic` (门诊慢特病).
+    pub kind: String,
+    /// The kind in Chinese.
+    pub kind_label: String,
+    /// Costs of this kind over the plan year must reach this (fen).
+    pub threshold_fen: i64,
+    /// Taken off the out-of-pocket amount before the rate (fen).
+    pub deductible_fen: i64,
+    /// Share paid, in basis points (5,000 = 50 %).
+    pub rate_basis_points: u32,
+    /// Least payout of a claim that meets the threshold (fen).
+    pub minimum_fen: i64,
+    /// Most payout of one claim (fen).
+    pub maximum_fen: i64,
+    /// Most one member receives from this benefit in the plan year (fen).
+    pub annual_cap_fen: i64,
+    /// Document types a claim with this kind must carry.
+    pub required_documents: Vec<String>,
+}
+
+impl From<&BenefitRule> for BenefitView {
+    fn from(b: &BenefitRule) -> Self {
+        BenefitView {
+            kind: b.kind.as_str().to_owned(),
+            kind_label: b.kind.zh().to_owned(),
+            threshold_fen: b.threshold_fen.get(),
+            deductible_fen: b.deductible_fen.get(),
+            rate_basis_points: b.rate_basis_points,
+            minimum_fen: b.minimum_fen.get(),
+            maximum_fen: b.maximum_fen.get(),
+            annual_cap_fen: b.annual_cap_fen.get(),
+            required_documents: b
+                .required_documents
+                .iter()
+                .map(|d| d.as_str().to_owned())
+                .collect(),
+        }
+    }
+}
+
+/// A mutual-aid plan at its latest version.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanView {
+    /// Id.
+    pub id: String,
+    /// The organisation that runs it; its members (and those below it) may enrol.
+    pub org_id: String,
+    /// Version: 1 on creation, one more on every save. Send it back when saving.
+    pub version: i32,
+    /// Name.
+    pub name: String,
+    /// First day of the plan year.
+    pub starts_on: NaiveDate,
+    /// Last day of the plan year.
+    pub ends_on: NaiveDate,
+    /// First day members may enrol.
+    pub enrolment_opens_on: NaiveDate,
+    /// Last day members may enrol.
+    pub enrolment_closes_on: NaiveDate,
+    /// The yearly fee (fen).
+    pub fee_fen: i64,
+    /// Only these employment forms may enrol; empty: every form.
+    pub employment_forms: Vec<String>,
+    /// Days after the fee is recorded before costs are covered (等待期).
+    pub waiting_days: u32,
+    /// A claim whose approved payout reaches this (fen) needs a second reviewer.
+    pub second_review_from_fen: i64,
+    /// What it pays for.
+    pub benefits: Vec<BenefitView>,
+    /// Whether enrolment is open today (China Standard Time).
+    pub enrolment_open: bool,
+    /// Created (UTC).
+    pub created_at: DateTime<Utc>,
+    /// Last saved (UTC).
+    pub updated_at: DateTime<Utc>,
+}
+
+impl PlanView {
+    /// The view of `plan`, with `enrolment_open` for `today`.
+    pub fn new(plan: &Plan, today: NaiveDate) -> Self {
+        let r = &plan.rules;
+        PlanView {
+            id: plan.id.to_string(),
+            org_id: plan.org_id.to_string(),
+            version: plan.version,
+            name: r.name.clone(),
+            starts_on: r.starts_on,
+            ends_on: r.ends_on,
+            enrolment_opens_on: r.enrolment_opens_on,
+            enrolment_closes_on: r.enrolment_closes_on,
+            fee_fen: r.fee_fen.get(),
+            employment_forms: r
+                .employment_forms
+                .iter()
+                .map(|f| f.as_str().to_owned())
+                .collect(),
+            waiting_days: r.waiting_days,
+            second_review_from_fen: r.second_review_from_fen.get(),
+            benefits: r.benefits.iter().map(BenefitView::from).collect(),
+            enrolment_open: r.enrolment_open_on(today),
+            created_at: plan.created_at,
+            updated_at: plan.updated_at,
+        }
+    }
+}
+
+/// A recorded enrolment fee.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeePaymentView {
+    /// `cash`, `bank_transfer` or `paid_by_union` (代付).
+    pub method: String,
+    /// Fen.
+    pub amount_fen: i64,
+    /// Receipt or transfer reference.
+    pub reference: Option<String>,
+    /// The day it was recorded: the day the enrolment became active.
+    pub activated_on: NaiveDate,
+}
+
+/// A member's enrolment in a plan year.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnrollmentView {
+    /// Id.
+    pub id: String,
+    /// The plan.
+    pub plan_id: String,
+    /// The plan's name.
+    pub plan_name: String,
+    /// The member.
+    pub member_id: String,
+    /// The member's organisation.
+    pub org_id: String,
+    /// `pending_payment`, `active` or `expired`.
+    pub status: String,
+    /// The status in Chinese.
+    pub status_label: String,
+    /// The day the member enrolled.
+    pub requested_on: NaiveDate,
+    /// The fee, once recorded.
+    pub payment: Option<FeePaymentView>,
+    /// First day costs are covered (activation plus the waiting period), once paid.
+    pub covered_from: Option<NaiveDate>,
+    /// Last day covered: the end of the plan year.
+    pub covered_until: Option<NaiveDate>,
+}
+
+impl EnrollmentView {
+    /// The view of `e` under its plan's `rules`, its status as of `today`.
+    pub fn new(e: &Enrollment, rules: &PlanRules, today: NaiveDate) -> Self {
+        let status = e.status(rules, today);
+        let coverage = e.coverage(rules);
+        EnrollmentView {
+            id: e.id.to_string(),
+            plan_id: e.plan_id.to_string(),
+            plan_name: rules.name.clone(),
+            member_id: e.member_id.to_string(),
+            org_id: e.org_id.to_string(),
+            status: status.as_str().to_owned(),
+            status_label: status.zh().to_owned(),
+            requested_on: e.requested_on,
+            payment: e.payment.as_ref().map(|p| FeePaymentView {
+                method: p.method.as_str().to_owned(),
+                amount_fen: p.amount_fen.get(),
+                reference: p.reference.clone(),
+                activated_on: p.activated_on,
+            }),
+            covered_from: coverage.map(|c| c.from),
+            covered_until: coverage.map(|c| c.until),
+        }
+    }
+}
+
+/// One line of a claim.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LineView {
+    /// Id (reviewers name it when cutting).
+    pub id: String,
+    /// Hospital.
+    pub hospital: String,
+    /// Invoice number, as stored (upper case, no spaces).
+    pub invoice_number: String,
+    /// Day of treatment (discharge day for a stay).
+    pub treated_on: NaiveDate,
+    /// `inpatient` or `chronic`.
+    pub kind: String,
+    /// Total cost (fen).
+    pub total_fen: i64,
+    /// Paid by medical insurance (fen).
+    pub insurance_fen: i64,
+    /// Paid by the worker (fen): what the benefit rates.
+    pub out_of_pocket_fen: i64,
+    /// What the reviewers approved of the out-of-pocket part (fen), once decided.
+    pub approved_fen: Option<i64>,
+    /// Why less was approved than claimed.
+    pub cut_reason: Option<String>,
+}
+
+impl From<&ClaimLine> for LineView {
+    fn from(l: &ClaimLine) -> Self {
+        LineView {
+            id: l.id.to_string(),
+            hospital: l.hospital.clone(),
+            invoice_number: l.invoice_number.clone(),
+            treated_on: l.treated_on,
+            kind: l.kind.as_str().to_owned(),
+            total_fen: l.total_fen.get(),
+            insurance_fen: l.insurance_fen.get(),
+            out_of_pocket_fen: l.out_of_pocket_fen.get(),
+            approved_fen: l.approved_fen.map(|f| f.get()),
+            cut_reason: l.cut_reason.clone(),
+        }
+    }
+}
+
+/// A proof document (its bytes through a download link only).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentView {
+    /// Id.
+    pub id: String,
+    /// `invoice`, `diagnosis_certificate`, `discharge_summary`, `itemised_bill`,
+    /// `insurance_settlement` or `id_card`.
+    pub kind: String,
+    /// `image/jpeg`, `image/png` or `application/pdf`, decided from the bytes.
+    pub media_type: String,
+    /// Bytes.
+    pub size_bytes: i64,
+    /// The uploaded file's name.
+    pub file_name: String,
+    /// SHA-256 of the bytes, hex.
+    pub sha256: String,
+    /// Uploaded (UTC).
+    pub uploaded_at: DateTime<Utc>,
+}
+
+impl From<&Document> for DocumentView {
+    fn from(d: &Document) -> Self {
+        DocumentView {
+            id: d.id.to_string(),
+            kind: d.kind.as_str().to_owned(),
+            media_type: d.media_type.as_str().to_owned(),
+            size_bytes: d.size_bytes,
+            file_name: d.file_name.clone(),
+            sha256: d.sha256.clone(),
+            uploaded_at: d.uploaded_at,
+        }
+    }
+}
+
+/// How one benefit kind's payout came about.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BenefitPayoutView {
+    /// The kind.
+    pub kind: String,
+    /// Positions (0-based) of the claim's lines of this kind.
+    pub lines: Vec<usize>,
+    /// Whether the plan pays for this kind at all.
+    pub covered: bool,
+    /// This claim's total costs of the kind (fen).
+    pub claim_costs_fen: i64,
+    /// Costs of the kind on the member's earlier approved claims this plan year (fen).
+    pub earlier_costs_fen: i64,
+    /// The threshold the two together must reach (fen).
+    pub threshold_fen: i64,
+    /// Whether they do.
+    pub threshold_met: bool,
+    /// The out-of-pocket amount the rate applies to (fen).
+    pub eligible_fen: i64,
+    /// Taken off first (fen).
+    pub deductible_fen: i64,
+    /// The rate (basis points).
+    pub rate_basis_points: u32,
+    /// (eligible − deductible) × rate, rounded down to the fen.
+    pub rated_fen: i64,
+    /// Which limit applied: `none`, `minimum`, `maximum` or `annual_cap`.
+    pub limit: String,
+    /// What was left of the annual cap before this claim (fen).
+    pub cap_remaining_fen: i64,
+    /// What this kind pays (fen).
+    pub payout_fen: i64,
+    /// The same in one Chinese sentence, for the worker.
+    pub explanation: String,
+}
+
+/// A payout with its breakdown.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PayoutView {
+    /// What the claim pays (fen).
+    pub total_fen: i64,
+    /// Per benefit kind.
+    pub benefits: Vec<BenefitPayoutView>,
+}
+
+fn yuan(fen: i64) -> String {
+    format!("{}.{:02} 元", fen / 100, fen % 100)
+}
+
+impl From<&Payout> for PayoutView {
+    fn from(p: &Payout) -> Self {
+        let benefits = p
+            .benefits
+            .iter()
+            .map(|b| {
+                let costs = b.claim_costs_fen.plus(b.earlier_costs_fen).get();
+                let explanation = if !b.covered {
+                    format!("本计划不保障{}费用", b.kind.zh())
+                } else if !b.threshold_met {
+                    format!(
+                        "本年度{}费用合计 {}，未达到起付标准 {}，不予给付",
+                        b.kind.zh(),
+                        yuan(costs),
+                        yuan(b.threshold_fen.get())
+                    )
+                } else {
+                    let limit = match b.limit {
+                        Limit::None => String::new(),
+                        Limit::Minimum => "，低于最低给付额，按最低额".into(),
+                        Limit::Maximum => "，超过单次最高给付额，按最高额".into(),
+                        Limit::AnnualCap => "，以年度剩余额度为限".into(),
+                    };
+                    format!(
+                        "本年度{}费用合计 {}，达到起付标准 {}；自付 {} 扣除免赔 {} 后按 {}% 计 {}{}，给付 {}",
+                        b.kind.zh(),
+                        yuan(costs),
+                        yuan(b.threshold_fen.get()),
+                        yuan(b.eligible_fen.get()),
+                        yuan(b.deductible_fen.get()),
+                        f64::from(b.rate_basis_points) / 100.0,
+                        yuan(b.rated_fen.get()),
+                        limit,
+                        yuan(b.payout_fen.get())
+                    )
+                };
+                BenefitPayoutView {
+                    kind: b.kind.as_str().to_owned(),
+                    lines: b.lines.clone(),
+                    covered: b.covered,
+                    claim_costs_fen: b.claim_costs_fen.get(),
+                    earlier_costs_fen: b.earlier_costs_fen.get(),
+                    threshold_fen: b.threshold_fen.get(),
+                    threshold_met: b.threshold_met,
+                    eligible_fen: b.eligible_fen.get(),
+                    deductible_fen: b.deductible_fen.get(),
+                    rate_basis_points: b.rate_basis_points,
+                    rated_fen: b.rated_fen.get(),
+                    limit: match b.limit {
+                        Limit::None => "none",
+                        Limit::Minimum => "minimum",
+                        Limit::Maximum => "maximum",
+                        Limit::AnnualCap => "annual_cap",
+                    }
+                    .to_owned(),
+                    cap_remaining_fen: b.cap_remaining_fen.get(),
+                    payout_fen: b.payout_fen.get(),
+                    explanation,
+                }
+            })
+            .collect();
+        PayoutView {
+            total_fen: p.total_fen.get(),
+            benefits,
+        }
+    }
+}
+
+/// The payee account, masked.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PayeeView {
+    /// Account holder.
+    pub account_name: String,
+    /// Bank and branch.
+    pub bank: String,
+    /// `6222********1234`.
+    pub account_masked: String,
+}
+
+/// A rejection.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RejectionView {
+    /// Stable code, e.g. `not_covered`.
+    pub code: String,
+    /// Its number in the reason list.
+    pub number: u8,
+    /// The reason in Chinese.
+    pub label: String,
+    /// The reviewer's words.
+    pub text: String,
+}
+
+/// One step on a claim's timeline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelineEntry {
+    /// `submit`, `take`, `approve`, `return`, `reject` or `mark_paid`.
+    pub action: String,
+    /// The action in Chinese.
+    pub action_label: String,
+    /// State before.
+    pub from: String,
+    /// State after.
+    pub to: String,
+    /// The state after, in Chinese.
+    pub to_label: String,
+    /// What the step said (what to add, the rejection, the bank reference…).
+    pub note: Option<String>,
+    /// When (UTC).
+    pub at: DateTime<Utc>,
+}
+
+impl From<&ClaimEvent> for TimelineEntry {
+    fn from(e: &ClaimEvent) -> Self {
+        TimelineEntry {
+            action: e.action.as_str().to_owned(),
+            action_label: e.action.zh().to_owned(),
+            from: e.from.as_str().to_owned(),
+            to: e.to.as_str().to_owned(),
+            to_label: e.to.zh().to_owned(),
+            note: e.note.clone(),
+            at: e.at,
+        }
+    }
+}
+
+/// Days after submission from which an undecided claim is flagged: the plan promises the
+/// money within a month (DOMAIN.md, 晋城), so at 20 days it needs attention.
+pub const OVERDUE_AFTER_DAYS: i64 = 20;
+
+/// A claim.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClaimView {
+    /// Id.
+    pub id: String,
+    /// The plan.
+    pub plan_id: String,
+    /// The plan version it is judged under.
+    pub plan_version: i32,
+    /// The enrolment.
+    pub enrollment_id: String,
+    /// The member.
+    pub member_id: String,
+    /// The member's organisation.
+    pub org_id: String,
+    /// `draft`, `submitted`, `first_review`, `second_review`, `approved`, `paid`,
+    /// `returned` or `rejected`.
+    pub status: String,
+    /// The status in Chinese.
+    pub status_label: String,
+    /// The cost lines.
+    pub lines: Vec<LineView>,
+    /// The proof documents.
+    pub documents: Vec<DocumentView>,
+    /// Where the payout goes (masked).
+    pub payee: Option<PayeeView>,
+    /// What the lines claim, computed at submission (fen).
+    pub claimed_fen: Option<i64>,
+    /// What the reviewers approved (fen).
+    pub approved_fen: Option<i64>,
+    /// What was paid (fen).
+    pub paid_fen: Option<i64>,
+    /// How the last computed amount came about.
+    pub breakdown: Option<PayoutView>,
+    /// What to add (when returned).
+    pub return_note: Option<String>,
+    /// Why refused (when rejected).
+    pub rejection: Option<RejectionView>,
+    /// The bank's reference (when paid).
+    pub bank_reference: Option<String>,
+    /// First submission (UTC): the one-month clock starts here.
+    pub submitted_at: Option<DateTime<Utc>>,
+    /// Whether it has waited more than 20 days since submission without being decided.
+    pub overdue: bool,
+    /// Created (UTC).
+    pub created_at: DateTime<Utc>,
+    /// Last changed (UTC).
+    pub updated_at: DateTime<Utc>,
+    /// The timeline, oldest first (single-claim answers only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<Vec<TimelineEntry>>,
+}
+
+impl ClaimView {
+    /// The view of `c` as of `now`.
+    pub fn new(c: &Claim, now: DateTime<Utc>) -> Self {
+        use yiwang_domain::mutual_aid::ClaimStatus as S;
+        let waiting = matches!(
+            c.status,
+            S::Submitted | S::FirstReview | S::SecondReview | S::Approved
+        );
+        let overdue = waiting
+            && c.submitted_at
+                .is_some_and(|at| (now - at).num_days() >= OVERDUE_AFTER_DAYS);
+        ClaimView {
+            id: c.id.to_string(),
+            plan_id: c.plan_id.to_string(),
+            plan_version: c.plan_version,
+            enrollment_id: c.enrollment_id.to_string(),
+            member_id: c.member_id.to_string(),
+            org_id: c.org_id.to_string(),
+            status: c.status.as_str().to_owned(),
+            status_label: c.status.zh().to_owned(),
+            lines: c.lines.iter().map(LineView::from).collect(),
+            documents: c.documents.iter().map(DocumentView::from).collect(),
+            payee: c.payee.as_ref().map(|p| PayeeView {
+                account_name: p.account_name.clone(),
+                bank: p.bank.clone(),
+                account_masked: p.account_masked.clone(),
+            }),
+            claimed_fen: c.claimed_fen.map(|f| f.get()),
+            approved_fen: c.approved_fen.map(|f| f.get()),
+            paid_fen: c.paid_fen.map(|f| f.get()),
+            breakdown: c.breakdown.as_ref().map(PayoutView::from),
+            return_note: c.return_note.clone(),
+            rejection: c.rejection.as_ref().map(|r| RejectionView {
+                code: r.reason.as_str().to_owned(),
+                number: r.reason.number(),
+                label: r.reason.zh().to_owned(),
+                text: r.text.clone(),
+            }),
+            bank_reference: c.bank_reference.clone(),
+            submitted_at: c.submitted_at,
+            overdue,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            timeline: None,
+        }
+    }
+
+    /// With the timeline.
+    pub fn with_timeline(mut self, events: &[ClaimEvent]) -> Self {
+        self.timeline = Some(events.iter().map(TimelineEntry::from).collect());
+        self
+    }
+}
+
+/// The claims of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClaimList {
+    /// Newest first.
+    pub items: Vec<ClaimView>,
+}
+
+/// The enrolments of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnrollmentList {
+    /// Newest first.
+    pub items: Vec<EnrollmentView>,
+}
+
+/// The plans of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanList {
+    /// Newest plan year first.
+    pub items: Vec<PlanView>,
+}
+
+/// Today in China Standard Time.
+pub fn today() -> NaiveDate {
+    china_date(clock::now())
+}
+
+/// The repository's mutual-aid conflicts as the user reads them.
+pub fn mutual_aid_conflict(e: RepoError) -> ApiError {
+    match e {
+        RepoError::Conflict(rule) if rule == conflict::ALREADY_ENROLLED => ApiError::new(
+            StatusCode::CONFLICT,
+            "already_enrolled",
+            "您已参加该互助计划，无需重复参加",
+            "You are already enrolled in this plan",
+        ),
+        RepoError::Conflict(rule) if rule == conflict::DUPLICATE_INVOICE => ApiError::new(
+            StatusCode::CONFLICT,
+            "duplicate_invoice",
+            "该医院的这张发票已在其他申请中使用（或在本申请中重复填写），同一张发票只能申请一次",
+            "This invoice of this hospital is already on a claim (or twice on this one)",
+        )
+        .field(
+            "lines",
+            "duplicate_invoice",
+            "发票已被申请过",
+            "invoice already claimed",
+        ),
+        RepoError::Conflict(rule) if rule == conflict::NOT_EDITABLE => ApiError::new(
+            StatusCode::CONFLICT,
+            "not_editable",
+            "申请已提交，审核期间不能修改；被退回后可以补充材料",
+            "The claim is under review and cannot be changed; it can be once returned",
+        ),
+        RepoError::Conflict(rule) if rule == conflict::PLAN_VERSION => ApiError::new(
+            StatusCode::CONFLICT,
+            "plan_version",
+            "该计划已被他人修改，请刷新后在最新版本上修改",
+            "The plan was saved by someone else; reload it and edit the latest version",
+        )
+        .field("version", "stale", "版本已过期", "stale version"),
+        other => other.into(),
+    }
+}
+
+/// A refused claim command as the user reads it: 422 with its code (and field), 409 when the
+/// claim is not where the command needs it, 403 for the four-eyes rule.
+pub fn decide_error(e: DecideError) -> ApiError {
+    match e {
+        DecideError::Repo(e) => mutual_aid_conflict(e),
+        DecideError::Refused(Refusal::Unprocessable {
+            code,
+            field,
+            zh,
+            en,
+        }) => {
+            let error = ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                code,
+                zh.clone(),
+                en.clone(),
+            );
+            match field {
+                Some(f) => error.field(f, code, zh, en),
+                None => error,
+            }
+        }
+        DecideError::Refused(Refusal::Conflict(t)) => {
+            ApiError::new(StatusCode::CONFLICT, t.code(), t.zh(), t.to_string())
+        }
+        DecideError::Refused(Refusal::Forbidden(t)) => {
+            ApiError::new(StatusCode::FORBIDDEN, t.code(), t.zh(), t.to_string())
+        }
+    }
+}
+
+/// The rules of each plan in `ids`, read once each.
+pub async fn rules_of(
+    state: &AppState,
+    ids: impl IntoIterator<Item = PlanId>,
+) -> Result<HashMap<PlanId, PlanRules>, ApiError> {
+    let mut rules = HashMap::new();
+    for id in ids {
+        if let std::collections::hash_map::Entry::Vacant(slot) = rules.entry(id) {
+            slot.insert(state.mutual_aid.plan(id).await?.rules);
+        }
+    }
+    Ok(rules)
+}
+
+/// The worker's enrolment `id`, else 404 (someone else's answers the same as none).
+pub async fn own_enrollment(
+    state: &AppState,
+    worker: &auth::Worker,
+    id: &str,
+) -> Result<Enrollment, ApiError> {
+    let id = EnrollmentId::parse(id).ok_or_else(ApiError::not_found)?;
+    let e = state.mutual_aid.enrollment(id).await?;
+    if e.account_id != worker.0.account_id() {
+        return Err(ApiError::not_found());
+    }
+    Ok(e)
+}
+
+/// Whether `member` may take part in `plan`: in force inside the plan's subtree.
+pub fn in_plan_scope(member: &Member, plan: &Plan) -> bool {
+    plan.org_path.contains(&member.org_path)
+}
+
+/// Plans the worker may enrol in: run by the member's organisation or one above it, and open
+/// to the member's employment form; newest plan year first.
+#[utoipa::path(get, path = "/api/v1/mutual-aid/plans", tag = "mutual aid", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The plans", body = PlanList),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_a_member`", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/mutual-aid/plans")]
+pub async fn plans(
+    state: web::Data<AppState>,
+    worker: auth::Worker,
+) -> Result<web::Json<PlanList>, ApiError> {
+    let member = member_in_force(&state, &worker).await?;
+    let today = today();
+    let items = state
+        .mutual_aid
+        .plans_for(&member.org_path)
+        .await?
+        .iter()
+        .filter(|p| p.rules.admits(member.employment_form))
+        .map(|p| PlanView::new(p, today))
+        .collect();
+    Ok(web::Json(PlanList { items }))
+}
+
+/// Asking to enrol.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollmentForm {
+    /// The plan (`GET /api/v1/mutual-aid/plans`).
+    pub plan_id: String,
+}
+
+/// Enrols the worker in a plan for its plan year. The enrolment waits for the fee
+/// (`pending_payment`) until an official records it; then it is `active`, and costs are
+/// covered from the day after the waiting period.
+#[utoipa::path(post, path = "/api/v1/mutual-aid/enrollments", tag = "mutual aid", security(("bearer" = [])),
+    request_body = EnrollmentForm,
+    responses(
+        (status = 201, description = "Enrolled, waiting for the fee", body = EnrollmentView),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_a_member`, or no such plan open to the worker", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`already_enrolled`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`enrolment_closed` or `employment_form_not_admitted`", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/mutual-aid/enrollments")]
+pub async fn enrol(
+    state: web::Data<AppState>,
+    worker: auth::Worker,
+    form: web::Json<EnrollmentForm>,
+) -> Result<HttpResponse, ApiError> {
+    let member = member_in_force(&state, &worker).await?;
+    let plan_id = PlanId::parse(form.plan_id.trim()).ok_or_else(ApiError::not_found)?;
+    let plan = state.mutual_aid.plan(plan_id).await?;
+    if !in_plan_scope(&member, &plan) {
+        return Err(ApiError::not_found());
+    }
+    let today = today();
+    if !plan.rules.admits(member.employment_form) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "employment_form_not_admitted",
+            "该计划只面向特定就业形态的会员，您的就业形态不在其中",
+            "The plan is limited to other forms of employment",
+        )
+        .field(
+            "plan_id",
+            "employment_form_not_admitted",
+            "就业形态不符",
+            "form of employment not admitted",
+        ));
+    }
+    if !plan.rules.enrolment_open_on(today) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "enrolment_closed",
+            format!(
+                "该计划的参保时间为 {} 至 {}，今天不在参保期内",
+                plan.rules.enrolment_opens_on, plan.rules.enrolment_closes_on
+            ),
+            format!(
+                "Enrolment runs from {} to {}",
+                plan.rules.enrolment_opens_on, plan.rules.enrolment_closes_on
+            ),
+        )
+        .field(
+            "plan_id",
+            "enrolment_closed",
+            "不在参保期内",
+            "enrolment is closed",
+        ));
+    }
+    let enrollment = Enrollment {
+        id: EnrollmentId::new(),
+        plan_id: plan.id,
+        member_id: member.id,
+        account_id: worker.0.account_id(),
+        org_id: member.org_id,
+        org_path: member.org_path.clone(),
+        requested_on: today,
+        payment: None,
+    };
+    let change = worker.0.change(
+        "mutual_aid.enrol",
+        "mutual_aid_enrollment",
+        enrollment.id,
+        json!({ "plan_id": plan.id, "member_id": member.id }),
+        Some(OutboxEvent {
+            topic: "mutual_aid.enrolled".into(),
+            payload: json!({ "id": enrollment.id, "plan_id": plan.id, "member_id": member.id, "org_id": member.org_id }),
+        }),
+    );
+    state
+        .mutual_aid
+        .enrol(&enrollment, &change)
+        .await
+        .map_err(mutual_aid_conflict)?;
+    Ok(HttpResponse::Created().json(EnrollmentView::new(&enrollment, &plan.rules, today)))
+}
+
+/// The worker's enrolments, newest first.
+#[utoipa::path(get, path = "/api/v1/mutual-aid/enrollments", tag = "mutual aid", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The enrolments", body = EnrollmentList),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/mutual-aid/enrollments")]
+pub async fn my_enrollments(
+    state: web::Data<AppState>,
+    worker: auth::Worker,
+) -> Result<web::Json<EnrollmentList>, ApiError> {
+    let rows = state
+        .mutual_aid
+        .enrollments_of(worker.0.account_id())
+        .await?;
+    let rules = rules_of(&state, rows.iter().map(|e| e.plan_id)).await?;
+    let today = today();
+    let items = rows
+        .iter()
+        .filter_map(|e| {
+            rules
+                .get(&e.plan_id)
+                .map(|r| EnrollmentView::new(e, r, today))
+        })
+        .collect();
+    Ok(web::Json(EnrollmentList { items }))
+}
+
+/// The audit row and outbox event of a claim command, completed from its outcome: `base` is
+/// the actor's audit row of this request (taken before the repository's transaction, which
+/// runs off the request's task), its action becomes `mutual_aid.claim.<action>`, its detail
+/// the move and the amounts, and the event `mutual_aid.claim.<to state>` goes to the outbox.
+pub fn transition_change(
+    base: Change,
+    action: ClaimAction,
+) -> Box<dyn for<'o> FnOnce(&'o Outcome) -> Change + Send + 'static> {
+    Box::new(move |o: &Outcome| {
+        let c = &o.claim;
+        let detail = json!({
+            "from": o.from.as_str(),
+            "to": c.status.as_str(),
+            "claimed_fen": c.claimed_fen,
+            "approved_fen": c.approved_fen,
+            "paid_fen": c.paid_fen,
+            "note": o.note,
+        });
+        let mut change = base;
+        change.audit.action = format!("mutual_aid.claim.{}", action.as_str());
+        change.audit.detail = detail.clone();
+        change.event = Some(OutboxEvent {
+            topic: format!("mutual_aid.claim.{}", c.status.as_str()),
+            payload: json!({
+                "id": c.id,
+                "member_id": c.member_id,
+                "org_id": c.org_id,
+                "account_id": c.account_id,
+                "transition": detail,
+            }),
+        });
+        change
+    })
+}

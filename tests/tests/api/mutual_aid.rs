@@ -1,0 +1,939 @@
+//! Mutual aid (互助保障), over HTTP: an official writes a plan; a member enrols and the fee is
+//! recorded; the worker files a claim with lines, a payee account and uploaded documents
+//! (typed by their bytes), previews the payout, submits (idempotently); two reviewers decide
+//! (four eyes); finance exports the payment list and marks the claim paid (once). Bad input
+//! changes nothing; data scope, roles and racing reviewers hold.
+
+use std::io::Cursor;
+
+use calamine::{Reader, Xlsx};
+use chrono::{Days, NaiveDate, Utc};
+use diesel::prelude::*;
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{json, Value};
+use yiwang_infra::db::schema::{audit_log, mutual_aid_claims, outbox};
+use yiwang_tests::{assert_problem, both_shapes, Shape};
+
+use crate::membership::{assert_invalid, assert_problem_zh, db, expect, id, person, World};
+
+both_shapes!(
+    a_claim_from_enrolment_to_payment,
+    bad_input_is_refused_and_changes_nothing,
+    submission_checks_name_what_is_missing,
+    retried_create_and_submit_act_once,
+    invoices_are_claimed_once_and_racing_reviewers_one_wins,
+    scope_and_roles_guard_claims_and_documents,
+);
+
+const PLANS: &str = "/api/v1/mutual-aid/plans";
+const ENROL: &str = "/api/v1/mutual-aid/enrollments";
+const CLAIMS: &str = "/api/v1/mutual-aid/claims";
+const ADMIN_PLANS: &str = "/api/v1/admin/mutual-aid/plans";
+const PAYMENTS: &str = "/api/v1/admin/mutual-aid/enrollments/payments";
+const QUEUE: &str = "/api/v1/admin/mutual-aid/claims";
+const PAYMENT_LIST: &str = "/api/v1/admin/mutual-aid/payment-list";
+
+/// A tiny PDF (the bytes are what count).
+const PDF: &[u8] =
+    b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+/// The signature of a PNG file.
+const PNG: &[u8] = &[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13];
+
+/// Today in China Standard Time, `days` away.
+fn day(days: i64) -> NaiveDate {
+    let today = (Utc::now() + chrono::TimeDelta::hours(8)).date_naive();
+    if days >= 0 {
+        today + Days::new(days.unsigned_abs())
+    } else {
+        today - Days::new(days.unsigned_abs())
+    }
+}
+
+/// The 晋城 plan (DOMAIN.md) with the assumed 50 % rate: plan year around today, enrolment
+/// open, no waiting period unless `waiting_days`; second review from 10,000 yuan.
+fn plan_form(name: &str, waiting_days: u32) -> Value {
+    json!({
+        "name": name,
+        "starts_on": day(-30).to_string(),
+        "ends_on": day(300).to_string(),
+        "enrolment_opens_on": day(-30).to_string(),
+        "enrolment_closes_on": day(30).to_string(),
+        "fee_fen": 5_000,
+        "waiting_days": waiting_days,
+        "second_review_from_fen": 1_000_000,
+        "benefits": [
+            { "kind": "inpatient", "threshold_fen": 900_000, "deductible_fen": 0,
+              "rate_basis_points": 5_000, "minimum_fen": 30_000, "maximum_fen": 3_000_000,
+              "annual_cap_fen": 6_000_000,
+              "required_documents": ["invoice", "diagnosis_certificate"] },
+            { "kind": "chronic", "threshold_fen": 500_000, "deductible_fen": 0,
+              "rate_basis_points": 5_000, "minimum_fen": 30_000, "maximum_fen": 1_000_000,
+              "annual_cap_fen": 2_000_000, "required_documents": ["invoice"] }
+        ]
+    })
+}
+
+/// A line of `yuan` total, of which 20 % insurance and 80 % out of pocket, treated today.
+fn line(invoice: &str, yuan: i64) -> Value {
+    let total = yuan * 100;
+    json!({
+        "hospital": "晋城市人民医院", "invoice_number": invoice,
+        "treated_on": day(0).to_string(), "kind": "inpatient",
+        "total_fen": total, "insurance_fen": total / 5, "out_of_pocket_fen": total - total / 5,
+    })
+}
+
+fn payee() -> Value {
+    json!({ "account_name": "王建军", "bank": "中国工商银行晋城分行", "account_number": "6222 0212 3456 7890 123" })
+}
+
+/// A `multipart/form-data` body with `kind` and a `file` named `file_name`.
+fn multipart(kind: &str, file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "yiwang-test-boundary-7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\n{kind}\r\n")
+            .as_bytes(),
+    );
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// The mutual-aid world: the membership world plus a plan run by 郑州市总工会, its officials
+/// and an enrolled, paid-up member.
+struct Aid {
+    w: World,
+    plan: String,
+    /// An `org_admin` of 郑州市总工会.
+    admin: String,
+    /// Two reviewers and a finance official of 郑州市总工会.
+    reviewer_a: String,
+    reviewer_b: String,
+    finance: String,
+    /// The enrolled member's token and enrolment id.
+    worker: String,
+    enrollment: String,
+}
+
+impl Aid {
+    async fn new(shape: Shape) -> Aid {
+        let w = World::new(shape).await;
+        let (admin, _) = w.official("zz-admin", &w.zz, "org_admin").await;
+        let (reviewer_a, _) = w.official("zz-review-a", &w.zz, "reviewer").await;
+        let (reviewer_b, _) = w.official("zz-review-b", &w.zz, "reviewer").await;
+        let (finance, _) = w.official("zz-finance", &w.zz, "finance").await;
+        let plan = id(&expect(
+            w.app
+                .post(
+                    ADMIN_PLANS,
+                    &plan_form("2027 年度大病医疗互助", 0),
+                    Some(&admin),
+                )
+                .await,
+            StatusCode::CREATED,
+        )
+        .await);
+        let mut aid = Aid {
+            w,
+            plan,
+            admin,
+            reviewer_a,
+            reviewer_b,
+            finance,
+            worker: String::new(),
+            enrollment: String::new(),
+        };
+        let (worker, enrollment) = aid.paid_member("wang", "王建军", 1).await;
+        aid.worker = worker;
+        aid.enrollment = enrollment;
+        aid
+    }
+
+    /// A member of 郑州市快递行业联合工会, enrolled in the plan with the fee recorded:
+    /// `(token, enrolment id)`.
+    async fn paid_member(&self, user: &str, name: &str, seq: u32) -> (String, String) {
+        let tok = self.member(user, name, seq).await;
+        let enrollment = id(&expect(
+            self.w
+                .app
+                .post(ENROL, &json!({ "plan_id": self.plan }), Some(&tok))
+                .await,
+            StatusCode::CREATED,
+        )
+        .await);
+        let paid = expect(
+            self.w
+                .app
+                .post(
+                    PAYMENTS,
+                    &json!({ "enrollment_ids": [enrollment], "method": "paid_by_union" }),
+                    Some(&self.finance),
+                )
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(paid["items"][0]["enrollment"]["status"], "active", "{paid}");
+        (tok, enrollment)
+    }
+
+    /// A member of 郑州市快递行业联合工会 (not enrolled): the token.
+    async fn member(&self, user: &str, name: &str, seq: u32) -> String {
+        let tok = self.w.worker(user).await;
+        let form = self
+            .w
+            .form_of(name, &person(seq), &format!("1381234{seq:04}"));
+        let app_id = id(&self.w.submit(&tok, &form).await);
+        self.w.approved(&app_id).await;
+        tok
+    }
+
+    async fn create(&self, tok: &str, body: &Value) -> Response {
+        self.w.app.post(CLAIMS, body, Some(tok)).await
+    }
+
+    /// A draft with `lines` and the payee; must be 201.
+    async fn draft(&self, lines: Vec<Value>) -> Value {
+        let body = json!({ "enrollment_id": self.enrollment, "lines": lines, "payee": payee() });
+        expect(self.create(&self.worker, &body).await, StatusCode::CREATED).await
+    }
+
+    async fn upload(
+        &self,
+        tok: &str,
+        claim: &str,
+        kind: &str,
+        name: &str,
+        bytes: &[u8],
+    ) -> Response {
+        let (content_type, body) = multipart(kind, name, bytes);
+        self.w
+            .app
+            .client
+            .post(format!("{}{CLAIMS}/{claim}/documents", self.w.app.base))
+            .bearer_auth(tok)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Attaches the invoice and diagnosis certificate PDFs.
+    async fn documents(&self, claim: &str) {
+        for kind in ["invoice", "diagnosis_certificate"] {
+            expect(
+                self.upload(&self.worker, claim, kind, &format!("{kind}.pdf"), PDF)
+                    .await,
+                StatusCode::CREATED,
+            )
+            .await;
+        }
+    }
+
+    async fn submit(&self, tok: &str, claim: &str, key: Option<&str>) -> Response {
+        let mut req = self
+            .w
+            .app
+            .client
+            .post(format!("{}{CLAIMS}/{claim}/submit", self.w.app.base))
+            .bearer_auth(tok);
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// A submitted claim of `lines` with its documents: its id.
+    async fn submitted(&self, lines: Vec<Value>) -> String {
+        let claim = id(&self.draft(lines).await);
+        self.documents(&claim).await;
+        let v = expect(
+            self.submit(&self.worker, &claim, None).await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(v["status"], "submitted", "{v}");
+        claim
+    }
+
+    async fn act(&self, tok: &str, claim: &str, action: &str, body: Option<&Value>) -> Response {
+        self.w
+            .app
+            .request(
+                Method::POST,
+                &format!("{QUEUE}/{claim}/{action}"),
+                body,
+                Some(tok),
+            )
+            .await
+    }
+
+    async fn stored_claims(&self) -> i64 {
+        db(&self.w.app, |c| {
+            mutual_aid_claims::table.count().get_result(c).unwrap()
+        })
+        .await
+    }
+}
+
+fn actions(claim: &Value) -> Vec<String> {
+    claim["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async fn a_claim_from_enrolment_to_payment(shape: Shape) {
+    let aid = Aid::new(shape).await;
+    let app = &aid.w.app;
+
+    // The worker sees the plan, and the enrolment as active and covered from today.
+    let plans = expect(app.get(PLANS, Some(&aid.worker)).await, StatusCode::OK).await;
+    assert_eq!(plans["items"][0]["id"], aid.plan.as_str());
+    assert_eq!(plans["items"][0]["enrolment_open"], true);
+    let mine = expect(app.get(ENROL, Some(&aid.worker)).await, StatusCode::OK).await;
+    assert_eq!(mine["items"][0]["status"], "active");
+    assert_eq!(mine["items"][0]["covered_from"], day(0).to_string());
+    assert_eq!(mine["items"][0]["payment"]["method"], "paid_by_union");
+    assert_eq!(mine["items"][0]["payment"]["amount_fen"], 5_000);
+
+    // Three lines, 30,000 yuan in all, 24,000 out of pocket: 50 % is 12,000 yuan, which
+    // reaches the 10,000-yuan second-review amount.
+    let draft = aid
+        .draft(vec![
+            line("A-001", 10_000),
+            line("A-002", 10_000),
+            line("a 003", 10_000),
+        ])
+        .await;
+    assert_eq!(draft["status"], "draft");
+    assert_eq!(draft["lines"][2]["invoice_number"], "A003");
+    assert_eq!(draft["payee"]["account_masked"], "6222***********0123");
+    let claim = id(&draft);
+
+    // Uploads are typed by their bytes: a PDF named .jpg is a PDF.
+    let doc = expect(
+        aid.upload(&aid.worker, &claim, "invoice", "发票.jpg", PDF)
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(doc["media_type"], "application/pdf");
+    assert_eq!(doc["file_name"], "发票.jpg");
+    let png = expect(
+        aid.upload(
+            &aid.worker,
+            &claim,
+            "diagnosis_certificate",
+            "诊断.png",
+            PNG,
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(png["media_type"], "image/png");
+
+    // The preview explains the payout.
+    let preview = expect(
+        app.get(&format!("{CLAIMS}/{claim}/preview"), Some(&aid.worker))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(preview["total_fen"], 1_200_000, "{preview}");
+    assert_eq!(preview["benefits"][0]["threshold_met"], true);
+    assert_eq!(preview["benefits"][0]["limit"], "none");
+    assert!(preview["benefits"][0]["explanation"]
+        .as_str()
+        .unwrap()
+        .contains("12000.00 元"));
+
+    // Submit.
+    let submitted = expect(
+        aid.submit(&aid.worker, &claim, Some("tap-1")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(submitted["status"], "submitted");
+    assert_eq!(submitted["claimed_fen"], 1_200_000);
+    assert_eq!(submitted["overdue"], false);
+
+    // The worker can no longer change it.
+    let put = app
+        .request(
+            Method::PUT,
+            &format!("{CLAIMS}/{claim}"),
+            Some(&json!({ "lines": [line("A-009", 1)] })),
+            Some(&aid.worker),
+        )
+        .await;
+    assert_problem_zh(put, StatusCode::CONFLICT, "not_editable").await;
+
+    // The queue shows it; reviewer A takes and approves, which needs a second review.
+    let queue = expect(app.get(QUEUE, Some(&aid.reviewer_a)).await, StatusCode::OK).await;
+    assert_eq!(queue["items"][0]["id"], claim.as_str());
+    expect(
+        aid.act(&aid.reviewer_a, &claim, "take", None).await,
+        StatusCode::OK,
+    )
+    .await;
+    let first = expect(
+        aid.act(
+            &aid.reviewer_a,
+            &claim,
+            "approve",
+            Some(&json!({ "cuts": [] })),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(first["status"], "second_review", "{first}");
+
+    // Four eyes: reviewer A cannot decide the second review.
+    let again = aid
+        .act(
+            &aid.reviewer_a,
+            &claim,
+            "approve",
+            Some(&json!({ "cuts": [] })),
+        )
+        .await;
+    assert_problem_zh(again, StatusCode::FORBIDDEN, "four_eyes").await;
+
+    // Reviewer B cuts one line to 6,000 yuan out of pocket (with a reason) and approves.
+    let line_id = first["lines"][0]["id"].as_str().unwrap().to_owned();
+    let approved = expect(
+        aid.act(
+            &aid.reviewer_b,
+            &claim,
+            "approve",
+            Some(&json!({ "cuts": [{ "line_id": line_id, "approved_fen": 600_000, "reason": "自费药品不在互助范围" }] })),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(approved["status"], "approved", "{approved}");
+    assert_eq!(approved["approved_fen"], 1_100_000);
+    assert_eq!(approved["claimed_fen"], 1_200_000);
+    assert_eq!(approved["lines"][0]["cut_reason"], "自费药品不在互助范围");
+
+    // Finance exports the payment list: the full account number, the amount in yuan.
+    let resp = app.get(PAYMENT_LIST, Some(&aid.finance)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let bytes = resp.bytes().await.unwrap().to_vec();
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).unwrap();
+    let sheet = book.worksheet_range("互助金支付清单").unwrap();
+    let row: Vec<String> = sheet
+        .rows()
+        .nth(1)
+        .unwrap()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(row[1], claim);
+    assert_eq!(row[2], "王建军");
+    assert_eq!(row[4], "6222021234567890123");
+    assert_eq!(row[5], "11000");
+    let exports: i64 = db(app, |c| {
+        audit_log::table
+            .filter(audit_log::action.eq("mutual_aid.payment_list.export"))
+            .count()
+            .get_result(c)
+            .unwrap()
+    })
+    .await;
+    assert_eq!(exports, 1);
+
+    // Paid, once: the same reference again changes nothing, another one is refused.
+    let paid = expect(
+        aid.act(
+            &aid.finance,
+            &claim,
+            "paid",
+            Some(&json!({ "bank_reference": "ICBC-20271201-0001" })),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(paid["status"], "paid");
+    assert_eq!(paid["paid_fen"], 1_100_000);
+    let twice = expect(
+        aid.act(
+            &aid.finance,
+            &claim,
+            "paid",
+            Some(&json!({ "bank_reference": "ICBC-20271201-0001" })),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(twice["updated_at"], paid["updated_at"]);
+    let other = aid
+        .act(
+            &aid.finance,
+            &claim,
+            "paid",
+            Some(&json!({ "bank_reference": "OTHER" })),
+        )
+        .await;
+    assert_problem(other, StatusCode::CONFLICT, "illegal_transition").await;
+
+    // The worker follows it on the timeline.
+    let mine = expect(
+        app.get(&format!("{CLAIMS}/{claim}"), Some(&aid.worker))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        actions(&mine),
+        ["submit", "take", "approve", "approve", "mark_paid"]
+    );
+    assert_eq!(mine["status_label"], "已打款");
+
+    // Every transition went to the outbox.
+    let topics: Vec<String> = db(app, |c| {
+        outbox::table
+            .filter(outbox::topic.like("mutual_aid.claim.%"))
+            .select(outbox::topic)
+            .load(c)
+            .unwrap()
+    })
+    .await;
+    for topic in [
+        "submitted",
+        "first_review",
+        "second_review",
+        "approved",
+        "paid",
+    ] {
+        assert!(
+            topics.contains(&format!("mutual_aid.claim.{topic}")),
+            "{topics:?}"
+        );
+    }
+
+    // A document comes back through a short-lived signed link, audited.
+    let link = expect(
+        app.post(
+            &format!("{CLAIMS}/{claim}/documents/{}/link", id(&doc)),
+            &json!({}),
+            Some(&aid.worker),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let url = link["url"].as_str().unwrap();
+    let resp = app.get(url, None).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "application/pdf");
+    let disposition = resp.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(disposition.starts_with("attachment"), "{disposition}");
+    assert!(
+        disposition.contains("filename*=UTF-8''%E5%8F%91%E7%A5%A8.jpg"),
+        "{disposition}"
+    );
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), PDF);
+    let reads: i64 = db(app, |c| {
+        audit_log::table
+            .filter(audit_log::action.eq("mutual_aid.document.read"))
+            .count()
+            .get_result(c)
+            .unwrap()
+    })
+    .await;
+    assert_eq!(reads, 1);
+    let tampered = app.get(&format!("{url}x"), None).await;
+    assert_problem_zh(tampered, StatusCode::NOT_FOUND, "link_expired").await;
+}
+
+async fn bad_input_is_refused_and_changes_nothing(shape: Shape) {
+    let aid = Aid::new(shape).await;
+    let app = &aid.w.app;
+    let mut bad = line("B-1", 100);
+    bad["total_fen"] = json!(-5);
+    let mut fraction = line("B-2", 100);
+    fraction["insurance_fen"] = json!(10.5);
+    let mut absurd = line("B-3", 100);
+    absurd["total_fen"] = json!(10_000_001);
+    let mut over = line("B-4", 100);
+    over["out_of_pocket_fen"] = json!(9_000);
+    let mut future = line("B-5", 100);
+    future["treated_on"] = json!(day(3).to_string());
+    let body = json!({
+        "enrollment_id": aid.enrollment,
+        "lines": [bad, fraction, absurd, over, future],
+        "payee": { "account_name": "王建军", "bank": "工行", "account_number": "12ab" },
+    });
+    assert_invalid(
+        aid.create(&aid.worker, &body).await,
+        &[
+            ("lines.0.total_fen", "negative"),
+            ("lines.1.insurance_fen", "not_integer"),
+            ("lines.2.total_fen", "too_large"),
+            ("lines.3.out_of_pocket_fen", "exceeds_total"),
+            ("lines.4.treated_on", "in_future"),
+            ("payee.account_number", "invalid"),
+        ],
+    )
+    .await;
+    assert_eq!(aid.stored_claims().await, 0);
+
+    // Files: not JPEG/PNG/PDF by content → 415; over 10 MB → 413; nothing attached.
+    let claim = id(&aid.draft(vec![line("B-6", 100)]).await);
+    let html = aid
+        .upload(
+            &aid.worker,
+            &claim,
+            "invoice",
+            "invoice.pdf",
+            b"<html><script>x</script></html>",
+        )
+        .await;
+    assert_problem_zh(
+        html,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_file_type",
+    )
+    .await;
+    let mut big = PDF.to_vec();
+    big.resize(10 * 1024 * 1024 + 1, b' ');
+    let large = aid
+        .upload(&aid.worker, &claim, "invoice", "big.pdf", &big)
+        .await;
+    assert_problem_zh(large, StatusCode::PAYLOAD_TOO_LARGE, "file_too_large").await;
+    let unknown = aid.upload(&aid.worker, &claim, "x-ray", "a.pdf", PDF).await;
+    assert_invalid(unknown, &[("kind", "not_allowed")]).await;
+    let shown = expect(
+        app.get(&format!("{CLAIMS}/{claim}"), Some(&aid.worker))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(shown["documents"].as_array().unwrap().len(), 0);
+
+    // A plan with bad rules lists every problem and is not stored.
+    let mut rules = plan_form("坏计划", 0);
+    rules["fee_fen"] = json!(-1);
+    rules["benefits"][0]["minimum_fen"] = json!(4_000_000);
+    let resp = app.post(ADMIN_PLANS, &rules, Some(&aid.admin)).await;
+    let body = assert_problem(resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert!(fields.contains(&"fee_fen"), "{body}");
+    assert!(
+        fields.iter().any(|f| f.starts_with("benefits.0.")),
+        "{body}"
+    );
+    let plans = expect(app.get(ADMIN_PLANS, Some(&aid.admin)).await, StatusCode::OK).await;
+    assert_eq!(plans["items"].as_array().unwrap().len(), 1);
+
+    // A stale plan save is refused.
+    let mut update = plan_form("2027 年度大病医疗互助（修订）", 0);
+    update["version"] = json!(1);
+    let path = format!("{ADMIN_PLANS}/{}", aid.plan);
+    let saved = expect(
+        app.request(Method::PUT, &path, Some(&update), Some(&aid.admin))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(saved["version"], 2);
+    let stale = app
+        .request(Method::PUT, &path, Some(&update), Some(&aid.admin))
+        .await;
+    assert_problem_zh(stale, StatusCode::CONFLICT, "plan_version").await;
+}
+
+async fn submission_checks_name_what_is_missing(shape: Shape) {
+    let aid = Aid::new(shape).await;
+    let app = &aid.w.app;
+
+    // Documents missing: the error names them.
+    let claim = id(&aid.draft(vec![line("C-1", 10_000)]).await);
+    let resp = aid.submit(&aid.worker, &claim, None).await;
+    let body = assert_problem_zh(resp, StatusCode::UNPROCESSABLE_ENTITY, "documents_missing").await;
+    assert!(body["detail"].as_str().unwrap().contains("发票"), "{body}");
+
+    // Treated before the coverage started.
+    let mut early = line("C-2", 10_000);
+    early["treated_on"] = json!(day(-1).to_string());
+    let claim = id(&aid.draft(vec![early]).await);
+    aid.documents(&claim).await;
+    let resp = aid.submit(&aid.worker, &claim, None).await;
+    assert_problem_zh(resp, StatusCode::UNPROCESSABLE_ENTITY, "not_covered").await;
+
+    // In the waiting period of a plan with one.
+    let waiting = id(&expect(
+        app.post(ADMIN_PLANS, &plan_form("等待期计划", 30), Some(&aid.admin))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await);
+    let enrollment = id(&expect(
+        app.post(ENROL, &json!({ "plan_id": waiting }), Some(&aid.worker))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await);
+    expect(
+        app.post(
+            PAYMENTS,
+            &json!({ "enrollment_ids": [enrollment], "method": "cash", "reference": "收据 0001" }),
+            Some(&aid.finance),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let body =
+        json!({ "enrollment_id": enrollment, "lines": [line("C-3", 10_000)], "payee": payee() });
+    let claim = id(&expect(aid.create(&aid.worker, &body).await, StatusCode::CREATED).await);
+    aid.documents(&claim).await;
+    let resp = aid.submit(&aid.worker, &claim, None).await;
+    assert_problem_zh(resp, StatusCode::UNPROCESSABLE_ENTITY, "waiting_period").await;
+
+    // Fee not paid.
+    let unpaid = aid.member("li", "李国强", 2).await;
+    let enrollment = id(&expect(
+        app.post(ENROL, &json!({ "plan_id": aid.plan }), Some(&unpaid))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await);
+    let again = app
+        .post(ENROL, &json!({ "plan_id": aid.plan }), Some(&unpaid))
+        .await;
+    assert_problem_zh(again, StatusCode::CONFLICT, "already_enrolled").await;
+    let body =
+        json!({ "enrollment_id": enrollment, "lines": [line("C-4", 10_000)], "payee": payee() });
+    let claim = id(&expect(aid.create(&unpaid, &body).await, StatusCode::CREATED).await);
+    for kind in ["invoice", "diagnosis_certificate"] {
+        expect(
+            aid.upload(&unpaid, &claim, kind, "a.pdf", PDF).await,
+            StatusCode::CREATED,
+        )
+        .await;
+    }
+    let resp = aid.submit(&unpaid, &claim, None).await;
+    assert_problem_zh(resp, StatusCode::UNPROCESSABLE_ENTITY, "not_enrolled").await;
+
+    // A worker who is not a member cannot enrol.
+    let stranger = aid.w.worker("stranger").await;
+    let resp = app
+        .post(ENROL, &json!({ "plan_id": aid.plan }), Some(&stranger))
+        .await;
+    assert_problem_zh(resp, StatusCode::NOT_FOUND, "not_a_member").await;
+
+    // Nothing of this reached the queue.
+    let queue = expect(app.get(QUEUE, Some(&aid.reviewer_a)).await, StatusCode::OK).await;
+    assert_eq!(queue["items"].as_array().unwrap().len(), 0, "{queue}");
+}
+
+async fn retried_create_and_submit_act_once(shape: Shape) {
+    let aid = Aid::new(shape).await;
+    let app = &aid.w.app;
+    let body = json!({ "enrollment_id": aid.enrollment, "lines": [line("D-1", 10_000)], "payee": payee() });
+    let send = |key: &'static str, body: Value| {
+        let req = app
+            .client
+            .post(format!("{}{CLAIMS}", app.base))
+            .bearer_auth(&aid.worker)
+            .header("Idempotency-Key", key)
+            .json(&body);
+        async move { req.send().await.unwrap() }
+    };
+    let first = send("3f1c-retry", body.clone()).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    let retry = send("3f1c-retry", body.clone()).await;
+    assert_eq!(retry.status(), StatusCode::CREATED);
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    let retry: Value = retry.json().await.unwrap();
+    assert_eq!(retry["id"], first["id"]);
+    assert_eq!(aid.stored_claims().await, 1);
+    let mut other = body.clone();
+    other["lines"][0]["invoice_number"] = json!("D-2");
+    let reused = send("3f1c-retry", other).await;
+    assert_invalid(reused, &[("Idempotency-Key", "idempotency_key_reused")]).await;
+    assert_eq!(aid.stored_claims().await, 1);
+
+    // Submit twice with one key: one submission, the same answer.
+    let claim = id(&first);
+    aid.documents(&claim).await;
+    let a = expect(
+        aid.submit(&aid.worker, &claim, Some("tap")).await,
+        StatusCode::OK,
+    )
+    .await;
+    let b = expect(
+        aid.submit(&aid.worker, &claim, Some("tap")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(a, b);
+    let shown = expect(
+        app.get(&format!("{CLAIMS}/{claim}"), Some(&aid.worker))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(actions(&shown), ["submit"]);
+    // Without the key, a second submit is an illegal transition, not a second filing.
+    let c = aid.submit(&aid.worker, &claim, None).await;
+    assert_problem(c, StatusCode::CONFLICT, "illegal_transition").await;
+}
+
+async fn invoices_are_claimed_once_and_racing_reviewers_one_wins(shape: Shape) {
+    let aid = Aid::new(shape).await;
+    let claim = aid.submitted(vec![line("E-1", 10_000)]).await;
+
+    // The same invoice of the same hospital (typed differently) cannot be claimed again.
+    let body =
+        json!({ "enrollment_id": aid.enrollment, "lines": [line(" e-1 ", 500)], "payee": payee() });
+    let dup = aid.create(&aid.worker, &body).await;
+    assert_problem_zh(dup, StatusCode::CONFLICT, "duplicate_invoice").await;
+    assert_eq!(aid.stored_claims().await, 1);
+
+    // Two reviewers take the claim at once: one wins, the other gets 409.
+    let (a, b) = tokio::join!(
+        aid.act(&aid.reviewer_a, &claim, "take", None),
+        aid.act(&aid.reviewer_b, &claim, "take", None)
+    );
+    let mut statuses = [a.status(), b.status()];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT]);
+
+    // Rejected with a numbered reason, its invoice may be claimed again.
+    let reviewer = if a.status() == StatusCode::OK {
+        &aid.reviewer_a
+    } else {
+        &aid.reviewer_b
+    };
+    let rejected = expect(
+        aid.act(
+            reviewer,
+            &claim,
+            "reject",
+            Some(&json!({ "reason": "invalid_documents", "text": "发票模糊无法辨认" })),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(rejected["rejection"]["code"], "invalid_documents");
+    assert_eq!(rejected["rejection"]["number"], 6);
+    expect(aid.create(&aid.worker, &body).await, StatusCode::CREATED).await;
+}
+
+async fn scope_and_roles_guard_claims_and_documents(shape: Shape) {
+    let aid = Aid::new(shape).await;
+    let app = &aid.w.app;
+    let claim = aid.submitted(vec![line("F-1", 10_000)]).await;
+    let shown = expect(
+        app.get(&format!("{CLAIMS}/{claim}"), Some(&aid.worker))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let doc = id(&shown["documents"][0]);
+
+    // Another worker sees neither the claim nor its documents.
+    let other = aid.member("zhao", "赵敏", 3).await;
+    let resp = app.get(&format!("{CLAIMS}/{claim}"), Some(&other)).await;
+    assert_problem(resp, StatusCode::NOT_FOUND, "not_found").await;
+    let resp = app
+        .post(
+            &format!("{CLAIMS}/{claim}/documents/{doc}/link"),
+            &json!({}),
+            Some(&other),
+        )
+        .await;
+    assert_problem(resp, StatusCode::NOT_FOUND, "not_found").await;
+
+    // An official of 洛阳 (another branch) does not find it.
+    let (ly, _) = aid.w.official("ly-review", &aid.w.ly, "reviewer").await;
+    let resp = app.get(&format!("{QUEUE}/{claim}"), Some(&ly)).await;
+    assert_problem(resp, StatusCode::NOT_FOUND, "not_found").await;
+    let queue = expect(app.get(QUEUE, Some(&ly)).await, StatusCode::OK).await;
+    assert_eq!(queue["items"].as_array().unwrap().len(), 0);
+    let resp = aid.act(&ly, &claim, "take", None).await;
+    assert_problem(resp, StatusCode::NOT_FOUND, "not_found").await;
+
+    // Roles: an auditor reads but does not decide; finance does not review; a reviewer does
+    // not pay or export; a worker's token is not an official's.
+    let (auditor, _) = aid.w.official("zz-audit", &aid.w.zz, "auditor").await;
+    expect(
+        app.get(&format!("{QUEUE}/{claim}"), Some(&auditor)).await,
+        StatusCode::OK,
+    )
+    .await;
+    let resp = aid.act(&auditor, &claim, "take", None).await;
+    assert_problem(resp, StatusCode::FORBIDDEN, "forbidden").await;
+    let resp = aid.act(&aid.finance, &claim, "take", None).await;
+    assert_problem(resp, StatusCode::FORBIDDEN, "forbidden").await;
+    let resp = app.get(PAYMENT_LIST, Some(&aid.reviewer_a)).await;
+    assert_problem(resp, StatusCode::FORBIDDEN, "forbidden").await;
+    let resp = app.get(QUEUE, Some(&aid.worker)).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+
+    // An official in scope gets a link too; the read is audited under that official.
+    let link = expect(
+        app.post(
+            &format!("{QUEUE}/{claim}/documents/{doc}/link"),
+            &json!({}),
+            Some(&aid.reviewer_a),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let resp = app.get(link["url"].as_str().unwrap(), None).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let actors: Vec<String> = db(app, |c| {
+        audit_log::table
+            .filter(audit_log::action.eq("mutual_aid.document.read"))
+            .select(audit_log::actor_kind)
+            .load(c)
+            .unwrap()
+    })
+    .await;
+    assert_eq!(actors, ["admin"]);
+
+    // The documents are encrypted at rest: no file under the data folder holds the PDF.
+    if let Ok(entries) = std::fs::read_dir(app.settings.data_dir.join("documents/claims")) {
+        for claim_dir in entries.flatten() {
+            for file in std::fs::read_dir(claim_dir.path()).unwrap().flatten() {
+                let bytes = std::fs::read(file.path()).unwrap();
+                assert!(!bytes.windows(8).any(|w| w == b"%PDF-1.4"), "{file:?}");
+            }
+        }
+    } else {
+        panic!("no documents folder");
+    }
+}
