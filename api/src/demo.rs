@@ -1,15 +1,25 @@
 //! `yiwang demo`: a realistic organisation tree drawn from the seeds (`shared/seeds/`, DOMAIN.md
 //! "Facts from the seeds"), with one official per role that a walkthrough needs. The
 //! officials' passwords are random and printed once: demo data only, never for production.
+//! It also sets up 晋城's 大病医疗互助 for the current year ([`jincheng_plan`]), with the rate
+//! the seeds leave open assumed at 50 %.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use chrono::{Datelike, NaiveDate};
 use rand::RngCore;
+use serde_json::json;
 use yiwang_domain::account::{Role, Username};
+use yiwang_domain::audit::Actor;
+use yiwang_domain::calendar::china_date;
+use yiwang_domain::clock;
+use yiwang_domain::mutual_aid::plan::{BenefitInput, Plan, PlanId, PlanInput, PlanRules};
+use yiwang_domain::mutual_aid::store::MutualAidRepository;
 use yiwang_domain::org::{OrgKind, OrgName, Organisation};
 use yiwang_domain::repo::OrgRepository;
 use yiwang_infra::db::Database;
 
+use crate::auth::audit_change;
 use crate::cli::{add_official, add_org};
 
 /// One organisation of the demo tree: its parent's index in [`TREE`] (`None` for the root),
@@ -127,7 +137,7 @@ const TREE: [Node; 14] = [
 ];
 
 /// The demo officials: username, display name, role, index of their organisation in [`TREE`].
-const OFFICIALS: [(&str, &str, Role, usize); 7] = [
+const OFFICIALS: [(&str, &str, Role, usize); 10] = [
     ("demo.root", "全总管理员", Role::SuperAdmin, 0),
     ("demo.qianxi", "黔西市总工会管理员", Role::OrgAdmin, 3),
     (
@@ -143,6 +153,19 @@ const OFFICIALS: [(&str, &str, Role, usize); 7] = [
         6,
     ),
     (
+        "demo.jincheng.reviewer2",
+        "晋城市总工会复核员",
+        Role::Reviewer,
+        6,
+    ),
+    (
+        "demo.jincheng.finance",
+        "晋城市总工会财务",
+        Role::Finance,
+        6,
+    ),
+    ("demo.jincheng", "晋城市总工会管理员", Role::OrgAdmin, 6),
+    (
         "demo.station",
         "黔西服务站点管理员",
         Role::StationManager,
@@ -156,6 +179,49 @@ const OFFICIALS: [(&str, &str, Role, usize); 7] = [
     ),
     ("demo.auditor", "贵州省总工会审计", Role::Auditor, 1),
 ];
+
+/// Index in [`TREE`] of 晋城市总工会, which runs the demo mutual-aid plan.
+const JINCHENG: usize = 6;
+
+/// 晋城's 大病医疗互助 for new-employment-form workers (DOMAIN.md; seed 晋城) for the plan year
+/// of `today`: a 50-yuan fee; hospital costs from 9,000 yuan pay 300–30,000 yuan, chronic
+/// disease costs from 5,000 yuan pay 300–10,000 yuan, with an invoice and a diagnosis
+/// certificate. Assumed where the seeds are silent: a 50 % rate and no deductible; annual caps
+/// of 60,000 and 20,000 yuan; a second review from 10,000 yuan; and, so the walkthrough works on
+/// any day, enrolment open all year and no waiting period (the seed's window is the first
+/// quarter).
+pub fn jincheng_plan(today: NaiveDate) -> Result<PlanRules, String> {
+    let year = today.year();
+    let benefit = |kind: &str, threshold: i64, maximum: i64, cap: i64| BenefitInput {
+        kind: Some(kind.into()),
+        threshold_fen: Some(json!(threshold * 100)),
+        deductible_fen: Some(json!(0)),
+        rate_basis_points: Some(json!(5_000)),
+        minimum_fen: Some(json!(300 * 100)),
+        maximum_fen: Some(json!(maximum * 100)),
+        annual_cap_fen: Some(json!(cap * 100)),
+        required_documents: vec!["invoice".into(), "diagnosis_certificate".into()],
+    };
+    PlanInput {
+        name: Some(format!(
+            "{year} 年度晋城市新就业形态劳动者大病医疗互助（演示）"
+        )),
+        starts_on: Some(format!("{year}-01-01")),
+        ends_on: Some(format!("{year}-12-31")),
+        enrolment_opens_on: Some(format!("{year}-01-01")),
+        enrolment_closes_on: Some(format!("{year}-12-31")),
+        fee_fen: Some(json!(5_000)),
+        employment_forms: Vec::new(),
+        waiting_days: Some(json!(0)),
+        second_review_from_fen: Some(json!(1_000_000)),
+        benefits: vec![
+            benefit("inpatient", 9_000, 30_000, 60_000),
+            benefit("chronic", 5_000, 10_000, 20_000),
+        ],
+    }
+    .validate()
+    .map_err(|problems| format!("demo plan: {problems:?}"))
+}
 
 fn random_password() -> String {
     let mut bytes = [0u8; 12];
@@ -189,18 +255,65 @@ pub async fn load(db: &Database) -> Result<(), String> {
     }
     println!();
     println!("demo officials (password shown once; demo data only):");
+    let mut plan_owner = None;
     for (username, display, role, org_index) in OFFICIALS {
         let org = orgs
             .get(org_index)
             .ok_or_else(|| format!("demo official {username}: no organisation {org_index}"))?;
         let name = Username::parse(username).ok_or_else(|| format!("demo username {username}"))?;
         let password = random_password();
-        add_official(db, name, display.to_owned(), org, role, &password).await?;
+        let official = add_official(db, name, display.to_owned(), org, role, &password).await?;
+        if org_index == JINCHENG && role == Role::OrgAdmin {
+            plan_owner = Some(official.id);
+        }
         println!(
             "  {username:<24} {password}  {:<16} {}",
             role.as_str(),
             org.name.as_str()
         );
     }
+    let (Some(owner), Some(jincheng)) = (plan_owner, orgs.get(JINCHENG)) else {
+        return Err("demo: 晋城市总工会 or its administrator is missing".into());
+    };
+    let now = clock::now();
+    let plan = Plan {
+        id: PlanId::new(),
+        org_id: jincheng.id,
+        org_path: jincheng.path.clone(),
+        rules: jincheng_plan(china_date(now))?,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    let change = audit_change(
+        Actor::System,
+        "mutual_aid.plan.create",
+        "mutual_aid_plan",
+        plan.id,
+        json!({ "org_id": jincheng.id, "name": plan.rules.name, "via": "demo" }),
+        None,
+    );
+    db.create_plan(&plan, owner, &change)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!();
+    println!("mutual-aid plan  {}  {}", plan.rules.name, plan.id);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_demo_plan_is_valid_and_open_all_year() {
+        for day in ["2026-01-01", "2026-11-21", "2026-12-31"] {
+            let today: NaiveDate = day.parse().unwrap();
+            let rules = jincheng_plan(today).unwrap();
+            assert!(rules.enrolment_open_on(today), "{day}");
+            assert_eq!(rules.waiting_days, 0);
+            assert_eq!(rules.benefits[0].rate_basis_points, 5_000);
+        }
+    }
 }
