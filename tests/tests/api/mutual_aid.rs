@@ -23,6 +23,7 @@ both_shapes!(
     retried_create_and_submit_act_once,
     invoices_are_claimed_once_and_racing_reviewers_one_wins,
     scope_and_roles_guard_claims_and_documents,
+    a_returned_claim_is_completed_and_filed_again,
 );
 
 const PLANS: &str = "/api/v1/mutual-aid/plans";
@@ -884,6 +885,31 @@ async fn scope_and_roles_guard_claims_and_documents(shape: Shape) {
     assert_eq!(queue["items"].as_array().unwrap().len(), 0);
     let resp = aid.act(&ly, &claim, "take", None).await;
     assert_problem(resp, StatusCode::NOT_FOUND, "not_found").await;
+    let resp = app
+        .get(&format!("{ADMIN_PLANS}/{}", aid.plan), Some(&ly))
+        .await;
+    assert_problem(resp, StatusCode::NOT_FOUND, "not_found").await;
+    // A member of 洛阳 does not see the 郑州 plan and cannot enrol in it.
+    let ly_worker = aid.w.worker("ly-worker").await;
+    let form = json!({
+        "real_name": "孙丽", "id_number": person(9), "phone": "13812340009",
+        "employer_name": "某某外卖", "industry": "外卖配送", "employment_form": "delivery_rider",
+        "city": "洛阳市", "org_id": id(&aid.w.ly_joint),
+        "consent": { "accepted": true, "version": "2026-11-20" },
+    });
+    let application = expect(
+        app.post("/api/v1/membership/applications", &form, Some(&ly_worker))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    aid.w.approved(&id(&application)).await;
+    let plans = expect(app.get(PLANS, Some(&ly_worker)).await, StatusCode::OK).await;
+    assert_eq!(plans["items"].as_array().unwrap().len(), 0, "{plans}");
+    let resp = app
+        .post(ENROL, &json!({ "plan_id": aid.plan }), Some(&ly_worker))
+        .await;
+    assert_problem(resp, StatusCode::NOT_FOUND, "not_found").await;
 
     // Roles: an auditor reads but does not decide; finance does not review; a reviewer does
     // not pay or export; a worker's token is not an official's.
@@ -936,4 +962,66 @@ async fn scope_and_roles_guard_claims_and_documents(shape: Shape) {
     } else {
         panic!("no documents folder");
     }
+}
+
+async fn a_returned_claim_is_completed_and_filed_again(shape: Shape) {
+    let aid = Aid::new(shape).await;
+    let app = &aid.w.app;
+    let claim = aid.submitted(vec![line("G-1", 10_000)]).await;
+    expect(
+        aid.act(&aid.reviewer_a, &claim, "take", None).await,
+        StatusCode::OK,
+    )
+    .await;
+    let returned = expect(
+        aid.act(
+            &aid.reviewer_a,
+            &claim,
+            "return",
+            Some(&json!({ "note": "请补充出院小结" })),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(returned["status"], "returned");
+    assert_eq!(returned["return_note"], "请补充出院小结");
+
+    // The worker adds a line and a document, and files it again; the clock of the first
+    // submission keeps running.
+    let edited = expect(
+        app.request(
+            Method::PUT,
+            &format!("{CLAIMS}/{claim}"),
+            Some(&json!({ "lines": [line("G-1", 10_000), line("G-2", 2_000)], "payee": payee() })),
+            Some(&aid.worker),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(edited["lines"].as_array().unwrap().len(), 2);
+    expect(
+        aid.upload(
+            &aid.worker,
+            &claim,
+            "discharge_summary",
+            "出院小结.pdf",
+            PDF,
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let again = expect(aid.submit(&aid.worker, &claim, None).await, StatusCode::OK).await;
+    assert_eq!(again["status"], "submitted");
+    assert_eq!(again["submitted_at"], returned["submitted_at"]);
+    assert_eq!(again["claimed_fen"], 480_000, "{again}");
+    let shown = expect(
+        app.get(&format!("{CLAIMS}/{claim}"), Some(&aid.worker))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(actions(&shown), ["submit", "take", "return", "submit"]);
 }

@@ -200,6 +200,7 @@ pub async fn create(
     params(PageQuery),
     responses(
         (status = 200, description = "One page", body = Paged<PlanView>),
+        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Role may not read mutual aid, or a worker token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
@@ -281,14 +282,15 @@ pub async fn update(
         ));
     };
     let rules = form.rules()?;
+    let next = version.saturating_add(1);
     let change = admin.principal.change(
         "mutual_aid.plan.save",
         "mutual_aid_plan",
         plan.id,
-        json!({ "name": rules.name, "version": version + 1 }),
+        json!({ "name": rules.name, "version": next }),
         Some(OutboxEvent {
             topic: "mutual_aid.plan.saved".into(),
-            payload: json!({ "id": plan.id, "org_id": plan.org_id, "version": version + 1 }),
+            payload: json!({ "id": plan.id, "org_id": plan.org_id, "version": next }),
         }),
     );
     let saved = state
