@@ -208,6 +208,8 @@ fn view_json(claim: &Claim) -> Result<Value, ApiError> {
     responses(
         (status = 201, description = "The draft", body = ClaimView),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such enrolment of the worker", body = Problem, content_type = "application/problem+json"),
@@ -327,6 +329,8 @@ pub async fn show(
     responses(
         (status = 200, description = "The claim", body = ClaimView),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such claim of the worker", body = Problem, content_type = "application/problem+json"),

@@ -245,6 +245,8 @@ pub struct ApproveForm {
     responses(
         (status = 200, description = "Approved, or waiting for the second review", body = ClaimView),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Role may not review claims, a worker token, or `four_eyes`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Not found in the caller's subtree", body = Problem, content_type = "application/problem+json"),
@@ -311,6 +313,8 @@ pub struct ReturnForm {
     responses(
         (status = 200, description = "Returned", body = ClaimView),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Role may not review claims, a worker token, or `four_eyes`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Not found in the caller's subtree", body = Problem, content_type = "application/problem+json"),
@@ -353,6 +357,8 @@ pub struct RejectForm {
     responses(
         (status = 200, description = "Rejected", body = ClaimView),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Role may not review claims, a worker token, or `four_eyes`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Not found in the caller's subtree", body = Problem, content_type = "application/problem+json"),

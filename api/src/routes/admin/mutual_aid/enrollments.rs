@@ -124,6 +124,8 @@ pub struct PaymentResults {
     responses(
         (status = 200, description = "Recorded", body = PaymentResults),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Role may not record fees, or a worker token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "An enrolment unknown or outside the caller's subtree (nothing recorded)", body = Problem, content_type = "application/problem+json"),

@@ -148,6 +148,8 @@ pub async fn plan_in_scope(
     responses(
         (status = 201, description = "Created", body = PlanView),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Role may not manage plans, or a worker token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`org_id` not in the caller's subtree", body = Problem, content_type = "application/problem+json"),
@@ -250,6 +252,8 @@ pub async fn show(
     responses(
         (status = 200, description = "Saved", body = PlanView),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Role may not manage plans, or a worker token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Not found in the caller's subtree", body = Problem, content_type = "application/problem+json"),

@@ -208,6 +208,8 @@ pub struct PaidForm {
     responses(
         (status = 200, description = "Paid", body = ClaimView),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Role may not pay claims (finance only), or a worker token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Not found in the caller's subtree", body = Problem, content_type = "application/problem+json"),
