@@ -166,7 +166,7 @@ pub async fn document_link(
 }
 
 /// Runs `command` on claim `id` for an official holding `permission`.
-async fn run(
+pub(super) async fn run(
     state: &AppState,
     admin: &Admin,
     permission: Permission,

@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpResponse};
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use yiwang_domain::calendar::china_date;
 use yiwang_domain::clock;
@@ -18,15 +18,14 @@ use yiwang_domain::mutual_aid::ClaimStatus;
 use yiwang_domain::repo::Page;
 use yiwang_infra::db::claim_key;
 
-use super::claims::{claim_in_scope, required_text};
+use super::claims::{required_text, run};
 use super::plan_in_scope;
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
 use crate::routes::admin::membership::export::{XlsxFile, XLSX};
 use crate::routes::mutual_aid::claims::PAYEE_ACCOUNT_CONTEXT;
-use crate::routes::mutual_aid::{decide_error, transition_change, ClaimView};
+use crate::routes::mutual_aid::ClaimView;
 use crate::state::AppState;
-use yiwang_domain::mutual_aid::store::CommandInput;
 
 /// Most claims one payment list holds.
 pub const PAYMENT_LIST_MAX_ROWS: usize = 5_000;
@@ -224,24 +223,12 @@ pub async fn mark_paid(
     form: web::Json<PaidForm>,
 ) -> Result<web::Json<ClaimView>, ApiError> {
     let bank_reference = required_text("bank_reference", &form.bank_reference, 100)?;
-    let claim = claim_in_scope(&state, &admin, Permission::PayClaims, &id).await?;
-    let input = CommandInput {
-        command: Command::MarkPaid { bank_reference },
-        actor: admin.principal.account_id(),
-        member_in_scope: true,
-        at: clock::now(),
-    };
-    let base = admin
-        .principal
-        .change("", "mutual_aid_claim", claim.id, Value::Null, None);
-    let outcome = state
-        .mutual_aid
-        .decide(
-            claim.id,
-            &input,
-            transition_change(base, input.command.action()),
-        )
-        .await
-        .map_err(decide_error)?;
-    Ok(web::Json(ClaimView::new(&outcome.claim, clock::now())))
+    run(
+        &state,
+        &admin,
+        Permission::PayClaims,
+        &id,
+        Command::MarkPaid { bank_reference },
+    )
+    .await
 }
