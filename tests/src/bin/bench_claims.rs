@@ -1,0 +1,867 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Load driver of `scripts/bench-claims` (issue #5, "Performance"): mutual-aid claim
+//! submission over HTTP against a running `yiwang serve`.
+//!
+//! Setup (over HTTP, as an official and as workers logged in through the WeChat emulator): an
+//! organisation that accepts individuals below the official's root, a plan of that
+//! organisation with no required documents and no waiting period whose enrolment is open
+//! today (China time), and N workers who each apply for membership (a distinct resident ID
+//! number and phone), are approved, enrol, and have their fee recorded (`paid_by_union`, up to
+//! 500 enrolments a request).
+//!
+//! Load: C tasks; task i files claims for workers i, i + C, i + 2C, … in turn, so no two tasks
+//! ever act for the same worker at once. One transaction is `POST /api/v1/mutual-aid/claims`
+//! (three lines with invoice numbers never used before, the payee) followed by
+//! `POST /api/v1/mutual-aid/claims/{id}/submit` with a fresh `Idempotency-Key`; it counts when
+//! both answer 2xx, and its latency runs from the start of the create to the end of the
+//! submit. A warm-up phase of the same shape runs first; it is not reported, but the claims it
+//! creates are counted, so `creates_2xx` and `submits_2xx` are every 2xx the server gave.
+//!
+//! With `--server-pid`, the CPU time of the measured run is split from `/proc` (Linux): the
+//! server, this driver, every process named `postgres`, the rest, idle. With `--phase-file`,
+//! the driver writes the phase it is in (`setup`, `warmup`, `measure`, `done`) to that file,
+//! so a sampler outside can look at the measured run only.
+//!
+//! usage: `bench-claims --base-url URL --username NAME [--workers N] [--clients C]
+//! [--duration SECS] [--warmup SECS] [--setup-concurrency K] [--server-pid PID]
+//! [--phase-file PATH]`, the official's password on the first line of stdin. Progress goes to
+//! stderr; the result is one JSON object on stdout.
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{Days, NaiveDate, Utc};
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{json, Value};
+
+const USAGE: &str = "usage: bench-claims --base-url URL --username NAME [--workers N (256)] \
+[--clients C (64)] [--duration SECS (20)] [--warmup SECS (5)] [--setup-concurrency K (16)]
+[--server-pid PID] [--phase-file PATH]
+(the official's password on the first line of stdin; result JSON on stdout)";
+
+/// Most enrolments in one fee request (the API's limit).
+const PAYMENT_BATCH: usize = 500;
+/// Error bodies printed per phase.
+const SAMPLES: usize = 5;
+/// A valid unified social credit code (GB 32100-2015), as the API tests use.
+const CREDIT_CODE: &str = "91350100M000100Y43";
+
+struct Args {
+    base: String,
+    username: String,
+    password: String,
+    workers: usize,
+    clients: usize,
+    duration: Duration,
+    warmup: Duration,
+    setup_concurrency: usize,
+    server_pid: Option<u32>,
+    phase_file: Option<String>,
+}
+
+fn parse_args() -> Args {
+    let mut base = None;
+    let mut username = None;
+    let mut server_pid = None;
+    let mut phase_file = None;
+    let (mut workers, mut clients, mut duration, mut warmup, mut setup) = (256, 64, 20.0, 5.0, 16);
+    let mut it = std::env::args().skip(1);
+    let fail = |msg: String| -> ! {
+        eprintln!("bench-claims: {msg}\n{USAGE}");
+        std::process::exit(2)
+    };
+    while let Some(flag) = it.next() {
+        if flag == "-h" || flag == "--help" {
+            println!("{USAGE}");
+            std::process::exit(0);
+        }
+        let value = it
+            .next()
+            .unwrap_or_else(|| fail(format!("{flag} needs a value")));
+        let number = |v: &str| -> f64 {
+            v.parse::<f64>()
+                .ok()
+                .filter(|n| n.is_finite() && *n >= 0.0)
+                .unwrap_or_else(|| fail(format!("{flag}: not a number: {v}")))
+        };
+        match flag.as_str() {
+            "--base-url" => base = Some(value.trim_end_matches('/').to_owned()),
+            "--username" => username = Some(value),
+            "--workers" => workers = number(&value) as usize,
+            "--clients" => clients = number(&value) as usize,
+            "--duration" => duration = number(&value),
+            "--warmup" => warmup = number(&value),
+            "--setup-concurrency" => setup = number(&value) as usize,
+            "--server-pid" => server_pid = Some(number(&value) as u32),
+            "--phase-file" => phase_file = Some(value),
+            _ => fail(format!("unknown argument: {flag}")),
+        }
+    }
+    let base = base.unwrap_or_else(|| fail("--base-url is required".into()));
+    let username = username.unwrap_or_else(|| fail("--username is required".into()));
+    if clients == 0 || workers < clients || workers > 100_000 {
+        fail(format!(
+            "need 1 ≤ clients ≤ workers ≤ 100000 (got {clients} clients, {workers} workers)"
+        ));
+    }
+    if duration <= 0.0 || setup == 0 {
+        fail("--duration and --setup-concurrency must be positive".into());
+    }
+    let mut password = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut password)
+        .expect("read the password from stdin");
+    let password = password.trim_end_matches(['\r', '\n']).to_owned();
+    if password.is_empty() {
+        fail("the official's password must be on the first line of stdin".into());
+    }
+    Args {
+        base,
+        username,
+        password,
+        workers,
+        clients,
+        duration: Duration::from_secs_f64(duration),
+        warmup: Duration::from_secs_f64(warmup),
+        setup_concurrency: setup,
+        server_pid,
+        phase_file,
+    }
+}
+
+/// Writes the phase to `--phase-file`, if given.
+fn mark(args: &Args, phase: &str) {
+    if let Some(path) = &args.phase_file {
+        if let Err(e) = std::fs::write(path, format!("{phase}\n")) {
+            eprintln!("bench-claims: cannot write {path}: {e}");
+        }
+    }
+}
+
+/// CPU clock ticks (USER_HZ) so far: the whole machine and its idle part, the server, this
+/// process, every process named `postgres`, and each other process (pid → command, ticks).
+#[derive(Clone, Default)]
+struct Ticks {
+    machine: u64,
+    idle: u64,
+    server: u64,
+    driver: u64,
+    postgres: u64,
+    others: BTreeMap<u32, (String, u64)>,
+}
+
+/// utime + stime of `/proc/<pid>/stat` (0 when it cannot be read) and the command name.
+fn proc_ticks(stat_path: &std::path::Path) -> (u64, String) {
+    let Ok(text) = std::fs::read_to_string(stat_path) else {
+        return (0, String::new());
+    };
+    let (Some(open), Some(close)) = (text.find('('), text.rfind(')')) else {
+        return (0, String::new());
+    };
+    let comm = text[open + 1..close].to_owned();
+    let f: Vec<&str> = text[close + 1..].split_whitespace().collect();
+    let n = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // after "pid (comm)": state is field 0, utime 11, stime 12
+    (n(11) + n(12), comm)
+}
+
+fn ticks(server_pid: u32) -> Ticks {
+    let mut t = Ticks::default();
+    if let Ok(stat) = std::fs::read_to_string("/proc/stat") {
+        if let Some(cpu) = stat.lines().next() {
+            let v: Vec<u64> = cpu
+                .split_whitespace()
+                .skip(1)
+                .take(8)
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            t.machine = v.iter().sum();
+            t.idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+        }
+    }
+    t.server = proc_ticks(std::path::Path::new(&format!("/proc/{server_pid}/stat"))).0;
+    t.driver = proc_ticks(std::path::Path::new("/proc/self/stat")).0;
+    let me = std::process::id();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            if pid == server_pid || pid == me {
+                continue;
+            }
+            let (n, comm) = proc_ticks(&entry.path().join("stat"));
+            if comm == "postgres" {
+                t.postgres += n;
+            } else if n > 0 {
+                t.others.insert(pid, (comm, n));
+            }
+        }
+    }
+    t
+}
+
+/// The shares of all cores (2 cores = 200 %) between two snapshots.
+fn cpu_shares(a: &Ticks, b: &Ticks) -> Value {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let total = b.machine.saturating_sub(a.machine) as f64;
+    if total <= 0.0 {
+        return Value::Null;
+    }
+    let pct = |x: u64| round2(100.0 * cores * x as f64 / total);
+    let idle = b.idle.saturating_sub(a.idle);
+    let server = b.server.saturating_sub(a.server);
+    let driver = b.driver.saturating_sub(a.driver);
+    let postgres = b.postgres.saturating_sub(a.postgres);
+    let busy = b.machine.saturating_sub(a.machine).saturating_sub(idle);
+    let other = busy.saturating_sub(server + driver + postgres);
+    // The other processes that used the most, by command (kernel workers together; a process
+    // that started during the run counted from 0).
+    let mut by_comm: BTreeMap<String, u64> = BTreeMap::new();
+    for (pid, (comm, n)) in &b.others {
+        let start = a.others.get(pid).map_or(0, |(_, n)| *n);
+        let name = if comm.starts_with("kworker/") {
+            "kworker (kernel)".to_owned()
+        } else {
+            comm.clone()
+        };
+        *by_comm.entry(name).or_default() += n.saturating_sub(start);
+    }
+    let mut top: Vec<(String, u64)> = by_comm.into_iter().filter(|(_, n)| *n > 0).collect();
+    top.sort_by_key(|t| std::cmp::Reverse(t.1));
+    let top: Vec<Value> = top
+        .into_iter()
+        .take(5)
+        .map(|(comm, n)| json!({ "command": comm, "pct": pct(n) }))
+        .collect();
+    json!({
+        "cores": cores,
+        "server_pct": pct(server),
+        "driver_pct": pct(driver),
+        "postgres_pct": pct(postgres),
+        "other_pct": pct(other),
+        "idle_pct": pct(idle),
+        "other_top": top,
+    })
+}
+
+/// Today in China Standard Time (UTC+8), `days` away.
+fn china_day(days: i64) -> NaiveDate {
+    let today = (Utc::now() + chrono::TimeDelta::hours(8)).date_naive();
+    if days >= 0 {
+        today + Days::new(days.unsigned_abs())
+    } else {
+        today - Days::new(days.unsigned_abs())
+    }
+}
+
+/// A resident ID number: `prefix17` plus its GB 11643-1999 check character.
+fn id_number(prefix17: &str) -> String {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    assert_eq!(prefix17.len(), 17, "{prefix17}");
+    let sum: u32 = prefix17
+        .bytes()
+        .zip(WEIGHTS)
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum();
+    let check = char::from(b"10X98765432"[(sum % 11) as usize]);
+    format!("{prefix17}{check}")
+}
+
+/// Worker `i`'s ID number: 北京市朝阳区 (110105), born on 1985-01-01 plus i / 1000 days,
+/// sequence i % 1000 — distinct for every i below 100,000 (born before 1985-04-11).
+fn person(i: usize) -> String {
+    let born = NaiveDate::from_ymd_opt(1985, 1, 1).unwrap() + Days::new((i / 1000) as u64);
+    id_number(&format!("110105{}{:03}", born.format("%Y%m%d"), i % 1000))
+}
+
+/// Worker `i`'s mobile number (distinct for every i below 100,000,000).
+fn phone(i: usize) -> String {
+    format!("139{i:08}")
+}
+
+/// One HTTP answer: status and body text.
+struct Answer {
+    status: StatusCode,
+    body: String,
+}
+
+impl Answer {
+    fn ok(&self) -> bool {
+        self.status.is_success()
+    }
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+    /// `409 duplicate_invoice` and the like, for the error tally.
+    fn kind(&self) -> String {
+        let code = self.json()["code"].as_str().unwrap_or("").to_owned();
+        format!("{} {code}", self.status.as_u16()).trim().to_owned()
+    }
+}
+
+#[derive(Clone)]
+struct Api {
+    client: Client,
+    base: String,
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        idempotency_key: Option<&str>,
+    ) -> Result<Answer, reqwest::Error> {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        if let Some(k) = idempotency_key {
+            req = req.header("Idempotency-Key", k);
+        }
+        let resp = req.send().await?;
+        let status = resp.status();
+        let body = resp.text().await?;
+        Ok(Answer { status, body })
+    }
+
+    /// A setup call that must answer `want`; its JSON body.
+    async fn expect(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        want: StatusCode,
+    ) -> Value {
+        let what = format!("{method} {path}");
+        let a = self
+            .call(method, path, token, body, None)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(a.status, want, "{what} answered {}: {}", a.status, a.body);
+        a.json()
+    }
+}
+
+fn id_of(v: &Value) -> String {
+    v["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {v}"))
+        .to_owned()
+}
+
+/// A worker ready to claim.
+struct Worker {
+    token: String,
+    enrollment: String,
+}
+
+/// The plan: the 晋城 rules of the API tests (50 %, second review from 10,000 yuan), with no
+/// required documents and no waiting period; plan year and enrolment around today.
+fn plan_form(org_id: &str) -> Value {
+    json!({
+        "org_id": org_id,
+        "name": "压测互助计划 (bench)",
+        "starts_on": china_day(-30).to_string(),
+        "ends_on": china_day(300).to_string(),
+        "enrolment_opens_on": china_day(-30).to_string(),
+        "enrolment_closes_on": china_day(30).to_string(),
+        "fee_fen": 5_000,
+        "waiting_days": 0,
+        "second_review_from_fen": 1_000_000,
+        "benefits": [
+            { "kind": "inpatient", "threshold_fen": 900_000, "deductible_fen": 0,
+              "rate_basis_points": 5_000, "minimum_fen": 30_000, "maximum_fen": 3_000_000,
+              "annual_cap_fen": 6_000_000, "required_documents": [] },
+            { "kind": "chronic", "threshold_fen": 500_000, "deductible_fen": 0,
+              "rate_basis_points": 5_000, "minimum_fen": 30_000, "maximum_fen": 1_000_000,
+              "annual_cap_fen": 2_000_000, "required_documents": [] }
+        ]
+    })
+}
+
+/// Logs worker `i` in, has them apply, approves, enrols: the worker (fee not yet recorded).
+async fn prepare_worker(
+    api: &Api,
+    admin: &str,
+    org_id: &str,
+    notice_version: &str,
+    plan_id: &str,
+    i: usize,
+) -> Worker {
+    let login = api
+        .expect(
+            Method::POST,
+            "/api/v1/auth/wechat/login",
+            None,
+            Some(&json!({ "code": format!("bench-{i}.1") })),
+            StatusCode::OK,
+        )
+        .await;
+    let token = login["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no access_token in {login}"))
+        .to_owned();
+    let form = json!({
+        "real_name": "王建军",
+        "id_number": person(i),
+        "phone": phone(i),
+        "employer_name": "顺丰速运郑州分公司",
+        "credit_code": CREDIT_CODE,
+        "industry": "快递物流",
+        "employment_form": "courier",
+        "city": "郑州市",
+        "org_id": org_id,
+        "consent": { "accepted": true, "version": notice_version },
+    });
+    let app = id_of(
+        &api.expect(
+            Method::POST,
+            "/api/v1/membership/applications",
+            Some(&token),
+            Some(&form),
+            StatusCode::CREATED,
+        )
+        .await,
+    );
+    let approved = api
+        .expect(
+            Method::POST,
+            &format!("/api/v1/admin/membership/applications/{app}/approve"),
+            Some(admin),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(approved["application"]["status"], "approved", "{approved}");
+    let enrollment = id_of(
+        &api.expect(
+            Method::POST,
+            "/api/v1/mutual-aid/enrollments",
+            Some(&token),
+            Some(&json!({ "plan_id": plan_id })),
+            StatusCode::CREATED,
+        )
+        .await,
+    );
+    Worker { token, enrollment }
+}
+
+/// What one load task saw.
+#[derive(Default)]
+struct Tally {
+    latencies_us: Vec<u64>,
+    /// When each transaction ended, seconds since the phase started.
+    ended_s: Vec<u32>,
+    creates_2xx: u64,
+    submits_2xx: u64,
+    errors: BTreeMap<String, u64>,
+    samples: Vec<String>,
+}
+
+impl Tally {
+    fn error(&mut self, what: String, sample: String) {
+        *self.errors.entry(what).or_default() += 1;
+        if self.samples.len() < SAMPLES {
+            self.samples.push(sample);
+        }
+    }
+    fn merge(&mut self, other: Tally) {
+        self.latencies_us.extend(other.latencies_us);
+        self.ended_s.extend(other.ended_s);
+        self.creates_2xx += other.creates_2xx;
+        self.submits_2xx += other.submits_2xx;
+        for (k, n) in other.errors {
+            *self.errors.entry(k).or_default() += n;
+        }
+        for s in other.samples {
+            if self.samples.len() < SAMPLES {
+                self.samples.push(s);
+            }
+        }
+    }
+    fn error_count(&self) -> u64 {
+        self.errors.values().sum()
+    }
+}
+
+/// A line of `yuan`, 20 % paid by insurance and 80 % out of pocket, treated today.
+fn line(invoice: String, yuan: i64) -> Value {
+    let total = yuan * 100;
+    json!({
+        "hospital": "晋城市人民医院", "invoice_number": invoice,
+        "treated_on": china_day(0).to_string(), "kind": "inpatient",
+        "total_fen": total, "insurance_fen": total / 5, "out_of_pocket_fen": total - total / 5,
+    })
+}
+
+fn payee() -> Value {
+    json!({ "account_name": "王建军", "bank": "中国工商银行晋城分行",
+            "account_number": "6222 0212 3456 7890 123" })
+}
+
+/// One load task of phase `phase` (`W` warm-up, `M` measured) until `deadline`.
+async fn load_task(
+    api: Api,
+    workers: Arc<Vec<Worker>>,
+    task: usize,
+    clients: usize,
+    phase: &'static str,
+    phase_start: Instant,
+    deadline: Instant,
+) -> Tally {
+    let mut tally = Tally::default();
+    let mine: Vec<usize> = (task..workers.len()).step_by(clients).collect();
+    let mut seq: u64 = 0;
+    while Instant::now() < deadline {
+        let w = &workers[mine[(seq as usize) % mine.len()]];
+        seq += 1;
+        let body = json!({
+            "enrollment_id": w.enrollment,
+            "lines": [
+                line(format!("BENCH-{phase}{task}-{seq}-1"), 3_000),
+                line(format!("BENCH-{phase}{task}-{seq}-2"), 2_000),
+                line(format!("BENCH-{phase}{task}-{seq}-3"), 1_000),
+            ],
+            "payee": payee(),
+        });
+        let start = Instant::now();
+        let created = match api
+            .call(
+                Method::POST,
+                "/api/v1/mutual-aid/claims",
+                Some(&w.token),
+                Some(&body),
+                None,
+            )
+            .await
+        {
+            Ok(a) if a.ok() => {
+                tally.creates_2xx += 1;
+                a
+            }
+            Ok(a) => {
+                tally.error(
+                    format!("create {}", a.kind()),
+                    format!("create: {} {}", a.status, a.body),
+                );
+                continue;
+            }
+            Err(e) => {
+                tally.error("create transport".into(), format!("create: {e}"));
+                continue;
+            }
+        };
+        let Some(claim) = created.json()["id"].as_str().map(str::to_owned) else {
+            tally.error(
+                "create without id".into(),
+                format!("create: {}", created.body),
+            );
+            continue;
+        };
+        let key = uuid::Uuid::new_v4().to_string();
+        match api
+            .call(
+                Method::POST,
+                &format!("/api/v1/mutual-aid/claims/{claim}/submit"),
+                Some(&w.token),
+                None,
+                Some(&key),
+            )
+            .await
+        {
+            Ok(a) if a.ok() => {
+                tally.submits_2xx += 1;
+                let status = a.json()["status"].as_str().unwrap_or("").to_owned();
+                if status == "submitted" {
+                    tally.latencies_us.push(start.elapsed().as_micros() as u64);
+                    tally.ended_s.push(phase_start.elapsed().as_secs() as u32);
+                } else {
+                    tally.error(
+                        format!("submit 2xx with status '{status}'"),
+                        format!("submit: {} {}", a.status, a.body),
+                    );
+                }
+            }
+            Ok(a) => tally.error(
+                format!("submit {}", a.kind()),
+                format!("submit: {} {}", a.status, a.body),
+            ),
+            Err(e) => tally.error("submit transport".into(), format!("submit: {e}")),
+        }
+    }
+    tally
+}
+
+/// Runs `clients` load tasks for `length`; the merged tally and the elapsed time (until the
+/// last task finished its last transaction).
+async fn phase(
+    api: &Api,
+    workers: &Arc<Vec<Worker>>,
+    clients: usize,
+    name: &'static str,
+    length: Duration,
+) -> (Tally, Duration) {
+    let start = Instant::now();
+    let deadline = start + length;
+    let tasks: Vec<_> = (0..clients)
+        .map(|t| {
+            tokio::spawn(load_task(
+                api.clone(),
+                Arc::clone(workers),
+                t,
+                clients,
+                name,
+                start,
+                deadline,
+            ))
+        })
+        .collect();
+    let mut tally = Tally::default();
+    for t in tasks {
+        tally.merge(t.await.expect("a load task panicked"));
+    }
+    (tally, start.elapsed())
+}
+
+/// The `q`-quantile (nearest rank) of sorted micro-seconds, in milliseconds.
+fn quantile_ms(sorted: &[u64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1] as f64 / 1000.0
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+#[tokio::main]
+async fn main() {
+    let args = parse_args();
+    let client = Client::builder()
+        .timeout(Duration::from_secs(120))
+        .tcp_nodelay(true)
+        .pool_max_idle_per_host(args.clients.max(args.setup_concurrency) * 2)
+        .build()
+        .expect("HTTP client");
+    let api = Api {
+        client,
+        base: args.base.clone(),
+    };
+
+    // ---------------------------------------------------------------- setup
+    mark(&args, "setup");
+    let setup_start = Instant::now();
+    let login = api
+        .expect(
+            Method::POST,
+            "/api/v1/admin/auth/login",
+            None,
+            Some(&json!({ "username": args.username, "password": args.password })),
+            StatusCode::OK,
+        )
+        .await;
+    let admin = login["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned();
+    let root = login["account"]["org"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no account.org.id in the login answer: {login}"))
+        .to_owned();
+    let notice = api
+        .expect(
+            Method::GET,
+            "/api/v1/membership/privacy-notice",
+            None,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    let version = notice["version"]
+        .as_str()
+        .expect("notice version")
+        .to_owned();
+    let org = id_of(
+        &api.expect(
+            Method::POST,
+            "/api/v1/admin/orgs",
+            Some(&admin),
+            Some(&json!({
+                "parent_id": root, "name": "压测快递行业联合工会", "kind": "joint_union",
+                "accepts_individuals": true, "city": "郑州市",
+            })),
+            StatusCode::CREATED,
+        )
+        .await,
+    );
+    let plan = id_of(
+        &api.expect(
+            Method::POST,
+            "/api/v1/admin/mutual-aid/plans",
+            Some(&admin),
+            Some(&plan_form(&org)),
+            StatusCode::CREATED,
+        )
+        .await,
+    );
+    eprintln!(
+        "bench-claims: org {org}, plan {plan}; preparing {} workers ({} at a time)",
+        args.workers, args.setup_concurrency
+    );
+    let k = args.setup_concurrency.min(args.workers);
+    let preparers: Vec<_> = (0..k)
+        .map(|j| {
+            let (api, admin, org, version, plan) = (
+                api.clone(),
+                admin.clone(),
+                org.clone(),
+                version.clone(),
+                plan.clone(),
+            );
+            let n = args.workers;
+            tokio::spawn(async move {
+                let mut out = Vec::new();
+                for i in (j..n).step_by(k) {
+                    out.push((
+                        i,
+                        prepare_worker(&api, &admin, &org, &version, &plan, i).await,
+                    ));
+                }
+                out
+            })
+        })
+        .collect();
+    let mut prepared: Vec<(usize, Worker)> = Vec::with_capacity(args.workers);
+    for p in preparers {
+        prepared.extend(p.await.expect("a setup task panicked"));
+    }
+    prepared.sort_by_key(|(i, _)| *i);
+    let workers: Vec<Worker> = prepared.into_iter().map(|(_, w)| w).collect();
+    for chunk in workers.chunks(PAYMENT_BATCH) {
+        let ids: Vec<&str> = chunk.iter().map(|w| w.enrollment.as_str()).collect();
+        let paid = api
+            .expect(
+                Method::POST,
+                "/api/v1/admin/mutual-aid/enrollments/payments",
+                Some(&admin),
+                Some(&json!({ "enrollment_ids": ids, "method": "paid_by_union" })),
+                StatusCode::OK,
+            )
+            .await;
+        let items = paid["items"].as_array().expect("payment items");
+        assert_eq!(items.len(), chunk.len(), "{paid}");
+        for item in items {
+            assert_eq!(item["enrollment"]["status"], "active", "{item}");
+        }
+    }
+    let setup = setup_start.elapsed();
+    eprintln!(
+        "bench-claims: setup done in {:.1} s: {} members enrolled and paid",
+        setup.as_secs_f64(),
+        workers.len()
+    );
+    let workers = Arc::new(workers);
+
+    // ---------------------------------------------------------------- load
+    let mut warm = Tally::default();
+    let mut warm_elapsed = Duration::ZERO;
+    if !args.warmup.is_zero() {
+        mark(&args, "warmup");
+        eprintln!(
+            "bench-claims: warm-up, {} clients, {:.0} s (not reported)",
+            args.clients,
+            args.warmup.as_secs_f64()
+        );
+        (warm, warm_elapsed) = phase(&api, &workers, args.clients, "W", args.warmup).await;
+        for s in &warm.samples {
+            eprintln!("bench-claims: warm-up error: {s}");
+        }
+    }
+    eprintln!(
+        "bench-claims: measuring, {} clients, {:.0} s",
+        args.clients,
+        args.duration.as_secs_f64()
+    );
+    mark(&args, "measure");
+    let before = args.server_pid.map(ticks);
+    let (mut run, elapsed) = phase(&api, &workers, args.clients, "M", args.duration).await;
+    let cpu = match (args.server_pid, before) {
+        (Some(pid), Some(before)) => cpu_shares(&before, &ticks(pid)),
+        _ => Value::Null,
+    };
+    mark(&args, "done");
+    for s in &run.samples {
+        eprintln!("bench-claims: error: {s}");
+    }
+    run.latencies_us.sort_unstable();
+    let lat = &run.latencies_us;
+    let transactions = lat.len() as u64;
+    // Completed transactions per 5-second window of the measured run (the last one may be
+    // short: it holds what ended after the deadline too).
+    let windows = (args.duration.as_secs() as usize).div_ceil(5).max(1);
+    let mut per_window = vec![0u64; windows];
+    for s in &run.ended_s {
+        per_window[(*s as usize / 5).min(windows - 1)] += 1;
+    }
+    let tps_by_5s: Vec<f64> = per_window.iter().map(|n| round2(*n as f64 / 5.0)).collect();
+    let tps = transactions as f64 / elapsed.as_secs_f64();
+    let mean = if lat.is_empty() {
+        0.0
+    } else {
+        lat.iter().sum::<u64>() as f64 / lat.len() as f64 / 1000.0
+    };
+    let mut errors_by_kind = warm.errors.clone();
+    for (kind, n) in &run.errors {
+        *errors_by_kind.entry(kind.clone()).or_default() += n;
+    }
+    let report = json!({
+        "base_url": args.base,
+        "workers": args.workers,
+        "clients": args.clients,
+        "duration_s": round2(args.duration.as_secs_f64()),
+        "warmup_s": round2(args.warmup.as_secs_f64()),
+        "elapsed_s": round2(elapsed.as_secs_f64()),
+        "setup_s": round2(setup.as_secs_f64()),
+        "org_id": org,
+        "plan_id": plan,
+        "transactions": transactions,
+        "tps": round2(tps),
+        "mean_ms": round2(mean),
+        "p50_ms": round2(quantile_ms(lat, 0.50)),
+        "p90_ms": round2(quantile_ms(lat, 0.90)),
+        "p99_ms": round2(quantile_ms(lat, 0.99)),
+        "max_ms": round2(quantile_ms(lat, 1.0)),
+        "tps_by_5s": tps_by_5s,
+        "creates_2xx": warm.creates_2xx + run.creates_2xx,
+        "submits_2xx": warm.submits_2xx + run.submits_2xx,
+        "errors": warm.error_count() + run.error_count(),
+        "errors_by_kind": errors_by_kind,
+        "cpu": cpu,
+        "measured": {
+            "creates_2xx": run.creates_2xx,
+            "submits_2xx": run.submits_2xx,
+            "errors": run.error_count(),
+        },
+        "warmup": {
+            "transactions": warm.latencies_us.len(),
+            "elapsed_s": round2(warm_elapsed.as_secs_f64()),
+            "creates_2xx": warm.creates_2xx,
+            "submits_2xx": warm.submits_2xx,
+            "errors": warm.error_count(),
+        },
+    });
+    println!("{report}");
+}
