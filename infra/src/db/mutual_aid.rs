@@ -511,10 +511,12 @@ fn year_to_date(
     Ok(used)
 }
 
-/// Writes what a command changed: the claim's columns, the lines' approvals, the timeline
-/// entry; a rejection frees the claim's invoices.
+/// Writes what a command changed: the claim's columns, the approvals of the lines that differ
+/// from `before` (a submission changes none), the timeline entry; a rejection frees the
+/// claim's invoices.
 fn write_outcome(
     c: &mut DbConnection,
+    before: &Claim,
     outcome: &Outcome,
     action: ClaimAction,
     actor: AccountId,
@@ -540,7 +542,7 @@ fn write_outcome(
             cl::updated_at.eq(to_naive(claim.updated_at)),
         ))
         .execute(c)?;
-    for line in &claim.lines {
+    for line in claim.lines.iter().filter(|l| !before.lines.contains(l)) {
         diesel::update(l::table.find(line.id.to_string()))
             .set((
                 l::approved_fen.eq(line.approved_fen.map(Fen::get)),
@@ -1110,7 +1112,7 @@ impl MutualAidRepository for Database {
                         Err(refusal) => return Ok(Err(refusal)),
                     };
                     if outcome.changed {
-                        write_outcome(c, &outcome, input.command.action(), input.actor)?;
+                        write_outcome(c, &claim, &outcome, input.command.action(), input.actor)?;
                         record_change(c, &change(&outcome))?;
                     }
                     Ok(Ok(outcome))
