@@ -17,7 +17,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::enrollment::EnrollmentId;
+use super::enrollment::{Enrollment, EnrollmentId};
 use super::payout::{CostLine, Payout};
 use super::plan::{benefit_kind, BenefitKind, DocumentKind, PlanId};
 use crate::account::AccountId;
@@ -673,6 +673,44 @@ pub struct Claim {
 }
 
 impl Claim {
+    /// A new draft under `enrollment`, judged (until submitted) under `plan_version`: the
+    /// member, account and organisation are the enrolment's; nothing is computed or decided
+    /// yet.
+    pub fn draft(
+        enrollment: &Enrollment,
+        plan_version: i32,
+        lines: Vec<ClaimLine>,
+        payee: Option<Payee>,
+        now: DateTime<Utc>,
+    ) -> Claim {
+        Claim {
+            id: ClaimId::new(),
+            plan_id: enrollment.plan_id,
+            plan_version,
+            enrollment_id: enrollment.id,
+            member_id: enrollment.member_id,
+            account_id: enrollment.account_id,
+            org_id: enrollment.org_id,
+            org_path: enrollment.org_path.clone(),
+            status: ClaimStatus::Draft,
+            lines,
+            documents: Vec::new(),
+            claimed_fen: None,
+            approved_fen: None,
+            paid_fen: None,
+            breakdown: None,
+            first_reviewer: None,
+            second_reviewer: None,
+            return_note: None,
+            rejection: None,
+            payee,
+            bank_reference: None,
+            submitted_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// The document types it carries.
     pub fn document_kinds(&self) -> Vec<DocumentKind> {
         let mut kinds: Vec<DocumentKind> = self.documents.iter().map(|d| d.kind).collect();

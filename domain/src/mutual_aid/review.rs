@@ -472,41 +472,20 @@ mod tests {
             sha256: String::new(),
             uploaded_at: now,
         };
-        let claim = Claim {
-            id: claim_id,
-            plan_id: enrollment.plan_id,
-            plan_version: 1,
-            enrollment_id: enrollment.id,
-            member_id: enrollment.member_id,
-            account_id: worker,
-            org_id: org,
-            org_path: OrgPath::root(org),
-            status: ClaimStatus::Draft,
-            lines: vec![line(12_000, "2027-05-01"), line(30_000, "2027-05-20")],
-            documents: vec![
-                document(DocumentKind::Invoice),
-                document(DocumentKind::DiagnosisCertificate),
-            ],
-            claimed_fen: None,
-            approved_fen: None,
-            paid_fen: None,
-            breakdown: None,
-            first_reviewer: None,
-            second_reviewer: None,
-            return_note: None,
-            rejection: None,
-            payee: Some(Payee {
-                account_name: "王师傅".into(),
-                bank: "中国工商银行晋城分行".into(),
-                account_kid: "k1".into(),
-                account_sealed: "c2VhbGVk".into(),
-                account_masked: "6222********1234".into(),
-            }),
-            bank_reference: None,
-            submitted_at: None,
-            created_at: now,
-            updated_at: now,
+        let payee = Payee {
+            account_name: "王师傅".into(),
+            bank: "中国工商银行晋城分行".into(),
+            account_kid: "k1".into(),
+            account_sealed: "c2VhbGVk".into(),
+            account_masked: "6222********1234".into(),
         };
+        let lines = vec![line(12_000, "2027-05-01"), line(30_000, "2027-05-20")];
+        let mut claim = Claim::draft(&enrollment, 1, lines, Some(payee), now);
+        claim.id = claim_id;
+        claim.documents = vec![
+            document(DocumentKind::Invoice),
+            document(DocumentKind::DiagnosisCertificate),
+        ];
         World {
             rules: jincheng(),
             enrollment,

@@ -1304,39 +1304,14 @@ mod tests {
     }
 
     fn claim(f: &Fixture, lines: Vec<ClaimLine>) -> Claim {
-        let e = &f.enrollment;
-        Claim {
-            id: ClaimId::new(),
-            plan_id: f.plan.id,
-            plan_version: 1,
-            enrollment_id: e.id,
-            member_id: e.member_id,
-            account_id: e.account_id,
-            org_id: e.org_id,
-            org_path: e.org_path.clone(),
-            status: ClaimStatus::Draft,
-            lines,
-            documents: Vec::new(),
-            claimed_fen: None,
-            approved_fen: None,
-            paid_fen: None,
-            breakdown: None,
-            first_reviewer: None,
-            second_reviewer: None,
-            return_note: None,
-            rejection: None,
-            payee: Some(Payee {
-                account_name: "王师傅".into(),
-                bank: "中国工商银行晋城分行".into(),
-                account_kid: "k1".into(),
-                account_sealed: "c2VhbGVk".into(),
-                account_masked: "6222********1234".into(),
-            }),
-            bank_reference: None,
-            submitted_at: None,
-            created_at: at(2),
-            updated_at: at(2),
-        }
+        let payee = Payee {
+            account_name: "王师傅".into(),
+            bank: "中国工商银行晋城分行".into(),
+            account_kid: "k1".into(),
+            account_sealed: "c2VhbGVk".into(),
+            account_masked: "6222********1234".into(),
+        };
+        Claim::draft(&f.enrollment, 1, lines, Some(payee), at(2))
     }
 
     fn document(claim: ClaimId) -> Document {

@@ -16,7 +16,7 @@ use yiwang_domain::mutual_aid::claim::{
 use yiwang_domain::mutual_aid::payout::compute;
 use yiwang_domain::mutual_aid::review::Command;
 use yiwang_domain::mutual_aid::store::CommandInput;
-use yiwang_domain::mutual_aid::{ClaimAction, ClaimId, ClaimStatus};
+use yiwang_domain::mutual_aid::{ClaimAction, ClaimId};
 use yiwang_domain::problem::{text, FieldProblem};
 
 use super::{
@@ -230,33 +230,7 @@ pub async fn create(
         let enrollment = own_enrollment(&state, &worker, &form.enrollment_id).await?;
         let plan = state.mutual_aid.plan(enrollment.plan_id).await?;
         let (lines, payee) = checked(&state, form.lines, form.payee)?;
-        let now = clock::now();
-        let claim = Claim {
-            id: ClaimId::new(),
-            plan_id: plan.id,
-            plan_version: plan.version,
-            enrollment_id: enrollment.id,
-            member_id: enrollment.member_id,
-            account_id: enrollment.account_id,
-            org_id: enrollment.org_id,
-            org_path: enrollment.org_path.clone(),
-            status: ClaimStatus::Draft,
-            lines,
-            documents: Vec::new(),
-            claimed_fen: None,
-            approved_fen: None,
-            paid_fen: None,
-            breakdown: None,
-            first_reviewer: None,
-            second_reviewer: None,
-            return_note: None,
-            rejection: None,
-            payee,
-            bank_reference: None,
-            submitted_at: None,
-            created_at: now,
-            updated_at: now,
-        };
+        let claim = Claim::draft(&enrollment, plan.version, lines, payee, clock::now());
         let change = worker.0.change(
             "mutual_aid.claim.create",
             "mutual_aid_claim",
