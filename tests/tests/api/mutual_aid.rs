@@ -360,7 +360,7 @@ async fn a_claim_from_enrolment_to_payment(shape: Shape) {
     assert!(preview["benefits"][0]["explanation"]
         .as_str()
         .unwrap()
-        .contains("12000.00 元"));
+        .contains("按 50% 计 12,000.00 元，给付 12,000.00 元"));
 
     // Submit.
     let submitted = expect(
@@ -951,17 +951,19 @@ async fn scope_and_roles_guard_claims_and_documents(shape: Shape) {
     .await;
     assert_eq!(actors, ["admin"]);
 
-    // The documents are encrypted at rest: no file under the data folder holds the PDF.
-    if let Ok(entries) = std::fs::read_dir(app.settings.data_dir.join("documents/claims")) {
-        for claim_dir in entries.flatten() {
-            for file in std::fs::read_dir(claim_dir.path()).unwrap().flatten() {
-                let bytes = std::fs::read(file.path()).unwrap();
-                assert!(!bytes.windows(8).any(|w| w == b"%PDF-1.4"), "{file:?}");
-            }
-        }
-    } else {
-        panic!("no documents folder");
+    // The documents are encrypted at rest: both of the claim's files are stored under their
+    // generated names, and neither holds the PDF's bytes.
+    let stored = app
+        .settings
+        .data_dir
+        .join(format!("documents/claims/{claim}"));
+    let mut files = 0;
+    for file in std::fs::read_dir(&stored).unwrap().flatten() {
+        let bytes = std::fs::read(file.path()).unwrap();
+        assert!(!bytes.windows(8).any(|w| w == b"%PDF-1.4"), "{file:?}");
+        files += 1;
     }
+    assert_eq!(files, 2, "{stored:?}");
 }
 
 async fn a_returned_claim_is_completed_and_filed_again(shape: Shape) {

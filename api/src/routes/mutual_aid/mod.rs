@@ -327,25 +327,21 @@ pub struct PayoutView {
     pub benefits: Vec<BenefitPayoutView>,
 }
 
-fn yuan(fen: i64) -> String {
-    format!("{}.{:02} 元", fen / 100, fen % 100)
-}
-
 impl From<&Payout> for PayoutView {
     fn from(p: &Payout) -> Self {
         let benefits = p
             .benefits
             .iter()
             .map(|b| {
-                let costs = b.claim_costs_fen.plus(b.earlier_costs_fen).get();
+                let costs = b.claim_costs_fen.plus(b.earlier_costs_fen);
                 let explanation = if !b.covered {
                     format!("本计划不保障{}费用", b.kind.zh())
                 } else if !b.threshold_met {
                     format!(
                         "本年度{}费用合计 {}，未达到起付标准 {}，不予给付",
                         b.kind.zh(),
-                        yuan(costs),
-                        yuan(b.threshold_fen.get())
+                        costs,
+                        b.threshold_fen
                     )
                 } else {
                     let limit = match b.limit {
@@ -357,14 +353,14 @@ impl From<&Payout> for PayoutView {
                     format!(
                         "本年度{}费用合计 {}，达到起付标准 {}；自付 {} 扣除免赔 {} 后按 {}% 计 {}{}，给付 {}",
                         b.kind.zh(),
-                        yuan(costs),
-                        yuan(b.threshold_fen.get()),
-                        yuan(b.eligible_fen.get()),
-                        yuan(b.deductible_fen.get()),
+                        costs,
+                        b.threshold_fen,
+                        b.eligible_fen,
+                        b.deductible_fen,
                         f64::from(b.rate_basis_points) / 100.0,
-                        yuan(b.rated_fen.get()),
+                        b.rated_fen,
                         limit,
-                        yuan(b.payout_fen.get())
+                        b.payout_fen
                     )
                 };
                 BenefitPayoutView {
