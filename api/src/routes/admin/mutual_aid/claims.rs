@@ -12,14 +12,13 @@ use utoipa::{IntoParams, ToSchema};
 use yiwang_domain::clock;
 use yiwang_domain::money::Fen;
 use yiwang_domain::mutual_aid::claim::{Claim, LineId, Rejection, MAX_LINE_AMOUNT};
-use yiwang_domain::mutual_aid::plan::PlanId;
 use yiwang_domain::mutual_aid::review::{Command, LineApproval};
 use yiwang_domain::mutual_aid::store::{ClaimFilter, CommandInput};
 use yiwang_domain::mutual_aid::{ClaimId, ClaimStatus, RejectionReason};
-use yiwang_domain::problem::{present, FieldProblem};
+use yiwang_domain::problem::{present, text, FieldProblem};
 use yiwang_infra::db::claim_key;
 
-use super::plan_in_scope;
+use super::plan_filter;
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
 use crate::routes::mutual_aid::documents::{link, DocumentLink};
@@ -99,14 +98,7 @@ pub async fn queue(
             })
             .collect::<Result<_, _>>()?,
     };
-    let plan: Option<PlanId> = match query.plan_id.as_deref() {
-        None => None,
-        Some(id) => Some(
-            plan_in_scope(&state, &admin, Permission::ReadMutualAid, id)
-                .await?
-                .id,
-        ),
-    };
+    let plan = plan_filter(&state, &admin, query.plan_id.as_deref()).await?;
     let filter = ClaimFilter { statuses, plan };
     let rows = state
         .mutual_aid
@@ -388,20 +380,8 @@ pub async fn reject(
     .await
 }
 
-/// `value` trimmed, 1–`max` characters, else 422 on `field`.
+/// `value` trimmed, 1–`max` characters, else 422 on `field` (`required` or `too_long`).
 pub fn required_text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
-    let value = value.trim();
-    if value.is_empty() || value.chars().count() > max {
-        return Err(ApiError::invalid_field(
-            field,
-            if value.is_empty() {
-                "required"
-            } else {
-                "too_long"
-            },
-            format!("{field} 须为 1 到 {max} 个字符"),
-            format!("{field} must be 1 to {max} characters"),
-        ));
-    }
-    Ok(value.to_owned())
+    let mut problems = Vec::new();
+    text(&mut problems, field, Some(value.to_owned()), max, true).ok_or_else(|| problems.into())
 }
