@@ -6,3 +6,4 @@ pub mod mutual_aid;
 pub mod officials;
 pub mod orgs;
 pub mod service_points;
+pub mod spreadsheet;

@@ -2,7 +2,6 @@
 //! filters as `GET /api/v1/admin/members`, every matching member, ID and phone numbers
 //! masked. Each export is written to the audit log with its filter and row count.
 
-use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::http::StatusCode;
 use actix_web::{get, web, HttpResponse};
 use chrono::Datelike;
@@ -15,20 +14,13 @@ use yiwang_domain::membership::member::Member;
 use super::{member_filter, MemberQuery};
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
+use crate::routes::admin::spreadsheet::{build, download, heading, XlsxFile, XLSX};
 use crate::routes::me::mask_phone;
 use crate::state::AppState;
 
 /// Most rows one export holds; a larger result asks for a narrower filter (e.g. one
 /// organisation), which keeps the workbook a few megabytes in memory.
 pub const EXPORT_MAX_ROWS: u32 = 50_000;
-
-/// An Excel workbook, as the OpenAPI document describes the download.
-#[derive(utoipa::ToSchema)]
-#[schema(value_type = String, format = Binary)]
-pub struct XlsxFile(pub Vec<u8>);
-
-/// The XLSX media type.
-pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// Column headings (Chinese, as officials read them) and widths in characters.
 const COLUMNS: [(&str, f64); 9] = [
@@ -49,12 +41,8 @@ fn workbook(members: &[Member]) -> Result<Vec<u8>, XlsxError> {
     let mut book = Workbook::new();
     let sheet = book.add_worksheet();
     sheet.set_name("会员")?;
-    let bold = Format::new().set_bold();
+    heading(sheet, &COLUMNS)?;
     let date = Format::new().set_num_format("yyyy-mm-dd");
-    for (col, (title, width)) in (0u16..).zip(COLUMNS) {
-        sheet.write_string_with_format(0, col, title, &bold)?;
-        sheet.set_column_width(col, width)?;
-    }
     let excel_date = |d: chrono::NaiveDate| {
         ExcelDateTime::from_ymd(
             u16::try_from(d.year()).unwrap_or(1900),
@@ -127,19 +115,7 @@ pub async fn export(
                 format!("More than {EXPORT_MAX_ROWS} members match; export by organisation or status in parts"),
             )
         })?;
-    let bytes = web::block(move || workbook(&members))
-        .await
-        .map_err(|e| ApiError::internal(&e))?
-        .map_err(|e| ApiError::internal(&e))?;
+    let bytes = build(move || workbook(&members)).await?;
     let name = format!("members-{}.xlsx", china_date(clock::now()).format("%Y%m%d"));
-    Ok(HttpResponse::Ok()
-        .content_type(XLSX)
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            ContentDisposition {
-                disposition: DispositionType::Attachment,
-                parameters: vec![DispositionParam::Filename(name)],
-            },
-        ))
-        .body(bytes))
+    Ok(download(XLSX, name).body(bytes))
 }

@@ -14,7 +14,7 @@ use yiwang_domain::mutual_aid::EnrollmentId;
 use yiwang_domain::problem::present;
 use yiwang_infra::db::day_key;
 
-use super::plan_in_scope;
+use super::plan_filter;
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
 use crate::routes::mutual_aid::{rules_of, today, EnrollmentView};
@@ -54,14 +54,7 @@ pub async fn list(
 ) -> Result<web::Json<Paged<EnrollmentView>>, ApiError> {
     admin.authorize(Permission::ReadMutualAid, &admin.org_path)?;
     let page = page.page(|key| key.contains('|'))?;
-    let plan = match query.plan_id.as_deref() {
-        None => None,
-        Some(id) => Some(
-            plan_in_scope(&state, &admin, Permission::ReadMutualAid, id)
-                .await?
-                .id,
-        ),
-    };
+    let plan = plan_filter(&state, &admin, query.plan_id.as_deref()).await?;
     let filter = EnrollmentFilter {
         plan,
         paid: query.paid,

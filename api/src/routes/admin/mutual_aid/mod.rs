@@ -142,6 +142,23 @@ pub async fn plan_in_scope(
     Ok(plan)
 }
 
+/// The plan of an optional `plan_id` filter: `None` without one, else the plan's id if the
+/// caller may read it (404 otherwise).
+pub async fn plan_filter(
+    state: &AppState,
+    admin: &Admin,
+    plan_id: Option<&str>,
+) -> Result<Option<PlanId>, ApiError> {
+    match plan_id {
+        None => Ok(None),
+        Some(id) => Ok(Some(
+            plan_in_scope(state, admin, Permission::ReadMutualAid, id)
+                .await?
+                .id,
+        )),
+    }
+}
+
 /// Creates a plan for an organisation in the caller's subtree, at version 1.
 #[utoipa::path(post, path = "/api/v1/admin/mutual-aid/plans", tag = "admin: mutual aid", security(("bearer" = [])),
     request_body = PlanForm,

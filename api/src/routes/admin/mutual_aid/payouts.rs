@@ -2,7 +2,6 @@
 //! with the payees' full account numbers (so every export is audited), and marking a claim
 //! paid with the bank's reference — twice with the same reference changes nothing.
 
-use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpResponse};
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
@@ -19,10 +18,10 @@ use yiwang_domain::repo::Page;
 use yiwang_infra::db::claim_key;
 
 use super::claims::{required_text, run};
-use super::plan_in_scope;
+use super::plan_filter;
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
-use crate::routes::admin::membership::export::{XlsxFile, XLSX};
+use crate::routes::admin::spreadsheet::{build, download, heading, XlsxFile, XLSX};
 use crate::routes::mutual_aid::claims::PAYEE_ACCOUNT_CONTEXT;
 use crate::routes::mutual_aid::ClaimView;
 use crate::state::AppState;
@@ -52,12 +51,8 @@ fn workbook(rows: &[Row]) -> Result<Vec<u8>, XlsxError> {
     let mut book = Workbook::new();
     let sheet = book.add_worksheet();
     sheet.set_name("互助金支付清单")?;
-    let bold = Format::new().set_bold();
+    heading(sheet, &COLUMNS)?;
     let money = Format::new().set_num_format("#,##0.00");
-    for (col, (title, width)) in (0u16..).zip(COLUMNS) {
-        sheet.write_string_with_format(0, col, title, &bold)?;
-        sheet.set_column_width(col, width)?;
-    }
     for (row, r) in (1u32..).zip(rows) {
         let fen = r.claim.approved_fen.map(|f| f.get()).unwrap_or_default();
         let payee = r.claim.payee.as_ref();
@@ -107,14 +102,7 @@ pub async fn payment_list(
     query: web::Query<PaymentListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     admin.authorize(Permission::PayClaims, &admin.org_path)?;
-    let plan = match query.plan_id.as_deref() {
-        None => None,
-        Some(id) => Some(
-            plan_in_scope(&state, &admin, Permission::ReadMutualAid, id)
-                .await?
-                .id,
-        ),
-    };
+    let plan = plan_filter(&state, &admin, query.plan_id.as_deref()).await?;
     let filter = ClaimFilter {
         statuses: vec![ClaimStatus::Approved],
         plan,
@@ -169,23 +157,12 @@ pub async fn payment_list(
         None,
     );
     state.mutual_aid.audit_read(&change).await?;
-    let bytes = web::block(move || workbook(&rows))
-        .await
-        .map_err(|e| ApiError::internal(&e))?
-        .map_err(|e| ApiError::internal(&e))?;
+    let bytes = build(move || workbook(&rows)).await?;
     let name = format!(
         "mutual-aid-payments-{}.xlsx",
         china_date(clock::now()).format("%Y%m%d")
     );
-    Ok(HttpResponse::Ok()
-        .content_type(XLSX)
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            ContentDisposition {
-                disposition: DispositionType::Attachment,
-                parameters: vec![DispositionParam::Filename(name)],
-            },
-        ))
+    Ok(download(XLSX, name)
         .insert_header(("Cache-Control", "private, no-store"))
         .body(bytes))
 }

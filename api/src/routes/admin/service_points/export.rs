@@ -2,10 +2,9 @@
 //! header names, so an exported file edited in Excel imports back: re-import matches points by
 //! `external_id`, so points created without one come back as new points.
 
-use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::http::StatusCode;
 use actix_web::{get, web, HttpResponse};
-use rust_xlsxwriter::{Format, Workbook, XlsxError};
+use rust_xlsxwriter::{Workbook, XlsxError};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use yiwang_domain::calendar::china_date;
@@ -15,15 +14,12 @@ use yiwang_domain::service_point::ServicePoint;
 
 use super::AdminListParams;
 use crate::error::{ApiError, Problem};
-use crate::routes::admin::membership::export::XlsxFile;
+use crate::routes::admin::spreadsheet::{build, download, heading, XlsxFile, XLSX};
 use crate::routes::service_points::ExceptionView;
 use crate::state::AppState;
 
 /// Most points one export holds.
 pub const EXPORT_MAX_ROWS: usize = 50_000;
-
-/// The XLSX media type.
-const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// Header names (the import reads them back) and column widths in characters.
 const COLUMNS: [(&str, f64); 19] = [
@@ -97,11 +93,7 @@ fn xlsx(points: &[ServicePoint]) -> Result<Vec<u8>, XlsxError> {
     let mut book = Workbook::new();
     let sheet = book.add_worksheet();
     sheet.set_name("服务阵地")?;
-    let bold = Format::new().set_bold();
-    for (col, (title, width)) in (0u16..).zip(COLUMNS) {
-        sheet.write_string_with_format(0, col, title, &bold)?;
-        sheet.set_column_width(col, width)?;
-    }
+    heading(sheet, &COLUMNS)?;
     for (row, p) in (1u32..).zip(points) {
         for (col, value) in (0u16..).zip(cells(p)) {
             sheet.write_string(row, col, value)?;
@@ -182,30 +174,15 @@ pub async fn export(
     }
     let day = china_date(clock::now()).format("%Y%m%d");
     let (bytes, content_type, name) = if format == "csv" {
-        let bytes = web::block(move || csv(&points))
-            .await
-            .map_err(|e| ApiError::internal(&e))?
-            .map_err(|e| ApiError::internal(&e))?;
+        let bytes = build(move || csv(&points)).await?;
         (
             bytes,
             "text/csv; charset=utf-8",
             format!("service-points-{day}.csv"),
         )
     } else {
-        let bytes = web::block(move || xlsx(&points))
-            .await
-            .map_err(|e| ApiError::internal(&e))?
-            .map_err(|e| ApiError::internal(&e))?;
+        let bytes = build(move || xlsx(&points)).await?;
         (bytes, XLSX, format!("service-points-{day}.xlsx"))
     };
-    Ok(HttpResponse::Ok()
-        .content_type(content_type)
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            ContentDisposition {
-                disposition: DispositionType::Attachment,
-                parameters: vec![DispositionParam::Filename(name)],
-            },
-        ))
-        .body(bytes))
+    Ok(download(content_type, name).body(bytes))
 }
