@@ -278,6 +278,19 @@ impl Drop for TestApp {
     }
 }
 
+/// A resident ID number: `prefix17` plus its GB 11643-1999 check character.
+pub fn id_number(prefix17: &str) -> String {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    assert_eq!(prefix17.len(), 17, "{prefix17}");
+    let sum: u32 = prefix17
+        .bytes()
+        .zip(WEIGHTS)
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum();
+    let check = char::from(b"10X98765432"[(sum % 11) as usize]);
+    format!("{prefix17}{check}")
+}
+
 /// The access token of a login or refresh answer.
 pub fn token(v: &Value) -> String {
     v["access_token"].as_str().unwrap().to_owned()

@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 use chrono::{Days, NaiveDate, Utc};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
+use yiwang_tests::id_number;
 
 const USAGE: &str = "usage: bench-claims --base-url URL --username NAME [--workers N (256)] \
 [--clients C (64)] [--duration SECS (20)] [--warmup SECS (5)] [--setup-concurrency K (16)]
@@ -256,19 +257,6 @@ fn china_day(days: i64) -> NaiveDate {
     } else {
         today - Days::new(days.unsigned_abs())
     }
-}
-
-/// A resident ID number: `prefix17` plus its GB 11643-1999 check character.
-fn id_number(prefix17: &str) -> String {
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    assert_eq!(prefix17.len(), 17, "{prefix17}");
-    let sum: u32 = prefix17
-        .bytes()
-        .zip(WEIGHTS)
-        .map(|(b, w)| u32::from(b - b'0') * w)
-        .sum();
-    let check = char::from(b"10X98765432"[(sum % 11) as usize]);
-    format!("{prefix17}{check}")
 }
 
 /// Worker `i`'s ID number: 北京市朝阳区 (110105), born on 1985-01-01 plus i / 1000 days,

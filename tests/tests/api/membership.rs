@@ -12,7 +12,7 @@ use yiwang_infra::db::schema::{
     audit_log, members, membership_application_events, membership_applications, outbox,
 };
 use yiwang_infra::db::DbConnection;
-use yiwang_tests::{assert_problem, both_shapes, token, Shape, TestApp};
+use yiwang_tests::{assert_problem, both_shapes, id_number, token, Shape, TestApp};
 
 both_shapes!(
     org_search_finds_where_individuals_can_join,
@@ -47,19 +47,6 @@ const CREDIT_CODE: &str = "91350100M000100Y43";
 
 // ---------------------------------------------------------------------------------------------
 // helpers
-
-/// A resident ID number: `prefix17` plus its GB 11643-1999 check character.
-fn id_number(prefix17: &str) -> String {
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    assert_eq!(prefix17.len(), 17, "{prefix17}");
-    let sum: u32 = prefix17
-        .bytes()
-        .zip(WEIGHTS)
-        .map(|(b, w)| u32::from(b - b'0') * w)
-        .sum();
-    let check = char::from(b"10X98765432"[(sum % 11) as usize]);
-    format!("{prefix17}{check}")
-}
 
 /// The valid ID number of test person `seq`: 北京市朝阳区, born 1990-03-07, sequence `seq`
 /// (odd: male, even: female).
