@@ -111,22 +111,38 @@ impl Manager {
     }
 }
 
+/// A pooled connection and whether it was found dead.
+struct Pooled {
+    conn: DbConnection,
+    /// Set by [`Database::run`] when a query failed and the connection then failed a ping.
+    dead: bool,
+}
+
+/// Connections are not pinged when they are handed out (r2d2's `test_on_check_out` would
+/// cost a `SELECT 1` round trip before every repository call); a dead one is found when it is
+/// used instead: after a failed call [`Database::run`] pings it, and a connection that fails
+/// the ping, or is left inside a transaction, is dropped from the pool rather than returned.
 impl r2d2::ManageConnection for Manager {
-    type Connection = DbConnection;
+    type Connection = Pooled;
     type Error = diesel::ConnectionError;
 
-    fn connect(&self) -> Result<DbConnection, Self::Error> {
-        self.open()
+    fn connect(&self) -> Result<Pooled, Self::Error> {
+        self.open().map(|conn| Pooled { conn, dead: false })
     }
 
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))
+    fn is_valid(&self, pooled: &mut Pooled) -> Result<(), Self::Error> {
+        ping(&mut pooled.conn)
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    fn has_broken(&self, pooled: &mut Pooled) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        pooled.dead || pooled.conn.is_broken()
     }
+}
+
+fn ping(conn: &mut DbConnection) -> Result<(), diesel::ConnectionError> {
+    conn.batch_execute("SELECT 1")
+        .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))
 }
 
 /// The pooled store. Cheap to clone.
@@ -170,6 +186,7 @@ impl Database {
         let pool = r2d2::Pool::builder()
             .max_size(pool_size.max(1))
             .connection_timeout(Duration::from_secs(5))
+            .test_on_check_out(false)
             .build(manager)
             .map_err(|e| ConnectError::Failed(format!("cannot build the pool: {e}")))?;
         Ok(Database { pool, backend })
@@ -188,8 +205,12 @@ impl Database {
     {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(|e| RepoError::Unexpected(Box::new(e)))?;
-            f(&mut conn)
+            let mut pooled = pool.get().map_err(|e| RepoError::Unexpected(Box::new(e)))?;
+            let result = f(&mut pooled.conn);
+            if result.is_err() && ping(&mut pooled.conn).is_err() {
+                pooled.dead = true;
+            }
+            result
         })
         .await
         .map_err(|e| RepoError::Unexpected(Box::new(e)))?
@@ -330,5 +351,72 @@ impl StoreHealth for Database {
             Backend::Postgres => "postgres",
             Backend::Sqlite => "sqlite",
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use diesel::{Connection as _, RunQueryDsl as _};
+    use yiwang_domain::repo::StoreHealth as _;
+
+    use super::test_env;
+
+    /// The server closes every pooled connection (a PostgreSQL restart, an idle timeout on a
+    /// proxy): each dead one fails one call and leaves the pool, and then the store answers
+    /// again — it does not hand out the dead connections forever. (An SQLite connection is a
+    /// file handle in this process; nothing outside can close it.)
+    #[tokio::test]
+    async fn connections_the_server_closed_leave_the_pool() {
+        let env = test_env::postgres();
+        env.db.ping().await.unwrap();
+        let name: String = env
+            .db
+            .run(|c| {
+                #[derive(diesel::QueryableByName)]
+                struct Name {
+                    #[diesel(sql_type = diesel::sql_types::Text)]
+                    name: String,
+                }
+                diesel::sql_query("SELECT current_database() AS name")
+                    .get_result::<Name>(c)
+                    .map(|n| n.name)
+                    .map_err(super::unexpected)
+            })
+            .await
+            .unwrap();
+        let mut admin =
+            diesel::PgConnection::establish("postgres://postgres@127.0.0.1:5432/test").unwrap();
+        let killed: Vec<bool> = {
+            #[derive(diesel::QueryableByName)]
+            struct Killed {
+                #[diesel(sql_type = diesel::sql_types::Bool)]
+                killed: bool,
+            }
+            diesel::sql_query(
+                "SELECT pg_terminate_backend(pid, 5000) AS killed FROM pg_stat_activity \
+                 WHERE datname = $1",
+            )
+            .bind::<diesel::sql_types::Text, _>(&name)
+            .load::<Killed>(&mut admin)
+            .unwrap()
+            .into_iter()
+            .map(|k| k.killed)
+            .collect()
+        };
+        assert!(!killed.is_empty() && killed.iter().all(|k| *k));
+
+        let mut outcomes = Vec::new();
+        for _ in 0..20 {
+            outcomes.push(env.db.ping().await.is_ok());
+        }
+        let failures = outcomes.iter().filter(|ok| !**ok).count();
+        assert!(failures >= 1, "the closed connections were not noticed");
+        assert!(
+            failures <= killed.len(),
+            "{failures} failures for {} closed connections",
+            killed.len()
+        );
+        assert!(outcomes[15..].iter().all(|ok| *ok), "{outcomes:?}");
     }
 }
