@@ -229,6 +229,14 @@ pub struct Plan {
     pub updated_at: DateTime<Utc>,
 }
 
+impl Plan {
+    /// Whether a member of the organisation at `member_org` may take part: it is the plan's
+    /// organisation or one below it (issue #5: "members in the organisation's subtree").
+    pub fn takes_members_of(&self, member_org: &OrgPath) -> bool {
+        self.org_path.contains(member_org)
+    }
+}
+
 /// One benefit as written, before validation.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BenefitInput {

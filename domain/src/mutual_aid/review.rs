@@ -113,6 +113,9 @@ pub enum Refusal {
     Conflict(TransitionError),
     /// 403.
     Forbidden(TransitionError),
+    /// 404: a worker's submission of a claim that is not theirs, answered as if there were
+    /// no such claim.
+    NotFound,
 }
 
 impl From<TransitionError> for Refusal {
@@ -148,13 +151,17 @@ pub struct Outcome {
     pub changed: bool,
 }
 
-/// The claim after `command`, or why not. Checks, in order: the transition is legal (409) and
+/// The claim after `command`, or why not. Checks, in order: a submission is the claimant's own
+/// (else [`Refusal::NotFound`]); the transition is legal (409) and
 /// the second reviewer is not the first (403); then for a submission, that the claim has
 /// lines and a payee account, the member is in force in the plan's subtree, the enrolment is paid, every line's
 /// date is covered and past the waiting period, and the documents each line's benefit asks
 /// for are there (422, naming what is missing); for an approval, that every cut names a line,
 /// stays within its out-of-pocket part and gives a reason.
 pub fn decide(ctx: &Context<'_>, command: &Command) -> Result<Outcome, Refusal> {
+    if matches!(command, Command::Submit) && ctx.actor != ctx.claim.account_id {
+        return Err(Refusal::NotFound);
+    }
     let mut claim = ctx.claim.clone();
     let from = claim.status;
     if let (Command::MarkPaid { bank_reference }, ClaimStatus::Paid) = (command, from) {
@@ -517,6 +524,7 @@ mod tests {
         match r.unwrap_err() {
             Refusal::Unprocessable { code, .. } => code,
             Refusal::Conflict(e) | Refusal::Forbidden(e) => e.code(),
+            Refusal::NotFound => "not_found",
         }
     }
 
@@ -645,6 +653,9 @@ mod tests {
         let mut w = world();
         w.claim.payee = None;
         assert_eq!(code(w.run(w.worker, Command::Submit)), "payee_missing");
+        let mut w = world();
+        assert_eq!(code(w.run(AccountId::new(), Command::Submit)), "not_found");
+        assert_eq!(w.claim.status, ClaimStatus::Draft);
     }
 
     #[test]

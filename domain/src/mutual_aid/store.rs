@@ -49,6 +49,21 @@ pub struct EnrollmentFilter {
     pub paid: Option<bool>,
 }
 
+/// What a worker writes to start a claim ([`MutualAidRepository::create_claim`]).
+#[derive(Debug, Clone)]
+pub struct NewClaim {
+    /// The worker; the enrolment must be theirs.
+    pub account: AccountId,
+    /// The enrolment to claim under.
+    pub enrollment: EnrollmentId,
+    /// Checked cost lines.
+    pub lines: Vec<ClaimLine>,
+    /// Where to pay, when already given.
+    pub payee: Option<Payee>,
+    /// When (UTC).
+    pub at: DateTime<Utc>,
+}
+
 /// A command refused, or the storage failing.
 #[derive(Debug, thiserror::Error)]
 pub enum DecideError {
@@ -68,8 +83,6 @@ pub struct CommandInput {
     pub command: Command,
     /// Who acts.
     pub actor: AccountId,
-    /// Whether the member is in force in the plan's subtree (for a submission).
-    pub member_in_scope: bool,
     /// When (UTC).
     pub at: DateTime<Utc>,
 }
@@ -140,9 +153,15 @@ pub trait MutualAidRepository: Send + Sync {
         change: &Change,
     ) -> Result<Vec<(Enrollment, bool)>, RepoError>;
 
-    /// Stores a new draft claim with its lines. `Conflict(DUPLICATE_INVOICE)` when a line's
-    /// invoice is on another claim that is not rejected.
-    async fn create_claim(&self, claim: &Claim, change: &Change) -> Result<(), RepoError>;
+    /// Starts a claim in one transaction: reads the enrolment and its plan's current version,
+    /// stores [`Claim::draft`] with its lines and writes `change(&claim)`. `NotFound` when the
+    /// enrolment is not `new.account`'s; `Conflict(DUPLICATE_INVOICE)` when a line's invoice is
+    /// on another claim that is not rejected.
+    async fn create_claim(
+        &self,
+        new: NewClaim,
+        change: Box<dyn for<'c> FnOnce(&'c Claim) -> Change + Send + 'static>,
+    ) -> Result<Claim, RepoError>;
 
     /// One claim with its lines and documents.
     async fn claim(&self, id: ClaimId) -> Result<Claim, RepoError>;
@@ -204,7 +223,9 @@ pub trait MutualAidRepository: Send + Sync {
 
     /// Runs `input.command` on the claim inside one transaction: holds the claim and its
     /// enrolment, reads the rules (the plan's current version for a submission, the claim's
-    /// version otherwise) and the member's earlier approved or paid claims of the enrolment,
+    /// version otherwise), for a submission whether the claimant is a member in force in the
+    /// plan's subtree ([`Plan::takes_members_of`]), and the member's earlier approved or paid
+    /// claims of the enrolment,
     /// calls [`super::review::decide`], and when the outcome changes anything writes the
     /// claim, its timeline entry and `change(&outcome)` (the outcome's claim as stored). Two racing commands run one after
     /// the other; the second is judged on what the first wrote.

@@ -21,7 +21,7 @@ use serde_json::json;
 use uuid::Uuid;
 use yiwang_domain::account::AccountId;
 use yiwang_domain::audit::Change;
-use yiwang_domain::membership::member::MemberId;
+use yiwang_domain::membership::member::{MemberId, MemberStatus};
 use yiwang_domain::money::Fen;
 use yiwang_domain::mutual_aid::claim::{
     Claim, ClaimAction, ClaimEvent, ClaimId, ClaimLine, ClaimStatus, Document, DocumentId, LineId,
@@ -33,15 +33,16 @@ use yiwang_domain::mutual_aid::plan::{BenefitKind, DocumentKind, Plan, PlanId, P
 use yiwang_domain::mutual_aid::review::{decide, Context, Outcome};
 use yiwang_domain::mutual_aid::store::{
     conflict, ClaimFilter, CommandInput, DecideError, EnrollmentFilter, MutualAidRepository,
+    NewClaim,
 };
 use yiwang_domain::org::OrgPath;
 use yiwang_domain::repo::{Page, RepoError};
 
 use super::membership::{account_id, org_id, parse_time_key, time_key};
 use super::schema::{
-    mutual_aid_claim_events as ev, mutual_aid_claim_lines as l, mutual_aid_claims as cl,
-    mutual_aid_documents as d, mutual_aid_enrollments as e, mutual_aid_plan_versions as pv,
-    mutual_aid_plans as p,
+    members as m, mutual_aid_claim_events as ev, mutual_aid_claim_lines as l,
+    mutual_aid_claims as cl, mutual_aid_documents as d, mutual_aid_enrollments as e,
+    mutual_aid_plan_versions as pv, mutual_aid_plans as p,
 };
 use super::{
     claim_writer, corrupt, from_naive, record_change, to_naive, unexpected, Database, DbConnection,
@@ -439,10 +440,17 @@ fn invoice_key(line: &ClaimLine) -> String {
     format!("{}|{}", line.hospital_key(), line.invoice_number)
 }
 
+/// Inserts `lines` of claim `claim` in one statement (a batch insert, which the multi-backend
+/// DSL lacks, so it runs on the concrete connection).
 fn insert_lines(c: &mut DbConnection, claim: &str, lines: &[ClaimLine]) -> QueryResult<()> {
-    for (position, line) in lines.iter().enumerate() {
-        diesel::insert_into(l::table)
-            .values((
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = lines
+        .iter()
+        .enumerate()
+        .map(|(position, line)| {
+            (
                 l::id.eq(line.id.to_string()),
                 l::claim_id.eq(claim),
                 l::position.eq(i32::try_from(position).unwrap_or(i32::MAX)),
@@ -456,9 +464,14 @@ fn insert_lines(c: &mut DbConnection, claim: &str, lines: &[ClaimLine]) -> Query
                 l::out_of_pocket_fen.eq(line.out_of_pocket_fen.get()),
                 l::approved_fen.eq(line.approved_fen.map(Fen::get)),
                 l::cut_reason.eq(line.cut_reason.as_deref()),
-            ))
-            .execute(c)?;
-    }
+            )
+        })
+        .collect();
+    let query = diesel::insert_into(l::table).values(rows);
+    match c {
+        DbConnection::Pg(pg) => query.execute(pg)?,
+        DbConnection::Sqlite(lite) => query.execute(lite)?,
+    };
     Ok(())
 }
 
@@ -840,10 +853,24 @@ impl MutualAidRepository for Database {
         .await
     }
 
-    async fn create_claim(&self, claim: &Claim, change: &Change) -> Result<(), RepoError> {
-        let (claim, change) = (claim.clone(), change.clone());
+    async fn create_claim(
+        &self,
+        new: NewClaim,
+        change: Box<dyn for<'c> FnOnce(&'c Claim) -> Change + Send + 'static>,
+    ) -> Result<Claim, RepoError> {
         self.run(move |c| {
             c.transaction(|c| {
+                claim_writer(c)?;
+                let (row, plan_version): (EnrollmentRow, i32) = e::table
+                    .inner_join(p::table)
+                    .filter(e::id.eq(new.enrollment.to_string()))
+                    .select((EnrollmentRow::as_select(), p::version))
+                    .first(c)?;
+                let enrollment = row.into_domain().map_err(TxError::Repo)?;
+                if enrollment.account_id != new.account {
+                    return Err(TxError::Repo(RepoError::NotFound));
+                }
+                let claim = Claim::draft(&enrollment, plan_version, new.lines, new.payee, new.at);
                 let id = claim.id.to_string();
                 diesel::insert_into(cl::table)
                     .values((
@@ -862,8 +889,8 @@ impl MutualAidRepository for Database {
                     ))
                     .execute(c)?;
                 insert_lines(c, &id, &claim.lines)?;
-                record_change(c, &change)?;
-                Ok(())
+                record_change(c, &change(&claim))?;
+                Ok(claim)
             })
             .map_err(|e: TxError| e.into_repo(conflict::DUPLICATE_INVOICE))
         })
@@ -1073,20 +1100,34 @@ impl MutualAidRepository for Database {
                 c.transaction(|c| {
                     claim_writer(c)?;
                     let key = id.to_string();
-                    let enrollment_key: String =
-                        cl::table.find(&key).select(cl::enrollment_id).first(c)?;
                     // Enrolment first, then the claim: the one order every command locks in.
-                    diesel::update(e::table.find(&enrollment_key))
-                        .set(e::updated_at.eq(e::updated_at))
-                        .execute(c)?;
+                    let held = diesel::update(
+                        e::table
+                            .filter(e::id.eq_any(cl::table.find(&key).select(cl::enrollment_id))),
+                    )
+                    .set(e::updated_at.eq(e::updated_at))
+                    .execute(c)?;
+                    if held == 0 {
+                        return Err(TxError::Repo(RepoError::NotFound));
+                    }
                     diesel::update(cl::table.find(&key))
                         .set(cl::updated_at.eq(cl::updated_at))
                         .execute(c)?;
                     let claim = load_claim(c, &key)?;
+                    let enrollment_key = claim.enrollment_id.to_string();
                     let enrollment = load_enrollment(c, &enrollment_key)?;
-                    let (rules, version) = if input.command.action() == ClaimAction::Submit {
+                    let submission = input.command.action() == ClaimAction::Submit;
+                    let (rules, version, member_in_scope) = if submission {
                         let plan = load_plan(c, &claim.plan_id.to_string())?;
-                        (plan.rules, plan.version)
+                        let member_org: Option<String> = m::table
+                            .filter(m::account_id.eq(claim.account_id.to_string()))
+                            .filter(m::status.eq(MemberStatus::Active.as_str()))
+                            .select(m::org_path)
+                            .first(c)
+                            .optional()?;
+                        let in_scope = member_org
+                            .is_some_and(|org| plan.takes_members_of(&OrgPath::from_stored(org)));
+                        (plan.rules, plan.version, in_scope)
                     } else {
                         let text: String = pv::table
                             .find((claim.plan_id.to_string(), claim.plan_version))
@@ -1094,7 +1135,7 @@ impl MutualAidRepository for Database {
                             .first(c)?;
                         let rules: PlanRules =
                             read_json("plan rules", &text).map_err(TxError::Repo)?;
-                        (rules, claim.plan_version)
+                        (rules, claim.plan_version, true)
                     };
                     let earlier = year_to_date(c, &enrollment_key, &key)?;
                     let ctx = Context {
@@ -1103,7 +1144,7 @@ impl MutualAidRepository for Database {
                         rules: &rules,
                         rules_version: version,
                         earlier: &earlier,
-                        member_in_scope: input.member_in_scope,
+                        member_in_scope,
                         actor: input.actor,
                         at: input.at,
                     };
@@ -1303,7 +1344,8 @@ mod tests {
         .unwrap()
     }
 
-    fn claim(f: &Fixture, lines: Vec<ClaimLine>) -> Claim {
+    /// Files a draft claim of the fixture's worker with `lines`.
+    async fn file(db: &Database, f: &Fixture, lines: Vec<ClaimLine>) -> Result<Claim, RepoError> {
         let payee = Payee {
             account_name: "王师傅".into(),
             bank: "中国工商银行晋城分行".into(),
@@ -1311,7 +1353,14 @@ mod tests {
             account_sealed: "c2VhbGVk".into(),
             account_masked: "6222********1234".into(),
         };
-        Claim::draft(&f.enrollment, 1, lines, Some(payee), at(2))
+        let new = NewClaim {
+            account: f.enrollment.account_id,
+            enrollment: f.enrollment.id,
+            lines,
+            payee: Some(payee),
+            at: at(2),
+        };
+        db.create_claim(new, Box::new(|_| change())).await
     }
 
     fn document(claim: ClaimId) -> Document {
@@ -1332,7 +1381,6 @@ mod tests {
         CommandInput {
             command,
             actor,
-            member_in_scope: true,
             at: at(5),
         }
     }
@@ -1474,11 +1522,27 @@ mod tests {
             db.record_payments(&[f.enrollment.id], &payment("2027-01-05"), &change())
                 .await
                 .unwrap();
-            let first = claim(&f, vec![line("A-1", 12_000), line("A-2", 30_000)]);
-            db.create_claim(&first, &change()).await.unwrap();
-            let copy = claim(&f, vec![line(" a-1 ", 100)]);
-            let dup = db.create_claim(&copy, &change()).await;
+            let first = file(db, &f, vec![line("A-1", 12_000), line("A-2", 30_000)])
+                .await
+                .unwrap();
+            assert_eq!(first.plan_version, 1);
+            assert_eq!(db.claim(first.id).await.unwrap(), first);
+            let dup = file(db, &f, vec![line(" a-1 ", 100)]).await;
             assert!(matches!(dup, Err(RepoError::Conflict(c)) if c == conflict::DUPLICATE_INVOICE));
+            // Under someone else's enrolment: no such enrolment, nothing stored.
+            let stranger = NewClaim {
+                account: AccountId::new(),
+                enrollment: f.enrollment.id,
+                lines: vec![line("S-1", 100)],
+                payee: None,
+                at: at(2),
+            };
+            let refused = db.create_claim(stranger, Box::new(|_| change())).await;
+            assert!(matches!(refused, Err(RepoError::NotFound)), "{refused:?}");
+            assert_eq!(
+                db.claims_of(f.enrollment.account_id).await.unwrap().len(),
+                1
+            );
             let worker = f.enrollment.account_id;
             // No invoice document yet: refused, nothing written.
             match run(db, first.id, Command::Submit, worker).await {
@@ -1490,6 +1554,31 @@ mod tests {
             db.add_document(&document(first.id), &change())
                 .await
                 .unwrap();
+            // Someone else's submission finds no such claim.
+            let stranger = run(db, first.id, Command::Submit, AccountId::new()).await;
+            assert!(matches!(
+                stranger,
+                Err(DecideError::Refused(Refusal::NotFound))
+            ));
+            // A member whose membership ended is no longer in the plan's subtree.
+            let set_status = |status: &'static str| {
+                db.run(move |c| {
+                    diesel::update(
+                        members::table.filter(members::account_id.eq(worker.to_string())),
+                    )
+                    .set(members::status.eq(status))
+                    .execute(c)
+                    .map_err(unexpected)
+                })
+            };
+            set_status("ended").await.unwrap();
+            match run(db, first.id, Command::Submit, worker).await {
+                Err(DecideError::Refused(Refusal::Unprocessable { code, .. })) => {
+                    assert_eq!(code, "not_member");
+                }
+                other => panic!("{other:?}"),
+            }
+            set_status("active").await.unwrap();
             let submitted = run(db, first.id, Command::Submit, worker).await.unwrap();
             assert_eq!(submitted.claim.status, ClaimStatus::Submitted);
             assert_eq!(submitted.claim.claimed_fen, Some(Fen::yuan(21_000)));
@@ -1537,8 +1626,7 @@ mod tests {
             assert_eq!(done.claim.status, ClaimStatus::Approved);
 
             // The annual cap of 30,000 yuan: the second claim gets what is left.
-            let second = claim(&f, vec![line("B-1", 60_000)]);
-            db.create_claim(&second, &change()).await.unwrap();
+            let second = file(db, &f, vec![line("B-1", 60_000)]).await.unwrap();
             db.add_document(&document(second.id), &change())
                 .await
                 .unwrap();
@@ -1550,8 +1638,7 @@ mod tests {
             assert_eq!(capped.claim.approved_fen, Some(Fen::yuan(14_000)));
 
             // A rejected claim frees its invoice.
-            let third = claim(&f, vec![line("C-1", 100)]);
-            db.create_claim(&third, &change()).await.unwrap();
+            let third = file(db, &f, vec![line("C-1", 100)]).await.unwrap();
             db.add_document(&document(third.id), &change())
                 .await
                 .unwrap();
@@ -1564,9 +1651,7 @@ mod tests {
             run(db, third.id, Command::Reject { rejection }, a)
                 .await
                 .unwrap();
-            db.create_claim(&claim(&f, vec![line("C-1", 100)]), &change())
-                .await
-                .unwrap();
+            file(db, &f, vec![line("C-1", 100)]).await.unwrap();
 
             // Paid once; the timeline tells every step.
             let paid = run(

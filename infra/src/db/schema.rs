@@ -397,6 +397,7 @@ diesel::allow_tables_to_appear_in_same_query!(
 );
 diesel::joinable!(service_point_visits -> service_points (service_point_id));
 diesel::joinable!(service_point_reviews -> service_points (service_point_id));
+diesel::joinable!(mutual_aid_enrollments -> mutual_aid_plans (plan_id));
 diesel::joinable!(mutual_aid_claim_lines -> mutual_aid_claims (claim_id));
 diesel::joinable!(mutual_aid_documents -> mutual_aid_claims (claim_id));
 diesel::joinable!(mutual_aid_claim_events -> mutual_aid_claims (claim_id));

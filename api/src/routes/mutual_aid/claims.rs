@@ -13,15 +13,15 @@ use yiwang_domain::clock;
 use yiwang_domain::mutual_aid::claim::{
     bank_account_number, mask_account, Claim, ClaimLine, LineInput, Payee,
 };
+use yiwang_domain::mutual_aid::enrollment::EnrollmentId;
 use yiwang_domain::mutual_aid::payout::compute;
 use yiwang_domain::mutual_aid::review::Command;
-use yiwang_domain::mutual_aid::store::CommandInput;
+use yiwang_domain::mutual_aid::store::{CommandInput, NewClaim};
 use yiwang_domain::mutual_aid::{ClaimAction, ClaimId};
 use yiwang_domain::problem::{text, FieldProblem};
 
 use super::{
-    decide_error, in_plan_scope, mutual_aid_conflict, own_enrollment, today, transition_change,
-    ClaimList, ClaimView, PayoutView,
+    decide_error, mutual_aid_conflict, today, transition_change, ClaimList, ClaimView, PayoutView,
 };
 use crate::auth;
 use crate::error::{ApiError, Problem};
@@ -227,23 +227,37 @@ pub async fn create(
     let request = serde_json::to_vec(&form).map_err(|e| ApiError::internal(&e))?;
     let route = "POST /api/v1/mutual-aid/claims".to_owned();
     idempotency::once(&state, &req, worker.0.account_id(), route, &request, || async {
-        let enrollment = own_enrollment(&state, &worker, &form.enrollment_id).await?;
-        let plan = state.mutual_aid.plan(enrollment.plan_id).await?;
+        let enrollment = EnrollmentId::parse(&form.enrollment_id).ok_or_else(ApiError::not_found)?;
         let (lines, payee) = checked(&state, form.lines, form.payee)?;
-        let claim = Claim::draft(&enrollment, plan.version, lines, payee, clock::now());
-        let change = worker.0.change(
+        let new = NewClaim {
+            account: worker.0.account_id(),
+            enrollment,
+            lines,
+            payee,
+            at: clock::now(),
+        };
+        let base = worker.0.change(
             "mutual_aid.claim.create",
             "mutual_aid_claim",
-            claim.id,
-            json!({ "enrollment_id": enrollment.id, "lines": claim.lines.len() }),
-            Some(OutboxEvent {
-                topic: "mutual_aid.claim.draft".into(),
-                payload: json!({ "id": claim.id, "member_id": claim.member_id, "org_id": claim.org_id }),
-            }),
+            "",
+            Value::Null,
+            None,
         );
-        state
+        let claim = state
             .mutual_aid
-            .create_claim(&claim, &change)
+            .create_claim(
+                new,
+                Box::new(move |claim: &Claim| {
+                    let mut change = base;
+                    change.audit.record_id = claim.id.to_string();
+                    change.audit.detail = json!({ "enrollment_id": claim.enrollment_id, "lines": claim.lines.len() });
+                    change.event = Some(OutboxEvent {
+                        topic: "mutual_aid.claim.draft".into(),
+                        payload: json!({ "id": claim.id, "member_id": claim.member_id, "org_id": claim.org_id }),
+                    });
+                    change
+                }),
+            )
             .await
             .map_err(mutual_aid_conflict)?;
         Ok((StatusCode::CREATED, view_json(&claim)?))
@@ -391,27 +405,20 @@ pub async fn submit(
     req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let claim = own_claim(&state, &worker, &id).await?;
-    let route = format!("POST /api/v1/mutual-aid/claims/{}/submit", claim.id);
+    let id = ClaimId::parse(&id).ok_or_else(ApiError::not_found)?;
+    let route = format!("POST /api/v1/mutual-aid/claims/{id}/submit");
     idempotency::once(&state, &req, worker.0.account_id(), route, b"", || async {
-        let plan = state.mutual_aid.plan(claim.plan_id).await?;
-        let member = state.membership.member_of(worker.0.account_id()).await?;
         let input = CommandInput {
             command: Command::Submit,
             actor: worker.0.account_id(),
-            member_in_scope: member.is_some_and(|m| in_plan_scope(&m, &plan)),
             at: clock::now(),
         };
         let base = worker
             .0
-            .change("", "mutual_aid_claim", claim.id, Value::Null, None);
+            .change("", "mutual_aid_claim", id, Value::Null, None);
         let outcome = state
             .mutual_aid
-            .decide(
-                claim.id,
-                &input,
-                transition_change(base, ClaimAction::Submit),
-            )
+            .decide(id, &input, transition_change(base, ClaimAction::Submit))
             .await
             .map_err(decide_error)?;
         Ok((StatusCode::OK, view_json(&outcome.claim)?))

@@ -17,7 +17,6 @@ use utoipa::ToSchema;
 use yiwang_domain::audit::{Change, OutboxEvent};
 use yiwang_domain::calendar::china_date;
 use yiwang_domain::clock;
-use yiwang_domain::membership::member::Member;
 use yiwang_domain::mutual_aid::claim::{Claim, ClaimAction, ClaimEvent, ClaimLine, Document};
 use yiwang_domain::mutual_aid::enrollment::Enrollment;
 use yiwang_domain::mutual_aid::payout::{Limit, Payout};
@@ -655,6 +654,7 @@ pub fn decide_error(e: DecideError) -> ApiError {
         DecideError::Refused(Refusal::Forbidden(t)) => {
             ApiError::new(StatusCode::FORBIDDEN, t.code(), t.zh(), t.to_string())
         }
+        DecideError::Refused(Refusal::NotFound) => ApiError::not_found(),
     }
 }
 
@@ -670,25 +670,6 @@ pub async fn rules_of(
         }
     }
     Ok(rules)
-}
-
-/// The worker's enrolment `id`, else 404 (someone else's answers the same as none).
-pub async fn own_enrollment(
-    state: &AppState,
-    worker: &auth::Worker,
-    id: &str,
-) -> Result<Enrollment, ApiError> {
-    let id = EnrollmentId::parse(id).ok_or_else(ApiError::not_found)?;
-    let e = state.mutual_aid.enrollment(id).await?;
-    if e.account_id != worker.0.account_id() {
-        return Err(ApiError::not_found());
-    }
-    Ok(e)
-}
-
-/// Whether `member` may take part in `plan`: in force inside the plan's subtree.
-pub fn in_plan_scope(member: &Member, plan: &Plan) -> bool {
-    plan.org_path.contains(&member.org_path)
 }
 
 /// Plans the worker may enrol in: run by the member's organisation or one above it, and open
@@ -751,7 +732,7 @@ pub async fn enrol(
     let member = member_in_force(&state, &worker).await?;
     let plan_id = PlanId::parse(form.plan_id.trim()).ok_or_else(ApiError::not_found)?;
     let plan = state.mutual_aid.plan(plan_id).await?;
-    if !in_plan_scope(&member, &plan) {
+    if !plan.takes_members_of(&member.org_path) {
         return Err(ApiError::not_found());
     }
     let today = today();

@@ -170,7 +170,6 @@ pub(super) async fn run(
     let input = CommandInput {
         command,
         actor: admin.principal.account_id(),
-        member_in_scope: true,
         at: clock::now(),
     };
     let base = admin
