@@ -2,11 +2,12 @@
 //! with their lines, documents and timeline.
 //!
 //! Races are settled by the database. A plan save is one `UPDATE … WHERE version = expected`.
-//! A claim command ([`MutualAidRepository::decide`]) first locks the member's enrolment and
-//! then the claim (writes that change nothing: row locks on PostgreSQL, the write lock on
-//! SQLite), in that order everywhere, and judges the claim as it finds it: of two reviewers
-//! deciding at once the second is judged on what the first wrote, and two approvals for one
-//! member read each other's payouts under the annual cap. An invoice is claimed once through
+//! A review or payment command ([`MutualAidRepository::decide`]) first locks the member's
+//! enrolment (a write that changes nothing) and then the claim (`SELECT … FOR UPDATE`; on
+//! SQLite the transaction's write lock holds both), in that order everywhere, and judges the
+//! claim as it finds it: of two reviewers deciding at once the second is judged on what the
+//! first wrote, and two approvals for one member read each other's payouts under the annual
+//! cap. A submission holds the claim only: it changes nothing the annual cap is judged by. An invoice is claimed once through
 //! the unique index on the lines' `invoice_key`, which a rejection clears.
 //!
 //! Stored forms: enums by their `as_str` codes, plan rules and payout breakdowns as JSON. A
@@ -430,6 +431,23 @@ fn with_details(c: &mut DbConnection, rows: Vec<ClaimRow>) -> Result<Vec<Claim>,
 
 fn load_claim(c: &mut DbConnection, id: &str) -> Result<Claim, TxError> {
     let row: ClaimRow = cl::table.find(id).select(ClaimRow::as_select()).first(c)?;
+    with_details(c, vec![row])?
+        .pop()
+        .ok_or(TxError::Repo(RepoError::NotFound))
+}
+
+/// Reads claim `id` and holds its row until the transaction ends: `SELECT … FOR UPDATE` on
+/// PostgreSQL (the multi-backend DSL has no locking clause, so it runs on the concrete
+/// connection); on SQLite the transaction's write lock ([`claim_writer`]) already holds it.
+fn hold_claim(c: &mut DbConnection, id: &str) -> Result<Claim, TxError> {
+    let query = || cl::table.find(id);
+    let row: ClaimRow = match c {
+        DbConnection::Pg(pg) => query()
+            .select(ClaimRow::as_select())
+            .for_update()
+            .first(pg)?,
+        DbConnection::Sqlite(lite) => query().select(ClaimRow::as_select()).first(lite)?,
+    };
     with_details(c, vec![row])?
         .pop()
         .ok_or(TxError::Repo(RepoError::NotFound))
@@ -1100,25 +1118,33 @@ impl MutualAidRepository for Database {
                 c.transaction(|c| {
                     claim_writer(c)?;
                     let key = id.to_string();
-                    // Enrolment first, then the claim: the one order every command locks in.
-                    let held = diesel::update(
-                        e::table
-                            .filter(e::id.eq_any(cl::table.find(&key).select(cl::enrollment_id))),
-                    )
-                    .set(e::updated_at.eq(e::updated_at))
-                    .execute(c)?;
-                    if held == 0 {
-                        return Err(TxError::Repo(RepoError::NotFound));
-                    }
-                    diesel::update(cl::table.find(&key))
-                        .set(cl::updated_at.eq(cl::updated_at))
-                        .execute(c)?;
-                    let claim = load_claim(c, &key)?;
-                    let enrollment_key = claim.enrollment_id.to_string();
-                    let enrollment = load_enrollment(c, &enrollment_key)?;
                     let submission = input.command.action() == ClaimAction::Submit;
-                    let (rules, version, member_in_scope) = if submission {
-                        let plan = load_plan(c, &claim.plan_id.to_string())?;
+                    if !submission {
+                        // Enrolment first, then the claim: the one order every review and
+                        // payment command locks in, so two approvals under one member's annual
+                        // cap run one after the other.
+                        let held =
+                            diesel::update(e::table.filter(
+                                e::id.eq_any(cl::table.find(&key).select(cl::enrollment_id)),
+                            ))
+                            .set(e::updated_at.eq(e::updated_at))
+                            .execute(c)?;
+                        if held == 0 {
+                            return Err(TxError::Repo(RepoError::NotFound));
+                        }
+                    }
+                    let claim = hold_claim(c, &key)?;
+                    let enrollment_key = claim.enrollment_id.to_string();
+                    let (enrollment, rules, version, member_in_scope) = if submission {
+                        let (row, plan): (EnrollmentRow, PlanRow) = e::table
+                            .inner_join(p::table)
+                            .filter(e::id.eq(&enrollment_key))
+                            .select((EnrollmentRow::as_select(), PlanRow::as_select()))
+                            .first(c)?;
+                        let (enrollment, plan) = (
+                            row.into_domain().map_err(TxError::Repo)?,
+                            plan.into_domain().map_err(TxError::Repo)?,
+                        );
                         let member_org: Option<String> = m::table
                             .filter(m::account_id.eq(claim.account_id.to_string()))
                             .filter(m::status.eq(MemberStatus::Active.as_str()))
@@ -1127,15 +1153,16 @@ impl MutualAidRepository for Database {
                             .optional()?;
                         let in_scope = member_org
                             .is_some_and(|org| plan.takes_members_of(&OrgPath::from_stored(org)));
-                        (plan.rules, plan.version, in_scope)
+                        (enrollment, plan.rules, plan.version, in_scope)
                     } else {
+                        let enrollment = load_enrollment(c, &enrollment_key)?;
                         let text: String = pv::table
                             .find((claim.plan_id.to_string(), claim.plan_version))
                             .select(pv::rules)
                             .first(c)?;
                         let rules: PlanRules =
                             read_json("plan rules", &text).map_err(TxError::Repo)?;
-                        (rules, claim.plan_version, true)
+                        (enrollment, rules, claim.plan_version, true)
                     };
                     let earlier = year_to_date(c, &enrollment_key, &key)?;
                     let ctx = Context {
