@@ -3,21 +3,22 @@
 //! the same key — and gets the first answer back instead of a second claim.
 //!
 //! [`once`] wraps a handler's action. Without the header the action simply runs. With it, the
-//! key is claimed for (account, route) before the action runs; a success is stored and
-//! replayed to every retry (with `Idempotent-Replayed: true`); a failure changed nothing, so
-//! the key is released and a retry acts afresh. A retry while the first request still runs →
-//! 409 `idempotency_in_progress`; the same key with another body → 422
-//! `idempotency_key_reused`.
+//! action is handed a [`Pending`] key and stores its answer in its own transaction, beside its
+//! audit row ([`yiwang_domain::idempotency`]): a success and its stored answer exist together
+//! or not at all. When the action fails, the key is looked up: a stored answer to the same
+//! request means a twin got there first (a retry after a lost answer, or two taps at once, the
+//! second of which waited in the database for the first), and that answer is given again with
+//! `Idempotent-Replayed: true`; the same key with another body → 422 `idempotency_key_reused`.
 
 use std::future::Future;
 
 use actix_web::http::header::ContentType;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use yiwang_domain::account::AccountId;
-use yiwang_domain::clock;
-use yiwang_domain::idempotency::{key_from_header, Begin, IdempotencyKey};
+use yiwang_domain::idempotency::{key_from_header, IdempotencyKey, IdempotentAnswer};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -46,9 +47,36 @@ fn key_of(req: &HttpRequest) -> Result<Option<String>, ApiError> {
         })
 }
 
+/// A request's key while it acts: [`Pending::answer`] is what the action's transaction stores.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    key: IdempotencyKey,
+    request_hash: String,
+}
+
+impl Pending {
+    /// The answer `status` with `body`, at `at`, to store beside the change it answers.
+    pub fn answer(
+        &self,
+        status: StatusCode,
+        body: &serde_json::Value,
+        at: DateTime<Utc>,
+    ) -> IdempotentAnswer {
+        IdempotentAnswer {
+            key: self.key.clone(),
+            request_hash: self.request_hash.clone(),
+            status: status.as_u16(),
+            body: body.to_string(),
+            at,
+        }
+    }
+}
+
 /// Runs `act` at most once per `Idempotency-Key` of `account` on `route` (method and path,
 /// e.g. `POST /api/v1/mutual-aid/claims/{id}/submit` with the id filled in). `request` is what
-/// makes two requests the same (the body as JSON); `act` answers a status and a JSON body.
+/// makes two requests the same (the body as JSON). `act` gets the [`Pending`] key when the
+/// request carries one, must store `pending.answer(..)` of its success in the transaction that
+/// acts, and answers that status and body.
 pub async fn once<F, Fut>(
     state: &AppState,
     req: &HttpRequest,
@@ -58,66 +86,48 @@ pub async fn once<F, Fut>(
     act: F,
 ) -> Result<HttpResponse, ApiError>
 where
-    F: FnOnce() -> Fut,
+    F: FnOnce(Option<Pending>) -> Fut,
     Fut: Future<Output = Result<(StatusCode, serde_json::Value), ApiError>>,
 {
     let Some(key) = key_of(req)? else {
-        let (status, body) = act().await?;
+        let (status, body) = act(None).await?;
         return Ok(HttpResponse::build(status).json(body));
     };
-    let key = IdempotencyKey {
-        account,
-        route,
-        key,
+    let pending = Pending {
+        key: IdempotencyKey {
+            account,
+            route,
+            key,
+        },
+        request_hash: hex(&Sha256::digest(request)),
     };
-    let hash = hex(&Sha256::digest(request));
-    match state.idempotency.begin(&key, &hash, clock::now()).await? {
-        Begin::Started => {}
-        Begin::Replay { status, body } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-            return Ok(HttpResponse::build(status)
+    let (key, hash) = (pending.key.clone(), pending.request_hash.clone());
+    let error = match act(Some(pending)).await {
+        Ok((status, body)) => return Ok(HttpResponse::build(status).json(body)),
+        Err(error) => error,
+    };
+    let stored = match state.idempotency.find(&key).await {
+        Ok(stored) => stored,
+        Err(e) => {
+            tracing::warn!(cause = %e, "could not look up an idempotency key");
+            return Err(error);
+        }
+    };
+    match stored {
+        None => Err(error),
+        Some(first) if first.request_hash == hash => {
+            let status = StatusCode::from_u16(first.status).unwrap_or(StatusCode::OK);
+            Ok(HttpResponse::build(status)
                 .insert_header(("Idempotent-Replayed", "true"))
                 .content_type(ContentType::json())
-                .body(body));
+                .body(first.body))
         }
-        Begin::InProgress => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "idempotency_in_progress",
-                "相同的请求正在处理中，请稍后重试",
-                "A request with this Idempotency-Key is still being processed; retry shortly",
-            )
-            .retry_after(1));
-        }
-        Begin::Mismatch => {
-            return Err(ApiError::invalid_field(
-                HEADER,
-                "idempotency_key_reused",
-                "该 Idempotency-Key 已用于内容不同的请求，请为新请求生成新的键",
-                "This Idempotency-Key was used with a different request; use a new key",
-            ));
-        }
-    }
-    match act().await {
-        Ok((status, body)) => {
-            let text = body.to_string();
-            if let Err(e) = state
-                .idempotency
-                .complete(&key, status.as_u16(), &text)
-                .await
-            {
-                tracing::warn!(cause = %e, "could not store an idempotent answer");
-            }
-            Ok(HttpResponse::build(status)
-                .content_type(ContentType::json())
-                .body(text))
-        }
-        Err(error) => {
-            if let Err(e) = state.idempotency.release(&key).await {
-                tracing::warn!(cause = %e, "could not release an idempotency key");
-            }
-            Err(error)
-        }
+        Some(_) => Err(ApiError::invalid_field(
+            HEADER,
+            "idempotency_key_reused",
+            "该 Idempotency-Key 已用于内容不同的请求，请为新请求生成新的键",
+            "This Idempotency-Key was used with a different request; use a new key",
+        )),
     }
 }
 

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::account::{AccountId, AccountKind};
+use crate::idempotency::IdempotentAnswer;
 
 /// Who did something.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,4 +61,7 @@ pub struct Change {
     pub audit: AuditEntry,
     /// The outbox event, if the change is one others subscribe to.
     pub event: Option<OutboxEvent>,
+    /// The answer to remember for the request's `Idempotency-Key`, if it carried one
+    /// ([`crate::idempotency`]).
+    pub answer: Option<IdempotentAnswer>,
 }

@@ -2,32 +2,32 @@
 //! returns the first answer and makes nothing twice.
 //!
 //! A key is remembered per account and route ([`IdempotencyKey`]), with a hash of the request
-//! it first came with. The row is written *before* the first request acts (status 0 while it
-//! runs), so a second request arriving meanwhile is told to wait instead of acting again.
+//! it first came with and the first answer. The answer is written by the action's own
+//! transaction (as [`crate::audit::Change::answer`], beside the audit row), so an action and
+//! its stored answer exist together or not at all — there is no moment at which a crash leaves
+//! one without the other.
 //!
 //! The flow of a handler:
 //!
-//! 1. [`IdempotencyStore::begin`] with the key and the hash of the request body;
-//! 2. on [`Begin::Started`] act, then [`IdempotencyStore::complete`] with the answer's status
-//!    and body — or [`IdempotencyStore::release`] when the request failed, since a failure
-//!    changed nothing and may be retried;
-//! 3. on [`Begin::Replay`] answer the stored status and body again, on [`Begin::InProgress`]
-//!    answer 409, on [`Begin::Mismatch`] answer 422.
+//! 1. act, handing the repository an [`IdempotentAnswer`] to store with the change;
+//! 2. when the action fails, [`IdempotencyStore::find`] the key: a stored answer of the same
+//!    request means a twin got there first (the retry raced it, or the retry itself found the
+//!    claim already submitted, or its key row collided) — answer it again; an answer of another
+//!    request means the key was reused — 422; no answer means the failure is the request's own.
+//!
+//! Two requests with one key at once serialise in the database: the second waits on the first's
+//! key row (or the claim row it locks) and then finds its answer.
 //!
 //! Rows are kept for a while and then removed by [`IdempotencyStore::purge`].
 
 use async_trait::async_trait;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::account::AccountId;
 use crate::repo::RepoError;
 
 /// Longest key accepted, in bytes (= characters: keys are ASCII).
 pub const IDEMPOTENCY_KEY_MAX_LEN: usize = 100;
-
-/// How long a first request may run (status 0) before its row is taken to be abandoned — the
-/// process that ran it died — and a retry may take the key over.
-pub const IN_PROGRESS_TIMEOUT_SECS: i64 = 60;
 
 /// Whether `key` is acceptable: 1–[`IDEMPOTENCY_KEY_MAX_LEN`] visible ASCII characters
 /// (`!` to `~`, no spaces or control characters). Clients usually send a UUID.
@@ -47,12 +47,6 @@ pub fn key_from_header(value: &str) -> Option<&str> {
     valid_key(key).then_some(key)
 }
 
-/// Whether a first request that started at `created_at` and has not completed by `now` is
-/// abandoned: it started [`IN_PROGRESS_TIMEOUT_SECS`] or more ago.
-pub fn is_abandoned(created_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
-    now.signed_duration_since(created_at) >= TimeDelta::seconds(IN_PROGRESS_TIMEOUT_SECS)
-}
-
 /// One remembered key: whose, on which route, and the client's key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct IdempotencyKey {
@@ -65,54 +59,39 @@ pub struct IdempotencyKey {
     pub key: String,
 }
 
-/// What [`IdempotencyStore::begin`] found.
+/// The first answer to a request with a key, to be stored by the transaction that acts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Begin {
-    /// This request is the first with the key and must act, then call
-    /// [`IdempotencyStore::complete`] or [`IdempotencyStore::release`].
-    Started,
-    /// The first request finished: answer its status and body again.
-    Replay {
-        /// HTTP status of the first answer.
-        status: u16,
-        /// Body of the first answer.
-        body: String,
-    },
-    /// The first request with this key is still running: answer 409 and let the client retry.
-    InProgress,
-    /// The key was used with a different request body: answer 422.
-    Mismatch,
+pub struct IdempotentAnswer {
+    /// The key.
+    pub key: IdempotencyKey,
+    /// SHA-256 of the request (lower-case hex), telling a retry from a reused key.
+    pub request_hash: String,
+    /// HTTP status of the answer (> 0).
+    pub status: u16,
+    /// Body of the answer.
+    pub body: String,
+    /// When (UTC); [`IdempotencyStore::purge`] goes by it.
+    pub at: DateTime<Utc>,
 }
 
-/// Where keys are remembered. Errors follow [`crate::repo`]'s contract.
+/// What is remembered of a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAnswer {
+    /// SHA-256 of the first request.
+    pub request_hash: String,
+    /// HTTP status of the first answer.
+    pub status: u16,
+    /// Body of the first answer.
+    pub body: String,
+}
+
+/// Where keys are remembered. An answer is written only beside the change it answers (by the
+/// repository that records the change); a second answer for a key already stored fails that
+/// transaction as a conflict. Errors follow [`crate::repo`]'s contract.
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync {
-    /// Claims `key` for a request whose body hashes to `request_hash`, atomically: the row is
-    /// inserted with status 0 (running) unless one exists. When one exists:
-    /// a different hash → [`Begin::Mismatch`]; completed (status > 0) → [`Begin::Replay`];
-    /// running and started less than [`IN_PROGRESS_TIMEOUT_SECS`] before `now` →
-    /// [`Begin::InProgress`]; running and older ([`is_abandoned`]) → taken over with `now` as
-    /// its new start, [`Begin::Started`] — of several requests taking over at once exactly one
-    /// succeeds. Of several first requests at once exactly one gets [`Begin::Started`].
-    async fn begin(
-        &self,
-        key: &IdempotencyKey,
-        request_hash: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Begin, RepoError>;
-
-    /// Stores the answer of the request that got [`Begin::Started`]: later requests with the
-    /// key get it as [`Begin::Replay`]. `NotFound` when the key has no row.
-    async fn complete(
-        &self,
-        key: &IdempotencyKey,
-        status: u16,
-        body: &str,
-    ) -> Result<(), RepoError>;
-
-    /// Forgets `key` (the request failed and changed nothing, so a retry may act). Releasing
-    /// a key without a row changes nothing.
-    async fn release(&self, key: &IdempotencyKey) -> Result<(), RepoError>;
+    /// The answer stored for `key`, if any.
+    async fn find(&self, key: &IdempotencyKey) -> Result<Option<StoredAnswer>, RepoError>;
 
     /// Deletes the keys created before `older_than`; returns how many.
     async fn purge(&self, older_than: DateTime<Utc>) -> Result<u64, RepoError>;
@@ -121,8 +100,6 @@ pub trait IdempotencyStore: Send + Sync {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-    use chrono::TimeZone;
 
     use super::*;
 
@@ -145,14 +122,5 @@ mod tests {
         assert_eq!(key_from_header("\"\""), None);
         assert_eq!(key_from_header(""), None);
         assert_eq!(key_from_header("a b"), None);
-    }
-
-    #[test]
-    fn a_running_request_is_abandoned_after_a_minute() {
-        let start = Utc.with_ymd_and_hms(2027, 1, 1, 8, 0, 0).unwrap();
-        assert!(!is_abandoned(start, start));
-        assert!(!is_abandoned(start, start + TimeDelta::seconds(59)));
-        assert!(is_abandoned(start, start + TimeDelta::seconds(60)));
-        assert!(!is_abandoned(start, start - TimeDelta::seconds(5)));
     }
 }

@@ -83,6 +83,7 @@ pub fn audit_change(
             at: clock::now(),
         },
         event,
+        answer: None,
     }
 }
 

@@ -1,5 +1,5 @@
-//! The one helper that writes an audit row and an outbox event beside a change, inside the
-//! caller's transaction (issue #2, item 10).
+//! The one helper that writes an audit row, an outbox event and an `Idempotency-Key` answer
+//! beside a change, inside the caller's transaction (issue #2, item 10; issue #5).
 
 use diesel::prelude::*;
 use uuid::Uuid;
@@ -8,8 +8,9 @@ use yiwang_domain::audit::{Actor, Change};
 use super::schema::{audit_log, outbox};
 use super::{to_naive, DbConnection};
 
-/// Writes `change.audit` and, when present, `change.event` with `conn`, which must be inside
-/// the transaction of the change they describe.
+/// Writes `change.audit` and, when present, `change.event` and `change.answer` with `conn`,
+/// which must be inside the transaction of the change they describe. An answer for a key
+/// already stored is a unique violation: the change is not made.
 pub fn record_change(conn: &mut DbConnection, change: &Change) -> QueryResult<()> {
     let a = &change.audit;
     let (actor_kind, actor_id) = match &a.actor {
@@ -40,6 +41,9 @@ pub fn record_change(conn: &mut DbConnection, change: &Change) -> QueryResult<()
                 outbox::attempts.eq(0),
             ))
             .execute(conn)?;
+    }
+    if let Some(answer) = &change.answer {
+        super::idempotency::insert_answer(conn, answer)?;
     }
     Ok(())
 }

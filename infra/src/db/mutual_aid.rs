@@ -1228,6 +1228,7 @@ mod tests {
                 at: at(1),
             },
             event: None,
+            answer: None,
         }
     }
 

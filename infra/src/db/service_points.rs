@@ -946,6 +946,7 @@ mod tests {
                 at: at(0),
             },
             event: None,
+            answer: None,
         }
     }
 

@@ -784,6 +784,23 @@ async fn retried_create_and_submit_act_once(shape: Shape) {
     assert_invalid(reused, &[("Idempotency-Key", "idempotency_key_reused")]).await;
     assert_eq!(aid.stored_claims().await, 1);
 
+    // Two taps at once with one key (a draft without lines, so no invoice can collide): both
+    // answer the one claim, the second replayed once the first has committed.
+    let draft = json!({ "enrollment_id": aid.enrollment, "payee": payee() });
+    let (x, y) = tokio::join!(send("twin", draft.clone()), send("twin", draft.clone()));
+    assert_eq!(
+        (x.status(), y.status()),
+        (StatusCode::CREATED, StatusCode::CREATED)
+    );
+    let replayed = [&x, &y]
+        .iter()
+        .filter(|r| r.headers().get("idempotent-replayed").is_some())
+        .count();
+    assert_eq!(replayed, 1);
+    let (x, y): (Value, Value) = (x.json().await.unwrap(), y.json().await.unwrap());
+    assert_eq!(x, y);
+    assert_eq!(aid.stored_claims().await, 2);
+
     // Submit twice with one key: one submission, the same answer.
     let claim = id(&first);
     aid.documents(&claim).await;

@@ -5,6 +5,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -15,7 +16,7 @@ use yiwang_domain::mutual_aid::claim::{
 };
 use yiwang_domain::mutual_aid::enrollment::EnrollmentId;
 use yiwang_domain::mutual_aid::payout::compute;
-use yiwang_domain::mutual_aid::review::Command;
+use yiwang_domain::mutual_aid::review::{Command, Outcome};
 use yiwang_domain::mutual_aid::store::{CommandInput, NewClaim};
 use yiwang_domain::mutual_aid::{ClaimAction, ClaimId};
 use yiwang_domain::problem::{text, FieldProblem};
@@ -196,8 +197,9 @@ pub async fn own_claim(
     Ok(claim)
 }
 
-fn view_json(claim: &Claim) -> Result<Value, ApiError> {
-    serde_json::to_value(ClaimView::new(claim, clock::now())).map_err(|e| ApiError::internal(&e))
+/// The claim as answered at `at`: the same body whether it is sent now or stored for a retry.
+fn view_json(claim: &Claim, at: DateTime<Utc>) -> Result<Value, ApiError> {
+    serde_json::to_value(ClaimView::new(claim, at)).map_err(|e| ApiError::internal(&e))
 }
 
 /// Starts a claim under one of the worker's enrolments, as a draft: nothing is judged until
@@ -213,7 +215,7 @@ fn view_json(claim: &Claim) -> Result<Value, ApiError> {
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such enrolment of the worker", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`duplicate_invoice`, or `idempotency_in_progress`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`duplicate_invoice`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid lines or payee (every field listed), or `idempotency_key_reused`", body = Problem, content_type = "application/problem+json"),
     ))]
 #[post("/mutual-aid/claims")]
@@ -226,15 +228,16 @@ pub async fn create(
     let form = form.into_inner();
     let request = serde_json::to_vec(&form).map_err(|e| ApiError::internal(&e))?;
     let route = "POST /api/v1/mutual-aid/claims".to_owned();
-    idempotency::once(&state, &req, worker.0.account_id(), route, &request, || async {
+    idempotency::once(&state, &req, worker.0.account_id(), route, &request, |pending| async {
         let enrollment = EnrollmentId::parse(&form.enrollment_id).ok_or_else(ApiError::not_found)?;
         let (lines, payee) = checked(&state, form.lines, form.payee)?;
+        let at = clock::now();
         let new = NewClaim {
             account: worker.0.account_id(),
             enrollment,
             lines,
             payee,
-            at: clock::now(),
+            at,
         };
         let base = worker.0.change(
             "mutual_aid.claim.create",
@@ -255,12 +258,15 @@ pub async fn create(
                         topic: "mutual_aid.claim.draft".into(),
                         payload: json!({ "id": claim.id, "member_id": claim.member_id, "org_id": claim.org_id }),
                     });
+                    change.answer = pending.zip(view_json(claim, at).ok()).map(|(p, body)| {
+                        p.answer(StatusCode::CREATED, &body, at)
+                    });
                     change
                 }),
             )
             .await
             .map_err(mutual_aid_conflict)?;
-        Ok((StatusCode::CREATED, view_json(&claim)?))
+        Ok((StatusCode::CREATED, view_json(&claim, at)?))
     })
     .await
 }
@@ -395,7 +401,7 @@ pub async fn preview(
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such claim of the worker", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`illegal_transition` (already submitted or decided), `idempotency_in_progress`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`illegal_transition` (already submitted or decided)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`no_lines`, `payee_missing`, `not_member`, `not_enrolled`, `waiting_period`, `not_covered`, `kind_not_covered`, `documents_missing`", body = Problem, content_type = "application/problem+json"),
     ))]
 #[post("/mutual-aid/claims/{id}/submit")]
@@ -407,21 +413,40 @@ pub async fn submit(
 ) -> Result<HttpResponse, ApiError> {
     let id = ClaimId::parse(&id).ok_or_else(ApiError::not_found)?;
     let route = format!("POST /api/v1/mutual-aid/claims/{id}/submit");
-    idempotency::once(&state, &req, worker.0.account_id(), route, b"", || async {
-        let input = CommandInput {
-            command: Command::Submit,
-            actor: worker.0.account_id(),
-            at: clock::now(),
-        };
-        let base = worker
-            .0
-            .change("", "mutual_aid_claim", id, Value::Null, None);
-        let outcome = state
-            .mutual_aid
-            .decide(id, &input, transition_change(base, ClaimAction::Submit))
-            .await
-            .map_err(decide_error)?;
-        Ok((StatusCode::OK, view_json(&outcome.claim)?))
-    })
+    idempotency::once(
+        &state,
+        &req,
+        worker.0.account_id(),
+        route,
+        b"",
+        |pending| async {
+            let at = clock::now();
+            let input = CommandInput {
+                command: Command::Submit,
+                actor: worker.0.account_id(),
+                at,
+            };
+            let base = worker
+                .0
+                .change("", "mutual_aid_claim", id, Value::Null, None);
+            let change = transition_change(base, ClaimAction::Submit);
+            let outcome = state
+                .mutual_aid
+                .decide(
+                    id,
+                    &input,
+                    Box::new(move |outcome: &Outcome| {
+                        let mut change = change(outcome);
+                        change.answer = pending
+                            .zip(view_json(&outcome.claim, at).ok())
+                            .map(|(p, body)| p.answer(StatusCode::OK, &body, at));
+                        change
+                    }),
+                )
+                .await
+                .map_err(decide_error)?;
+            Ok((StatusCode::OK, view_json(&outcome.claim, at)?))
+        },
+    )
     .await
 }
