@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 use yiwang_domain::audit::OutboxEvent;
 use yiwang_domain::clock;
+use yiwang_domain::idempotency::IdempotentAnswer;
 use yiwang_domain::mutual_aid::claim::{
     bank_account_number, mask_account, Claim, ClaimLine, LineInput, Payee,
 };
@@ -202,6 +203,18 @@ fn view_json(claim: &Claim, at: DateTime<Utc>) -> Result<Value, ApiError> {
     serde_json::to_value(ClaimView::new(claim, at)).map_err(|e| ApiError::internal(&e))
 }
 
+/// The answer to store for a request's `Idempotency-Key`, if it carried one: `status` with
+/// the claim as answered at `at`.
+fn answer_of(
+    pending: Option<idempotency::Pending>,
+    status: StatusCode,
+    claim: &Claim,
+    at: DateTime<Utc>,
+) -> Option<IdempotentAnswer> {
+    let pending = pending?;
+    Some(pending.answer(status, &view_json(claim, at).ok()?, at))
+}
+
 /// Starts a claim under one of the worker's enrolments, as a draft: nothing is judged until
 /// it is submitted. With `Idempotency-Key`, a retry answers the first claim.
 #[utoipa::path(post, path = "/api/v1/mutual-aid/claims", tag = "mutual aid", security(("bearer" = [])),
@@ -258,9 +271,7 @@ pub async fn create(
                         topic: "mutual_aid.claim.draft".into(),
                         payload: json!({ "id": claim.id, "member_id": claim.member_id, "org_id": claim.org_id }),
                     });
-                    change.answer = pending.zip(view_json(claim, at).ok()).map(|(p, body)| {
-                        p.answer(StatusCode::CREATED, &body, at)
-                    });
+                    change.answer = answer_of(pending, StatusCode::CREATED, claim, at);
                     change
                 }),
             )
@@ -437,9 +448,7 @@ pub async fn submit(
                     &input,
                     Box::new(move |outcome: &Outcome| {
                         let mut change = change(outcome);
-                        change.answer = pending
-                            .zip(view_json(&outcome.claim, at).ok())
-                            .map(|(p, body)| p.answer(StatusCode::OK, &body, at));
+                        change.answer = answer_of(pending, StatusCode::OK, &outcome.claim, at);
                         change
                     }),
                 )
