@@ -120,7 +120,7 @@ struct Pooled {
 
 /// Connections are not pinged when they are handed out (r2d2's `test_on_check_out` would
 /// cost a `SELECT 1` round trip before every repository call); a dead one is found when it is
-/// used instead: after a failed call [`Database::run`] pings it, and a connection that fails
+/// used instead: after an unexpected failure [`Database::run`] pings it, and a connection that fails
 /// the ping, or is left inside a transaction, is dropped from the pool rather than returned.
 impl r2d2::ManageConnection for Manager {
     type Connection = Pooled;
@@ -207,7 +207,9 @@ impl Database {
         tokio::task::spawn_blocking(move || {
             let mut pooled = pool.get().map_err(|e| RepoError::Unexpected(Box::new(e)))?;
             let result = f(&mut pooled.conn);
-            if result.is_err() && ping(&mut pooled.conn).is_err() {
+            // A conflict or a missing row is the database answering; only an unexpected
+            // failure may be a dead connection.
+            if matches!(result, Err(RepoError::Unexpected(_))) && ping(&mut pooled.conn).is_err() {
                 pooled.dead = true;
             }
             result
