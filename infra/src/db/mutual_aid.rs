@@ -431,6 +431,11 @@ fn with_details(c: &mut DbConnection, rows: Vec<ClaimRow>) -> Result<Vec<Claim>,
 
 fn load_claim(c: &mut DbConnection, id: &str) -> Result<Claim, TxError> {
     let row: ClaimRow = cl::table.find(id).select(ClaimRow::as_select()).first(c)?;
+    with_details_of(c, row)
+}
+
+/// The claim of `row` with its lines and documents.
+fn with_details_of(c: &mut DbConnection, row: ClaimRow) -> Result<Claim, TxError> {
     with_details(c, vec![row])?
         .pop()
         .ok_or(TxError::Repo(RepoError::NotFound))
@@ -448,9 +453,7 @@ fn hold_claim(c: &mut DbConnection, id: &str) -> Result<Claim, TxError> {
             .first(pg)?,
         DbConnection::Sqlite(lite) => query().select(ClaimRow::as_select()).first(lite)?,
     };
-    with_details(c, vec![row])?
-        .pop()
-        .ok_or(TxError::Repo(RepoError::NotFound))
+    with_details_of(c, row)
 }
 
 /// `hospital|invoice`, the key an invoice is claimed once by.
