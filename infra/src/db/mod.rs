@@ -120,8 +120,8 @@ struct Pooled {
 
 /// Connections are not pinged when they are handed out (r2d2's `test_on_check_out` would
 /// cost a `SELECT 1` round trip before every repository call); a dead one is found when it is
-/// used instead: after an unexpected failure [`Database::run`] pings it, and a connection that fails
-/// the ping, or is left inside a transaction, is dropped from the pool rather than returned.
+/// used instead: after an unexpected failure [`Database::run`] pings it, and a connection
+/// that fails the ping, or is left inside a transaction, is dropped from the pool.
 impl r2d2::ManageConnection for Manager {
     type Connection = Pooled;
     type Error = diesel::ConnectionError;
