@@ -60,8 +60,29 @@ pub struct NewClaim {
     pub lines: Vec<ClaimLine>,
     /// Where to pay, when already given.
     pub payee: Option<Payee>,
+    /// File it at once: the draft is submitted in the same transaction (a claim that needs
+    /// no documents, filed in one round trip), and when the submission is refused nothing
+    /// is stored.
+    pub submit: bool,
     /// When (UTC).
     pub at: DateTime<Utc>,
+}
+
+/// What [`MutualAidRepository::create_claim`] stored: the draft and, when it was filed at
+/// once ([`NewClaim::submit`]), its submission.
+#[derive(Debug, Clone)]
+pub struct Created {
+    /// The claim as created, before any submission.
+    pub draft: Claim,
+    /// The submission, when the claim was filed at once.
+    pub submission: Option<Outcome>,
+}
+
+impl Created {
+    /// The claim as stored: submitted when it was filed at once, else the draft.
+    pub fn claim(&self) -> &Claim {
+        self.submission.as_ref().map_or(&self.draft, |s| &s.claim)
+    }
 }
 
 /// A command refused, or the storage failing.
@@ -154,14 +175,17 @@ pub trait MutualAidRepository: Send + Sync {
     ) -> Result<Vec<(Enrollment, bool)>, RepoError>;
 
     /// Starts a claim in one transaction: reads the enrolment and its plan's current version,
-    /// stores [`Claim::draft`] with its lines and writes `change(&claim)`. `NotFound` when the
-    /// enrolment is not `new.account`'s; `Conflict(DUPLICATE_INVOICE)` when a line's invoice is
-    /// on another claim that is not rejected.
+    /// makes [`Claim::draft`] and, when `new.submit`, runs the submission on it as
+    /// [`Self::decide`] does; stores the claim with its lines (and the submission's timeline
+    /// entry) and writes `changes(&created)` in order. `NotFound` when the enrolment is not
+    /// `new.account`'s; `Conflict(DUPLICATE_INVOICE)` when a line's invoice is on another claim
+    /// that is not rejected; a refused submission is [`DecideError::Refused`] and stores
+    /// nothing.
     async fn create_claim(
         &self,
         new: NewClaim,
-        change: Box<dyn for<'c> FnOnce(&'c Claim) -> Change + Send + 'static>,
-    ) -> Result<Claim, RepoError>;
+        changes: Box<dyn for<'c> FnOnce(&'c Created) -> Vec<Change> + Send + 'static>,
+    ) -> Result<Created, DecideError>;
 
     /// One claim with its lines and documents.
     async fn claim(&self, id: ClaimId) -> Result<Claim, RepoError>;

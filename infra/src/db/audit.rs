@@ -12,37 +12,63 @@ use super::{to_naive, DbConnection};
 /// which must be inside the transaction of the change they describe. An answer for a key
 /// already stored is a unique violation: the change is not made.
 pub fn record_change(conn: &mut DbConnection, change: &Change) -> QueryResult<()> {
-    let a = &change.audit;
-    let (actor_kind, actor_id) = match &a.actor {
-        Actor::Account { kind, id } => (kind.as_str(), Some(id.to_string())),
-        Actor::System => ("system", None),
-    };
-    diesel::insert_into(audit_log::table)
-        .values((
-            audit_log::id.eq(Uuid::now_v7().to_string()),
-            audit_log::at.eq(to_naive(a.at)),
-            audit_log::actor_kind.eq(actor_kind),
-            audit_log::actor_id.eq(actor_id),
-            audit_log::action.eq(&a.action),
-            audit_log::record_type.eq(&a.record_type),
-            audit_log::record_id.eq(&a.record_id),
-            audit_log::ip.eq(&a.ip),
-            audit_log::request_id.eq(&a.request_id),
-            audit_log::detail.eq(a.detail.to_string()),
-        ))
-        .execute(conn)?;
-    if let Some(event) = &change.event {
-        diesel::insert_into(outbox::table)
-            .values((
+    record_changes(conn, std::slice::from_ref(change))
+}
+
+/// [`record_change`] for each of `changes`, in order: their audit rows in one statement and
+/// their outbox events in another (batch inserts, which the multi-backend DSL lacks, so they
+/// run on the concrete connection).
+pub fn record_changes(conn: &mut DbConnection, changes: &[Change]) -> QueryResult<()> {
+    let audits: Vec<_> = changes
+        .iter()
+        .map(|change| {
+            let a = &change.audit;
+            let (actor_kind, actor_id) = match &a.actor {
+                Actor::Account { kind, id } => (kind.as_str(), Some(id.to_string())),
+                Actor::System => ("system", None),
+            };
+            (
+                audit_log::id.eq(Uuid::now_v7().to_string()),
+                audit_log::at.eq(to_naive(a.at)),
+                audit_log::actor_kind.eq(actor_kind),
+                audit_log::actor_id.eq(actor_id),
+                audit_log::action.eq(&a.action),
+                audit_log::record_type.eq(&a.record_type),
+                audit_log::record_id.eq(&a.record_id),
+                audit_log::ip.eq(&a.ip),
+                audit_log::request_id.eq(&a.request_id),
+                audit_log::detail.eq(a.detail.to_string()),
+            )
+        })
+        .collect();
+    let events: Vec<_> = changes
+        .iter()
+        .filter_map(|change| {
+            let event = change.event.as_ref()?;
+            Some((
                 outbox::id.eq(Uuid::now_v7().to_string()),
                 outbox::topic.eq(&event.topic),
                 outbox::payload.eq(event.payload.to_string()),
-                outbox::created_at.eq(to_naive(a.at)),
+                outbox::created_at.eq(to_naive(change.audit.at)),
                 outbox::attempts.eq(0),
             ))
-            .execute(conn)?;
+        })
+        .collect();
+    if !audits.is_empty() {
+        let query = diesel::insert_into(audit_log::table).values(audits);
+        match conn {
+            DbConnection::Pg(pg) => query.execute(pg)?,
+            DbConnection::Sqlite(lite) => query.execute(lite)?,
+        };
     }
-    if let Some(answer) = &change.answer {
+    if !events.is_empty() {
+        let query = diesel::insert_into(outbox::table).values(events);
+        match conn {
+            DbConnection::Pg(pg) => query.execute(pg)?,
+            DbConnection::Sqlite(lite) => query.execute(lite)?,
+        };
+    }
+    for answer in changes.iter().filter_map(|c| c.answer.as_ref()) {
         super::idempotency::insert_answer(conn, answer)?;
     }
     Ok(())

@@ -29,7 +29,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use yiwang_domain::repo::{RepoError, StoreHealth};
 
-pub use audit::record_change;
+pub use audit::{record_change, record_changes};
 pub use membership::{queue_key, time_key};
 pub use mutual_aid::{claim_key, day_key};
 

@@ -31,10 +31,10 @@ use yiwang_domain::mutual_aid::claim::{
 use yiwang_domain::mutual_aid::enrollment::{Enrollment, EnrollmentId, FeePayment, PaymentMethod};
 use yiwang_domain::mutual_aid::payout::{Payout, YearToDate};
 use yiwang_domain::mutual_aid::plan::{BenefitKind, DocumentKind, Plan, PlanId, PlanRules};
-use yiwang_domain::mutual_aid::review::{decide, Context, Outcome};
+use yiwang_domain::mutual_aid::review::{decide, Command, Context, Outcome};
 use yiwang_domain::mutual_aid::store::{
-    conflict, ClaimFilter, CommandInput, DecideError, EnrollmentFilter, MutualAidRepository,
-    NewClaim,
+    conflict, ClaimFilter, CommandInput, Created, DecideError, EnrollmentFilter,
+    MutualAidRepository, NewClaim,
 };
 use yiwang_domain::org::OrgPath;
 use yiwang_domain::repo::{Page, RepoError};
@@ -46,7 +46,7 @@ use super::schema::{
     mutual_aid_plan_versions as pv, mutual_aid_plans as p,
 };
 use super::{
-    claim_writer, corrupt, from_naive, record_change, to_naive, unexpected, Database, DbConnection,
+    claim_writer, corrupt, from_naive, record_change, record_changes, to_naive, unexpected, Database, DbConnection,
     TxError,
 };
 
@@ -545,6 +545,94 @@ fn year_to_date(
     Ok(used)
 }
 
+/// The columns of a claim that its commands change, written whole by an insert and by an
+/// update alike (`NULL` for what the claim does not have).
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = cl, treat_none_as_null = true)]
+struct ClaimState<'a> {
+    status: &'a str,
+    plan_version: i32,
+    claimed_fen: Option<i64>,
+    approved_fen: Option<i64>,
+    paid_fen: Option<i64>,
+    breakdown: Option<String>,
+    first_reviewer: Option<String>,
+    second_reviewer: Option<String>,
+    return_note: Option<&'a str>,
+    rejection_code: Option<&'a str>,
+    rejection_text: Option<&'a str>,
+    bank_reference: Option<&'a str>,
+    submitted_at: Option<NaiveDateTime>,
+    updated_at: NaiveDateTime,
+}
+
+impl<'a> ClaimState<'a> {
+    fn of(claim: &'a Claim) -> Result<Self, TxError> {
+        Ok(ClaimState {
+            status: claim.status.as_str(),
+            plan_version: claim.plan_version,
+            claimed_fen: claim.claimed_fen.map(Fen::get),
+            approved_fen: claim.approved_fen.map(Fen::get),
+            paid_fen: claim.paid_fen.map(Fen::get),
+            breakdown: claim.breakdown.as_ref().map(json_of).transpose()?,
+            first_reviewer: claim.first_reviewer.map(|a| a.to_string()),
+            second_reviewer: claim.second_reviewer.map(|a| a.to_string()),
+            return_note: claim.return_note.as_deref(),
+            rejection_code: claim.rejection.as_ref().map(|r| r.reason.as_str()),
+            rejection_text: claim.rejection.as_ref().map(|r| r.text.as_str()),
+            bank_reference: claim.bank_reference.as_deref(),
+            submitted_at: claim.submitted_at.map(to_naive),
+            updated_at: to_naive(claim.updated_at),
+        })
+    }
+}
+
+/// Inserts `claim` with its lines.
+fn insert_claim(c: &mut DbConnection, claim: &Claim) -> Result<(), TxError> {
+    let id = claim.id.to_string();
+    diesel::insert_into(cl::table)
+        .values((
+            cl::id.eq(&id),
+            cl::plan_id.eq(claim.plan_id.to_string()),
+            cl::enrollment_id.eq(claim.enrollment_id.to_string()),
+            cl::member_id.eq(claim.member_id.to_string()),
+            cl::account_id.eq(claim.account_id.to_string()),
+            cl::org_id.eq(claim.org_id.to_string()),
+            cl::org_path.eq(claim.org_path.as_str()),
+            cl::created_at.eq(to_naive(claim.created_at)),
+            ClaimState::of(claim)?,
+            payee_columns(claim.payee.as_ref()),
+        ))
+        .execute(c)?;
+    insert_lines(c, &id, &claim.lines)?;
+    Ok(())
+}
+
+/// The enrolment `id` with its plan at the plan's current version, and whether its member
+/// is in force in the plan's subtree ([`Plan::takes_members_of`]): what a submission is
+/// judged by, read in one statement.
+fn enrollment_with_plan(
+    c: &mut DbConnection,
+    id: &str,
+) -> Result<(Enrollment, Plan, bool), TxError> {
+    let active = m::account_id
+        .eq(e::account_id)
+        .and(m::status.eq(MemberStatus::Active.as_str()));
+    let (row, plan, member_org): (EnrollmentRow, PlanRow, Option<String>) = e::table
+        .inner_join(p::table)
+        .left_join(m::table.on(active))
+        .filter(e::id.eq(id))
+        .select((
+            EnrollmentRow::as_select(),
+            PlanRow::as_select(),
+            m::org_path.nullable(),
+        ))
+        .first(c)?;
+    let plan = plan.into_domain().map_err(TxError::Repo)?;
+    let in_scope = member_org.is_some_and(|org| plan.takes_members_of(&OrgPath::from_stored(org)));
+    Ok((row.into_domain().map_err(TxError::Repo)?, plan, in_scope))
+}
+
 /// Writes what a command changed: the claim's columns, the approvals of the lines that differ
 /// from `before` (a submission changes none), the timeline entry; a rejection frees the
 /// claim's invoices.
@@ -557,24 +645,8 @@ fn write_outcome(
 ) -> Result<(), TxError> {
     let claim = &outcome.claim;
     let id = claim.id.to_string();
-    let breakdown = claim.breakdown.as_ref().map(json_of).transpose()?;
     diesel::update(cl::table.find(&id))
-        .set((
-            cl::status.eq(claim.status.as_str()),
-            cl::plan_version.eq(claim.plan_version),
-            cl::claimed_fen.eq(claim.claimed_fen.map(Fen::get)),
-            cl::approved_fen.eq(claim.approved_fen.map(Fen::get)),
-            cl::paid_fen.eq(claim.paid_fen.map(Fen::get)),
-            cl::breakdown.eq(breakdown),
-            cl::first_reviewer.eq(claim.first_reviewer.map(|a| a.to_string())),
-            cl::second_reviewer.eq(claim.second_reviewer.map(|a| a.to_string())),
-            cl::return_note.eq(claim.return_note.as_deref()),
-            cl::rejection_code.eq(claim.rejection.as_ref().map(|r| r.reason.as_str())),
-            cl::rejection_text.eq(claim.rejection.as_ref().map(|r| r.text.as_str())),
-            cl::bank_reference.eq(claim.bank_reference.as_deref()),
-            cl::submitted_at.eq(claim.submitted_at.map(to_naive)),
-            cl::updated_at.eq(to_naive(claim.updated_at)),
-        ))
+        .set(ClaimState::of(claim)?)
         .execute(c)?;
     for line in claim.lines.iter().filter(|l| !before.lines.contains(l)) {
         diesel::update(l::table.find(line.id.to_string()))
@@ -589,10 +661,21 @@ fn write_outcome(
             .set(l::invoice_key.eq(None::<String>))
             .execute(c)?;
     }
+    insert_event(c, outcome, action, actor)
+}
+
+/// Writes the timeline entry of `outcome`.
+fn insert_event(
+    c: &mut DbConnection,
+    outcome: &Outcome,
+    action: ClaimAction,
+    actor: AccountId,
+) -> Result<(), TxError> {
+    let claim = &outcome.claim;
     diesel::insert_into(ev::table)
         .values((
             ev::id.eq(Uuid::now_v7().to_string()),
-            ev::claim_id.eq(&id),
+            ev::claim_id.eq(claim.id.to_string()),
             ev::action.eq(action.as_str()),
             ev::from_status.eq(outcome.from.as_str()),
             ev::to_status.eq(claim.status.as_str()),
@@ -877,45 +960,51 @@ impl MutualAidRepository for Database {
     async fn create_claim(
         &self,
         new: NewClaim,
-        change: Box<dyn for<'c> FnOnce(&'c Claim) -> Change + Send + 'static>,
-    ) -> Result<Claim, RepoError> {
-        self.run(move |c| {
-            c.transaction(|c| {
-                claim_writer(c)?;
-                let (row, plan_version): (EnrollmentRow, i32) = e::table
-                    .inner_join(p::table)
-                    .filter(e::id.eq(new.enrollment.to_string()))
-                    .select((EnrollmentRow::as_select(), p::version))
-                    .first(c)?;
-                let enrollment = row.into_domain().map_err(TxError::Repo)?;
-                if enrollment.account_id != new.account {
-                    return Err(TxError::Repo(RepoError::NotFound));
-                }
-                let claim = Claim::draft(&enrollment, plan_version, new.lines, new.payee, new.at);
-                let id = claim.id.to_string();
-                diesel::insert_into(cl::table)
-                    .values((
-                        cl::id.eq(&id),
-                        cl::plan_id.eq(claim.plan_id.to_string()),
-                        cl::plan_version.eq(claim.plan_version),
-                        cl::enrollment_id.eq(claim.enrollment_id.to_string()),
-                        cl::member_id.eq(claim.member_id.to_string()),
-                        cl::account_id.eq(claim.account_id.to_string()),
-                        cl::org_id.eq(claim.org_id.to_string()),
-                        cl::org_path.eq(claim.org_path.as_str()),
-                        cl::status.eq(ClaimStatus::Draft.as_str()),
-                        cl::created_at.eq(to_naive(claim.created_at)),
-                        cl::updated_at.eq(to_naive(claim.updated_at)),
-                        payee_columns(claim.payee.as_ref()),
-                    ))
-                    .execute(c)?;
-                insert_lines(c, &id, &claim.lines)?;
-                record_change(c, &change(&claim))?;
-                Ok(claim)
+        changes: Box<dyn for<'c> FnOnce(&'c Created) -> Vec<Change> + Send + 'static>,
+    ) -> Result<Created, DecideError> {
+        let created = self
+            .run(move |c| {
+                c.transaction(|c| {
+                    claim_writer(c)?;
+                    let enrollment_key = new.enrollment.to_string();
+                    let (enrollment, plan, member_in_scope) =
+                        enrollment_with_plan(c, &enrollment_key)?;
+                    if enrollment.account_id != new.account {
+                        return Err(TxError::Repo(RepoError::NotFound));
+                    }
+                    let draft =
+                        Claim::draft(&enrollment, plan.version, new.lines, new.payee, new.at);
+                    let submission = if new.submit {
+                        let earlier = year_to_date(c, &enrollment_key, &draft.id.to_string())?;
+                        let ctx = Context {
+                            claim: &draft,
+                            enrollment: &enrollment,
+                            rules: &plan.rules,
+                            rules_version: plan.version,
+                            earlier: &earlier,
+                            member_in_scope,
+                            actor: new.account,
+                            at: new.at,
+                        };
+                        match decide(&ctx, &Command::Submit) {
+                            Ok(outcome) => Some(outcome),
+                            Err(refusal) => return Ok(Err(refusal)),
+                        }
+                    } else {
+                        None
+                    };
+                    let created = Created { draft, submission };
+                    insert_claim(c, created.claim())?;
+                    if let Some(outcome) = &created.submission {
+                        insert_event(c, outcome, ClaimAction::Submit, new.account)?;
+                    }
+                    record_changes(c, &changes(&created))?;
+                    Ok(Ok(created))
+                })
+                .map_err(|e: TxError| e.into_repo(conflict::DUPLICATE_INVOICE))
             })
-            .map_err(|e: TxError| e.into_repo(conflict::DUPLICATE_INVOICE))
-        })
-        .await
+            .await?;
+        created.map_err(DecideError::Refused)
     }
 
     async fn claim(&self, id: ClaimId) -> Result<Claim, RepoError> {
@@ -1139,23 +1228,8 @@ impl MutualAidRepository for Database {
                     let claim = hold_claim(c, &key)?;
                     let enrollment_key = claim.enrollment_id.to_string();
                     let (enrollment, rules, version, member_in_scope) = if submission {
-                        let (row, plan): (EnrollmentRow, PlanRow) = e::table
-                            .inner_join(p::table)
-                            .filter(e::id.eq(&enrollment_key))
-                            .select((EnrollmentRow::as_select(), PlanRow::as_select()))
-                            .first(c)?;
-                        let (enrollment, plan) = (
-                            row.into_domain().map_err(TxError::Repo)?,
-                            plan.into_domain().map_err(TxError::Repo)?,
-                        );
-                        let member_org: Option<String> = m::table
-                            .filter(m::account_id.eq(claim.account_id.to_string()))
-                            .filter(m::status.eq(MemberStatus::Active.as_str()))
-                            .select(m::org_path)
-                            .first(c)
-                            .optional()?;
-                        let in_scope = member_org
-                            .is_some_and(|org| plan.takes_members_of(&OrgPath::from_stored(org)));
+                        let (enrollment, plan, in_scope) =
+                            enrollment_with_plan(c, &enrollment_key)?;
                         (enrollment, plan.rules, plan.version, in_scope)
                     } else {
                         let enrollment = load_enrollment(c, &enrollment_key)?;
@@ -1375,8 +1449,14 @@ mod tests {
         .unwrap()
     }
 
-    /// Files a draft claim of the fixture's worker with `lines`.
-    async fn file(db: &Database, f: &Fixture, lines: Vec<ClaimLine>) -> Result<Claim, RepoError> {
+    /// Starts a claim of the fixture's worker with `lines` and a payee, filed at once when
+    /// `submit`.
+    async fn create(
+        db: &Database,
+        f: &Fixture,
+        lines: Vec<ClaimLine>,
+        submit: bool,
+    ) -> Result<Created, DecideError> {
         let payee = Payee {
             account_name: "王师傅".into(),
             bank: "中国工商银行晋城分行".into(),
@@ -1389,9 +1469,19 @@ mod tests {
             enrollment: f.enrollment.id,
             lines,
             payee: Some(payee),
+            submit,
             at: at(2),
         };
-        db.create_claim(new, Box::new(|_| change())).await
+        db.create_claim(new, Box::new(|_| vec![change()])).await
+    }
+
+    /// Files a draft claim of the fixture's worker with `lines`.
+    async fn file(db: &Database, f: &Fixture, lines: Vec<ClaimLine>) -> Result<Claim, RepoError> {
+        match create(db, f, lines, false).await {
+            Ok(created) => Ok(created.draft),
+            Err(DecideError::Repo(e)) => Err(e),
+            Err(refused) => panic!("a draft is never judged: {refused:?}"),
+        }
     }
 
     fn document(claim: ClaimId) -> Document {
@@ -1546,6 +1636,74 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_claim_filed_at_once_is_submitted_whole_or_not_stored() {
+        for env in backends() {
+            let db = &env.db;
+            let f = seed(db).await;
+            db.record_payments(&[f.enrollment.id], &payment("2027-01-05"), &change())
+                .await
+                .unwrap();
+            let worker = f.enrollment.account_id;
+            // The plan asks for an invoice: refused with the submission's code, nothing stored.
+            match create(db, &f, vec![line("F-1", 12_000)], true).await {
+                Err(DecideError::Refused(Refusal::Unprocessable { code, .. })) => {
+                    assert_eq!(code, "documents_missing");
+                }
+                other => panic!("{other:?}"),
+            }
+            assert!(db.claims_of(worker).await.unwrap().is_empty());
+
+            let mut rules = f.plan.rules.clone();
+            rules.benefits[0].required_documents.clear();
+            db.save_plan(f.plan.id, 1, &rules, AccountId::new(), at(2), &change())
+                .await
+                .unwrap();
+            let created = create(db, &f, vec![line("F-1", 12_000)], true)
+                .await
+                .unwrap();
+            let filed = created.claim();
+            assert_eq!(created.draft.status, ClaimStatus::Draft);
+            assert_eq!(filed.status, ClaimStatus::Submitted);
+            assert_eq!(filed.plan_version, 2);
+            assert_eq!(filed.claimed_fen, Some(Fen::yuan(6_000)));
+            assert_eq!(db.claim(filed.id).await.unwrap(), *filed);
+            let steps: Vec<(ClaimAction, ClaimStatus, ClaimStatus)> = db
+                .claim_events(filed.id)
+                .await
+                .unwrap()
+                .iter()
+                .map(|e| (e.action, e.from, e.to))
+                .collect();
+            assert_eq!(
+                steps,
+                vec![(ClaimAction::Submit, ClaimStatus::Draft, ClaimStatus::Submitted)]
+            );
+            // Its invoice is claimed: filing it again conflicts, and a member whose
+            // membership ended is refused; neither stores anything.
+            let again = create(db, &f, vec![line("F-1", 12_000)], true).await;
+            assert!(
+                matches!(&again, Err(DecideError::Repo(RepoError::Conflict(c))) if c == conflict::DUPLICATE_INVOICE),
+                "{again:?}"
+            );
+            db.run(move |c| {
+                diesel::update(members::table.filter(members::account_id.eq(worker.to_string())))
+                    .set(members::status.eq("ended"))
+                    .execute(c)
+                    .map_err(unexpected)
+            })
+            .await
+            .unwrap();
+            match create(db, &f, vec![line("F-2", 12_000)], true).await {
+                Err(DecideError::Refused(Refusal::Unprocessable { code, .. })) => {
+                    assert_eq!(code, "not_member");
+                }
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(db.claims_of(worker).await.unwrap().len(), 1);
+        }
+    }
+
+    #[tokio::test]
     async fn claims_move_one_step_at_a_time_and_invoices_are_claimed_once() {
         for env in backends() {
             let db = &env.db;
@@ -1566,10 +1724,14 @@ mod tests {
                 enrollment: f.enrollment.id,
                 lines: vec![line("S-1", 100)],
                 payee: None,
+                submit: false,
                 at: at(2),
             };
-            let refused = db.create_claim(stranger, Box::new(|_| change())).await;
-            assert!(matches!(refused, Err(RepoError::NotFound)), "{refused:?}");
+            let refused = db.create_claim(stranger, Box::new(|_| vec![change()])).await;
+            assert!(
+                matches!(refused, Err(DecideError::Repo(RepoError::NotFound))),
+                "{refused:?}"
+            );
             assert_eq!(
                 db.claims_of(f.enrollment.account_id).await.unwrap().len(),
                 1

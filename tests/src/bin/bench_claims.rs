@@ -10,19 +10,25 @@
 //! 500 enrolments a request).
 //!
 //! Load: C tasks; task i files claims for workers i, i + C, i + 2C, … in turn, so no two tasks
-//! ever act for the same worker at once. One transaction is `POST /api/v1/mutual-aid/claims`
-//! (three lines with invoice numbers never used before, the payee) followed by
-//! `POST /api/v1/mutual-aid/claims/{id}/submit` with a fresh `Idempotency-Key`; it counts when
-//! both answer 2xx, and its latency runs from the start of the create to the end of the
-//! submit. A warm-up phase of the same shape runs first; it is not reported, but the claims it
-//! creates are counted, so `creates_2xx` and `submits_2xx` are every 2xx the server gave.
+//! ever act for the same worker at once. One transaction files a claim of three lines with
+//! invoice numbers never used before and the payee, with a fresh `Idempotency-Key`:
+//! - `--flow one-request` (the default): `POST /api/v1/mutual-aid/claims` with
+//!   `"submit": true`, which answers the submitted claim;
+//! - `--flow two-requests`: the same `POST` without `"submit"` (a draft), then
+//!   `POST /api/v1/mutual-aid/claims/{id}/submit`.
+//!
+//! A transaction counts when its answers are 2xx and the claim is `submitted`; its latency runs
+//! from the start of the first request to the end of the last. A warm-up phase of the same
+//! shape runs first; it is not reported, but the claims it files are counted, so
+//! `creates_2xx` (claims created) and `submits_2xx` (claims submitted) are every 2xx the
+//! server gave.
 //!
 //! With `--server-pid`, the CPU time of the measured run is split from `/proc` (Linux): the
 //! server, this driver, every process named `postgres`, the rest, idle. With `--phase-file`,
 //! the driver writes the phase it is in (`setup`, `warmup`, `measure`, `done`) to that file,
 //! so a sampler outside can look at the measured run only.
 //!
-//! usage: `bench-claims --base-url URL --username NAME [--workers N] [--clients C]
+//! usage: `bench-claims --base-url URL --username NAME [--flow FLOW] [--workers N] [--clients C]
 //! [--duration SECS] [--warmup SECS] [--setup-concurrency K] [--server-pid PID]
 //! [--phase-file PATH]`, the official's password on the first line of stdin. Progress goes to
 //! stderr; the result is one JSON object on stdout.
@@ -37,8 +43,8 @@ use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
 use yiwang_tests::id_number;
 
-const USAGE: &str = "usage: bench-claims --base-url URL --username NAME [--workers N (256)] \
-[--clients C (64)] [--duration SECS (20)] [--warmup SECS (5)] [--setup-concurrency K (16)]
+const USAGE: &str = "usage: bench-claims --base-url URL --username NAME \
+[--flow one-request|two-requests (one-request)] [--workers N (256)] [--clients C (64)] [--duration SECS (20)] [--warmup SECS (5)] [--setup-concurrency K (16)]
 [--server-pid PID] [--phase-file PATH]
 (the official's password on the first line of stdin; result JSON on stdout)";
 
@@ -49,8 +55,27 @@ const SAMPLES: usize = 5;
 /// A valid unified social credit code (GB 32100-2015), as the API tests use.
 const CREDIT_CODE: &str = "91350100M000100Y43";
 
+/// How a claim is filed (`--flow`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    /// Created with `"submit": true`.
+    OneRequest,
+    /// Created as a draft, then submitted.
+    TwoRequests,
+}
+
+impl Flow {
+    fn as_str(self) -> &'static str {
+        match self {
+            Flow::OneRequest => "one-request",
+            Flow::TwoRequests => "two-requests",
+        }
+    }
+}
+
 struct Args {
     base: String,
+    flow: Flow,
     username: String,
     password: String,
     workers: usize,
@@ -64,6 +89,7 @@ struct Args {
 
 fn parse_args() -> Args {
     let mut base = None;
+    let mut flow = Flow::OneRequest;
     let mut username = None;
     let mut server_pid = None;
     let mut phase_file = None;
@@ -90,6 +116,13 @@ fn parse_args() -> Args {
         match flag.as_str() {
             "--base-url" => base = Some(value.trim_end_matches('/').to_owned()),
             "--username" => username = Some(value),
+            "--flow" => {
+                flow = match value.as_str() {
+                    "one-request" => Flow::OneRequest,
+                    "two-requests" => Flow::TwoRequests,
+                    _ => fail(format!("--flow: one-request or two-requests, not {value}")),
+                }
+            }
             "--workers" => workers = number(&value) as usize,
             "--clients" => clients = number(&value) as usize,
             "--duration" => duration = number(&value),
@@ -121,6 +154,7 @@ fn parse_args() -> Args {
     }
     Args {
         base,
+        flow,
         username,
         password,
         workers,
@@ -499,8 +533,10 @@ fn payee() -> Value {
 }
 
 /// One load task of phase `phase` (`W` warm-up, `M` measured) until `deadline`.
+#[allow(clippy::too_many_arguments)]
 async fn load_task(
     api: Api,
+    flow: Flow,
     workers: Arc<Vec<Worker>>,
     task: usize,
     clients: usize,
@@ -522,15 +558,17 @@ async fn load_task(
                 line(format!("BENCH-{phase}{task}-{seq}-3"), 1_000),
             ],
             "payee": payee(),
+            "submit": flow == Flow::OneRequest,
         });
         let start = Instant::now();
+        let key = uuid::Uuid::new_v4().to_string();
         let created = match api
             .call(
                 Method::POST,
                 "/api/v1/mutual-aid/claims",
                 Some(&w.token),
                 Some(&body),
-                None,
+                Some(&key),
             )
             .await
         {
@@ -550,42 +588,54 @@ async fn load_task(
                 continue;
             }
         };
-        let Some(claim) = created.json()["id"].as_str().map(str::to_owned) else {
-            tally.error(
-                "create without id".into(),
-                format!("create: {}", created.body),
-            );
-            continue;
-        };
-        let key = uuid::Uuid::new_v4().to_string();
-        match api
-            .call(
-                Method::POST,
-                &format!("/api/v1/mutual-aid/claims/{claim}/submit"),
-                Some(&w.token),
-                None,
-                Some(&key),
-            )
-            .await
-        {
-            Ok(a) if a.ok() => {
-                tally.submits_2xx += 1;
-                let status = a.json()["status"].as_str().unwrap_or("").to_owned();
-                if status == "submitted" {
-                    tally.latencies_us.push(start.elapsed().as_micros() as u64);
-                    tally.ended_s.push(phase_start.elapsed().as_secs() as u32);
-                } else {
+        let submitted = match flow {
+            Flow::OneRequest => created,
+            Flow::TwoRequests => {
+                let Some(claim) = created.json()["id"].as_str().map(str::to_owned) else {
                     tally.error(
-                        format!("submit 2xx with status '{status}'"),
-                        format!("submit: {} {}", a.status, a.body),
+                        "create without id".into(),
+                        format!("create: {}", created.body),
                     );
+                    continue;
+                };
+                match api
+                    .call(
+                        Method::POST,
+                        &format!("/api/v1/mutual-aid/claims/{claim}/submit"),
+                        Some(&w.token),
+                        None,
+                        Some(&key),
+                    )
+                    .await
+                {
+                    Ok(a) if a.ok() => a,
+                    Ok(a) => {
+                        tally.error(
+                            format!("submit {}", a.kind()),
+                            format!("submit: {} {}", a.status, a.body),
+                        );
+                        continue;
+                    }
+                    Err(e) => {
+                        tally.error("submit transport".into(), format!("submit: {e}"));
+                        continue;
+                    }
                 }
             }
-            Ok(a) => tally.error(
-                format!("submit {}", a.kind()),
-                format!("submit: {} {}", a.status, a.body),
-            ),
-            Err(e) => tally.error("submit transport".into(), format!("submit: {e}")),
+        };
+        let status = submitted.json()["status"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        if status == "submitted" {
+            tally.submits_2xx += 1;
+            tally.latencies_us.push(start.elapsed().as_micros() as u64);
+            tally.ended_s.push(phase_start.elapsed().as_secs() as u32);
+        } else {
+            tally.error(
+                format!("2xx with status '{status}'"),
+                format!("{} {}", submitted.status, submitted.body),
+            );
         }
     }
     tally
@@ -595,6 +645,7 @@ async fn load_task(
 /// last task finished its last transaction).
 async fn phase(
     api: &Api,
+    flow: Flow,
     workers: &Arc<Vec<Worker>>,
     clients: usize,
     name: &'static str,
@@ -606,6 +657,7 @@ async fn phase(
         .map(|t| {
             tokio::spawn(load_task(
                 api.clone(),
+                flow,
                 Arc::clone(workers),
                 t,
                 clients,
@@ -773,7 +825,7 @@ async fn main() {
             args.clients,
             args.warmup.as_secs_f64()
         );
-        (warm, warm_elapsed) = phase(&api, &workers, args.clients, "W", args.warmup).await;
+        (warm, warm_elapsed) = phase(&api, args.flow, &workers, args.clients, "W", args.warmup).await;
         for s in &warm.samples {
             eprintln!("bench-claims: warm-up error: {s}");
         }
@@ -785,7 +837,7 @@ async fn main() {
     );
     mark(&args, "measure");
     let before = args.server_pid.map(ticks);
-    let (mut run, elapsed) = phase(&api, &workers, args.clients, "M", args.duration).await;
+    let (mut run, elapsed) = phase(&api, args.flow, &workers, args.clients, "M", args.duration).await;
     let cpu = match (args.server_pid, before) {
         (Some(pid), Some(before)) => cpu_shares(&before, &ticks(pid)),
         _ => Value::Null,
@@ -817,6 +869,7 @@ async fn main() {
     }
     let report = json!({
         "base_url": args.base,
+        "flow": args.flow.as_str(),
         "workers": args.workers,
         "clients": args.clients,
         "duration_s": round2(args.duration.as_secs_f64()),

@@ -21,6 +21,7 @@ both_shapes!(
     bad_input_is_refused_and_changes_nothing,
     submission_checks_name_what_is_missing,
     retried_create_and_submit_act_once,
+    a_claim_needing_no_documents_is_filed_in_one_request,
     invoices_are_claimed_once_and_racing_reviewers_one_wins,
     scope_and_roles_guard_claims_and_documents,
     a_returned_claim_is_completed_and_filed_again,
@@ -825,6 +826,91 @@ async fn retried_create_and_submit_act_once(shape: Shape) {
     // Without the key, a second submit is an illegal transition, not a second filing.
     let c = aid.submit(&aid.worker, &claim, None).await;
     assert_problem(c, StatusCode::CONFLICT, "illegal_transition").await;
+}
+
+async fn a_claim_needing_no_documents_is_filed_in_one_request(shape: Shape) {
+    let aid = Aid::new(shape).await;
+    let app = &aid.w.app;
+    let file = |enrollment: &str, invoice: &str, key: &'static str| {
+        let body = json!({ "enrollment_id": enrollment, "lines": [line(invoice, 10_000)],
+                           "payee": payee(), "submit": true });
+        let req = app
+            .client
+            .post(format!("{}{CLAIMS}", app.base))
+            .bearer_auth(&aid.worker)
+            .header("Idempotency-Key", key)
+            .json(&body);
+        async move { req.send().await.unwrap() }
+    };
+
+    // The plan asks for documents: refused as a submission would be, and nothing is stored.
+    let resp = file(&aid.enrollment, "E-1", "one-go-1").await;
+    let body = assert_problem_zh(resp, StatusCode::UNPROCESSABLE_ENTITY, "documents_missing").await;
+    assert!(body["detail"].as_str().unwrap().contains("发票"), "{body}");
+    assert_eq!(aid.stored_claims().await, 0);
+
+    // A plan that asks for none: filed at once; a retry answers the same claim.
+    let mut form = plan_form("免材料互助", 0);
+    for benefit in form["benefits"].as_array_mut().unwrap() {
+        benefit["required_documents"] = json!([]);
+    }
+    let plan = id(&expect(
+        app.post(ADMIN_PLANS, &form, Some(&aid.admin)).await,
+        StatusCode::CREATED,
+    )
+    .await);
+    let enrollment = id(&expect(
+        app.post(ENROL, &json!({ "plan_id": plan }), Some(&aid.worker))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await);
+    expect(
+        app.post(
+            PAYMENTS,
+            &json!({ "enrollment_ids": [enrollment], "method": "paid_by_union" }),
+            Some(&aid.finance),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let first = file(&enrollment, "E-1", "one-go-2").await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first["status"], "submitted", "{first}");
+    assert_eq!(first["claimed_fen"], 400_000, "{first}");
+    let retry = file(&enrollment, "E-1", "one-go-2").await;
+    assert_eq!(retry.status(), StatusCode::CREATED);
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    assert_eq!(retry.json::<Value>().await.unwrap(), first);
+    assert_eq!(aid.stored_claims().await, 1);
+
+    // The worker follows it and a reviewer finds it in the queue.
+    let claim = id(&first);
+    let shown = expect(
+        app.get(&format!("{CLAIMS}/{claim}"), Some(&aid.worker))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(actions(&shown), ["submit"]);
+    let queue = expect(app.get(QUEUE, Some(&aid.reviewer_a)).await, StatusCode::OK).await;
+    assert_eq!(queue["items"][0]["id"], first["id"], "{queue}");
+    // Its creation and its submission are both in the audit log.
+    let mut audited: Vec<String> = db(app, move |c| {
+        audit_log::table
+            .filter(audit_log::record_id.eq(claim))
+            .select(audit_log::action)
+            .load(c)
+            .unwrap()
+    })
+    .await;
+    audited.sort();
+    assert_eq!(
+        audited,
+        ["mutual_aid.claim.create", "mutual_aid.claim.submit"]
+    );
 }
 
 async fn invoices_are_claimed_once_and_racing_reviewers_one_wins(shape: Shape) {

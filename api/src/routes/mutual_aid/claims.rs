@@ -18,7 +18,7 @@ use yiwang_domain::mutual_aid::claim::{
 use yiwang_domain::mutual_aid::enrollment::EnrollmentId;
 use yiwang_domain::mutual_aid::payout::compute;
 use yiwang_domain::mutual_aid::review::{Command, Outcome};
-use yiwang_domain::mutual_aid::store::{CommandInput, NewClaim};
+use yiwang_domain::mutual_aid::store::{CommandInput, Created, NewClaim};
 use yiwang_domain::mutual_aid::{ClaimAction, ClaimId};
 use yiwang_domain::problem::{text, FieldProblem};
 
@@ -83,6 +83,11 @@ pub struct ClaimForm {
     pub lines: Vec<LineForm>,
     /// Where to pay (may be given later; required to submit).
     pub payee: Option<PayeeForm>,
+    /// `true` files the claim at once, as `POST …/claims/{id}/submit` would right after: one
+    /// round trip for a claim whose plan asks no documents. When the submission is refused
+    /// (the same 422 codes as that route) nothing is stored. Default `false`: a draft.
+    #[serde(default)]
+    pub submit: bool,
 }
 
 /// A draft's lines and payee, replacing what it had.
@@ -216,12 +221,14 @@ fn answer_of(
 }
 
 /// Starts a claim under one of the worker's enrolments, as a draft: nothing is judged until
-/// it is submitted. With `Idempotency-Key`, a retry answers the first claim.
+/// it is submitted. With `"submit": true` it is filed at once (the checks of
+/// `POST …/claims/{id}/submit`), or refused with nothing stored. With `Idempotency-Key`, a
+/// retry answers the first claim.
 #[utoipa::path(post, path = "/api/v1/mutual-aid/claims", tag = "mutual aid", security(("bearer" = [])),
     request_body = ClaimForm,
     params(("Idempotency-Key" = Option<String>, Header, description = "1–100 visible ASCII characters (a UUID); a retry with the same key and body answers the first claim")),
     responses(
-        (status = 201, description = "The draft", body = ClaimView),
+        (status = 201, description = "The draft, or the submitted claim with `\"submit\": true`", body = ClaimView),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
@@ -229,7 +236,7 @@ fn answer_of(
         (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such enrolment of the worker", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`duplicate_invoice`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid lines or payee (every field listed), or `idempotency_key_reused`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid lines or payee (every field listed), `idempotency_key_reused`, or with `\"submit\": true` a refused submission: `no_lines`, `payee_missing`, `not_member`, `not_enrolled`, `waiting_period`, `not_covered`, `kind_not_covered`, `documents_missing`", body = Problem, content_type = "application/problem+json"),
     ))]
 #[post("/mutual-aid/claims")]
 pub async fn create(
@@ -250,6 +257,7 @@ pub async fn create(
             enrollment,
             lines,
             payee,
+            submit: form.submit,
             at,
         };
         let base = worker.0.change(
@@ -259,25 +267,31 @@ pub async fn create(
             Value::Null,
             None,
         );
-        let claim = state
+        let created = state
             .mutual_aid
             .create_claim(
                 new,
-                Box::new(move |claim: &Claim| {
-                    let mut change = base;
-                    change.audit.record_id = claim.id.to_string();
-                    change.audit.detail = json!({ "enrollment_id": claim.enrollment_id, "lines": claim.lines.len() });
-                    change.event = Some(OutboxEvent {
+                Box::new(move |created: &Created| {
+                    let draft = &created.draft;
+                    let mut create = base;
+                    create.audit.record_id = draft.id.to_string();
+                    let submission = transition_change(create.clone(), ClaimAction::Submit);
+                    create.audit.detail = json!({ "enrollment_id": draft.enrollment_id, "lines": draft.lines.len() });
+                    create.event = Some(OutboxEvent {
                         topic: "mutual_aid.claim.draft".into(),
-                        payload: json!({ "id": claim.id, "member_id": claim.member_id, "org_id": claim.org_id }),
+                        payload: json!({ "id": draft.id, "member_id": draft.member_id, "org_id": draft.org_id }),
                     });
-                    change.answer = answer_of(pending, StatusCode::CREATED, claim, at);
-                    change
+                    let mut changes = vec![create];
+                    changes.extend(created.submission.as_ref().map(submission));
+                    if let Some(last) = changes.last_mut() {
+                        last.answer = answer_of(pending, StatusCode::CREATED, created.claim(), at);
+                    }
+                    changes
                 }),
             )
             .await
-            .map_err(mutual_aid_conflict)?;
-        Ok((StatusCode::CREATED, view_json(&claim, at)?))
+            .map_err(decide_error)?;
+        Ok((StatusCode::CREATED, view_json(created.claim(), at)?))
     })
     .await
 }
