@@ -46,8 +46,8 @@ use super::schema::{
     mutual_aid_plan_versions as pv, mutual_aid_plans as p,
 };
 use super::{
-    claim_writer, corrupt, from_naive, record_change, record_changes, to_naive, unexpected, Database, DbConnection,
-    TxError,
+    claim_writer, corrupt, from_naive, record_change, record_changes, to_naive, unexpected,
+    Database, DbConnection, TxError,
 };
 
 fn json_of<T: serde::Serialize>(value: &T) -> Result<String, TxError> {
@@ -1676,7 +1676,11 @@ mod tests {
                 .collect();
             assert_eq!(
                 steps,
-                vec![(ClaimAction::Submit, ClaimStatus::Draft, ClaimStatus::Submitted)]
+                vec![(
+                    ClaimAction::Submit,
+                    ClaimStatus::Draft,
+                    ClaimStatus::Submitted
+                )]
             );
             // Its invoice is claimed: filing it again conflicts, and a member whose
             // membership ended is refused; neither stores anything.
@@ -1727,7 +1731,9 @@ mod tests {
                 submit: false,
                 at: at(2),
             };
-            let refused = db.create_claim(stranger, Box::new(|_| vec![change()])).await;
+            let refused = db
+                .create_claim(stranger, Box::new(|_| vec![change()]))
+                .await;
             assert!(
                 matches!(refused, Err(DecideError::Repo(RepoError::NotFound))),
                 "{refused:?}"

@@ -623,10 +623,7 @@ async fn load_task(
                 }
             }
         };
-        let status = submitted.json()["status"]
-            .as_str()
-            .unwrap_or("")
-            .to_owned();
+        let status = submitted.json()["status"].as_str().unwrap_or("").to_owned();
         if status == "submitted" {
             tally.submits_2xx += 1;
             tally.latencies_us.push(start.elapsed().as_micros() as u64);
@@ -825,7 +822,8 @@ async fn main() {
             args.clients,
             args.warmup.as_secs_f64()
         );
-        (warm, warm_elapsed) = phase(&api, args.flow, &workers, args.clients, "W", args.warmup).await;
+        (warm, warm_elapsed) =
+            phase(&api, args.flow, &workers, args.clients, "W", args.warmup).await;
         for s in &warm.samples {
             eprintln!("bench-claims: warm-up error: {s}");
         }
@@ -837,7 +835,8 @@ async fn main() {
     );
     mark(&args, "measure");
     let before = args.server_pid.map(ticks);
-    let (mut run, elapsed) = phase(&api, args.flow, &workers, args.clients, "M", args.duration).await;
+    let (mut run, elapsed) =
+        phase(&api, args.flow, &workers, args.clients, "M", args.duration).await;
     let cpu = match (args.server_pid, before) {
         (Some(pid), Some(before)) => cpu_shares(&before, &ticks(pid)),
         _ => Value::Null,
