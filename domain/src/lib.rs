@@ -13,6 +13,7 @@ pub mod account;
 pub mod audit;
 pub mod calendar;
 pub mod clock;
+pub mod consultation;
 pub mod documents;
 pub mod idempotency;
 pub mod membership;

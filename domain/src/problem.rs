@@ -2,6 +2,7 @@
 //! all its problems at once as a list of these, and the API turns the list into one 422.
 
 use chrono::NaiveDate;
+use serde_json::Value;
 
 /// One field's problem: the field, a stable code and texts. The field is the JSON path the
 /// user wrote (`name`, `lines.2.total_fen`, `benefits.inpatient.minimum_fen`); an import
@@ -111,4 +112,31 @@ pub fn date(
             ));
         })
         .ok()
+}
+
+/// `value` read as a whole number in `range` (a JSON number without a fraction); `None` after
+/// noting it missing (`required`) or outside the range (`out_of_range`).
+pub fn whole_number(
+    problems: &mut Vec<FieldProblem>,
+    field: &str,
+    value: Option<&Value>,
+    range: std::ops::RangeInclusive<i64>,
+) -> Option<i64> {
+    let Some(value) = value else {
+        problems.push(FieldProblem::required(field));
+        return None;
+    };
+    match value.as_i64() {
+        Some(n) if range.contains(&n) => Some(n),
+        _ => {
+            let (low, high) = (range.start(), range.end());
+            problems.push(FieldProblem::new(
+                field,
+                "out_of_range",
+                format!("{field} 须为 {low} 到 {high} 之间的整数"),
+                format!("{field} must be a whole number from {low} to {high}"),
+            ));
+            None
+        }
+    }
 }

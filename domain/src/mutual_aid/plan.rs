@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::membership::person::EmploymentForm;
 use crate::money::{amount, Fen};
 use crate::org::{OrgId, OrgPath};
-use crate::problem::{date, text, FieldProblem};
+use crate::problem::{date, text, whole_number, FieldProblem};
 
 crate::uuid_id!(
     /// Identifier of a mutual-aid plan.
@@ -281,31 +281,6 @@ pub struct PlanInput {
     pub second_review_from_fen: Option<Value>,
     /// At least one.
     pub benefits: Vec<BenefitInput>,
-}
-
-fn whole_number(
-    problems: &mut Vec<FieldProblem>,
-    field: &str,
-    value: Option<&Value>,
-    range: std::ops::RangeInclusive<i64>,
-) -> Option<i64> {
-    let Some(value) = value else {
-        problems.push(FieldProblem::required(field));
-        return None;
-    };
-    match value.as_i64() {
-        Some(n) if range.contains(&n) => Some(n),
-        _ => {
-            let (low, high) = (range.start(), range.end());
-            problems.push(FieldProblem::new(
-                field,
-                "out_of_range",
-                format!("{field} 须为 {low} 到 {high} 之间的整数"),
-                format!("{field} must be a whole number from {low} to {high}"),
-            ));
-            None
-        }
-    }
 }
 
 /// The benefit kind `value` names; `None` after noting it missing or unknown.

@@ -11,6 +11,7 @@ mod membership;
 mod mutual_aid;
 mod officials;
 mod orgs;
+mod roster;
 pub mod schema;
 mod service_points;
 #[cfg(test)]
@@ -32,6 +33,7 @@ use yiwang_domain::repo::{RepoError, StoreHealth};
 pub use audit::{record_change, record_changes};
 pub use membership::{queue_key, time_key};
 pub use mutual_aid::{claim_key, day_key};
+pub use roster::lawyer_key;
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");

@@ -368,6 +368,47 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    consultation_categories (code) {
+        code -> Text,
+        name -> Text,
+        position -> Integer,
+        active -> Bool,
+        accept_minutes -> Integer,
+        first_response_minutes -> Integer,
+        resolution_minutes -> Integer,
+        sla_clock -> Text,
+        watched -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    lawyers (account_id) {
+        account_id -> Text,
+        org_id -> Text,
+        org_path -> Text,
+        name -> Text,
+        law_firm -> Text,
+        licence_number -> Text,
+        years_in_practice -> Integer,
+        bio -> Text,
+        on_duty -> Bool,
+        rating_sum -> BigInt,
+        rating_count -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    lawyer_specialties (account_id, category_code) {
+        account_id -> Text,
+        category_code -> Text,
+    }
+}
+
 diesel::joinable!(officials -> organisations (org_id));
 diesel::joinable!(membership_applications -> organisations (org_id));
 diesel::joinable!(members -> organisations (org_id));
@@ -394,6 +435,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     mutual_aid_documents,
     mutual_aid_claim_events,
     idempotency_keys,
+    consultation_categories,
+    lawyers,
+    lawyer_specialties,
 );
 diesel::joinable!(service_point_visits -> service_points (service_point_id));
 diesel::joinable!(service_point_reviews -> service_points (service_point_id));
@@ -401,3 +445,5 @@ diesel::joinable!(mutual_aid_enrollments -> mutual_aid_plans (plan_id));
 diesel::joinable!(mutual_aid_claim_lines -> mutual_aid_claims (claim_id));
 diesel::joinable!(mutual_aid_documents -> mutual_aid_claims (claim_id));
 diesel::joinable!(mutual_aid_claim_events -> mutual_aid_claims (claim_id));
+diesel::joinable!(lawyers -> officials (account_id));
+diesel::joinable!(lawyer_specialties -> lawyers (account_id));

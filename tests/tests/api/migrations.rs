@@ -3,7 +3,8 @@
 
 use diesel::prelude::*;
 use yiwang_infra::db::schema::{
-    audit_log, members, membership_application_events, membership_applications, membership_history,
+    audit_log, consultation_categories, lawyer_specialties, lawyers, members,
+    membership_application_events, membership_applications, membership_history,
     membership_transfers, officials, organisations, outbox, workers,
 };
 use yiwang_infra::db::{connect_once, revert_all_migrations, run_migrations, DbConnection};
@@ -191,6 +192,47 @@ fn schema_matches(c: &mut DbConnection) {
             Option<String>,
             Option<String>,
         )>(c)
+        .unwrap();
+    consultation_categories::table
+        .select(consultation_categories::all_columns)
+        .limit(1)
+        .load::<(
+            String,
+            String,
+            i32,
+            bool,
+            i32,
+            i32,
+            i32,
+            String,
+            bool,
+            chrono::NaiveDateTime,
+            chrono::NaiveDateTime,
+        )>(c)
+        .unwrap();
+    lawyers::table
+        .select(lawyers::all_columns)
+        .limit(1)
+        .load::<(
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            i32,
+            String,
+            bool,
+            i64,
+            i64,
+            chrono::NaiveDateTime,
+            chrono::NaiveDateTime,
+        )>(c)
+        .unwrap();
+    lawyer_specialties::table
+        .select(lawyer_specialties::all_columns)
+        .limit(1)
+        .load::<(String, String)>(c)
         .unwrap();
 }
 

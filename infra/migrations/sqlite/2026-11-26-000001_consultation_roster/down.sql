@@ -1,0 +1,3 @@
+DROP TABLE lawyer_specialties;
+DROP TABLE lawyers;
+DROP TABLE consultation_categories;
