@@ -170,6 +170,14 @@ fn operation_id(method: &str, path: &str) -> String {
         routes::admin::mutual_aid::claims::reject,
         routes::admin::mutual_aid::payouts::payment_list,
         routes::admin::mutual_aid::payouts::mark_paid,
+        routes::lawyers::categories,
+        routes::lawyers::list,
+        routes::lawyers::show,
+        routes::admin::consultation_categories::list,
+        routes::admin::consultation_categories::save,
+        routes::admin::lawyers::list,
+        routes::admin::lawyers::save,
+        routes::admin::lawyers::duty,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
     modifiers(&BearerAuth, &OperationIds),
@@ -184,6 +192,8 @@ fn operation_id(method: &str, path: &str) -> String {
         (name = "admin: service points", description = "The service-point catalogue: editing, spreadsheet import and export, visit counts, review moderation"),
         (name = "mutual aid", description = "Mutual aid (互助保障): plans, enrolment, claims with documents, the payout preview and the timeline"),
         (name = "admin: mutual aid", description = "Mutual-aid plans, fees, the claim queue and decisions (two-level review), the payment list"),
+        (name = "consultations", description = "Online consultation (在线咨询): the categories and the lawyer roster (云律团) to pick from"),
+        (name = "admin: consultations", description = "Consultation categories and their service levels, lawyers' profiles and duty"),
         (name = "operations", description = "Health and readiness"),
     )
 )]

@@ -188,6 +188,7 @@ impl Application {
             membership: db.clone(),
             transfers: db.clone(),
             mutual_aid: db.clone(),
+            roster: db.clone(),
             idempotency: db.clone(),
             documents: Arc::new(documents),
             store: db,

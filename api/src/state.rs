@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use yiwang_domain::calendar::WorkingCalendar;
+use yiwang_domain::consultation::store::RosterRepository;
 use yiwang_domain::documents::DocumentStore;
 use yiwang_domain::idempotency::IdempotencyStore;
 use yiwang_domain::membership::store::{MembershipRepository, TransferRepository};
@@ -35,6 +36,8 @@ pub struct AppState {
     pub service_points: Arc<dyn ServicePointRepository>,
     /// Mutual-aid plans, enrolments and claims.
     pub mutual_aid: Arc<dyn MutualAidRepository>,
+    /// Consultation categories and the lawyer roster.
+    pub roster: Arc<dyn RosterRepository>,
     /// Claim documents' bytes, encrypted at rest.
     pub documents: Arc<dyn DocumentStore>,
     /// Answers remembered under `Idempotency-Key`.

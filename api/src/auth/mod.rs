@@ -188,6 +188,12 @@ pub enum Permission {
     ReviewClaims,
     /// Export the payment list of approved claims and mark them paid.
     PayClaims,
+    /// Read consultation categories and the lawyers in scope.
+    ReadRoster,
+    /// Write lawyers' profiles in scope.
+    ManageRoster,
+    /// Create and change consultation categories (the installation's: `super_admin` only).
+    ManageCategories,
 }
 
 impl Permission {
@@ -218,6 +224,11 @@ impl Permission {
             Permission::RecordFees => role.manages_officials() || role == Role::Finance,
             Permission::ReviewClaims => role.manages_officials() || role == Role::Reviewer,
             Permission::PayClaims => role == Role::Finance,
+            Permission::ReadRoster => {
+                role.manages_officials() || matches!(role, Role::Lawyer | Role::Auditor)
+            }
+            Permission::ManageRoster => role.manages_officials(),
+            Permission::ManageCategories => role == Role::SuperAdmin,
         }
     }
 }

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod health;
+pub mod lawyers;
 pub mod me;
 pub mod membership;
 pub mod mutual_aid;
@@ -304,6 +305,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(admin::mutual_aid::claims::return_claim)
                 .service(admin::mutual_aid::claims::reject)
                 .service(admin::mutual_aid::payouts::mark_paid)
+                .service(lawyers::categories)
+                .service(lawyers::list)
+                .service(lawyers::show)
+                .service(admin::consultation_categories::list)
+                .service(admin::consultation_categories::save)
+                .service(admin::lawyers::list)
+                .service(admin::lawyers::duty)
+                .service(admin::lawyers::save)
                 .service(admin::orgs::create)
                 .service(admin::orgs::list)
                 .service(admin::orgs::get)

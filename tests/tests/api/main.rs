@@ -8,6 +8,7 @@ mod admin;
 mod auth;
 mod bad_input;
 mod health;
+mod lawyers;
 mod member_export;
 mod membership;
 mod migrations;

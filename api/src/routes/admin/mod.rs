@@ -1,6 +1,8 @@
 //! The officials' API under `/api/v1/admin`. Every handler calls
 //! [`Admin::authorize`](crate::auth::Admin::authorize) before it reads or changes a record.
 
+pub mod consultation_categories;
+pub mod lawyers;
 pub mod membership;
 pub mod mutual_aid;
 pub mod officials;
