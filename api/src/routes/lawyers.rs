@@ -38,7 +38,7 @@ pub struct CategoryView {
     pub first_response_minutes: i32,
     /// Resolution deadline, minutes of `clock`.
     pub resolution_minutes: i32,
-    /// `all_hours` (7×24) or `business_hours` (09:00–17:00 China time, Monday to Friday).
+    /// `all_hours` (7×24) or `business_hours` (09:00–17:00 China time on working days).
     pub clock: &'static str,
     /// Whether its consultations count towards the employer early warning.
     pub watched: bool,

@@ -46,7 +46,8 @@ impl std::fmt::Display for CategoryCode {
 pub enum SlaClock {
     /// Around the clock, every day (7×24, as 垦利's platform promises).
     AllHours,
-    /// Working hours only: 09:00–17:00 China Standard Time, Monday to Friday.
+    /// Working hours only: 09:00–17:00 China Standard Time on working days (the configured
+    /// calendar: weekdays but holidays, plus the weekend days worked in their place).
     BusinessHours,
 }
 

@@ -3,4 +3,5 @@
 
 pub mod category;
 pub mod lawyer;
+pub mod sla;
 pub mod store;
