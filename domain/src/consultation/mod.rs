@@ -5,3 +5,4 @@ pub mod category;
 pub mod lawyer;
 pub mod sla;
 pub mod store;
+pub mod thread;

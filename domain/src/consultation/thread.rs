@@ -1,0 +1,835 @@
+//! A consultation (咨询): a question thread between a worker and a lawyer (DOMAIN.md glossary),
+//! and the one function that moves it, [`decide`]. States, after the helpdesks' model
+//! (DOMAIN.md, "Helpdesks"):
+//!
+//! ```text
+//! held ──release──▶ waiting ──accept / assign──▶ open ◀──worker writes── pending
+//!   └──refuse──▶ closed                           │  └──lawyer asks──────▶  │
+//!                                                 └──resolve──▶ resolved ◀──┘
+//!                          resolved ──worker writes within 7 days──▶ open
+//!                          resolved ──7 days pass──▶ closed
+//! ```
+//!
+//! `held` is text msgSecCheck sent to review (or could not check): an official releases or
+//! refuses it before any lawyer sees it (WECHAT.md). In `waiting`, a lawyer the worker chose
+//! has the category's accept minutes to themselves (接单); then any on-duty lawyer with the
+//! specialty may accept, and the first accept wins. While `pending` (the lawyer asked the
+//! worker) the resolution clock stops and keeps what was left.
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::category::{Category, CategoryCode};
+use super::lawyer::Lawyer;
+use super::sla::Sla;
+use crate::account::AccountId;
+use crate::calendar::WorkingCalendar;
+
+crate::uuid_id!(
+    /// Identifier of a consultation.
+    ConsultationId
+);
+
+/// Days after resolution in which a worker's message reopens the consultation; after them
+/// it is closed.
+pub const REOPEN_DAYS: i64 = 7;
+
+/// Where a consultation is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConsultationStatus {
+    /// 待审核: held for an official (msgSecCheck said `review`, or could not be reached).
+    Held,
+    /// 待接单: waiting for a lawyer.
+    Waiting,
+    /// 处理中: a lawyer has it.
+    Open,
+    /// 待补充: the lawyer asked the worker; the resolution clock stops.
+    Pending,
+    /// 已解答: resolved; the worker may rate it, or write within 7 days to reopen it.
+    Resolved,
+    /// 已关闭.
+    Closed,
+}
+
+impl ConsultationStatus {
+    /// Every state.
+    pub const ALL: [ConsultationStatus; 6] = [
+        ConsultationStatus::Held,
+        ConsultationStatus::Waiting,
+        ConsultationStatus::Open,
+        ConsultationStatus::Pending,
+        ConsultationStatus::Resolved,
+        ConsultationStatus::Closed,
+    ];
+
+    /// The stored and JSON form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsultationStatus::Held => "held",
+            ConsultationStatus::Waiting => "waiting",
+            ConsultationStatus::Open => "open",
+            ConsultationStatus::Pending => "pending",
+            ConsultationStatus::Resolved => "resolved",
+            ConsultationStatus::Closed => "closed",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// What a worker reads.
+    pub fn zh(self) -> &'static str {
+        match self {
+            ConsultationStatus::Held => "待审核",
+            ConsultationStatus::Waiting => "待接单",
+            ConsultationStatus::Open => "处理中",
+            ConsultationStatus::Pending => "待补充",
+            ConsultationStatus::Resolved => "已解答",
+            ConsultationStatus::Closed => "已关闭",
+        }
+    }
+}
+
+/// The worker's rating of the answer, given once after resolution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rating {
+    /// 1–5.
+    pub stars: u8,
+    /// What the worker says, if anything.
+    pub comment: Option<String>,
+    /// When (UTC).
+    pub at: DateTime<Utc>,
+}
+
+/// A consultation as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consultation {
+    /// Id.
+    pub id: ConsultationId,
+    /// The worker who asked.
+    pub account_id: AccountId,
+    /// Its category.
+    pub category: CategoryCode,
+    /// A short title, 1–50 characters.
+    pub title: String,
+    /// The employer the question is about, as the worker wrote it.
+    pub employer: Option<String>,
+    /// Where it is (as stored: see [`Self::status_at`] for a resolved one's closing).
+    pub status: ConsultationStatus,
+    /// The lawyer the worker picked (点单), if any.
+    pub chosen_lawyer: Option<AccountId>,
+    /// Until when only the chosen lawyer may accept.
+    pub reserved_until: Option<DateTime<Utc>>,
+    /// The lawyer who has it (accepted or assigned).
+    pub lawyer: Option<AccountId>,
+    /// The first lawyer answer is due by then (set once a lawyer may see it).
+    pub first_response_due: Option<DateTime<Utc>>,
+    /// When the lawyer first answered.
+    pub first_response_at: Option<DateTime<Utc>>,
+    /// The resolution is due by then; `None` while the clock stands (held, pending, after).
+    pub resolution_due: Option<DateTime<Utc>>,
+    /// While pending: the resolution clock's time left, seconds (negative when overdue).
+    pub resolution_left_seconds: Option<i64>,
+    /// When it was resolved (the last time).
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// The worker's rating.
+    pub rating: Option<Rating>,
+    /// Created (UTC).
+    pub created_at: DateTime<Utc>,
+    /// Last change (UTC).
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Consultation {
+    /// A new consultation by `account` in `category`, held for an official or waiting for a
+    /// lawyer; the deadlines start when a lawyer may see it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        account: AccountId,
+        category: &Category,
+        title: String,
+        employer: Option<String>,
+        chosen_lawyer: Option<AccountId>,
+        held: bool,
+        calendar: &WorkingCalendar,
+        at: DateTime<Utc>,
+    ) -> Consultation {
+        let mut c = Consultation {
+            id: ConsultationId::new(),
+            account_id: account,
+            category: category.code.clone(),
+            title,
+            employer,
+            status: ConsultationStatus::Held,
+            chosen_lawyer,
+            reserved_until: None,
+            lawyer: None,
+            first_response_due: None,
+            first_response_at: None,
+            resolution_due: None,
+            resolution_left_seconds: None,
+            resolved_at: None,
+            rating: None,
+            created_at: at,
+            updated_at: at,
+        };
+        if !held {
+            c.start_waiting(category, calendar, at);
+        }
+        c
+    }
+
+    /// Where it is at `now`: a resolution left alone for [`REOPEN_DAYS`] is closed.
+    pub fn status_at(&self, now: DateTime<Utc>) -> ConsultationStatus {
+        match (self.status, self.resolved_at) {
+            (ConsultationStatus::Resolved, Some(at))
+                if now - at >= TimeDelta::days(REOPEN_DAYS) =>
+            {
+                ConsultationStatus::Closed
+            }
+            (status, _) => status,
+        }
+    }
+
+    /// Whether a deadline has passed unmet at `now`: the first answer, or the resolution
+    /// (a pending one by the time it had left when it stopped).
+    pub fn breached_at(&self, now: DateTime<Utc>) -> bool {
+        let first = self.first_response_at.is_none()
+            && self.first_response_due.is_some_and(|due| due < now);
+        let resolution = match self.status_at(now) {
+            ConsultationStatus::Waiting | ConsultationStatus::Open => {
+                self.resolution_due.is_some_and(|due| due < now)
+            }
+            ConsultationStatus::Pending => self.resolution_left_seconds.is_some_and(|s| s < 0),
+            _ => false,
+        };
+        first || resolution
+    }
+
+    fn start_waiting(
+        &mut self,
+        category: &Category,
+        calendar: &WorkingCalendar,
+        at: DateTime<Utc>,
+    ) {
+        let rules = &category.rules;
+        let sla = Sla {
+            clock: rules.clock,
+            calendar,
+        };
+        self.status = ConsultationStatus::Waiting;
+        self.reserved_until = self
+            .chosen_lawyer
+            .map(|_| at + TimeDelta::minutes(i64::from(rules.accept_minutes)));
+        self.first_response_due = Some(sla.add(
+            at,
+            TimeDelta::minutes(i64::from(rules.first_response_minutes)),
+        ));
+        self.resolution_due =
+            Some(sla.add(at, TimeDelta::minutes(i64::from(rules.resolution_minutes))));
+    }
+}
+
+/// Who acts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor<'a> {
+    /// The worker who asked (or another worker: answered as if there were no such thread).
+    Worker(AccountId),
+    /// A lawyer, with their profile.
+    Lawyer(&'a Lawyer),
+    /// An official in scope.
+    Official(AccountId),
+}
+
+/// What is asked of a consultation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command<'a> {
+    /// An official lets held text through to the lawyers.
+    Release,
+    /// An official refuses held text; the consultation closes.
+    Refuse,
+    /// A lawyer takes it (接单).
+    Accept,
+    /// An official gives it to `lawyer` (on the roster, practising its category).
+    Assign(&'a Lawyer),
+    /// A message from the worker or the lawyer; `asks_worker` (the lawyer's only) waits on
+    /// the worker and stops the resolution clock.
+    Write {
+        /// The lawyer waits on the worker's answer.
+        asks_worker: bool,
+    },
+    /// The lawyer (or an official) marks it resolved.
+    Resolve,
+    /// The worker rates the answer, once, after resolution.
+    Rate(Rating),
+}
+
+/// Why a command is refused, with a stable code and a Chinese text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// 404: not the actor's to see.
+    NotFound,
+    /// 403: the actor may not do this (a lawyer outside their specialties, off duty).
+    Forbidden {
+        /// Stable code.
+        code: &'static str,
+        /// In Chinese.
+        zh: &'static str,
+    },
+    /// 409: not in a state that allows it (two lawyers accepting: the second finds it open).
+    Conflict {
+        /// Stable code.
+        code: &'static str,
+        /// In Chinese.
+        zh: &'static str,
+    },
+}
+
+fn conflict(code: &'static str, zh: &'static str) -> Refusal {
+    Refusal::Conflict { code, zh }
+}
+
+/// The consultation after a command, and a line for the thread's system message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// As it is to be stored.
+    pub consultation: Consultation,
+    /// The state before (as it stood at the time: a lapsed resolution counts as closed).
+    pub from: ConsultationStatus,
+    /// A system message for the thread, when the step is one the participants should see.
+    pub note: Option<String>,
+}
+
+/// What [`decide`] judges by besides the command.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// The consultation's category, for its service levels.
+    pub category: &'a Category,
+    /// The working days.
+    pub calendar: &'a WorkingCalendar,
+    /// Now (UTC).
+    pub at: DateTime<Utc>,
+}
+
+/// `consultation` after `actor`'s `command` at `ctx.at`, or why not.
+pub fn decide(
+    consultation: &Consultation,
+    actor: Actor<'_>,
+    command: &Command<'_>,
+    ctx: &Context<'_>,
+) -> Result<Outcome, Refusal> {
+    use ConsultationStatus as S;
+    let now = ctx.at;
+    let sla = Sla {
+        clock: ctx.category.rules.clock,
+        calendar: ctx.calendar,
+    };
+    let from = consultation.status_at(now);
+    let mut c = consultation.clone();
+    let mut note = None;
+    // Who may touch it at all: its worker, its lawyer (any on-duty lawyer of the category
+    // while it waits), officials in scope (checked by the caller).
+    match actor {
+        Actor::Worker(id) if id != c.account_id => return Err(Refusal::NotFound),
+        Actor::Lawyer(l)
+            if c.lawyer != Some(l.account_id) && !matches!(command, Command::Accept) =>
+        {
+            return Err(Refusal::NotFound)
+        }
+        _ => {}
+    }
+    match (command, actor) {
+        (Command::Release, Actor::Official(_)) => {
+            if from != S::Held {
+                return Err(conflict("not_held", "该咨询不在待审核状态"));
+            }
+            c.start_waiting(ctx.category, ctx.calendar, now);
+            note = Some("咨询已通过审核，等待律师接单".to_owned());
+        }
+        (Command::Refuse, Actor::Official(_)) => {
+            if from != S::Held {
+                return Err(conflict("not_held", "该咨询不在待审核状态"));
+            }
+            c.status = S::Closed;
+            note = Some("咨询内容未通过审核，已关闭".to_owned());
+        }
+        (Command::Accept, Actor::Lawyer(lawyer)) => {
+            if from != S::Waiting {
+                return Err(conflict(
+                    "already_taken",
+                    "该咨询已被其他律师接单或不在待接单状态",
+                ));
+            }
+            if !lawyer.practises(&c.category) {
+                return Err(Refusal::Forbidden {
+                    code: "not_your_specialty",
+                    zh: "该咨询不属于您的擅长领域",
+                });
+            }
+            if !lawyer.on_duty {
+                return Err(Refusal::Forbidden {
+                    code: "off_duty",
+                    zh: "请先设置为在岗状态再接单",
+                });
+            }
+            let reserved = c
+                .chosen_lawyer
+                .is_some_and(|chosen| chosen != lawyer.account_id)
+                && c.reserved_until.is_some_and(|until| now < until);
+            if reserved {
+                return Err(conflict(
+                    "reserved",
+                    "职工点选了其他律师，暂由该律师优先接单",
+                ));
+            }
+            c.lawyer = Some(lawyer.account_id);
+            c.status = S::Open;
+            note = Some(format!("{} 律师已接单", lawyer.details.name));
+        }
+        (Command::Assign(lawyer), Actor::Official(_)) => {
+            if !matches!(from, S::Waiting | S::Open | S::Pending) {
+                return Err(conflict("not_assignable", "该咨询已解答或关闭，不能指派"));
+            }
+            if !lawyer.practises(&c.category) {
+                return Err(Refusal::Forbidden {
+                    code: "not_your_specialty",
+                    zh: "该律师的擅长领域不含此类咨询",
+                });
+            }
+            c.lawyer = Some(lawyer.account_id);
+            if from == S::Waiting {
+                c.status = S::Open;
+            }
+            note = Some(format!("工会已指派 {} 律师处理", lawyer.details.name));
+        }
+        (Command::Write { asks_worker }, Actor::Worker(_)) => {
+            if *asks_worker {
+                return Err(Refusal::Forbidden {
+                    code: "forbidden",
+                    zh: "只有律师可以请职工补充",
+                });
+            }
+            match from {
+                S::Held | S::Waiting | S::Open => {}
+                S::Pending => {
+                    let left = TimeDelta::seconds(c.resolution_left_seconds.unwrap_or(0));
+                    c.resolution_due = Some(sla.add(now, left));
+                    c.resolution_left_seconds = None;
+                    c.status = S::Open;
+                }
+                S::Resolved => {
+                    let full = TimeDelta::minutes(i64::from(ctx.category.rules.resolution_minutes));
+                    c.resolution_due = Some(sla.add(now, full));
+                    c.status = S::Open;
+                    note = Some("职工追问，咨询重新打开".to_owned());
+                }
+                S::Closed => return Err(conflict("closed", "该咨询已关闭，请发起新的咨询")),
+            }
+        }
+        (Command::Write { asks_worker }, Actor::Lawyer(_)) => {
+            if !matches!(from, S::Open | S::Pending) {
+                return Err(conflict("not_open", "该咨询不在处理中"));
+            }
+            c.first_response_at.get_or_insert(now);
+            if *asks_worker && from == S::Open {
+                let due = c.resolution_due.unwrap_or(now);
+                let left = if due >= now {
+                    sla.between(now, due)
+                } else {
+                    -sla.between(due, now)
+                };
+                c.resolution_left_seconds = Some(left.num_seconds());
+                c.resolution_due = None;
+                c.status = S::Pending;
+            }
+        }
+        (Command::Resolve, Actor::Lawyer(_) | Actor::Official(_)) => {
+            if !matches!(from, S::Open | S::Pending) {
+                return Err(conflict("not_open", "该咨询不在处理中"));
+            }
+            c.status = S::Resolved;
+            c.resolved_at = Some(now);
+            c.resolution_due = None;
+            c.resolution_left_seconds = None;
+            note = Some("律师已解答，欢迎评价".to_owned());
+        }
+        (Command::Rate(rating), Actor::Worker(_)) => {
+            if !matches!(from, S::Resolved | S::Closed) || c.resolved_at.is_none() {
+                return Err(conflict("not_resolved", "咨询解答后才能评价"));
+            }
+            if c.rating.is_some() {
+                return Err(conflict("already_rated", "您已评价过这次咨询"));
+            }
+            c.rating = Some(rating.clone());
+        }
+        _ => {
+            return Err(Refusal::Forbidden {
+                code: "forbidden",
+                zh: "您无权进行此操作",
+            })
+        }
+    }
+    c.updated_at = now;
+    Ok(Outcome {
+        consultation: c,
+        from,
+        note,
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    use super::*;
+    use crate::consultation::category::{CategoryInput, SlaClock};
+    use crate::consultation::lawyer::LawyerInput;
+    use crate::org::{OrgId, OrgPath};
+
+    /// Wednesday 2026-11-25, 10:00 China time, plus `minutes`.
+    fn at(minutes: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 25, 2, 0, 0).unwrap() + TimeDelta::minutes(minutes)
+    }
+
+    fn wage_arrears(clock: SlaClock) -> Category {
+        let mut rules = CategoryInput {
+            name: Some("欠薪".into()),
+            position: Some(json!(2)),
+            accept_minutes: Some(json!(15)),
+            first_response_minutes: Some(json!(120)),
+            resolution_minutes: Some(json!(4_320)),
+            watched: Some(true),
+            ..CategoryInput::default()
+        }
+        .validate()
+        .unwrap();
+        rules.clock = clock;
+        Category {
+            code: CategoryCode::parse("wage_arrears").unwrap(),
+            rules,
+            updated_at: at(0),
+        }
+    }
+
+    fn lawyer(name: &str, specialties: &[&str], on_duty: bool) -> Lawyer {
+        Lawyer {
+            account_id: AccountId::new(),
+            org_id: OrgId::new(),
+            org_path: OrgPath::from_stored("a".into()),
+            details: LawyerInput {
+                name: Some(name.into()),
+                law_firm: Some("山东垦利律师事务所".into()),
+                licence_number: Some("13705201010123456".into()),
+                specialties: specialties.iter().map(|s| (*s).to_owned()).collect(),
+                years_in_practice: Some(json!(3)),
+                bio: None,
+            }
+            .validate(|_| true)
+            .unwrap(),
+            on_duty,
+            rating_sum: 0,
+            rating_count: 0,
+            updated_at: at(0),
+        }
+    }
+
+    struct World {
+        category: Category,
+        calendar: WorkingCalendar,
+        worker: AccountId,
+        official: AccountId,
+    }
+
+    impl World {
+        fn new(clock: SlaClock) -> World {
+            World {
+                category: wage_arrears(clock),
+                calendar: WorkingCalendar::default(),
+                worker: AccountId::new(),
+                official: AccountId::new(),
+            }
+        }
+
+        fn ask(&self, chosen: Option<AccountId>, held: bool, minute: i64) -> Consultation {
+            Consultation::new(
+                self.worker,
+                &self.category,
+                "工资拖欠三个月".into(),
+                Some("某某快递有限公司".into()),
+                chosen,
+                held,
+                &self.calendar,
+                at(minute),
+            )
+        }
+
+        fn run(
+            &self,
+            c: &Consultation,
+            actor: Actor<'_>,
+            command: Command<'_>,
+            minute: i64,
+        ) -> Result<Consultation, Refusal> {
+            let ctx = Context {
+                category: &self.category,
+                calendar: &self.calendar,
+                at: at(minute),
+            };
+            decide(c, actor, &command, &ctx).map(|o| o.consultation)
+        }
+    }
+
+    fn code(r: Result<Consultation, Refusal>) -> &'static str {
+        match r.unwrap_err() {
+            Refusal::NotFound => "not_found",
+            Refusal::Forbidden { code, .. } | Refusal::Conflict { code, .. } => code,
+        }
+    }
+
+    #[test]
+    fn held_text_waits_for_an_official_and_the_clock_starts_on_release() {
+        let w = World::new(SlaClock::AllHours);
+        let held = w.ask(None, true, 0);
+        assert_eq!(held.status, ConsultationStatus::Held);
+        assert_eq!(held.first_response_due, None);
+        let zhang = lawyer("张明", &["wage_arrears"], true);
+        assert_eq!(
+            code(w.run(&held, Actor::Lawyer(&zhang), Command::Accept, 1)),
+            "already_taken"
+        );
+        assert_eq!(
+            code(w.run(&held, Actor::Worker(w.worker), Command::Release, 1)),
+            "forbidden"
+        );
+        let released = w
+            .run(&held, Actor::Official(w.official), Command::Release, 30)
+            .unwrap();
+        assert_eq!(released.status, ConsultationStatus::Waiting);
+        assert_eq!(released.first_response_due, Some(at(150)));
+        assert_eq!(released.resolution_due, Some(at(30 + 4_320)));
+        assert_eq!(
+            code(w.run(&released, Actor::Official(w.official), Command::Release, 31)),
+            "not_held"
+        );
+        let refused = w
+            .run(&held, Actor::Official(w.official), Command::Refuse, 30)
+            .unwrap();
+        assert_eq!(refused.status, ConsultationStatus::Closed);
+        assert_eq!(
+            code(w.run(
+                &refused,
+                Actor::Worker(w.worker),
+                Command::Write { asks_worker: false },
+                31
+            )),
+            "closed"
+        );
+    }
+
+    #[test]
+    fn the_chosen_lawyer_has_the_accept_minutes_then_the_pool_and_first_accept_wins() {
+        let w = World::new(SlaClock::AllHours);
+        let chosen = lawyer("张明", &["wage_arrears"], true);
+        let other = lawyer("李静", &["wage_arrears", "debt"], true);
+        let c = w.ask(Some(chosen.account_id), false, 0);
+        assert_eq!(c.reserved_until, Some(at(15)));
+        assert_eq!(
+            code(w.run(&c, Actor::Lawyer(&other), Command::Accept, 10)),
+            "reserved"
+        );
+        let outside = lawyer("王刚", &["criminal"], true);
+        assert_eq!(
+            code(w.run(&c, Actor::Lawyer(&outside), Command::Accept, 20)),
+            "not_your_specialty"
+        );
+        let resting = lawyer("赵敏", &["wage_arrears"], false);
+        assert_eq!(
+            code(w.run(&c, Actor::Lawyer(&resting), Command::Accept, 20)),
+            "off_duty"
+        );
+        let taken = w
+            .run(&c, Actor::Lawyer(&other), Command::Accept, 16)
+            .unwrap();
+        assert_eq!(
+            (taken.status, taken.lawyer),
+            (ConsultationStatus::Open, Some(other.account_id))
+        );
+        // The second accept finds it taken.
+        assert_eq!(
+            code(w.run(&taken, Actor::Lawyer(&chosen), Command::Accept, 17)),
+            "already_taken"
+        );
+        // Only its lawyer writes in it; another lawyer sees no such thread.
+        assert_eq!(
+            code(w.run(
+                &taken,
+                Actor::Lawyer(&chosen),
+                Command::Write { asks_worker: false },
+                18
+            )),
+            "not_found"
+        );
+        assert_eq!(
+            code(w.run(
+                &taken,
+                Actor::Worker(AccountId::new()),
+                Command::Write { asks_worker: false },
+                18
+            )),
+            "not_found"
+        );
+        // An official may give it to someone else practising the category.
+        let moved = w
+            .run(
+                &taken,
+                Actor::Official(w.official),
+                Command::Assign(&chosen),
+                19,
+            )
+            .unwrap();
+        assert_eq!(moved.lawyer, Some(chosen.account_id));
+        assert_eq!(
+            code(w.run(
+                &taken,
+                Actor::Official(w.official),
+                Command::Assign(&outside),
+                19
+            )),
+            "not_your_specialty"
+        );
+    }
+
+    #[test]
+    fn asking_the_worker_stops_the_resolution_clock_and_the_answer_restarts_it() {
+        let w = World::new(SlaClock::AllHours);
+        let zhang = lawyer("张明", &["wage_arrears"], true);
+        let c = w.ask(None, false, 0);
+        let open = w
+            .run(&c, Actor::Lawyer(&zhang), Command::Accept, 5)
+            .unwrap();
+        assert!(!open.breached_at(at(119)));
+        assert!(open.breached_at(at(121)), "no first answer within 2 hours");
+        // The lawyer answers at 60 and asks for the contract: 4,260 minutes were left.
+        let pending = w
+            .run(
+                &open,
+                Actor::Lawyer(&zhang),
+                Command::Write { asks_worker: true },
+                60,
+            )
+            .unwrap();
+        assert_eq!(pending.status, ConsultationStatus::Pending);
+        assert_eq!(pending.first_response_at, Some(at(60)));
+        assert_eq!(pending.resolution_left_seconds, Some(4_260 * 60));
+        assert!(
+            !pending.breached_at(at(10_000)),
+            "the clock stands while pending"
+        );
+        // The worker answers two days later: the deadline is 4,260 minutes from then.
+        let answered = w
+            .run(
+                &pending,
+                Actor::Worker(w.worker),
+                Command::Write { asks_worker: false },
+                2_940,
+            )
+            .unwrap();
+        assert_eq!(answered.status, ConsultationStatus::Open);
+        assert_eq!(answered.resolution_due, Some(at(2_940 + 4_260)));
+        assert_eq!(
+            code(w.run(
+                &answered,
+                Actor::Worker(w.worker),
+                Command::Write { asks_worker: true },
+                2_941
+            )),
+            "forbidden"
+        );
+    }
+
+    #[test]
+    fn a_resolution_reopens_within_seven_days_closes_after_and_is_rated_once() {
+        let w = World::new(SlaClock::BusinessHours);
+        let zhang = lawyer("张明", &["wage_arrears"], true);
+        let open = w
+            .run(
+                &w.ask(None, false, 0),
+                Actor::Lawyer(&zhang),
+                Command::Accept,
+                5,
+            )
+            .unwrap();
+        let rating = |stars| Rating {
+            stars,
+            comment: Some("很专业".into()),
+            at: at(100),
+        };
+        assert_eq!(
+            code(w.run(&open, Actor::Worker(w.worker), Command::Rate(rating(5)), 50)),
+            "not_resolved"
+        );
+        let resolved = w
+            .run(&open, Actor::Lawyer(&zhang), Command::Resolve, 60)
+            .unwrap();
+        assert_eq!(resolved.status, ConsultationStatus::Resolved);
+        assert_eq!(
+            code(w.run(&resolved, Actor::Lawyer(&zhang), Command::Resolve, 61)),
+            "not_open"
+        );
+        // Within seven days a question reopens it with a fresh resolution clock.
+        let reopened = w
+            .run(
+                &resolved,
+                Actor::Worker(w.worker),
+                Command::Write { asks_worker: false },
+                24 * 60,
+            )
+            .unwrap();
+        assert_eq!(reopened.status, ConsultationStatus::Open);
+        // Seven days after resolution it is closed: writing is refused, rating still allowed.
+        let week = REOPEN_DAYS * 24 * 60;
+        assert_eq!(
+            resolved.status_at(at(60 + week)),
+            ConsultationStatus::Closed
+        );
+        assert_eq!(
+            code(w.run(
+                &resolved,
+                Actor::Worker(w.worker),
+                Command::Write { asks_worker: false },
+                60 + week
+            )),
+            "closed"
+        );
+        let rated = w
+            .run(
+                &resolved,
+                Actor::Worker(w.worker),
+                Command::Rate(rating(4)),
+                60 + week,
+            )
+            .unwrap();
+        assert_eq!(rated.rating.as_ref().map(|r| r.stars), Some(4));
+        assert_eq!(
+            code(w.run(
+                &rated,
+                Actor::Worker(w.worker),
+                Command::Rate(rating(5)),
+                70 + week
+            )),
+            "already_rated"
+        );
+        assert_eq!(
+            code(w.run(
+                &resolved,
+                Actor::Lawyer(&zhang),
+                Command::Rate(rating(5)),
+                70
+            )),
+            "forbidden"
+        );
+    }
+}
