@@ -3,6 +3,7 @@
 
 pub mod category;
 pub mod lawyer;
+pub mod message;
 pub mod sla;
 pub mod store;
 pub mod thread;

@@ -1,5 +1,5 @@
-//! The port through which the consultation categories and the lawyer roster are kept
-//! (implemented in `yiwang-infra`). Every method that changes state writes its [`Change`]
+//! The ports through which the consultation categories, the lawyer roster and the
+//! consultations themselves are kept (implemented in `yiwang-infra`). Every method that changes state writes its [`Change`]
 //! (audit row and outbox event) in the same transaction.
 
 use async_trait::async_trait;
@@ -7,8 +7,13 @@ use chrono::{DateTime, Utc};
 
 use super::category::{Category, CategoryCode, CategoryRules};
 use super::lawyer::{Lawyer, LawyerDetails};
+use super::message::{Message, MessageId};
+use super::thread::{
+    Actor, Command, Consultation, ConsultationId, ConsultationStatus, Outcome, Refusal,
+};
 use crate::account::AccountId;
 use crate::audit::Change;
+use crate::calendar::WorkingCalendar;
 use crate::org::OrgPath;
 use crate::repo::{Page, RepoError};
 
@@ -69,4 +74,86 @@ pub trait RosterRepository: Send + Sync {
     /// Lawyers whose officials are not disabled, on duty first, then by account id,
     /// keyset-paged by `{0 on duty | 1 off}|{account id}`.
     async fn lawyers(&self, filter: &LawyerFilter, page: &Page) -> Result<Vec<Lawyer>, RepoError>;
+}
+
+/// A command on a consultation: who gives it, what, the message it carries (checked and
+/// moderated) and when.
+#[derive(Debug, Clone)]
+pub struct Act {
+    /// Who.
+    pub actor: Actor,
+    /// What.
+    pub command: Command,
+    /// The message of a [`Command::Write`].
+    pub message: Option<Message>,
+    /// The working days business-hour deadlines are counted in.
+    pub calendar: WorkingCalendar,
+    /// When (UTC).
+    pub at: DateTime<Utc>,
+}
+
+/// A command refused, or the storage failing.
+#[derive(Debug, thiserror::Error)]
+pub enum ActError {
+    /// The domain refused it; nothing was written.
+    #[error("refused: {0:?}")]
+    Refused(Refusal),
+    /// Storage.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+/// Consultations and their messages.
+#[async_trait]
+pub trait ConsultationRepository: Send + Sync {
+    /// Stores a new consultation with its first message and writes `change`.
+    async fn open(
+        &self,
+        consultation: &Consultation,
+        first: &Message,
+        change: &Change,
+    ) -> Result<(), RepoError>;
+
+    /// One consultation.
+    async fn consultation(&self, id: ConsultationId) -> Result<Consultation, RepoError>;
+
+    /// Runs `act` in one transaction: holds the consultation's row, reads its category,
+    /// calls [`super::thread::decide`], and writes the consultation, the act's message, the
+    /// outcome's system note, a rating into the lawyer's average, and `change(&outcome)`.
+    /// Two lawyers accepting at once run one after the other: the second is judged on what
+    /// the first wrote (`already_taken`).
+    async fn act(
+        &self,
+        id: ConsultationId,
+        act: Act,
+        change: Box<dyn for<'o> FnOnce(&'o Outcome) -> Change + Send + 'static>,
+    ) -> Result<Outcome, ActError>;
+
+    /// The messages after `after` (all when `None`), oldest first, at most `limit`.
+    async fn messages(
+        &self,
+        id: ConsultationId,
+        after: Option<MessageId>,
+        limit: u32,
+    ) -> Result<Vec<Message>, RepoError>;
+
+    /// The worker's consultations, newest first.
+    async fn consultations_of(&self, account: AccountId) -> Result<Vec<Consultation>, RepoError>;
+
+    /// A lawyer's work, oldest first: their own consultations that are open or pending, and
+    /// the waiting ones of `specialties` (at most 200).
+    async fn lawyer_queue(
+        &self,
+        lawyer: AccountId,
+        specialties: &[CategoryCode],
+    ) -> Result<Vec<Consultation>, RepoError>;
+
+    /// Consultations of organisations in `scope`, in `statuses` (all when empty), oldest
+    /// first, keyset-paged by `{created_at}|{id}`.
+    async fn queue(
+        &self,
+        scope: &OrgPath,
+        statuses: &[ConsultationStatus],
+        page: &Page,
+    ) -> Result<Vec<Consultation>, RepoError>;
 }

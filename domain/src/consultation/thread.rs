@@ -23,6 +23,7 @@ use super::lawyer::Lawyer;
 use super::sla::Sla;
 use crate::account::AccountId;
 use crate::calendar::WorkingCalendar;
+use crate::org::{OrgId, OrgPath};
 
 crate::uuid_id!(
     /// Identifier of a consultation.
@@ -109,6 +110,11 @@ pub struct Consultation {
     pub id: ConsultationId,
     /// The worker who asked.
     pub account_id: AccountId,
+    /// The union that handles it (the worker's own as a member, else the installation's
+    /// root): officials of its branch see it.
+    pub org_id: OrgId,
+    /// Its path.
+    pub org_path: OrgPath,
     /// Its category.
     pub category: CategoryCode,
     /// A short title, 1–50 characters.
@@ -141,28 +147,44 @@ pub struct Consultation {
     pub updated_at: DateTime<Utc>,
 }
 
+/// What a worker asks, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Question {
+    /// The worker.
+    pub account: AccountId,
+    /// The union that handles it.
+    pub org_id: OrgId,
+    /// Its path.
+    pub org_path: OrgPath,
+    /// 1–50 characters.
+    pub title: String,
+    /// The employer, as written.
+    pub employer: Option<String>,
+    /// The lawyer picked (点单).
+    pub chosen_lawyer: Option<AccountId>,
+    /// Whether msgSecCheck held the text for an official.
+    pub held: bool,
+}
+
 impl Consultation {
-    /// A new consultation by `account` in `category`, held for an official or waiting for a
+    /// A new consultation of `question` in `category`, held for an official or waiting for a
     /// lawyer; the deadlines start when a lawyer may see it.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
-        account: AccountId,
+        question: Question,
         category: &Category,
-        title: String,
-        employer: Option<String>,
-        chosen_lawyer: Option<AccountId>,
-        held: bool,
         calendar: &WorkingCalendar,
         at: DateTime<Utc>,
     ) -> Consultation {
         let mut c = Consultation {
             id: ConsultationId::new(),
-            account_id: account,
+            account_id: question.account,
+            org_id: question.org_id,
+            org_path: question.org_path,
             category: category.code.clone(),
-            title,
-            employer,
+            title: question.title,
+            employer: question.employer,
             status: ConsultationStatus::Held,
-            chosen_lawyer,
+            chosen_lawyer: question.chosen_lawyer,
             reserved_until: None,
             lawyer: None,
             first_response_due: None,
@@ -174,7 +196,7 @@ impl Consultation {
             created_at: at,
             updated_at: at,
         };
-        if !held {
+        if !question.held {
             c.start_waiting(category, calendar, at);
         }
         c
@@ -232,19 +254,19 @@ impl Consultation {
 }
 
 /// Who acts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Actor<'a> {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
     /// The worker who asked (or another worker: answered as if there were no such thread).
     Worker(AccountId),
     /// A lawyer, with their profile.
-    Lawyer(&'a Lawyer),
+    Lawyer(Box<Lawyer>),
     /// An official in scope.
     Official(AccountId),
 }
 
 /// What is asked of a consultation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command<'a> {
+pub enum Command {
     /// An official lets held text through to the lawyers.
     Release,
     /// An official refuses held text; the consultation closes.
@@ -252,7 +274,7 @@ pub enum Command<'a> {
     /// A lawyer takes it (接单).
     Accept,
     /// An official gives it to `lawyer` (on the roster, practising its category).
-    Assign(&'a Lawyer),
+    Assign(Box<Lawyer>),
     /// A message from the worker or the lawyer; `asks_worker` (the lawyer's only) waits on
     /// the worker and stops the resolution clock.
     Write {
@@ -315,8 +337,8 @@ pub struct Context<'a> {
 /// `consultation` after `actor`'s `command` at `ctx.at`, or why not.
 pub fn decide(
     consultation: &Consultation,
-    actor: Actor<'_>,
-    command: &Command<'_>,
+    actor: &Actor,
+    command: &Command,
     ctx: &Context<'_>,
 ) -> Result<Outcome, Refusal> {
     use ConsultationStatus as S;
@@ -331,7 +353,7 @@ pub fn decide(
     // Who may touch it at all: its worker, its lawyer (any on-duty lawyer of the category
     // while it waits), officials in scope (checked by the caller).
     match actor {
-        Actor::Worker(id) if id != c.account_id => return Err(Refusal::NotFound),
+        Actor::Worker(id) if *id != c.account_id => return Err(Refusal::NotFound),
         Actor::Lawyer(l)
             if c.lawyer != Some(l.account_id) && !matches!(command, Command::Accept) =>
         {
@@ -487,7 +509,6 @@ mod tests {
     use super::*;
     use crate::consultation::category::{CategoryInput, SlaClock};
     use crate::consultation::lawyer::LawyerInput;
-    use crate::org::{OrgId, OrgPath};
 
     /// Wednesday 2026-11-25, 10:00 China time, plus `minutes`.
     fn at(minutes: i64) -> DateTime<Utc> {
@@ -536,6 +557,10 @@ mod tests {
         }
     }
 
+    fn law(l: &Lawyer) -> Actor {
+        Actor::Lawyer(Box::new(l.clone()))
+    }
+
     struct World {
         category: Category,
         calendar: WorkingCalendar,
@@ -554,23 +579,23 @@ mod tests {
         }
 
         fn ask(&self, chosen: Option<AccountId>, held: bool, minute: i64) -> Consultation {
-            Consultation::new(
-                self.worker,
-                &self.category,
-                "工资拖欠三个月".into(),
-                Some("某某快递有限公司".into()),
-                chosen,
+            let question = Question {
+                account: self.worker,
+                org_id: OrgId::new(),
+                org_path: OrgPath::from_stored("a".into()),
+                title: "工资拖欠三个月".into(),
+                employer: Some("某某快递有限公司".into()),
+                chosen_lawyer: chosen,
                 held,
-                &self.calendar,
-                at(minute),
-            )
+            };
+            Consultation::new(question, &self.category, &self.calendar, at(minute))
         }
 
         fn run(
             &self,
             c: &Consultation,
-            actor: Actor<'_>,
-            command: Command<'_>,
+            actor: Actor,
+            command: Command,
             minute: i64,
         ) -> Result<Consultation, Refusal> {
             let ctx = Context {
@@ -578,7 +603,7 @@ mod tests {
                 calendar: &self.calendar,
                 at: at(minute),
             };
-            decide(c, actor, &command, &ctx).map(|o| o.consultation)
+            decide(c, &actor, &command, &ctx).map(|o| o.consultation)
         }
     }
 
@@ -597,7 +622,7 @@ mod tests {
         assert_eq!(held.first_response_due, None);
         let zhang = lawyer("张明", &["wage_arrears"], true);
         assert_eq!(
-            code(w.run(&held, Actor::Lawyer(&zhang), Command::Accept, 1)),
+            code(w.run(&held, law(&zhang), Command::Accept, 1)),
             "already_taken"
         );
         assert_eq!(
@@ -637,36 +662,34 @@ mod tests {
         let c = w.ask(Some(chosen.account_id), false, 0);
         assert_eq!(c.reserved_until, Some(at(15)));
         assert_eq!(
-            code(w.run(&c, Actor::Lawyer(&other), Command::Accept, 10)),
+            code(w.run(&c, law(&other), Command::Accept, 10)),
             "reserved"
         );
         let outside = lawyer("王刚", &["criminal"], true);
         assert_eq!(
-            code(w.run(&c, Actor::Lawyer(&outside), Command::Accept, 20)),
+            code(w.run(&c, law(&outside), Command::Accept, 20)),
             "not_your_specialty"
         );
         let resting = lawyer("赵敏", &["wage_arrears"], false);
         assert_eq!(
-            code(w.run(&c, Actor::Lawyer(&resting), Command::Accept, 20)),
+            code(w.run(&c, law(&resting), Command::Accept, 20)),
             "off_duty"
         );
-        let taken = w
-            .run(&c, Actor::Lawyer(&other), Command::Accept, 16)
-            .unwrap();
+        let taken = w.run(&c, law(&other), Command::Accept, 16).unwrap();
         assert_eq!(
             (taken.status, taken.lawyer),
             (ConsultationStatus::Open, Some(other.account_id))
         );
         // The second accept finds it taken.
         assert_eq!(
-            code(w.run(&taken, Actor::Lawyer(&chosen), Command::Accept, 17)),
+            code(w.run(&taken, law(&chosen), Command::Accept, 17)),
             "already_taken"
         );
         // Only its lawyer writes in it; another lawyer sees no such thread.
         assert_eq!(
             code(w.run(
                 &taken,
-                Actor::Lawyer(&chosen),
+                law(&chosen),
                 Command::Write { asks_worker: false },
                 18
             )),
@@ -686,7 +709,7 @@ mod tests {
             .run(
                 &taken,
                 Actor::Official(w.official),
-                Command::Assign(&chosen),
+                Command::Assign(Box::new(chosen.clone())),
                 19,
             )
             .unwrap();
@@ -695,7 +718,7 @@ mod tests {
             code(w.run(
                 &taken,
                 Actor::Official(w.official),
-                Command::Assign(&outside),
+                Command::Assign(Box::new(outside.clone())),
                 19
             )),
             "not_your_specialty"
@@ -707,19 +730,12 @@ mod tests {
         let w = World::new(SlaClock::AllHours);
         let zhang = lawyer("张明", &["wage_arrears"], true);
         let c = w.ask(None, false, 0);
-        let open = w
-            .run(&c, Actor::Lawyer(&zhang), Command::Accept, 5)
-            .unwrap();
+        let open = w.run(&c, law(&zhang), Command::Accept, 5).unwrap();
         assert!(!open.breached_at(at(119)));
         assert!(open.breached_at(at(121)), "no first answer within 2 hours");
         // The lawyer answers at 60 and asks for the contract: 4,260 minutes were left.
         let pending = w
-            .run(
-                &open,
-                Actor::Lawyer(&zhang),
-                Command::Write { asks_worker: true },
-                60,
-            )
+            .run(&open, law(&zhang), Command::Write { asks_worker: true }, 60)
             .unwrap();
         assert_eq!(pending.status, ConsultationStatus::Pending);
         assert_eq!(pending.first_response_at, Some(at(60)));
@@ -755,12 +771,7 @@ mod tests {
         let w = World::new(SlaClock::BusinessHours);
         let zhang = lawyer("张明", &["wage_arrears"], true);
         let open = w
-            .run(
-                &w.ask(None, false, 0),
-                Actor::Lawyer(&zhang),
-                Command::Accept,
-                5,
-            )
+            .run(&w.ask(None, false, 0), law(&zhang), Command::Accept, 5)
             .unwrap();
         let rating = |stars| Rating {
             stars,
@@ -771,12 +782,10 @@ mod tests {
             code(w.run(&open, Actor::Worker(w.worker), Command::Rate(rating(5)), 50)),
             "not_resolved"
         );
-        let resolved = w
-            .run(&open, Actor::Lawyer(&zhang), Command::Resolve, 60)
-            .unwrap();
+        let resolved = w.run(&open, law(&zhang), Command::Resolve, 60).unwrap();
         assert_eq!(resolved.status, ConsultationStatus::Resolved);
         assert_eq!(
-            code(w.run(&resolved, Actor::Lawyer(&zhang), Command::Resolve, 61)),
+            code(w.run(&resolved, law(&zhang), Command::Resolve, 61)),
             "not_open"
         );
         // Within seven days a question reopens it with a fresh resolution clock.
@@ -823,12 +832,7 @@ mod tests {
             "already_rated"
         );
         assert_eq!(
-            code(w.run(
-                &resolved,
-                Actor::Lawyer(&zhang),
-                Command::Rate(rating(5)),
-                70
-            )),
+            code(w.run(&resolved, law(&zhang), Command::Rate(rating(5)), 70)),
             "forbidden"
         );
     }

@@ -6,6 +6,7 @@
 //! on tokio's blocking pool through [`Database::run`], never on an async worker thread.
 
 mod audit;
+mod consultations;
 mod idempotency;
 mod membership;
 mod mutual_aid;

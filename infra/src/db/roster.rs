@@ -104,6 +104,15 @@ impl LawyerRow {
     }
 }
 
+/// Category `code`, in a caller's transaction.
+pub(super) fn load_category(c: &mut DbConnection, code: &str) -> Result<Category, TxError> {
+    let row: CategoryRow = cc::table
+        .find(code)
+        .select(CategoryRow::as_select())
+        .first(c)?;
+    row.into_domain().map_err(TxError::Repo)
+}
+
 /// `rows` with their specialties, read in one query, in the rows' order.
 fn with_specialties(c: &mut DbConnection, rows: Vec<LawyerRow>) -> Result<Vec<Lawyer>, TxError> {
     let ids: Vec<&str> = rows.iter().map(|r| r.account_id.as_str()).collect();

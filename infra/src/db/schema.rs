@@ -409,6 +409,45 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    consultations (id) {
+        id -> Text,
+        account_id -> Text,
+        org_id -> Text,
+        org_path -> Text,
+        category_code -> Text,
+        title -> Text,
+        employer -> Nullable<Text>,
+        status -> Text,
+        chosen_lawyer_id -> Nullable<Text>,
+        reserved_until -> Nullable<Timestamp>,
+        lawyer_id -> Nullable<Text>,
+        first_response_due -> Nullable<Timestamp>,
+        first_response_at -> Nullable<Timestamp>,
+        resolution_due -> Nullable<Timestamp>,
+        resolution_left_seconds -> Nullable<BigInt>,
+        resolved_at -> Nullable<Timestamp>,
+        rating_stars -> Nullable<Integer>,
+        rating_comment -> Nullable<Text>,
+        rated_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    consultation_messages (id) {
+        id -> Text,
+        consultation_id -> Text,
+        author -> Text,
+        author_id -> Nullable<Text>,
+        body -> Text,
+        held -> Bool,
+        trace_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(officials -> organisations (org_id));
 diesel::joinable!(membership_applications -> organisations (org_id));
 diesel::joinable!(members -> organisations (org_id));
@@ -438,6 +477,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     consultation_categories,
     lawyers,
     lawyer_specialties,
+    consultations,
+    consultation_messages,
 );
 diesel::joinable!(service_point_visits -> service_points (service_point_id));
 diesel::joinable!(service_point_reviews -> service_points (service_point_id));
@@ -447,3 +488,4 @@ diesel::joinable!(mutual_aid_documents -> mutual_aid_claims (claim_id));
 diesel::joinable!(mutual_aid_claim_events -> mutual_aid_claims (claim_id));
 diesel::joinable!(lawyers -> officials (account_id));
 diesel::joinable!(lawyer_specialties -> lawyers (account_id));
+diesel::joinable!(consultation_messages -> consultations (consultation_id));

@@ -1,0 +1,2 @@
+DROP TABLE consultation_messages;
+DROP TABLE consultations;

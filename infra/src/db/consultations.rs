@@ -1,0 +1,653 @@
+//! [`ConsultationRepository`] on the shared schema: consultations and their messages.
+//!
+//! Races are settled by the database: a command holds the consultation's row
+//! (`SELECT … FOR UPDATE` on PostgreSQL; the transaction's write lock on SQLite) and is judged
+//! on the row as it finds it, so of two lawyers accepting at once the second finds the
+//! consultation taken.
+
+use async_trait::async_trait;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use yiwang_domain::account::AccountId;
+use yiwang_domain::audit::Change;
+use yiwang_domain::consultation::category::CategoryCode;
+use yiwang_domain::consultation::message::{Author, Message, MessageId};
+use yiwang_domain::consultation::store::{Act, ActError, ConsultationRepository};
+use yiwang_domain::consultation::thread::{
+    decide, Command, Consultation, ConsultationId, ConsultationStatus, Context, Outcome, Rating,
+};
+use yiwang_domain::org::OrgPath;
+use yiwang_domain::repo::{Page, RepoError};
+
+use super::membership::{account_id, org_id, parse_time_key};
+use super::roster::load_category;
+use super::schema::{consultation_messages as msg, consultations as co, lawyers as lw};
+use super::{
+    claim_writer, corrupt, from_naive, record_change, to_naive, unexpected, Database, DbConnection,
+    TxError,
+};
+
+/// Most rows of a lawyer's queue.
+const LAWYER_QUEUE_LIMIT: i64 = 200;
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = co)]
+struct ConsultationRow {
+    id: String,
+    account_id: String,
+    org_id: String,
+    org_path: String,
+    category_code: String,
+    title: String,
+    employer: Option<String>,
+    status: String,
+    chosen_lawyer_id: Option<String>,
+    reserved_until: Option<NaiveDateTime>,
+    lawyer_id: Option<String>,
+    first_response_due: Option<NaiveDateTime>,
+    first_response_at: Option<NaiveDateTime>,
+    resolution_due: Option<NaiveDateTime>,
+    resolution_left_seconds: Option<i64>,
+    resolved_at: Option<NaiveDateTime>,
+    rating_stars: Option<i32>,
+    rating_comment: Option<String>,
+    rated_at: Option<NaiveDateTime>,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+impl ConsultationRow {
+    fn into_domain(self) -> Result<Consultation, RepoError> {
+        let rating = match (self.rating_stars, self.rated_at) {
+            (Some(stars), Some(at)) => Some(Rating {
+                stars: u8::try_from(stars).map_err(|_| corrupt("rating", &stars.to_string()))?,
+                comment: self.rating_comment,
+                at: from_naive(at),
+            }),
+            _ => None,
+        };
+        Ok(Consultation {
+            id: ConsultationId::parse(&self.id)
+                .ok_or_else(|| corrupt("consultation id", &self.id))?,
+            account_id: account_id(&self.account_id)?,
+            org_id: org_id(&self.org_id)?,
+            org_path: OrgPath::from_stored(self.org_path),
+            category: CategoryCode::parse(&self.category_code)
+                .ok_or_else(|| corrupt("category code", &self.category_code))?,
+            title: self.title,
+            employer: self.employer,
+            status: ConsultationStatus::parse(&self.status)
+                .ok_or_else(|| corrupt("consultation status", &self.status))?,
+            chosen_lawyer: self
+                .chosen_lawyer_id
+                .as_deref()
+                .map(account_id)
+                .transpose()?,
+            reserved_until: self.reserved_until.map(from_naive),
+            lawyer: self.lawyer_id.as_deref().map(account_id).transpose()?,
+            first_response_due: self.first_response_due.map(from_naive),
+            first_response_at: self.first_response_at.map(from_naive),
+            resolution_due: self.resolution_due.map(from_naive),
+            resolution_left_seconds: self.resolution_left_seconds,
+            resolved_at: self.resolved_at.map(from_naive),
+            rating,
+            created_at: from_naive(self.created_at),
+            updated_at: from_naive(self.updated_at),
+        })
+    }
+}
+
+/// The columns a command changes, written whole by an insert and an update alike.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = co, treat_none_as_null = true)]
+struct ConsultationState<'a> {
+    status: &'a str,
+    reserved_until: Option<NaiveDateTime>,
+    lawyer_id: Option<String>,
+    first_response_due: Option<NaiveDateTime>,
+    first_response_at: Option<NaiveDateTime>,
+    resolution_due: Option<NaiveDateTime>,
+    resolution_left_seconds: Option<i64>,
+    resolved_at: Option<NaiveDateTime>,
+    rating_stars: Option<i32>,
+    rating_comment: Option<&'a str>,
+    rated_at: Option<NaiveDateTime>,
+    updated_at: NaiveDateTime,
+}
+
+impl<'a> ConsultationState<'a> {
+    fn of(c: &'a Consultation) -> Self {
+        ConsultationState {
+            status: c.status.as_str(),
+            reserved_until: c.reserved_until.map(to_naive),
+            lawyer_id: c.lawyer.map(|l| l.to_string()),
+            first_response_due: c.first_response_due.map(to_naive),
+            first_response_at: c.first_response_at.map(to_naive),
+            resolution_due: c.resolution_due.map(to_naive),
+            resolution_left_seconds: c.resolution_left_seconds,
+            resolved_at: c.resolved_at.map(to_naive),
+            rating_stars: c.rating.as_ref().map(|r| i32::from(r.stars)),
+            rating_comment: c.rating.as_ref().and_then(|r| r.comment.as_deref()),
+            rated_at: c.rating.as_ref().map(|r| to_naive(r.at)),
+            updated_at: to_naive(c.updated_at),
+        }
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = msg)]
+struct MessageRow {
+    id: String,
+    consultation_id: String,
+    author: String,
+    author_id: Option<String>,
+    body: String,
+    held: bool,
+    trace_id: Option<String>,
+    created_at: NaiveDateTime,
+}
+
+impl MessageRow {
+    fn into_domain(self) -> Result<Message, RepoError> {
+        Ok(Message {
+            id: MessageId::parse(&self.id).ok_or_else(|| corrupt("message id", &self.id))?,
+            consultation_id: ConsultationId::parse(&self.consultation_id)
+                .ok_or_else(|| corrupt("consultation id", &self.consultation_id))?,
+            author: Author::parse(&self.author).ok_or_else(|| corrupt("author", &self.author))?,
+            author_id: self.author_id.as_deref().map(account_id).transpose()?,
+            body: self.body,
+            held: self.held,
+            trace_id: self.trace_id,
+            created_at: from_naive(self.created_at),
+        })
+    }
+}
+
+/// Inserts `messages` in one statement (a batch insert runs on the concrete connection).
+fn insert_messages(c: &mut DbConnection, messages: &[Message]) -> QueryResult<()> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = messages
+        .iter()
+        .map(|m| {
+            (
+                msg::id.eq(m.id.to_string()),
+                msg::consultation_id.eq(m.consultation_id.to_string()),
+                msg::author.eq(m.author.as_str()),
+                msg::author_id.eq(m.author_id.map(|a| a.to_string())),
+                msg::body.eq(&m.body),
+                msg::held.eq(m.held),
+                msg::trace_id.eq(m.trace_id.as_deref()),
+                msg::created_at.eq(to_naive(m.created_at)),
+            )
+        })
+        .collect();
+    let query = diesel::insert_into(msg::table).values(rows);
+    match c {
+        DbConnection::Pg(pg) => query.execute(pg)?,
+        DbConnection::Sqlite(lite) => query.execute(lite)?,
+    };
+    Ok(())
+}
+
+/// Reads consultation `id` and holds its row until the transaction ends (`FOR UPDATE` on
+/// PostgreSQL; on SQLite the transaction's write lock holds it).
+fn hold(c: &mut DbConnection, id: &str) -> Result<Consultation, TxError> {
+    let query = || co::table.find(id);
+    let row: ConsultationRow = match c {
+        DbConnection::Pg(pg) => query()
+            .select(ConsultationRow::as_select())
+            .for_update()
+            .first(pg)?,
+        DbConnection::Sqlite(lite) => query().select(ConsultationRow::as_select()).first(lite)?,
+    };
+    row.into_domain().map_err(TxError::Repo)
+}
+
+fn all(rows: Vec<ConsultationRow>) -> Result<Vec<Consultation>, RepoError> {
+    rows.into_iter().map(ConsultationRow::into_domain).collect()
+}
+
+#[async_trait]
+impl ConsultationRepository for Database {
+    async fn open(
+        &self,
+        consultation: &Consultation,
+        first: &Message,
+        change: &Change,
+    ) -> Result<(), RepoError> {
+        let (consultation, first, change) = (consultation.clone(), first.clone(), change.clone());
+        self.run(move |c| {
+            c.transaction(|c| {
+                let k = &consultation;
+                diesel::insert_into(co::table)
+                    .values((
+                        co::id.eq(k.id.to_string()),
+                        co::account_id.eq(k.account_id.to_string()),
+                        co::org_id.eq(k.org_id.to_string()),
+                        co::org_path.eq(k.org_path.as_str()),
+                        co::category_code.eq(k.category.as_str()),
+                        co::title.eq(&k.title),
+                        co::employer.eq(k.employer.as_deref()),
+                        co::chosen_lawyer_id.eq(k.chosen_lawyer.map(|l| l.to_string())),
+                        co::created_at.eq(to_naive(k.created_at)),
+                        ConsultationState::of(k),
+                    ))
+                    .execute(c)?;
+                insert_messages(c, std::slice::from_ref(&first))?;
+                record_change(c, &change)?;
+                Ok(())
+            })
+            .map_err(|e: TxError| e.into_repo("consultation"))
+        })
+        .await
+    }
+
+    async fn consultation(&self, id: ConsultationId) -> Result<Consultation, RepoError> {
+        self.run(move |c| {
+            let row: ConsultationRow = co::table
+                .find(id.to_string())
+                .select(ConsultationRow::as_select())
+                .first(c)
+                .map_err(|e| TxError::from(e).into_repo("consultation"))?;
+            row.into_domain()
+        })
+        .await
+    }
+
+    async fn act(
+        &self,
+        id: ConsultationId,
+        act: Act,
+        change: Box<dyn for<'o> FnOnce(&'o Outcome) -> Change + Send + 'static>,
+    ) -> Result<Outcome, ActError> {
+        let decided = self
+            .run(move |c| {
+                c.transaction(|c| {
+                    claim_writer(c)?;
+                    let key = id.to_string();
+                    let before = hold(c, &key)?;
+                    let category = load_category(c, before.category.as_str())?;
+                    let ctx = Context {
+                        category: &category,
+                        calendar: &act.calendar,
+                        at: act.at,
+                    };
+                    let outcome = match decide(&before, &act.actor, &act.command, &ctx) {
+                        Ok(outcome) => outcome,
+                        Err(refusal) => return Ok(Err(refusal)),
+                    };
+                    diesel::update(co::table.find(&key))
+                        .set(ConsultationState::of(&outcome.consultation))
+                        .execute(c)?;
+                    let mut messages: Vec<Message> = act.message.into_iter().collect();
+                    if let Some(note) = &outcome.note {
+                        messages.push(Message::new(id, Author::System, None, note.clone(), act.at));
+                    }
+                    insert_messages(c, &messages)?;
+                    if let (Command::Rate(rating), Some(lawyer)) = (&act.command, before.lawyer) {
+                        diesel::update(lw::table.find(lawyer.to_string()))
+                            .set((
+                                lw::rating_sum.eq(lw::rating_sum + i64::from(rating.stars)),
+                                lw::rating_count.eq(lw::rating_count + 1),
+                            ))
+                            .execute(c)?;
+                    }
+                    record_change(c, &change(&outcome))?;
+                    Ok(Ok(outcome))
+                })
+                .map_err(|e: TxError| e.into_repo("consultation"))
+            })
+            .await?;
+        decided.map_err(ActError::Refused)
+    }
+
+    async fn messages(
+        &self,
+        id: ConsultationId,
+        after: Option<MessageId>,
+        limit: u32,
+    ) -> Result<Vec<Message>, RepoError> {
+        self.run(move |c| {
+            let mut q = msg::table
+                .filter(msg::consultation_id.eq(id.to_string()))
+                .order(msg::id)
+                .limit(i64::from(limit))
+                .select(MessageRow::as_select())
+                .into_boxed();
+            if let Some(after) = after {
+                q = q.filter(msg::id.gt(after.to_string()));
+            }
+            let rows: Vec<MessageRow> = q.load(c).map_err(unexpected)?;
+            rows.into_iter().map(MessageRow::into_domain).collect()
+        })
+        .await
+    }
+
+    async fn consultations_of(&self, account: AccountId) -> Result<Vec<Consultation>, RepoError> {
+        self.run(move |c| {
+            let rows: Vec<ConsultationRow> = co::table
+                .filter(co::account_id.eq(account.to_string()))
+                .order((co::created_at.desc(), co::id.desc()))
+                .select(ConsultationRow::as_select())
+                .load(c)
+                .map_err(unexpected)?;
+            all(rows)
+        })
+        .await
+    }
+
+    async fn lawyer_queue(
+        &self,
+        lawyer: AccountId,
+        specialties: &[CategoryCode],
+    ) -> Result<Vec<Consultation>, RepoError> {
+        let codes: Vec<String> = specialties.iter().map(|c| c.as_str().to_owned()).collect();
+        self.run(move |c| {
+            let working = [
+                ConsultationStatus::Open.as_str(),
+                ConsultationStatus::Pending.as_str(),
+            ];
+            let rows: Vec<ConsultationRow> = co::table
+                .filter(
+                    co::lawyer_id
+                        .eq(lawyer.to_string())
+                        .and(co::status.eq_any(working))
+                        .or(co::status
+                            .eq(ConsultationStatus::Waiting.as_str())
+                            .and(co::category_code.eq_any(&codes))),
+                )
+                .order((co::created_at, co::id))
+                .limit(LAWYER_QUEUE_LIMIT)
+                .select(ConsultationRow::as_select())
+                .load(c)
+                .map_err(unexpected)?;
+            all(rows)
+        })
+        .await
+    }
+
+    async fn queue(
+        &self,
+        scope: &OrgPath,
+        statuses: &[ConsultationStatus],
+        page: &Page,
+    ) -> Result<Vec<Consultation>, RepoError> {
+        let (lower, upper) = scope.subtree_range();
+        let statuses: Vec<&'static str> = statuses.iter().map(|s| s.as_str()).collect();
+        let page = page.clone();
+        self.run(move |c| {
+            let mut q = co::table
+                .filter(co::org_path.ge(lower))
+                .filter(co::org_path.lt(upper))
+                .order((co::created_at, co::id))
+                .limit(i64::from(page.limit))
+                .select(ConsultationRow::as_select())
+                .into_boxed();
+            if !statuses.is_empty() {
+                q = q.filter(co::status.eq_any(statuses));
+            }
+            if let Some((at, id)) = page.after.as_deref().and_then(parse_time_key) {
+                q = q.filter(
+                    co::created_at
+                        .gt(at)
+                        .or(co::created_at.eq(at).and(co::id.gt(id))),
+                );
+            }
+            let rows: Vec<ConsultationRow> = q.load(c).map_err(unexpected)?;
+            all(rows)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+    use serde_json::json;
+    use yiwang_domain::account::{Official, Role, Username};
+    use yiwang_domain::audit::{Actor as AuditActor, AuditEntry};
+    use yiwang_domain::calendar::WorkingCalendar;
+    use yiwang_domain::consultation::lawyer::{Lawyer, LawyerInput};
+    use yiwang_domain::consultation::store::RosterRepository;
+    use yiwang_domain::consultation::thread::{Actor, Question, Refusal};
+    use yiwang_domain::org::{OrgKind, OrgName, Organisation};
+    use yiwang_domain::repo::{OfficialRepository, OrgRepository, WorkerRepository};
+
+    use super::*;
+    use crate::db::test_env::backends;
+
+    fn at(minute: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 25, 2, 0, 0).unwrap() + TimeDelta::minutes(minute)
+    }
+
+    fn change() -> Change {
+        Change {
+            audit: AuditEntry {
+                actor: AuditActor::System,
+                action: "consultation.test".into(),
+                record_type: "consultation".into(),
+                record_id: "-".into(),
+                ip: None,
+                request_id: None,
+                detail: json!({}),
+                at: at(0),
+            },
+            event: None,
+            answer: None,
+        }
+    }
+
+    async fn lawyer(db: &Database, org: &Organisation, name: &str, licence: &str) -> Lawyer {
+        let official = Official {
+            id: AccountId::new(),
+            username: Username::parse(&format!("lawyer.{licence}")).unwrap(),
+            display_name: name.into(),
+            org_id: org.id,
+            org_path: org.path.clone(),
+            role: Role::Lawyer,
+            disabled_at: None,
+            created_at: at(0),
+        };
+        OfficialRepository::create(db, &official, "hash", &change())
+            .await
+            .unwrap();
+        let details = LawyerInput {
+            name: Some(name.into()),
+            law_firm: Some("山东垦利律师事务所".into()),
+            licence_number: Some(licence.into()),
+            specialties: vec!["wage_arrears".into()],
+            years_in_practice: Some(json!(5)),
+            bio: None,
+        }
+        .validate(|_| true)
+        .unwrap();
+        db.save_lawyer(official.id, &details, at(0), &change())
+            .await
+            .unwrap();
+        db.set_on_duty(official.id, true, at(0), &change())
+            .await
+            .unwrap()
+    }
+
+    fn act(actor: Actor, command: Command, message: Option<Message>, minute: i64) -> Act {
+        Act {
+            actor,
+            command,
+            message,
+            calendar: WorkingCalendar::default(),
+            at: at(minute),
+        }
+    }
+
+    #[tokio::test]
+    async fn two_lawyers_accept_at_once_one_wins_and_the_thread_is_kept_in_order() {
+        for env in backends() {
+            let db = &env.db;
+            let name = |n: &str| OrgName::parse(n).unwrap();
+            let root =
+                Organisation::new_root(name("垦利区总工会"), OrgKind::CountyFederation, at(0));
+            OrgRepository::create(db, &root, &change()).await.unwrap();
+            let worker = db.login_by_openid("o-ask", None, at(0)).await.unwrap().0.id;
+            let zhang = lawyer(db, &root, "张明", "13705201010123456").await;
+            let li = lawyer(db, &root, "李静", "13705201110654321").await;
+            let categories = db.categories().await.unwrap();
+            let wage = categories
+                .iter()
+                .find(|c| c.code.as_str() == "wage_arrears")
+                .unwrap();
+            let question = Question {
+                account: worker,
+                org_id: root.id,
+                org_path: root.path.clone(),
+                title: "工资拖欠三个月".into(),
+                employer: Some("某某快递有限公司".into()),
+                chosen_lawyer: None,
+                held: false,
+            };
+            let consultation =
+                Consultation::new(question, wage, &WorkingCalendar::default(), at(0));
+            let id = consultation.id;
+            let first = Message::new(
+                id,
+                Author::Worker,
+                Some(worker),
+                "老板欠我三个月工资".into(),
+                at(0),
+            );
+            db.open(&consultation, &first, &change()).await.unwrap();
+            assert_eq!(db.consultation(id).await.unwrap(), consultation);
+
+            let queue = db
+                .lawyer_queue(li.account_id, &li.details.specialties)
+                .await
+                .unwrap();
+            assert_eq!(queue.len(), 1, "waiting in the pool of the specialty");
+
+            let accept = |l: &Lawyer| {
+                db.act(
+                    id,
+                    act(Actor::Lawyer(Box::new(l.clone())), Command::Accept, None, 5),
+                    Box::new(|_| change()),
+                )
+            };
+            let (x, y) = tokio::join!(accept(&zhang), accept(&li));
+            let taken = [&x, &y]
+                .iter()
+                .filter(|r| {
+                    matches!(
+                        r,
+                        Err(ActError::Refused(Refusal::Conflict {
+                            code: "already_taken",
+                            ..
+                        }))
+                    )
+                })
+                .count();
+            assert_eq!(
+                (x.is_ok() as u8 + y.is_ok() as u8, taken),
+                (1, 1),
+                "{x:?} {y:?}"
+            );
+            let winner = if x.is_ok() { &zhang } else { &li };
+            let stored = db.consultation(id).await.unwrap();
+            assert_eq!(
+                (stored.status, stored.lawyer),
+                (ConsultationStatus::Open, Some(winner.account_id))
+            );
+
+            // The lawyer answers, the worker rates after resolution: the average follows.
+            let answer = Message::new(
+                id,
+                Author::Lawyer,
+                Some(winner.account_id),
+                "请提供劳动合同".into(),
+                at(10),
+            );
+            let lawyer_actor = Actor::Lawyer(Box::new(winner.clone()));
+            db.act(
+                id,
+                act(
+                    lawyer_actor.clone(),
+                    Command::Write { asks_worker: true },
+                    Some(answer),
+                    10,
+                ),
+                Box::new(|_| change()),
+            )
+            .await
+            .unwrap();
+            db.act(
+                id,
+                act(lawyer_actor, Command::Resolve, None, 20),
+                Box::new(|_| change()),
+            )
+            .await
+            .unwrap();
+            let rating = Rating {
+                stars: 5,
+                comment: Some("很专业".into()),
+                at: at(30),
+            };
+            db.act(
+                id,
+                act(
+                    Actor::Worker(worker),
+                    Command::Rate(rating.clone()),
+                    None,
+                    30,
+                ),
+                Box::new(|_| change()),
+            )
+            .await
+            .unwrap();
+            let twice = db
+                .act(
+                    id,
+                    act(Actor::Worker(worker), Command::Rate(rating), None, 31),
+                    Box::new(|_| change()),
+                )
+                .await;
+            assert!(matches!(
+                twice,
+                Err(ActError::Refused(Refusal::Conflict {
+                    code: "already_rated",
+                    ..
+                }))
+            ));
+            let rated = db.lawyer(winner.account_id).await.unwrap();
+            assert_eq!((rated.rating_sum, rated.rating_count), (5, 1));
+
+            // The thread: the question, the acceptance, the answer, the resolution.
+            let thread = db.messages(id, None, 10).await.unwrap();
+            let authors: Vec<Author> = thread.iter().map(|m| m.author).collect();
+            assert_eq!(
+                authors,
+                [
+                    Author::Worker,
+                    Author::System,
+                    Author::Lawyer,
+                    Author::System
+                ]
+            );
+            let rest = db.messages(id, Some(thread[1].id), 10).await.unwrap();
+            assert_eq!(rest.len(), 2);
+            assert_eq!(rest[0].body, "请提供劳动合同");
+
+            // The officials' queue of the branch, filtered by state.
+            let page = Page {
+                after: None,
+                limit: 10,
+            };
+            assert_eq!(db.queue(&root.path, &[], &page).await.unwrap().len(), 1);
+            let open = db
+                .queue(&root.path, &[ConsultationStatus::Open], &page)
+                .await
+                .unwrap();
+            assert!(open.is_empty());
+            assert_eq!(db.consultations_of(worker).await.unwrap().len(), 1);
+        }
+    }
+}
