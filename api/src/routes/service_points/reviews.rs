@@ -4,7 +4,6 @@
 //! the review for an official — kept, not shown; `pass` shows it. A new review by the same
 //! worker replaces their earlier one, so a double tap never files twice.
 
-use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -12,12 +11,13 @@ use serde_json::json;
 use utoipa::ToSchema;
 use yiwang_domain::clock;
 use yiwang_domain::service_point::store::{Moderation, Review, ReviewId};
-use yiwang_domain::wechat::{ContentScene, ContentVerdict};
+use yiwang_domain::wechat::ContentScene;
 use yiwang_infra::db::time_key;
 
 use super::find_point;
 use crate::auth::Worker;
 use crate::error::{ApiError, FieldErrors, Problem};
+use crate::moderation;
 use crate::rate_limit::Lookup;
 use crate::routes::{PageQuery, Paged};
 use crate::state::AppState;
@@ -116,35 +116,15 @@ pub async fn review(
     let (moderation, trace_id) = match &comment {
         None => (Moderation::Shown, None),
         Some(text) => {
-            let author = state.workers.get(worker.0.account_id()).await?;
-            match state
-                .wechat
-                .check_text(&author.openid, ContentScene::Comment, text)
-                .await
-            {
-                Ok(check) => match check.verdict {
-                    ContentVerdict::Pass => (Moderation::Shown, Some(check.trace_id)),
-                    ContentVerdict::Review => (Moderation::Held, Some(check.trace_id)),
-                    ContentVerdict::Risky => {
-                        return Err(ApiError::new(
-                            StatusCode::UNPROCESSABLE_ENTITY,
-                            "content_risky",
-                            "评价内容未通过微信内容安全检测，请修改后再提交",
-                            "WeChat's content check refused the comment; please reword it",
-                        )
-                        .field(
-                            "comment",
-                            "content_risky",
-                            "内容未通过安全检测",
-                            "refused by the content check",
-                        ))
-                    }
-                },
-                Err(e) => {
-                    tracing::warn!(cause = %e, "msgSecCheck failed; holding the review");
-                    (Moderation::Held, None)
-                }
-            }
+            let account = worker.0.account_id();
+            let checked =
+                moderation::check(&state, account, ContentScene::Comment, "comment", text).await?;
+            let shown = if checked.held {
+                Moderation::Held
+            } else {
+                Moderation::Shown
+            };
+            (shown, checked.trace_id)
         }
     };
     let now = clock::now();
