@@ -189,6 +189,7 @@ impl Application {
             transfers: db.clone(),
             mutual_aid: db.clone(),
             roster: db.clone(),
+            consultations: db.clone(),
             idempotency: db.clone(),
             documents: Arc::new(documents),
             store: db,

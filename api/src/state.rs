@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use yiwang_domain::calendar::WorkingCalendar;
-use yiwang_domain::consultation::store::RosterRepository;
+use yiwang_domain::consultation::store::{ConsultationRepository, RosterRepository};
 use yiwang_domain::documents::DocumentStore;
 use yiwang_domain::idempotency::IdempotencyStore;
 use yiwang_domain::membership::store::{MembershipRepository, TransferRepository};
@@ -38,6 +38,8 @@ pub struct AppState {
     pub mutual_aid: Arc<dyn MutualAidRepository>,
     /// Consultation categories and the lawyer roster.
     pub roster: Arc<dyn RosterRepository>,
+    /// Consultations and their messages.
+    pub consultations: Arc<dyn ConsultationRepository>,
     /// Claim documents' bytes, encrypted at rest.
     pub documents: Arc<dyn DocumentStore>,
     /// Answers remembered under `Idempotency-Key`.

@@ -194,6 +194,10 @@ pub enum Permission {
     ManageRoster,
     /// Create and change consultation categories (the installation's: `super_admin` only).
     ManageCategories,
+    /// Read the consultations of the branch.
+    ReadConsultations,
+    /// Release or refuse held consultations, assign lawyers, resolve.
+    HandleConsultations,
 }
 
 impl Permission {
@@ -229,6 +233,8 @@ impl Permission {
             }
             Permission::ManageRoster => role.manages_officials(),
             Permission::ManageCategories => role == Role::SuperAdmin,
+            Permission::ReadConsultations => role.manages_officials() || role == Role::Auditor,
+            Permission::HandleConsultations => role.manages_officials(),
         }
     }
 }

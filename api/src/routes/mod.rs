@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod consultations;
 pub mod health;
 pub mod lawyers;
 pub mod me;
@@ -305,6 +306,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(admin::mutual_aid::claims::return_claim)
                 .service(admin::mutual_aid::claims::reject)
                 .service(admin::mutual_aid::payouts::mark_paid)
+                .service(consultations::ask)
+                .service(consultations::list)
+                .service(consultations::show)
+                .service(consultations::messages)
+                .service(consultations::write)
+                .service(consultations::rate)
+                .service(admin::consultations::queue)
+                .service(admin::consultations::show)
+                .service(admin::consultations::messages)
+                .service(admin::consultations::accept)
+                .service(admin::consultations::answer)
+                .service(admin::consultations::resolve)
+                .service(admin::consultations::release)
+                .service(admin::consultations::refuse)
+                .service(admin::consultations::assign)
                 .service(lawyers::categories)
                 .service(lawyers::list)
                 .service(lawyers::show)

@@ -7,6 +7,7 @@ mod account_deletion;
 mod admin;
 mod auth;
 mod bad_input;
+mod consultations;
 mod health;
 mod lawyers;
 mod member_export;

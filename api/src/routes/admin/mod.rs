@@ -2,6 +2,7 @@
 //! [`Admin::authorize`](crate::auth::Admin::authorize) before it reads or changes a record.
 
 pub mod consultation_categories;
+pub mod consultations;
 pub mod lawyers;
 pub mod membership;
 pub mod mutual_aid;
