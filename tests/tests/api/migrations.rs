@@ -3,8 +3,8 @@
 
 use diesel::prelude::*;
 use yiwang_infra::db::schema::{
-    audit_log, consultation_categories, lawyer_specialties, lawyers, members,
-    membership_application_events, membership_applications, membership_history,
+    audit_log, consultation_categories, consultation_messages, consultations, lawyer_specialties,
+    lawyers, members, membership_application_events, membership_applications, membership_history,
     membership_transfers, officials, organisations, outbox, workers,
 };
 use yiwang_infra::db::{connect_once, revert_all_migrations, run_migrations, DbConnection};
@@ -233,6 +233,48 @@ fn schema_matches(c: &mut DbConnection) {
         .select(lawyer_specialties::all_columns)
         .limit(1)
         .load::<(String, String)>(c)
+        .unwrap();
+    type Time = chrono::NaiveDateTime;
+    consultations::table
+        .select(consultations::all_columns)
+        .limit(1)
+        .load::<(
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            String,
+            Option<String>,
+            Option<Time>,
+            Option<String>,
+            Option<Time>,
+            Option<Time>,
+            Option<Time>,
+            Option<i64>,
+            Option<Time>,
+            Option<i32>,
+            Option<String>,
+            Option<Time>,
+            Time,
+            Time,
+        )>(c)
+        .unwrap();
+    consultation_messages::table
+        .select(consultation_messages::all_columns)
+        .limit(1)
+        .load::<(
+            String,
+            String,
+            String,
+            Option<String>,
+            String,
+            bool,
+            Option<String>,
+            Time,
+        )>(c)
         .unwrap();
 }
 
