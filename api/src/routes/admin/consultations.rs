@@ -4,7 +4,6 @@
 //! official of the consultation's branch releases or refuses text the content check held,
 //! assigns a lawyer, and follows the branch's queue with overdue ones flagged.
 
-use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -23,6 +22,7 @@ use yiwang_infra::db::time_key;
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
 use crate::idempotency;
+use crate::routes::admin::lawyers::no_profile;
 use crate::routes::consultations::{
     message_page, run, ConsultationView, MessageList, MessageQuery,
 };
@@ -35,15 +35,7 @@ async fn my_profile(state: &AppState, admin: &Admin) -> Result<Lawyer, ApiError>
         .roster
         .lawyer(admin.principal.account_id())
         .await
-        .map_err(|e| match e {
-            RepoError::NotFound => ApiError::new(
-                StatusCode::NOT_FOUND,
-                "no_profile",
-                "您的律师档案尚未建立，请联系工会管理员",
-                "Your lawyer profile has not been written yet; ask an administrator",
-            ),
-            other => other.into(),
-        })
+        .map_err(no_profile)
 }
 
 /// Consultation `id` as the caller may reach it for `permission`, and who the caller acts

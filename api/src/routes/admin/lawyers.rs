@@ -193,15 +193,21 @@ pub async fn duty(
         .roster
         .set_on_duty(me, on_duty, clock::now(), &change)
         .await
-        .map_err(|e| match e {
-            RepoError::NotFound => ApiError::new(
-                StatusCode::NOT_FOUND,
-                "no_profile",
-                "您的律师档案尚未建立，请联系工会管理员",
-                "Your lawyer profile has not been written yet; ask an administrator",
-            ),
-            other => other.into(),
-        })?;
+        .map_err(no_profile)?;
     let names = category_names(&state).await?;
     Ok(web::Json(LawyerView::new(&lawyer, &names)))
+}
+
+/// A lawyer's own profile missing (404 `no_profile`: an administrator has not written it
+/// yet); other errors as they are.
+pub fn no_profile(e: RepoError) -> ApiError {
+    match e {
+        RepoError::NotFound => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_profile",
+            "您的律师档案尚未建立，请联系工会管理员",
+            "Your lawyer profile has not been written yet; ask an administrator",
+        ),
+        other => other.into(),
+    }
 }
