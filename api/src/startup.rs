@@ -190,6 +190,7 @@ impl Application {
             mutual_aid: db.clone(),
             roster: db.clone(),
             consultations: db.clone(),
+            legal_aid: db.clone(),
             idempotency: db.clone(),
             documents: Arc::new(documents),
             store: db,

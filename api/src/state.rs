@@ -7,6 +7,7 @@ use yiwang_domain::calendar::WorkingCalendar;
 use yiwang_domain::consultation::store::{ConsultationRepository, RosterRepository};
 use yiwang_domain::documents::DocumentStore;
 use yiwang_domain::idempotency::IdempotencyStore;
+use yiwang_domain::legal_aid::store::LegalAidRepository;
 use yiwang_domain::membership::store::{MembershipRepository, TransferRepository};
 use yiwang_domain::mutual_aid::store::MutualAidRepository;
 use yiwang_domain::repo::{OfficialRepository, OrgRepository, StoreHealth, WorkerRepository};
@@ -40,6 +41,8 @@ pub struct AppState {
     pub roster: Arc<dyn RosterRepository>,
     /// Consultations and their messages.
     pub consultations: Arc<dyn ConsultationRepository>,
+    /// Legal-aid applications.
+    pub legal_aid: Arc<dyn LegalAidRepository>,
     /// Claim documents' bytes, encrypted at rest.
     pub documents: Arc<dyn DocumentStore>,
     /// Answers remembered under `Idempotency-Key`.

@@ -16,6 +16,7 @@ pub mod clock;
 pub mod consultation;
 pub mod documents;
 pub mod idempotency;
+pub mod legal_aid;
 pub mod membership;
 pub mod money;
 pub mod mutual_aid;

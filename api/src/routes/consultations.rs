@@ -18,6 +18,7 @@ use yiwang_domain::consultation::store::{Act, ActError};
 use yiwang_domain::consultation::thread::{
     Actor, Command, Consultation, ConsultationId, Outcome, Question, Rating, Refusal,
 };
+use yiwang_domain::org::{OrgId, OrgPath};
 use yiwang_domain::problem::{text, FieldProblem};
 use yiwang_domain::repo::{OrgSearch, Page};
 use yiwang_domain::wechat::ContentScene;
@@ -282,6 +283,29 @@ pub fn calendar(state: &AppState) -> WorkingCalendar {
     state.calendar.clone()
 }
 
+/// The union that handles what worker `account` asks: their own as a member in force, else
+/// the installation's root (the first organisation in tree order).
+pub async fn handling_org(
+    state: &AppState,
+    account: AccountId,
+) -> Result<(OrgId, OrgPath), ApiError> {
+    if let Some(member) = state.membership.member_of(account).await? {
+        return Ok((member.org_id, member.org_path));
+    }
+    let first = Page {
+        after: None,
+        limit: 1,
+    };
+    let root = state
+        .orgs
+        .search(&OrgSearch::default(), &first)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(ApiError::not_found)?;
+    Ok((root.id, root.path))
+}
+
 /// The worker's consultation `id`, else 404.
 async fn own(state: &AppState, worker: &Worker, id: &str) -> Result<Consultation, ApiError> {
     let id = ConsultationId::parse(id).ok_or_else(ApiError::not_found)?;
@@ -398,23 +422,7 @@ pub async fn ask(
             &format!("{title}\n{body}"),
         )
         .await?;
-        let (org_id, org_path) = match state.membership.member_of(account).await? {
-            Some(member) => (member.org_id, member.org_path),
-            None => {
-                let first = Page {
-                    after: None,
-                    limit: 1,
-                };
-                let root = state
-                    .orgs
-                    .search(&OrgSearch::default(), &first)
-                    .await?
-                    .into_iter()
-                    .next()
-                    .ok_or_else(ApiError::not_found)?;
-                (root.id, root.path)
-            }
-        };
+        let (org_id, org_path) = handling_org(&state, account).await?;
         let at = clock::now();
         let question = Question {
             account,

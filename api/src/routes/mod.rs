@@ -6,6 +6,7 @@ pub mod auth;
 pub mod consultations;
 pub mod health;
 pub mod lawyers;
+pub mod legal_aid;
 pub mod me;
 pub mod membership;
 pub mod mutual_aid;
@@ -321,6 +322,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(admin::consultations::release)
                 .service(admin::consultations::refuse)
                 .service(admin::consultations::assign)
+                .service(legal_aid::apply)
+                .service(legal_aid::list)
+                .service(legal_aid::show)
+                .service(admin::legal_aid::queue)
+                .service(admin::legal_aid::show)
+                .service(admin::legal_aid::accept)
+                .service(admin::legal_aid::reject)
+                .service(admin::legal_aid::close)
                 .service(lawyers::categories)
                 .service(lawyers::list)
                 .service(lawyers::show)

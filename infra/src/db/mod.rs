@@ -8,6 +8,7 @@
 mod audit;
 mod consultations;
 mod idempotency;
+mod legal_aid;
 mod membership;
 mod mutual_aid;
 mod officials;

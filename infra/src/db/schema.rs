@@ -448,6 +448,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    legal_aid_applications (id) {
+        id -> Text,
+        account_id -> Text,
+        org_id -> Text,
+        org_path -> Text,
+        consultation_id -> Nullable<Text>,
+        applicant -> Text,
+        phone -> Text,
+        counterparty -> Text,
+        summary -> Text,
+        amount_fen -> Nullable<BigInt>,
+        aid -> Text,
+        held -> Bool,
+        status -> Text,
+        lawyer_id -> Nullable<Text>,
+        rejection_reason -> Nullable<Text>,
+        outcome -> Nullable<Text>,
+        decided_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(officials -> organisations (org_id));
 diesel::joinable!(membership_applications -> organisations (org_id));
 diesel::joinable!(members -> organisations (org_id));
@@ -479,6 +503,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     lawyer_specialties,
     consultations,
     consultation_messages,
+    legal_aid_applications,
 );
 diesel::joinable!(service_point_visits -> service_points (service_point_id));
 diesel::joinable!(service_point_reviews -> service_points (service_point_id));

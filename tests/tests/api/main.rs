@@ -10,6 +10,7 @@ mod bad_input;
 mod consultations;
 mod health;
 mod lawyers;
+mod legal_aid;
 mod member_export;
 mod membership;
 mod migrations;

@@ -4,8 +4,9 @@
 use diesel::prelude::*;
 use yiwang_infra::db::schema::{
     audit_log, consultation_categories, consultation_messages, consultations, lawyer_specialties,
-    lawyers, members, membership_application_events, membership_applications, membership_history,
-    membership_transfers, officials, organisations, outbox, workers,
+    lawyers, legal_aid_applications, members, membership_application_events,
+    membership_applications, membership_history, membership_transfers, officials, organisations,
+    outbox, workers,
 };
 use yiwang_infra::db::{connect_once, revert_all_migrations, run_migrations, DbConnection};
 use yiwang_tests::{PgDatabase, Shape};
@@ -273,6 +274,31 @@ fn schema_matches(c: &mut DbConnection) {
             String,
             bool,
             Option<String>,
+            Time,
+        )>(c)
+        .unwrap();
+    legal_aid_applications::table
+        .select(legal_aid_applications::all_columns)
+        .limit(1)
+        .load::<(
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            String,
+            String,
+            String,
+            String,
+            Option<i64>,
+            String,
+            bool,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Time,
             Time,
         )>(c)
         .unwrap();

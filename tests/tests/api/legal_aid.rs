@@ -1,0 +1,204 @@
+//! Legal-aid applications over HTTP: a worker applies (from a consultation or directly); an
+//! official accepts by assigning a lawyer or rejects with a reason; the lawyer closes it with
+//! the outcome; the worker follows the status. Every illegal step is a 409, bad input a 422
+//! naming the fields, other people's records a 404.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use yiwang_tests::{both_shapes, Shape};
+
+use crate::membership::{assert_invalid, assert_problem_zh, expect, World};
+
+both_shapes!(an_application_is_accepted_closed_or_rejected);
+
+const APPLY: &str = "/api/v1/legal-aid/applications";
+const ADMIN: &str = "/api/v1/admin/legal-aid/applications";
+
+fn form(summary: &str) -> Value {
+    json!({ "applicant": "王建军", "phone": "138 0013 8000", "counterparty": "郑州某某快递有限公司",
+            "summary": summary, "amount_fen": 1_200_000, "aid": ["mediation", "representation"] })
+}
+
+async fn an_application_is_accepted_closed_or_rejected(shape: Shape) {
+    let w = World::new(shape).await;
+    let app = &w.app;
+    let worker = w.worker("aid-asker").await;
+    let (lawyer_tok, lawyer) = w.official("aid-lawyer", &w.root_org, "lawyer").await;
+    let profile = json!({ "name": "张明", "law_firm": "河南郑州律师事务所",
+                          "licence_number": "14101201010123456", "specialties": ["wage_arrears"],
+                          "years_in_practice": 8 });
+    expect(
+        app.request(
+            Method::PUT,
+            &format!("/api/v1/admin/lawyers/{lawyer}"),
+            Some(&profile),
+            Some(&w.root),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let (other_lawyer_tok, _) = w.official("aid-lawyer-2", &w.root_org, "lawyer").await;
+    let (zz_admin, _) = w.official("zz-aid-admin", &w.zz, "org_admin").await;
+    let post = |path: String, body: Value, tok: &str, key: Option<&str>| {
+        let mut req = app
+            .client
+            .post(format!("{}{path}", app.base))
+            .bearer_auth(tok)
+            .json(&body);
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        async move { req.send().await.unwrap() }
+    };
+
+    // Applied once, though tapped twice.
+    let first = post(
+        APPLY.into(),
+        form("拖欠工资三个月，共一万二千元"),
+        &worker,
+        Some("aid-1"),
+    )
+    .await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let applied: Value = first.json().await.unwrap();
+    let again = post(
+        APPLY.into(),
+        form("拖欠工资三个月，共一万二千元"),
+        &worker,
+        Some("aid-1"),
+    )
+    .await;
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(applied["status"], "submitted");
+    assert_eq!(applied["phone"], "13800138000");
+    assert_eq!(applied["aid"], json!(["mediation", "representation"]));
+    let mine = expect(app.get(APPLY, Some(&worker)).await, StatusCode::OK).await;
+    assert_eq!(mine["items"].as_array().unwrap().len(), 1);
+    let id = applied["id"].as_str().unwrap().to_owned();
+    let at = |action: &str| format!("{ADMIN}/{id}/{action}");
+
+    // Bad input, every field named; risky text refused; nothing stored.
+    let bad = json!({ "applicant": "", "phone": "12345", "counterparty": "某公司", "summary": "欠薪",
+                      "amount_fen": -5, "aid": ["lawsuit"],
+                      "consultation_id": "00000000-0000-0000-0000-000000000000" });
+    let resp = post(APPLY.into(), bad, &worker, None).await;
+    assert_invalid(
+        resp,
+        &[
+            ("applicant", "required"),
+            ("phone", "invalid"),
+            ("amount_fen", "negative"),
+            ("aid.0", "not_allowed"),
+            ("consultation_id", "not_allowed"),
+        ],
+    )
+    .await;
+    let resp = post(APPLY.into(), form("这是 risky 内容"), &worker, None).await;
+    assert_problem_zh(resp, StatusCode::UNPROCESSABLE_ENTITY, "content_risky").await;
+    let mine = expect(app.get(APPLY, Some(&worker)).await, StatusCode::OK).await;
+    assert_eq!(mine["items"].as_array().unwrap().len(), 1);
+
+    // Outside the root's branch, an official finds nothing; a lawyer may not decide.
+    let resp = post(
+        at("accept"),
+        json!({ "lawyer_id": lawyer }),
+        &zz_admin,
+        None,
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let resp = post(at("close"), json!({ "outcome": "结案" }), &lawyer_tok, None).await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let resp = post(at("close"), json!({ "outcome": "结案" }), &w.root, None).await;
+    assert_problem_zh(resp, StatusCode::CONFLICT, "not_accepted").await;
+
+    // Accepted with a lawyer; decided once.
+    let accepted = expect(
+        post(at("accept"), json!({ "lawyer_id": lawyer }), &w.root, None).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        (accepted["status"].as_str(), accepted["lawyer_id"].as_str()),
+        (Some("accepted"), Some(lawyer.as_str()))
+    );
+    let resp = post(
+        at("reject"),
+        json!({ "reason": "不符合条件" }),
+        &w.root,
+        None,
+    )
+    .await;
+    assert_problem_zh(resp, StatusCode::CONFLICT, "not_submitted").await;
+
+    // The lawyer sees it among theirs and closes it; another lawyer cannot.
+    let theirs = expect(app.get(ADMIN, Some(&lawyer_tok)).await, StatusCode::OK).await;
+    assert_eq!(theirs["items"][0]["id"], id.as_str());
+    let resp = post(
+        at("close"),
+        json!({ "outcome": "结案" }),
+        &other_lawyer_tok,
+        None,
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let resp = post(at("close"), json!({ "outcome": " " }), &lawyer_tok, None).await;
+    assert_invalid(resp, &[("outcome", "required")]).await;
+    let closed = expect(
+        post(
+            at("close"),
+            json!({ "outcome": "调解成功，追回工资一万二千元" }),
+            &lawyer_tok,
+            None,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(closed["status"], "closed");
+    let seen = expect(
+        app.get(&format!("{APPLY}/{id}"), Some(&worker)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(seen["outcome"], "调解成功，追回工资一万二千元");
+    assert_eq!(seen["status_zh"], "已结案");
+
+    // A second application is rejected with the reason the worker reads.
+    let second = expect(
+        post(APPLY.into(), form("工伤认定被拒"), &worker, None).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let second_id = second["id"].as_str().unwrap();
+    // Two officials decide at once: one wins, the other is told it is decided.
+    let (root2, _) = w.official("root-aid-admin", &w.root_org, "org_admin").await;
+    let reason = json!({ "reason": "请先申请工伤认定行政复议" });
+    let path = format!("{ADMIN}/{second_id}/reject");
+    let (x, y) = tokio::join!(
+        post(path.clone(), reason.clone(), &w.root, None),
+        post(path.clone(), reason.clone(), &root2, None)
+    );
+    let mut statuses = [x.status(), y.status()];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT]);
+    let rejected = expect(
+        app.get(&format!("{APPLY}/{second_id}"), Some(&worker))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(rejected["rejection_reason"], "请先申请工伤认定行政复议");
+    assert_eq!(rejected["status"], "rejected");
+    let queue = expect(
+        app.get(&format!("{ADMIN}?status=rejected"), Some(&w.root))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(queue["items"].as_array().unwrap().len(), 1);
+    let other = w.worker("aid-nosy").await;
+    let resp = app.get(&format!("{APPLY}/{second_id}"), Some(&other)).await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+}
