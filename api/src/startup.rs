@@ -191,6 +191,7 @@ impl Application {
             roster: db.clone(),
             consultations: db.clone(),
             legal_aid: db.clone(),
+            mailbox: db.clone(),
             idempotency: db.clone(),
             documents: Arc::new(documents),
             store: db,

@@ -8,6 +8,7 @@ use yiwang_domain::consultation::store::{ConsultationRepository, RosterRepositor
 use yiwang_domain::documents::DocumentStore;
 use yiwang_domain::idempotency::IdempotencyStore;
 use yiwang_domain::legal_aid::store::LegalAidRepository;
+use yiwang_domain::mailbox::store::MailboxRepository;
 use yiwang_domain::membership::store::{MembershipRepository, TransferRepository};
 use yiwang_domain::mutual_aid::store::MutualAidRepository;
 use yiwang_domain::repo::{OfficialRepository, OrgRepository, StoreHealth, WorkerRepository};
@@ -43,6 +44,8 @@ pub struct AppState {
     pub consultations: Arc<dyn ConsultationRepository>,
     /// Legal-aid applications.
     pub legal_aid: Arc<dyn LegalAidRepository>,
+    /// Chairman-mailbox letters.
+    pub mailbox: Arc<dyn MailboxRepository>,
     /// Claim documents' bytes, encrypted at rest.
     pub documents: Arc<dyn DocumentStore>,
     /// Answers remembered under `Idempotency-Key`.

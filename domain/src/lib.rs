@@ -17,6 +17,7 @@ pub mod consultation;
 pub mod documents;
 pub mod idempotency;
 pub mod legal_aid;
+pub mod mailbox;
 pub mod membership;
 pub mod money;
 pub mod mutual_aid;

@@ -198,6 +198,10 @@ pub enum Permission {
     ReadConsultations,
     /// Release or refuse held consultations, assign lawyers, resolve.
     HandleConsultations,
+    /// Read the chairman-mailbox letters to organisations in scope.
+    ReadMailbox,
+    /// Reply to and close those letters.
+    AnswerMailbox,
 }
 
 impl Permission {
@@ -235,6 +239,8 @@ impl Permission {
             Permission::ManageCategories => role == Role::SuperAdmin,
             Permission::ReadConsultations => role.manages_officials() || role == Role::Auditor,
             Permission::HandleConsultations => role.manages_officials(),
+            Permission::ReadMailbox => role.manages_officials() || role == Role::Auditor,
+            Permission::AnswerMailbox => role.manages_officials(),
         }
     }
 }

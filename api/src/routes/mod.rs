@@ -7,6 +7,7 @@ pub mod consultations;
 pub mod health;
 pub mod lawyers;
 pub mod legal_aid;
+pub mod mailbox;
 pub mod me;
 pub mod membership;
 pub mod mutual_aid;
@@ -330,6 +331,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(admin::legal_aid::accept)
                 .service(admin::legal_aid::reject)
                 .service(admin::legal_aid::close)
+                .service(mailbox::write)
+                .service(mailbox::mine)
+                .service(mailbox::public)
+                .service(admin::mailbox::list)
+                .service(admin::mailbox::reply)
+                .service(admin::mailbox::close)
                 .service(lawyers::categories)
                 .service(lawyers::list)
                 .service(lawyers::show)

@@ -9,6 +9,7 @@ mod audit;
 mod consultations;
 mod idempotency;
 mod legal_aid;
+mod mailbox;
 mod membership;
 mod mutual_aid;
 mod officials;

@@ -472,6 +472,27 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    mailbox_letters (id) {
+        id -> Text,
+        account_id -> Text,
+        org_id -> Text,
+        org_path -> Text,
+        name -> Text,
+        subject -> Text,
+        body -> Text,
+        public -> Bool,
+        anonymous -> Bool,
+        held -> Bool,
+        status -> Text,
+        reply -> Nullable<Text>,
+        replied_by -> Nullable<Text>,
+        replied_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(officials -> organisations (org_id));
 diesel::joinable!(membership_applications -> organisations (org_id));
 diesel::joinable!(members -> organisations (org_id));
@@ -504,6 +525,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     consultations,
     consultation_messages,
     legal_aid_applications,
+    mailbox_letters,
 );
 diesel::joinable!(service_point_visits -> service_points (service_point_id));
 diesel::joinable!(service_point_reviews -> service_points (service_point_id));

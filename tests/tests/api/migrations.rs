@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 use yiwang_infra::db::schema::{
     audit_log, consultation_categories, consultation_messages, consultations, lawyer_specialties,
-    lawyers, legal_aid_applications, members, membership_application_events,
+    lawyers, legal_aid_applications, mailbox_letters, members, membership_application_events,
     membership_applications, membership_history, membership_transfers, officials, organisations,
     outbox, workers,
 };
@@ -298,6 +298,28 @@ fn schema_matches(c: &mut DbConnection) {
             Option<String>,
             Option<String>,
             Option<String>,
+            Time,
+            Time,
+        )>(c)
+        .unwrap();
+    mailbox_letters::table
+        .select(mailbox_letters::all_columns)
+        .limit(1)
+        .load::<(
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            bool,
+            bool,
+            bool,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<Time>,
             Time,
             Time,
         )>(c)

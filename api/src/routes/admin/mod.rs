@@ -5,6 +5,7 @@ pub mod consultation_categories;
 pub mod consultations;
 pub mod lawyers;
 pub mod legal_aid;
+pub mod mailbox;
 pub mod membership;
 pub mod mutual_aid;
 pub mod officials;

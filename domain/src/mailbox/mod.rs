@@ -1,0 +1,220 @@
+//! The chairman mailbox (主席信箱, DOMAIN.md; 毕节's mini-program has one): a worker writes to
+//! an organisation's chairman, publicly or privately, signed or anonymous to the public —
+//! never to the officials, who must be able to answer. Officials of that organisation (or
+//! above it) reply; public letters with their replies are listed with names masked.
+//!
+//! ```text
+//! received ──reply──▶ replied ──close──▶ closed
+//! ```
+
+pub mod store;
+
+use chrono::{DateTime, Utc};
+
+use crate::account::AccountId;
+use crate::org::{OrgId, OrgPath};
+
+crate::uuid_id!(
+    /// Identifier of a letter.
+    LetterId
+);
+
+/// Where a letter is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LetterStatus {
+    /// 已收到: waiting for the reply.
+    Received,
+    /// 已回复.
+    Replied,
+    /// 已办结.
+    Closed,
+}
+
+impl LetterStatus {
+    /// Every state.
+    pub const ALL: [LetterStatus; 3] = [
+        LetterStatus::Received,
+        LetterStatus::Replied,
+        LetterStatus::Closed,
+    ];
+
+    /// The stored and JSON form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LetterStatus::Received => "received",
+            LetterStatus::Replied => "replied",
+            LetterStatus::Closed => "closed",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// What a worker reads.
+    pub fn zh(self) -> &'static str {
+        match self {
+            LetterStatus::Received => "已收到",
+            LetterStatus::Replied => "已回复",
+            LetterStatus::Closed => "已办结",
+        }
+    }
+}
+
+/// A letter to a chairman.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Letter {
+    /// Id.
+    pub id: LetterId,
+    /// The worker who wrote it (officials always know who wrote).
+    pub account_id: AccountId,
+    /// The organisation whose chairman it is addressed to.
+    pub org_id: OrgId,
+    /// Its path: officials of it and above answer.
+    pub org_path: OrgPath,
+    /// The name the worker signs with, 1–20 characters.
+    pub name: String,
+    /// Subject, 1–50 characters.
+    pub subject: String,
+    /// Body, 1–2,000 characters.
+    pub body: String,
+    /// Listed publicly once replied.
+    pub public: bool,
+    /// Shown to the public without a name.
+    pub anonymous: bool,
+    /// Held by the content check: never listed publicly.
+    pub held: bool,
+    /// Where it is.
+    pub status: LetterStatus,
+    /// The reply, 1–2,000 characters.
+    pub reply: Option<String>,
+    /// Who replied.
+    pub replied_by: Option<AccountId>,
+    /// When (UTC).
+    pub replied_at: Option<DateTime<Utc>>,
+    /// Written (UTC).
+    pub created_at: DateTime<Utc>,
+    /// Last change (UTC).
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Letter {
+    /// The signature the public reads: `匿名职工` for an anonymous letter, else the name with
+    /// all but its first character masked (`王**`).
+    pub fn public_name(&self) -> String {
+        if self.anonymous {
+            return "匿名职工".to_owned();
+        }
+        let mut chars = self.name.chars();
+        let first = chars.next().map(String::from).unwrap_or_default();
+        let rest = chars.count().max(1);
+        format!("{first}{}", "*".repeat(rest))
+    }
+
+    /// Whether the public list shows it: public, not held, and answered.
+    pub fn listed(&self) -> bool {
+        self.public && !self.held && self.reply.is_some()
+    }
+}
+
+/// What an official does with a letter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Answers it (once).
+    Reply(String),
+    /// Closes an answered letter.
+    Close,
+}
+
+/// `letter` after official `by`'s `command` at `at`, or the stable code of the state it
+/// needs (409): `already_replied` or `not_replied`.
+pub fn decide(
+    letter: &Letter,
+    by: AccountId,
+    command: &Command,
+    at: DateTime<Utc>,
+) -> Result<Letter, &'static str> {
+    let mut l = letter.clone();
+    match command {
+        Command::Reply(text) => {
+            if l.status != LetterStatus::Received {
+                return Err("already_replied");
+            }
+            l.status = LetterStatus::Replied;
+            l.reply = Some(text.clone());
+            l.replied_by = Some(by);
+            l.replied_at = Some(at);
+        }
+        Command::Close => {
+            if l.status != LetterStatus::Replied {
+                return Err("not_replied");
+            }
+            l.status = LetterStatus::Closed;
+        }
+    }
+    l.updated_at = at;
+    Ok(l)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn letter() -> Letter {
+        let at = Utc::now();
+        Letter {
+            id: LetterId::new(),
+            account_id: AccountId::new(),
+            org_id: OrgId::new(),
+            org_path: OrgPath::from_stored("a".into()),
+            name: "王建军".into(),
+            subject: "食堂".into(),
+            body: "建议延长食堂开放时间".into(),
+            public: true,
+            anonymous: false,
+            held: false,
+            status: LetterStatus::Received,
+            reply: None,
+            replied_by: None,
+            replied_at: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    #[test]
+    fn names_are_masked_or_withheld_for_the_public() {
+        let mut l = letter();
+        assert_eq!(l.public_name(), "王**");
+        l.name = "李".into();
+        assert_eq!(l.public_name(), "李*");
+        l.anonymous = true;
+        assert_eq!(l.public_name(), "匿名职工");
+    }
+
+    #[test]
+    fn a_letter_is_answered_once_then_closed_and_listed_only_when_public_and_clean() {
+        let (by, at) = (AccountId::new(), Utc::now());
+        let l = letter();
+        assert!(!l.listed());
+        assert_eq!(decide(&l, by, &Command::Close, at), Err("not_replied"));
+        let replied = decide(&l, by, &Command::Reply("已协调延长到 21 点".into()), at).unwrap();
+        assert_eq!(replied.status, LetterStatus::Replied);
+        assert!(replied.listed());
+        assert_eq!(
+            decide(&replied, by, &Command::Reply("再答".into()), at),
+            Err("already_replied")
+        );
+        let closed = decide(&replied, by, &Command::Close, at).unwrap();
+        assert_eq!(closed.status, LetterStatus::Closed);
+        assert_eq!(decide(&closed, by, &Command::Close, at), Err("not_replied"));
+        let mut held = replied.clone();
+        held.held = true;
+        assert!(!held.listed());
+        let mut private = replied;
+        private.public = false;
+        assert!(!private.listed());
+    }
+}
