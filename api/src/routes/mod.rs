@@ -192,6 +192,19 @@ impl PageQuery {
     }
 }
 
+/// The states a `status` query names, comma-separated (none: every state); an unknown one
+/// is a 422 listing `all`.
+pub fn status_filter<T>(
+    raw: Option<&str>,
+    parse: impl Fn(&str) -> Option<T>,
+    all: &[&str],
+) -> Result<Vec<T>, ApiError> {
+    raw.into_iter()
+        .flat_map(|s| s.split(','))
+        .map(|code| parse(code.trim()).ok_or_else(|| ApiError::not_one_of("status", all)))
+        .collect()
+}
+
 /// One page of results.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Paged<T: ToSchema> {

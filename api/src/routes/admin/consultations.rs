@@ -15,18 +15,16 @@ use yiwang_domain::consultation::message::{self, Author, Message};
 use yiwang_domain::consultation::thread::{
     Actor, Command, Consultation, ConsultationId, ConsultationStatus,
 };
-use yiwang_domain::repo::RepoError;
-use yiwang_domain::AccountId;
 use yiwang_infra::db::time_key;
 
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
 use crate::idempotency;
-use crate::routes::admin::lawyers::no_profile;
+use crate::routes::admin::lawyers::{listed_lawyer, no_profile};
 use crate::routes::consultations::{
     message_page, run, ConsultationView, MessageList, MessageQuery,
 };
-use crate::routes::{PageQuery, Paged};
+use crate::routes::{status_filter, PageQuery, Paged};
 use crate::state::AppState;
 
 /// The calling lawyer's profile; 404 `no_profile` before an administrator wrote it.
@@ -114,19 +112,11 @@ pub async fn queue(
     }
     admin.authorize(Permission::ReadConsultations, &admin.org_path)?;
     let page = page.page(|key| key.contains('|'))?;
-    let mut statuses = Vec::new();
-    for code in query.status.iter().flat_map(|s| s.split(',')) {
-        let code = code.trim();
-        match ConsultationStatus::parse(code) {
-            Some(s) => statuses.push(s),
-            None => {
-                return Err(ApiError::not_one_of(
-                    "status",
-                    &ConsultationStatus::ALL.map(ConsultationStatus::as_str),
-                ))
-            }
-        }
-    }
+    let statuses = status_filter(
+        query.status.as_deref(),
+        ConsultationStatus::parse,
+        &ConsultationStatus::ALL.map(ConsultationStatus::as_str),
+    )?;
     let rows = state
         .consultations
         .queue(&admin.org_path, &statuses, &page)
@@ -387,19 +377,7 @@ pub async fn assign(
     form: web::Json<AssignForm>,
 ) -> Result<web::Json<Value>, ApiError> {
     official_only(&admin)?;
-    let not_listed = || {
-        ApiError::invalid_field(
-            "lawyer_id",
-            "not_allowed",
-            "该律师不在名录中",
-            "the lawyer is not on the roster",
-        )
-    };
-    let lawyer_id = AccountId::parse(form.lawyer_id.trim()).ok_or_else(not_listed)?;
-    let lawyer = state.roster.lawyer(lawyer_id).await.map_err(|e| match e {
-        RepoError::NotFound => not_listed(),
-        other => other.into(),
-    })?;
+    let lawyer = listed_lawyer(&state, &form.lawyer_id).await?;
     step(
         &state,
         &admin,

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use yiwang_domain::account::Role;
 use yiwang_domain::audit::OutboxEvent;
 use yiwang_domain::clock;
-use yiwang_domain::consultation::lawyer::LawyerInput;
+use yiwang_domain::consultation::lawyer::{Lawyer, LawyerInput};
 use yiwang_domain::consultation::store::conflict;
 use yiwang_domain::repo::RepoError;
 use yiwang_domain::AccountId;
@@ -196,6 +196,23 @@ pub async fn duty(
         .map_err(no_profile)?;
     let names = category_names(&state).await?;
     Ok(web::Json(LawyerView::new(&lawyer, &names)))
+}
+
+/// The lawyer on the roster whose id `raw` is, else 422 naming `lawyer_id`.
+pub async fn listed_lawyer(state: &AppState, raw: &str) -> Result<Lawyer, ApiError> {
+    let not_listed = || {
+        ApiError::invalid_field(
+            "lawyer_id",
+            "not_allowed",
+            "该律师不在名录中",
+            "the lawyer is not on the roster",
+        )
+    };
+    let id = AccountId::parse(raw.trim()).ok_or_else(not_listed)?;
+    state.roster.lawyer(id).await.map_err(|e| match e {
+        RepoError::NotFound => not_listed(),
+        other => other.into(),
+    })
 }
 
 /// A lawyer's own profile missing (404 `no_profile`: an administrator has not written it

@@ -11,14 +11,13 @@ use yiwang_domain::audit::OutboxEvent;
 use yiwang_domain::clock;
 use yiwang_domain::legal_aid::{Actor, Command, LegalAidApplication, LegalAidId, LegalAidStatus};
 use yiwang_domain::problem::{text, FieldProblem};
-use yiwang_domain::repo::RepoError;
-use yiwang_domain::AccountId;
 use yiwang_infra::db::time_key;
 
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
+use crate::routes::admin::lawyers::listed_lawyer;
 use crate::routes::legal_aid::{legal_aid_error, LegalAidView};
-use crate::routes::{PageQuery, Paged};
+use crate::routes::{status_filter, PageQuery, Paged};
 use crate::state::AppState;
 
 /// Which applications.
@@ -74,18 +73,11 @@ pub async fn queue(
         (Some(&admin.org_path), None)
     };
     let page = page.page(|key| key.contains('|'))?;
-    let mut statuses = Vec::new();
-    for code in query.status.iter().flat_map(|s| s.split(',')) {
-        match LegalAidStatus::parse(code.trim()) {
-            Some(s) => statuses.push(s),
-            None => {
-                return Err(ApiError::not_one_of(
-                    "status",
-                    &LegalAidStatus::ALL.map(LegalAidStatus::as_str),
-                ))
-            }
-        }
-    }
+    let statuses = status_filter(
+        query.status.as_deref(),
+        LegalAidStatus::parse,
+        &LegalAidStatus::ALL.map(LegalAidStatus::as_str),
+    )?;
     let rows = state
         .legal_aid
         .legal_aid_queue(scope, lawyer, &statuses, &page)
@@ -174,19 +166,7 @@ pub async fn accept(
     id: web::Path<String>,
     form: web::Json<AcceptForm>,
 ) -> Result<web::Json<LegalAidView>, ApiError> {
-    let not_listed = || {
-        ApiError::invalid_field(
-            "lawyer_id",
-            "not_allowed",
-            "该律师不在名录中",
-            "the lawyer is not on the roster",
-        )
-    };
-    let lawyer = AccountId::parse(form.lawyer_id.trim()).ok_or_else(not_listed)?;
-    state.roster.lawyer(lawyer).await.map_err(|e| match e {
-        RepoError::NotFound => not_listed(),
-        other => other.into(),
-    })?;
+    let lawyer = listed_lawyer(&state, &form.lawyer_id).await?.account_id;
     step(&state, &admin, &id, Command::Accept { lawyer }, "accept").await
 }
 

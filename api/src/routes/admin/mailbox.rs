@@ -17,7 +17,7 @@ use yiwang_infra::db::time_key;
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
 use crate::routes::mailbox::LetterView;
-use crate::routes::{PageQuery, Paged};
+use crate::routes::{status_filter, PageQuery, Paged};
 use crate::state::AppState;
 
 /// Which letters.
@@ -47,18 +47,11 @@ pub async fn list(
 ) -> Result<web::Json<Paged<LetterView>>, ApiError> {
     admin.authorize(Permission::ReadMailbox, &admin.org_path)?;
     let page = page.page(|key| key.contains('|'))?;
-    let mut statuses = Vec::new();
-    for code in query.status.iter().flat_map(|s| s.split(',')) {
-        match LetterStatus::parse(code.trim()) {
-            Some(s) => statuses.push(s),
-            None => {
-                return Err(ApiError::not_one_of(
-                    "status",
-                    &LetterStatus::ALL.map(LetterStatus::as_str),
-                ))
-            }
-        }
-    }
+    let statuses = status_filter(
+        query.status.as_deref(),
+        LetterStatus::parse,
+        &LetterStatus::ALL.map(LetterStatus::as_str),
+    )?;
     let rows = state
         .mailbox
         .letters(&admin.org_path, &statuses, false, &page)
