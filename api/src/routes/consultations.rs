@@ -104,6 +104,15 @@ impl ConsultationView {
             updated_at: c.updated_at,
         }
     }
+
+    /// The view as `actor` may read it: a lawyer reads the rating but not its comment (the
+    /// comment is for the officials, and no content check has read it).
+    pub fn for_actor(mut self, actor: &Actor) -> Self {
+        if matches!(actor, Actor::Lawyer(_)) {
+            self.rating_comment = None;
+        }
+        self
+    }
 }
 
 /// Consultations.
@@ -249,6 +258,7 @@ pub async fn run(
     pending: Option<Pending>,
 ) -> Result<(StatusCode, Value), ApiError> {
     let at = clock::now();
+    let (reader, answer_reader) = (actor.clone(), actor.clone());
     let act = Act {
         actor,
         command,
@@ -265,7 +275,8 @@ pub async fn run(
             Box::new(move |o: &Outcome| {
                 let mut change = step(o);
                 change.answer = pending.and_then(|p| {
-                    let body = serde_json::to_value(ConsultationView::new(&o.consultation, at));
+                    let view = ConsultationView::new(&o.consultation, at).for_actor(&answer_reader);
+                    let body = serde_json::to_value(view);
                     body.ok().map(|b| p.answer(StatusCode::OK, &b, at))
                 });
                 change
@@ -273,8 +284,9 @@ pub async fn run(
         )
         .await
         .map_err(act_error)?;
-    let body = serde_json::to_value(ConsultationView::new(&outcome.consultation, at))
-        .map_err(|e| ApiError::internal(&e))?;
+    let body =
+        serde_json::to_value(ConsultationView::new(&outcome.consultation, at).for_actor(&reader))
+            .map_err(|e| ApiError::internal(&e))?;
     Ok((StatusCode::OK, body))
 }
 

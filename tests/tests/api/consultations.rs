@@ -235,6 +235,25 @@ async fn a_worker_asks_a_lawyer_answers_and_is_rated(shape: Shape) {
     )
     .await;
     assert_problem_zh(resp, StatusCode::CONFLICT, "already_rated").await;
+    // The comment is for the officials: the lawyer reads the stars only.
+    let as_lawyer = expect(
+        app.get(&format!("{ADMIN}/{id}"), Some(&zhang_tok)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        (
+            as_lawyer["rating"].as_i64(),
+            as_lawyer["rating_comment"].as_str()
+        ),
+        (Some(5), None)
+    );
+    let as_official = expect(
+        app.get(&format!("{ADMIN}/{id}"), Some(&w.root)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(as_official["rating_comment"], "解答清楚");
     let shown = expect(
         app.get(&format!("{LAWYERS}/{zhang}"), Some(&worker)).await,
         StatusCode::OK,

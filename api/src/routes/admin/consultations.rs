@@ -104,7 +104,11 @@ pub async fn queue(
             .consultations
             .lawyer_queue(me.account_id, &me.details.specialties)
             .await?;
-        let items = rows.iter().map(|c| ConsultationView::new(c, now)).collect();
+        let me = Actor::Lawyer(Box::new(me));
+        let items = rows
+            .iter()
+            .map(|c| ConsultationView::new(c, now).for_actor(&me))
+            .collect();
         return Ok(web::Json(Paged {
             items,
             next_cursor: None,
@@ -144,8 +148,10 @@ pub async fn show(
     admin: Admin,
     id: web::Path<String>,
 ) -> Result<web::Json<ConsultationView>, ApiError> {
-    let (c, _) = reach(&state, &admin, &id, Permission::ReadConsultations).await?;
-    Ok(web::Json(ConsultationView::new(&c, clock::now())))
+    let (c, actor) = reach(&state, &admin, &id, Permission::ReadConsultations).await?;
+    Ok(web::Json(
+        ConsultationView::new(&c, clock::now()).for_actor(&actor),
+    ))
 }
 
 /// The thread, oldest first (held messages included for officials).
