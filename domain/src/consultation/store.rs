@@ -148,12 +148,14 @@ pub trait ConsultationRepository: Send + Sync {
         specialties: &[CategoryCode],
     ) -> Result<Vec<Consultation>, RepoError>;
 
-    /// Consultations of organisations in `scope`, in `statuses` (all when empty), oldest
-    /// first, keyset-paged by `{created_at}|{id}`.
+    /// Consultations of organisations in `scope`, in `statuses` as they stand at `at`
+    /// ([`Consultation::status_at`]: a resolution left alone for 7 days counts as closed),
+    /// all when empty; oldest first, keyset-paged by `{created_at}|{id}`.
     async fn queue(
         &self,
         scope: &OrgPath,
         statuses: &[ConsultationStatus],
+        at: DateTime<Utc>,
         page: &Page,
     ) -> Result<Vec<Consultation>, RepoError>;
 }

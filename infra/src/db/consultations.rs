@@ -6,7 +6,7 @@
 //! consultation taken.
 
 use async_trait::async_trait;
-use chrono::NaiveDateTime;
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
 use yiwang_domain::account::AccountId;
 use yiwang_domain::audit::Change;
@@ -15,6 +15,7 @@ use yiwang_domain::consultation::message::{Author, Message, MessageId};
 use yiwang_domain::consultation::store::{Act, ActError, ConsultationRepository};
 use yiwang_domain::consultation::thread::{
     decide, Command, Consultation, ConsultationId, ConsultationStatus, Context, Outcome, Rating,
+    REOPEN_DAYS,
 };
 use yiwang_domain::org::OrgPath;
 use yiwang_domain::repo::{Page, RepoError};
@@ -372,10 +373,26 @@ impl ConsultationRepository for Database {
         &self,
         scope: &OrgPath,
         statuses: &[ConsultationStatus],
+        at: DateTime<Utc>,
         page: &Page,
     ) -> Result<Vec<Consultation>, RepoError> {
         let (lower, upper) = scope.subtree_range();
-        let statuses: Vec<&'static str> = statuses.iter().map(|s| s.as_str()).collect();
+        // A stored `resolved` reads `closed` once REOPEN_DAYS have passed: a filter on
+        // either state splits the resolved rows at that cutoff.
+        let want = |s: ConsultationStatus| statuses.contains(&s);
+        let (closed, resolved) = (
+            want(ConsultationStatus::Closed),
+            want(ConsultationStatus::Resolved),
+        );
+        let mut stored: Vec<&'static str> = statuses.iter().map(|s| s.as_str()).collect();
+        if closed && !resolved {
+            stored.push(ConsultationStatus::Resolved.as_str());
+        }
+        let lapsed = if closed == resolved {
+            None
+        } else {
+            Some((closed, to_naive(at - TimeDelta::days(REOPEN_DAYS))))
+        };
         let page = page.clone();
         self.run(move |c| {
             let mut q = co::table
@@ -385,8 +402,18 @@ impl ConsultationRepository for Database {
                 .limit(i64::from(page.limit))
                 .select(ConsultationRow::as_select())
                 .into_boxed();
-            if !statuses.is_empty() {
-                q = q.filter(co::status.eq_any(statuses));
+            if !stored.is_empty() {
+                q = q.filter(co::status.eq_any(stored));
+            }
+            let not_resolved = co::status.ne(ConsultationStatus::Resolved.as_str());
+            match lapsed {
+                Some((true, cutoff)) => {
+                    q = q.filter(not_resolved.or(co::resolved_at.assume_not_null().le(cutoff)))
+                }
+                Some((false, cutoff)) => {
+                    q = q.filter(not_resolved.or(co::resolved_at.assume_not_null().gt(cutoff)))
+                }
+                None => {}
             }
             if let Some((at, id)) = page.after.as_deref().and_then(parse_time_key) {
                 q = q.filter(
@@ -641,12 +668,34 @@ mod tests {
                 after: None,
                 limit: 10,
             };
-            assert_eq!(db.queue(&root.path, &[], &page).await.unwrap().len(), 1);
-            let open = db
-                .queue(&root.path, &[ConsultationStatus::Open], &page)
-                .await
-                .unwrap();
-            assert!(open.is_empty());
+            let count = |statuses: &'static [ConsultationStatus], minute: i64| {
+                let page = page.clone();
+                let scope = root.path.clone();
+                async move {
+                    db.queue(&scope, statuses, at(minute), &page)
+                        .await
+                        .unwrap()
+                        .len()
+                }
+            };
+            use ConsultationStatus::{Closed, Open, Resolved};
+            assert_eq!(count(&[], 40).await, 1);
+            assert_eq!(count(&[Open], 40).await, 0);
+            // Resolved at minute 20: resolved for 7 days, closed after, as the views read it.
+            let week = REOPEN_DAYS * 24 * 60;
+            assert_eq!(
+                (count(&[Resolved], 40).await, count(&[Closed], 40).await),
+                (1, 0)
+            );
+            let later = 20 + week;
+            assert_eq!(
+                (
+                    count(&[Resolved], later).await,
+                    count(&[Closed], later).await
+                ),
+                (0, 1)
+            );
+            assert_eq!(count(&[Resolved, Closed], later).await, 1);
             assert_eq!(db.consultations_of(worker).await.unwrap().len(), 1);
         }
     }

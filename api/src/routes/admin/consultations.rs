@@ -123,7 +123,7 @@ pub async fn queue(
     )?;
     let rows = state
         .consultations
-        .queue(&admin.org_path, &statuses, &page)
+        .queue(&admin.org_path, &statuses, now, &page)
         .await?;
     Ok(web::Json(Paged::new(
         rows,
