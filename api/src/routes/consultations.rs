@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
 use yiwang_domain::audit::{Change, OutboxEvent};
-use yiwang_domain::calendar::WorkingCalendar;
 use yiwang_domain::clock;
 use yiwang_domain::consultation::category::CategoryCode;
 use yiwang_domain::consultation::message::{self, Author, Message, MessageId};
@@ -263,7 +262,7 @@ pub async fn run(
         actor,
         command,
         message,
-        calendar: calendar(state),
+        calendar: state.calendar.clone(),
         at,
     };
     let step = step_change(base, action);
@@ -288,11 +287,6 @@ pub async fn run(
         serde_json::to_value(ConsultationView::new(&outcome.consultation, at).for_actor(&reader))
             .map_err(|e| ApiError::internal(&e))?;
     Ok((StatusCode::OK, body))
-}
-
-/// The working days deadlines are counted in.
-pub fn calendar(state: &AppState) -> WorkingCalendar {
-    state.calendar.clone()
 }
 
 /// The union that handles what worker `account` asks: their own as a member in force, else
@@ -445,7 +439,7 @@ pub async fn ask(
             chosen_lawyer: chosen,
             held: checked.held,
         };
-        let consultation = Consultation::new(question, category, &calendar(&state), at);
+        let consultation = Consultation::new(question, category, &state.calendar, at);
         let mut first = Message::new(consultation.id, Author::Worker, Some(account), body, at);
         first.held = checked.held;
         first.trace_id = checked.trace_id;
