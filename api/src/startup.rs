@@ -16,6 +16,7 @@ use yiwang_domain::service_point::store::{NearbyIndex, ServicePointRepository};
 use yiwang_domain::session::SessionStore;
 use yiwang_infra::db::{Backend, Database};
 use yiwang_infra::documents::SealedDocuments;
+use yiwang_infra::live::Live;
 use yiwang_infra::nearby::{spawn_follower, ServicePointIndex};
 use yiwang_infra::personal_data::PersonalDataKeys;
 use yiwang_infra::sessions::{InProcessSessions, RedisSessions};
@@ -69,6 +70,17 @@ pub async fn open_sessions(settings: &Settings) -> Result<Arc<dyn SessionStore>,
     }
 }
 
+/// Live delivery: through Redis when a URL is set (so every API process hears every frame),
+/// else in process. The URL was checked by [`open_sessions`].
+pub async fn open_live(settings: &Settings) -> Result<Live, String> {
+    match &settings.redis_url {
+        Some(url) => Live::redis(url, &settings.redis_prefix).await.map_err(|e| {
+            format!("无法订阅 Redis (cannot subscribe to Redis for live delivery): {e}")
+        }),
+        None => Ok(Live::in_process()),
+    }
+}
+
 /// The personal-data keyring: from configuration, or generated under the data folder for the
 /// embedded default. Half a configuration (keys without index key or the reverse) is refused.
 fn open_personal_data(settings: &Settings) -> Result<PersonalDataKeys, String> {
@@ -90,6 +102,7 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Application, String> {
         let db = Arc::new(open_database(&settings).await?);
         let sessions = open_sessions(&settings).await?;
+        let live = Arc::new(open_live(&settings).await?);
 
         let (wechat_config, emulator) = match &settings.wechat_appid {
             Some(appid) if appid.trim().is_empty() => {
@@ -148,12 +161,13 @@ impl Application {
         )?;
 
         let description = format!(
-            "database: {}, sessions: {}, wechat: {}, documents: {}",
+            "database: {}, sessions: {}, live: {}, wechat: {}, documents: {}",
             match db.backend_kind() {
                 Backend::Postgres => "postgres",
                 Backend::Sqlite => "sqlite",
             },
             sessions.backend(),
+            live.backend(),
             wechat_mode,
             documents.backend()
         );
@@ -202,6 +216,7 @@ impl Application {
             },
             privacy_notice_version: settings.privacy_notice_version.clone(),
             sessions,
+            live,
             wechat,
             tokens: Arc::new(tokens),
             worker_session_ttl_secs: settings.worker_session_ttl_secs,

@@ -16,6 +16,7 @@ use yiwang_domain::service_point::store::{NearbyIndex, ServicePointRepository};
 use yiwang_domain::session::SessionStore;
 use yiwang_domain::wechat::WeChatApi;
 
+use yiwang_infra::live::Live;
 use yiwang_infra::personal_data::PersonalDataKeys;
 
 use crate::auth::tokens::TokenKeys;
@@ -64,6 +65,8 @@ pub struct AppState {
     pub store: Arc<dyn StoreHealth>,
     /// Sessions and shared counters.
     pub sessions: Arc<dyn SessionStore>,
+    /// Open WebSocket connections and the way frames reach other processes' ones.
+    pub live: Arc<Live>,
     /// WeChat server APIs.
     pub wechat: Arc<dyn WeChatApi>,
     /// Access-token keys.

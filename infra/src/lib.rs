@@ -4,10 +4,12 @@
 //! ([`db`]), sessions in Redis or in process ([`sessions`]), the WeChat client ([`wechat`]),
 //! password hashing ([`password`]), encryption of personal data ([`personal_data`]), uploaded
 //! documents sealed in an object store ([`documents`]), spreadsheets read for imports
-//! ([`spreadsheet`]) and the in-memory nearest-point index ([`nearby`]).
+//! ([`spreadsheet`]), the in-memory nearest-point index ([`nearby`]) and live delivery to
+//! WebSocket connections across processes ([`live`]).
 
 pub mod db;
 pub mod documents;
+pub mod live;
 pub mod nearby;
 pub mod password;
 pub mod personal_data;

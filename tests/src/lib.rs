@@ -92,7 +92,7 @@ pub struct TestApp {
     /// The shape.
     pub shape: Shape,
     handle: ServerHandle,
-    _dir: TempDir,
+    _dir: Option<TempDir>,
     _pg: Option<PgDatabase>,
 }
 
@@ -144,9 +144,52 @@ impl TestApp {
             settings,
             shape,
             handle,
-            _dir: dir,
+            _dir: Some(dir),
             _pg: pg,
         }
+    }
+
+    /// A second API process beside this one: the same settings (database, Redis and its
+    /// prefix, keys, WeChat) on its own port, as a second replica behind a load balancer
+    /// (the production shape only: the embedded one is a single process by design).
+    /// It shares nothing in memory with this one: what reaches it from this one went through
+    /// the database or Redis. Lives no longer than this app's database and folder.
+    pub async fn replica(&self) -> TestApp {
+        assert_eq!(
+            self.shape,
+            Shape::Production,
+            "replicas share PostgreSQL and Redis"
+        );
+        let app = Application::build(self.settings.clone())
+            .await
+            .unwrap_or_else(|e| panic!("the replica did not start: {e}"));
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            base,
+            client: reqwest::Client::new(),
+            emulator: Arc::clone(&self.emulator),
+            settings: self.settings.clone(),
+            shape: self.shape,
+            handle,
+            _dir: None,
+            _pg: None,
+        }
+    }
+
+    /// Opens the live socket `/api/v1/ws` with `token` as `Authorization: Bearer`.
+    pub async fn socket(&self, token: Option<&str>) -> Socket {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let url = format!("{}/api/v1/ws", self.base.replacen("http", "ws", 1));
+        let mut request = url.into_client_request().unwrap();
+        if let Some(t) = token {
+            request
+                .headers_mut()
+                .insert("authorization", format!("Bearer {t}").parse().unwrap());
+        }
+        let (stream, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        Socket { stream }
     }
 
     /// The database URL in force.
@@ -319,6 +362,74 @@ pub async fn assert_problem(resp: Response, status: StatusCode, code: &str) -> V
     assert!(!body["detail"].as_str().unwrap().is_empty());
     assert_eq!(body["request_id"], header_id.as_str());
     body
+}
+
+/// A client of the live socket.
+pub struct Socket {
+    stream: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+/// What a socket read within its wait.
+#[derive(Debug, PartialEq)]
+pub enum Heard {
+    /// A text frame, as JSON.
+    Frame(Value),
+    /// The server closed the socket with this code.
+    Closed(u16),
+    /// Nothing.
+    Nothing,
+}
+
+impl Socket {
+    /// The next text frame or close within `ms` milliseconds (pings are answered by the
+    /// client library and skipped).
+    pub async fn hear(&mut self, ms: u64) -> Heard {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(ms);
+        loop {
+            match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Err(_) => return Heard::Nothing,
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    return Heard::Frame(serde_json::from_str(&text).unwrap())
+                }
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    return Heard::Closed(frame.map_or(1005, |f| u16::from(f.code)))
+                }
+                Ok(Some(Ok(_))) => {}
+                Ok(None) | Ok(Some(Err(_))) => return Heard::Closed(1006),
+            }
+        }
+    }
+
+    /// The next text frame (within 5 s), else a panic naming what came instead.
+    pub async fn frame(&mut self) -> Value {
+        match self.hear(5_000).await {
+            Heard::Frame(f) => f,
+            other => panic!("expected a frame, heard {other:?}"),
+        }
+    }
+
+    /// Frames until one of `kind` (within 5 s each); returns it.
+    pub async fn frame_of(&mut self, kind: &str) -> Value {
+        loop {
+            let f = self.frame().await;
+            if f["type"] == kind {
+                return f;
+            }
+        }
+    }
+
+    /// Sends a text frame.
+    pub async fn send(&mut self, text: &str) {
+        use futures_util::SinkExt;
+        self.stream
+            .send(tokio_tungstenite::tungstenite::Message::text(text))
+            .await
+            .unwrap();
+    }
 }
 
 /// Runs an `async fn(Shape)` test on both shapes: `both_shapes!(name);` makes

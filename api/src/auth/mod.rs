@@ -87,17 +87,20 @@ pub fn audit_change(
     }
 }
 
-fn bearer(req: &HttpRequest) -> Option<&str> {
+/// The token of `Authorization: Bearer <token>`.
+pub fn bearer(req: &HttpRequest) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-async fn authenticate(req: HttpRequest) -> Result<Principal, ApiError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::internal(&std::io::Error::other("state missing")))?;
-    let token = bearer(&req).ok_or_else(ApiError::unauthenticated)?;
+/// The principal an access token stands for, with the token's expiry (Unix seconds): the
+/// signature, issuer, audience and expiry are verified and the session must still exist.
+/// 401 otherwise.
+pub async fn verify_access_token(
+    state: &AppState,
+    token: &str,
+) -> Result<(Principal, i64), ApiError> {
     let claims = state
         .tokens
         .verify(token)
@@ -110,7 +113,15 @@ async fn authenticate(req: HttpRequest) -> Result<Principal, ApiError> {
     if session.account_id.to_string() != claims.sub || session.kind != claims.kind {
         return Err(ApiError::unauthenticated());
     }
-    Ok(Principal { session })
+    Ok((Principal { session }, claims.exp))
+}
+
+async fn authenticate(req: HttpRequest) -> Result<Principal, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::internal(&std::io::Error::other("state missing")))?;
+    let token = bearer(&req).ok_or_else(ApiError::unauthenticated)?;
+    Ok(verify_access_token(state, token).await?.0)
 }
 
 impl FromRequest for Principal {

@@ -15,13 +15,15 @@ use yiwang_domain::consultation::category::CategoryCode;
 use yiwang_domain::consultation::message::{self, Author, Message, MessageId};
 use yiwang_domain::consultation::store::{Act, ActError};
 use yiwang_domain::consultation::thread::{
-    Actor, Command, Consultation, ConsultationId, Outcome, Question, Rating, Refusal,
+    Actor, Command, Consultation, ConsultationId, ConsultationStatus, Outcome, Question, Rating,
+    Refusal,
 };
 use yiwang_domain::org::{OrgId, OrgPath};
 use yiwang_domain::problem::{text, FieldProblem};
 use yiwang_domain::repo::{OrgSearch, Page};
 use yiwang_domain::wechat::ContentScene;
 use yiwang_domain::AccountId;
+use yiwang_infra::live::Delivery;
 
 use crate::auth::Worker;
 use crate::error::{ApiError, Problem};
@@ -104,10 +106,10 @@ impl ConsultationView {
         }
     }
 
-    /// The view as `actor` may read it: a lawyer reads the rating but not its comment (the
+    /// The view as a `reader` may read it: a lawyer reads the rating but not its comment (the
     /// comment is for the officials, and no content check has read it).
-    pub fn for_actor(mut self, actor: &Actor) -> Self {
-        if matches!(actor, Actor::Lawyer(_)) {
+    pub fn for_reader(mut self, reader: Author) -> Self {
+        if reader == Author::Lawyer {
             self.rating_comment = None;
         }
         self
@@ -257,7 +259,8 @@ pub async fn run(
     pending: Option<Pending>,
 ) -> Result<(StatusCode, Value), ApiError> {
     let at = clock::now();
-    let (reader, answer_reader) = (actor.clone(), actor.clone());
+    let reader = actor.author();
+    let answer_reader = reader;
     let act = Act {
         actor,
         command,
@@ -266,7 +269,7 @@ pub async fn run(
         at,
     };
     let step = step_change(base, action);
-    let outcome = state
+    let step = state
         .consultations
         .act(
             id,
@@ -274,7 +277,7 @@ pub async fn run(
             Box::new(move |o: &Outcome| {
                 let mut change = step(o);
                 change.answer = pending.and_then(|p| {
-                    let view = ConsultationView::new(&o.consultation, at).for_actor(&answer_reader);
+                    let view = ConsultationView::new(&o.consultation, at).for_reader(answer_reader);
                     let body = serde_json::to_value(view);
                     body.ok().map(|b| p.answer(StatusCode::OK, &b, at))
                 });
@@ -283,10 +286,69 @@ pub async fn run(
         )
         .await
         .map_err(act_error)?;
-    let body =
-        serde_json::to_value(ConsultationView::new(&outcome.consultation, at).for_actor(&reader))
-            .map_err(|e| ApiError::internal(&e))?;
+    let c = &step.outcome.consultation;
+    push(state, c, &step.messages, at).await;
+    let body = serde_json::to_value(ConsultationView::new(c, at).for_reader(reader))
+        .map_err(|e| ApiError::internal(&e))?;
     Ok((StatusCode::OK, body))
+}
+
+/// A frame of the live socket (`GET /api/v1/ws`) about a consultation.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "type")]
+pub enum ConsultationFrame {
+    /// A message the reader may read was added to the thread.
+    #[serde(rename = "consultation.message")]
+    Message {
+        /// The consultation.
+        consultation_id: String,
+        /// The message.
+        message: MessageView,
+    },
+    /// The consultation changed (state, lawyer, deadlines, rating).
+    #[serde(rename = "consultation.updated")]
+    Updated {
+        /// The consultation as it is now.
+        consultation: ConsultationView,
+    },
+}
+
+/// Tells the participants' open sockets, in whichever process they are, what a step did:
+/// each new message they may read, then the consultation as it is now. The participants are
+/// the worker, the lawyer who has it and, while it waits, a lawyer the worker picked. Sent
+/// after the commit and at most once: a failure is logged, and clients that missed a frame
+/// catch up with `GET …/messages?after=`.
+pub async fn push(state: &AppState, c: &Consultation, written: &[Message], at: DateTime<Utc>) {
+    let mut readers = vec![(Author::Worker, c.account_id)];
+    match (c.lawyer, c.chosen_lawyer) {
+        (Some(lawyer), _) => readers.push((Author::Lawyer, lawyer)),
+        (None, Some(chosen)) if c.status == ConsultationStatus::Waiting => {
+            readers.push((Author::Lawyer, chosen));
+        }
+        _ => {}
+    }
+    let mut deliveries = Vec::new();
+    for (kind, account) in readers {
+        let frames = written
+            .iter()
+            .filter(|m| m.visible_to(kind, account))
+            .map(|m| ConsultationFrame::Message {
+                consultation_id: c.id.to_string(),
+                message: MessageView::from(m),
+            })
+            .chain([ConsultationFrame::Updated {
+                consultation: ConsultationView::new(c, at).for_reader(kind),
+            }]);
+        for frame in frames {
+            match serde_json::to_string(&frame) {
+                Ok(frame) => deliveries.push(Delivery { account, frame }),
+                Err(e) => tracing::error!(error = %e, "live: cannot encode a frame"),
+            }
+        }
+    }
+    if let Err(e) = state.live.publish(&deliveries).await {
+        tracing::warn!(consultation = %c.id, error = %e, "live: frames not sent");
+    }
 }
 
 /// The union that handles what worker `account` asks: their own as a member in force, else
@@ -462,6 +524,7 @@ pub async fn ask(
             .consultations
             .open(&consultation, &first, &change)
             .await?;
+        push(&state, &consultation, std::slice::from_ref(&first), at).await;
         Ok((StatusCode::CREATED, view))
     })
     .await

@@ -13,6 +13,7 @@ pub mod membership;
 pub mod mutual_aid;
 pub mod orgs;
 pub mod service_points;
+pub mod ws;
 
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::http::StatusCode;
@@ -321,6 +322,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(admin::mutual_aid::claims::return_claim)
                 .service(admin::mutual_aid::claims::reject)
                 .service(admin::mutual_aid::payouts::mark_paid)
+                .service(ws::socket)
                 .service(consultations::ask)
                 .service(consultations::list)
                 .service(consultations::show)

@@ -92,6 +92,16 @@ pub struct Act {
     pub at: DateTime<Utc>,
 }
 
+/// What a command wrote: the decided outcome and the thread's new messages (the act's own
+/// message, then the outcome's system note), oldest first.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// The decision, with the consultation as stored.
+    pub outcome: Outcome,
+    /// The messages the step added to the thread.
+    pub messages: Vec<Message>,
+}
+
 /// A command refused, or the storage failing.
 #[derive(Debug, thiserror::Error)]
 pub enum ActError {
@@ -127,7 +137,7 @@ pub trait ConsultationRepository: Send + Sync {
         id: ConsultationId,
         act: Act,
         change: Box<dyn for<'o> FnOnce(&'o Outcome) -> Change + Send + 'static>,
-    ) -> Result<Outcome, ActError>;
+    ) -> Result<Step, ActError>;
 
     /// The messages after `after` (all when `None`), oldest first, at most `limit`.
     async fn messages(

@@ -20,6 +20,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::category::{Category, CategoryCode};
 use super::lawyer::Lawyer;
+use super::message::Author;
 use super::sla::Sla;
 use crate::account::AccountId;
 use crate::calendar::WorkingCalendar;
@@ -262,6 +263,17 @@ pub enum Actor {
     Lawyer(Box<Lawyer>),
     /// An official in scope.
     Official(AccountId),
+}
+
+impl Actor {
+    /// The kind of thread participant the actor writes and reads as.
+    pub fn author(&self) -> Author {
+        match self {
+            Actor::Worker(_) => Author::Worker,
+            Actor::Lawyer(_) => Author::Lawyer,
+            Actor::Official(_) => Author::Official,
+        }
+    }
 }
 
 /// What is asked of a consultation.

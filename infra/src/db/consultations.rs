@@ -12,7 +12,7 @@ use yiwang_domain::account::AccountId;
 use yiwang_domain::audit::Change;
 use yiwang_domain::consultation::category::CategoryCode;
 use yiwang_domain::consultation::message::{Author, Message, MessageId};
-use yiwang_domain::consultation::store::{Act, ActError, ConsultationRepository};
+use yiwang_domain::consultation::store::{Act, ActError, ConsultationRepository, Step};
 use yiwang_domain::consultation::thread::{
     decide, Command, Consultation, ConsultationId, ConsultationStatus, Context, Outcome, Rating,
     REOPEN_DAYS,
@@ -262,7 +262,7 @@ impl ConsultationRepository for Database {
         id: ConsultationId,
         act: Act,
         change: Box<dyn for<'o> FnOnce(&'o Outcome) -> Change + Send + 'static>,
-    ) -> Result<Outcome, ActError> {
+    ) -> Result<Step, ActError> {
         let decided = self
             .run(move |c| {
                 c.transaction(|c| {
@@ -296,7 +296,7 @@ impl ConsultationRepository for Database {
                             .execute(c)?;
                     }
                     record_change(c, &change(&outcome))?;
-                    Ok(Ok(outcome))
+                    Ok(Ok(Step { outcome, messages }))
                 })
                 .map_err(|e: TxError| e.into_repo("consultation"))
             })

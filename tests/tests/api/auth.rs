@@ -60,11 +60,11 @@ fn segments(jwt: &str) -> (String, String, String) {
     )
 }
 
-fn header_of(jwt: &str) -> Value {
+pub(crate) fn header_of(jwt: &str) -> Value {
     serde_json::from_slice(&unb64(&segments(jwt).0)).unwrap()
 }
 
-fn claims_of(jwt: &str) -> Value {
+pub(crate) fn claims_of(jwt: &str) -> Value {
     serde_json::from_slice(&unb64(&segments(jwt).1)).unwrap()
 }
 
@@ -78,13 +78,13 @@ fn app_signing_key(app: &TestApp) -> EncodingKey {
     EncodingKey::from_ed_pem(&pem).unwrap()
 }
 
-fn sign_eddsa(app: &TestApp, kid: &str, claims: &Value) -> String {
+pub(crate) fn sign_eddsa(app: &TestApp, kid: &str, claims: &Value) -> String {
     let mut header = Header::new(Algorithm::EdDSA);
     header.kid = Some(kid.to_owned());
     jsonwebtoken::encode(&header, claims, &app_signing_key(app)).unwrap()
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

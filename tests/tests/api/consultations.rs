@@ -22,7 +22,7 @@ const ADMIN_LAWYERS: &str = "/api/v1/admin/lawyers";
 const DUTY: &str = "/api/v1/admin/lawyers/me/duty";
 
 /// A lawyer official with a profile, on duty: `(token, id)`.
-async fn lawyer(
+pub(crate) async fn lawyer(
     w: &World,
     user: &str,
     name: &str,

@@ -11,6 +11,7 @@ mod consultations;
 mod health;
 mod lawyers;
 mod legal_aid;
+mod live;
 mod mailbox;
 mod member_export;
 mod membership;

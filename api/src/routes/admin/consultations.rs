@@ -107,7 +107,7 @@ pub async fn queue(
         let me = Actor::Lawyer(Box::new(me));
         let items = rows
             .iter()
-            .map(|c| ConsultationView::new(c, now).for_actor(&me))
+            .map(|c| ConsultationView::new(c, now).for_reader(me.author()))
             .collect();
         return Ok(web::Json(Paged {
             items,
@@ -150,7 +150,7 @@ pub async fn show(
 ) -> Result<web::Json<ConsultationView>, ApiError> {
     let (c, actor) = reach(&state, &admin, &id, Permission::ReadConsultations).await?;
     Ok(web::Json(
-        ConsultationView::new(&c, clock::now()).for_actor(&actor),
+        ConsultationView::new(&c, clock::now()).for_reader(actor.author()),
     ))
 }
 

@@ -1,0 +1,200 @@
+//! The live socket `/api/v1/ws`: a consultation's participants hear its messages and changes
+//! as they happen (a held message reaches no lawyer, a stranger hears nothing, a lawyer never
+//! reads the rating's comment); across two API processes through Redis; a socket without a
+//! live token is closed with 4401, also when its token expires while it is open.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use yiwang_tests::{assert_problem, both_shapes, token, Heard, Shape, Socket, TestApp};
+
+use crate::auth::{claims_of, header_of, now, sign_eddsa};
+use crate::consultations::lawyer;
+use crate::membership::{expect, World};
+
+both_shapes!(
+    participants_hear_their_thread_as_it_happens,
+    a_socket_without_a_live_token_is_closed_with_4401,
+);
+
+const ASK: &str = "/api/v1/consultations";
+const ADMIN: &str = "/api/v1/admin/consultations";
+
+async fn ready(app: &TestApp, tok: &str) -> Socket {
+    let mut socket = app.socket(Some(tok)).await;
+    let hello = socket.frame().await;
+    assert_eq!(hello["type"], "ready", "{hello}");
+    assert!(hello["expires_at"].is_string(), "{hello}");
+    socket
+}
+
+/// The next frames up to and including the `consultation.updated` one: the messages' bodies
+/// and the consultation.
+async fn step(socket: &mut Socket) -> (Vec<String>, Value) {
+    let mut bodies = Vec::new();
+    loop {
+        let f = socket.frame().await;
+        match f["type"].as_str() {
+            Some("consultation.message") => {
+                bodies.push(f["message"]["body"].as_str().unwrap().to_owned());
+            }
+            Some("consultation.updated") => return (bodies, f["consultation"].clone()),
+            _ => panic!("unexpected frame {f}"),
+        }
+    }
+}
+
+async fn post(app: &TestApp, path: &str, body: Value, tok: &str) -> Value {
+    expect(app.post(path, &body, Some(tok)).await, StatusCode::OK).await
+}
+
+async fn participants_hear_their_thread_as_it_happens(shape: Shape) {
+    let w = World::new(shape).await;
+    let app = &w.app;
+    let worker = w.worker("rider").await;
+    let stranger = w.worker("stranger").await;
+    let (zhang_tok, zhang) = lawyer(
+        &w,
+        "zz-zhang",
+        "张明",
+        "14101201010123456",
+        &["wage_arrears"],
+    )
+    .await;
+    let mut worker_ws = ready(app, &worker).await;
+    let mut zhang_ws = ready(app, &zhang_tok).await;
+    let mut stranger_ws = ready(app, &stranger).await;
+
+    // The worker asks Zhang: both hear the question and the waiting consultation.
+    let question = json!({ "category": "wage_arrears", "title": "拖欠工资",
+                           "message": "老板拖欠两个月工资", "lawyer_id": zhang });
+    let asked = expect(
+        app.post(ASK, &question, Some(&worker)).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let id = asked["id"].as_str().unwrap().to_owned();
+    for socket in [&mut worker_ws, &mut zhang_ws] {
+        let (bodies, c) = step(socket).await;
+        assert_eq!(bodies, ["老板拖欠两个月工资"]);
+        assert_eq!(
+            (c["id"].as_str(), c["status"].as_str()),
+            (Some(id.as_str()), Some("waiting"))
+        );
+    }
+
+    // Zhang accepts and answers: the worker hears each as it happens.
+    post(app, &format!("{ADMIN}/{id}/accept"), json!({}), &zhang_tok).await;
+    let (bodies, c) = step(&mut worker_ws).await;
+    assert_eq!(
+        (bodies, c["status"].as_str()),
+        (vec!["张明 律师已接单".to_owned()], Some("open"))
+    );
+    let answer = json!({ "text": "请先收集考勤记录和工资转账记录" });
+    post(app, &format!("{ADMIN}/{id}/messages"), answer, &zhang_tok).await;
+    let (bodies, _) = step(&mut worker_ws).await;
+    assert_eq!(bodies, ["请先收集考勤记录和工资转账记录"]);
+    step(&mut zhang_ws).await;
+    step(&mut zhang_ws).await;
+
+    // Text WeChat holds reaches its author, not the lawyer.
+    let held = json!({ "text": "待审 这是老板的电话" });
+    post(app, &format!("{ASK}/{id}/messages"), held, &worker).await;
+    let f = worker_ws.frame_of("consultation.message").await;
+    assert_eq!(f["message"]["held"], true, "{f}");
+    let (bodies, _) = step(&mut zhang_ws).await;
+    assert!(bodies.is_empty(), "the lawyer heard held text: {bodies:?}");
+
+    // Resolved and rated: the lawyer hears the stars, not the comment.
+    post(app, &format!("{ADMIN}/{id}/resolve"), json!({}), &zhang_tok).await;
+    step(&mut zhang_ws).await;
+    let rating = json!({ "stars": 4, "comment": "回复及时" });
+    post(app, &format!("{ASK}/{id}/rating"), rating, &worker).await;
+    let (_, c) = step(&mut zhang_ws).await;
+    assert_eq!(
+        (c["rating"].as_u64(), &c["rating_comment"]),
+        (Some(4), &Value::Null)
+    );
+    let c = loop {
+        let (_, c) = step(&mut worker_ws).await;
+        if !c["rating"].is_null() {
+            break c;
+        }
+    };
+    assert_eq!(c["rating_comment"], "回复及时");
+
+    // A stranger heard nothing of it; a text ping is answered.
+    assert_eq!(stranger_ws.hear(300).await, Heard::Nothing);
+    stranger_ws.send(r#"{"type":"ping"}"#).await;
+    assert_eq!(stranger_ws.frame().await, json!({ "type": "pong" }));
+}
+
+async fn a_socket_without_a_live_token_is_closed_with_4401(shape: Shape) {
+    let app = TestApp::spawn_with(shape, |s| s.access_token_ttl_secs = 3).await;
+    let login = app.login_worker("courier").await;
+    let live = token(&login);
+
+    // No token, a forged one, one expired an hour ago.
+    assert_eq!(
+        app.socket(None).await.hear(5_000).await,
+        Heard::Closed(4401)
+    );
+    let forged = format!("{live}x");
+    let mut socket = app.socket(Some(&forged)).await;
+    assert_eq!(socket.hear(5_000).await, Heard::Closed(4401));
+    let mut claims = claims_of(&live);
+    claims["exp"] = json!(now() - 3600);
+    let kid = header_of(&live)["kid"].as_str().unwrap().to_owned();
+    let expired = sign_eddsa(&app, &kid, &claims);
+    let mut socket = app.socket(Some(&expired)).await;
+    assert_eq!(socket.hear(5_000).await, Heard::Closed(4401));
+
+    // A live token opens it, and its expiry (3 s here) closes it with 4401.
+    let mut socket = ready(&app, &live).await;
+    assert_eq!(socket.hear(8_000).await, Heard::Closed(4401));
+
+    // Not a WebSocket handshake at all: a problem, not a socket.
+    let resp = app.get("/api/v1/ws", Some(&live)).await;
+    assert_problem(resp, StatusCode::BAD_REQUEST, "not_a_websocket").await;
+}
+
+/// Two API processes sharing PostgreSQL and Redis: the worker's socket is on one, the
+/// lawyer's on the other, and each hears what went through the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_through_one_process_reaches_a_socket_on_the_other() {
+    let w = World::new(Shape::Production).await;
+    let (one, two) = (&w.app, &w.app.replica().await);
+    let worker = w.worker("driver").await;
+    let (zhang_tok, zhang) = lawyer(
+        &w,
+        "zz-zhang",
+        "张明",
+        "14101201010123456",
+        &["wage_arrears"],
+    )
+    .await;
+    let mut worker_on_two = ready(two, &worker).await;
+    let mut zhang_on_one = ready(one, &zhang_tok).await;
+
+    let question = json!({ "category": "wage_arrears", "title": "货运公司欠运费",
+                           "message": "跑了三趟车，运费一直没结", "lawyer_id": zhang });
+    let asked = expect(
+        two.post(ASK, &question, Some(&worker)).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let id = asked["id"].as_str().unwrap().to_owned();
+    let (bodies, _) = step(&mut zhang_on_one).await;
+    assert_eq!(bodies, ["跑了三趟车，运费一直没结"]);
+
+    post(one, &format!("{ADMIN}/{id}/accept"), json!({}), &zhang_tok).await;
+    let answer = json!({ "text": "可以先向劳动监察大队投诉" });
+    post(one, &format!("{ADMIN}/{id}/messages"), answer, &zhang_tok).await;
+    let heard = [
+        step(&mut worker_on_two).await.0,
+        step(&mut worker_on_two).await.0,
+    ];
+    assert_eq!(heard, [["跑了三趟车，运费一直没结"], ["张明 律师已接单"]]);
+    let (bodies, c) = step(&mut worker_on_two).await;
+    assert_eq!(bodies, ["可以先向劳动监察大队投诉"]);
+    assert_eq!(c["lawyer_id"], zhang.as_str());
+}
