@@ -186,6 +186,10 @@ fn operation_id(method: &str, path: &str) -> String {
         routes::admin::consultations::release,
         routes::admin::consultations::refuse,
         routes::admin::consultations::assign,
+        routes::admin::early_warnings::list,
+        routes::admin::early_warnings::acknowledge,
+        routes::admin::early_warnings::show_rule,
+        routes::admin::early_warnings::save_rule,
         routes::legal_aid::apply,
         routes::legal_aid::list,
         routes::legal_aid::show,
@@ -232,7 +236,7 @@ fn operation_id(method: &str, path: &str) -> String {
         (name = "legal aid", description = "Legal-aid applications (法律援助申请): mediation, document drafting, representation"),
         (name = "mailbox", description = "The chairman mailbox (主席信箱): letters to an organisation's chairman, and the public letters with their replies"),
         (name = "admin: mailbox", description = "Reading and answering the letters to the caller's organisations"),
-        (name = "admin: consultations", description = "The lawyers' work (accept, answer, resolve) and the officials' (release held text, assign, the branch's queue); legal-aid decisions; categories and their service levels, lawyers' profiles and duty"),
+        (name = "admin: consultations", description = "The lawyers' work (accept, answer, resolve) and the officials' (release held text, assign, the branch's queue); employer early warnings; legal-aid decisions; categories and their service levels, lawyers' profiles and duty"),
         (name = "operations", description = "Health and readiness"),
     )
 )]

@@ -204,6 +204,7 @@ impl Application {
             mutual_aid: db.clone(),
             roster: db.clone(),
             consultations: db.clone(),
+            early_warning: db.clone(),
             legal_aid: db.clone(),
             mailbox: db.clone(),
             idempotency: db.clone(),

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use yiwang_domain::calendar::WorkingCalendar;
-use yiwang_domain::consultation::store::{ConsultationRepository, RosterRepository};
+use yiwang_domain::consultation::store::{
+    ConsultationRepository, EarlyWarningRepository, RosterRepository,
+};
 use yiwang_domain::documents::DocumentStore;
 use yiwang_domain::idempotency::IdempotencyStore;
 use yiwang_domain::legal_aid::store::LegalAidRepository;
@@ -43,6 +45,8 @@ pub struct AppState {
     pub roster: Arc<dyn RosterRepository>,
     /// Consultations and their messages.
     pub consultations: Arc<dyn ConsultationRepository>,
+    /// The employer early warning: its rule and alerts.
+    pub early_warning: Arc<dyn EarlyWarningRepository>,
     /// Legal-aid applications.
     pub legal_aid: Arc<dyn LegalAidRepository>,
     /// Chairman-mailbox letters.

@@ -18,6 +18,7 @@ use yiwang_domain::consultation::thread::{
     Actor, Command, Consultation, ConsultationId, ConsultationStatus, Outcome, Question, Rating,
     Refusal,
 };
+use yiwang_domain::membership::identity::CreditCode;
 use yiwang_domain::org::{OrgId, OrgPath};
 use yiwang_domain::problem::{text, FieldProblem};
 use yiwang_domain::repo::{OrgSearch, Page};
@@ -45,6 +46,8 @@ pub struct ConsultationView {
     pub title: String,
     /// The employer the question is about, as written.
     pub employer: Option<String>,
+    /// The employer's unified social credit code, when given.
+    pub employer_credit_code: Option<String>,
     /// `held`, `waiting`, `open`, `pending`, `resolved` or `closed` (a resolution left alone
     /// for 7 days reads `closed`).
     pub status: &'static str,
@@ -88,6 +91,10 @@ impl ConsultationView {
             category: c.category.to_string(),
             title: c.title.clone(),
             employer: c.employer.clone(),
+            employer_credit_code: c
+                .employer_credit_code
+                .as_ref()
+                .map(|e| e.as_str().to_owned()),
             status: status.as_str(),
             status_zh: status.zh(),
             chosen_lawyer_id: c.chosen_lawyer.map(|l| l.to_string()),
@@ -396,6 +403,9 @@ pub struct QuestionForm {
     pub message: Option<String>,
     /// The employer it is about, at most 100 characters.
     pub employer: Option<String>,
+    /// The employer's unified social credit code (统一社会信用代码, GB 32100-2015), when the
+    /// worker knows it: the early warning then recognises the employer by it.
+    pub employer_credit_code: Option<String>,
     /// A lawyer picked from `GET /api/v1/lawyers` (点单): they have the category's accept
     /// minutes to take it before the pool may.
     pub lawyer_id: Option<String>,
@@ -455,6 +465,19 @@ pub async fn ask(
             .map_err(|p| problems.push(p))
             .ok();
         let employer = text(&mut problems, "employer", form.employer, 100, false);
+        let employer_credit_code = match form.employer_credit_code.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(typed) => CreditCode::parse(typed)
+                .map_err(|e| {
+                    problems.push(FieldProblem::new(
+                        "employer_credit_code",
+                        e.code(),
+                        e.zh(),
+                        e.en(),
+                    ))
+                })
+                .ok(),
+        };
         let chosen = match form.lawyer_id.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(raw) => {
@@ -498,6 +521,7 @@ pub async fn ask(
             org_path,
             title,
             employer,
+            employer_credit_code,
             chosen_lawyer: chosen,
             held: checked.held,
         };

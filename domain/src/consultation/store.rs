@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::category::{Category, CategoryCode, CategoryRules};
+use super::early_warning::{AlertId, AlertRule, AlertStatus, EmployerAlert};
 use super::lawyer::{Lawyer, LawyerDetails};
 use super::message::{Message, MessageId};
 use super::thread::{
@@ -21,6 +22,8 @@ use crate::repo::{Page, RepoError};
 pub mod conflict {
     /// Another lawyer's profile has the licence number.
     pub const LICENCE_TAKEN: &str = "licence_taken";
+    /// The alert was acknowledged already.
+    pub const ALREADY_ACKNOWLEDGED: &str = "already_acknowledged";
 }
 
 /// Which lawyers to list.
@@ -116,7 +119,11 @@ pub enum ActError {
 /// Consultations and their messages.
 #[async_trait]
 pub trait ConsultationRepository: Send + Sync {
-    /// Stores a new consultation with its first message and writes `change`.
+    /// Stores a new consultation with its first message and writes `change`. In a `watched`
+    /// category with an employer named, it also counts the employer's consultations for the
+    /// early warning ([`super::early_warning`]) in the same transaction, one employer at a
+    /// time: at the rule's threshold it raises an alert (with its
+    /// [`EmployerAlert::raised`] change), and an open alert is counted again.
     async fn open(
         &self,
         consultation: &Consultation,
@@ -168,4 +175,44 @@ pub trait ConsultationRepository: Send + Sync {
         at: DateTime<Utc>,
         page: &Page,
     ) -> Result<Vec<Consultation>, RepoError>;
+}
+
+/// The employer early warning: its rule and its alerts (raised by
+/// [`ConsultationRepository::open`]).
+#[async_trait]
+pub trait EarlyWarningRepository: Send + Sync {
+    /// The rule in force.
+    async fn alert_rule(&self) -> Result<AlertRule, RepoError>;
+
+    /// Replaces the rule (alerts already raised keep theirs) and writes `change`.
+    async fn save_alert_rule(
+        &self,
+        rule: &AlertRule,
+        at: DateTime<Utc>,
+        change: &Change,
+    ) -> Result<(), RepoError>;
+
+    /// Alerts of organisations in `scope`, in `statuses` (all when empty), newest first,
+    /// keyset-paged by `{created_at}|{id}`.
+    async fn alerts(
+        &self,
+        scope: &OrgPath,
+        statuses: &[AlertStatus],
+        page: &Page,
+    ) -> Result<Vec<EmployerAlert>, RepoError>;
+
+    /// One alert.
+    async fn alert(&self, id: AlertId) -> Result<EmployerAlert, RepoError>;
+
+    /// Marks open alert `id` acknowledged by `by`, with `note`, and writes `change`.
+    /// `Conflict(ALREADY_ACKNOWLEDGED)` when it is not open (two officials at once: the
+    /// second).
+    async fn acknowledge(
+        &self,
+        id: AlertId,
+        by: AccountId,
+        note: Option<String>,
+        at: DateTime<Utc>,
+        change: &Change,
+    ) -> Result<EmployerAlert, RepoError>;
 }

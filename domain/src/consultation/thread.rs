@@ -19,11 +19,13 @@
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::category::{Category, CategoryCode};
+use super::early_warning::EmployerKey;
 use super::lawyer::Lawyer;
 use super::message::Author;
 use super::sla::Sla;
 use crate::account::AccountId;
 use crate::calendar::WorkingCalendar;
+use crate::membership::identity::CreditCode;
 use crate::org::{OrgId, OrgPath};
 
 crate::uuid_id!(
@@ -122,6 +124,10 @@ pub struct Consultation {
     pub title: String,
     /// The employer the question is about, as the worker wrote it.
     pub employer: Option<String>,
+    /// The employer's unified social credit code, when the worker gave it.
+    pub employer_credit_code: Option<CreditCode>,
+    /// How the early warning recognises the employer (code, else normalised name).
+    pub employer_key: Option<EmployerKey>,
     /// Where it is (as stored: see [`Self::status_at`] for a resolved one's closing).
     pub status: ConsultationStatus,
     /// The lawyer the worker picked (点单), if any.
@@ -161,6 +167,8 @@ pub struct Question {
     pub title: String,
     /// The employer, as written.
     pub employer: Option<String>,
+    /// The employer's unified social credit code.
+    pub employer_credit_code: Option<CreditCode>,
     /// The lawyer picked (点单).
     pub chosen_lawyer: Option<AccountId>,
     /// Whether msgSecCheck held the text for an official.
@@ -183,7 +191,12 @@ impl Consultation {
             org_path: question.org_path,
             category: category.code.clone(),
             title: question.title,
+            employer_key: EmployerKey::of(
+                question.employer.as_deref(),
+                question.employer_credit_code.as_ref(),
+            ),
             employer: question.employer,
+            employer_credit_code: question.employer_credit_code,
             status: ConsultationStatus::Held,
             chosen_lawyer: question.chosen_lawyer,
             reserved_until: None,
@@ -597,6 +610,7 @@ mod tests {
                 org_path: OrgPath::from_stored("a".into()),
                 title: "工资拖欠三个月".into(),
                 employer: Some("某某快递有限公司".into()),
+                employer_credit_code: None,
                 chosen_lawyer: chosen,
                 held,
             };

@@ -11,15 +11,18 @@ use diesel::prelude::*;
 use yiwang_domain::account::AccountId;
 use yiwang_domain::audit::Change;
 use yiwang_domain::consultation::category::CategoryCode;
+use yiwang_domain::consultation::early_warning::EmployerKey;
 use yiwang_domain::consultation::message::{Author, Message, MessageId};
 use yiwang_domain::consultation::store::{Act, ActError, ConsultationRepository, Step};
 use yiwang_domain::consultation::thread::{
     decide, Command, Consultation, ConsultationId, ConsultationStatus, Context, Outcome, Rating,
     REOPEN_DAYS,
 };
+use yiwang_domain::membership::identity::CreditCode;
 use yiwang_domain::org::OrgPath;
 use yiwang_domain::repo::{Page, RepoError};
 
+use super::early_warning;
 use super::membership::{account_id, org_id, parse_time_key};
 use super::roster::load_category;
 use super::schema::{consultation_messages as msg, consultations as co, lawyers as lw};
@@ -55,6 +58,8 @@ struct ConsultationRow {
     rated_at: Option<NaiveDateTime>,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    employer_credit_code: Option<String>,
+    employer_key: Option<String>,
 }
 
 impl ConsultationRow {
@@ -77,6 +82,11 @@ impl ConsultationRow {
                 .ok_or_else(|| corrupt("category code", &self.category_code))?,
             title: self.title,
             employer: self.employer,
+            employer_credit_code: self
+                .employer_credit_code
+                .map(|code| CreditCode::parse(&code).map_err(|_| corrupt("credit code", &code)))
+                .transpose()?,
+            employer_key: self.employer_key.map(EmployerKey::from_stored),
             status: ConsultationStatus::parse(&self.status)
                 .ok_or_else(|| corrupt("consultation status", &self.status))?,
             chosen_lawyer: self
@@ -231,6 +241,9 @@ impl ConsultationRepository for Database {
                         co::category_code.eq(k.category.as_str()),
                         co::title.eq(&k.title),
                         co::employer.eq(k.employer.as_deref()),
+                        co::employer_credit_code
+                            .eq(k.employer_credit_code.as_ref().map(|c| c.as_str())),
+                        co::employer_key.eq(k.employer_key.as_ref().map(|e| e.as_str())),
                         co::chosen_lawyer_id.eq(k.chosen_lawyer.map(|l| l.to_string())),
                         co::created_at.eq(to_naive(k.created_at)),
                         ConsultationState::of(k),
@@ -238,6 +251,7 @@ impl ConsultationRepository for Database {
                     .execute(c)?;
                 insert_messages(c, std::slice::from_ref(&first))?;
                 record_change(c, &change)?;
+                early_warning::watch(c, k)?;
                 Ok(())
             })
             .map_err(|e: TxError| e.into_repo("consultation"))
@@ -531,6 +545,7 @@ mod tests {
                 org_path: root.path.clone(),
                 title: "工资拖欠三个月".into(),
                 employer: Some("某某快递有限公司".into()),
+                employer_credit_code: None,
                 chosen_lawyer: None,
                 held: false,
             };

@@ -7,6 +7,7 @@
 
 mod audit;
 mod consultations;
+mod early_warning;
 mod idempotency;
 mod legal_aid;
 mod mailbox;

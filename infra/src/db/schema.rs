@@ -432,6 +432,37 @@ diesel::table! {
         rated_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        employer_credit_code -> Nullable<Text>,
+        employer_key -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    early_warning_rule (id) {
+        id -> Integer,
+        threshold -> Integer,
+        window_days -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    employer_alerts (id) {
+        id -> Text,
+        employer_key -> Text,
+        employer -> Text,
+        org_id -> Text,
+        org_path -> Text,
+        consultations -> Integer,
+        threshold -> Integer,
+        window_days -> Integer,
+        first_at -> Timestamp,
+        last_at -> Timestamp,
+        status -> Text,
+        acknowledged_by -> Nullable<Text>,
+        acknowledged_at -> Nullable<Timestamp>,
+        note -> Nullable<Text>,
+        created_at -> Timestamp,
     }
 }
 
@@ -524,6 +555,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     lawyer_specialties,
     consultations,
     consultation_messages,
+    early_warning_rule,
+    employer_alerts,
     legal_aid_applications,
     mailbox_letters,
 );

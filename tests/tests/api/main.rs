@@ -8,6 +8,7 @@ mod admin;
 mod auth;
 mod bad_input;
 mod consultations;
+mod early_warnings;
 mod health;
 mod lawyers;
 mod legal_aid;

@@ -3,10 +3,10 @@
 
 use diesel::prelude::*;
 use yiwang_infra::db::schema::{
-    audit_log, consultation_categories, consultation_messages, consultations, lawyer_specialties,
-    lawyers, legal_aid_applications, mailbox_letters, members, membership_application_events,
-    membership_applications, membership_history, membership_transfers, officials, organisations,
-    outbox, workers,
+    audit_log, consultation_categories, consultation_messages, consultations, early_warning_rule,
+    employer_alerts, lawyer_specialties, lawyers, legal_aid_applications, mailbox_letters, members,
+    membership_application_events, membership_applications, membership_history,
+    membership_transfers, officials, organisations, outbox, workers,
 };
 use yiwang_infra::db::{connect_once, revert_all_migrations, run_migrations, DbConnection};
 use yiwang_tests::{PgDatabase, Shape};
@@ -260,6 +260,33 @@ fn schema_matches(c: &mut DbConnection) {
             Option<String>,
             Option<Time>,
             Time,
+            Time,
+            Option<String>,
+            Option<String>,
+        )>(c)
+        .unwrap();
+    early_warning_rule::table
+        .select(early_warning_rule::all_columns)
+        .load::<(i32, i32, i32, Time)>(c)
+        .unwrap();
+    employer_alerts::table
+        .select(employer_alerts::all_columns)
+        .limit(1)
+        .load::<(
+            String,
+            String,
+            String,
+            String,
+            String,
+            i32,
+            i32,
+            i32,
+            Time,
+            Time,
+            String,
+            Option<String>,
+            Option<Time>,
+            Option<String>,
             Time,
         )>(c)
         .unwrap();

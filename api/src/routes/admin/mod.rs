@@ -3,6 +3,7 @@
 
 pub mod consultation_categories;
 pub mod consultations;
+pub mod early_warnings;
 pub mod lawyers;
 pub mod legal_aid;
 pub mod mailbox;
