@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use yiwang_domain::audit::{Change, OutboxEvent};
 use yiwang_domain::clock;
 use yiwang_domain::consultation::category::CategoryCode;
-use yiwang_domain::consultation::message::{self, Author, Message, MessageId};
+use yiwang_domain::consultation::message::{self, Author, Message, MessageId, ReadMark};
 use yiwang_domain::consultation::store::{Act, ActError};
 use yiwang_domain::consultation::thread::{
     Actor, Command, Consultation, ConsultationId, ConsultationStatus, Outcome, Question, Rating,
@@ -21,7 +21,7 @@ use yiwang_domain::consultation::thread::{
 use yiwang_domain::membership::identity::CreditCode;
 use yiwang_domain::org::{OrgId, OrgPath};
 use yiwang_domain::problem::{text, FieldProblem};
-use yiwang_domain::repo::{OrgSearch, Page};
+use yiwang_domain::repo::{OrgSearch, Page, RepoError};
 use yiwang_domain::wechat::ContentScene;
 use yiwang_domain::AccountId;
 use yiwang_infra::live::Delivery;
@@ -160,11 +160,37 @@ impl From<&Message> for MessageView {
     }
 }
 
-/// Messages, oldest first.
+/// How far a participant has read the thread (已读).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadMarkView {
+    /// `worker` or `lawyer`.
+    pub reader: &'static str,
+    /// The reader's account.
+    pub account_id: String,
+    /// The newest message they have read: every message up to it is read.
+    pub message_id: String,
+    /// When (UTC).
+    pub at: DateTime<Utc>,
+}
+
+impl From<&ReadMark> for ReadMarkView {
+    fn from(m: &ReadMark) -> Self {
+        Self {
+            reader: m.reader.as_str(),
+            account_id: m.account_id.to_string(),
+            message_id: m.message_id.to_string(),
+            at: m.at,
+        }
+    }
+}
+
+/// Messages, oldest first, and how far each participant has read.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MessageList {
     /// The rows.
     pub items: Vec<MessageView>,
+    /// The participants' read marks.
+    pub read_marks: Vec<ReadMarkView>,
 }
 
 /// Which messages.
@@ -213,7 +239,11 @@ pub async fn message_page(
         .filter(|m| m.visible_to(viewer_kind, viewer))
         .map(MessageView::from)
         .collect();
-    Ok(MessageList { items })
+    let marks = state.consultations.read_marks(id).await?;
+    Ok(MessageList {
+        items,
+        read_marks: marks.iter().map(ReadMarkView::from).collect(),
+    })
 }
 
 /// A refused command or a storage failure as an answer.
@@ -318,14 +348,19 @@ pub enum ConsultationFrame {
         /// The consultation as it is now.
         consultation: ConsultationView,
     },
+    /// A participant read the thread up to a message.
+    #[serde(rename = "consultation.read")]
+    Read {
+        /// The consultation.
+        consultation_id: String,
+        /// The mark.
+        mark: ReadMarkView,
+    },
 }
 
-/// Tells the participants' open sockets, in whichever process they are, what a step did:
-/// each new message they may read, then the consultation as it is now. The participants are
-/// the worker, the lawyer who has it and, while it waits, a lawyer the worker picked. Sent
-/// after the commit and at most once: a failure is logged, and clients that missed a frame
-/// catch up with `GET …/messages?after=`.
-pub async fn push(state: &AppState, c: &Consultation, written: &[Message], at: DateTime<Utc>) {
+/// Who hears a consultation's frames: the worker, the lawyer who has it and, while it waits,
+/// a lawyer the worker picked.
+fn participants(c: &Consultation) -> Vec<(Author, AccountId)> {
     let mut readers = vec![(Author::Worker, c.account_id)];
     match (c.lawyer, c.chosen_lawyer) {
         (Some(lawyer), _) => readers.push((Author::Lawyer, lawyer)),
@@ -334,28 +369,56 @@ pub async fn push(state: &AppState, c: &Consultation, written: &[Message], at: D
         }
         _ => {}
     }
-    let mut deliveries = Vec::new();
-    for (kind, account) in readers {
-        let frames = written
-            .iter()
-            .filter(|m| m.visible_to(kind, account))
-            .map(|m| ConsultationFrame::Message {
-                consultation_id: c.id.to_string(),
-                message: MessageView::from(m),
-            })
-            .chain([ConsultationFrame::Updated {
-                consultation: ConsultationView::new(c, at).for_reader(kind),
-            }]);
-        for frame in frames {
-            match serde_json::to_string(&frame) {
-                Ok(frame) => deliveries.push(Delivery { account, frame }),
-                Err(e) => tracing::error!(error = %e, "live: cannot encode a frame"),
-            }
+    readers
+}
+
+/// Sends each frame to its account's sockets; a failure is logged (the store is the record).
+async fn send(state: &AppState, c: &Consultation, frames: Vec<(AccountId, ConsultationFrame)>) {
+    let mut deliveries = Vec::with_capacity(frames.len());
+    for (account, frame) in frames {
+        match serde_json::to_string(&frame) {
+            Ok(frame) => deliveries.push(Delivery { account, frame }),
+            Err(e) => tracing::error!(error = %e, "live: cannot encode a frame"),
         }
     }
     if let Err(e) = state.live.publish(&deliveries).await {
         tracing::warn!(consultation = %c.id, error = %e, "live: frames not sent");
     }
+}
+
+/// Tells the participants' sockets that `mark`'s reader read the thread up to its message.
+pub async fn push_read(state: &AppState, c: &Consultation, mark: &ReadMark) {
+    let frames = participants(c)
+        .into_iter()
+        .map(|(_, account)| {
+            let frame = ConsultationFrame::Read {
+                consultation_id: c.id.to_string(),
+                mark: ReadMarkView::from(mark),
+            };
+            (account, frame)
+        })
+        .collect();
+    send(state, c, frames).await;
+}
+
+/// Tells the participants' open sockets ([`participants`]), in whichever process they are,
+/// what a step did: each new message they may read, then the consultation as it is now. Sent
+/// after the commit and at most once: a failure is logged, and clients that missed a frame
+/// catch up with `GET …/messages?after=`.
+pub async fn push(state: &AppState, c: &Consultation, written: &[Message], at: DateTime<Utc>) {
+    let mut frames = Vec::new();
+    for (kind, account) in participants(c) {
+        for m in written.iter().filter(|m| m.visible_to(kind, account)) {
+            let frame = ConsultationFrame::Message {
+                consultation_id: c.id.to_string(),
+                message: MessageView::from(m),
+            };
+            frames.push((account, frame));
+        }
+        let consultation = ConsultationView::new(c, at).for_reader(kind);
+        frames.push((account, ConsultationFrame::Updated { consultation }));
+    }
+    send(state, c, frames).await;
 }
 
 /// The union that handles what worker `account` asks: their own as a member in force, else
@@ -750,4 +813,81 @@ pub async fn rate(
     )
     .await?;
     Ok(web::Json(body))
+}
+
+/// The newest message read.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadForm {
+    /// A message id of the thread: it and every message before it are read.
+    pub message_id: Option<String>,
+}
+
+/// Moves `reader`'s (`account`'s) read mark on `c` to the form's message and tells the
+/// participants' sockets (`consultation.read`). 422 for a missing id or one not in the thread.
+pub async fn mark_read(
+    state: &AppState,
+    c: &Consultation,
+    reader: Author,
+    account: AccountId,
+    form: ReadForm,
+) -> Result<ReadMarkView, ApiError> {
+    let not_in_thread = || {
+        ApiError::invalid_field(
+            "message_id",
+            "not_in_thread",
+            "message_id 须为本咨询中的消息",
+            "message_id must be a message of this consultation",
+        )
+    };
+    let message_id = match form.message_id.as_deref().map(str::trim) {
+        None | Some("") => return Err(vec![FieldProblem::required("message_id")].into()),
+        Some(raw) => MessageId::parse(raw).ok_or_else(not_in_thread)?,
+    };
+    let mark = ReadMark {
+        consultation_id: c.id,
+        reader,
+        account_id: account,
+        message_id,
+        at: clock::now(),
+    };
+    let mark = state
+        .consultations
+        .mark_read(&mark)
+        .await
+        .map_err(|e| match e {
+            RepoError::NotFound => not_in_thread(),
+            other => other.into(),
+        })?;
+    push_read(state, c, &mark).await;
+    Ok(ReadMarkView::from(&mark))
+}
+
+/// Marks the thread read up to a message (已读): the lawyer sees it in the thread's
+/// `read_marks` and on the live socket. A mark never moves back: an older id answers the
+/// mark as it stands.
+#[utoipa::path(post, path = "/api/v1/consultations/{id}/read", tag = "consultations", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Consultation id")),
+    request_body = ReadForm,
+    responses(
+        (status = 200, description = "The worker's mark as it stands", body = ReadMarkView),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such consultation of the worker", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`message_id` missing or not in the thread", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/consultations/{id}/read")]
+pub async fn read(
+    state: web::Data<AppState>,
+    worker: Worker,
+    id: web::Path<String>,
+    form: web::Json<ReadForm>,
+) -> Result<web::Json<ReadMarkView>, ApiError> {
+    let c = own(&state, &worker, &id).await?;
+    let account = worker.0.account_id();
+    let mark = mark_read(&state, &c, Author::Worker, account, form.into_inner()).await?;
+    Ok(web::Json(mark))
 }

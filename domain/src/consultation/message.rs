@@ -77,6 +77,22 @@ pub struct Message {
     pub created_at: DateTime<Utc>,
 }
 
+/// How far a participant has read a thread (已读): the newest message they have seen. Marks
+/// only move forward.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadMark {
+    /// The thread.
+    pub consultation_id: ConsultationId,
+    /// The reader's side: worker or lawyer.
+    pub reader: Author,
+    /// The reader.
+    pub account_id: AccountId,
+    /// The newest message read.
+    pub message_id: MessageId,
+    /// When it was marked (UTC).
+    pub at: DateTime<Utc>,
+}
+
 impl Message {
     /// A message by `author` (`author_id`) in `consultation` at `at`.
     pub fn new(

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::category::{Category, CategoryCode, CategoryRules};
 use super::early_warning::{AlertId, AlertRule, AlertStatus, EmployerAlert};
 use super::lawyer::{Lawyer, LawyerDetails};
-use super::message::{Message, MessageId};
+use super::message::{Message, MessageId, ReadMark};
 use super::thread::{
     Actor, Command, Consultation, ConsultationId, ConsultationStatus, Outcome, Refusal,
 };
@@ -153,6 +153,14 @@ pub trait ConsultationRepository: Send + Sync {
         after: Option<MessageId>,
         limit: u32,
     ) -> Result<Vec<Message>, RepoError>;
+
+    /// Moves the reader's mark on the thread forward to `mark.message_id` (a mark further on
+    /// stays) and answers the mark as it stands. `NotFound` when the message is not in the
+    /// thread.
+    async fn mark_read(&self, mark: &ReadMark) -> Result<ReadMark, RepoError>;
+
+    /// The thread's read marks, one per reader.
+    async fn read_marks(&self, id: ConsultationId) -> Result<Vec<ReadMark>, RepoError>;
 
     /// The worker's consultations, newest first.
     async fn consultations_of(&self, account: AccountId) -> Result<Vec<Consultation>, RepoError>;

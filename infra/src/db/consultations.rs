@@ -12,7 +12,7 @@ use yiwang_domain::account::AccountId;
 use yiwang_domain::audit::Change;
 use yiwang_domain::consultation::category::CategoryCode;
 use yiwang_domain::consultation::early_warning::EmployerKey;
-use yiwang_domain::consultation::message::{Author, Message, MessageId};
+use yiwang_domain::consultation::message::{Author, Message, MessageId, ReadMark};
 use yiwang_domain::consultation::store::{Act, ActError, ConsultationRepository, Step};
 use yiwang_domain::consultation::thread::{
     decide, Command, Consultation, ConsultationId, ConsultationStatus, Context, Outcome, Rating,
@@ -25,7 +25,9 @@ use yiwang_domain::repo::{Page, RepoError};
 use super::early_warning;
 use super::membership::{account_id, org_id, parse_time_key};
 use super::roster::load_category;
-use super::schema::{consultation_messages as msg, consultations as co, lawyers as lw};
+use super::schema::{
+    consultation_messages as msg, consultation_read_marks as rm, consultations as co, lawyers as lw,
+};
 use super::{
     claim_writer, corrupt, from_naive, record_change, to_naive, unexpected, Database, DbConnection,
     TxError,
@@ -170,6 +172,30 @@ impl MessageRow {
             held: self.held,
             trace_id: self.trace_id,
             created_at: from_naive(self.created_at),
+        })
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = rm)]
+struct ReadMarkRow {
+    consultation_id: String,
+    account_id: String,
+    reader: String,
+    message_id: String,
+    at: NaiveDateTime,
+}
+
+impl ReadMarkRow {
+    fn into_domain(self) -> Result<ReadMark, RepoError> {
+        Ok(ReadMark {
+            consultation_id: ConsultationId::parse(&self.consultation_id)
+                .ok_or_else(|| corrupt("consultation id", &self.consultation_id))?,
+            reader: Author::parse(&self.reader).ok_or_else(|| corrupt("reader", &self.reader))?,
+            account_id: account_id(&self.account_id)?,
+            message_id: MessageId::parse(&self.message_id)
+                .ok_or_else(|| corrupt("message id", &self.message_id))?,
+            at: from_naive(self.at),
         })
     }
 }
@@ -336,6 +362,64 @@ impl ConsultationRepository for Database {
             }
             let rows: Vec<MessageRow> = q.load(c).map_err(unexpected)?;
             rows.into_iter().map(MessageRow::into_domain).collect()
+        })
+        .await
+    }
+
+    async fn mark_read(&self, mark: &ReadMark) -> Result<ReadMark, RepoError> {
+        let mark = mark.clone();
+        self.run(move |c| {
+            c.transaction(|c| {
+                let (thread, reader) = (
+                    mark.consultation_id.to_string(),
+                    mark.account_id.to_string(),
+                );
+                let message = mark.message_id.to_string();
+                let in_thread: i64 = msg::table
+                    .filter(msg::id.eq(&message))
+                    .filter(msg::consultation_id.eq(&thread))
+                    .count()
+                    .get_result(c)?;
+                if in_thread == 0 {
+                    return Err(TxError::Repo(RepoError::NotFound));
+                }
+                let row = (
+                    rm::consultation_id.eq(&thread),
+                    rm::account_id.eq(&reader),
+                    rm::reader.eq(mark.reader.as_str()),
+                    rm::message_id.eq(&message),
+                    rm::at.eq(to_naive(mark.at)),
+                );
+                let insert = diesel::insert_into(rm::table).values(row);
+                match c {
+                    DbConnection::Pg(pg) => insert.on_conflict_do_nothing().execute(pg)?,
+                    DbConnection::Sqlite(lite) => insert.on_conflict_do_nothing().execute(lite)?,
+                };
+                // Message ids are UUIDv7 text: their order is the thread's.
+                diesel::update(rm::table.find((&thread, &reader)))
+                    .filter(rm::message_id.lt(&message))
+                    .set((rm::message_id.eq(&message), rm::at.eq(to_naive(mark.at))))
+                    .execute(c)?;
+                let row: ReadMarkRow = rm::table
+                    .find((&thread, &reader))
+                    .select(ReadMarkRow::as_select())
+                    .first(c)?;
+                row.into_domain().map_err(TxError::Repo)
+            })
+            .map_err(|e: TxError| e.into_repo("read_mark"))
+        })
+        .await
+    }
+
+    async fn read_marks(&self, id: ConsultationId) -> Result<Vec<ReadMark>, RepoError> {
+        self.run(move |c| {
+            let rows: Vec<ReadMarkRow> = rm::table
+                .filter(rm::consultation_id.eq(id.to_string()))
+                .order(rm::account_id)
+                .select(ReadMarkRow::as_select())
+                .load(c)
+                .map_err(unexpected)?;
+            rows.into_iter().map(ReadMarkRow::into_domain).collect()
         })
         .await
     }

@@ -438,6 +438,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    consultation_read_marks (consultation_id, account_id) {
+        consultation_id -> Text,
+        account_id -> Text,
+        reader -> Text,
+        message_id -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
     early_warning_rule (id) {
         id -> Integer,
         threshold -> Integer,
@@ -555,6 +565,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     lawyer_specialties,
     consultations,
     consultation_messages,
+    consultation_read_marks,
     early_warning_rule,
     employer_alerts,
     legal_aid_applications,

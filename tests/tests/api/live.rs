@@ -13,6 +13,7 @@ use crate::membership::{expect, World};
 
 both_shapes!(
     participants_hear_their_thread_as_it_happens,
+    read_marks_move_forward_and_reach_the_other_side,
     a_socket_without_a_live_token_is_closed_with_4401,
 );
 
@@ -126,6 +127,90 @@ async fn participants_hear_their_thread_as_it_happens(shape: Shape) {
     assert_eq!(stranger_ws.hear(300).await, Heard::Nothing);
     stranger_ws.send(r#"{"type":"ping"}"#).await;
     assert_eq!(stranger_ws.frame().await, json!({ "type": "pong" }));
+}
+
+async fn read_marks_move_forward_and_reach_the_other_side(shape: Shape) {
+    let w = World::new(shape).await;
+    let app = &w.app;
+    let worker = w.worker("reader").await;
+    let (zhang_tok, zhang) = lawyer(
+        &w,
+        "zz-zhang",
+        "张明",
+        "14101201010123456",
+        &["wage_arrears"],
+    )
+    .await;
+    let question = json!({ "category": "wage_arrears", "title": "拖欠工资",
+                           "message": "老板拖欠两个月工资", "lawyer_id": zhang });
+    let asked = expect(
+        app.post(ASK, &question, Some(&worker)).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let id = asked["id"].as_str().unwrap().to_owned();
+    post(app, &format!("{ADMIN}/{id}/accept"), json!({}), &zhang_tok).await;
+    let answer = json!({ "text": "请保留工资条" });
+    post(app, &format!("{ADMIN}/{id}/messages"), answer, &zhang_tok).await;
+    let thread = expect(
+        app.get(&format!("{ASK}/{id}/messages"), Some(&worker))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(thread["read_marks"], json!([]));
+    let ids: Vec<String> = thread["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    let (first, last) = (&ids[0], ids.last().unwrap());
+    let mut zhang_ws = ready(app, &zhang_tok).await;
+
+    // The worker reads up to the answer: the lawyer hears it and the thread shows it.
+    let read = format!("{ASK}/{id}/read");
+    let mark = post(app, &read, json!({ "message_id": last }), &worker).await;
+    assert_eq!(
+        (mark["reader"].as_str(), mark["message_id"].as_str()),
+        (Some("worker"), Some(last.as_str()))
+    );
+    let heard = zhang_ws.frame_of("consultation.read").await;
+    assert_eq!(heard["mark"]["message_id"], last.as_str());
+    // An older message does not move it back; one of another thread, or none, is refused.
+    let kept = post(app, &read, json!({ "message_id": first }), &worker).await;
+    assert_eq!(kept["message_id"], last.as_str());
+    let resp = app
+        .post(&read, &json!({ "message_id": id }), Some(&worker))
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let resp = app.post(&read, &json!({}), Some(&worker)).await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The lawyer marks too; an official, not a participant, may not.
+    let lawyer_read = format!("{ADMIN}/{id}/read");
+    post(app, &lawyer_read, json!({ "message_id": last }), &zhang_tok).await;
+    let resp = app
+        .post(&lawyer_read, &json!({ "message_id": last }), Some(&w.root))
+        .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let thread = expect(
+        app.get(&format!("{ADMIN}/{id}/messages"), Some(&zhang_tok))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let readers: Vec<&str> = thread["read_marks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["reader"].as_str().unwrap())
+        .collect();
+    assert_eq!(readers.len(), 2);
+    assert!(
+        readers.contains(&"worker") && readers.contains(&"lawyer"),
+        "{readers:?}"
+    );
 }
 
 async fn a_socket_without_a_live_token_is_closed_with_4401(shape: Shape) {

@@ -3,10 +3,11 @@
 
 use diesel::prelude::*;
 use yiwang_infra::db::schema::{
-    audit_log, consultation_categories, consultation_messages, consultations, early_warning_rule,
-    employer_alerts, lawyer_specialties, lawyers, legal_aid_applications, mailbox_letters, members,
-    membership_application_events, membership_applications, membership_history,
-    membership_transfers, officials, organisations, outbox, workers,
+    audit_log, consultation_categories, consultation_messages, consultation_read_marks,
+    consultations, early_warning_rule, employer_alerts, lawyer_specialties, lawyers,
+    legal_aid_applications, mailbox_letters, members, membership_application_events,
+    membership_applications, membership_history, membership_transfers, officials, organisations,
+    outbox, workers,
 };
 use yiwang_infra::db::{connect_once, revert_all_migrations, run_migrations, DbConnection};
 use yiwang_tests::{PgDatabase, Shape};
@@ -264,6 +265,11 @@ fn schema_matches(c: &mut DbConnection) {
             Option<String>,
             Option<String>,
         )>(c)
+        .unwrap();
+    consultation_read_marks::table
+        .select(consultation_read_marks::all_columns)
+        .limit(1)
+        .load::<(String, String, String, String, Time)>(c)
         .unwrap();
     early_warning_rule::table
         .select(early_warning_rule::all_columns)

@@ -4,6 +4,7 @@
 //! official of the consultation's branch releases or refuses text the content check held,
 //! assigns a lawyer, and follows the branch's queue with overdue ones flagged.
 
+use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -22,7 +23,8 @@ use crate::error::{ApiError, Problem};
 use crate::idempotency;
 use crate::routes::admin::lawyers::{listed_lawyer, no_profile};
 use crate::routes::consultations::{
-    message_page, run, ConsultationView, MessageList, MessageQuery,
+    mark_read, message_page, run, ConsultationView, MessageList, MessageQuery, ReadForm,
+    ReadMarkView,
 };
 use crate::routes::{status_filter, PageQuery, Paged};
 use crate::state::AppState;
@@ -173,13 +175,9 @@ pub async fn messages(
     query: web::Query<MessageQuery>,
 ) -> Result<web::Json<MessageList>, ApiError> {
     let (c, actor) = reach(&state, &admin, &id, Permission::ReadConsultations).await?;
-    let kind = match actor {
-        Actor::Lawyer(_) => Author::Lawyer,
-        _ => Author::Official,
-    };
     let me = admin.principal.account_id();
     Ok(web::Json(
-        message_page(&state, c.id, &query, kind, me).await?,
+        message_page(&state, c.id, &query, actor.author(), me).await?,
     ))
 }
 
@@ -400,4 +398,40 @@ fn official_only(admin: &Admin) -> Result<(), ApiError> {
         return Err(ApiError::forbidden());
     }
     Ok(())
+}
+
+/// The lawyer who has the consultation marks the thread read up to a message (已读): the
+/// worker sees it in the thread's `read_marks` and on the live socket.
+#[utoipa::path(post, path = "/api/v1/admin/consultations/{id}/read", tag = "admin: consultations", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Consultation id")),
+    request_body = ReadForm,
+    responses(
+        (status = 200, description = "The lawyer's mark as it stands", body = ReadMarkView),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`not_a_participant`: only the lawyer who has it marks it read", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not the caller's to see", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`message_id` missing or not in the thread", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/admin/consultations/{id}/read")]
+pub async fn read(
+    state: web::Data<AppState>,
+    admin: Admin,
+    id: web::Path<String>,
+    form: web::Json<ReadForm>,
+) -> Result<web::Json<ReadMarkView>, ApiError> {
+    let (c, _) = reach(&state, &admin, &id, Permission::ReadConsultations).await?;
+    let me = admin.principal.account_id();
+    if c.lawyer != Some(me) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_a_participant",
+            "只有承办律师可以标记已读",
+            "Only the lawyer who has the consultation marks it read",
+        ));
+    }
+    let mark = mark_read(&state, &c, Author::Lawyer, me, form.into_inner()).await?;
+    Ok(web::Json(mark))
 }
