@@ -131,6 +131,14 @@ impl TestApp {
             }
         };
         tweak(&mut settings);
+        let mut app = Self::start(settings, shape, Arc::new(emulator)).await;
+        app._dir = Some(dir);
+        app._pg = pg;
+        app
+    }
+
+    /// Builds and serves an app of `settings` (its folder and database owned elsewhere).
+    async fn start(settings: Settings, shape: Shape, emulator: Arc<Emulator>) -> TestApp {
         let app = Application::build(settings.clone())
             .await
             .unwrap_or_else(|e| panic!("the app did not start ({shape:?}): {e}"));
@@ -140,12 +148,12 @@ impl TestApp {
         TestApp {
             base,
             client: reqwest::Client::new(),
-            emulator: Arc::new(emulator),
+            emulator,
             settings,
             shape,
             handle,
-            _dir: Some(dir),
-            _pg: pg,
+            _dir: None,
+            _pg: None,
         }
     }
 
@@ -160,22 +168,12 @@ impl TestApp {
             Shape::Production,
             "replicas share PostgreSQL and Redis"
         );
-        let app = Application::build(self.settings.clone())
-            .await
-            .unwrap_or_else(|e| panic!("the replica did not start: {e}"));
-        let base = format!("http://127.0.0.1:{}", app.port());
-        let handle = app.handle();
-        tokio::spawn(app.run_until_stopped());
-        TestApp {
-            base,
-            client: reqwest::Client::new(),
-            emulator: Arc::clone(&self.emulator),
-            settings: self.settings.clone(),
-            shape: self.shape,
-            handle,
-            _dir: None,
-            _pg: None,
-        }
+        Self::start(
+            self.settings.clone(),
+            self.shape,
+            Arc::clone(&self.emulator),
+        )
+        .await
     }
 
     /// Opens the live socket `/api/v1/ws` with `token` as `Authorization: Bearer`.
@@ -362,6 +360,28 @@ pub async fn assert_problem(resp: Response, status: StatusCode, code: &str) -> V
     assert!(!body["detail"].as_str().unwrap().is_empty());
     assert_eq!(body["request_id"], header_id.as_str());
     body
+}
+
+/// A `multipart/form-data` body: the text `fields`, then a `file` named `file_name`;
+/// `(content type, body)`.
+pub fn multipart(fields: &[(&str, &str)], file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "yiwang-test-boundary-7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 /// A client of the live socket.

@@ -44,6 +44,24 @@ async fn step(socket: &mut Socket) -> (Vec<String>, Value) {
     }
 }
 
+/// Zhang, a wage-arrears lawyer on duty: `(token, id)`.
+async fn lawyer_zhang(w: &World) -> (String, String) {
+    let specialties = &["wage_arrears"];
+    lawyer(w, "zz-zhang", "张明", "14101201010123456", specialties).await
+}
+
+/// The worker behind `tok` asks Zhang (`zhang`) through `app`: the consultation's id.
+async fn ask(app: &TestApp, tok: &str, zhang: &str, message: &str) -> String {
+    let question = json!({ "category": "wage_arrears", "title": "拖欠工资",
+                           "message": message, "lawyer_id": zhang });
+    let asked = expect(
+        app.post(ASK, &question, Some(tok)).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    asked["id"].as_str().unwrap().to_owned()
+}
+
 async fn post(app: &TestApp, path: &str, body: Value, tok: &str) -> Value {
     expect(app.post(path, &body, Some(tok)).await, StatusCode::OK).await
 }
@@ -53,27 +71,13 @@ async fn participants_hear_their_thread_as_it_happens(shape: Shape) {
     let app = &w.app;
     let worker = w.worker("rider").await;
     let stranger = w.worker("stranger").await;
-    let (zhang_tok, zhang) = lawyer(
-        &w,
-        "zz-zhang",
-        "张明",
-        "14101201010123456",
-        &["wage_arrears"],
-    )
-    .await;
+    let (zhang_tok, zhang) = lawyer_zhang(&w).await;
     let mut worker_ws = ready(app, &worker).await;
     let mut zhang_ws = ready(app, &zhang_tok).await;
     let mut stranger_ws = ready(app, &stranger).await;
 
     // The worker asks Zhang: both hear the question and the waiting consultation.
-    let question = json!({ "category": "wage_arrears", "title": "拖欠工资",
-                           "message": "老板拖欠两个月工资", "lawyer_id": zhang });
-    let asked = expect(
-        app.post(ASK, &question, Some(&worker)).await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let id = asked["id"].as_str().unwrap().to_owned();
+    let id = ask(app, &worker, &zhang, "老板拖欠两个月工资").await;
     for socket in [&mut worker_ws, &mut zhang_ws] {
         let (bodies, c) = step(socket).await;
         assert_eq!(bodies, ["老板拖欠两个月工资"]);
@@ -133,22 +137,8 @@ async fn read_marks_move_forward_and_reach_the_other_side(shape: Shape) {
     let w = World::new(shape).await;
     let app = &w.app;
     let worker = w.worker("reader").await;
-    let (zhang_tok, zhang) = lawyer(
-        &w,
-        "zz-zhang",
-        "张明",
-        "14101201010123456",
-        &["wage_arrears"],
-    )
-    .await;
-    let question = json!({ "category": "wage_arrears", "title": "拖欠工资",
-                           "message": "老板拖欠两个月工资", "lawyer_id": zhang });
-    let asked = expect(
-        app.post(ASK, &question, Some(&worker)).await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let id = asked["id"].as_str().unwrap().to_owned();
+    let (zhang_tok, zhang) = lawyer_zhang(&w).await;
+    let id = ask(app, &worker, &zhang, "老板拖欠两个月工资").await;
     post(app, &format!("{ADMIN}/{id}/accept"), json!({}), &zhang_tok).await;
     let answer = json!({ "text": "请保留工资条" });
     post(app, &format!("{ADMIN}/{id}/messages"), answer, &zhang_tok).await;
@@ -249,25 +239,11 @@ async fn a_message_through_one_process_reaches_a_socket_on_the_other() {
     let w = World::new(Shape::Production).await;
     let (one, two) = (&w.app, &w.app.replica().await);
     let worker = w.worker("driver").await;
-    let (zhang_tok, zhang) = lawyer(
-        &w,
-        "zz-zhang",
-        "张明",
-        "14101201010123456",
-        &["wage_arrears"],
-    )
-    .await;
+    let (zhang_tok, zhang) = lawyer_zhang(&w).await;
     let mut worker_on_two = ready(two, &worker).await;
     let mut zhang_on_one = ready(one, &zhang_tok).await;
 
-    let question = json!({ "category": "wage_arrears", "title": "货运公司欠运费",
-                           "message": "跑了三趟车，运费一直没结", "lawyer_id": zhang });
-    let asked = expect(
-        two.post(ASK, &question, Some(&worker)).await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let id = asked["id"].as_str().unwrap().to_owned();
+    let id = ask(two, &worker, &zhang, "跑了三趟车，运费一直没结").await;
     let (bodies, _) = step(&mut zhang_on_one).await;
     assert_eq!(bodies, ["跑了三趟车，运费一直没结"]);
 

@@ -12,7 +12,7 @@ use diesel::prelude::*;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 use yiwang_infra::db::schema::{audit_log, mutual_aid_claims, outbox};
-use yiwang_tests::{assert_problem, both_shapes, Shape};
+use yiwang_tests::{assert_problem, both_shapes, multipart, Shape};
 
 use crate::membership::{assert_invalid, assert_problem_zh, db, expect, id, person, World};
 
@@ -87,25 +87,6 @@ fn line(invoice: &str, yuan: i64) -> Value {
 
 fn payee() -> Value {
     json!({ "account_name": "王建军", "bank": "中国工商银行晋城分行", "account_number": "6222 0212 3456 7890 123" })
-}
-
-/// A `multipart/form-data` body with `kind` and a `file` named `file_name`.
-fn multipart(kind: &str, file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
-    let boundary = "yiwang-test-boundary-7MA4YWxkTrZu0gW";
-    let mut body = Vec::new();
-    body.extend_from_slice(
-        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\n{kind}\r\n")
-            .as_bytes(),
-    );
-    body.extend_from_slice(
-        format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-        )
-        .as_bytes(),
-    );
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 /// The mutual-aid world: the membership world plus a plan run by 郑州市总工会, its officials
@@ -215,7 +196,7 @@ impl Aid {
         name: &str,
         bytes: &[u8],
     ) -> Response {
-        let (content_type, body) = multipart(kind, name, bytes);
+        let (content_type, body) = multipart(&[("kind", kind)], name, bytes);
         self.w
             .app
             .client

@@ -4,7 +4,7 @@
 //! bytes are encrypted at rest (`yiwang_infra::documents`), served only to the claim's owner
 //! and to officials in scope, and every download is audited.
 
-use actix_multipart::{Field, Multipart, MultipartError};
+use actix_multipart::Multipart;
 use actix_web::http::header::{
     Charset, ContentDisposition, DispositionParam, DispositionType, ExtendedValue,
 };
@@ -29,6 +29,7 @@ use crate::auth::tokens::Scope;
 use crate::auth::{self, audit_change, Principal};
 use crate::error::{ApiError, Problem};
 use crate::state::AppState;
+use crate::upload::{link_expired, multipart_error, read_field, unknown_field};
 
 /// A signed download link.
 #[derive(Debug, Serialize, ToSchema)]
@@ -37,52 +38,6 @@ pub struct DocumentLink {
     pub url: String,
     /// When it stops working (Unix seconds); links live 5 minutes.
     pub expires_at: i64,
-}
-
-fn upload_error(status: StatusCode, code: &'static str, zh: &str, en: &str) -> ApiError {
-    ApiError::new(status, code, zh, en)
-}
-
-fn too_large() -> ApiError {
-    upload_error(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "file_too_large",
-        "文件超过 10 MB 上限，请压缩或分页拍摄后再上传",
-        "The file exceeds the 10 MB limit",
-    )
-}
-
-fn multipart_error(e: &MultipartError) -> ApiError {
-    match e {
-        MultipartError::ContentTypeMissing
-        | MultipartError::ContentTypeParse
-        | MultipartError::ContentTypeIncompatible
-        | MultipartError::BoundaryMissing => upload_error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "请以 multipart/form-data 上传文件",
-            "Upload the file as multipart/form-data",
-        ),
-        other => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
-            "无法读取上传的内容，请重试",
-            format!("Cannot read the upload: {other}"),
-        ),
-    }
-}
-
-/// All bytes of `field`, refusing at the first byte past `max` (413).
-async fn read_field(field: &mut Field, max: usize) -> Result<Vec<u8>, ApiError> {
-    let mut bytes = Vec::new();
-    while let Some(chunk) = field.next().await {
-        let chunk = chunk.map_err(|e| multipart_error(&e))?;
-        if bytes.len() + chunk.len() > max {
-            return Err(too_large());
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(bytes)
 }
 
 /// What the bytes are, by their signature; `None` unless JPEG, PNG or PDF.
@@ -162,15 +117,7 @@ pub async fn upload(
                 let bytes = read_field(&mut field, MAX_DOCUMENT_BYTES).await?;
                 file = Some((file_name, bytes));
             }
-            other => {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "unknown_field",
-                    format!("表单含有不认识的字段 `{other}`，只接受 kind 和 file"),
-                    format!("Unknown form field `{other}`; only `kind` and `file` are read"),
-                )
-                .field(other, "unknown_field", "不认识的字段", "unknown field"));
-            }
+            other => return Err(unknown_field(other, &["kind", "file"])),
         }
     }
     let kind = match kind.as_deref() {
@@ -201,7 +148,7 @@ pub async fn upload(
         ));
     };
     let media_type = sniff(&bytes).ok_or_else(|| {
-        upload_error(
+        ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_file_type",
             "只能上传 JPEG、PNG 图片或 PDF 文件（按文件内容判断，与文件名无关）",
@@ -343,28 +290,20 @@ pub async fn download(
     state: web::Data<AppState>,
     token: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let expired = || {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "link_expired",
-            "链接已失效（有效期 5 分钟），请返回重新打开",
-            "The link is invalid or has expired (links live 5 minutes); open it again",
-        )
-    };
     let claims = state
         .tokens
         .verify_scoped(Scope::Document, &token)
-        .ok_or_else(expired)?;
+        .ok_or_else(link_expired)?;
     let (claim_id, document_id) = claims
         .sub
         .split_once('/')
         .and_then(|(c, d)| Some((ClaimId::parse(c)?, DocumentId::parse(d)?)))
-        .ok_or_else(expired)?;
+        .ok_or_else(link_expired)?;
     let (kind, account) = claims
         .num
         .split_once(':')
         .and_then(|(k, a)| Some((AccountKind::parse(k)?, AccountId::parse(a)?)))
-        .ok_or_else(expired)?;
+        .ok_or_else(link_expired)?;
     let document = state.mutual_aid.document(claim_id, document_id).await?;
     let bytes = state.documents.get(&document.object_key).await?;
     let change = audit_change(
