@@ -78,6 +78,9 @@ pub enum Scope {
     /// A claim document's download link: `sub` is `{claim id}/{document id}`, `num` the
     /// account the link was issued to.
     Document,
+    /// A consultation attachment's link (an image or a voice recording): `sub` is
+    /// `{consultation id}/{message id}`, `num` the account the link was issued to.
+    Attachment,
 }
 
 impl Scope {
@@ -85,13 +88,14 @@ impl Scope {
         match self {
             Scope::MemberCard => card_audience(audience),
             Scope::Document => format!("{audience}#document"),
+            Scope::Attachment => format!("{audience}#attachment"),
         }
     }
 
     fn ttl_secs(self) -> i64 {
         match self {
             Scope::MemberCard => CARD_TOKEN_TTL_SECS,
-            Scope::Document => DOCUMENT_LINK_TTL_SECS,
+            Scope::Document | Scope::Attachment => DOCUMENT_LINK_TTL_SECS,
         }
     }
 }
@@ -109,6 +113,7 @@ pub struct TokenKeys {
     ttl_secs: u64,
     verified: quick_cache::sync::Cache<String, Arc<Claims>>,
     document_validation: Validation,
+    attachment_validation: Validation,
 }
 
 fn card_audience(audience: &str) -> String {
@@ -201,8 +206,11 @@ impl TokenKeys {
         card_validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         let mut document_validation = card_validation.clone();
         document_validation.set_audience(&[Scope::Document.audience(audience)]);
+        let mut attachment_validation = card_validation.clone();
+        attachment_validation.set_audience(&[Scope::Attachment.audience(audience)]);
         Ok(TokenKeys {
             document_validation,
+            attachment_validation,
             encoding: EncodingKey::from_ed_der(der),
             decoding: DecodingKey::from_ed_der(&public),
             validation,
@@ -299,6 +307,7 @@ impl TokenKeys {
         let validation = match scope {
             Scope::MemberCard => &self.card_validation,
             Scope::Document => &self.document_validation,
+            Scope::Attachment => &self.attachment_validation,
         };
         jsonwebtoken::decode::<CardClaims>(token, &self.decoding, validation)
             .ok()

@@ -1,5 +1,6 @@
 //! Messages of a consultation thread: text from the worker or the lawyer (1–2,000
-//! characters, through msgSecCheck first) and system lines for the steps both should see
+//! characters, through msgSecCheck first), images and voice ([`Attachment`], the bytes kept
+//! sealed in the document store) and system lines for the steps both should see
 //! ("张明 律师已接单"). Ids are UUIDv7, so they sort by time and serve as the `after` cursor of
 //! clients that poll.
 
@@ -55,6 +56,78 @@ impl Author {
     }
 }
 
+/// Largest image or voice recording, bytes (10 MB, as claim documents).
+pub const MAX_ATTACHMENT_BYTES: usize = 10 * 1024 * 1024;
+
+/// Longest voice recording, seconds (WeChat's recorder stops at 10 minutes).
+pub const MAX_VOICE_SECONDS: u32 = 600;
+
+/// What an attachment's bytes are, judged by their signature, never by a name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachmentType {
+    /// `image/jpeg`.
+    Jpeg,
+    /// `image/png`.
+    Png,
+    /// `audio/mp4` (AAC in an MP4 container: WeChat's recorder with `format: 'aac'`).
+    M4a,
+    /// `audio/aac` (raw ADTS).
+    Aac,
+    /// `audio/mpeg` (WeChat's recorder with `format: 'mp3'`).
+    Mp3,
+    /// `audio/wav`.
+    Wav,
+}
+
+impl AttachmentType {
+    /// Every accepted type.
+    pub const ALL: [AttachmentType; 6] = [
+        AttachmentType::Jpeg,
+        AttachmentType::Png,
+        AttachmentType::M4a,
+        AttachmentType::Aac,
+        AttachmentType::Mp3,
+        AttachmentType::Wav,
+    ];
+
+    /// The MIME type, as stored and served.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttachmentType::Jpeg => "image/jpeg",
+            AttachmentType::Png => "image/png",
+            AttachmentType::M4a => "audio/mp4",
+            AttachmentType::Aac => "audio/aac",
+            AttachmentType::Mp3 => "audio/mpeg",
+            AttachmentType::Wav => "audio/wav",
+        }
+    }
+
+    /// Parses [`Self::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// Whether it is a voice recording (else an image).
+    pub fn is_voice(self) -> bool {
+        !matches!(self, AttachmentType::Jpeg | AttachmentType::Png)
+    }
+}
+
+/// An image or a voice recording in a thread. The bytes are in the document store under
+/// `key`, encrypted at rest; they are read through short-lived signed links, and every read is
+/// audited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// What the bytes are.
+    pub media_type: AttachmentType,
+    /// Size, bytes.
+    pub bytes: u64,
+    /// A voice recording's length, seconds, as the recorder reported it.
+    pub seconds: Option<u32>,
+    /// Where the bytes are: `consultations/{consultation id}/{message id}`.
+    pub key: String,
+}
+
 /// One message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
@@ -66,8 +139,11 @@ pub struct Message {
     pub author: Author,
     /// Their account (none for the system).
     pub author_id: Option<AccountId>,
-    /// The text.
+    /// The text; for an image `[图片]`, for a voice recording `[语音]` (what a client that
+    /// shows only text shows).
     pub body: String,
+    /// The image or voice recording.
+    pub attachment: Option<Attachment>,
     /// Held by msgSecCheck (`review`, or the check could not be reached): shown to its
     /// author and officials only, until an official releases it.
     pub held: bool,
@@ -108,10 +184,38 @@ impl Message {
             author,
             author_id,
             body,
+            attachment: None,
             held: false,
             trace_id: None,
             created_at: at,
         }
+    }
+
+    /// A message carrying an image or a voice recording (`media_type`, `bytes`, `seconds`)
+    /// by `author` (`author_id`) in `consultation` at `at`; its bytes go under
+    /// [`Attachment::key`].
+    pub fn with_attachment(
+        consultation: ConsultationId,
+        author: Author,
+        author_id: AccountId,
+        media_type: AttachmentType,
+        bytes: u64,
+        seconds: Option<u32>,
+        at: DateTime<Utc>,
+    ) -> Message {
+        let body = if media_type.is_voice() {
+            "[语音]"
+        } else {
+            "[图片]"
+        };
+        let mut m = Message::new(consultation, author, Some(author_id), body.into(), at);
+        m.attachment = Some(Attachment {
+            media_type,
+            bytes,
+            seconds: seconds.filter(|_| media_type.is_voice()),
+            key: format!("consultations/{consultation}/{}", m.id),
+        });
+        m
     }
 
     /// Whether `viewer` (of `author` kind, or an official) may read it: held messages reach

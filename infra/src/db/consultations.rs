@@ -12,7 +12,9 @@ use yiwang_domain::account::AccountId;
 use yiwang_domain::audit::Change;
 use yiwang_domain::consultation::category::CategoryCode;
 use yiwang_domain::consultation::early_warning::EmployerKey;
-use yiwang_domain::consultation::message::{Author, Message, MessageId, ReadMark};
+use yiwang_domain::consultation::message::{
+    Attachment, AttachmentType, Author, Message, MessageId, ReadMark,
+};
 use yiwang_domain::consultation::store::{Act, ActError, ConsultationRepository, Step};
 use yiwang_domain::consultation::thread::{
     decide, Command, Consultation, ConsultationId, ConsultationStatus, Context, Outcome, Rating,
@@ -158,10 +160,27 @@ struct MessageRow {
     held: bool,
     trace_id: Option<String>,
     created_at: NaiveDateTime,
+    attachment_key: Option<String>,
+    attachment_type: Option<String>,
+    attachment_bytes: Option<i64>,
+    attachment_seconds: Option<i32>,
 }
 
 impl MessageRow {
     fn into_domain(self) -> Result<Message, RepoError> {
+        let attachment = match (self.attachment_key, self.attachment_type) {
+            (Some(key), Some(media_type)) => Some(Attachment {
+                media_type: AttachmentType::parse(&media_type)
+                    .ok_or_else(|| corrupt("attachment type", &media_type))?,
+                bytes: self
+                    .attachment_bytes
+                    .and_then(|b| u64::try_from(b).ok())
+                    .unwrap_or(0),
+                seconds: self.attachment_seconds.and_then(|s| u32::try_from(s).ok()),
+                key,
+            }),
+            _ => None,
+        };
         Ok(Message {
             id: MessageId::parse(&self.id).ok_or_else(|| corrupt("message id", &self.id))?,
             consultation_id: ConsultationId::parse(&self.consultation_id)
@@ -169,6 +188,7 @@ impl MessageRow {
             author: Author::parse(&self.author).ok_or_else(|| corrupt("author", &self.author))?,
             author_id: self.author_id.as_deref().map(account_id).transpose()?,
             body: self.body,
+            attachment,
             held: self.held,
             trace_id: self.trace_id,
             created_at: from_naive(self.created_at),
@@ -217,6 +237,17 @@ fn insert_messages(c: &mut DbConnection, messages: &[Message]) -> QueryResult<()
                 msg::held.eq(m.held),
                 msg::trace_id.eq(m.trace_id.as_deref()),
                 msg::created_at.eq(to_naive(m.created_at)),
+                msg::attachment_key.eq(m.attachment.as_ref().map(|a| a.key.as_str())),
+                msg::attachment_type.eq(m.attachment.as_ref().map(|a| a.media_type.as_str())),
+                msg::attachment_bytes.eq(m
+                    .attachment
+                    .as_ref()
+                    .map(|a| i64::try_from(a.bytes).unwrap_or(i64::MAX))),
+                msg::attachment_seconds.eq(m
+                    .attachment
+                    .as_ref()
+                    .and_then(|a| a.seconds)
+                    .map(|s| i32::try_from(s).unwrap_or(i32::MAX))),
             )
         })
         .collect();
@@ -409,6 +440,25 @@ impl ConsultationRepository for Database {
             .map_err(|e: TxError| e.into_repo("read_mark"))
         })
         .await
+    }
+
+    async fn message(&self, id: ConsultationId, message: MessageId) -> Result<Message, RepoError> {
+        self.run(move |c| {
+            let row: MessageRow = msg::table
+                .find(message.to_string())
+                .filter(msg::consultation_id.eq(id.to_string()))
+                .select(MessageRow::as_select())
+                .first(c)
+                .map_err(|e| TxError::from(e).into_repo("message"))?;
+            row.into_domain()
+        })
+        .await
+    }
+
+    async fn audit_read(&self, change: &Change) -> Result<(), RepoError> {
+        let change = change.clone();
+        self.run(move |c| record_change(c, &change).map_err(unexpected))
+            .await
     }
 
     async fn read_marks(&self, id: ConsultationId) -> Result<Vec<ReadMark>, RepoError> {

@@ -486,6 +486,10 @@ diesel::table! {
         held -> Bool,
         trace_id -> Nullable<Text>,
         created_at -> Timestamp,
+        attachment_key -> Nullable<Text>,
+        attachment_type -> Nullable<Text>,
+        attachment_bytes -> Nullable<BigInt>,
+        attachment_seconds -> Nullable<Integer>,
     }
 }
 

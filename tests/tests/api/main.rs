@@ -7,6 +7,7 @@ mod account_deletion;
 mod admin;
 mod auth;
 mod bad_input;
+mod consultation_attachments;
 mod consultations;
 mod early_warnings;
 mod health;

@@ -237,6 +237,18 @@ pub(crate) async fn outbox_payloads(w: &World, topic: &'static str) -> Vec<Value
         .collect()
 }
 
+/// How many audit rows have `action`.
+pub(crate) async fn audit_actions(w: &World, action: &'static str) -> i64 {
+    db(&w.app, move |c| {
+        audit_log::table
+            .filter(audit_log::action.eq(action))
+            .count()
+            .get_result(c)
+            .unwrap()
+    })
+    .await
+}
+
 async fn stored_applications(app: &TestApp) -> i64 {
     db(app, |c| {
         membership_applications::table

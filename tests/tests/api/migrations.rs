@@ -308,6 +308,10 @@ fn schema_matches(c: &mut DbConnection) {
             bool,
             Option<String>,
             Time,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+            Option<i32>,
         )>(c)
         .unwrap();
     legal_aid_applications::table

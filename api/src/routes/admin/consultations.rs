@@ -4,6 +4,7 @@
 //! official of the consultation's branch releases or refuses text the content check held,
 //! assigns a lawyer, and follows the branch's queue with overdue ones flagged.
 
+use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -22,10 +23,12 @@ use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
 use crate::idempotency;
 use crate::routes::admin::lawyers::{listed_lawyer, no_profile};
+use crate::routes::consultations::attachments::{self, Upload};
 use crate::routes::consultations::{
     mark_read, message_page, run, ConsultationView, MessageList, MessageQuery, ReadForm,
     ReadMarkView,
 };
+use crate::routes::mutual_aid::documents::DocumentLink;
 use crate::routes::{status_filter, PageQuery, Paged};
 use crate::state::AppState;
 
@@ -434,4 +437,72 @@ pub async fn read(
     }
     let mark = mark_read(&state, &c, Author::Lawyer, me, form.into_inner()).await?;
     Ok(web::Json(mark))
+}
+
+/// The lawyer who has the consultation sends an image or a voice recording, like a text
+/// answer. With `Idempotency-Key`, a retry of the same file sends once.
+#[utoipa::path(post, path = "/api/v1/admin/consultations/{id}/attachments", tag = "admin: consultations", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Consultation id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1–100 visible ASCII characters; a retry with the same key and file sends once")),
+    request_body(content_type = "multipart/form-data", description = "`file`: a JPEG or PNG image, or an AAC (MP4 or ADTS), MP3 or WAV recording, at most 10 MB; `seconds`: a recording's length, 1–600"),
+    responses(
+        (status = 200, description = "Sent; the consultation as it is now", body = ConsultationView),
+        (status = 400, description = "Unreadable form, or a field other than `file` and `seconds`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a lawyer", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not the lawyer's consultation", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`not_open`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`file_too_large`: over 10 MB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_file_type`, or not multipart", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`file` missing, `seconds` out of range, `idempotency_key_reused`", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/admin/consultations/{id}/attachments")]
+pub async fn attach(
+    state: web::Data<AppState>,
+    admin: Admin,
+    req: HttpRequest,
+    id: web::Path<String>,
+    form: Multipart,
+) -> Result<HttpResponse, ApiError> {
+    if admin.role != Role::Lawyer {
+        return Err(ApiError::forbidden());
+    }
+    let (c, actor) = reach(&state, &admin, &id, Permission::HandleConsultations).await?;
+    let upload = Upload::read(form).await?;
+    let route = format!("POST /api/v1/admin/consultations/{}/attachments", c.id);
+    let principal = &admin.principal;
+    attachments::attach(
+        &state,
+        &req,
+        principal,
+        &c,
+        actor,
+        Author::Lawyer,
+        upload,
+        route,
+    )
+    .await
+}
+
+/// A link to an image or voice recording of a consultation the caller may read, valid 5
+/// minutes; each read is audited.
+#[utoipa::path(post, path = "/api/v1/admin/consultations/{id}/messages/{message_id}/link", tag = "admin: consultations", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Consultation id"), ("message_id" = String, Path, description = "Message id")),
+    responses(
+        (status = 200, description = "The link", body = DocumentLink),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Role may not read consultations", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not the caller's to see, or no attachment in that message", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/admin/consultations/{id}/messages/{message_id}/link")]
+pub async fn link(
+    state: web::Data<AppState>,
+    admin: Admin,
+    path: web::Path<(String, String)>,
+) -> Result<web::Json<DocumentLink>, ApiError> {
+    let (id, message_id) = path.into_inner();
+    let (c, actor) = reach(&state, &admin, &id, Permission::ReadConsultations).await?;
+    let principal = &admin.principal;
+    let link = attachments::link(&state, principal, actor.author(), &c, &message_id).await?;
+    Ok(web::Json(link))
 }

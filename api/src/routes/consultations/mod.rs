@@ -3,6 +3,8 @@
 //! What the worker writes goes through msgSecCheck first ([`crate::moderation`]). Asking and
 //! writing honour `Idempotency-Key`, so a double tap on a weak network sends once.
 
+pub mod attachments;
+
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -26,6 +28,7 @@ use yiwang_domain::wechat::ContentScene;
 use yiwang_domain::AccountId;
 use yiwang_infra::live::Delivery;
 
+use self::attachments::AttachmentView;
 use crate::auth::Worker;
 use crate::error::{ApiError, Problem};
 use crate::idempotency::{self, Pending};
@@ -139,8 +142,11 @@ pub struct MessageView {
     pub author: &'static str,
     /// The author's account (absent for the system).
     pub author_id: Option<String>,
-    /// The text.
+    /// The text (`[图片]` or `[语音]` for an attachment).
     pub body: String,
+    /// An image or voice recording: read it through
+    /// `POST …/messages/{message_id}/link`.
+    pub attachment: Option<AttachmentView>,
     /// Held by the content check: shown to its author and officials only.
     pub held: bool,
     /// When (UTC).
@@ -154,6 +160,7 @@ impl From<&Message> for MessageView {
             author: m.author.as_str(),
             author_id: m.author_id.map(|a| a.to_string()),
             body: m.body.clone(),
+            attachment: m.attachment.as_ref().map(AttachmentView::from),
             held: m.held,
             created_at: m.created_at,
         }
