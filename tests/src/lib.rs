@@ -442,6 +442,15 @@ impl Socket {
         }
     }
 
+    /// Sends a close frame (1000); the server's answer is then [`Socket::hear`]d.
+    pub async fn close(&mut self) {
+        use futures_util::SinkExt;
+        self.stream
+            .send(tokio_tungstenite::tungstenite::Message::Close(None))
+            .await
+            .unwrap();
+    }
+
     /// Sends a text frame.
     pub async fn send(&mut self, text: &str) {
         use futures_util::SinkExt;

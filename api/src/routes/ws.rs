@@ -115,8 +115,8 @@ fn reason(code: CloseCode, description: &str) -> CloseReason {
     }
 }
 
-/// Serves `principal`'s frames until the client leaves (`None`: nothing left to say) or the
-/// server closes (the reason).
+/// Serves `principal`'s frames until the connection ends (`None`: nothing left to say) or
+/// a close frame is due (the reason: the server's, or the answer to the client's).
 async fn serve(
     state: &Arc<AppState>,
     mut session: Session,
@@ -153,7 +153,11 @@ async fn serve(
                     Some(Ok(Message::Text(text))) if is_ping(&text) => {
                         session.text(r#"{"type":"pong"}"#).await.ok()?;
                     }
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return None,
+                    // The client closes: answer with a close frame (RFC 6455 §5.5.1).
+                    Some(Ok(Message::Close(_))) => {
+                        return Some(reason(CloseCode::Normal, "再见"));
+                    }
+                    Some(Err(_)) | None => return None,
                     Some(Ok(_)) => {}
                 }
             }

@@ -131,6 +131,8 @@ async fn participants_hear_their_thread_as_it_happens(shape: Shape) {
     assert_eq!(stranger_ws.hear(300).await, Heard::Nothing);
     stranger_ws.send(r#"{"type":"ping"}"#).await;
     assert_eq!(stranger_ws.frame().await, json!({ "type": "pong" }));
+    stranger_ws.close().await;
+    assert_eq!(stranger_ws.hear(3_000).await, Heard::Closed(1000));
 }
 
 async fn read_marks_move_forward_and_reach_the_other_side(shape: Shape) {
