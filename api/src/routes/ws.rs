@@ -1,6 +1,7 @@
 //! The live socket: `GET /api/v1/ws`, a WebSocket that pushes what happens in the caller's
-//! consultations (new messages, state changes) as JSON text frames, from whichever API
-//! process the change went through ([`yiwang_infra::live`]).
+//! consultations (new messages, state changes, read marks) as JSON text frames, from
+//! whichever API process the change went through ([`yiwang_infra::live`]). An on-duty lawyer
+//! also hears the consultations of their specialties that enter the pool or leave it.
 //!
 //! - **Authentication**: the access token, as `Authorization: Bearer …` (WeChat's
 //!   `wx.connectSocket` sets headers) or as the `access_token` query parameter (RFC 6750 §2.3,

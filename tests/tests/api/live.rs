@@ -14,6 +14,7 @@ use crate::membership::{expect, World};
 both_shapes!(
     participants_hear_their_thread_as_it_happens,
     read_marks_move_forward_and_reach_the_other_side,
+    the_pool_hears_work_arrive_and_leave,
     a_socket_without_a_live_token_is_closed_with_4401,
 );
 
@@ -203,6 +204,41 @@ async fn read_marks_move_forward_and_reach_the_other_side(shape: Shape) {
         readers.contains(&"worker") && readers.contains(&"lawyer"),
         "{readers:?}"
     );
+}
+
+async fn the_pool_hears_work_arrive_and_leave(shape: Shape) {
+    let w = World::new(shape).await;
+    let app = &w.app;
+    let worker = w.worker("picker").await;
+    let (zhang_tok, _) = lawyer_zhang(&w).await;
+    let (li_tok, _) = lawyer(&w, "zz-li", "李静", "14101201110654321", &["wage_arrears"]).await;
+    let (wang_tok, _) = lawyer(&w, "zz-wang", "王刚", "14101201210777777", &["criminal"]).await;
+    let mut li_ws = ready(app, &li_tok).await;
+    let mut wang_ws = ready(app, &wang_tok).await;
+
+    // Asked of nobody in particular: the on-duty lawyers of the category hear it waiting.
+    let question =
+        json!({ "category": "wage_arrears", "title": "拖欠工资", "message": "老板跑路了" });
+    let asked = expect(
+        app.post(ASK, &question, Some(&worker)).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let id = asked["id"].as_str().unwrap();
+    let heard = li_ws.frame_of("consultation.updated").await;
+    assert_eq!(
+        (
+            heard["consultation"]["id"].as_str(),
+            heard["consultation"]["status"].as_str()
+        ),
+        (Some(id), Some("waiting"))
+    );
+
+    // Zhang takes it: Li hears it leave the pool; Wang, of another specialty, heard nothing.
+    post(app, &format!("{ADMIN}/{id}/accept"), json!({}), &zhang_tok).await;
+    let heard = li_ws.frame_of("consultation.updated").await;
+    assert_eq!(heard["consultation"]["status"], "open");
+    assert_eq!(wang_ws.hear(300).await, Heard::Nothing);
 }
 
 async fn a_socket_without_a_live_token_is_closed_with_4401(shape: Shape) {

@@ -15,7 +15,7 @@ use yiwang_domain::audit::{Change, OutboxEvent};
 use yiwang_domain::clock;
 use yiwang_domain::consultation::category::CategoryCode;
 use yiwang_domain::consultation::message::{self, Author, Message, MessageId, ReadMark};
-use yiwang_domain::consultation::store::{Act, ActError};
+use yiwang_domain::consultation::store::{Act, ActError, LawyerFilter};
 use yiwang_domain::consultation::thread::{
     Actor, Command, Consultation, ConsultationId, ConsultationStatus, Outcome, Question, Rating,
     Refusal,
@@ -331,7 +331,8 @@ pub async fn run(
         .await
         .map_err(act_error)?;
     let c = &step.outcome.consultation;
-    push(state, c, &step.messages, at).await;
+    let pooled = [step.outcome.from, c.status].contains(&ConsultationStatus::Waiting);
+    push(state, c, &step.messages, at, pooled).await;
     let body = serde_json::to_value(ConsultationView::new(c, at).for_reader(reader))
         .map_err(|e| ApiError::internal(&e))?;
     Ok((StatusCode::OK, body))
@@ -408,11 +409,47 @@ pub async fn push_read(state: &AppState, c: &Consultation, mark: &ReadMark) {
     send(state, c, frames).await;
 }
 
+/// The on-duty lawyers of `c`'s category, other than the one who has it: the pool that may
+/// accept a waiting consultation (none while a picked lawyer's minutes run).
+async fn pool(state: &AppState, c: &Consultation, at: DateTime<Utc>) -> Vec<AccountId> {
+    if c.reserved_until.is_some_and(|until| until > at) {
+        return Vec::new();
+    }
+    let filter = LawyerFilter {
+        category: Some(c.category.clone()),
+        scope: None,
+    };
+    let page = Page {
+        after: None,
+        limit: 200,
+    };
+    match state.roster.lawyers(&filter, &page).await {
+        Ok(lawyers) => lawyers
+            .into_iter()
+            .take_while(|l| l.on_duty)
+            .map(|l| l.account_id)
+            .filter(|a| c.lawyer != Some(*a) && c.chosen_lawyer != Some(*a))
+            .collect(),
+        Err(e) => {
+            tracing::warn!(consultation = %c.id, error = %e, "live: the pool is not told");
+            Vec::new()
+        }
+    }
+}
+
 /// Tells the participants' open sockets ([`participants`]), in whichever process they are,
-/// what a step did: each new message they may read, then the consultation as it is now. Sent
-/// after the commit and at most once: a failure is logged, and clients that missed a frame
-/// catch up with `GET …/messages?after=`.
-pub async fn push(state: &AppState, c: &Consultation, written: &[Message], at: DateTime<Utc>) {
+/// what a step did: each new message they may read, then the consultation as it is now. When
+/// the step put the consultation in the pool or took it out (`pooled`), the pool's lawyers
+/// ([`pool`]) hear the consultation too, so their lists follow. Sent after the commit and at
+/// most once: a failure is logged, and clients that missed a frame catch up with
+/// `GET …/messages?after=`.
+pub async fn push(
+    state: &AppState,
+    c: &Consultation,
+    written: &[Message],
+    at: DateTime<Utc>,
+    pooled: bool,
+) {
     let mut frames = Vec::new();
     for (kind, account) in participants(c) {
         for m in written.iter().filter(|m| m.visible_to(kind, account)) {
@@ -424,6 +461,12 @@ pub async fn push(state: &AppState, c: &Consultation, written: &[Message], at: D
         }
         let consultation = ConsultationView::new(c, at).for_reader(kind);
         frames.push((account, ConsultationFrame::Updated { consultation }));
+    }
+    if pooled {
+        for account in pool(state, c, at).await {
+            let consultation = ConsultationView::new(c, at).for_reader(Author::Lawyer);
+            frames.push((account, ConsultationFrame::Updated { consultation }));
+        }
     }
     send(state, c, frames).await;
 }
@@ -618,7 +661,15 @@ pub async fn ask(
             .consultations
             .open(&consultation, &first, &change)
             .await?;
-        push(&state, &consultation, std::slice::from_ref(&first), at).await;
+        let pooled = consultation.status == ConsultationStatus::Waiting;
+        push(
+            &state,
+            &consultation,
+            std::slice::from_ref(&first),
+            at,
+            pooled,
+        )
+        .await;
         Ok((StatusCode::CREATED, view))
     })
     .await
