@@ -1,13 +1,79 @@
 //! What every file upload and signed download shares: reading a `multipart/form-data` field
 //! up to a limit, the answers for a form that cannot be read or a file too large, and the
-//! answer for a download link that expired. Used by claim documents and consultation
-//! attachments.
+//! signed links files are read through (issued to one account, audited under it, 5 minutes).
+//! Used by claim documents and consultation attachments.
 
 use actix_multipart::{Field, MultipartError};
 use actix_web::http::StatusCode;
 use futures_util::StreamExt as _;
+use serde::Serialize;
+use utoipa::ToSchema;
+use yiwang_domain::account::{AccountId, AccountKind};
+use yiwang_domain::audit::Actor;
 
+use crate::auth::tokens::Scope;
+use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A signed download link.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentLink {
+    /// Path of the download (`GET`, no `Authorization` needed), relative to the API's origin.
+    pub url: String,
+    /// When it stops working (Unix seconds); links live 5 minutes.
+    pub expires_at: i64,
+}
+
+/// A link of `scope` to part `part` of record `record`, for `principal`, served at
+/// `{path}/{token}`.
+pub fn signed_link(
+    state: &AppState,
+    principal: &Principal,
+    scope: Scope,
+    (record, part): (impl std::fmt::Display, impl std::fmt::Display),
+    path: &str,
+) -> Result<DocumentLink, ApiError> {
+    let holder = format!(
+        "{}:{}",
+        principal.session.kind.as_str(),
+        principal.account_id()
+    );
+    let (token, expires_at) = state
+        .tokens
+        .issue_scoped(scope, &format!("{record}/{part}"), &holder)
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(DocumentLink {
+        url: format!("{path}/{token}"),
+        expires_at,
+    })
+}
+
+/// What a link of `scope` names — the record and the part, read by `parse` — and who it
+/// was issued to, as the actor of the read's audit row. `link_expired` for a token that is
+/// unknown, altered, expired or of another scope.
+pub fn open_link<R, P>(
+    state: &AppState,
+    scope: Scope,
+    token: &str,
+    parse: impl Fn(&str, &str) -> Option<(R, P)>,
+) -> Result<(R, P, Actor), ApiError> {
+    let claims = state
+        .tokens
+        .verify_scoped(scope, token)
+        .ok_or_else(link_expired)?;
+    let (record, part) = claims
+        .sub
+        .split_once('/')
+        .and_then(|(r, p)| parse(r, p))
+        .ok_or_else(link_expired)?;
+    let (kind, id) = claims
+        .num
+        .split_once(':')
+        .and_then(|(k, a)| Some((AccountKind::parse(k)?, AccountId::parse(a)?)))
+        .ok_or_else(link_expired)?;
+    Ok((record, part, Actor::Account { kind, id }))
+}
 
 /// 413 `file_too_large` for a file over `limit_mb` megabytes.
 pub fn too_large(limit_mb: usize) -> ApiError {

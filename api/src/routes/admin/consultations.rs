@@ -28,9 +28,9 @@ use crate::routes::consultations::{
     mark_read, message_page, run, ConsultationView, MessageList, MessageQuery, ReadForm,
     ReadMarkView,
 };
-use crate::routes::mutual_aid::documents::DocumentLink;
 use crate::routes::{status_filter, PageQuery, Paged};
 use crate::state::AppState;
+use crate::upload::DocumentLink;
 
 /// The calling lawyer's profile; 404 `no_profile` before an administrator wrote it.
 async fn my_profile(state: &AppState, admin: &Admin) -> Result<Lawyer, ApiError> {

@@ -17,8 +17,6 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
-use yiwang_domain::account::{AccountId, AccountKind};
-use yiwang_domain::audit::Actor as AuditActor;
 use yiwang_domain::clock;
 use yiwang_domain::consultation::message::{
     Attachment, AttachmentType, Author, Message, MessageId, MAX_ATTACHMENT_BYTES, MAX_VOICE_SECONDS,
@@ -30,9 +28,10 @@ use crate::auth::tokens::Scope;
 use crate::auth::{audit_change, Principal, Worker};
 use crate::error::{ApiError, Problem};
 use crate::idempotency;
-use crate::routes::mutual_aid::documents::DocumentLink;
 use crate::state::AppState;
-use crate::upload::{link_expired, multipart_error, read_field, unknown_field};
+use crate::upload::{
+    multipart_error, open_link, read_field, signed_link, unknown_field, DocumentLink,
+};
 
 /// An image or voice recording of a message.
 #[derive(Debug, Serialize, ToSchema)]
@@ -255,20 +254,8 @@ pub async fn link(
     if m.attachment.is_none() || !m.visible_to(reader, principal.account_id()) {
         return Err(ApiError::not_found());
     }
-    let holder = format!(
-        "{}:{}",
-        principal.session.kind.as_str(),
-        principal.account_id()
-    );
-    let subject = format!("{}/{}", c.id, m.id);
-    let (token, expires_at) = state
-        .tokens
-        .issue_scoped(Scope::Attachment, &subject, &holder)
-        .map_err(|e| ApiError::internal(&e))?;
-    Ok(DocumentLink {
-        url: format!("/api/v1/consultation-attachments/{token}"),
-        expires_at,
-    })
+    let path = "/api/v1/consultation-attachments";
+    signed_link(state, principal, Scope::Attachment, (c.id, m.id), path)
 }
 
 /// A link to an image or voice recording of the worker's consultation, valid 5 minutes.
@@ -306,25 +293,14 @@ pub async fn download(
     state: web::Data<AppState>,
     token: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let claims = state
-        .tokens
-        .verify_scoped(Scope::Attachment, &token)
-        .ok_or_else(link_expired)?;
-    let (consultation, message) = claims
-        .sub
-        .split_once('/')
-        .and_then(|(c, m)| Some((ConsultationId::parse(c)?, MessageId::parse(m)?)))
-        .ok_or_else(link_expired)?;
-    let (kind, account) = claims
-        .num
-        .split_once(':')
-        .and_then(|(k, a)| Some((AccountKind::parse(k)?, AccountId::parse(a)?)))
-        .ok_or_else(link_expired)?;
+    let (consultation, message, reader) = open_link(&state, Scope::Attachment, &token, |c, m| {
+        Some((ConsultationId::parse(c)?, MessageId::parse(m)?))
+    })?;
     let m = state.consultations.message(consultation, message).await?;
     let attachment = m.attachment.ok_or_else(ApiError::not_found)?;
     let bytes = state.documents.get(&attachment.key).await?;
     let change = audit_change(
-        AuditActor::Account { kind, id: account },
+        reader,
         "consultation.attachment.read",
         "consultation",
         consultation,

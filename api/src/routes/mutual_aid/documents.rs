@@ -11,12 +11,8 @@ use actix_web::http::header::{
 use actix_web::http::StatusCode;
 use actix_web::{delete, get, post, web, HttpResponse};
 use futures_util::StreamExt as _;
-use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use utoipa::ToSchema;
-use yiwang_domain::account::{AccountId, AccountKind};
-use yiwang_domain::audit::Actor;
 use yiwang_domain::clock;
 use yiwang_domain::mutual_aid::claim::{
     Claim, Document, DocumentId, MediaType, MAX_DOCUMENT_BYTES,
@@ -29,16 +25,8 @@ use crate::auth::tokens::Scope;
 use crate::auth::{self, audit_change, Principal};
 use crate::error::{ApiError, Problem};
 use crate::state::AppState;
-use crate::upload::{link_expired, multipart_error, read_field, unknown_field};
-
-/// A signed download link.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DocumentLink {
-    /// Path of the download (`GET`, no `Authorization` needed), relative to the API's origin.
-    pub url: String,
-    /// When it stops working (Unix seconds); links live 5 minutes.
-    pub expires_at: i64,
-}
+use crate::upload::DocumentLink;
+use crate::upload::{multipart_error, open_link, read_field, signed_link, unknown_field};
 
 /// What the bytes are, by their signature; `None` unless JPEG, PNG or PDF.
 pub fn sniff(bytes: &[u8]) -> Option<MediaType> {
@@ -236,23 +224,14 @@ pub fn link(
     if !claim.documents.iter().any(|d| d.id == document_id) {
         return Err(ApiError::not_found());
     }
-    let holder = format!(
-        "{}:{}",
-        principal.session.kind.as_str(),
-        principal.account_id()
-    );
-    let (token, expires_at) = state
-        .tokens
-        .issue_scoped(
-            Scope::Document,
-            &format!("{}/{document_id}", claim.id),
-            &holder,
-        )
-        .map_err(|e| ApiError::internal(&e))?;
-    Ok(DocumentLink {
-        url: format!("/api/v1/mutual-aid/documents/{token}"),
-        expires_at,
-    })
+    let part = (claim.id, document_id);
+    signed_link(
+        state,
+        principal,
+        Scope::Document,
+        part,
+        "/api/v1/mutual-aid/documents",
+    )
 }
 
 /// A download link for one of the worker's claim documents, valid for 5 minutes.
@@ -290,24 +269,13 @@ pub async fn download(
     state: web::Data<AppState>,
     token: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let claims = state
-        .tokens
-        .verify_scoped(Scope::Document, &token)
-        .ok_or_else(link_expired)?;
-    let (claim_id, document_id) = claims
-        .sub
-        .split_once('/')
-        .and_then(|(c, d)| Some((ClaimId::parse(c)?, DocumentId::parse(d)?)))
-        .ok_or_else(link_expired)?;
-    let (kind, account) = claims
-        .num
-        .split_once(':')
-        .and_then(|(k, a)| Some((AccountKind::parse(k)?, AccountId::parse(a)?)))
-        .ok_or_else(link_expired)?;
+    let (claim_id, document_id, reader) = open_link(&state, Scope::Document, &token, |c, d| {
+        Some((ClaimId::parse(c)?, DocumentId::parse(d)?))
+    })?;
     let document = state.mutual_aid.document(claim_id, document_id).await?;
     let bytes = state.documents.get(&document.object_key).await?;
     let change = audit_change(
-        Actor::Account { kind, id: account },
+        reader,
         "mutual_aid.document.read",
         "mutual_aid_claim",
         claim_id,

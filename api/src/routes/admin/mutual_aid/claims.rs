@@ -21,10 +21,11 @@ use yiwang_infra::db::claim_key;
 use super::plan_filter;
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
-use crate::routes::mutual_aid::documents::{link, DocumentLink};
+use crate::routes::mutual_aid::documents::link;
 use crate::routes::mutual_aid::{decide_error, transition_change, ClaimView};
 use crate::routes::{PageQuery, Paged};
 use crate::state::AppState;
+use crate::upload::DocumentLink;
 
 /// Filters of the queue.
 #[derive(Debug, Deserialize, IntoParams)]
