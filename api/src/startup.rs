@@ -209,6 +209,7 @@ impl Application {
             mailbox: db.clone(),
             idempotency: db.clone(),
             documents: Arc::new(documents),
+            audit: db.clone(),
             store: db,
             personal_data,
             calendar: WorkingCalendar {

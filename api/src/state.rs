@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use yiwang_domain::audit::AuditLog;
 use yiwang_domain::calendar::WorkingCalendar;
 use yiwang_domain::consultation::store::{
     ConsultationRepository, EarlyWarningRepository, RosterRepository,
@@ -65,6 +66,8 @@ pub struct AppState {
     pub calendar: WorkingCalendar,
     /// Version of the privacy notice applicants consent to.
     pub privacy_notice_version: String,
+    /// Audit rows of full reads of sensitive data.
+    pub audit: Arc<dyn AuditLog>,
     /// Database liveness.
     pub store: Arc<dyn StoreHealth>,
     /// Sessions and shared counters.

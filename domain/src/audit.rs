@@ -4,11 +4,22 @@
 //! want to know, one [`OutboxEvent`] — in the same database transaction as the change itself,
 //! which is why repository methods that change state take a [`Change`].
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::account::{AccountId, AccountKind};
 use crate::idempotency::IdempotentAnswer;
+use crate::repo::RepoError;
+
+/// The audit log for what changes nothing: full reads of sensitive data (a claim document or
+/// a consultation attachment downloaded, the payment list with account numbers exported).
+/// Changes write their rows themselves, in their own transaction.
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Writes `change`'s audit row (and its event, if any).
+    async fn record_read(&self, change: &Change) -> Result<(), RepoError>;
+}
 
 /// Who did something.
 #[derive(Debug, Clone, PartialEq, Eq)]

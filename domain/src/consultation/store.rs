@@ -162,9 +162,6 @@ pub trait ConsultationRepository: Send + Sync {
     /// One message of the thread. `NotFound` when it is not in the thread.
     async fn message(&self, id: ConsultationId, message: MessageId) -> Result<Message, RepoError>;
 
-    /// Writes the audit row of a full read of an attachment.
-    async fn audit_read(&self, change: &Change) -> Result<(), RepoError>;
-
     /// The thread's read marks, one per reader.
     async fn read_marks(&self, id: ConsultationId) -> Result<Vec<ReadMark>, RepoError>;
 

@@ -238,10 +238,6 @@ pub trait MutualAidRepository: Send + Sync {
         change: &Change,
     ) -> Result<(), RepoError>;
 
-    /// Writes the audit row of a full read of sensitive data (a document downloaded, the
-    /// payment list with account numbers exported).
-    async fn audit_read(&self, change: &Change) -> Result<(), RepoError>;
-
     /// One document of a claim.
     async fn document(&self, claim: ClaimId, document: DocumentId) -> Result<Document, RepoError>;
 

@@ -1,12 +1,23 @@
 //! The one helper that writes an audit row, an outbox event and an `Idempotency-Key` answer
 //! beside a change, inside the caller's transaction (issue #2, item 10; issue #5).
 
+use async_trait::async_trait;
 use diesel::prelude::*;
 use uuid::Uuid;
-use yiwang_domain::audit::{Actor, Change};
+use yiwang_domain::audit::{Actor, AuditLog, Change};
+use yiwang_domain::repo::RepoError;
 
 use super::schema::{audit_log, outbox};
-use super::{to_naive, DbConnection};
+use super::{to_naive, unexpected, Database, DbConnection};
+
+#[async_trait]
+impl AuditLog for Database {
+    async fn record_read(&self, change: &Change) -> Result<(), RepoError> {
+        let change = change.clone();
+        self.run(move |c| record_change(c, &change).map_err(unexpected))
+            .await
+    }
+}
 
 /// Writes `change.audit` and, when present, `change.event` and `change.answer` with `conn`,
 /// which must be inside the transaction of the change they describe. An answer for a key

@@ -455,12 +455,6 @@ impl ConsultationRepository for Database {
         .await
     }
 
-    async fn audit_read(&self, change: &Change) -> Result<(), RepoError> {
-        let change = change.clone();
-        self.run(move |c| record_change(c, &change).map_err(unexpected))
-            .await
-    }
-
     async fn read_marks(&self, id: ConsultationId) -> Result<Vec<ReadMark>, RepoError> {
         self.run(move |c| {
             let rows: Vec<ReadMarkRow> = rm::table

@@ -1183,12 +1183,6 @@ impl MutualAidRepository for Database {
         .await
     }
 
-    async fn audit_read(&self, change: &Change) -> Result<(), RepoError> {
-        let change = change.clone();
-        self.run(move |c| record_change(c, &change).map_err(unexpected))
-            .await
-    }
-
     async fn year_to_date(
         &self,
         claim: &Claim,

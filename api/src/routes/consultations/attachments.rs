@@ -307,7 +307,7 @@ pub async fn download(
         json!({ "message_id": message, "media_type": attachment.media_type.as_str() }),
         None,
     );
-    state.consultations.audit_read(&change).await?;
+    state.audit.record_read(&change).await?;
     Ok(HttpResponse::Ok()
         .content_type(attachment.media_type.as_str())
         .insert_header(("Cache-Control", "private, no-store"))

@@ -282,7 +282,7 @@ pub async fn download(
         json!({ "document_id": document_id, "kind": document.kind.as_str() }),
         None,
     );
-    state.mutual_aid.audit_read(&change).await?;
+    state.audit.record_read(&change).await?;
     let ascii: String = document
         .file_name
         .chars()

@@ -156,7 +156,7 @@ pub async fn payment_list(
         }),
         None,
     );
-    state.mutual_aid.audit_read(&change).await?;
+    state.audit.record_read(&change).await?;
     let bytes = build(move || workbook(&rows)).await?;
     let name = format!(
         "mutual-aid-payments-{}.xlsx",
