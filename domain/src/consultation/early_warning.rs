@@ -140,6 +140,9 @@ pub enum AlertStatus {
 }
 
 impl AlertStatus {
+    /// Every state.
+    pub const ALL: [AlertStatus; 2] = [AlertStatus::Open, AlertStatus::Acknowledged];
+
     /// The stable code.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -158,11 +161,7 @@ impl AlertStatus {
 
     /// Parses the code.
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "open" => Some(AlertStatus::Open),
-            "acknowledged" => Some(AlertStatus::Acknowledged),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
     }
 }
 

@@ -174,7 +174,7 @@ pub(super) fn watch(c: &mut DbConnection, k: &Consultation) -> Result<(), TxErro
             let open_id = open.map(|a| a.id).unwrap_or_default();
             diesel::update(al::table.find(open_id))
                 .set((
-                    al::consultations.eq(i32::try_from(counted.len()).unwrap_or(i32::MAX)),
+                    al::consultations.eq(as_i32(u32::try_from(counted.len()).unwrap_or(u32::MAX))),
                     al::employer.eq(&employer),
                     al::org_id.eq(branch_id.to_string()),
                     al::org_path.eq(branch.as_str()),

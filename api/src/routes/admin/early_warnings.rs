@@ -108,7 +108,7 @@ pub async fn list(
     let statuses = status_filter(
         query.status.as_deref(),
         AlertStatus::parse,
-        &["open", "acknowledged"],
+        &AlertStatus::ALL.map(AlertStatus::as_str),
     )?;
     let rows = state
         .early_warning
