@@ -398,7 +398,7 @@ pub async fn add_official(
     OfficialRepository::create(db, &official, &hash, &change)
         .await
         .map_err(|e| match e {
-            RepoError::Conflict(_) => "该用户名已被使用 (username taken)".to_owned(),
+            RepoError::Refused(r) => format!("{} ({})", r.zh, r.en),
             other => other.to_string(),
         })?;
     Ok(official)

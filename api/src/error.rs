@@ -10,6 +10,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 use yiwang_domain::problem::FieldProblem;
+use yiwang_domain::refusal::{Refusal, RefusalKind};
 use yiwang_domain::repo::RepoError;
 use yiwang_domain::session::SessionStoreError;
 use yiwang_domain::wechat::WeChatError;
@@ -55,7 +56,7 @@ pub struct ApiError {
     code: &'static str,
     zh: String,
     en: String,
-    errors: Vec<(String, &'static str, String, String)>,
+    errors: Vec<FieldProblem>,
     retry_after: Option<u64>,
 }
 
@@ -65,46 +66,13 @@ impl std::fmt::Display for ApiError {
     }
 }
 
-/// Collects the field problems of one request, so a form shows every mistake at once; empty
-/// means the request is valid.
-#[derive(Debug, Default)]
-pub struct FieldErrors(Vec<(String, &'static str, String, String)>);
-
-impl FieldErrors {
-    /// Notes one problem with `field`.
-    pub fn push(
-        &mut self,
-        field: &str,
-        code: &'static str,
-        zh: impl Into<String>,
-        en: impl Into<String>,
-    ) {
-        self.0.push((field.to_owned(), code, zh.into(), en.into()));
-    }
-
-    /// The value of `result`, or `None` after noting its error (described by `describe` as
-    /// code, Chinese and English text) against `field`.
-    pub fn check<T, E>(
-        &mut self,
-        field: &str,
-        result: Result<T, E>,
-        describe: impl FnOnce(&E) -> (&'static str, String, String),
-    ) -> Option<T> {
-        match result {
-            Ok(v) => Some(v),
-            Err(e) => {
-                let (code, zh, en) = describe(&e);
-                self.push(field, code, zh, en);
-                None
-            }
-        }
-    }
-
-    /// `Ok` when nothing was noted, else 422 `validation_failed` listing every problem; the
-    /// `detail` repeats the first.
-    pub fn finish(self) -> Result<(), ApiError> {
-        let Some((_, _, zh, en)) = self.0.first() else {
-            return Ok(());
+impl From<Vec<FieldProblem>> for ApiError {
+    /// The domain's field problems (a failed validation) as one 422 `validation_failed`
+    /// listing every problem; the `detail` repeats the first.
+    fn from(problems: Vec<FieldProblem>) -> Self {
+        let (zh, en) = match problems.first() {
+            Some(first) => (first.zh.as_str(), first.en.as_str()),
+            None => ("请求内容有误", "The request is not valid"),
         };
         let mut error = ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -112,27 +80,24 @@ impl FieldErrors {
             format!("请求内容有误：{zh}"),
             format!("The request is not valid: {en}"),
         );
-        error.errors = self.0;
-        Err(error)
+        error.errors = problems;
+        error
     }
 }
 
-impl From<Vec<FieldProblem>> for ApiError {
-    /// The domain's field problems (a failed validation) as the 422 that
-    /// [`FieldErrors::finish`] gives.
-    fn from(problems: Vec<FieldProblem>) -> Self {
-        let mut errors = FieldErrors::default();
-        for p in problems {
-            errors.push(&p.field, p.code, p.zh, p.en);
-        }
-        errors.finish().err().unwrap_or_else(|| {
-            ApiError::invalid_field(
-                "body",
-                "invalid",
-                "请求内容有误",
-                "The request is not valid",
-            )
-        })
+impl From<Refusal> for ApiError {
+    /// The one mapping of the domain's "no": not found 404, forbidden 403, conflict 409,
+    /// invalid 422; the refusal's code and texts, and the field at fault in `errors`.
+    fn from(refusal: Refusal) -> Self {
+        let status = match refusal.kind {
+            RefusalKind::NotFound => StatusCode::NOT_FOUND,
+            RefusalKind::Forbidden => StatusCode::FORBIDDEN,
+            RefusalKind::Conflict => StatusCode::CONFLICT,
+            RefusalKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        let mut error = ApiError::new(status, refusal.code, refusal.zh, refusal.en);
+        error.errors.extend(refusal.field.map(|f| *f));
+        error
     }
 }
 
@@ -162,7 +127,7 @@ impl ApiError {
         zh: impl Into<String>,
         en: impl Into<String>,
     ) -> Self {
-        self.errors.push((field.into(), code, zh.into(), en.into()));
+        self.errors.push(FieldProblem::new(field, code, zh, en));
         self
     }
 
@@ -222,12 +187,7 @@ impl ApiError {
 
     /// 403: the role may not do this.
     pub fn forbidden() -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "您的角色无权执行此操作",
-            "Your role is not allowed to do this",
-        )
+        Refusal::forbidden().into()
     }
 
     /// 403: a worker token on an admin route or the reverse.
@@ -242,12 +202,7 @@ impl ApiError {
 
     /// 404: no such record, or not in the caller's data scope (the two are not told apart).
     pub fn not_found() -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "未找到该记录",
-            "No such record",
-        )
+        Refusal::not_found().into()
     }
 
     /// 500 for a failure the client cannot fix; `cause` is logged, never sent.
@@ -296,10 +251,10 @@ impl ApiError {
             errors: self
                 .errors
                 .iter()
-                .map(|(field, code, zh, en_text)| FieldError {
-                    field: field.clone(),
-                    code: (*code).to_owned(),
-                    detail: if en { en_text.clone() } else { zh.clone() },
+                .map(|p| FieldError {
+                    field: p.field.clone(),
+                    code: p.code.to_owned(),
+                    detail: if en { p.en.clone() } else { p.zh.clone() },
                 })
                 .collect(),
             request_id: ctx.request_id,
@@ -329,12 +284,7 @@ impl From<RepoError> for ApiError {
     fn from(e: RepoError) -> Self {
         match e {
             RepoError::NotFound => ApiError::not_found(),
-            RepoError::Conflict(rule) => ApiError::new(
-                StatusCode::CONFLICT,
-                "conflict",
-                format!("与已有记录冲突（{rule}）"),
-                format!("Conflicts with an existing record ({rule})"),
-            ),
+            RepoError::Refused(refusal) => refusal.into(),
             RepoError::Unexpected(cause) => ApiError::internal(cause.as_ref()),
         }
     }

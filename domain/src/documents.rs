@@ -10,6 +10,15 @@ use async_trait::async_trait;
 
 use crate::repo::RepoError;
 
+crate::reasons! {
+    /// The rule the document store keeps.
+    pub enum DocumentConflict {
+        /// A document is stored under the key already (keys are written once).
+        KeyTaken = (Conflict, "document_key_taken", "该文件已存在",
+            "A document is already stored under this key"),
+    }
+}
+
 /// Where uploaded document bytes are kept (implemented in `yiwang-infra`: local disk, an
 /// S3-compatible object store, or memory for tests), encrypted at rest.
 ///
@@ -19,14 +28,14 @@ use crate::repo::RepoError;
 /// [`RepoError::Unexpected`] before touching the storage.
 ///
 /// Error contract, as for the other ports ([`crate::repo`]): [`RepoError::NotFound`] when no
-/// document is stored under the key, [`RepoError::Conflict`] when `put` finds one already
-/// there, [`RepoError::Unexpected`] for everything else (storage unreachable or refusing,
+/// document is stored under the key, [`RepoError::Refused`] ([`DocumentConflict::KeyTaken`]) when `put`
+/// finds one already there, [`RepoError::Unexpected`] for everything else (storage unreachable or refusing,
 /// a refused key, a stored object that fails authentication), with its cause for the log.
 #[async_trait]
 pub trait DocumentStore: Send + Sync {
     /// Stores `bytes` (the whole document, any length the caller accepted) under `key`,
     /// replacing nothing: documents are written once and never changed, so a key that is
-    /// already taken gives `Conflict("document_key")` and leaves the stored document as it was.
+    /// already taken gives [`DocumentConflict::KeyTaken`] and leaves the stored document as it was.
     ///
     /// Once this returns `Ok`, [`DocumentStore::get`] with the same key returns the same bytes.
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), RepoError>;

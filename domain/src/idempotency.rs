@@ -85,9 +85,18 @@ pub struct StoredAnswer {
     pub body: String,
 }
 
+crate::reasons! {
+    /// The rule the key store keeps.
+    pub enum IdempotencyConflict {
+        /// A twin request stored its answer under the key first; the change is not made again.
+        Answered = (Conflict, "idempotency_key_answered", "该请求已处理过",
+            "This request was answered already"),
+    }
+}
+
 /// Where keys are remembered. An answer is written only beside the change it answers (by the
 /// repository that records the change); a second answer for a key already stored fails that
-/// transaction as a conflict. Errors follow [`crate::repo`]'s contract.
+/// transaction with [`IdempotencyConflict::Answered`]. Errors follow [`crate::repo`]'s contract.
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync {
     /// The answer stored for `key`, if any.

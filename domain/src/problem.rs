@@ -4,6 +4,8 @@
 use chrono::NaiveDate;
 use serde_json::Value;
 
+use crate::refusal::Explain;
+
 /// One field's problem: the field, a stable code and texts. The field is the JSON path the
 /// user wrote (`name`, `lines.2.total_fen`, `benefits.inpatient.minimum_fen`); an import
 /// report names the column instead when the value came from a file.
@@ -36,6 +38,11 @@ impl FieldProblem {
         }
     }
 
+    /// `reason` (a parse error, say), against `field`.
+    pub fn of(field: impl Into<String>, reason: &impl Explain) -> Self {
+        Self::new(field, reason.code(), reason.zh(), reason.en())
+    }
+
     /// The value is not one of `allowed`.
     pub fn not_one_of(field: &str, value: &str, allowed: &[&str]) -> Self {
         let list = allowed.join(", ");
@@ -55,6 +62,26 @@ impl FieldProblem {
             format!("{field} 必填"),
             format!("{field} is required"),
         )
+    }
+}
+
+/// The value of `result`, or `None` after noting its error against `field`.
+pub fn check<T, E: Explain>(
+    problems: &mut Vec<FieldProblem>,
+    field: &str,
+    result: Result<T, E>,
+) -> Option<T> {
+    result
+        .map_err(|e| problems.push(FieldProblem::of(field, &e)))
+        .ok()
+}
+
+/// `Ok` when nothing was noted, else every problem at once.
+pub fn finish(problems: Vec<FieldProblem>) -> Result<(), Vec<FieldProblem>> {
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
     }
 }
 

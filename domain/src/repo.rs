@@ -1,9 +1,10 @@
 //! Persistence ports. `yiwang-infra` implements them on PostgreSQL and SQLite.
 //!
 //! Error contract for every method: [`RepoError::NotFound`] when the record asked for does not
-//! exist, [`RepoError::Conflict`] when a uniqueness rule is broken (the text names the rule),
-//! [`RepoError::Unexpected`] for anything else, with its cause. A database error is never
-//! turned into `None` or `NotFound`.
+//! exist, [`RepoError::Refused`] when a rule the store keeps says no (a uniqueness, a row no
+//! longer in the state the step needs, the decision a transaction ran) with the feature's typed
+//! [`Refusal`], [`RepoError::Unexpected`] for anything else, with its cause. A database error is
+//! never turned into `None`, `NotFound` or a refusal.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -11,6 +12,7 @@ use chrono::{DateTime, Utc};
 use crate::account::{AccountId, Official, Role, Username, Worker};
 use crate::audit::Change;
 use crate::org::{OrgId, OrgKind, OrgName, OrgPath, Organisation};
+use crate::refusal::Refusal;
 
 /// A storage failure, classified.
 #[derive(Debug, thiserror::Error)]
@@ -18,12 +20,49 @@ pub enum RepoError {
     /// The record does not exist.
     #[error("not found")]
     NotFound,
-    /// A uniqueness rule was broken; the text names it (e.g. `username`).
-    #[error("conflict: {0}")]
-    Conflict(String),
+    /// The rules said no (a uniqueness, a state, a decision); nothing was written.
+    #[error("refused: {0}")]
+    Refused(Refusal),
     /// Anything else; the cause is kept for the log and never shown to a client.
     #[error("storage failure: {0}")]
     Unexpected(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Reads "no such record" as an answer: `NotFound` becomes `None`, every other error stays
+/// an error (ARCHITECTURE.md item 4: a database failure is never "not found").
+pub trait Found<T> {
+    /// `Ok(Some(value))`, `Ok(None)` for `NotFound`, else the error.
+    fn found(self) -> Result<Option<T>, RepoError>;
+}
+
+impl<T> Found<T> for Result<T, RepoError> {
+    fn found(self) -> Result<Option<T>, RepoError> {
+        match self {
+            Ok(value) => Ok(Some(value)),
+            Err(RepoError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl From<Refusal> for RepoError {
+    fn from(refusal: Refusal) -> Self {
+        RepoError::Refused(refusal)
+    }
+}
+
+crate::reasons! {
+    /// The rules the organisation and official stores keep ([`RepoError::Refused`]).
+    pub enum AccountConflict {
+        /// A sibling organisation has the name.
+        OrgNameTaken = (Conflict, "org_name_taken", "同一上级组织下已有同名组织",
+            "A sibling organisation already has this name")
+            at ("name", "taken", "同级重名", "taken by a sibling"),
+        /// Another official has the username.
+        UsernameTaken = (Conflict, "username_taken", "该用户名已被使用",
+            "This username is taken")
+            at ("username", "taken", "已被使用", "taken"),
+    }
 }
 
 /// Keyset page request: rows after `after` (an opaque key from the previous page), at most
@@ -63,7 +102,8 @@ pub struct OrgSearch {
 /// The organisation tree.
 #[async_trait]
 pub trait OrgRepository: Send + Sync {
-    /// Stores a new organisation. `Conflict("name")` when a sibling has the same name.
+    /// Stores a new organisation. [`AccountConflict::OrgNameTaken`] when a sibling has the
+    /// same name.
     async fn create(&self, org: &Organisation, change: &Change) -> Result<(), RepoError>;
     /// One organisation by id.
     async fn get(&self, id: OrgId) -> Result<Organisation, RepoError>;
@@ -81,7 +121,8 @@ pub trait OrgRepository: Send + Sync {
     /// keyset-paged by path.
     async fn search(&self, filter: &OrgSearch, page: &Page)
         -> Result<Vec<Organisation>, RepoError>;
-    /// Applies `update` and returns the organisation as stored. `Conflict("name")` as above.
+    /// Applies `update` and returns the organisation as stored. [`AccountConflict::OrgNameTaken`]
+    /// as above.
     async fn update(
         &self,
         id: OrgId,
@@ -94,7 +135,8 @@ pub trait OrgRepository: Send + Sync {
 /// Officials' accounts.
 #[async_trait]
 pub trait OfficialRepository: Send + Sync {
-    /// Stores a new official with an argon2id password hash. `Conflict("username")` when
+    /// Stores a new official with an argon2id password hash. [`AccountConflict::UsernameTaken`]
+    /// when
     /// the username is taken.
     async fn create(
         &self,
@@ -154,8 +196,8 @@ pub trait WorkerRepository: Send + Sync {
     /// membership of the account, and strips the account of its WeChat identity and phone,
     /// so the same WeChat user logging in again gets a new, empty account. The rows stay,
     /// marked, so what the union decided remains on record. Deleting an already deleted
-    /// account changes nothing. `Conflict(ALREADY_MEMBER)`
-    /// ([`crate::membership::store::conflict`]) while the account holds a membership in
+    /// account changes nothing. [`MemberActive`](crate::membership::store::MembershipConflict::MemberActive)
+    /// ([`crate::membership::store::MembershipConflict`]) while the account holds a membership in
     /// force: the member leaves first. `NotFound` when no such account exists.
     async fn delete_account(
         &self,

@@ -195,6 +195,21 @@ impl TestApp {
         self.settings.database_url()
     }
 
+    /// Breaks the store under the running server: renames `table` away, so every query that
+    /// reads it fails as an outage would (a missing relation, not a missing row).
+    pub async fn break_table(&self, table: &str) {
+        let (url, sql) = (
+            self.database_url(),
+            format!("ALTER TABLE {table} RENAME TO {table}_broken"),
+        );
+        tokio::task::spawn_blocking(move || {
+            let mut c = yiwang_infra::db::connect_once(&url).unwrap();
+            c.batch_execute(&sql).unwrap();
+        })
+        .await
+        .unwrap();
+    }
+
     /// Sends a request with an optional JSON body and bearer token.
     pub async fn request(
         &self,

@@ -12,11 +12,9 @@ use utoipa::ToSchema;
 use yiwang_domain::audit::OutboxEvent;
 use yiwang_domain::clock;
 use yiwang_domain::consultation::thread::ConsultationId;
-use yiwang_domain::legal_aid::store::LegalAidError;
-use yiwang_domain::legal_aid::{
-    LegalAidApplication, LegalAidId, LegalAidStatus, Refusal, RequestInput,
-};
+use yiwang_domain::legal_aid::{LegalAidApplication, LegalAidId, LegalAidStatus, RequestInput};
 use yiwang_domain::problem::FieldProblem;
+use yiwang_domain::repo::Found;
 use yiwang_domain::wechat::ContentScene;
 
 use crate::auth::Worker;
@@ -95,22 +93,6 @@ pub struct LegalAidList {
     pub items: Vec<LegalAidView>,
 }
 
-/// A refused decision or a storage failure as an answer.
-pub fn legal_aid_error(e: LegalAidError) -> ApiError {
-    match e {
-        LegalAidError::Repo(e) => e.into(),
-        LegalAidError::Refused(Refusal::NotFound) => ApiError::not_found(),
-        LegalAidError::Refused(Refusal::Forbidden) => ApiError::forbidden(),
-        LegalAidError::Refused(Refusal::Conflict(code)) => {
-            let zh = match code {
-                "not_submitted" => "该申请已受理或已处理",
-                _ => "该申请尚未受理或已结案",
-            };
-            ApiError::new(StatusCode::CONFLICT, code, zh, code)
-        }
-    }
-}
-
 /// An application as the worker writes it.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -166,7 +148,7 @@ pub async fn apply(
                         .consultations
                         .consultation(id)
                         .await
-                        .ok()
+                        .found()?
                         .filter(|c| c.account_id == account),
                     None => None,
                 };

@@ -16,6 +16,7 @@ use yiwang_domain::consultation::message;
 use yiwang_domain::mailbox::{Letter, LetterId, LetterStatus};
 use yiwang_domain::org::OrgId;
 use yiwang_domain::problem::{text, FieldProblem};
+use yiwang_domain::repo::Found;
 use yiwang_domain::wechat::ContentScene;
 use yiwang_infra::db::time_key;
 
@@ -156,7 +157,7 @@ pub async fn write(
             }
             Some(raw) => {
                 let org = match OrgId::parse(raw) {
-                    Some(id) => state.orgs.get(id).await.ok(),
+                    Some(id) => state.orgs.get(id).await.found()?,
                     None => None,
                 };
                 if org.is_none() {

@@ -7,7 +7,6 @@
 //! the new view after its commit ([`store_worker_view`]), so a fill racing a change cannot
 //! bring the old one back.
 
-use actix_web::http::StatusCode;
 use actix_web::{delete, get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,9 +14,7 @@ use utoipa::ToSchema;
 use yiwang_domain::account::AccountId;
 use yiwang_domain::account::{AccountKind, Official, Role, Worker};
 use yiwang_domain::clock;
-use yiwang_domain::membership::store::conflict;
 use yiwang_domain::org::Organisation;
-use yiwang_domain::repo::RepoError;
 
 use crate::auth::{self, Principal};
 use crate::error::{ApiError, Problem};
@@ -275,22 +272,10 @@ pub async fn delete_account(
             payload: serde_json::json!({ "account_id": id }),
         }),
     );
-    match state
+    state
         .workers
         .delete_account(id, clock::now(), &change)
-        .await
-    {
-        Ok(()) => {}
-        Err(RepoError::Conflict(rule)) if rule == conflict::ALREADY_MEMBER => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "member_active",
-                "您仍是工会会员，请先办理退会，再注销账号",
-                "You are still a union member; leave the union before deleting the account",
-            ))
-        }
-        Err(e) => return Err(e.into()),
-    }
+        .await?;
     state.sessions.revoke_account(id).await?;
     state.sessions.cache_delete(&worker_view_key(id)).await?;
     Ok(HttpResponse::NoContent().finish())

@@ -9,21 +9,24 @@ use super::category::{Category, CategoryCode, CategoryRules};
 use super::early_warning::{AlertId, AlertRule, AlertStatus, EmployerAlert};
 use super::lawyer::{Lawyer, LawyerDetails};
 use super::message::{Message, MessageId, ReadMark};
-use super::thread::{
-    Actor, Command, Consultation, ConsultationId, ConsultationStatus, Outcome, Refusal,
-};
+use super::thread::{Actor, Command, Consultation, ConsultationId, ConsultationStatus, Outcome};
 use crate::account::AccountId;
 use crate::audit::Change;
 use crate::calendar::WorkingCalendar;
 use crate::org::OrgPath;
 use crate::repo::{Page, RepoError};
 
-/// Conflict names the repository reports in [`RepoError::Conflict`].
-pub mod conflict {
-    /// Another lawyer's profile has the licence number.
-    pub const LICENCE_TAKEN: &str = "licence_taken";
-    /// The alert was acknowledged already.
-    pub const ALREADY_ACKNOWLEDGED: &str = "already_acknowledged";
+crate::reasons! {
+    /// The rules the roster and the early-warning stores keep ([`RepoError::Refused`]).
+    pub enum RosterConflict {
+        /// Another lawyer's profile has the licence number.
+        LicenceTaken = (Conflict, "licence_taken", "该执业证号已登记在另一位律师名下",
+            "Another lawyer on the roster has this licence number")
+            at ("licence_number", "licence_taken", "执业证号已被登记", "licence number taken"),
+        /// The alert was acknowledged already (by another official).
+        AlreadyAcknowledged = (Conflict, "already_acknowledged", "该预警已由其他干部处理",
+            "The alert was acknowledged already"),
+    }
 }
 
 /// Which lawyers to list.
@@ -53,7 +56,7 @@ pub trait RosterRepository: Send + Sync {
     /// Creates or replaces the profile of the official `account`, keeping an existing
     /// profile's duty and ratings (a new one starts off duty, unrated). `NotFound` when
     /// `account` is not an official with the `lawyer` role, or is disabled;
-    /// `Conflict(LICENCE_TAKEN)` when another profile has the licence number.
+    /// [`RosterConflict::LicenceTaken`] when another profile has the licence number.
     async fn save_lawyer(
         &self,
         account: AccountId,
@@ -105,17 +108,6 @@ pub struct Step {
     pub messages: Vec<Message>,
 }
 
-/// A command refused, or the storage failing.
-#[derive(Debug, thiserror::Error)]
-pub enum ActError {
-    /// The domain refused it; nothing was written.
-    #[error("refused: {0:?}")]
-    Refused(Refusal),
-    /// Storage.
-    #[error(transparent)]
-    Repo(#[from] RepoError),
-}
-
 /// Consultations and their messages.
 #[async_trait]
 pub trait ConsultationRepository: Send + Sync {
@@ -137,14 +129,15 @@ pub trait ConsultationRepository: Send + Sync {
     /// Runs `act` in one transaction: holds the consultation's row, reads its category,
     /// calls [`super::thread::decide`], and writes the consultation, the act's message, the
     /// outcome's system note, a rating into the lawyer's average, and `change(&outcome)`.
-    /// Two lawyers accepting at once run one after the other: the second is judged on what
-    /// the first wrote (`already_taken`).
+    /// A refusal is [`RepoError::Refused`] and writes nothing. Two lawyers accepting at once
+    /// run one after the other: the second is judged on what the first wrote
+    /// (`already_taken`).
     async fn act(
         &self,
         id: ConsultationId,
         act: Act,
         change: Box<dyn for<'o> FnOnce(&'o Outcome) -> Change + Send + 'static>,
-    ) -> Result<Step, ActError>;
+    ) -> Result<Step, RepoError>;
 
     /// The messages after `after` (all when `None`), oldest first, at most `limit`.
     async fn messages(
@@ -216,7 +209,7 @@ pub trait EarlyWarningRepository: Send + Sync {
     async fn alert(&self, id: AlertId) -> Result<EmployerAlert, RepoError>;
 
     /// Marks open alert `id` acknowledged by `by`, with `note`, and writes `change`.
-    /// `Conflict(ALREADY_ACKNOWLEDGED)` when it is not open (two officials at once: the
+    /// [`RosterConflict::AlreadyAcknowledged`] when it is not open (two officials at once: the
     /// second).
     async fn acknowledge(
         &self,

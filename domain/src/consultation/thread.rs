@@ -27,6 +27,7 @@ use crate::account::AccountId;
 use crate::calendar::WorkingCalendar;
 use crate::membership::identity::CreditCode;
 use crate::org::{OrgId, OrgPath};
+use crate::refusal::Refusal;
 
 crate::uuid_id!(
     /// Identifier of a consultation.
@@ -312,29 +313,49 @@ pub enum Command {
     Rate(Rating),
 }
 
-/// Why a command is refused, with a stable code and a Chinese text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    /// 404: not the actor's to see.
-    NotFound,
-    /// 403: the actor may not do this (a lawyer outside their specialties, off duty).
-    Forbidden {
-        /// Stable code.
-        code: &'static str,
-        /// In Chinese.
-        zh: &'static str,
-    },
-    /// 409: not in a state that allows it (two lawyers accepting: the second finds it open).
-    Conflict {
-        /// Stable code.
-        code: &'static str,
-        /// In Chinese.
-        zh: &'static str,
-    },
-}
-
-fn conflict(code: &'static str, zh: &'static str) -> Refusal {
-    Refusal::Conflict { code, zh }
+crate::reasons! {
+    /// Why a command is refused (besides "not found" for someone it is not theirs to see).
+    pub enum ConsultationRefusal {
+        /// Releasing or refusing text that is not held for review.
+        NotHeld = (Conflict, "not_held", "该咨询不在待审核状态",
+            "The consultation is not held for review"),
+        /// A lawyer accepting one that another took first, or that does not wait for a lawyer.
+        AlreadyTaken = (Conflict, "already_taken", "该咨询已被其他律师接单或不在待接单状态",
+            "Another lawyer took the consultation first, or it is not waiting for a lawyer"),
+        /// A lawyer accepting outside their specialties.
+        NotYourSpecialty = (Forbidden, "not_your_specialty", "该咨询不属于您的擅长领域",
+            "The consultation is outside your specialties"),
+        /// A lawyer accepting while off duty.
+        OffDuty = (Forbidden, "off_duty", "请先设置为在岗状态再接单",
+            "Go on duty before taking consultations"),
+        /// Another lawyer accepting while the worker's chosen lawyer has it first.
+        Reserved = (Conflict, "reserved", "职工点选了其他律师，暂由该律师优先接单",
+            "The worker chose another lawyer, who has it first for now"),
+        /// Assigning one that is resolved or closed.
+        NotAssignable = (Conflict, "not_assignable", "该咨询已解答或关闭，不能指派",
+            "The consultation is resolved or closed and cannot be assigned"),
+        /// An official assigning a lawyer who does not practise the category.
+        LawyerOutsideCategory = (Forbidden, "not_your_specialty", "该律师的擅长领域不含此类咨询",
+            "The lawyer does not practise this category"),
+        /// A worker asking themself for more.
+        OnlyLawyersAsk = (Forbidden, "forbidden", "只有律师可以请职工补充",
+            "Only the lawyer may ask the worker for more"),
+        /// A worker writing in a closed consultation.
+        Closed = (Conflict, "closed", "该咨询已关闭，请发起新的咨询",
+            "The consultation is closed; ask a new one"),
+        /// A lawyer writing or resolving one that is not in progress.
+        NotOpen = (Conflict, "not_open", "该咨询不在处理中",
+            "The consultation is not in progress"),
+        /// Rating before the answer.
+        NotResolved = (Conflict, "not_resolved", "咨询解答后才能评价",
+            "A consultation can be rated once it is resolved"),
+        /// Rating twice.
+        AlreadyRated = (Conflict, "already_rated", "您已评价过这次咨询",
+            "You have already rated this consultation"),
+        /// A step the actor's side never takes (a worker releasing, a lawyer rating).
+        NotYours = (Forbidden, "forbidden", "您无权进行此操作",
+            "You may not do this"),
+    }
 }
 
 /// The consultation after a command, and a line for the thread's system message.
@@ -378,57 +399,45 @@ pub fn decide(
     // Who may touch it at all: its worker, its lawyer (any on-duty lawyer of the category
     // while it waits), officials in scope (checked by the caller).
     match actor {
-        Actor::Worker(id) if *id != c.account_id => return Err(Refusal::NotFound),
+        Actor::Worker(id) if *id != c.account_id => return Err(Refusal::not_found()),
         Actor::Lawyer(l)
             if c.lawyer != Some(l.account_id) && !matches!(command, Command::Accept) =>
         {
-            return Err(Refusal::NotFound)
+            return Err(Refusal::not_found())
         }
         _ => {}
     }
     match (command, actor) {
         (Command::Release, Actor::Official(_)) => {
             if from != S::Held {
-                return Err(conflict("not_held", "该咨询不在待审核状态"));
+                return Err(ConsultationRefusal::NotHeld.into());
             }
             c.start_waiting(ctx.category, ctx.calendar, now);
             note = Some("咨询已通过审核，等待律师接单".to_owned());
         }
         (Command::Refuse, Actor::Official(_)) => {
             if from != S::Held {
-                return Err(conflict("not_held", "该咨询不在待审核状态"));
+                return Err(ConsultationRefusal::NotHeld.into());
             }
             c.status = S::Closed;
             note = Some("咨询内容未通过审核，已关闭".to_owned());
         }
         (Command::Accept, Actor::Lawyer(lawyer)) => {
             if from != S::Waiting {
-                return Err(conflict(
-                    "already_taken",
-                    "该咨询已被其他律师接单或不在待接单状态",
-                ));
+                return Err(ConsultationRefusal::AlreadyTaken.into());
             }
             if !lawyer.practises(&c.category) {
-                return Err(Refusal::Forbidden {
-                    code: "not_your_specialty",
-                    zh: "该咨询不属于您的擅长领域",
-                });
+                return Err(ConsultationRefusal::NotYourSpecialty.into());
             }
             if !lawyer.on_duty {
-                return Err(Refusal::Forbidden {
-                    code: "off_duty",
-                    zh: "请先设置为在岗状态再接单",
-                });
+                return Err(ConsultationRefusal::OffDuty.into());
             }
             let reserved = c
                 .chosen_lawyer
                 .is_some_and(|chosen| chosen != lawyer.account_id)
                 && c.reserved_until.is_some_and(|until| now < until);
             if reserved {
-                return Err(conflict(
-                    "reserved",
-                    "职工点选了其他律师，暂由该律师优先接单",
-                ));
+                return Err(ConsultationRefusal::Reserved.into());
             }
             c.lawyer = Some(lawyer.account_id);
             c.status = S::Open;
@@ -436,13 +445,10 @@ pub fn decide(
         }
         (Command::Assign(lawyer), Actor::Official(_)) => {
             if !matches!(from, S::Waiting | S::Open | S::Pending) {
-                return Err(conflict("not_assignable", "该咨询已解答或关闭，不能指派"));
+                return Err(ConsultationRefusal::NotAssignable.into());
             }
             if !lawyer.practises(&c.category) {
-                return Err(Refusal::Forbidden {
-                    code: "not_your_specialty",
-                    zh: "该律师的擅长领域不含此类咨询",
-                });
+                return Err(ConsultationRefusal::LawyerOutsideCategory.into());
             }
             c.lawyer = Some(lawyer.account_id);
             if from == S::Waiting {
@@ -452,10 +458,7 @@ pub fn decide(
         }
         (Command::Write { asks_worker }, Actor::Worker(_)) => {
             if *asks_worker {
-                return Err(Refusal::Forbidden {
-                    code: "forbidden",
-                    zh: "只有律师可以请职工补充",
-                });
+                return Err(ConsultationRefusal::OnlyLawyersAsk.into());
             }
             match from {
                 S::Held | S::Waiting | S::Open => {}
@@ -471,12 +474,12 @@ pub fn decide(
                     c.status = S::Open;
                     note = Some("职工追问，咨询重新打开".to_owned());
                 }
-                S::Closed => return Err(conflict("closed", "该咨询已关闭，请发起新的咨询")),
+                S::Closed => return Err(ConsultationRefusal::Closed.into()),
             }
         }
         (Command::Write { asks_worker }, Actor::Lawyer(_)) => {
             if !matches!(from, S::Open | S::Pending) {
-                return Err(conflict("not_open", "该咨询不在处理中"));
+                return Err(ConsultationRefusal::NotOpen.into());
             }
             c.first_response_at.get_or_insert(now);
             if *asks_worker && from == S::Open {
@@ -493,7 +496,7 @@ pub fn decide(
         }
         (Command::Resolve, Actor::Lawyer(_) | Actor::Official(_)) => {
             if !matches!(from, S::Open | S::Pending) {
-                return Err(conflict("not_open", "该咨询不在处理中"));
+                return Err(ConsultationRefusal::NotOpen.into());
             }
             c.status = S::Resolved;
             c.resolved_at = Some(now);
@@ -503,19 +506,14 @@ pub fn decide(
         }
         (Command::Rate(rating), Actor::Worker(_)) => {
             if !matches!(from, S::Resolved | S::Closed) || c.resolved_at.is_none() {
-                return Err(conflict("not_resolved", "咨询解答后才能评价"));
+                return Err(ConsultationRefusal::NotResolved.into());
             }
             if c.rating.is_some() {
-                return Err(conflict("already_rated", "您已评价过这次咨询"));
+                return Err(ConsultationRefusal::AlreadyRated.into());
             }
             c.rating = Some(rating.clone());
         }
-        _ => {
-            return Err(Refusal::Forbidden {
-                code: "forbidden",
-                zh: "您无权进行此操作",
-            })
-        }
+        _ => return Err(ConsultationRefusal::NotYours.into()),
     }
     c.updated_at = now;
     Ok(Outcome {
@@ -634,10 +632,7 @@ mod tests {
     }
 
     fn code(r: Result<Consultation, Refusal>) -> &'static str {
-        match r.unwrap_err() {
-            Refusal::NotFound => "not_found",
-            Refusal::Forbidden { code, .. } | Refusal::Conflict { code, .. } => code,
-        }
+        r.unwrap_err().code
     }
 
     #[test]

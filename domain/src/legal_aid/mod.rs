@@ -20,6 +20,7 @@ use crate::membership::person::MobilePhone;
 use crate::money::{amount, Fen};
 use crate::org::{OrgId, OrgPath};
 use crate::problem::{text, FieldProblem};
+use crate::refusal::Refusal;
 
 crate::uuid_id!(
     /// Identifier of a legal-aid application.
@@ -272,18 +273,21 @@ pub enum Actor {
     Lawyer(AccountId),
 }
 
-/// Why a command is refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    /// 404: a lawyer not assigned to it.
-    NotFound,
-    /// 403: a lawyer accepting or rejecting (officials' work).
-    Forbidden,
-    /// 409: not in a state that allows it; the stable code names the state needed.
-    Conflict(&'static str),
+crate::reasons! {
+    /// Why a command is refused because of where the application stands.
+    pub enum LegalAidRefusal {
+        /// Accepting or rejecting what is no longer waiting.
+        NotSubmitted = (Conflict, "not_submitted", "该申请已受理或已处理",
+            "The application has already been accepted or decided"),
+        /// Closing what is not accepted (waiting, rejected or closed already).
+        NotAccepted = (Conflict, "not_accepted", "该申请尚未受理或已结案",
+            "The application has not been accepted, or is closed already"),
+    }
 }
 
-/// `application` after `actor`'s `command` at `at`, or why not.
+/// `application` after `actor`'s `command` at `at`, or why not: not found for a lawyer it
+/// is not assigned to, forbidden for a lawyer accepting or rejecting (officials' work), a
+/// [`LegalAidRefusal`] for a step its state does not allow.
 pub fn decide(
     application: &LegalAidApplication,
     actor: Actor,
@@ -295,7 +299,7 @@ pub fn decide(
     match (command, actor) {
         (Command::Accept { lawyer }, Actor::Official(official)) => {
             if a.status != S::Submitted {
-                return Err(Refusal::Conflict("not_submitted"));
+                return Err(LegalAidRefusal::NotSubmitted.into());
             }
             a.status = S::Accepted;
             a.lawyer_id = Some(*lawyer);
@@ -303,7 +307,7 @@ pub fn decide(
         }
         (Command::Reject { reason }, Actor::Official(official)) => {
             if a.status != S::Submitted {
-                return Err(Refusal::Conflict("not_submitted"));
+                return Err(LegalAidRefusal::NotSubmitted.into());
             }
             a.status = S::Rejected;
             a.rejection_reason = Some(reason.clone());
@@ -312,16 +316,16 @@ pub fn decide(
         (Command::Close { outcome }, _) => {
             if let Actor::Lawyer(id) = actor {
                 if a.lawyer_id != Some(id) {
-                    return Err(Refusal::NotFound);
+                    return Err(Refusal::not_found());
                 }
             }
             if a.status != S::Accepted {
-                return Err(Refusal::Conflict("not_accepted"));
+                return Err(LegalAidRefusal::NotAccepted.into());
             }
             a.status = S::Closed;
             a.outcome = Some(outcome.clone());
         }
-        (_, Actor::Lawyer(_)) => return Err(Refusal::Forbidden),
+        (_, Actor::Lawyer(_)) => return Err(Refusal::forbidden()),
     }
     a.updated_at = at;
     Ok(a)
@@ -417,11 +421,11 @@ mod tests {
         };
         assert_eq!(
             decide(&a, Actor::Lawyer(lawyer), &accept, at),
-            Err(Refusal::Forbidden)
+            Err(Refusal::forbidden())
         );
         assert_eq!(
             decide(&a, Actor::Official(official), &close, at),
-            Err(Refusal::Conflict("not_accepted"))
+            Err(Refusal::from(LegalAidRefusal::NotAccepted))
         );
         let accepted = decide(&a, Actor::Official(official), &accept, at).unwrap();
         assert_eq!(
@@ -431,24 +435,24 @@ mod tests {
         for again in [&accept, &reject] {
             assert_eq!(
                 decide(&accepted, Actor::Official(official), again, at),
-                Err(Refusal::Conflict("not_submitted"))
+                Err(Refusal::from(LegalAidRefusal::NotSubmitted))
             );
         }
         assert_eq!(
             decide(&accepted, Actor::Lawyer(AccountId::new()), &close, at),
-            Err(Refusal::NotFound)
+            Err(Refusal::not_found())
         );
         let closed = decide(&accepted, Actor::Lawyer(lawyer), &close, at).unwrap();
         assert_eq!(closed.status, LegalAidStatus::Closed);
         assert_eq!(
             decide(&closed, Actor::Lawyer(lawyer), &close, at),
-            Err(Refusal::Conflict("not_accepted"))
+            Err(Refusal::from(LegalAidRefusal::NotAccepted))
         );
         let rejected = decide(&a, Actor::Official(official), &reject, at).unwrap();
         assert_eq!(rejected.status, LegalAidStatus::Rejected);
         assert_eq!(
             decide(&rejected, Actor::Official(official), &close, at),
-            Err(Refusal::Conflict("not_accepted"))
+            Err(Refusal::from(LegalAidRefusal::NotAccepted))
         );
     }
 }

@@ -4,22 +4,11 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{Actor, Command, LegalAidApplication, LegalAidId, LegalAidStatus, Refusal};
+use super::{Actor, Command, LegalAidApplication, LegalAidId, LegalAidStatus};
 use crate::account::AccountId;
 use crate::audit::Change;
 use crate::org::OrgPath;
 use crate::repo::{Page, RepoError};
-
-/// A command refused, or the storage failing.
-#[derive(Debug, thiserror::Error)]
-pub enum LegalAidError {
-    /// The domain refused it; nothing was written.
-    #[error("refused: {0:?}")]
-    Refused(Refusal),
-    /// Storage.
-    #[error(transparent)]
-    Repo(#[from] RepoError),
-}
 
 /// Legal-aid applications.
 #[async_trait]
@@ -50,8 +39,9 @@ pub trait LegalAidRepository: Send + Sync {
     ) -> Result<Vec<LegalAidApplication>, RepoError>;
 
     /// Runs `command` by `actor` in one transaction: holds the row, calls
-    /// [`super::decide`], writes the application and `change`. Two officials deciding at once
-    /// run one after the other; the second is judged on what the first wrote (409).
+    /// [`super::decide`], writes the application and `change`; its refusal is
+    /// [`RepoError::Refused`] and writes nothing. Two officials deciding at once run one after
+    /// the other; the second is judged on what the first wrote (409).
     async fn decide_legal_aid(
         &self,
         id: LegalAidId,
@@ -59,5 +49,5 @@ pub trait LegalAidRepository: Send + Sync {
         command: Command,
         at: DateTime<Utc>,
         change: Change,
-    ) -> Result<LegalAidApplication, LegalAidError>;
+    ) -> Result<LegalAidApplication, RepoError>;
 }

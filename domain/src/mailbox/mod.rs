@@ -127,19 +127,31 @@ pub enum Command {
     Close,
 }
 
-/// `letter` after official `by`'s `command` at `at`, or the stable code of the state it
-/// needs (409): `already_replied` or `not_replied`.
+crate::reasons! {
+    /// Why a letter cannot take a step: it is not where the step needs it.
+    pub enum LetterRefusal {
+        /// Replying to a letter that has its reply (someone replied first).
+        AlreadyReplied = (Conflict, "already_replied", "这封信已经回复过了",
+            "This letter has already been replied to"),
+        /// Closing a letter that has no reply yet (or is closed).
+        NotReplied = (Conflict, "not_replied", "这封信尚未回复，不能办结",
+            "This letter has no reply yet, so it cannot be closed"),
+    }
+}
+
+/// `letter` after official `by`'s `command` at `at`, or the [`LetterRefusal`] of a step its
+/// state does not allow.
 pub fn decide(
     letter: &Letter,
     by: AccountId,
     command: &Command,
     at: DateTime<Utc>,
-) -> Result<Letter, &'static str> {
+) -> Result<Letter, LetterRefusal> {
     let mut l = letter.clone();
     match command {
         Command::Reply(text) => {
             if l.status != LetterStatus::Received {
-                return Err("already_replied");
+                return Err(LetterRefusal::AlreadyReplied);
             }
             l.status = LetterStatus::Replied;
             l.reply = Some(text.clone());
@@ -148,7 +160,7 @@ pub fn decide(
         }
         Command::Close => {
             if l.status != LetterStatus::Replied {
-                return Err("not_replied");
+                return Err(LetterRefusal::NotReplied);
             }
             l.status = LetterStatus::Closed;
         }
@@ -199,17 +211,23 @@ mod tests {
         let (by, at) = (AccountId::new(), Utc::now());
         let l = letter();
         assert!(!l.listed());
-        assert_eq!(decide(&l, by, &Command::Close, at), Err("not_replied"));
+        assert_eq!(
+            decide(&l, by, &Command::Close, at),
+            Err(LetterRefusal::NotReplied)
+        );
         let replied = decide(&l, by, &Command::Reply("已协调延长到 21 点".into()), at).unwrap();
         assert_eq!(replied.status, LetterStatus::Replied);
         assert!(replied.listed());
         assert_eq!(
             decide(&replied, by, &Command::Reply("再答".into()), at),
-            Err("already_replied")
+            Err(LetterRefusal::AlreadyReplied)
         );
         let closed = decide(&replied, by, &Command::Close, at).unwrap();
         assert_eq!(closed.status, LetterStatus::Closed);
-        assert_eq!(decide(&closed, by, &Command::Close, at), Err("not_replied"));
+        assert_eq!(
+            decide(&closed, by, &Command::Close, at),
+            Err(LetterRefusal::NotReplied)
+        );
         let mut held = replied.clone();
         held.held = true;
         assert!(!held.listed());

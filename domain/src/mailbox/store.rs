@@ -10,17 +10,6 @@ use crate::audit::Change;
 use crate::org::OrgPath;
 use crate::repo::{Page, RepoError};
 
-/// A command refused, or the storage failing.
-#[derive(Debug, thiserror::Error)]
-pub enum LetterError {
-    /// Not in a state that allows it (409): the stable code.
-    #[error("refused: {0}")]
-    Refused(&'static str),
-    /// Storage.
-    #[error(transparent)]
-    Repo(#[from] RepoError),
-}
-
 /// Letters.
 #[async_trait]
 pub trait MailboxRepository: Send + Sync {
@@ -45,8 +34,8 @@ pub trait MailboxRepository: Send + Sync {
     ) -> Result<Vec<Letter>, RepoError>;
 
     /// Runs official `by`'s `command` in one transaction: holds the row, calls
-    /// [`super::decide`], writes the letter and `change`. Two officials replying at once: the
-    /// second gets `already_replied`.
+    /// [`super::decide`], writes the letter and `change`; a refusal is [`RepoError::Refused`]
+    /// and writes nothing. Two officials replying at once: the second gets `already_replied`.
     async fn answer_letter(
         &self,
         id: LetterId,
@@ -54,5 +43,5 @@ pub trait MailboxRepository: Send + Sync {
         command: Command,
         at: DateTime<Utc>,
         change: Change,
-    ) -> Result<Letter, LetterError>;
+    ) -> Result<Letter, RepoError>;
 }

@@ -6,6 +6,7 @@
 //! date inside. Whether the number belongs to the person is a question for real-name
 //! verification, not for this module.
 
+use crate::refusal::Explain;
 use std::fmt;
 
 use chrono::{Datelike, NaiveDate};
@@ -97,9 +98,9 @@ pub enum IdNumberError {
     },
 }
 
-impl IdNumberError {
+impl Explain for IdNumberError {
     /// The stable English code, e.g. `id_number_check`.
-    pub fn code(&self) -> &'static str {
+    fn code(&self) -> &'static str {
         match self {
             IdNumberError::WrongLength => "id_number_length",
             IdNumberError::BadCharacter => "id_number_character",
@@ -111,7 +112,7 @@ impl IdNumberError {
     }
 
     /// The user-facing message in Chinese (the default language).
-    pub fn zh(&self) -> String {
+    fn zh(&self) -> String {
         match self {
             IdNumberError::WrongLength => "身份证号码应为18位".to_owned(),
             IdNumberError::BadCharacter => {
@@ -131,7 +132,7 @@ impl IdNumberError {
     }
 
     /// The user-facing message in English.
-    pub fn en(&self) -> String {
+    fn en(&self) -> String {
         match self {
             IdNumberError::WrongLength => {
                 "The resident ID number must have 18 characters.".to_owned()
@@ -311,9 +312,9 @@ pub enum CreditCodeError {
     WrongCheckCharacter,
 }
 
-impl CreditCodeError {
+impl Explain for CreditCodeError {
     /// The stable English code, e.g. `credit_code_check`.
-    pub fn code(&self) -> &'static str {
+    fn code(&self) -> &'static str {
         match self {
             CreditCodeError::WrongLength => "credit_code_length",
             CreditCodeError::BadCharacter => "credit_code_character",
@@ -322,7 +323,7 @@ impl CreditCodeError {
     }
 
     /// The user-facing message in Chinese (the default language).
-    pub fn zh(&self) -> String {
+    fn zh(&self) -> String {
         match self {
             CreditCodeError::WrongLength => "统一社会信用代码应为18位",
             CreditCodeError::BadCharacter => {
@@ -334,7 +335,7 @@ impl CreditCodeError {
     }
 
     /// The user-facing message in English.
-    pub fn en(&self) -> String {
+    fn en(&self) -> String {
         match self {
             CreditCodeError::WrongLength => {
                 "The unified social credit code must have 18 characters."

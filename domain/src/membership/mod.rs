@@ -7,6 +7,7 @@
 //! - [`member`]: the member record and its number;
 //! - [`transfer`]: moving a membership to another organisation (会籍转移) and the membership
 //!   history;
+//! - [`form`]: the application form and its check, every field at once;
 //! - [`store`]: the repository port;
 //! - [`identity`]: the resident ID number (居民身份证号码, GB 11643-1999) with its check
 //!   character, birth date, sex and the minimum joining age, and the employer's unified social
@@ -22,6 +23,7 @@
 //! it uses [`ResidentId::expose`].
 
 pub mod application;
+pub mod form;
 pub mod identity;
 pub mod member;
 pub mod person;

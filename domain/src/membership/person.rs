@@ -1,6 +1,7 @@
 //! The applicant on a membership application (入会申请): real name, mainland mobile number and
 //! form of employment.
 
+use crate::refusal::Explain;
 use std::fmt;
 use std::str::FromStr;
 
@@ -26,9 +27,9 @@ pub enum PersonNameError {
     BadCharacter,
 }
 
-impl PersonNameError {
+impl Explain for PersonNameError {
     /// The stable English code, e.g. `name_has_digits`.
-    pub fn code(&self) -> &'static str {
+    fn code(&self) -> &'static str {
         match self {
             PersonNameError::Empty => "name_empty",
             PersonNameError::TooLong => "name_too_long",
@@ -38,7 +39,7 @@ impl PersonNameError {
     }
 
     /// The user-facing message in Chinese (the default language).
-    pub fn zh(&self) -> String {
+    fn zh(&self) -> String {
         match self {
             PersonNameError::Empty => "请填写姓名".to_owned(),
             PersonNameError::TooLong => format!("姓名不能超过{}个字", PersonName::MAX_CHARS),
@@ -50,7 +51,7 @@ impl PersonNameError {
     }
 
     /// The user-facing message in English.
-    pub fn en(&self) -> String {
+    fn en(&self) -> String {
         match self {
             PersonNameError::Empty => "Please enter your name.".to_owned(),
             PersonNameError::TooLong => format!(
@@ -124,16 +125,16 @@ pub enum PhoneError {
     NotMainlandMobile,
 }
 
-impl PhoneError {
+impl Explain for PhoneError {
     /// The stable English code: `phone_format`.
-    pub fn code(&self) -> &'static str {
+    fn code(&self) -> &'static str {
         match self {
             PhoneError::NotMainlandMobile => "phone_format",
         }
     }
 
     /// The user-facing message in Chinese (the default language).
-    pub fn zh(&self) -> String {
+    fn zh(&self) -> String {
         match self {
             PhoneError::NotMainlandMobile => {
                 "请填写11位中国大陆手机号码（以1开头，第二位为3至9）".to_owned()
@@ -142,7 +143,7 @@ impl PhoneError {
     }
 
     /// The user-facing message in English.
-    pub fn en(&self) -> String {
+    fn en(&self) -> String {
         match self {
             PhoneError::NotMainlandMobile => "Please enter an 11-digit mainland China mobile \
                  number (starting with 1, second digit 3 to 9)."

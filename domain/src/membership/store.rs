@@ -13,19 +13,45 @@ use crate::audit::Change;
 use crate::org::{OrgId, OrgPath};
 use crate::repo::{Page, RepoError};
 
-/// Conflict names [`MembershipRepository`] reports in [`RepoError::Conflict`].
-pub mod conflict {
-    /// The person (by ID number) or the account already holds a membership in force.
-    pub const ALREADY_MEMBER: &str = "already_member";
-    /// The person (by ID number) already has an open (submitted or returned) application.
-    pub const OPEN_APPLICATION: &str = "open_application";
-    /// The application or transfer is not in a state that allows the step (decided twice,
-    /// withdrawn, the membership ended…).
-    pub const STATUS: &str = "status";
-    /// The member already has a transfer request waiting for a decision.
-    pub const TRANSFER_OPEN: &str = "transfer_open";
-    /// A transfer to the organisation the member already belongs to.
-    pub const SAME_ORGANISATION: &str = "same_organisation";
+crate::reasons! {
+    /// The rules [`MembershipRepository`] keeps ([`RepoError::Refused`]), each named for the
+    /// step that meets it.
+    pub enum MembershipConflict {
+        /// Applying (or resubmitting) while the ID number or the account holds a membership
+        /// in force.
+        AlreadyMember = (Conflict, "already_member",
+            "该身份证号码或账号已是工会会员，无需重复入会；如工作单位变动，请申请会籍转移",
+            "This ID number or account already holds a membership; after a job change, ask for a transfer"),
+        /// Applying while the ID number or the account has an open (submitted or returned)
+        /// application.
+        OpenApplication = (Conflict, "application_open",
+            "该身份证号码或账号已有一份正在办理的入会申请，请查看申请进度，勿重复提交",
+            "An application for this ID number or account is already open; follow it instead of filing again"),
+        /// The worker resubmitting or withdrawing an application its state does not allow.
+        ApplicationStatus = (Conflict, "application_status", "申请当前状态不允许此操作",
+            "The application's current status does not allow this"),
+        /// An official deciding an application no longer waiting (decided, withdrawn).
+        AlreadyDecided = (Conflict, "already_decided", "该申请已被处理或已撤回，请刷新后查看",
+            "The application was already decided or withdrawn; reload it"),
+        /// Approving an applicant who holds a membership in force.
+        ApplicantAlreadyMember = (Conflict, "already_member",
+            "申请人已是工会会员，不能再次批准入会",
+            "The applicant already holds a membership"),
+        /// Deleting the account of a member in force (PIPL art. 47 deletion waits for leaving).
+        MemberActive = (Conflict, "member_active", "您仍是工会会员，请先办理退会，再注销账号",
+            "You are still a union member; leave the union before deleting the account"),
+        /// Asking for a transfer while one waits for a decision.
+        TransferOpen = (Conflict, "transfer_open",
+            "您已有一份会籍转移申请正在审核，请等待结果或先撤回",
+            "A transfer request is already waiting; wait for it or withdraw it first"),
+        /// A transfer to the organisation the member already belongs to.
+        SameOrganisation = (Invalid, "same_organisation", "您已是该工会组织的会员，无需转移",
+            "You already belong to this organisation")
+            at ("to_org_id", "same_organisation", "已是该组织会员", "already a member there"),
+        /// Withdrawing or deciding a transfer that no longer waits.
+        TransferStatus = (Conflict, "transfer_status", "该转移申请已处理或已撤回，请刷新后查看",
+            "The transfer request was already decided or withdrawn; reload it"),
+    }
 }
 
 /// Filters of the reviewers' queue.
@@ -65,8 +91,8 @@ pub struct SealedRef {
 /// application's history in the same transaction.
 #[async_trait]
 pub trait MembershipRepository: Send + Sync {
-    /// Stores a new submitted application. `Conflict(ALREADY_MEMBER)` when the person or the
-    /// account holds a membership in force; `Conflict(OPEN_APPLICATION)` when the person has
+    /// Stores a new submitted application. [`MembershipConflict::AlreadyMember`] when the person or the
+    /// account holds a membership in force; [`MembershipConflict::OpenApplication`] when the person has
     /// an open application (from any account).
     async fn submit(
         &self,
@@ -79,7 +105,8 @@ pub trait MembershipRepository: Send + Sync {
     ) -> Result<Application, RepoError>;
 
     /// Replaces the details of the worker's returned or rejected application and submits it
-    /// again; conflicts as for [`MembershipRepository::submit`], and `Conflict(STATUS)` when it
+    /// again; conflicts as for [`MembershipRepository::submit`], and
+    /// [`MembershipConflict::ApplicationStatus`] when it
     /// is not returned or rejected, `NotFound` when it is not the account's.
     async fn resubmit(
         &self,
@@ -91,7 +118,7 @@ pub trait MembershipRepository: Send + Sync {
         change: &Change,
     ) -> Result<Application, RepoError>;
 
-    /// Withdraws the worker's open application. `Conflict(STATUS)` when it is decided,
+    /// Withdraws the worker's open application. [`MembershipConflict::ApplicationStatus`] when it is decided,
     /// `NotFound` when it is not the account's.
     async fn withdraw(
         &self,
@@ -121,8 +148,10 @@ pub trait MembershipRepository: Send + Sync {
 
     /// Decides a submitted application. Approval creates member `member_id` with the next
     /// member number of the organisation. Exactly one of two racing decisions succeeds; the
-    /// other gets `Conflict(STATUS)`, as does deciding anything but a submitted application.
-    /// `Conflict(ALREADY_MEMBER)` when approval would give the person a second membership.
+    /// other gets [`MembershipConflict::AlreadyDecided`], as does deciding anything but a
+    /// submitted application.
+    /// [`MembershipConflict::ApplicantAlreadyMember`] when approval would give the person a
+    /// second membership.
     async fn decide(
         &self,
         id: ApplicationId,
@@ -197,8 +226,8 @@ pub trait MembershipRepository: Send + Sync {
 pub trait TransferRepository: Send + Sync {
     /// Files a request to move the account's membership in force to organisation `to`.
     /// `NotFound` when the account holds no membership in force or `to` does not exist;
-    /// `Conflict(SAME_ORGANISATION)` when the member already belongs to `to`;
-    /// `Conflict(TRANSFER_OPEN)` when a request is already waiting.
+    /// [`MembershipConflict::SameOrganisation`] when the member already belongs to `to`;
+    /// [`MembershipConflict::TransferOpen`] when a request is already waiting.
     async fn request_transfer(
         &self,
         id: TransferId,
@@ -225,7 +254,7 @@ pub trait TransferRepository: Send + Sync {
     ) -> Result<Vec<Transfer>, RepoError>;
 
     /// Withdraws the account's waiting request. `NotFound` when it is not the account's,
-    /// `Conflict(STATUS)` when it is no longer waiting.
+    /// [`MembershipConflict::TransferStatus`] when it is no longer waiting.
     async fn withdraw_transfer(
         &self,
         id: TransferId,
@@ -237,7 +266,7 @@ pub trait TransferRepository: Send + Sync {
     /// Decides a waiting request. Approval moves the member to the receiving organisation
     /// (member number unchanged) and writes the "transferred" history row. Exactly one of two
     /// racing decisions succeeds; the other, and any decision on a request no longer
-    /// waiting, gets `Conflict(STATUS)`.
+    /// waiting, gets [`MembershipConflict::TransferStatus`].
     async fn decide_transfer(
         &self,
         id: TransferId,

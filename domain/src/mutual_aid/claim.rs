@@ -25,6 +25,7 @@ use crate::membership::member::MemberId;
 use crate::money::{amount, Fen};
 use crate::org::{OrgId, OrgPath};
 use crate::problem::{date, text, FieldProblem};
+use crate::refusal::{Explain, Refusal, RefusalKind};
 use crate::text::as_typed;
 
 crate::uuid_id!(
@@ -197,23 +198,37 @@ pub enum TransitionError {
     FourEyes,
 }
 
-impl TransitionError {
-    /// Stable code: `illegal_transition` or `four_eyes`.
-    pub fn code(&self) -> &'static str {
+impl Explain for TransitionError {
+    /// `illegal_transition` or `four_eyes`.
+    fn code(&self) -> &'static str {
         match self {
             TransitionError::NotAllowed { .. } => "illegal_transition",
             TransitionError::FourEyes => "four_eyes",
         }
     }
 
-    /// What a reader is told.
-    pub fn zh(&self) -> String {
+    fn zh(&self) -> String {
         match self {
             TransitionError::NotAllowed { from, action } => {
                 format!("申请当前状态为「{}」，不能{}", from.zh(), action.zh())
             }
             TransitionError::FourEyes => "复审须由初审以外的另一位审核人完成".into(),
         }
+    }
+
+    fn en(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl From<TransitionError> for Refusal {
+    /// The four-eyes rule is forbidden (403); any other illegal step a conflict (409).
+    fn from(e: TransitionError) -> Self {
+        let kind = match e {
+            TransitionError::FourEyes => RefusalKind::Forbidden,
+            TransitionError::NotAllowed { .. } => RefusalKind::Conflict,
+        };
+        Refusal::new(kind, &e)
     }
 }
 

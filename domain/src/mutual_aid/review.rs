@@ -9,14 +9,13 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::claim::{
-    next, Claim, ClaimAction, ClaimStatus, Decision, LineId, Rejection, TransitionError,
-};
+use super::claim::{next, Claim, ClaimAction, ClaimStatus, Decision, LineId, Rejection};
 use super::enrollment::Enrollment;
 use super::payout::{compute, Payout, YearToDate};
 use super::plan::{BenefitKind, PlanRules};
 use crate::account::AccountId;
 use crate::money::Fen;
+use crate::refusal::{Refusal, RefusalKind};
 
 /// A reviewer's verdict on one line when approving.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,45 +93,13 @@ pub struct Context<'a> {
     pub at: DateTime<Utc>,
 }
 
-/// Why a command is refused. `Unprocessable` is the user's to fix (422), `Conflict` means the
-/// claim is not where the command needs it (409), `Forbidden` is the four-eyes rule (403).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    /// 422.
-    Unprocessable {
-        /// Stable code.
-        code: &'static str,
-        /// The field or line, when one is at fault.
-        field: Option<String>,
-        /// In Chinese.
-        zh: String,
-        /// In English.
-        en: String,
-    },
-    /// 409.
-    Conflict(TransitionError),
-    /// 403.
-    Forbidden(TransitionError),
-    /// 404: a worker's submission of a claim that is not theirs, answered as if there were
-    /// no such claim.
-    NotFound,
-}
-
-impl From<TransitionError> for Refusal {
-    fn from(e: TransitionError) -> Self {
-        match e {
-            TransitionError::FourEyes => Refusal::Forbidden(e),
-            TransitionError::NotAllowed { .. } => Refusal::Conflict(e),
-        }
-    }
-}
-
+/// A refusal the member can fix (422): `code`, the field or line at fault when one is, and
+/// the texts.
 fn unprocessable(code: &'static str, field: Option<String>, zh: String, en: String) -> Refusal {
-    Refusal::Unprocessable {
-        code,
-        field,
-        zh,
-        en,
+    let refusal = Refusal::with_text(RefusalKind::Invalid, code, zh, en);
+    match field {
+        Some(field) => refusal.at(field),
+        None => refusal,
     }
 }
 
@@ -152,7 +119,7 @@ pub struct Outcome {
 }
 
 /// The claim after `command`, or why not. Checks, in order: a submission is the claimant's own
-/// (else [`Refusal::NotFound`]); the transition is legal (409) and
+/// (else not found); the transition is legal (409) and
 /// the second reviewer is not the first (403); then for a submission, that the claim has
 /// lines and a payee account, the member is in force in the plan's subtree, the enrolment is paid, every line's
 /// date is covered and past the waiting period, and the documents each line's benefit asks
@@ -160,7 +127,7 @@ pub struct Outcome {
 /// stays within its out-of-pocket part and gives a reason.
 pub fn decide(ctx: &Context<'_>, command: &Command) -> Result<Outcome, Refusal> {
     if matches!(command, Command::Submit) && ctx.actor != ctx.claim.account_id {
-        return Err(Refusal::NotFound);
+        return Err(Refusal::not_found());
     }
     let mut claim = ctx.claim.clone();
     let from = claim.status;
@@ -521,11 +488,7 @@ mod tests {
     }
 
     fn code(r: Result<Outcome, Refusal>) -> &'static str {
-        match r.unwrap_err() {
-            Refusal::Unprocessable { code, .. } => code,
-            Refusal::Conflict(e) | Refusal::Forbidden(e) => e.code(),
-            Refusal::NotFound => "not_found",
-        }
+        r.unwrap_err().code
     }
 
     #[test]
@@ -632,13 +595,12 @@ mod tests {
         w.claim
             .documents
             .retain(|d| d.kind == DocumentKind::Invoice);
-        match w.run(w.worker, Command::Submit).unwrap_err() {
-            Refusal::Unprocessable { code, zh, .. } => {
-                assert_eq!(code, "documents_missing");
-                assert!(zh.contains("诊断证明"), "{zh}");
-            }
-            other => panic!("{other:?}"),
-        }
+        let refusal = w.run(w.worker, Command::Submit).unwrap_err();
+        assert_eq!(
+            (refusal.kind, refusal.code),
+            (RefusalKind::Invalid, "documents_missing")
+        );
+        assert!(refusal.zh.contains("诊断证明"), "{}", refusal.zh);
         let mut w = world();
         w.claim.lines[0].treated_on = day("2027-02-08");
         assert_eq!(code(w.run(w.worker, Command::Submit)), "waiting_period");

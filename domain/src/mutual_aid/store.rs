@@ -13,22 +13,33 @@ use super::claim::{
 use super::enrollment::{Enrollment, EnrollmentId, FeePayment};
 use super::payout::YearToDate;
 use super::plan::{BenefitKind, Plan, PlanId, PlanRules};
-use super::review::{Command, Outcome, Refusal};
+use super::review::{Command, Outcome};
 use crate::account::AccountId;
 use crate::audit::Change;
 use crate::org::OrgPath;
 use crate::repo::{Page, RepoError};
 
-/// Conflict names the repository reports in [`RepoError::Conflict`].
-pub mod conflict {
-    /// The member is already enrolled in the plan.
-    pub const ALREADY_ENROLLED: &str = "already_enrolled";
-    /// An invoice number at one hospital is on another claim (or twice on this one).
-    pub const DUPLICATE_INVOICE: &str = "duplicate_invoice";
-    /// The claim cannot be edited in its state.
-    pub const NOT_EDITABLE: &str = "not_editable";
-    /// The plan was saved by someone else since the version the caller read.
-    pub const PLAN_VERSION: &str = "plan_version";
+crate::reasons! {
+    /// The rules the mutual-aid store keeps ([`RepoError::Refused`]).
+    pub enum MutualAidConflict {
+        /// The member is already enrolled in the plan.
+        AlreadyEnrolled = (Conflict, "already_enrolled", "您已参加该互助计划，无需重复参加",
+            "You are already enrolled in this plan"),
+        /// An invoice number at one hospital is on another claim (or twice on this one).
+        DuplicateInvoice = (Conflict, "duplicate_invoice",
+            "该医院的这张发票已在其他申请中使用（或在本申请中重复填写），同一张发票只能申请一次",
+            "This invoice of this hospital is already on a claim (or twice on this one)")
+            at ("lines", "duplicate_invoice", "发票已被申请过", "invoice already claimed"),
+        /// The claim cannot be edited in its state.
+        NotEditable = (Conflict, "not_editable",
+            "申请已提交，审核期间不能修改；被退回后可以补充材料",
+            "The claim is under review and cannot be changed; it can be once returned"),
+        /// The plan was saved by someone else since the version the caller read.
+        PlanVersion = (Conflict, "plan_version",
+            "该计划已被他人修改，请刷新后在最新版本上修改",
+            "The plan was saved by someone else; reload it and edit the latest version")
+            at ("version", "stale", "版本已过期", "stale version"),
+    }
 }
 
 /// Filters of the officials' claim queue.
@@ -85,17 +96,6 @@ impl Created {
     }
 }
 
-/// A command refused, or the storage failing.
-#[derive(Debug, thiserror::Error)]
-pub enum DecideError {
-    /// The domain refused the command; nothing was written.
-    #[error("refused: {0:?}")]
-    Refused(Refusal),
-    /// Storage.
-    #[error(transparent)]
-    Repo(#[from] RepoError),
-}
-
 /// What the caller knows before the transaction: everything [`super::review::Context`] needs
 /// that the repository does not read itself.
 #[derive(Debug, Clone)]
@@ -119,7 +119,7 @@ pub trait MutualAidRepository: Send + Sync {
         change: &Change,
     ) -> Result<(), RepoError>;
 
-    /// Saves new rules as the next version. `Conflict(PLAN_VERSION)` when the plan is no
+    /// Saves new rules as the next version. [`MutualAidConflict::PlanVersion`] when the plan is no
     /// longer at `expected_version`.
     async fn save_plan(
         &self,
@@ -145,7 +145,7 @@ pub trait MutualAidRepository: Send + Sync {
     /// organisation or one above it, newest plan year first.
     async fn plans_for(&self, member_path: &OrgPath) -> Result<Vec<Plan>, RepoError>;
 
-    /// Stores a new enrolment. `Conflict(ALREADY_ENROLLED)` when the member has one in the
+    /// Stores a new enrolment. [`MutualAidConflict::AlreadyEnrolled`] when the member has one in the
     /// plan.
     async fn enrol(&self, enrollment: &Enrollment, change: &Change) -> Result<(), RepoError>;
 
@@ -178,14 +178,14 @@ pub trait MutualAidRepository: Send + Sync {
     /// makes [`Claim::draft`] and, when `new.submit`, runs the submission on it as
     /// [`Self::decide`] does; stores the claim with its lines (and the submission's timeline
     /// entry) and writes `changes(&created)` in order. `NotFound` when the enrolment is not
-    /// `new.account`'s; `Conflict(DUPLICATE_INVOICE)` when a line's invoice is on another claim
-    /// that is not rejected; a refused submission is [`DecideError::Refused`] and stores
+    /// `new.account`'s; [`MutualAidConflict::DuplicateInvoice`] when a line's invoice is on another claim
+    /// that is not rejected; a refused submission is [`RepoError::Refused`] and stores
     /// nothing.
     async fn create_claim(
         &self,
         new: NewClaim,
         changes: Box<dyn for<'c> FnOnce(&'c Created) -> Vec<Change> + Send + 'static>,
-    ) -> Result<Created, DecideError>;
+    ) -> Result<Created, RepoError>;
 
     /// One claim with its lines and documents.
     async fn claim(&self, id: ClaimId) -> Result<Claim, RepoError>;
@@ -206,7 +206,7 @@ pub trait MutualAidRepository: Send + Sync {
     async fn claim_events(&self, id: ClaimId) -> Result<Vec<ClaimEvent>, RepoError>;
 
     /// Replaces the lines and the payee of a draft or returned claim.
-    /// `Conflict(NOT_EDITABLE)` in any other state, `Conflict(DUPLICATE_INVOICE)` as for
+    /// [`MutualAidConflict::NotEditable`] in any other state, [`MutualAidConflict::DuplicateInvoice`] as for
     /// [`Self::create_claim`].
     async fn update_draft(
         &self,
@@ -224,12 +224,12 @@ pub trait MutualAidRepository: Send + Sync {
         claim: &Claim,
     ) -> Result<BTreeMap<BenefitKind, YearToDate>, RepoError>;
 
-    /// Attaches a stored document to a draft or returned claim. `Conflict(NOT_EDITABLE)` in
+    /// Attaches a stored document to a draft or returned claim. [`MutualAidConflict::NotEditable`] in
     /// any other state.
     async fn add_document(&self, document: &Document, change: &Change) -> Result<(), RepoError>;
 
     /// Detaches a document from a draft or returned claim (the bytes stay in the store,
-    /// unreferenced). `Conflict(NOT_EDITABLE)`, or `NotFound` when it is not the claim's.
+    /// unreferenced). [`MutualAidConflict::NotEditable`], or `NotFound` when it is not the claim's.
     async fn remove_document(
         &self,
         claim: ClaimId,
@@ -254,5 +254,5 @@ pub trait MutualAidRepository: Send + Sync {
         id: ClaimId,
         input: &CommandInput,
         change: Box<dyn for<'o> FnOnce(&'o Outcome) -> Change + Send + 'static>,
-    ) -> Result<Outcome, DecideError>;
+    ) -> Result<Outcome, RepoError>;
 }

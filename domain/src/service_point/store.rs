@@ -13,10 +13,17 @@ use crate::calendar::WorkingCalendar;
 use crate::org::{OrgId, OrgPath};
 use crate::repo::{Page, RepoError};
 
-/// Conflict names the service-point ports report in [`RepoError::Conflict`].
-pub mod conflict {
-    /// Another point of the organisation already has this external id.
-    pub const EXTERNAL_ID: &str = "external_id";
+crate::reasons! {
+    /// The rules the service-point store keeps ([`RepoError::Refused`]).
+    pub enum ServicePointConflict {
+        /// Another point of the organisation already has this external id.
+        ExternalIdTaken = (Conflict, "external_id_taken", "该组织已有相同外部编号的服务阵地",
+            "The organisation already has a service point with this external id")
+            at ("external_id", "taken", "外部编号已被使用", "already in use"),
+        /// Deciding a review that is no longer held (another official decided it).
+        ReviewNotHeld = (Conflict, "review_not_held", "该评价不在待审状态",
+            "The review is not held for a decision"),
+    }
 }
 
 /// A map viewport: south-west and north-east corners, GCJ-02.
@@ -149,7 +156,8 @@ pub struct Review {
 /// The service-point catalogue.
 #[async_trait]
 pub trait ServicePointRepository: Send + Sync {
-    /// Stores a new point owned by `org`. `Conflict(EXTERNAL_ID)` when the organisation
+    /// Stores a new point owned by `org`. [`ServicePointConflict::ExternalIdTaken`] when the
+    /// organisation
     /// already has a point with its external id.
     async fn create(
         &self,
@@ -161,7 +169,8 @@ pub trait ServicePointRepository: Send + Sync {
     ) -> Result<ServicePoint, RepoError>;
     /// One point, deleted ones excluded (`NotFound`).
     async fn get(&self, id: ServicePointId) -> Result<ServicePoint, RepoError>;
-    /// Replaces every field of a point with `draft`. `Conflict(EXTERNAL_ID)` as above.
+    /// Replaces every field of a point with `draft`. [`ServicePointConflict::ExternalIdTaken`]
+    /// as above.
     async fn update(
         &self,
         id: ServicePointId,

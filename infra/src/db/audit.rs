@@ -5,31 +5,33 @@ use async_trait::async_trait;
 use diesel::prelude::*;
 use uuid::Uuid;
 use yiwang_domain::audit::{Actor, AuditLog, Change};
+#[cfg(doc)]
+use yiwang_domain::idempotency::IdempotencyConflict;
 use yiwang_domain::repo::RepoError;
 
 use super::schema::{audit_log, outbox};
-use super::{to_naive, unexpected, Database, DbConnection};
+use super::{to_naive, Database, DbConnection, TxError};
 
 #[async_trait]
 impl AuditLog for Database {
     async fn record_read(&self, change: &Change) -> Result<(), RepoError> {
         let change = change.clone();
-        self.run(move |c| record_change(c, &change).map_err(unexpected))
+        self.run(move |c| record_change(c, &change).map_err(TxError::into_repo))
             .await
     }
 }
 
 /// Writes `change.audit` and, when present, `change.event` and `change.answer` with `conn`,
 /// which must be inside the transaction of the change they describe. An answer for a key
-/// already stored is a unique violation: the change is not made.
-pub fn record_change(conn: &mut DbConnection, change: &Change) -> QueryResult<()> {
+/// already stored is refused ([`IdempotencyConflict::Answered`]): the change is not made.
+pub(crate) fn record_change(conn: &mut DbConnection, change: &Change) -> Result<(), TxError> {
     record_changes(conn, std::slice::from_ref(change))
 }
 
 /// [`record_change`] for each of `changes`, in order: their audit rows in one statement and
 /// their outbox events in another (batch inserts, which the multi-backend DSL lacks, so they
 /// run on the concrete connection).
-pub fn record_changes(conn: &mut DbConnection, changes: &[Change]) -> QueryResult<()> {
+pub(crate) fn record_changes(conn: &mut DbConnection, changes: &[Change]) -> Result<(), TxError> {
     let audits: Vec<_> = changes
         .iter()
         .map(|change| {

@@ -15,7 +15,7 @@ use yiwang_domain::consultation::early_warning::EmployerKey;
 use yiwang_domain::consultation::message::{
     Attachment, AttachmentType, Author, Message, MessageId, ReadMark,
 };
-use yiwang_domain::consultation::store::{Act, ActError, ConsultationRepository, Step};
+use yiwang_domain::consultation::store::{Act, ConsultationRepository, Step};
 use yiwang_domain::consultation::thread::{
     decide, Command, Consultation, ConsultationId, ConsultationStatus, Context, Outcome, Rating,
     REOPEN_DAYS,
@@ -31,8 +31,8 @@ use super::schema::{
     consultation_messages as msg, consultation_read_marks as rm, consultations as co, lawyers as lw,
 };
 use super::{
-    claim_writer, corrupt, from_naive, record_change, to_naive, unexpected, Database, DbConnection,
-    TxError,
+    corrupt, decide_held, from_naive, held_first, record_change, to_naive, unexpected, Database,
+    DbConnection, TxError,
 };
 
 /// Most rows of a lawyer's queue.
@@ -262,15 +262,9 @@ fn insert_messages(c: &mut DbConnection, messages: &[Message]) -> QueryResult<()
 /// Reads consultation `id` and holds its row until the transaction ends (`FOR UPDATE` on
 /// PostgreSQL; on SQLite the transaction's write lock holds it).
 fn hold(c: &mut DbConnection, id: &str) -> Result<Consultation, TxError> {
-    let query = || co::table.find(id);
-    let row: ConsultationRow = match c {
-        DbConnection::Pg(pg) => query()
-            .select(ConsultationRow::as_select())
-            .for_update()
-            .first(pg)?,
-        DbConnection::Sqlite(lite) => query().select(ConsultationRow::as_select()).first(lite)?,
-    };
-    row.into_domain().map_err(TxError::Repo)
+    let row: ConsultationRow =
+        held_first!(c, co::table.find(id).select(ConsultationRow::as_select()))?;
+    Ok(row.into_domain()?)
 }
 
 fn all(rows: Vec<ConsultationRow>) -> Result<Vec<Consultation>, RepoError> {
@@ -311,7 +305,7 @@ impl ConsultationRepository for Database {
                 early_warning::watch(c, k)?;
                 Ok(())
             })
-            .map_err(|e: TxError| e.into_repo("consultation"))
+            .map_err(|e: TxError| e.into_repo())
         })
         .await
     }
@@ -322,7 +316,7 @@ impl ConsultationRepository for Database {
                 .find(id.to_string())
                 .select(ConsultationRow::as_select())
                 .first(c)
-                .map_err(|e| TxError::from(e).into_repo("consultation"))?;
+                .map_err(|e| TxError::from(e).into_repo())?;
             row.into_domain()
         })
         .await
@@ -333,23 +327,25 @@ impl ConsultationRepository for Database {
         id: ConsultationId,
         act: Act,
         change: Box<dyn for<'o> FnOnce(&'o Outcome) -> Change + Send + 'static>,
-    ) -> Result<Step, ActError> {
-        let decided = self
-            .run(move |c| {
-                c.transaction(|c| {
-                    claim_writer(c)?;
-                    let key = id.to_string();
+    ) -> Result<Step, RepoError> {
+        self.run(move |c| {
+            let key = id.to_string();
+            decide_held(
+                c,
+                |c| {
                     let before = hold(c, &key)?;
                     let category = load_category(c, before.category.as_str())?;
+                    Ok((before, category))
+                },
+                |(before, category)| {
                     let ctx = Context {
-                        category: &category,
+                        category,
                         calendar: &act.calendar,
                         at: act.at,
                     };
-                    let outcome = match decide(&before, &act.actor, &act.command, &ctx) {
-                        Ok(outcome) => outcome,
-                        Err(refusal) => return Ok(Err(refusal)),
-                    };
+                    decide(before, &act.actor, &act.command, &ctx)
+                },
+                |c, (before, _), outcome| {
                     diesel::update(co::table.find(&key))
                         .set(ConsultationState::of(&outcome.consultation))
                         .execute(c)?;
@@ -366,13 +362,13 @@ impl ConsultationRepository for Database {
                             ))
                             .execute(c)?;
                     }
-                    record_change(c, &change(&outcome))?;
-                    Ok(Ok(Step { outcome, messages }))
-                })
-                .map_err(|e: TxError| e.into_repo("consultation"))
-            })
-            .await?;
-        decided.map_err(ActError::Refused)
+                    let changes = vec![change(&outcome)];
+                    Ok((Step { outcome, messages }, changes))
+                },
+            )
+            .map_err(TxError::into_repo)
+        })
+        .await
     }
 
     async fn messages(
@@ -437,7 +433,7 @@ impl ConsultationRepository for Database {
                     .first(c)?;
                 row.into_domain().map_err(TxError::Repo)
             })
-            .map_err(|e: TxError| e.into_repo("read_mark"))
+            .map_err(|e: TxError| e.into_repo())
         })
         .await
     }
@@ -449,7 +445,7 @@ impl ConsultationRepository for Database {
                 .filter(msg::consultation_id.eq(id.to_string()))
                 .select(MessageRow::as_select())
                 .first(c)
-                .map_err(|e| TxError::from(e).into_repo("message"))?;
+                .map_err(|e| TxError::from(e).into_repo())?;
             row.into_domain()
         })
         .await
@@ -581,7 +577,7 @@ mod tests {
     use yiwang_domain::calendar::WorkingCalendar;
     use yiwang_domain::consultation::lawyer::{Lawyer, LawyerInput};
     use yiwang_domain::consultation::store::RosterRepository;
-    use yiwang_domain::consultation::thread::{Actor, Question, Refusal};
+    use yiwang_domain::consultation::thread::{Actor, ConsultationRefusal, Question};
     use yiwang_domain::org::{OrgKind, OrgName, Organisation};
     use yiwang_domain::repo::{OfficialRepository, OrgRepository, WorkerRepository};
 
@@ -709,10 +705,7 @@ mod tests {
                 .filter(|r| {
                     matches!(
                         r,
-                        Err(ActError::Refused(Refusal::Conflict {
-                            code: "already_taken",
-                            ..
-                        }))
+                        Err(RepoError::Refused(r)) if r.is(&ConsultationRefusal::AlreadyTaken)
                     )
                 })
                 .count();
@@ -781,11 +774,8 @@ mod tests {
                 )
                 .await;
             assert!(matches!(
-                twice,
-                Err(ActError::Refused(Refusal::Conflict {
-                    code: "already_rated",
-                    ..
-                }))
+                &twice,
+                Err(RepoError::Refused(r)) if r.is(&ConsultationRefusal::AlreadyRated)
             ));
             let rated = db.lawyer(winner.account_id).await.unwrap();
             assert_eq!((rated.rating_sum, rated.rating_count), (5, 1));

@@ -16,7 +16,7 @@ use yiwang_domain::audit::Change;
 use yiwang_domain::consultation::early_warning::{
     common_branch, judge, AlertId, AlertRule, AlertStatus, EmployerAlert, EmployerKey, Verdict,
 };
-use yiwang_domain::consultation::store::{conflict, EarlyWarningRepository};
+use yiwang_domain::consultation::store::{EarlyWarningRepository, RosterConflict};
 use yiwang_domain::consultation::thread::Consultation;
 use yiwang_domain::org::OrgPath;
 use yiwang_domain::repo::{Page, RepoError};
@@ -246,7 +246,7 @@ impl EarlyWarningRepository for Database {
                 record_change(c, &change)?;
                 Ok(())
             })
-            .map_err(|e: TxError| e.into_repo("early_warning_rule"))
+            .map_err(|e: TxError| e.into_repo())
         })
         .await
     }
@@ -290,7 +290,7 @@ impl EarlyWarningRepository for Database {
                 .find(id.to_string())
                 .select(AlertRow::as_select())
                 .first(c)
-                .map_err(|e| TxError::from(e).into_repo("employer_alert"))?;
+                .map_err(|e| TxError::from(e).into_repo())?;
             row.into_domain()
         })
         .await
@@ -326,12 +326,12 @@ impl EarlyWarningRepository for Database {
                     .select(AlertRow::as_select())
                     .first(c)?;
                 if changed == 0 {
-                    return Err(TxError::conflict(conflict::ALREADY_ACKNOWLEDGED));
+                    return Err(TxError::refused(RosterConflict::AlreadyAcknowledged));
                 }
                 record_change(c, &change)?;
                 row.into_domain().map_err(TxError::Repo)
             })
-            .map_err(|e: TxError| e.into_repo("employer_alert"))
+            .map_err(|e: TxError| e.into_repo())
         })
         .await
     }
@@ -537,7 +537,7 @@ mod tests {
                 .acknowledge(id, official.id, None, day(6), &change())
                 .await;
             assert!(
-                matches!(&again, Err(RepoError::Conflict(c)) if c == conflict::ALREADY_ACKNOWLEDGED),
+                matches!(&again, Err(RepoError::Refused(r)) if r.is(&RosterConflict::AlreadyAcknowledged)),
                 "{again:?}"
             );
 

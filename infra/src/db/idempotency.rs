@@ -7,12 +7,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use yiwang_domain::idempotency::{
-    IdempotencyKey, IdempotencyStore, IdempotentAnswer, StoredAnswer,
+    IdempotencyConflict, IdempotencyKey, IdempotencyStore, IdempotentAnswer, StoredAnswer,
 };
 use yiwang_domain::repo::RepoError;
 
 use super::schema::idempotency_keys as k;
-use super::{corrupt, to_naive, unexpected, Database, DbConnection};
+use super::{corrupt, to_naive, unexpected, Database, DbConnection, TxError};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = k)]
@@ -23,19 +23,27 @@ struct KeyRow {
 }
 
 /// Stores `answer` with `conn`, inside the transaction of the change it answers.
-pub(crate) fn insert_answer(conn: &mut DbConnection, answer: &IdempotentAnswer) -> QueryResult<()> {
-    diesel::insert_into(k::table)
-        .values((
-            k::account_id.eq(answer.key.account.to_string()),
-            k::route.eq(&answer.key.route),
-            k::key.eq(&answer.key.key),
-            k::request_hash.eq(&answer.request_hash),
-            k::status.eq(i32::from(answer.status)),
-            k::body.eq(Some(&answer.body)),
-            k::created_at.eq::<NaiveDateTime>(to_naive(answer.at)),
-        ))
-        .execute(conn)
-        .map(|_| ())
+pub(crate) fn insert_answer(
+    conn: &mut DbConnection,
+    answer: &IdempotentAnswer,
+) -> Result<(), TxError> {
+    let insert = diesel::insert_into(k::table).values((
+        k::account_id.eq(answer.key.account.to_string()),
+        k::route.eq(&answer.key.route),
+        k::key.eq(&answer.key.key),
+        k::request_hash.eq(&answer.request_hash),
+        k::status.eq(i32::from(answer.status)),
+        k::body.eq(Some(&answer.body)),
+        k::created_at.eq::<NaiveDateTime>(to_naive(answer.at)),
+    ));
+    let written = match conn {
+        DbConnection::Pg(pg) => insert.on_conflict_do_nothing().execute(pg)?,
+        DbConnection::Sqlite(lite) => insert.on_conflict_do_nothing().execute(lite)?,
+    };
+    if written == 0 {
+        return Err(TxError::refused(IdempotencyConflict::Answered));
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -143,7 +151,7 @@ mod tests {
                 }
                 Ok(())
             })
-            .map_err(|e: TxError| e.into_repo("idempotency_key"))
+            .map_err(|e: TxError| e.into_repo())
         })
         .await
     }
@@ -182,7 +190,10 @@ mod tests {
             assert_eq!(db.find(&k1).await.unwrap(), Some(stored.clone()));
             // A second answer for the key fails its whole change; the first stays.
             let again = act(db, answer(&k1, "h2", "second", 1), false).await;
-            assert!(matches!(again, Err(RepoError::Conflict(_))), "{again:?}");
+            assert!(
+                matches!(&again, Err(RepoError::Refused(r)) if r.is(&IdempotencyConflict::Answered)),
+                "{again:?}"
+            );
             assert_eq!(audit_rows(db).await, 1);
             assert_eq!(db.find(&k1).await.unwrap(), Some(stored));
         }

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use yiwang_domain::account::AccountId;
 use yiwang_domain::audit::Change;
 use yiwang_domain::consultation::thread::ConsultationId;
-use yiwang_domain::legal_aid::store::{LegalAidError, LegalAidRepository};
+use yiwang_domain::legal_aid::store::LegalAidRepository;
 use yiwang_domain::legal_aid::{
     decide, Actor, AidKind, Command, LegalAidApplication, LegalAidId, LegalAidStatus, Request,
 };
@@ -20,8 +20,8 @@ use yiwang_domain::repo::{Page, RepoError};
 use super::membership::{account_id, org_id, parse_time_key};
 use super::schema::legal_aid_applications as la;
 use super::{
-    claim_writer, corrupt, from_naive, record_change, to_naive, unexpected, Database, DbConnection,
-    TxError,
+    corrupt, decide_held, from_naive, held_first, record_change, to_naive, unexpected, Database,
+    DbConnection, TxError,
 };
 
 #[derive(Queryable, Selectable)]
@@ -91,12 +91,8 @@ impl Row {
 
 /// Reads application `id` and holds its row until the transaction ends.
 fn hold(c: &mut DbConnection, id: &str) -> Result<LegalAidApplication, TxError> {
-    let query = || la::table.find(id);
-    let row: Row = match c {
-        DbConnection::Pg(pg) => query().select(Row::as_select()).for_update().first(pg)?,
-        DbConnection::Sqlite(lite) => query().select(Row::as_select()).first(lite)?,
-    };
-    row.into_domain().map_err(TxError::Repo)
+    let row: Row = held_first!(c, la::table.find(id).select(Row::as_select()))?;
+    Ok(row.into_domain()?)
 }
 
 fn all(rows: Vec<Row>) -> Result<Vec<LegalAidApplication>, RepoError> {
@@ -137,7 +133,7 @@ impl LegalAidRepository for Database {
                 record_change(c, &change)?;
                 Ok(())
             })
-            .map_err(|e: TxError| e.into_repo("legal_aid"))
+            .map_err(|e: TxError| e.into_repo())
         })
         .await
     }
@@ -148,7 +144,7 @@ impl LegalAidRepository for Database {
                 .find(id.to_string())
                 .select(Row::as_select())
                 .first(c)
-                .map_err(|e| TxError::from(e).into_repo("legal_aid"))?;
+                .map_err(unexpected)?;
             row.into_domain()
         })
         .await
@@ -217,17 +213,14 @@ impl LegalAidRepository for Database {
         command: Command,
         at: DateTime<Utc>,
         change: Change,
-    ) -> Result<LegalAidApplication, LegalAidError> {
-        let decided = self
-            .run(move |c| {
-                c.transaction(|c| {
-                    claim_writer(c)?;
-                    let key = id.to_string();
-                    let before = hold(c, &key)?;
-                    let after = match decide(&before, actor, &command, at) {
-                        Ok(after) => after,
-                        Err(refusal) => return Ok(Err(refusal)),
-                    };
+    ) -> Result<LegalAidApplication, RepoError> {
+        self.run(move |c| {
+            let key = id.to_string();
+            decide_held(
+                c,
+                |c| hold(c, &key),
+                |before| decide(before, actor, &command, at),
+                |c, _, after| {
                     diesel::update(la::table.find(&key))
                         .set((
                             la::status.eq(after.status.as_str()),
@@ -238,12 +231,11 @@ impl LegalAidRepository for Database {
                             la::updated_at.eq(to_naive(after.updated_at)),
                         ))
                         .execute(c)?;
-                    record_change(c, &change)?;
-                    Ok(Ok(after))
-                })
-                .map_err(|e: TxError| e.into_repo("legal_aid"))
-            })
-            .await?;
-        decided.map_err(LegalAidError::Refused)
+                    Ok((after, vec![change]))
+                },
+            )
+            .map_err(TxError::into_repo)
+        })
+        .await
     }
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use yiwang_domain::account::AccountId;
 use yiwang_domain::audit::Change;
-use yiwang_domain::mailbox::store::{LetterError, MailboxRepository};
+use yiwang_domain::mailbox::store::MailboxRepository;
 use yiwang_domain::mailbox::{decide, Command, Letter, LetterId, LetterStatus};
 use yiwang_domain::org::OrgPath;
 use yiwang_domain::repo::{Page, RepoError};
@@ -15,8 +15,8 @@ use yiwang_domain::repo::{Page, RepoError};
 use super::membership::{account_id, org_id, parse_time_key};
 use super::schema::mailbox_letters as ml;
 use super::{
-    claim_writer, corrupt, from_naive, record_change, to_naive, unexpected, Database, DbConnection,
-    TxError,
+    corrupt, decide_held, from_naive, held_first, record_change, to_naive, unexpected, Database,
+    DbConnection, TxError,
 };
 
 #[derive(Queryable, Selectable)]
@@ -65,12 +65,8 @@ impl Row {
 }
 
 fn hold(c: &mut DbConnection, id: &str) -> Result<Letter, TxError> {
-    let query = || ml::table.find(id);
-    let row: Row = match c {
-        DbConnection::Pg(pg) => query().select(Row::as_select()).for_update().first(pg)?,
-        DbConnection::Sqlite(lite) => query().select(Row::as_select()).first(lite)?,
-    };
-    row.into_domain().map_err(TxError::Repo)
+    let row: Row = held_first!(c, ml::table.find(id).select(Row::as_select()))?;
+    Ok(row.into_domain()?)
 }
 
 fn all(rows: Vec<Row>) -> Result<Vec<Letter>, RepoError> {
@@ -103,7 +99,7 @@ impl MailboxRepository for Database {
                 record_change(c, &change)?;
                 Ok(())
             })
-            .map_err(|e: TxError| e.into_repo("letter"))
+            .map_err(|e: TxError| e.into_repo())
         })
         .await
     }
@@ -114,7 +110,7 @@ impl MailboxRepository for Database {
                 .find(id.to_string())
                 .select(Row::as_select())
                 .first(c)
-                .map_err(|e| TxError::from(e).into_repo("letter"))?;
+                .map_err(unexpected)?;
             row.into_domain()
         })
         .await
@@ -180,17 +176,14 @@ impl MailboxRepository for Database {
         command: Command,
         at: DateTime<Utc>,
         change: Change,
-    ) -> Result<Letter, LetterError> {
-        let decided = self
-            .run(move |c| {
-                c.transaction(|c| {
-                    claim_writer(c)?;
-                    let key = id.to_string();
-                    let before = hold(c, &key)?;
-                    let after = match decide(&before, by, &command, at) {
-                        Ok(after) => after,
-                        Err(code) => return Ok(Err(code)),
-                    };
+    ) -> Result<Letter, RepoError> {
+        self.run(move |c| {
+            let key = id.to_string();
+            decide_held(
+                c,
+                |c| hold(c, &key),
+                |before| decide(before, by, &command, at).map_err(Into::into),
+                |c, _, after| {
                     diesel::update(ml::table.find(&key))
                         .set((
                             ml::status.eq(after.status.as_str()),
@@ -200,12 +193,11 @@ impl MailboxRepository for Database {
                             ml::updated_at.eq(to_naive(after.updated_at)),
                         ))
                         .execute(c)?;
-                    record_change(c, &change)?;
-                    Ok(Ok(after))
-                })
-                .map_err(|e: TxError| e.into_repo("letter"))
-            })
-            .await?;
-        decided.map_err(LetterError::Refused)
+                    Ok((after, vec![change]))
+                },
+            )
+            .map_err(TxError::into_repo)
+        })
+        .await
     }
 }

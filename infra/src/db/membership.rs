@@ -18,7 +18,7 @@ use yiwang_domain::membership::application::{
 };
 use yiwang_domain::membership::member::{member_number, Member, MemberId, MemberStatus};
 use yiwang_domain::membership::store::{
-    conflict, MemberFilter, MembershipRepository, QueueFilter, SealedRef,
+    MemberFilter, MembershipConflict, MembershipRepository, QueueFilter, SealedRef,
 };
 use yiwang_domain::membership::transfer::{HistoryEvent, TransferStatus};
 use yiwang_domain::membership::{EmploymentForm, Sex};
@@ -269,7 +269,7 @@ fn check_may_apply(
         .count()
         .get_result(c)?;
     if members > 0 {
-        return Err(TxError::conflict(conflict::ALREADY_MEMBER));
+        return Err(TxError::refused(MembershipConflict::AlreadyMember));
     }
     let open = [
         ApplicationStatus::Submitted.as_str(),
@@ -284,7 +284,7 @@ fn check_may_apply(
     }
     let open_apps: i64 = q.count().get_result(c)?;
     if open_apps > 0 {
-        return Err(TxError::conflict(conflict::OPEN_APPLICATION));
+        return Err(TxError::refused(MembershipConflict::OpenApplication));
     }
     Ok(())
 }
@@ -344,7 +344,7 @@ impl MembershipRepository for Database {
                 record_change(c, &change)?;
                 load_application(c, &key)
             })
-            .map_err(|e| e.into_repo(conflict::OPEN_APPLICATION))
+            .map_err(|e| e.unique_as(MembershipConflict::OpenApplication))
         })
         .await
     }
@@ -368,7 +368,7 @@ impl MembershipRepository for Database {
                     return Err(TxError::Repo(RepoError::NotFound));
                 }
                 if !current.status.may_resubmit() {
-                    return Err(TxError::conflict(conflict::STATUS));
+                    return Err(TxError::refused(MembershipConflict::ApplicationStatus));
                 }
                 check_may_apply(c, &account, &d.id_number.index, Some(&key))?;
                 let now = to_naive(at);
@@ -389,14 +389,14 @@ impl MembershipRepository for Database {
                 ))
                 .execute(c)?;
                 if n == 0 {
-                    return Err(TxError::conflict(conflict::STATUS));
+                    return Err(TxError::refused(MembershipConflict::ApplicationStatus));
                 }
                 write_details(c, &key, &d)?;
                 record_event(c, &key, ApplicationAction::Resubmitted, None, at, &change)?;
                 record_change(c, &change)?;
                 load_application(c, &key)
             })
-            .map_err(|e| e.into_repo(conflict::OPEN_APPLICATION))
+            .map_err(|e| e.unique_as(MembershipConflict::OpenApplication))
         })
         .await
     }
@@ -432,19 +432,19 @@ impl MembershipRepository for Database {
                 ))
                 .execute(c)?;
                 if n == 0 {
-                    return Err(TxError::conflict(conflict::STATUS));
+                    return Err(TxError::refused(MembershipConflict::ApplicationStatus));
                 }
                 record_event(c, &key, ApplicationAction::Withdrawn, None, at, &change)?;
                 record_change(c, &change)?;
                 load_application(c, &key)
             })
-            .map_err(|e| e.into_repo(conflict::STATUS))
+            .map_err(TxError::into_repo)
         })
         .await
     }
 
     async fn application(&self, id: ApplicationId) -> Result<Application, RepoError> {
-        self.run(move |c| load_application(c, &id.to_string()).map_err(|e| e.into_repo("id")))
+        self.run(move |c| load_application(c, &id.to_string()).map_err(|e| e.into_repo()))
             .await
     }
 
@@ -591,7 +591,7 @@ impl MembershipRepository for Database {
                 if n == 0 {
                     // Either no such application or it is not (any longer) submitted.
                     load_application(c, &key)?;
-                    return Err(TxError::conflict(conflict::STATUS));
+                    return Err(TxError::refused(MembershipConflict::AlreadyDecided));
                 }
                 let action = match decision {
                     Decision::Approve => ApplicationAction::Approved,
@@ -607,7 +607,7 @@ impl MembershipRepository for Database {
                 record_change(c, &change)?;
                 Ok((load_application(c, &key)?, member))
             })
-            .map_err(|e| e.into_repo(conflict::ALREADY_MEMBER))
+            .map_err(|e| e.unique_as(MembershipConflict::ApplicantAlreadyMember))
         })
         .await
     }
@@ -629,7 +629,7 @@ impl MembershipRepository for Database {
     }
 
     async fn member(&self, id: MemberId) -> Result<Member, RepoError> {
-        self.run(move |c| load_member(c, &id.to_string()).map_err(|e| e.into_repo("id")))
+        self.run(move |c| load_member(c, &id.to_string()).map_err(|e| e.into_repo()))
             .await
     }
 
@@ -683,7 +683,7 @@ impl MembershipRepository for Database {
                     .collect::<Result<Vec<_>, _>>()
                     .map(Some)
             })
-            .map_err(|e: TxError| e.into_repo("export"))
+            .map_err(|e: TxError| e.into_repo())
         })
         .await
     }
@@ -737,7 +737,7 @@ impl MembershipRepository for Database {
                 record_change(c, &change)?;
                 load_member(c, &id)
             })
-            .map_err(|e: TxError| e.into_repo("id"))
+            .map_err(|e: TxError| e.into_repo())
         })
         .await
     }
@@ -797,7 +797,7 @@ impl MembershipRepository for Database {
                 }
                 Ok(u64::try_from(n).unwrap_or(u64::MAX))
             })
-            .map_err(|e: TxError| e.into_repo("erase"))
+            .map_err(|e: TxError| e.into_repo())
         })
         .await
     }
@@ -820,7 +820,7 @@ impl MembershipRepository for Database {
                     .zip(sealed)
                     .map(|(kid, sealed)| SealedRef { kid, sealed }))
             })
-            .map_err(|e: TxError| e.into_repo("id"))
+            .map_err(|e: TxError| e.into_repo())
         })
         .await
     }

@@ -21,6 +21,7 @@ mod service_points;
 #[cfg(test)]
 pub(crate) mod test_env;
 mod transfers;
+mod tx;
 mod workers;
 
 use std::path::{Path, PathBuf};
@@ -30,14 +31,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use yiwang_domain::repo::{RepoError, StoreHealth};
 
-pub use audit::{record_change, record_changes};
+pub(crate) use audit::{record_change, record_changes};
 pub use membership::{queue_key, time_key};
 pub use mutual_aid::{claim_key, day_key};
 pub use roster::lawyer_key;
+pub(crate) use tx::{claim_writer, decide_held, held_first, unexpected, TxError};
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -257,68 +258,6 @@ pub fn connect_once(url: &str) -> Result<DbConnection, ConnectError> {
 pub fn default_sqlite_url(data_dir: &Path) -> String {
     let path: PathBuf = data_dir.join("yiwang.db");
     format!("sqlite://{}", path.display())
-}
-
-/// Classifies a diesel error (ARCHITECTURE.md item 4): a unique violation becomes
-/// `Conflict(rule)`, a missing row `NotFound`, anything else `Unexpected`.
-pub(crate) fn classify(rule: &'static str) -> impl Fn(DieselError) -> RepoError {
-    move |e| match e {
-        DieselError::NotFound => RepoError::NotFound,
-        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
-            RepoError::Conflict(rule.to_owned())
-        }
-        other => RepoError::Unexpected(Box::new(other)),
-    }
-}
-
-/// Any diesel error as `Unexpected` (for queries where no row or conflict is expected).
-pub(crate) fn unexpected(e: DieselError) -> RepoError {
-    classify("unexpected")(e)
-}
-
-/// Makes the current transaction a writer from its first statement. A SQLite transaction
-/// starts as a reader; one that reads and then writes, while another connection committed in
-/// between, fails at once with "database is locked" (`SQLITE_BUSY_SNAPSHOT`) instead of
-/// waiting out `busy_timeout`. A write that changes nothing takes the write lock up front —
-/// waiting for it like any write — so every later read sees the latest commit. PostgreSQL needs
-/// nothing: row locks and `UPDATE … WHERE` re-checks serialise its writers.
-pub(crate) fn claim_writer(c: &mut DbConnection) -> QueryResult<()> {
-    if let DbConnection::Sqlite(_) = c {
-        diesel::sql_query("UPDATE organisations SET member_seq = member_seq WHERE 0 = 1")
-            .execute(c)?;
-    }
-    Ok(())
-}
-
-/// An error inside a transaction: diesel's, or a domain refusal decided mid-way.
-pub(crate) enum TxError {
-    Db(DieselError),
-    Repo(RepoError),
-}
-
-impl From<DieselError> for TxError {
-    fn from(e: DieselError) -> Self {
-        TxError::Db(e)
-    }
-}
-
-impl TxError {
-    pub(crate) fn conflict(rule: &str) -> Self {
-        TxError::Repo(RepoError::Conflict(rule.to_owned()))
-    }
-
-    /// A unique violation becomes `Conflict(rule)`.
-    pub(crate) fn into_repo(self, rule: &str) -> RepoError {
-        match self {
-            TxError::Repo(e) => e,
-            TxError::Db(DieselError::NotFound) => RepoError::NotFound,
-            TxError::Db(DieselError::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            )) => RepoError::Conflict(rule.to_owned()),
-            TxError::Db(other) => RepoError::Unexpected(Box::new(other)),
-        }
-    }
 }
 
 pub(crate) fn to_naive(t: DateTime<Utc>) -> NaiveDateTime {

@@ -33,8 +33,8 @@ use yiwang_domain::mutual_aid::payout::{Payout, YearToDate};
 use yiwang_domain::mutual_aid::plan::{BenefitKind, DocumentKind, Plan, PlanId, PlanRules};
 use yiwang_domain::mutual_aid::review::{decide, Command, Context, Outcome};
 use yiwang_domain::mutual_aid::store::{
-    conflict, ClaimFilter, CommandInput, Created, DecideError, EnrollmentFilter,
-    MutualAidRepository, NewClaim,
+    ClaimFilter, CommandInput, Created, EnrollmentFilter, MutualAidConflict, MutualAidRepository,
+    NewClaim,
 };
 use yiwang_domain::org::OrgPath;
 use yiwang_domain::repo::{Page, RepoError};
@@ -46,8 +46,8 @@ use super::schema::{
     mutual_aid_plan_versions as pv, mutual_aid_plans as p,
 };
 use super::{
-    claim_writer, corrupt, from_naive, record_change, record_changes, to_naive, unexpected,
-    Database, DbConnection, TxError,
+    claim_writer, corrupt, decide_held, from_naive, held_first, record_change, record_changes,
+    to_naive, unexpected, Database, DbConnection, TxError,
 };
 
 fn json_of<T: serde::Serialize>(value: &T) -> Result<String, TxError> {
@@ -441,19 +441,65 @@ fn with_details_of(c: &mut DbConnection, row: ClaimRow) -> Result<Claim, TxError
         .ok_or(TxError::Repo(RepoError::NotFound))
 }
 
-/// Reads claim `id` and holds its row until the transaction ends: `SELECT … FOR UPDATE` on
-/// PostgreSQL (the multi-backend DSL has no locking clause, so it runs on the concrete
-/// connection); on SQLite the transaction's write lock ([`claim_writer`]) already holds it.
+/// Reads claim `id` and holds its row until the transaction ends ([`held_first`]).
 fn hold_claim(c: &mut DbConnection, id: &str) -> Result<Claim, TxError> {
-    let query = || cl::table.find(id);
-    let row: ClaimRow = match c {
-        DbConnection::Pg(pg) => query()
-            .select(ClaimRow::as_select())
-            .for_update()
-            .first(pg)?,
-        DbConnection::Sqlite(lite) => query().select(ClaimRow::as_select()).first(lite)?,
-    };
+    let row: ClaimRow = held_first!(c, cl::table.find(id).select(ClaimRow::as_select()))?;
     with_details_of(c, row)
+}
+
+/// What a claim command is judged on, read with the claim's row held.
+struct HeldClaim {
+    claim: Claim,
+    enrollment: Enrollment,
+    rules: PlanRules,
+    version: i32,
+    member_in_scope: bool,
+    earlier: BTreeMap<BenefitKind, YearToDate>,
+}
+
+/// Holds claim `key` and reads what its command is judged on: for a submission, the
+/// enrolment, the plan's current rules and whether the member is in its subtree; for a
+/// review or payment, the enrolment (held first — the one order every such command locks
+/// in, so two approvals under one member's annual cap run one after the other) and the
+/// rules of the claim's plan version.
+fn hold_for_decision(
+    c: &mut DbConnection,
+    key: &str,
+    submission: bool,
+) -> Result<HeldClaim, TxError> {
+    if !submission {
+        let held = diesel::update(
+            e::table.filter(e::id.eq_any(cl::table.find(key).select(cl::enrollment_id))),
+        )
+        .set(e::updated_at.eq(e::updated_at))
+        .execute(c)?;
+        if held == 0 {
+            return Err(TxError::Repo(RepoError::NotFound));
+        }
+    }
+    let claim = hold_claim(c, key)?;
+    let enrollment_key = claim.enrollment_id.to_string();
+    let (enrollment, rules, version, member_in_scope) = if submission {
+        let (enrollment, plan, in_scope) = enrollment_with_plan(c, &enrollment_key)?;
+        (enrollment, plan.rules, plan.version, in_scope)
+    } else {
+        let enrollment = load_enrollment(c, &enrollment_key)?;
+        let text: String = pv::table
+            .find((claim.plan_id.to_string(), claim.plan_version))
+            .select(pv::rules)
+            .first(c)?;
+        let rules: PlanRules = read_json("plan rules", &text)?;
+        (enrollment, rules, claim.plan_version, true)
+    };
+    let earlier = year_to_date(c, &enrollment_key, key)?;
+    Ok(HeldClaim {
+        claim,
+        enrollment,
+        rules,
+        version,
+        member_in_scope,
+        earlier,
+    })
 }
 
 /// `hospital|invoice`, the key an invoice is claimed once by.
@@ -513,7 +559,7 @@ fn lock_editable(c: &mut DbConnection, id: &str, at: NaiveDateTime) -> Result<()
         return Err(if exists == 0 {
             TxError::Repo(RepoError::NotFound)
         } else {
-            TxError::conflict(conflict::NOT_EDITABLE)
+            TxError::refused(MutualAidConflict::NotEditable)
         });
     }
     Ok(())
@@ -727,7 +773,7 @@ impl MutualAidRepository for Database {
                 record_change(c, &change)?;
                 Ok(())
             })
-            .map_err(|e: TxError| e.into_repo("id"))
+            .map_err(|e: TxError| e.into_repo())
         })
         .await
     }
@@ -758,19 +804,19 @@ impl MutualAidRepository for Database {
                     .execute(c)?;
                 if n == 0 {
                     load_plan(c, &key)?;
-                    return Err(TxError::conflict(conflict::PLAN_VERSION));
+                    return Err(TxError::refused(MutualAidConflict::PlanVersion));
                 }
                 insert_version(c, &key, next, &text, by, now)?;
                 record_change(c, &change)?;
                 load_plan(c, &key)
             })
-            .map_err(|e| e.into_repo(conflict::PLAN_VERSION))
+            .map_err(|e| e.unique_as(MutualAidConflict::PlanVersion))
         })
         .await
     }
 
     async fn plan(&self, id: PlanId) -> Result<Plan, RepoError> {
-        self.run(move |c| load_plan(c, &id.to_string()).map_err(|e| e.into_repo("id")))
+        self.run(move |c| load_plan(c, &id.to_string()).map_err(|e| e.into_repo()))
             .await
     }
 
@@ -780,7 +826,7 @@ impl MutualAidRepository for Database {
                 .find((id.to_string(), version))
                 .select(pv::rules)
                 .first(c)
-                .map_err(super::classify("id"))?;
+                .map_err(unexpected)?;
             read_json("plan rules", &text)
         })
         .await
@@ -849,13 +895,13 @@ impl MutualAidRepository for Database {
                 record_change(c, &change)?;
                 Ok(())
             })
-            .map_err(|e: TxError| e.into_repo(conflict::ALREADY_ENROLLED))
+            .map_err(|e: TxError| e.unique_as(MutualAidConflict::AlreadyEnrolled))
         })
         .await
     }
 
     async fn enrollment(&self, id: EnrollmentId) -> Result<Enrollment, RepoError> {
-        self.run(move |c| load_enrollment(c, &id.to_string()).map_err(|e| e.into_repo("id")))
+        self.run(move |c| load_enrollment(c, &id.to_string()).map_err(|e| e.into_repo()))
             .await
     }
 
@@ -952,7 +998,7 @@ impl MutualAidRepository for Database {
                 }
                 Ok(out)
             })
-            .map_err(|e: TxError| e.into_repo("id"))
+            .map_err(|e: TxError| e.into_repo())
         })
         .await
     }
@@ -961,54 +1007,47 @@ impl MutualAidRepository for Database {
         &self,
         new: NewClaim,
         changes: Box<dyn for<'c> FnOnce(&'c Created) -> Vec<Change> + Send + 'static>,
-    ) -> Result<Created, DecideError> {
-        let created = self
-            .run(move |c| {
-                c.transaction(|c| {
-                    claim_writer(c)?;
-                    let enrollment_key = new.enrollment.to_string();
-                    let (enrollment, plan, member_in_scope) =
-                        enrollment_with_plan(c, &enrollment_key)?;
-                    if enrollment.account_id != new.account {
-                        return Err(TxError::Repo(RepoError::NotFound));
-                    }
-                    let draft =
-                        Claim::draft(&enrollment, plan.version, new.lines, new.payee, new.at);
-                    let submission = if new.submit {
-                        let earlier = year_to_date(c, &enrollment_key, &draft.id.to_string())?;
-                        let ctx = Context {
-                            claim: &draft,
-                            enrollment: &enrollment,
-                            rules: &plan.rules,
-                            rules_version: plan.version,
-                            earlier: &earlier,
-                            member_in_scope,
-                            actor: new.account,
-                            at: new.at,
-                        };
-                        match decide(&ctx, &Command::Submit) {
-                            Ok(outcome) => Some(outcome),
-                            Err(refusal) => return Ok(Err(refusal)),
-                        }
-                    } else {
-                        None
+    ) -> Result<Created, RepoError> {
+        self.run(move |c| {
+            c.transaction(|c| {
+                claim_writer(c)?;
+                let enrollment_key = new.enrollment.to_string();
+                let (enrollment, plan, member_in_scope) = enrollment_with_plan(c, &enrollment_key)?;
+                if enrollment.account_id != new.account {
+                    return Err(TxError::Repo(RepoError::NotFound));
+                }
+                let draft = Claim::draft(&enrollment, plan.version, new.lines, new.payee, new.at);
+                let submission = if new.submit {
+                    let earlier = year_to_date(c, &enrollment_key, &draft.id.to_string())?;
+                    let ctx = Context {
+                        claim: &draft,
+                        enrollment: &enrollment,
+                        rules: &plan.rules,
+                        rules_version: plan.version,
+                        earlier: &earlier,
+                        member_in_scope,
+                        actor: new.account,
+                        at: new.at,
                     };
-                    let created = Created { draft, submission };
-                    insert_claim(c, created.claim())?;
-                    if let Some(outcome) = &created.submission {
-                        insert_event(c, outcome, ClaimAction::Submit, new.account)?;
-                    }
-                    record_changes(c, &changes(&created))?;
-                    Ok(Ok(created))
-                })
-                .map_err(|e: TxError| e.into_repo(conflict::DUPLICATE_INVOICE))
+                    Some(decide(&ctx, &Command::Submit).map_err(TxError::refused)?)
+                } else {
+                    None
+                };
+                let created = Created { draft, submission };
+                insert_claim(c, created.claim())?;
+                if let Some(outcome) = &created.submission {
+                    insert_event(c, outcome, ClaimAction::Submit, new.account)?;
+                }
+                record_changes(c, &changes(&created))?;
+                Ok(created)
             })
-            .await?;
-        created.map_err(DecideError::Refused)
+            .map_err(|e: TxError| e.unique_as(MutualAidConflict::DuplicateInvoice))
+        })
+        .await
     }
 
     async fn claim(&self, id: ClaimId) -> Result<Claim, RepoError> {
-        self.run(move |c| load_claim(c, &id.to_string()).map_err(|e| e.into_repo("id")))
+        self.run(move |c| load_claim(c, &id.to_string()).map_err(|e| e.into_repo()))
             .await
     }
 
@@ -1020,7 +1059,7 @@ impl MutualAidRepository for Database {
                 .select(ClaimRow::as_select())
                 .load(c)
                 .map_err(unexpected)?;
-            with_details(c, rows).map_err(|e| e.into_repo("id"))
+            with_details(c, rows).map_err(|e| e.into_repo())
         })
         .await
     }
@@ -1057,7 +1096,7 @@ impl MutualAidRepository for Database {
                 );
             }
             let rows: Vec<ClaimRow> = q.load(c).map_err(unexpected)?;
-            with_details(c, rows).map_err(|e| e.into_repo("id"))
+            with_details(c, rows).map_err(|e| e.into_repo())
         })
         .await
     }
@@ -1107,7 +1146,7 @@ impl MutualAidRepository for Database {
                 record_change(c, &change)?;
                 load_claim(c, &key)
             })
-            .map_err(|e| e.into_repo(conflict::DUPLICATE_INVOICE))
+            .map_err(|e| e.unique_as(MutualAidConflict::DuplicateInvoice))
         })
         .await
     }
@@ -1133,7 +1172,7 @@ impl MutualAidRepository for Database {
                 record_change(c, &change)?;
                 Ok(())
             })
-            .map_err(|e: TxError| e.into_repo("id"))
+            .map_err(|e: TxError| e.into_repo())
         })
         .await
     }
@@ -1164,7 +1203,7 @@ impl MutualAidRepository for Database {
                 record_change(c, &change)?;
                 Ok(())
             })
-            .map_err(|e: TxError| e.into_repo("id"))
+            .map_err(|e: TxError| e.into_repo())
         })
         .await
     }
@@ -1177,7 +1216,7 @@ impl MutualAidRepository for Database {
                 .filter(d::removed_at.is_null())
                 .select(DocumentRow::as_select())
                 .first(c)
-                .map_err(super::classify("id"))?;
+                .map_err(unexpected)?;
             row.into_domain()
         })
         .await
@@ -1188,7 +1227,7 @@ impl MutualAidRepository for Database {
         claim: &Claim,
     ) -> Result<BTreeMap<BenefitKind, YearToDate>, RepoError> {
         let (enrollment, id) = (claim.enrollment_id.to_string(), claim.id.to_string());
-        self.run(move |c| year_to_date(c, &enrollment, &id).map_err(|e| e.into_repo("id")))
+        self.run(move |c| year_to_date(c, &enrollment, &id).map_err(|e| e.into_repo()))
             .await
     }
 
@@ -1197,69 +1236,39 @@ impl MutualAidRepository for Database {
         id: ClaimId,
         input: &CommandInput,
         change: Box<dyn for<'o> FnOnce(&'o Outcome) -> Change + Send + 'static>,
-    ) -> Result<Outcome, DecideError> {
+    ) -> Result<Outcome, RepoError> {
         let input = input.clone();
-        let decided = self
-            .run(move |c| {
-                c.transaction(|c| {
-                    claim_writer(c)?;
-                    let key = id.to_string();
-                    let submission = input.command.action() == ClaimAction::Submit;
-                    if !submission {
-                        // Enrolment first, then the claim: the one order every review and
-                        // payment command locks in, so two approvals under one member's annual
-                        // cap run one after the other.
-                        let held =
-                            diesel::update(e::table.filter(
-                                e::id.eq_any(cl::table.find(&key).select(cl::enrollment_id)),
-                            ))
-                            .set(e::updated_at.eq(e::updated_at))
-                            .execute(c)?;
-                        if held == 0 {
-                            return Err(TxError::Repo(RepoError::NotFound));
-                        }
-                    }
-                    let claim = hold_claim(c, &key)?;
-                    let enrollment_key = claim.enrollment_id.to_string();
-                    let (enrollment, rules, version, member_in_scope) = if submission {
-                        let (enrollment, plan, in_scope) =
-                            enrollment_with_plan(c, &enrollment_key)?;
-                        (enrollment, plan.rules, plan.version, in_scope)
-                    } else {
-                        let enrollment = load_enrollment(c, &enrollment_key)?;
-                        let text: String = pv::table
-                            .find((claim.plan_id.to_string(), claim.plan_version))
-                            .select(pv::rules)
-                            .first(c)?;
-                        let rules: PlanRules =
-                            read_json("plan rules", &text).map_err(TxError::Repo)?;
-                        (enrollment, rules, claim.plan_version, true)
-                    };
-                    let earlier = year_to_date(c, &enrollment_key, &key)?;
+        self.run(move |c| {
+            let key = id.to_string();
+            decide_held(
+                c,
+                |c| hold_for_decision(c, &key, input.command.action() == ClaimAction::Submit),
+                |held| {
                     let ctx = Context {
-                        claim: &claim,
-                        enrollment: &enrollment,
-                        rules: &rules,
-                        rules_version: version,
-                        earlier: &earlier,
-                        member_in_scope,
+                        claim: &held.claim,
+                        enrollment: &held.enrollment,
+                        rules: &held.rules,
+                        rules_version: held.version,
+                        earlier: &held.earlier,
+                        member_in_scope: held.member_in_scope,
                         actor: input.actor,
                         at: input.at,
                     };
-                    let outcome = match decide(&ctx, &input.command) {
-                        Ok(outcome) => outcome,
-                        Err(refusal) => return Ok(Err(refusal)),
-                    };
-                    if outcome.changed {
-                        write_outcome(c, &claim, &outcome, input.command.action(), input.actor)?;
-                        record_change(c, &change(&outcome))?;
+                    decide(&ctx, &input.command)
+                },
+                |c, held, outcome| {
+                    if !outcome.changed {
+                        return Ok((outcome, Vec::new()));
                     }
-                    Ok(Ok(outcome))
-                })
-                .map_err(|e: TxError| e.into_repo(conflict::DUPLICATE_INVOICE))
-            })
-            .await?;
-        decided.map_err(DecideError::Refused)
+                    let action = input.command.action();
+                    write_outcome(c, &held.claim, &outcome, action, input.actor)?;
+                    let changes = vec![change(&outcome)];
+                    Ok((outcome, changes))
+                },
+            )
+            .map_err(|e: TxError| e.unique_as(MutualAidConflict::DuplicateInvoice))
+        })
+        .await
     }
 }
 
@@ -1270,8 +1279,9 @@ mod tests {
     use yiwang_domain::audit::{Actor, AuditEntry};
     use yiwang_domain::mutual_aid::claim::LineInput;
     use yiwang_domain::mutual_aid::plan::{BenefitInput, PlanInput};
-    use yiwang_domain::mutual_aid::review::{Command, LineApproval, Refusal};
+    use yiwang_domain::mutual_aid::review::{Command, LineApproval};
     use yiwang_domain::org::{OrgKind, OrgName, Organisation};
+    use yiwang_domain::refusal::RefusalKind;
     use yiwang_domain::repo::{OrgRepository, WorkerRepository};
 
     use super::*;
@@ -1450,7 +1460,7 @@ mod tests {
         f: &Fixture,
         lines: Vec<ClaimLine>,
         submit: bool,
-    ) -> Result<Created, DecideError> {
+    ) -> Result<Created, RepoError> {
         let payee = Payee {
             account_name: "王师傅".into(),
             bank: "中国工商银行晋城分行".into(),
@@ -1473,8 +1483,7 @@ mod tests {
     async fn file(db: &Database, f: &Fixture, lines: Vec<ClaimLine>) -> Result<Claim, RepoError> {
         match create(db, f, lines, false).await {
             Ok(created) => Ok(created.draft),
-            Err(DecideError::Repo(e)) => Err(e),
-            Err(refused) => panic!("a draft is never judged: {refused:?}"),
+            Err(e) => Err(e),
         }
     }
 
@@ -1505,7 +1514,7 @@ mod tests {
         id: ClaimId,
         command: Command,
         actor: AccountId,
-    ) -> Result<Outcome, DecideError> {
+    ) -> Result<Outcome, RepoError> {
         db.decide(id, &input(command, actor), Box::new(|_| change()))
             .await
     }
@@ -1525,7 +1534,9 @@ mod tests {
             let stale = db
                 .save_plan(f.plan.id, 1, &changed, AccountId::new(), at(3), &change())
                 .await;
-            assert!(matches!(stale, Err(RepoError::Conflict(c)) if c == conflict::PLAN_VERSION));
+            assert!(
+                matches!(&stale, Err(RepoError::Refused(r)) if r.is(&MutualAidConflict::PlanVersion))
+            );
             assert_eq!(
                 db.plan_version(f.plan.id, 1).await.unwrap().fee_fen,
                 Fen::yuan(50)
@@ -1581,7 +1592,7 @@ mod tests {
             };
             let twice = db.enrol(&again, &change()).await;
             assert!(
-                matches!(twice, Err(RepoError::Conflict(c)) if c == conflict::ALREADY_ENROLLED)
+                matches!(&twice, Err(RepoError::Refused(r)) if r.is(&MutualAidConflict::AlreadyEnrolled))
             );
             let unknown = db
                 .record_payments(
@@ -1640,8 +1651,8 @@ mod tests {
             let worker = f.enrollment.account_id;
             // The plan asks for an invoice: refused with the submission's code, nothing stored.
             match create(db, &f, vec![line("F-1", 12_000)], true).await {
-                Err(DecideError::Refused(Refusal::Unprocessable { code, .. })) => {
-                    assert_eq!(code, "documents_missing");
+                Err(RepoError::Refused(r)) if r.kind == RefusalKind::Invalid => {
+                    assert_eq!(r.code, "documents_missing");
                 }
                 other => panic!("{other:?}"),
             }
@@ -1680,7 +1691,7 @@ mod tests {
             // membership ended is refused; neither stores anything.
             let again = create(db, &f, vec![line("F-1", 12_000)], true).await;
             assert!(
-                matches!(&again, Err(DecideError::Repo(RepoError::Conflict(c))) if c == conflict::DUPLICATE_INVOICE),
+                matches!(&again, Err(RepoError::Refused(r)) if r.is(&MutualAidConflict::DuplicateInvoice)),
                 "{again:?}"
             );
             db.run(move |c| {
@@ -1692,8 +1703,8 @@ mod tests {
             .await
             .unwrap();
             match create(db, &f, vec![line("F-2", 12_000)], true).await {
-                Err(DecideError::Refused(Refusal::Unprocessable { code, .. })) => {
-                    assert_eq!(code, "not_member");
+                Err(RepoError::Refused(r)) if r.kind == RefusalKind::Invalid => {
+                    assert_eq!(r.code, "not_member");
                 }
                 other => panic!("{other:?}"),
             }
@@ -1715,7 +1726,9 @@ mod tests {
             assert_eq!(first.plan_version, 1);
             assert_eq!(db.claim(first.id).await.unwrap(), first);
             let dup = file(db, &f, vec![line(" a-1 ", 100)]).await;
-            assert!(matches!(dup, Err(RepoError::Conflict(c)) if c == conflict::DUPLICATE_INVOICE));
+            assert!(
+                matches!(&dup, Err(RepoError::Refused(r)) if r.is(&MutualAidConflict::DuplicateInvoice))
+            );
             // Under someone else's enrolment: no such enrolment, nothing stored.
             let stranger = NewClaim {
                 account: AccountId::new(),
@@ -1728,10 +1741,7 @@ mod tests {
             let refused = db
                 .create_claim(stranger, Box::new(|_| vec![change()]))
                 .await;
-            assert!(
-                matches!(refused, Err(DecideError::Repo(RepoError::NotFound))),
-                "{refused:?}"
-            );
+            assert!(matches!(refused, Err(RepoError::NotFound)), "{refused:?}");
             assert_eq!(
                 db.claims_of(f.enrollment.account_id).await.unwrap().len(),
                 1
@@ -1739,8 +1749,8 @@ mod tests {
             let worker = f.enrollment.account_id;
             // No invoice document yet: refused, nothing written.
             match run(db, first.id, Command::Submit, worker).await {
-                Err(DecideError::Refused(Refusal::Unprocessable { code, .. })) => {
-                    assert_eq!(code, "documents_missing");
+                Err(RepoError::Refused(r)) if r.kind == RefusalKind::Invalid => {
+                    assert_eq!(r.code, "documents_missing");
                 }
                 other => panic!("{other:?}"),
             }
@@ -1751,7 +1761,7 @@ mod tests {
             let stranger = run(db, first.id, Command::Submit, AccountId::new()).await;
             assert!(matches!(
                 stranger,
-                Err(DecideError::Refused(Refusal::NotFound))
+                Err(RepoError::Refused(r)) if r.kind == RefusalKind::NotFound
             ));
             // A member whose membership ended is no longer in the plan's subtree.
             let set_status = |status: &'static str| {
@@ -1766,8 +1776,8 @@ mod tests {
             };
             set_status("ended").await.unwrap();
             match run(db, first.id, Command::Submit, worker).await {
-                Err(DecideError::Refused(Refusal::Unprocessable { code, .. })) => {
-                    assert_eq!(code, "not_member");
+                Err(RepoError::Refused(r)) if r.kind == RefusalKind::Invalid => {
+                    assert_eq!(r.code, "not_member");
                 }
                 other => panic!("{other:?}"),
             }
@@ -1785,7 +1795,9 @@ mod tests {
                     &change(),
                 )
                 .await;
-            assert!(matches!(late, Err(RepoError::Conflict(c)) if c == conflict::NOT_EDITABLE));
+            assert!(
+                matches!(&late, Err(RepoError::Refused(r)) if r.is(&MutualAidConflict::NotEditable))
+            );
 
             // Two reviewers take it at once: one wins, the other finds it taken.
             let (a, b) = (AccountId::new(), AccountId::new());
@@ -1795,7 +1807,9 @@ mod tests {
             );
             let refused = [&x, &y]
                 .iter()
-                .filter(|r| matches!(r, Err(DecideError::Refused(Refusal::Conflict(_)))))
+                .filter(
+                    |r| matches!(r, Err(RepoError::Refused(r)) if r.kind == RefusalKind::Conflict),
+                )
                 .count();
             assert_eq!((x.is_ok() as u8 + y.is_ok() as u8, refused), (1, 1));
 

@@ -6,11 +6,11 @@ use diesel::prelude::*;
 use yiwang_domain::account::{AccountId, Official, Role, Username};
 use yiwang_domain::audit::Change;
 use yiwang_domain::org::{OrgId, OrgPath};
-use yiwang_domain::repo::{OfficialRepository, Page, RepoError};
+use yiwang_domain::repo::{AccountConflict, OfficialRepository, Page, RepoError};
 
 use super::schema::officials as f;
 use super::{
-    claim_writer, classify, corrupt, from_naive, record_change, to_naive, unexpected, Database,
+    claim_writer, corrupt, from_naive, record_change, to_naive, unexpected, Database, TxError,
 };
 
 type Row = (
@@ -88,7 +88,7 @@ impl OfficialRepository for Database {
                     .execute(c)?;
                 record_change(c, &change)
             })
-            .map_err(classify("username"))
+            .map_err(|e: TxError| e.unique_as(AccountConflict::UsernameTaken))
         })
         .await
     }
@@ -99,7 +99,7 @@ impl OfficialRepository for Database {
                 .select(COLUMNS)
                 .find(id.to_string())
                 .first(c)
-                .map_err(classify("id"))?;
+                .map_err(unexpected)?;
             to_domain(row)
         })
         .await
@@ -173,9 +173,9 @@ impl OfficialRepository for Database {
                         .execute(c)?;
                     record_change(c, &change)?;
                 }
-                target().select(COLUMNS).first::<Row>(c)
+                Ok(target().select(COLUMNS).first::<Row>(c)?)
             })
-            .map_err(classify("id"))
+            .map_err(TxError::into_repo)
             .and_then(to_domain)
         })
         .await

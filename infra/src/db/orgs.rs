@@ -5,11 +5,11 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use yiwang_domain::audit::Change;
 use yiwang_domain::org::{OrgId, OrgKind, OrgName, OrgPath, Organisation};
-use yiwang_domain::repo::{OrgRepository, OrgSearch, OrgUpdate, Page, RepoError};
+use yiwang_domain::repo::{AccountConflict, OrgRepository, OrgSearch, OrgUpdate, Page, RepoError};
 
 use super::schema::organisations as o;
 use super::{
-    classify, corrupt, from_naive, like_contains, record_change, to_naive, unexpected, Database,
+    corrupt, from_naive, like_contains, record_change, to_naive, unexpected, Database, TxError,
 };
 
 type Row = (
@@ -92,7 +92,7 @@ impl OrgRepository for Database {
                     .execute(c)?;
                 record_change(c, &change)
             })
-            .map_err(classify("name"))
+            .map_err(|e: TxError| e.unique_as(AccountConflict::OrgNameTaken))
         })
         .await
     }
@@ -103,7 +103,7 @@ impl OrgRepository for Database {
                 .select(COLUMNS)
                 .find(id.to_string())
                 .first(c)
-                .map_err(classify("id"))?;
+                .map_err(unexpected)?;
             to_domain(row)
         })
         .await
@@ -223,12 +223,12 @@ impl OrgRepository for Database {
                     .set(o::updated_at.eq(to_naive(now)))
                     .execute(c)?;
                 if n == 0 {
-                    return Err(diesel::result::Error::NotFound);
+                    return Err(RepoError::NotFound.into());
                 }
                 record_change(c, &change)?;
-                target().select(COLUMNS).first::<Row>(c)
+                Ok(target().select(COLUMNS).first::<Row>(c)?)
             })
-            .map_err(classify("name"))
+            .map_err(|e: TxError| e.unique_as(AccountConflict::OrgNameTaken))
             .and_then(to_domain)
         })
         .await

@@ -11,7 +11,7 @@ use yiwang_domain::account::{AccountId, Role};
 use yiwang_domain::audit::Change;
 use yiwang_domain::consultation::category::{Category, CategoryCode, CategoryRules, SlaClock};
 use yiwang_domain::consultation::lawyer::{Lawyer, LawyerDetails, LicenceNumber};
-use yiwang_domain::consultation::store::{conflict, LawyerFilter, RosterRepository};
+use yiwang_domain::consultation::store::{LawyerFilter, RosterConflict, RosterRepository};
 use yiwang_domain::org::OrgPath;
 use yiwang_domain::repo::{Page, RepoError};
 
@@ -200,7 +200,7 @@ impl RosterRepository for Database {
                 };
                 Ok((category, created))
             })
-            .map_err(|e: TxError| e.into_repo("category"))
+            .map_err(|e: TxError| e.into_repo())
         })
         .await
     }
@@ -258,7 +258,7 @@ impl RosterRepository for Database {
                 record_change(c, &change)?;
                 load_lawyer(c, &key)
             })
-            .map_err(|e: TxError| e.into_repo(conflict::LICENCE_TAKEN))
+            .map_err(|e: TxError| e.unique_as(RosterConflict::LicenceTaken))
         })
         .await
     }
@@ -283,13 +283,13 @@ impl RosterRepository for Database {
                 record_change(c, &change)?;
                 load_lawyer(c, &key)
             })
-            .map_err(|e: TxError| e.into_repo("lawyer"))
+            .map_err(|e: TxError| e.into_repo())
         })
         .await
     }
 
     async fn lawyer(&self, account: AccountId) -> Result<Lawyer, RepoError> {
-        self.run(move |c| load_lawyer(c, &account.to_string()).map_err(|e| e.into_repo("lawyer")))
+        self.run(move |c| load_lawyer(c, &account.to_string()).map_err(|e| e.into_repo()))
             .await
     }
 
@@ -330,7 +330,7 @@ impl RosterRepository for Database {
                 };
             }
             let rows: Vec<LawyerRow> = q.load(c).map_err(unexpected)?;
-            with_specialties(c, rows).map_err(|e| e.into_repo("lawyer"))
+            with_specialties(c, rows).map_err(|e| e.into_repo())
         })
         .await
     }
@@ -513,7 +513,7 @@ mod tests {
                 )
                 .await;
             assert!(
-                matches!(&taken, Err(RepoError::Conflict(c)) if c == conflict::LICENCE_TAKEN),
+                matches!(&taken, Err(RepoError::Refused(r)) if r.is(&RosterConflict::LicenceTaken)),
                 "{taken:?}"
             );
             db.save_lawyer(

@@ -20,12 +20,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use yiwang_domain::audit::Change;
-use yiwang_domain::membership::store::conflict::STATUS;
 use yiwang_domain::org::{OrgId, OrgPath};
 use yiwang_domain::repo::{Page, RepoError};
 use yiwang_domain::service_point::hours::{DatedException, OpeningHours, Schedule};
 use yiwang_domain::service_point::store::{
-    conflict, ImportOutcome, Moderation, Review, ReviewId, ServicePointFilter,
+    ImportOutcome, Moderation, Review, ReviewId, ServicePointConflict, ServicePointFilter,
     ServicePointRepository, Visit, VisitCount,
 };
 use yiwang_domain::service_point::{
@@ -419,7 +418,7 @@ impl ServicePointRepository for Database {
                 record_change(c, &change)?;
                 load_point(c, &key)
             })
-            .map_err(|e: TxError| e.into_repo(conflict::EXTERNAL_ID))
+            .map_err(|e: TxError| e.unique_as(ServicePointConflict::ExternalIdTaken))
         })
         .await
     }
@@ -469,7 +468,7 @@ impl ServicePointRepository for Database {
                 record_change(c, &change)?;
                 load_point(c, &key)
             })
-            .map_err(|e: TxError| e.into_repo(conflict::EXTERNAL_ID))
+            .map_err(|e: TxError| e.unique_as(ServicePointConflict::ExternalIdTaken))
         })
         .await
     }
@@ -504,7 +503,7 @@ impl ServicePointRepository for Database {
                 record_change(c, &change)?;
                 Ok(())
             })
-            .map_err(|e: TxError| e.into_repo("id"))
+            .map_err(|e: TxError| e.into_repo())
         })
         .await
     }
@@ -581,7 +580,7 @@ impl ServicePointRepository for Database {
             .filter_map(|d| d.external_id.as_deref())
             .any(|e| !seen.insert(e))
         {
-            return Err(RepoError::Conflict(conflict::EXTERNAL_ID.to_owned()));
+            return Err(ServicePointConflict::ExternalIdTaken.into());
         }
         let drafts = drafts.to_vec();
         let (org_key, path, change) =
@@ -652,7 +651,7 @@ impl ServicePointRepository for Database {
                 record_change(c, &change)?;
                 Ok(outcome)
             })
-            .map_err(|e: TxError| e.into_repo(conflict::EXTERNAL_ID))
+            .map_err(|e: TxError| e.unique_as(ServicePointConflict::ExternalIdTaken))
         })
         .await
     }
@@ -831,7 +830,7 @@ impl ServicePointRepository for Database {
                 record_change(c, &change)?;
                 load_review(c, &key)
             })
-            .map_err(|e: TxError| e.into_repo("review"))
+            .map_err(|e: TxError| e.into_repo())
         })
         .await
     }
@@ -869,7 +868,7 @@ impl ServicePointRepository for Database {
     }
 
     async fn review(&self, id: ReviewId) -> Result<Review, RepoError> {
-        self.run(move |c| load_review(c, &id.to_string()).map_err(|e| e.into_repo("id")))
+        self.run(move |c| load_review(c, &id.to_string()).map_err(|e| e.into_repo()))
             .await
     }
 
@@ -898,13 +897,13 @@ impl ServicePointRepository for Database {
                 ))
                 .execute(c)?;
                 if n == 0 {
-                    return Err(TxError::conflict(STATUS));
+                    return Err(TxError::refused(ServicePointConflict::ReviewNotHeld));
                 }
                 refresh_rating(c, &point)?;
                 record_change(c, &change)?;
                 load_review(c, &key)
             })
-            .map_err(|e: TxError| e.into_repo(STATUS))
+            .map_err(|e: TxError| e.into_repo())
         })
         .await
     }
@@ -1141,7 +1140,9 @@ mod tests {
                     &change(),
                 )
                 .await;
-            assert!(matches!(again, Err(RepoError::Conflict(c)) if c == conflict::EXTERNAL_ID));
+            assert!(
+                matches!(&again, Err(RepoError::Refused(r)) if r.is(&ServicePointConflict::ExternalIdTaken))
+            );
             // Another organisation may use it; points without one never collide.
             repo.create(
                 ServicePointId::new(),
@@ -1173,7 +1174,9 @@ mod tests {
                 .await
                 .unwrap();
             let taken = repo.update(second.id, &first, at(2), &change()).await;
-            assert!(matches!(taken, Err(RepoError::Conflict(c)) if c == conflict::EXTERNAL_ID));
+            assert!(
+                matches!(&taken, Err(RepoError::Refused(r)) if r.is(&ServicePointConflict::ExternalIdTaken))
+            );
         }
     }
 
@@ -1418,7 +1421,9 @@ mod tests {
             assert_eq!(outcome.created, 2);
             let twice = vec![station("x", Some("D")), station("y", Some("D"))];
             let refused = repo.import(org(&f.child), &twice, at(6), &change()).await;
-            assert!(matches!(refused, Err(RepoError::Conflict(c)) if c == conflict::EXTERNAL_ID));
+            assert!(
+                matches!(&refused, Err(RepoError::Refused(r)) if r.is(&ServicePointConflict::ExternalIdTaken))
+            );
             assert_eq!(repo.revision().await.unwrap(), 5);
         }
     }
@@ -1707,7 +1712,9 @@ mod tests {
             let again = repo
                 .moderate_review(held.id, Moderation::Refused, at(6), &change())
                 .await;
-            assert!(matches!(again, Err(RepoError::Conflict(c)) if c == STATUS));
+            assert!(
+                matches!(&again, Err(RepoError::Refused(r)) if r.is(&ServicePointConflict::ReviewNotHeld))
+            );
 
             // A refused review is not counted.
             let refused = repo

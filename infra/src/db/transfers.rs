@@ -12,7 +12,7 @@ use uuid::Uuid;
 use yiwang_domain::account::AccountId;
 use yiwang_domain::audit::Change;
 use yiwang_domain::membership::member::{MemberId, MemberStatus};
-use yiwang_domain::membership::store::{conflict, TransferRepository};
+use yiwang_domain::membership::store::{MembershipConflict, TransferRepository};
 use yiwang_domain::membership::transfer::{
     HistoryEntry, HistoryEvent, OrgBrief, Transfer, TransferDecision, TransferId, TransferStatus,
 };
@@ -175,7 +175,7 @@ impl TransferRepository for Database {
                 }
                 let to = to.to_string();
                 if from == to {
-                    return Err(TxError::conflict(conflict::SAME_ORGANISATION));
+                    return Err(TxError::refused(MembershipConflict::SameOrganisation));
                 }
                 let to_path: String = o::table.find(&to).select(o::path).first(c)?;
                 let key = id.to_string();
@@ -194,13 +194,13 @@ impl TransferRepository for Database {
                 record_change(c, &change)?;
                 load_transfer(c, &key)
             })
-            .map_err(|e| e.into_repo(conflict::TRANSFER_OPEN))
+            .map_err(|e| e.unique_as(MembershipConflict::TransferOpen))
         })
         .await
     }
 
     async fn transfer(&self, id: TransferId) -> Result<Transfer, RepoError> {
-        self.run(move |c| load_transfer(c, &id.to_string()).map_err(|e| e.into_repo("id")))
+        self.run(move |c| load_transfer(c, &id.to_string()).map_err(|e| e.into_repo()))
             .await
     }
 
@@ -274,12 +274,12 @@ impl TransferRepository for Database {
                 ))
                 .execute(c)?;
                 if n == 0 {
-                    return Err(TxError::conflict(conflict::STATUS));
+                    return Err(TxError::refused(MembershipConflict::TransferStatus));
                 }
                 record_change(c, &change)?;
                 load_transfer(c, &key)
             })
-            .map_err(|e| e.into_repo(conflict::STATUS))
+            .map_err(TxError::into_repo)
         })
         .await
     }
@@ -306,7 +306,7 @@ impl TransferRepository for Database {
                     let member: String = t::table.find(&key).select(t::member_id).first(c)?;
                     if !lock_active_member(c, &member)? {
                         // The membership ended; leaving withdrew this request.
-                        return Err(TxError::conflict(conflict::STATUS));
+                        return Err(TxError::refused(MembershipConflict::TransferStatus));
                     }
                 }
                 let n = diesel::update(
@@ -324,7 +324,7 @@ impl TransferRepository for Database {
                 if n == 0 {
                     // Either no such request or it is no longer waiting.
                     load_transfer(c, &key)?;
-                    return Err(TxError::conflict(conflict::STATUS));
+                    return Err(TxError::refused(MembershipConflict::TransferStatus));
                 }
                 if decision == TransferDecision::Approve {
                     move_member(c, &key, now)?;
@@ -332,7 +332,7 @@ impl TransferRepository for Database {
                 record_change(c, &change)?;
                 load_transfer(c, &key)
             })
-            .map_err(|e| e.into_repo(conflict::STATUS))
+            .map_err(TxError::into_repo)
         })
         .await
     }

@@ -7,13 +7,13 @@ use yiwang_domain::account::{AccountId, Worker};
 use yiwang_domain::audit::Change;
 use yiwang_domain::membership::application::{ApplicationAction, ApplicationStatus};
 use yiwang_domain::membership::member::MemberStatus;
-use yiwang_domain::membership::store::conflict;
+use yiwang_domain::membership::store::MembershipConflict;
 use yiwang_domain::repo::{RepoError, WorkerRepository};
 
 use super::membership::{erase_applications, erase_members, record_event};
 use super::schema::{members as m, membership_applications as a, workers as w};
 use super::{
-    claim_writer, classify, corrupt, from_naive, record_change, to_naive, Database, TxError,
+    claim_writer, corrupt, from_naive, record_change, to_naive, unexpected, Database, TxError,
 };
 
 type Row = (
@@ -123,7 +123,7 @@ impl WorkerRepository for Database {
                 )) => attempt(c),
                 other => other,
             };
-            let (row, created) = result.map_err(classify("openid"))?;
+            let (row, created) = result.map_err(unexpected)?;
             Ok((to_domain(row)?, created))
         })
         .await
@@ -135,7 +135,7 @@ impl WorkerRepository for Database {
                 .select(COLUMNS)
                 .find(id.to_string())
                 .first(c)
-                .map_err(classify("id"))?;
+                .map_err(unexpected)?;
             to_domain(row)
         })
         .await
@@ -164,12 +164,12 @@ impl WorkerRepository for Database {
                     ))
                     .execute(c)?;
                 if n == 0 {
-                    return Err(diesel::result::Error::NotFound);
+                    return Err(RepoError::NotFound.into());
                 }
                 record_change(c, &change)?;
-                target().select(COLUMNS).first::<Row>(c)
+                Ok(target().select(COLUMNS).first::<Row>(c)?)
             })
-            .map_err(classify("id"))
+            .map_err(TxError::into_repo)
             .and_then(to_domain)
         })
         .await
@@ -217,7 +217,7 @@ impl WorkerRepository for Database {
                     .count()
                     .get_result(c)?;
                 if members > 0 {
-                    return Err(TxError::conflict(conflict::ALREADY_MEMBER));
+                    return Err(TxError::refused(MembershipConflict::MemberActive));
                 }
                 let apps: Vec<String> = a::table
                     .filter(a::account_id.eq(&key))
@@ -244,7 +244,7 @@ impl WorkerRepository for Database {
                 record_change(c, &change)?;
                 Ok(())
             })
-            .map_err(|e: TxError| e.into_repo("id"))
+            .map_err(|e: TxError| e.into_repo())
         })
         .await
     }

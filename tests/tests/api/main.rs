@@ -21,4 +21,5 @@ mod migrations;
 mod mutual_aid;
 mod openapi;
 mod service_points;
+mod storage_failures;
 mod transfers;

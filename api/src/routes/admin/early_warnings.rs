@@ -3,7 +3,6 @@
 //! raised as workers ask ([`yiwang_domain::consultation::early_warning`]); each raise is also
 //! the outbox event `consultation.employer_alert`, for the notices to the branch's officials.
 
-use actix_web::http::StatusCode;
 use actix_web::{get, post, put, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -11,9 +10,7 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use yiwang_domain::clock;
 use yiwang_domain::consultation::early_warning::{AlertId, AlertRule, AlertStatus, EmployerAlert};
-use yiwang_domain::consultation::store::conflict;
 use yiwang_domain::problem::{text, FieldProblem};
-use yiwang_domain::repo::RepoError;
 use yiwang_infra::db::time_key;
 
 use crate::auth::{Admin, Permission};
@@ -172,16 +169,7 @@ pub async fn acknowledge(
     let done = state
         .early_warning
         .acknowledge(alert.id, me, note, clock::now(), &change)
-        .await
-        .map_err(|e| match e {
-            RepoError::Conflict(c) if c == conflict::ALREADY_ACKNOWLEDGED => ApiError::new(
-                StatusCode::CONFLICT,
-                conflict::ALREADY_ACKNOWLEDGED,
-                "该预警已由其他干部处理",
-                "The alert was acknowledged already",
-            ),
-            other => other.into(),
-        })?;
+        .await?;
     Ok(web::Json(AlertView::from(&done)))
 }
 

@@ -10,7 +10,6 @@ use yiwang_domain::account::Role;
 use yiwang_domain::audit::OutboxEvent;
 use yiwang_domain::clock;
 use yiwang_domain::consultation::lawyer::{Lawyer, LawyerInput};
-use yiwang_domain::consultation::store::conflict;
 use yiwang_domain::repo::RepoError;
 use yiwang_domain::AccountId;
 
@@ -132,22 +131,7 @@ pub async fn save(
     let lawyer = state
         .roster
         .save_lawyer(id, &details, clock::now(), &change)
-        .await
-        .map_err(|e| match e {
-            RepoError::Conflict(rule) if rule == conflict::LICENCE_TAKEN => ApiError::new(
-                StatusCode::CONFLICT,
-                "licence_taken",
-                "该执业证号已登记在另一位律师名下",
-                "Another lawyer on the roster has this licence number",
-            )
-            .field(
-                "licence_number",
-                "licence_taken",
-                "执业证号已被登记",
-                "licence number taken",
-            ),
-            other => other.into(),
-        })?;
+        .await?;
     Ok(web::Json(LawyerView::new(&lawyer, &names)))
 }
 

@@ -16,7 +16,7 @@ use yiwang_infra::db::time_key;
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
 use crate::routes::admin::lawyers::listed_lawyer;
-use crate::routes::legal_aid::{legal_aid_error, LegalAidView};
+use crate::routes::legal_aid::LegalAidView;
 use crate::routes::{status_filter, PageQuery, Paged};
 use crate::state::AppState;
 
@@ -131,8 +131,7 @@ async fn step(
     let after = state
         .legal_aid
         .decide_legal_aid(a.id, actor, command, clock::now(), change)
-        .await
-        .map_err(legal_aid_error)?;
+        .await?;
     Ok(web::Json(LegalAidView::from(&after)))
 }
 

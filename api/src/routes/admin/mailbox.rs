@@ -2,7 +2,6 @@
 //! below it (the writer's name always shown, anonymous or not), replying once, and closing an
 //! answered letter.
 
-use actix_web::http::StatusCode;
 use actix_web::{get, post, web};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -10,7 +9,6 @@ use utoipa::{IntoParams, ToSchema};
 use yiwang_domain::audit::OutboxEvent;
 use yiwang_domain::clock;
 use yiwang_domain::consultation::message;
-use yiwang_domain::mailbox::store::LetterError;
 use yiwang_domain::mailbox::{Command, LetterId, LetterStatus};
 use yiwang_infra::db::time_key;
 
@@ -97,18 +95,7 @@ async fn answer(
     let after = state
         .mailbox
         .answer_letter(id, by, command, clock::now(), change)
-        .await
-        .map_err(|e| match e {
-            LetterError::Repo(e) => e.into(),
-            LetterError::Refused(code) => {
-                let zh = if code == "already_replied" {
-                    "这封信已经回复过了"
-                } else {
-                    "这封信尚未回复，不能办结"
-                };
-                ApiError::new(StatusCode::CONFLICT, code, zh, code)
-            }
-        })?;
+        .await?;
     Ok(web::Json(LetterView::from(&after)))
 }
 

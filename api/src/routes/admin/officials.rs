@@ -10,7 +10,6 @@ use utoipa::{IntoParams, ToSchema};
 use yiwang_domain::account::{password_acceptable, AccountId, Official, Role, Username};
 use yiwang_domain::audit::OutboxEvent;
 use yiwang_domain::clock;
-use yiwang_domain::repo::RepoError;
 use yiwang_infra::password;
 
 use super::orgs::load_in_scope;
@@ -188,20 +187,7 @@ pub async fn create(
             payload: json!(view),
         }),
     );
-    state
-        .officials
-        .create(&official, &hash, &change)
-        .await
-        .map_err(|e| match e {
-            RepoError::Conflict(_) => ApiError::new(
-                StatusCode::CONFLICT,
-                "username_taken",
-                "该用户名已被使用",
-                "This username is taken",
-            )
-            .field("username", "taken", "已被使用", "taken"),
-            other => other.into(),
-        })?;
+    state.officials.create(&official, &hash, &change).await?;
     Ok(HttpResponse::Created().json(view))
 }
 

@@ -1,7 +1,6 @@
 //! The organisation tree: create, list, read and change organisations in the caller's
 //! subtree.
 
-use actix_web::http::StatusCode;
 use actix_web::{get, patch, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -10,7 +9,7 @@ use utoipa::ToSchema;
 use yiwang_domain::audit::OutboxEvent;
 use yiwang_domain::clock;
 use yiwang_domain::org::{self, OrgId, OrgKind, OrgName, Organisation};
-use yiwang_domain::repo::{OrgUpdate, RepoError};
+use yiwang_domain::repo::OrgUpdate;
 
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
@@ -129,19 +128,6 @@ fn parse_kind(s: &str) -> Result<OrgKind, ApiError> {
         .ok_or_else(|| ApiError::not_one_of("kind", &OrgKind::ALL.map(OrgKind::as_str)))
 }
 
-fn name_taken(e: RepoError) -> ApiError {
-    match e {
-        RepoError::Conflict(_) => ApiError::new(
-            StatusCode::CONFLICT,
-            "org_name_taken",
-            "同一上级组织下已有同名组织",
-            "A sibling organisation already has this name",
-        )
-        .field("name", "taken", "同级重名", "taken by a sibling"),
-        other => other.into(),
-    }
-}
-
 /// The organisation with this id if it lies in the caller's scope and the caller holds
 /// `permission`; 404 otherwise (an id that is not a UUID cannot exist).
 pub(crate) async fn load_in_scope(
@@ -194,7 +180,7 @@ pub async fn create(
             payload: json!(view),
         }),
     );
-    state.orgs.create(&org, &change).await.map_err(name_taken)?;
+    state.orgs.create(&org, &change).await?;
     Ok(HttpResponse::Created().json(view))
 }
 
@@ -302,7 +288,6 @@ pub async fn update(
     let updated = state
         .orgs
         .update(org.id, &update, clock::now(), &change)
-        .await
-        .map_err(name_taken)?;
+        .await?;
     Ok(web::Json(OrgView::from(&updated)))
 }

@@ -15,15 +15,14 @@ use yiwang_domain::audit::{Change, OutboxEvent};
 use yiwang_domain::clock;
 use yiwang_domain::consultation::category::CategoryCode;
 use yiwang_domain::consultation::message::{self, Author, Message, MessageId, ReadMark};
-use yiwang_domain::consultation::store::{Act, ActError, LawyerFilter};
+use yiwang_domain::consultation::store::{Act, LawyerFilter};
 use yiwang_domain::consultation::thread::{
     Actor, Command, Consultation, ConsultationId, ConsultationStatus, Outcome, Question, Rating,
-    Refusal,
 };
 use yiwang_domain::membership::identity::CreditCode;
 use yiwang_domain::org::{OrgId, OrgPath};
 use yiwang_domain::problem::{text, FieldProblem};
-use yiwang_domain::repo::{OrgSearch, Page, RepoError};
+use yiwang_domain::repo::{Found, OrgSearch, Page, RepoError};
 use yiwang_domain::wechat::ContentScene;
 use yiwang_domain::AccountId;
 use yiwang_infra::live::Delivery;
@@ -253,20 +252,6 @@ pub async fn message_page(
     })
 }
 
-/// A refused command or a storage failure as an answer.
-pub fn act_error(e: ActError) -> ApiError {
-    match e {
-        ActError::Repo(e) => e.into(),
-        ActError::Refused(Refusal::NotFound) => ApiError::not_found(),
-        ActError::Refused(Refusal::Forbidden { code, zh }) => {
-            ApiError::new(StatusCode::FORBIDDEN, code, zh, code)
-        }
-        ActError::Refused(Refusal::Conflict { code, zh }) => {
-            ApiError::new(StatusCode::CONFLICT, code, zh, code)
-        }
-    }
-}
-
 /// The audit row and outbox event of a step: `consultation.<action>` with the states before
 /// and after.
 pub fn step_change(
@@ -328,8 +313,7 @@ pub async fn run(
                 change
             }),
         )
-        .await
-        .map_err(act_error)?;
+        .await?;
     let c = &step.outcome.consultation;
     let pooled = [step.outcome.from, c.status].contains(&ConsultationStatus::Waiting);
     push(state, c, &step.messages, at, pooled).await;
@@ -581,21 +565,14 @@ pub async fn ask(
         let employer_credit_code = match form.employer_credit_code.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(typed) => CreditCode::parse(typed)
-                .map_err(|e| {
-                    problems.push(FieldProblem::new(
-                        "employer_credit_code",
-                        e.code(),
-                        e.zh(),
-                        e.en(),
-                    ))
-                })
+                .map_err(|e| problems.push(FieldProblem::of("employer_credit_code", &e)))
                 .ok(),
         };
         let chosen = match form.lawyer_id.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(raw) => {
                 let lawyer = match AccountId::parse(raw) {
-                    Some(id) => state.roster.lawyer(id).await.ok(),
+                    Some(id) => state.roster.lawyer(id).await.found()?,
                     None => None,
                 };
                 let fits = lawyer

@@ -17,16 +17,13 @@ use yiwang_domain::clock;
 use yiwang_domain::membership::application::{
     ApplicantDetails, Application, ApplicationEvent, ApplicationId, SealedIdNumber,
 };
+use yiwang_domain::membership::form::{ApplicationInput, FormContext};
 use yiwang_domain::membership::member::{Member, MemberStatus};
-use yiwang_domain::membership::store::conflict;
-use yiwang_domain::membership::{
-    check_minimum_age, CreditCode, EmploymentForm, MobilePhone, PersonName, ResidentId,
-};
-use yiwang_domain::org::OrgId;
-use yiwang_domain::repo::RepoError;
+use yiwang_domain::org::{OrgId, OrgPath};
+use yiwang_domain::repo::{Found, RepoError};
 
 use crate::auth::{self, Admin, Permission};
-use crate::error::{ApiError, FieldErrors, Problem};
+use crate::error::{ApiError, Problem};
 use crate::routes::me::mask_phone;
 use crate::state::AppState;
 
@@ -242,187 +239,44 @@ pub struct ApplicationList {
     pub items: Vec<ApplicationView>,
 }
 
-fn free_text(errors: &mut FieldErrors, field: &str, value: &str, max: usize) -> Option<String> {
-    let v = value.trim();
-    let n = v.chars().count();
-    if n == 0 {
-        errors.push(
-            field,
-            "required",
-            format!("{field} 不能为空"),
-            format!("{field} is required"),
-        );
-        return None;
-    }
-    if n > max || v.chars().any(char::is_control) {
-        errors.push(
-            field,
-            "invalid",
-            format!("{field} 须为 1 到 {max} 个字符，且不含控制字符"),
-            format!("{field} must be 1–{max} characters without control characters"),
-        );
-        return None;
-    }
-    Some(v.to_owned())
-}
-
-/// Checks the whole form (every problem is reported at once), seals the ID number and
-/// returns what the repository stores, with the organisation's path.
+/// Checks the whole form in the domain ([`ApplicationInput::check`]), seals the ID number
+/// and returns what the repository stores, with the organisation's path.
 async fn checked_details(
     state: &AppState,
     worker: &auth::Worker,
     form: &ApplicationForm,
-) -> Result<(ApplicantDetails, yiwang_domain::org::OrgPath), ApiError> {
-    let today = china_date(clock::now());
-    let mut errors = FieldErrors::default();
-    if !form.consent.accepted {
-        return Err(ApiError::invalid_field(
-            "consent.accepted",
-            "consent_required",
-            "须同意隐私政策后才能提交入会申请，未同意时不保存任何信息",
-            "The privacy notice must be accepted; nothing is stored without consent",
-        ));
-    }
-    if form.consent.version != state.privacy_notice_version {
-        errors.push(
-            "consent.version",
-            "outdated",
-            format!(
-                "隐私政策已更新为 {}，请阅读后重新同意",
-                state.privacy_notice_version
-            ),
-            format!(
-                "The privacy notice is now version {}; read it and consent again",
-                state.privacy_notice_version
-            ),
-        );
-    }
-    let name = errors.check("real_name", PersonName::parse(&form.real_name), |e| {
-        (e.code(), e.zh(), e.en())
-    });
-    let id = errors
-        .check(
-            "id_number",
-            ResidentId::parse(&form.id_number, today),
-            |e| (e.code(), e.zh(), e.en()),
-        )
-        .and_then(|id| {
-            let ok = errors.check("id_number", check_minimum_age(&id, today), |e| {
-                (e.code(), e.zh(), e.en())
-            });
-            ok.map(|()| id)
-        });
-    let phone = match form
-        .phone
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-    {
-        Some(p) => errors.check("phone", MobilePhone::parse(p), |e| {
-            (e.code(), e.zh(), e.en())
-        }),
-        None => match state.workers.get(worker.0.account_id()).await?.phone {
-            Some(bound) => errors.check("phone", MobilePhone::parse(&bound), |e| {
-                (e.code(), e.zh(), e.en())
-            }),
-            None => {
-                errors.push(
-                    "phone",
-                    "required",
-                    "请填写手机号码，或先绑定微信手机号",
-                    "give a mobile number, or bind your WeChat phone first",
-                );
-                None
-            }
-        },
+) -> Result<(ApplicantDetails, OrgPath), ApiError> {
+    let given = form.phone.as_deref().is_some_and(|p| !p.trim().is_empty());
+    let bound_phone = match given {
+        true => None,
+        false => state.workers.get(worker.0.account_id()).await?.phone,
     };
-    let employer = free_text(&mut errors, "employer_name", &form.employer_name, 100);
-    let credit_code = match form
-        .credit_code
-        .as_deref()
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-    {
-        Some(c) => errors
-            .check("credit_code", CreditCode::parse(c), |e| {
-                (e.code(), e.zh(), e.en())
-            })
-            .map(|c| Some(c.as_str().to_owned())),
-        None => Some(None),
-    };
-    let industry = free_text(&mut errors, "industry", &form.industry, 50);
-    let form_of_employment = errors.check(
-        "employment_form",
-        form.employment_form.parse::<EmploymentForm>(),
-        |_| {
-            let list = EmploymentForm::ALL.map(EmploymentForm::as_str).join(", ");
-            (
-                "not_allowed",
-                format!("employment_form 须为以下之一：{list}"),
-                format!("employment_form must be one of: {list}"),
-            )
-        },
-    );
-    let city = free_text(&mut errors, "city", &form.city, 30);
     let org = match OrgId::parse(&form.org_id) {
-        Some(id) => match state.orgs.get(id).await {
-            Ok(org) => Some(org),
-            Err(RepoError::NotFound) => None,
-            Err(e) => return Err(e.into()),
-        },
+        Some(id) => state.orgs.get(id).await.found()?,
         None => None,
     };
-    let org = match org {
-        None => {
-            errors.push(
-                "org_id",
-                "unknown",
-                "所选工会组织不存在",
-                "no such union organisation",
-            );
-            None
-        }
-        Some(org) if !org.accepts_individuals => {
-            errors.push(
-                "org_id",
-                "not_accepting_individuals",
-                format!("{} 不接受个人直接申请入会，请选择所在单位工会或接受个人入会的工会联合会", org.name.as_str()),
-                format!("{} does not take individual applications; choose your employer's union or a federation that accepts individuals", org.name.as_str()),
-            );
-            None
-        }
-        Some(org) => Some(org),
+    let input = ApplicationInput {
+        real_name: form.real_name.clone(),
+        id_number: form.id_number.clone(),
+        phone: form.phone.clone(),
+        employer_name: form.employer_name.clone(),
+        credit_code: form.credit_code.clone(),
+        industry: form.industry.clone(),
+        employment_form: form.employment_form.clone(),
+        city: form.city.clone(),
+        consent_accepted: form.consent.accepted,
+        consent_version: form.consent.version.clone(),
     };
-    errors.finish()?;
-    let (
-        Some(name),
-        Some(id),
-        Some(phone),
-        Some(employer),
-        Some(credit_code),
-        Some(industry),
-        Some(form_of_employment),
-        Some(city),
-        Some(org),
-    ) = (
-        name,
-        id,
-        phone,
-        employer,
-        credit_code,
-        industry,
-        form_of_employment,
-        city,
-        org,
-    )
-    else {
-        return Err(ApiError::internal(&std::io::Error::other(
-            "form check passed with a missing value",
-        )));
-    };
+    let checked = input.check(&FormContext {
+        today: china_date(clock::now()),
+        privacy_notice_version: &state.privacy_notice_version,
+        bound_phone: bound_phone.as_deref(),
+        org: org.as_ref(),
+    })?;
+    let id = &checked.id_number;
     let sealed = state.personal_data.seal(id.expose(), ID_NUMBER_CONTEXT);
     let details = ApplicantDetails {
-        real_name: name.as_str().to_owned(),
+        real_name: checked.real_name.as_str().to_owned(),
         id_number: SealedIdNumber {
             kid: sealed.kid,
             sealed: sealed.ciphertext,
@@ -431,41 +285,16 @@ async fn checked_details(
         },
         birth_date: id.birth_date(),
         sex: id.sex(),
-        phone: phone.as_str().to_owned(),
-        employer_name: employer,
-        credit_code,
-        industry,
-        employment_form: form_of_employment,
-        city,
-        org_id: org.id,
-        consent_version: form.consent.version.clone(),
+        phone: checked.phone.as_str().to_owned(),
+        employer_name: checked.employer_name,
+        credit_code: checked.credit_code.map(|c| c.as_str().to_owned()),
+        industry: checked.industry,
+        employment_form: checked.employment_form,
+        city: checked.city,
+        org_id: checked.org.id,
+        consent_version: checked.consent_version,
     };
-    Ok((details, org.path))
-}
-
-/// Maps the repository's conflicts to what the worker reads.
-fn apply_conflict(e: RepoError) -> ApiError {
-    match e {
-        RepoError::Conflict(rule) if rule == conflict::ALREADY_MEMBER => ApiError::new(
-            StatusCode::CONFLICT,
-            "already_member",
-            "该身份证号码或账号已是工会会员，无需重复入会；如工作单位变动，请申请会籍转移",
-            "This ID number or account already holds a membership; after a job change, ask for a transfer",
-        ),
-        RepoError::Conflict(rule) if rule == conflict::OPEN_APPLICATION => ApiError::new(
-            StatusCode::CONFLICT,
-            "application_open",
-            "该身份证号码或账号已有一份正在办理的入会申请，请查看申请进度，勿重复提交",
-            "An application for this ID number or account is already open; follow it instead of filing again",
-        ),
-        RepoError::Conflict(_) => ApiError::new(
-            StatusCode::CONFLICT,
-            "application_status",
-            "申请当前状态不允许此操作",
-            "The application's current status does not allow this",
-        ),
-        other => other.into(),
-    }
+    Ok((details, checked.org.path))
 }
 
 fn application_id(id: &str) -> Result<ApplicationId, ApiError> {
@@ -514,8 +343,7 @@ pub async fn apply(
             clock::now(),
             &change,
         )
-        .await
-        .map_err(apply_conflict)?;
+        .await?;
     Ok(HttpResponse::Created().json(ApplicationView::new(app, false)))
 }
 
@@ -625,8 +453,7 @@ pub async fn resubmit(
             clock::now(),
             &change,
         )
-        .await
-        .map_err(apply_conflict)?;
+        .await?;
     let history = state.membership.history(updated.id).await?;
     Ok(web::Json(
         ApplicationView::new(updated, false).with_history(history),
@@ -664,8 +491,7 @@ pub async fn withdraw(
     let updated = state
         .membership
         .withdraw(app.id, worker.0.account_id(), clock::now(), &change)
-        .await
-        .map_err(apply_conflict)?;
+        .await?;
     Ok(web::Json(ApplicationView::new(updated, false)))
 }
 

@@ -3,7 +3,6 @@
 //! The receiving organisation decides (`crate::routes::admin::membership::transfers`); the
 //! rule and its source are in [`yiwang_domain::membership::transfer`].
 
-use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -11,7 +10,6 @@ use serde_json::json;
 use utoipa::ToSchema;
 use yiwang_domain::audit::OutboxEvent;
 use yiwang_domain::clock;
-use yiwang_domain::membership::store::conflict;
 use yiwang_domain::membership::transfer::{
     HistoryEntry, OrgBrief, Transfer, TransferId, TRANSFER_TEXT_MAX_CHARS,
 };
@@ -104,37 +102,6 @@ pub struct TransferList {
     pub items: Vec<TransferView>,
 }
 
-/// Maps the repository's transfer conflicts to what the worker or official reads.
-pub(crate) fn transfer_conflict(e: RepoError) -> ApiError {
-    match e {
-        RepoError::Conflict(rule) if rule == conflict::TRANSFER_OPEN => ApiError::new(
-            StatusCode::CONFLICT,
-            "transfer_open",
-            "您已有一份会籍转移申请正在审核，请等待结果或先撤回",
-            "A transfer request is already waiting; wait for it or withdraw it first",
-        ),
-        RepoError::Conflict(rule) if rule == conflict::SAME_ORGANISATION => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "same_organisation",
-            "您已是该工会组织的会员，无需转移",
-            "You already belong to this organisation",
-        )
-        .field(
-            "to_org_id",
-            "same_organisation",
-            "已是该组织会员",
-            "already a member there",
-        ),
-        RepoError::Conflict(_) => ApiError::new(
-            StatusCode::CONFLICT,
-            "transfer_status",
-            "该转移申请已处理或已撤回，请刷新后查看",
-            "The transfer request was already decided or withdrawn; reload it",
-        ),
-        other => other.into(),
-    }
-}
-
 /// Asks to move the worker's membership to another organisation; that organisation's
 /// reviewers decide, and the current one is notified of the outcome.
 #[utoipa::path(post, path = "/api/v1/membership/transfers", tag = "membership", security(("bearer" = [])),
@@ -199,7 +166,7 @@ pub async fn request(
             Err(RepoError::NotFound) => return Err(unknown()),
             _ => return Err(not_a_member()),
         },
-        Err(e) => return Err(transfer_conflict(e)),
+        Err(e) => return Err(e.into()),
     };
     Ok(HttpResponse::Created().json(TransferView::new(transfer, false)))
 }
@@ -257,8 +224,7 @@ pub async fn withdraw(
     let transfer = state
         .transfers
         .withdraw_transfer(id, worker.0.account_id(), clock::now(), &change)
-        .await
-        .map_err(transfer_conflict)?;
+        .await?;
     Ok(web::Json(TransferView::new(transfer, false)))
 }
 

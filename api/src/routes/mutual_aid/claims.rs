@@ -22,9 +22,7 @@ use yiwang_domain::mutual_aid::store::{CommandInput, Created, NewClaim};
 use yiwang_domain::mutual_aid::{ClaimAction, ClaimId};
 use yiwang_domain::problem::{text, FieldProblem};
 
-use super::{
-    decide_error, mutual_aid_conflict, today, transition_change, ClaimList, ClaimView, PayoutView,
-};
+use super::{today, transition_change, ClaimList, ClaimView, PayoutView};
 use crate::auth;
 use crate::error::{ApiError, Problem};
 use crate::idempotency;
@@ -289,8 +287,7 @@ pub async fn create(
                     changes
                 }),
             )
-            .await
-            .map_err(decide_error)?;
+            .await?;
         Ok((StatusCode::CREATED, view_json(created.claim(), at)?))
     })
     .await
@@ -376,8 +373,7 @@ pub async fn update(
     let claim = state
         .mutual_aid
         .update_draft(claim.id, &lines, payee.as_ref(), clock::now(), &change)
-        .await
-        .map_err(mutual_aid_conflict)?;
+        .await?;
     Ok(web::Json(ClaimView::new(&claim, clock::now())))
 }
 
@@ -466,8 +462,7 @@ pub async fn submit(
                         change
                     }),
                 )
-                .await
-                .map_err(decide_error)?;
+                .await?;
             Ok((StatusCode::OK, view_json(&outcome.claim, at)?))
         },
     )

@@ -20,13 +20,15 @@ use yiwang_domain::mutual_aid::claim::{
 use yiwang_domain::mutual_aid::{ClaimId, DocumentKind};
 
 use super::claims::own_claim;
-use super::{mutual_aid_conflict, DocumentView};
+use super::DocumentView;
 use crate::auth::tokens::Scope;
 use crate::auth::{self, audit_change, Principal};
 use crate::error::{ApiError, Problem};
 use crate::state::AppState;
 use crate::upload::DocumentLink;
 use crate::upload::{multipart_error, open_link, read_field, signed_link, unknown_field};
+use yiwang_domain::mutual_aid::store::MutualAidConflict;
+use yiwang_domain::refusal::Refusal;
 
 /// What the bytes are, by their signature; `None` unless JPEG, PNG or PDF.
 pub fn sniff(bytes: &[u8]) -> Option<MediaType> {
@@ -80,11 +82,7 @@ pub async fn upload(
 ) -> Result<HttpResponse, ApiError> {
     let claim = own_claim(&state, &worker, &id).await?;
     if !claim.status.editable() {
-        return Err(mutual_aid_conflict(
-            yiwang_domain::repo::RepoError::Conflict(
-                yiwang_domain::mutual_aid::store::conflict::NOT_EDITABLE.into(),
-            ),
-        ));
+        return Err(Refusal::from(MutualAidConflict::NotEditable).into());
     }
     let (mut kind, mut file) = (None, None);
     while let Some(field) = form.next().await {
@@ -171,11 +169,7 @@ pub async fn upload(
         json!({ "document_id": id, "kind": kind.as_str(), "media_type": media_type.as_str(), "size_bytes": document.size_bytes }),
         None,
     );
-    state
-        .mutual_aid
-        .add_document(&document, &change)
-        .await
-        .map_err(mutual_aid_conflict)?;
+    state.mutual_aid.add_document(&document, &change).await?;
     Ok(HttpResponse::Created().json(DocumentView::from(&document)))
 }
 
@@ -208,8 +202,7 @@ pub async fn remove(
     state
         .mutual_aid
         .remove_document(claim.id, document_id, clock::now(), &change)
-        .await
-        .map_err(mutual_aid_conflict)?;
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -21,10 +21,8 @@ use yiwang_domain::mutual_aid::claim::{Claim, ClaimAction, ClaimEvent, ClaimLine
 use yiwang_domain::mutual_aid::enrollment::Enrollment;
 use yiwang_domain::mutual_aid::payout::{Limit, Payout};
 use yiwang_domain::mutual_aid::plan::{BenefitRule, Plan, PlanId, PlanRules};
-use yiwang_domain::mutual_aid::review::{Outcome, Refusal};
-use yiwang_domain::mutual_aid::store::{conflict, DecideError};
+use yiwang_domain::mutual_aid::review::Outcome;
 use yiwang_domain::mutual_aid::EnrollmentId;
-use yiwang_domain::repo::RepoError;
 
 use crate::auth;
 use crate::error::{ApiError, Problem};
@@ -588,76 +586,6 @@ pub fn today() -> NaiveDate {
     china_date(clock::now())
 }
 
-/// The repository's mutual-aid conflicts as the user reads them.
-pub fn mutual_aid_conflict(e: RepoError) -> ApiError {
-    match e {
-        RepoError::Conflict(rule) if rule == conflict::ALREADY_ENROLLED => ApiError::new(
-            StatusCode::CONFLICT,
-            "already_enrolled",
-            "您已参加该互助计划，无需重复参加",
-            "You are already enrolled in this plan",
-        ),
-        RepoError::Conflict(rule) if rule == conflict::DUPLICATE_INVOICE => ApiError::new(
-            StatusCode::CONFLICT,
-            "duplicate_invoice",
-            "该医院的这张发票已在其他申请中使用（或在本申请中重复填写），同一张发票只能申请一次",
-            "This invoice of this hospital is already on a claim (or twice on this one)",
-        )
-        .field(
-            "lines",
-            "duplicate_invoice",
-            "发票已被申请过",
-            "invoice already claimed",
-        ),
-        RepoError::Conflict(rule) if rule == conflict::NOT_EDITABLE => ApiError::new(
-            StatusCode::CONFLICT,
-            "not_editable",
-            "申请已提交，审核期间不能修改；被退回后可以补充材料",
-            "The claim is under review and cannot be changed; it can be once returned",
-        ),
-        RepoError::Conflict(rule) if rule == conflict::PLAN_VERSION => ApiError::new(
-            StatusCode::CONFLICT,
-            "plan_version",
-            "该计划已被他人修改，请刷新后在最新版本上修改",
-            "The plan was saved by someone else; reload it and edit the latest version",
-        )
-        .field("version", "stale", "版本已过期", "stale version"),
-        other => other.into(),
-    }
-}
-
-/// A refused claim command as the user reads it: 422 with its code (and field), 409 when the
-/// claim is not where the command needs it, 403 for the four-eyes rule.
-pub fn decide_error(e: DecideError) -> ApiError {
-    match e {
-        DecideError::Repo(e) => mutual_aid_conflict(e),
-        DecideError::Refused(Refusal::Unprocessable {
-            code,
-            field,
-            zh,
-            en,
-        }) => {
-            let error = ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                code,
-                zh.clone(),
-                en.clone(),
-            );
-            match field {
-                Some(f) => error.field(f, code, zh, en),
-                None => error,
-            }
-        }
-        DecideError::Refused(Refusal::Conflict(t)) => {
-            ApiError::new(StatusCode::CONFLICT, t.code(), t.zh(), t.to_string())
-        }
-        DecideError::Refused(Refusal::Forbidden(t)) => {
-            ApiError::new(StatusCode::FORBIDDEN, t.code(), t.zh(), t.to_string())
-        }
-        DecideError::Refused(Refusal::NotFound) => ApiError::not_found(),
-    }
-}
-
 /// The rules of each plan in `ids`, read once each.
 pub async fn rules_of(
     state: &AppState,
@@ -790,11 +718,7 @@ pub async fn enrol(
             payload: json!({ "id": enrollment.id, "plan_id": plan.id, "member_id": member.id, "org_id": member.org_id }),
         }),
     );
-    state
-        .mutual_aid
-        .enrol(&enrollment, &change)
-        .await
-        .map_err(mutual_aid_conflict)?;
+    state.mutual_aid.enrol(&enrollment, &change).await?;
     Ok(HttpResponse::Created().json(EnrollmentView::new(&enrollment, &plan.rules, today)))
 }
 

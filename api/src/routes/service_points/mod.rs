@@ -22,10 +22,11 @@ use yiwang_domain::service_point::{
     ServicePointStatus,
 };
 
-use crate::error::{ApiError, FieldErrors, Problem};
+use crate::error::{ApiError, Problem};
 use crate::rate_limit::Lookup;
 use crate::routes::{optional_text, PageQuery, Paged};
 use crate::state::AppState;
+use yiwang_domain::problem::{finish, FieldProblem};
 
 /// Farthest `radius_m` a nearby lookup takes, metres.
 pub const MAX_RADIUS_M: f64 = 50_000.0;
@@ -139,11 +140,16 @@ pub struct NearbyParams {
 
 /// A GCJ-02 point from a request's `lat` and `lng`; each coordinate out of range is noted in
 /// `errors` (422 `out_of_range` naming it) and the answer is `None`.
-pub fn check_point(errors: &mut FieldErrors, lat: f64, lng: f64) -> Option<GeoPoint> {
+pub fn check_point(errors: &mut Vec<FieldProblem>, lat: f64, lng: f64) -> Option<GeoPoint> {
     GeoPoint::check(lat, lng)
         .map_err(|bad| {
             for e in bad {
-                errors.push(e.field(), "out_of_range", e.zh(), e.to_string());
+                errors.push(FieldProblem::new(
+                    e.field(),
+                    "out_of_range",
+                    e.zh(),
+                    e.to_string(),
+                ));
             }
         })
         .ok()
@@ -157,40 +163,37 @@ pub fn checked_without_error() -> ApiError {
 }
 
 /// A kind given as a filter: one of the codes, else 422 listing them.
-pub fn kind_filter(errors: &mut FieldErrors, kind: Option<&str>) -> Option<ServicePointKind> {
+pub fn kind_filter(errors: &mut Vec<FieldProblem>, kind: Option<&str>) -> Option<ServicePointKind> {
     let kind = kind.map(str::trim).filter(|k| !k.is_empty())?;
-    let allowed = ServicePointKind::ALL.map(ServicePointKind::as_str);
-    errors.check("kind", ServicePointKind::parse(kind).ok_or(()), |_| {
-        let names = allowed.join(", ");
-        (
-            "not_allowed",
-            format!("kind 须为以下之一：{names}"),
-            format!("kind must be one of: {names}"),
-        )
-    })
+    let found = ServicePointKind::parse(kind);
+    if found.is_none() {
+        let allowed = ServicePointKind::ALL.map(ServicePointKind::as_str);
+        errors.push(FieldProblem::not_one_of("kind", kind, &allowed));
+    }
+    found
 }
 
 impl NearbyParams {
     fn query(&self) -> Result<NearbyQuery, ApiError> {
-        let mut errors = FieldErrors::default();
+        let mut errors: Vec<FieldProblem> = Vec::new();
         let from = check_point(&mut errors, self.lat, self.lng);
         let radius_m = self.radius_m.unwrap_or(5_000.0);
         if !(1.0..=MAX_RADIUS_M).contains(&radius_m) {
-            errors.push(
+            errors.push(FieldProblem::new(
                 "radius_m",
                 "out_of_range",
                 "radius_m 须在 1 到 50000 米之间",
                 "radius_m must be between 1 and 50,000 metres",
-            );
+            ));
         }
         let limit = self.limit.unwrap_or(20) as usize;
         if !(1..=MAX_NEARBY).contains(&limit) {
-            errors.push(
+            errors.push(FieldProblem::new(
                 "limit",
                 "out_of_range",
                 "limit 须在 1 到 100 之间",
                 "limit must be between 1 and 100",
-            );
+            ));
         }
         let kind = kind_filter(&mut errors, self.kind.as_deref());
         let mut amenities = Vec::new();
@@ -205,16 +208,16 @@ impl NearbyParams {
                 Some(a) => amenities.push(a),
                 None => {
                     let names = Amenity::ALL.map(Amenity::as_str).join(", ");
-                    errors.push(
+                    errors.push(FieldProblem::new(
                         "amenity",
                         "not_allowed",
                         format!("amenity「{code}」不认识，须为以下之一：{names}"),
                         format!("amenity `{code}` is not one of: {names}"),
-                    );
+                    ));
                 }
             }
         }
-        errors.finish()?;
+        finish(errors)?;
         Ok(NearbyQuery {
             from: from.ok_or_else(checked_without_error)?,
             radius_m,
@@ -402,7 +405,7 @@ impl ServicePointView {
 }
 
 /// A viewport `min_lng,min_lat,max_lng,max_lat` (RFC 7946 order), GCJ-02.
-pub fn parse_bbox(errors: &mut FieldErrors, bbox: Option<&str>) -> Option<BoundingBox> {
+pub fn parse_bbox(errors: &mut Vec<FieldProblem>, bbox: Option<&str>) -> Option<BoundingBox> {
     let text = bbox.map(str::trim).filter(|b| !b.is_empty())?;
     let numbers: Vec<f64> = text
         .split(',')
@@ -415,12 +418,12 @@ pub fn parse_bbox(errors: &mut FieldErrors, bbox: Option<&str>) -> Option<Boundi
         _ => None,
     };
     if corners.is_none() {
-        errors.push(
+        errors.push(FieldProblem::new(
             "bbox",
             "invalid",
             "bbox 须为 最小经度,最小纬度,最大经度,最大纬度（GCJ-02）",
             "bbox must be min_lng,min_lat,max_lng,max_lat (GCJ-02)",
-        );
+        ));
     }
     corners.map(|(south_west, north_east)| BoundingBox {
         south_west,
@@ -458,10 +461,10 @@ pub async fn list(
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<Paged<ServicePointView>>, ApiError> {
     let page = page.page(|key| ServicePointId::parse(key).is_some())?;
-    let mut errors = FieldErrors::default();
+    let mut errors: Vec<FieldProblem> = Vec::new();
     let bbox = parse_bbox(&mut errors, params.bbox.as_deref());
     let kind = kind_filter(&mut errors, params.kind.as_deref());
-    errors.finish()?;
+    finish(errors)?;
     let filter = ServicePointFilter {
         bbox,
         kind,

@@ -16,11 +16,12 @@ use yiwang_infra::db::time_key;
 
 use super::find_point;
 use crate::auth::Worker;
-use crate::error::{ApiError, FieldErrors, Problem};
+use crate::error::{ApiError, Problem};
 use crate::moderation;
 use crate::rate_limit::Lookup;
 use crate::routes::{PageQuery, Paged};
 use crate::state::AppState;
+use yiwang_domain::problem::{finish, FieldProblem};
 
 /// Longest comment, characters.
 pub const COMMENT_MAX_CHARS: usize = 300;
@@ -87,14 +88,14 @@ pub async fn review(
     form: web::Json<ReviewForm>,
 ) -> Result<HttpResponse, ApiError> {
     let form = form.into_inner();
-    let mut errors = FieldErrors::default();
+    let mut errors: Vec<FieldProblem> = Vec::new();
     if !(1..=5).contains(&form.rating) {
-        errors.push(
+        errors.push(FieldProblem::new(
             "rating",
             "out_of_range",
             "rating 须为 1 到 5 星",
             "rating must be 1 to 5",
-        );
+        ));
     }
     let comment = form
         .comment
@@ -104,14 +105,14 @@ pub async fn review(
         .as_ref()
         .is_some_and(|c| c.chars().count() > COMMENT_MAX_CHARS)
     {
-        errors.push(
+        errors.push(FieldProblem::new(
             "comment",
             "too_long",
             format!("comment 最多 {COMMENT_MAX_CHARS} 个字符"),
             format!("comment must be at most {COMMENT_MAX_CHARS} characters"),
-        );
+        ));
     }
-    errors.finish()?;
+    finish(errors)?;
     let point = find_point(&state, &id).await?;
     let (moderation, trace_id) = match &comment {
         None => (Moderation::Shown, None),

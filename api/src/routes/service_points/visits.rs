@@ -14,8 +14,9 @@ use yiwang_domain::service_point::ServicePointStatus;
 
 use super::{check_point, checked_without_error, find_point};
 use crate::auth::Worker;
-use crate::error::{ApiError, FieldErrors, Problem};
+use crate::error::{ApiError, Problem};
 use crate::state::AppState;
+use yiwang_domain::problem::{finish, FieldProblem};
 
 /// Farthest a worker may stand from the point to check in, metres (issue #4).
 pub const VISIT_RADIUS_M: f64 = 500.0;
@@ -67,9 +68,9 @@ pub async fn check_in(
     id: web::Path<String>,
     form: web::Json<VisitForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut errors = FieldErrors::default();
+    let mut errors: Vec<FieldProblem> = Vec::new();
     let from = check_point(&mut errors, form.lat, form.lng);
-    errors.finish()?;
+    finish(errors)?;
     let from = from.ok_or_else(checked_without_error)?;
     let point = find_point(&state, &id).await?;
     if point.draft.status != ServicePointStatus::Open {

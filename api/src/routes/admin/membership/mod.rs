@@ -19,9 +19,8 @@ use yiwang_domain::membership::application::{
     Application, ApplicationId, ApplicationStatus, Decision, RejectReason, DECISION_TEXT_MAX_CHARS,
 };
 use yiwang_domain::membership::member::{Member, MemberId};
-use yiwang_domain::membership::store::{conflict, MemberFilter, QueueFilter};
+use yiwang_domain::membership::store::{MemberFilter, QueueFilter};
 use yiwang_domain::org::OrgPath;
-use yiwang_domain::repo::RepoError;
 use yiwang_infra::db::queue_key;
 
 use crate::auth::{Admin, Permission};
@@ -183,24 +182,6 @@ pub struct DecisionView {
     pub member_number: Option<String>,
 }
 
-fn decision_conflict(e: RepoError) -> ApiError {
-    match e {
-        RepoError::Conflict(rule) if rule == conflict::ALREADY_MEMBER => ApiError::new(
-            StatusCode::CONFLICT,
-            "already_member",
-            "申请人已是工会会员，不能再次批准入会",
-            "The applicant already holds a membership",
-        ),
-        RepoError::Conflict(_) => ApiError::new(
-            StatusCode::CONFLICT,
-            "already_decided",
-            "该申请已被处理或已撤回，请刷新后查看",
-            "The application was already decided or withdrawn; reload it",
-        ),
-        other => other.into(),
-    }
-}
-
 /// Decides application `id` (already checked to be in scope).
 async fn decide(
     state: &AppState,
@@ -240,8 +221,7 @@ async fn decide(
             clock::now(),
             &change,
         )
-        .await
-        .map_err(decision_conflict)?;
+        .await?;
     Ok(DecisionView {
         application: ApplicationView::new(updated, false),
         member_number: member.map(|m| m.member_number),

@@ -15,7 +15,7 @@ use yiwang_infra::db::time_key;
 use super::decision_text;
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
-use crate::routes::membership::transfers::{transfer_conflict, MembershipHistory, TransferView};
+use crate::routes::membership::transfers::{MembershipHistory, TransferView};
 use crate::routes::{PageQuery, Paged};
 use crate::state::AppState;
 
@@ -153,8 +153,7 @@ async fn decide(
             clock::now(),
             &change,
         )
-        .await
-        .map_err(transfer_conflict)?;
+        .await?;
     Ok(TransferView::new(decided, false))
 }
 

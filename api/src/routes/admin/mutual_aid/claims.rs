@@ -22,7 +22,7 @@ use super::plan_filter;
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
 use crate::routes::mutual_aid::documents::link;
-use crate::routes::mutual_aid::{decide_error, transition_change, ClaimView};
+use crate::routes::mutual_aid::{transition_change, ClaimView};
 use crate::routes::{PageQuery, Paged};
 use crate::state::AppState;
 use crate::upload::DocumentLink;
@@ -179,8 +179,7 @@ pub(super) async fn run(
     let outcome = state
         .mutual_aid
         .decide(claim.id, &input, transition_change(base, action))
-        .await
-        .map_err(decide_error)?;
+        .await?;
     Ok(web::Json(ClaimView::new(&outcome.claim, clock::now())))
 }
 

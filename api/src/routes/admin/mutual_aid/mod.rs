@@ -19,7 +19,7 @@ use yiwang_infra::db::day_key;
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
 use crate::routes::admin::service_points::org_in_scope;
-use crate::routes::mutual_aid::{mutual_aid_conflict, today, PlanView};
+use crate::routes::mutual_aid::{today, PlanView};
 use crate::routes::{PageQuery, Paged};
 use crate::state::AppState;
 
@@ -324,7 +324,6 @@ pub async fn update(
             clock::now(),
             &change,
         )
-        .await
-        .map_err(mutual_aid_conflict)?;
+        .await?;
     Ok(web::Json(PlanView::new(&saved, today())))
 }

@@ -9,7 +9,6 @@ pub mod import;
 pub mod reviews;
 pub mod visits;
 
-use actix_web::http::StatusCode;
 use actix_web::{delete, get, post, put, web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
@@ -17,18 +16,18 @@ use utoipa::{IntoParams, ToSchema};
 use yiwang_domain::audit::OutboxEvent;
 use yiwang_domain::clock;
 use yiwang_domain::org::{OrgId, Organisation};
-use yiwang_domain::repo::RepoError;
 use yiwang_domain::service_point::point::ExceptionInput;
-use yiwang_domain::service_point::store::{conflict, ServicePointFilter};
+use yiwang_domain::service_point::store::ServicePointFilter;
 use yiwang_domain::service_point::{
     DraftInput, ServicePoint, ServicePointDraft, ServicePointId, ServicePointStatus,
 };
 
 use crate::auth::{Admin, Permission};
-use crate::error::{ApiError, FieldErrors, Problem};
+use crate::error::{ApiError, Problem};
 use crate::routes::service_points::{kind_filter, parse_bbox, ServicePointView};
 use crate::routes::{optional_text, PageQuery, Paged};
 use crate::state::AppState;
+use yiwang_domain::problem::{finish, FieldProblem};
 
 /// A dated exception in a form.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -114,20 +113,6 @@ impl ServicePointForm {
             external_id: self.external_id,
         };
         input.validate().map_err(ApiError::from)
-    }
-}
-
-/// 409 for a repeated external id; other repository errors as usual.
-fn point_conflict(e: RepoError) -> ApiError {
-    match e {
-        RepoError::Conflict(rule) if rule == conflict::EXTERNAL_ID => ApiError::new(
-            StatusCode::CONFLICT,
-            "external_id_taken",
-            "该组织已有相同外部编号的服务阵地",
-            "The organisation already has a service point with this external id",
-        )
-        .field("external_id", "taken", "外部编号已被使用", "already in use"),
-        other => other.into(),
     }
 }
 
@@ -228,8 +213,7 @@ pub async fn create(
     let point = state
         .service_points
         .create(id, (org.id, &org.path), &draft, clock::now(), &change)
-        .await
-        .map_err(point_conflict)?;
+        .await?;
     refresh_index(&state).await;
     Ok(HttpResponse::Created().json(ServicePointView::new(point, &state, true)))
 }
@@ -267,7 +251,7 @@ impl AdminListParams {
         )
         .await?
         .path;
-        let mut errors = FieldErrors::default();
+        let mut errors: Vec<FieldProblem> = Vec::new();
         let bbox = parse_bbox(&mut errors, self.bbox.as_deref());
         let kind = kind_filter(&mut errors, self.kind.as_deref());
         let status = match self.status.as_deref() {
@@ -280,17 +264,17 @@ impl AdminListParams {
                     let names = ServicePointStatus::ALL
                         .map(ServicePointStatus::as_str)
                         .join(", ");
-                    errors.push(
+                    errors.push(FieldProblem::new(
                         "status",
                         "not_allowed",
                         format!("status 须为以下之一：{names}"),
                         format!("status must be one of: {names}"),
-                    );
+                    ));
                 }
                 found
             }
         };
-        errors.finish()?;
+        finish(errors)?;
         Ok(ServicePointFilter {
             scope: Some(scope),
             bbox,
@@ -385,8 +369,7 @@ pub async fn update(
     let updated = state
         .service_points
         .update(point.id, &draft, clock::now(), &change)
-        .await
-        .map_err(point_conflict)?;
+        .await?;
     refresh_index(&state).await;
     Ok(web::Json(ServicePointView::new(updated, &state, true)))
 }

@@ -87,16 +87,7 @@ async fn moderate(
     let decided = state
         .service_points
         .moderate_review(review.id, moderation, clock::now(), &change)
-        .await
-        .map_err(|e| match e {
-            yiwang_domain::repo::RepoError::Conflict(_) => ApiError::new(
-                actix_web::http::StatusCode::CONFLICT,
-                "review_not_held",
-                "该评价不在待审状态",
-                "The review is not held for a decision",
-            ),
-            other => other.into(),
-        })?;
+        .await?;
     Ok(ReviewView::from(decided))
 }
 
