@@ -10,7 +10,7 @@ use yiwang_domain::account::{password_acceptable, AccountId, Official, Role, Use
 use yiwang_domain::audit::{Actor, OutboxEvent};
 use yiwang_domain::clock;
 use yiwang_domain::org::{OrgId, OrgKind, OrgName, Organisation};
-use yiwang_domain::repo::{OfficialRepository, OrgRepository, OrgSearch, Page, RepoError};
+use yiwang_domain::repo::{OfficialRepository, OrgRepository, OrgSearch, PageRequest, RepoError};
 
 use crate::auth::audit_change;
 use crate::config::Settings;
@@ -226,13 +226,14 @@ pub async fn import_service_points(
             None => db.find_by_name(org).await.map_err(db_err)?,
         },
         None => {
-            let page = Page {
+            let first = PageRequest {
                 after: None,
                 limit: 1,
             };
-            db.search(&OrgSearch::default(), &page)
+            db.search(&OrgSearch::default(), &first)
                 .await
                 .map_err(db_err)?
+                .items
                 .into_iter()
                 .next()
         }

@@ -34,4 +34,4 @@ pub use account::{AccountId, AccountKind, Official, Role, Username, Worker};
 pub use audit::{Actor, AuditEntry, Change, OutboxEvent};
 pub use org::{OrgId, OrgKind, OrgName, OrgPath, Organisation};
 pub use refusal::{Explain, Refusal, RefusalKind};
-pub use repo::{Page, RepoError};
+pub use repo::{Page, PageRequest, RepoError};

@@ -80,6 +80,18 @@ impl Refusal {
         }
     }
 
+    /// 422 `validation_failed` for one field, as a form with one bad field is answered.
+    pub fn invalid_field(problem: FieldProblem) -> Self {
+        let mut refusal = Self::with_text(
+            RefusalKind::Invalid,
+            "validation_failed",
+            format!("请求内容有误：{}", problem.zh),
+            format!("The request is not valid: {}", problem.en),
+        );
+        refusal.field = Some(Box::new(problem));
+        refusal
+    }
+
     /// 404 `not_found`: no such record for this caller.
     pub fn not_found() -> Self {
         Self::with_text(

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use crate::account::{AccountId, Official, Role, Username, Worker};
 use crate::audit::Change;
 use crate::org::{OrgId, OrgKind, OrgName, OrgPath, Organisation};
+use crate::problem::FieldProblem;
 use crate::refusal::Refusal;
 
 /// A storage failure, classified.
@@ -65,14 +66,48 @@ crate::reasons! {
     }
 }
 
-/// Keyset page request: rows after `after` (an opaque key from the previous page), at most
-/// `limit` of them.
+/// Keyset page request: rows after `after`, at most `limit` of them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Page {
-    /// Key of the last row already seen.
+pub struct PageRequest {
+    /// A cursor an earlier [`Page::next`] of the same listing handed out (opaque: only the
+    /// store that lists reads it; one it did not hand out is refused with
+    /// [`PageRequest::invalid_cursor`]).
     pub after: Option<String>,
-    /// Maximum rows to return (1–100; callers clamp).
+    /// Maximum rows to return (1–100; callers check).
     pub limit: u32,
+}
+
+impl PageRequest {
+    /// The refusal of a cursor the listing did not hand out (422, field `cursor`), so a
+    /// damaged cursor never passes for the end of the list.
+    pub fn invalid_cursor() -> Refusal {
+        Refusal::invalid_field(FieldProblem::new(
+            "cursor",
+            "invalid",
+            "cursor 无效，请使用上一页返回的 next_cursor",
+            "cursor is not one this API returned",
+        ))
+    }
+}
+
+/// One page of a listing, in the listing's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    /// The rows.
+    pub items: Vec<T>,
+    /// The cursor of the next page, built by the store from the last row with the same key
+    /// its `ORDER BY` sorts by; `None` on the last page.
+    pub next: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// The same page with each row turned into `f(row)`.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next: self.next,
+        }
+    }
 }
 
 /// Fields of an organisation an official may change.
@@ -115,12 +150,15 @@ pub trait OrgRepository: Send + Sync {
     async fn list_subtree(
         &self,
         root: &OrgPath,
-        page: &Page,
-    ) -> Result<Vec<Organisation>, RepoError>;
+        page: &PageRequest,
+    ) -> Result<Page<Organisation>, RepoError>;
     /// Organisations matching `filter` anywhere in the tree, in tree (path) order,
     /// keyset-paged by path.
-    async fn search(&self, filter: &OrgSearch, page: &Page)
-        -> Result<Vec<Organisation>, RepoError>;
+    async fn search(
+        &self,
+        filter: &OrgSearch,
+        page: &PageRequest,
+    ) -> Result<Page<Organisation>, RepoError>;
     /// Applies `update` and returns the organisation as stored. [`AccountConflict::OrgNameTaken`]
     /// as above.
     async fn update(
@@ -157,8 +195,8 @@ pub trait OfficialRepository: Send + Sync {
         &self,
         root: &OrgPath,
         role: Option<Role>,
-        page: &Page,
-    ) -> Result<Vec<Official>, RepoError>;
+        page: &PageRequest,
+    ) -> Result<Page<Official>, RepoError>;
     /// Marks an official disabled (idempotent: an already disabled one keeps its time) and
     /// returns them as stored.
     async fn disable(

@@ -717,7 +717,7 @@ mod tests {
     use proptest::prelude::*;
     use yiwang_domain::audit::Change;
     use yiwang_domain::org::{OrgId, OrgPath};
-    use yiwang_domain::repo::Page;
+    use yiwang_domain::repo::{Page, PageRequest};
     use yiwang_domain::service_point::store::{
         ImportOutcome, Moderation, Review, ReviewId, ServicePointFilter, Visit, VisitCount,
     };
@@ -764,8 +764,8 @@ mod tests {
             async fn search(
                 &self,
                 _: &ServicePointFilter,
-                _: &Page,
-            ) -> Result<Vec<ServicePoint>, RepoError> {
+                _: &PageRequest,
+            ) -> Result<Page<ServicePoint>, RepoError> {
                 Err(RepoError::NotFound)
             }
             async fn import(
@@ -796,8 +796,8 @@ mod tests {
                 &self,
                 _: ServicePointId,
                 _: Option<Moderation>,
-                _: &Page,
-            ) -> Result<Vec<Review>, RepoError> {
+                _: &PageRequest,
+            ) -> Result<Page<Review>, RepoError> {
                 Err(RepoError::NotFound)
             }
             async fn review(&self, _: ReviewId) -> Result<Review, RepoError> {

@@ -14,7 +14,6 @@ use yiwang_domain::consultation::store::LawyerFilter;
 use yiwang_domain::org::OrgPath;
 use yiwang_domain::problem::FieldProblem;
 use yiwang_domain::AccountId;
-use yiwang_infra::db::lawyer_key;
 
 use crate::auth::Worker;
 use crate::error::{ApiError, Problem};
@@ -171,7 +170,7 @@ pub async fn lawyer_page(
     scope: Option<OrgPath>,
     page: &PageQuery,
 ) -> Result<Paged<LawyerView>, ApiError> {
-    let page = page.page(|key| key.contains('|'))?;
+    let page = page.request()?;
     let names = category_names(state).await?;
     let category = match category.map(str::trim).filter(|c| !c.is_empty()) {
         None => None,
@@ -187,9 +186,7 @@ pub async fn lawyer_page(
     };
     let filter = LawyerFilter { category, scope };
     let rows = state.roster.lawyers(&filter, &page).await?;
-    Ok(Paged::new(rows, &page, lawyer_key, |l| {
-        LawyerView::new(&l, &names)
-    }))
+    Ok(Paged::of(rows, |l| LawyerView::new(&l, &names)))
 }
 
 /// The categories a worker may pick, by position.

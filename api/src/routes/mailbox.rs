@@ -18,7 +18,6 @@ use yiwang_domain::org::OrgId;
 use yiwang_domain::problem::{text, FieldProblem};
 use yiwang_domain::repo::Found;
 use yiwang_domain::wechat::ContentScene;
-use yiwang_infra::db::time_key;
 
 use crate::auth::Worker;
 use crate::error::{ApiError, Problem};
@@ -271,20 +270,15 @@ pub async fn public(
 ) -> Result<web::Json<Paged<PublicLetter>>, ApiError> {
     let id = OrgId::parse(query.org_id.trim()).ok_or_else(ApiError::not_found)?;
     let org = state.orgs.get(id).await?;
-    let page = page.page(|key| key.contains('|'))?;
+    let page = page.request()?;
     let rows = state.mailbox.letters(&org.path, &[], true, &page).await?;
-    Ok(web::Json(Paged::new(
-        rows,
-        &page,
-        |l| time_key(l.created_at, l.id),
-        |l| PublicLetter {
-            id: l.id.to_string(),
-            name: l.public_name(),
-            subject: l.subject.clone(),
-            body: l.body.clone(),
-            reply: l.reply.clone(),
-            replied_at: l.replied_at,
-            created_at: l.created_at,
-        },
-    )))
+    Ok(web::Json(Paged::of(rows, |l| PublicLetter {
+        id: l.id.to_string(),
+        name: l.public_name(),
+        subject: l.subject.clone(),
+        body: l.body.clone(),
+        reply: l.reply.clone(),
+        replied_at: l.replied_at,
+        created_at: l.created_at,
+    })))
 }

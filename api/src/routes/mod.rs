@@ -22,7 +22,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use yiwang_domain::repo::Page;
+use yiwang_domain::repo::{Page, PageRequest};
 
 use crate::error::ApiError;
 
@@ -158,10 +158,9 @@ pub struct PageQuery {
 }
 
 impl PageQuery {
-    /// Checks the limit and decodes the cursor (422 when either is wrong). `is_key` tells
-    /// whether a decoded cursor is a key this listing hands out; anything else is refused, so
-    /// a damaged cursor never passes for the end of the list.
-    pub fn page(&self, is_key: impl Fn(&str) -> bool) -> Result<Page, ApiError> {
+    /// Checks the limit and decodes the cursor's base64 (422 when either is wrong); what the
+    /// cursor says is the listing store's to read ([`PageRequest::invalid_cursor`]).
+    pub fn request(&self) -> Result<PageRequest, ApiError> {
         let limit = self.limit.unwrap_or(50);
         if !(1..=100).contains(&limit) {
             return Err(ApiError::invalid_field(
@@ -178,18 +177,10 @@ impl PageQuery {
                     .decode(c)
                     .ok()
                     .and_then(|b| String::from_utf8(b).ok())
-                    .filter(|key| is_key(key))
-                    .ok_or_else(|| {
-                        ApiError::invalid_field(
-                            "cursor",
-                            "invalid",
-                            "cursor 无效，请使用上一页返回的 next_cursor",
-                            "cursor is not one this API returned",
-                        )
-                    })?,
+                    .ok_or_else(|| ApiError::from(PageRequest::invalid_cursor()))?,
             ),
         };
-        Ok(Page { after, limit })
+        Ok(PageRequest { after, limit })
     }
 }
 
@@ -216,22 +207,18 @@ pub struct Paged<T: ToSchema> {
 }
 
 impl<T: ToSchema> Paged<T> {
-    /// Builds a page; `key` gives the keyset key of the last row.
-    pub fn new<R>(
-        rows: Vec<R>,
-        page: &Page,
-        key: impl Fn(&R) -> String,
-        view: impl Fn(R) -> T,
-    ) -> Self {
-        let full = u32::try_from(rows.len()).unwrap_or(u32::MAX) >= page.limit;
-        let next_cursor = if full {
-            rows.last().map(|r| URL_SAFE_NO_PAD.encode(key(r)))
-        } else {
-            None
-        };
+    /// A store's page with each row shown as `view`; the store's next cursor goes out in
+    /// base64.
+    pub fn of<R>(page: Page<R>, mut view: impl FnMut(R) -> T) -> Self {
+        Self::of_some(page, |row| Some(view(row)))
+    }
+
+    /// As [`Paged::of`], leaving out the rows `view` has nothing to show for (the cursor
+    /// still goes on from the store's last row).
+    pub fn of_some<R>(page: Page<R>, view: impl FnMut(R) -> Option<T>) -> Self {
         Paged {
-            items: rows.into_iter().map(view).collect(),
-            next_cursor,
+            items: page.items.into_iter().filter_map(view).collect(),
+            next_cursor: page.next.map(|cursor| URL_SAFE_NO_PAD.encode(cursor)),
         }
     }
 }

@@ -67,17 +67,12 @@ pub async fn search(
     filter: web::Query<OrgSearchQuery>,
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<Paged<OrgChoice>>, ApiError> {
-    let page = page.page(|key| key.starts_with('/') && key.ends_with('/'))?;
+    let page = page.request()?;
     let search = OrgSearch {
         q: optional_text("q", filter.q.as_deref(), 50)?,
         city: optional_text("city", filter.city.as_deref(), 30)?,
         accepts_individuals: filter.accepts_individuals,
     };
     let rows = state.orgs.search(&search, &page).await?;
-    Ok(web::Json(Paged::new(
-        rows,
-        &page,
-        |o| o.path.as_str().to_owned(),
-        OrgChoice::from,
-    )))
+    Ok(web::Json(Paged::of(rows, OrgChoice::from)))
 }

@@ -14,7 +14,7 @@ use crate::account::AccountId;
 use crate::audit::Change;
 use crate::calendar::WorkingCalendar;
 use crate::org::OrgPath;
-use crate::repo::{Page, RepoError};
+use crate::repo::{Page, PageRequest, RepoError};
 
 crate::reasons! {
     /// The rules the roster and the early-warning stores keep ([`RepoError::Refused`]).
@@ -79,7 +79,11 @@ pub trait RosterRepository: Send + Sync {
 
     /// Lawyers whose officials are not disabled, on duty first, then by account id,
     /// keyset-paged by `{0 on duty | 1 off}|{account id}`.
-    async fn lawyers(&self, filter: &LawyerFilter, page: &Page) -> Result<Vec<Lawyer>, RepoError>;
+    async fn lawyers(
+        &self,
+        filter: &LawyerFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Lawyer>, RepoError>;
 }
 
 /// A command on a consultation: who gives it, what, the message it carries (checked and
@@ -177,8 +181,8 @@ pub trait ConsultationRepository: Send + Sync {
         scope: &OrgPath,
         statuses: &[ConsultationStatus],
         at: DateTime<Utc>,
-        page: &Page,
-    ) -> Result<Vec<Consultation>, RepoError>;
+        page: &PageRequest,
+    ) -> Result<Page<Consultation>, RepoError>;
 }
 
 /// The employer early warning: its rule and its alerts (raised by
@@ -202,8 +206,8 @@ pub trait EarlyWarningRepository: Send + Sync {
         &self,
         scope: &OrgPath,
         statuses: &[AlertStatus],
-        page: &Page,
-    ) -> Result<Vec<EmployerAlert>, RepoError>;
+        page: &PageRequest,
+    ) -> Result<Page<EmployerAlert>, RepoError>;
 
     /// One alert.
     async fn alert(&self, id: AlertId) -> Result<EmployerAlert, RepoError>;

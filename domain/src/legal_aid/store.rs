@@ -8,7 +8,7 @@ use super::{Actor, Command, LegalAidApplication, LegalAidId, LegalAidStatus};
 use crate::account::AccountId;
 use crate::audit::Change;
 use crate::org::OrgPath;
-use crate::repo::{Page, RepoError};
+use crate::repo::{Page, PageRequest, RepoError};
 
 /// Legal-aid applications.
 #[async_trait]
@@ -35,8 +35,8 @@ pub trait LegalAidRepository: Send + Sync {
         scope: Option<&OrgPath>,
         lawyer: Option<AccountId>,
         statuses: &[LegalAidStatus],
-        page: &Page,
-    ) -> Result<Vec<LegalAidApplication>, RepoError>;
+        page: &PageRequest,
+    ) -> Result<Page<LegalAidApplication>, RepoError>;
 
     /// Runs `command` by `actor` in one transaction: holds the row, calls
     /// [`super::decide`], writes the application and `change`; its refusal is

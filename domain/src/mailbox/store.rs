@@ -8,7 +8,7 @@ use super::{Command, Letter, LetterId, LetterStatus};
 use crate::account::AccountId;
 use crate::audit::Change;
 use crate::org::OrgPath;
-use crate::repo::{Page, RepoError};
+use crate::repo::{Page, PageRequest, RepoError};
 
 /// Letters.
 #[async_trait]
@@ -30,8 +30,8 @@ pub trait MailboxRepository: Send + Sync {
         scope: &OrgPath,
         statuses: &[LetterStatus],
         listed_only: bool,
-        page: &Page,
-    ) -> Result<Vec<Letter>, RepoError>;
+        page: &PageRequest,
+    ) -> Result<Page<Letter>, RepoError>;
 
     /// Runs official `by`'s `command` in one transaction: holds the row, calls
     /// [`super::decide`], writes the letter and `change`; a refusal is [`RepoError::Refused`]

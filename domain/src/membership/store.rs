@@ -11,7 +11,7 @@ use super::transfer::{HistoryEntry, Transfer, TransferDecision, TransferId, Tran
 use crate::account::AccountId;
 use crate::audit::Change;
 use crate::org::{OrgId, OrgPath};
-use crate::repo::{Page, RepoError};
+use crate::repo::{Page, PageRequest, RepoError};
 
 crate::reasons! {
     /// The rules [`MembershipRepository`] keeps ([`RepoError::Refused`]), each named for the
@@ -143,8 +143,8 @@ pub trait MembershipRepository: Send + Sync {
         &self,
         scope: &OrgPath,
         filter: &QueueFilter,
-        page: &Page,
-    ) -> Result<Vec<Application>, RepoError>;
+        page: &PageRequest,
+    ) -> Result<Page<Application>, RepoError>;
 
     /// Decides a submitted application. Approval creates member `member_id` with the next
     /// member number of the organisation. Exactly one of two racing decisions succeeds; the
@@ -173,8 +173,8 @@ pub trait MembershipRepository: Send + Sync {
         &self,
         scope: &OrgPath,
         filter: &MemberFilter,
-        page: &Page,
-    ) -> Result<Vec<Member>, RepoError>;
+        page: &PageRequest,
+    ) -> Result<Page<Member>, RepoError>;
 
     /// Every member in `scope` matching `filter`, by member number, for a spreadsheet
     /// export; `None` (and nothing written) when more than `limit` match. Writes `change`
@@ -250,8 +250,8 @@ pub trait TransferRepository: Send + Sync {
         &self,
         scope: &OrgPath,
         status: Option<TransferStatus>,
-        page: &Page,
-    ) -> Result<Vec<Transfer>, RepoError>;
+        page: &PageRequest,
+    ) -> Result<Page<Transfer>, RepoError>;
 
     /// Withdraws the account's waiting request. `NotFound` when it is not the account's,
     /// [`MembershipConflict::TransferStatus`] when it is no longer waiting.

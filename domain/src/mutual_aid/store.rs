@@ -17,7 +17,7 @@ use super::review::{Command, Outcome};
 use crate::account::AccountId;
 use crate::audit::Change;
 use crate::org::OrgPath;
-use crate::repo::{Page, RepoError};
+use crate::repo::{Page, PageRequest, RepoError};
 
 crate::reasons! {
     /// The rules the mutual-aid store keeps ([`RepoError::Refused`]).
@@ -139,7 +139,7 @@ pub trait MutualAidRepository: Send + Sync {
 
     /// Plans run by organisations in `scope`, newest plan year first, keyset-paged by
     /// `{starts_on}|{id}`.
-    async fn plans(&self, scope: &OrgPath, page: &Page) -> Result<Vec<Plan>, RepoError>;
+    async fn plans(&self, scope: &OrgPath, page: &PageRequest) -> Result<Page<Plan>, RepoError>;
 
     /// Plans a member of the organisation at `member_path` may enrol in: those run by that
     /// organisation or one above it, newest plan year first.
@@ -160,8 +160,8 @@ pub trait MutualAidRepository: Send + Sync {
         &self,
         scope: &OrgPath,
         filter: &EnrollmentFilter,
-        page: &Page,
-    ) -> Result<Vec<Enrollment>, RepoError>;
+        page: &PageRequest,
+    ) -> Result<Page<Enrollment>, RepoError>;
 
     /// Records `payment` for every enrolment in `ids` that is not paid yet, in one
     /// transaction, writing `change` once per enrolment paid (its record id filled in).
@@ -199,8 +199,8 @@ pub trait MutualAidRepository: Send + Sync {
         &self,
         scope: &OrgPath,
         filter: &ClaimFilter,
-        page: &Page,
-    ) -> Result<Vec<Claim>, RepoError>;
+        page: &PageRequest,
+    ) -> Result<Page<Claim>, RepoError>;
 
     /// A claim's timeline, oldest first.
     async fn claim_events(&self, id: ClaimId) -> Result<Vec<ClaimEvent>, RepoError>;

@@ -11,7 +11,7 @@ use crate::account::AccountId;
 use crate::audit::Change;
 use crate::calendar::WorkingCalendar;
 use crate::org::{OrgId, OrgPath};
-use crate::repo::{Page, RepoError};
+use crate::repo::{Page, PageRequest, RepoError};
 
 crate::reasons! {
     /// The rules the service-point store keeps ([`RepoError::Refused`]).
@@ -190,8 +190,8 @@ pub trait ServicePointRepository: Send + Sync {
     async fn search(
         &self,
         filter: &ServicePointFilter,
-        page: &Page,
-    ) -> Result<Vec<ServicePoint>, RepoError>;
+        page: &PageRequest,
+    ) -> Result<Page<ServicePoint>, RepoError>;
     /// Stores the drafts of one import under `org` in one transaction: a draft whose external
     /// id the organisation already has updates that point (or leaves it when nothing
     /// differs), any other creates one. All or nothing.
@@ -237,8 +237,8 @@ pub trait ServicePointRepository: Send + Sync {
         &self,
         point: ServicePointId,
         moderation: Option<Moderation>,
-        page: &Page,
-    ) -> Result<Vec<Review>, RepoError>;
+        page: &PageRequest,
+    ) -> Result<Page<Review>, RepoError>;
     /// One review.
     async fn review(&self, id: ReviewId) -> Result<Review, RepoError>;
     /// An official's decision on a held review: `Shown` or `Refused`.

@@ -22,10 +22,11 @@ use yiwang_domain::consultation::thread::{
 };
 use yiwang_domain::membership::identity::CreditCode;
 use yiwang_domain::org::OrgPath;
-use yiwang_domain::repo::{Page, RepoError};
+use yiwang_domain::repo::{Page, PageRequest, RepoError};
 
 use super::early_warning;
-use super::membership::{account_id, org_id, parse_time_key};
+use super::membership::{account_id, org_id};
+use super::page::{page_of, start_after, TimeKey};
 use super::roster::load_category;
 use super::schema::{
     consultation_messages as msg, consultation_read_marks as rm, consultations as co, lawyers as lw,
@@ -512,8 +513,8 @@ impl ConsultationRepository for Database {
         scope: &OrgPath,
         statuses: &[ConsultationStatus],
         at: DateTime<Utc>,
-        page: &Page,
-    ) -> Result<Vec<Consultation>, RepoError> {
+        page: &PageRequest,
+    ) -> Result<Page<Consultation>, RepoError> {
         let (lower, upper) = scope.subtree_range();
         // A stored `resolved` reads `closed` once REOPEN_DAYS have passed: a filter on
         // either state splits the resolved rows at that cutoff.
@@ -531,13 +532,13 @@ impl ConsultationRepository for Database {
         } else {
             Some((closed, to_naive(at - TimeDelta::days(REOPEN_DAYS))))
         };
-        let page = page.clone();
+        let request = page.clone();
         self.run(move |c| {
             let mut q = co::table
                 .filter(co::org_path.ge(lower))
                 .filter(co::org_path.lt(upper))
                 .order((co::created_at, co::id))
-                .limit(i64::from(page.limit))
+                .limit(i64::from(request.limit))
                 .select(ConsultationRow::as_select())
                 .into_boxed();
             if !stored.is_empty() {
@@ -553,7 +554,7 @@ impl ConsultationRepository for Database {
                 }
                 None => {}
             }
-            if let Some((at, id)) = page.after.as_deref().and_then(parse_time_key) {
+            if let Some(TimeKey { at, id }) = start_after::<TimeKey>(&request)? {
                 q = q.filter(
                     co::created_at
                         .gt(at)
@@ -561,7 +562,10 @@ impl ConsultationRepository for Database {
                 );
             }
             let rows: Vec<ConsultationRow> = q.load(c).map_err(unexpected)?;
-            all(rows)
+            let rows = all(rows)?;
+            Ok(page_of(rows, &request, |r| {
+                TimeKey::new(r.created_at, r.id)
+            }))
         })
         .await
     }
@@ -797,7 +801,7 @@ mod tests {
             assert_eq!(rest[0].body, "请提供劳动合同");
 
             // The officials' queue of the branch, filtered by state.
-            let page = Page {
+            let page = PageRequest {
                 after: None,
                 limit: 10,
             };
@@ -808,6 +812,7 @@ mod tests {
                     db.queue(&scope, statuses, at(minute), &page)
                         .await
                         .unwrap()
+                        .items
                         .len()
                 }
             };

@@ -19,9 +19,10 @@ use yiwang_domain::consultation::early_warning::{
 use yiwang_domain::consultation::store::{EarlyWarningRepository, RosterConflict};
 use yiwang_domain::consultation::thread::Consultation;
 use yiwang_domain::org::OrgPath;
-use yiwang_domain::repo::{Page, RepoError};
+use yiwang_domain::repo::{Page, PageRequest, RepoError};
 
-use super::membership::{account_id, org_id, parse_time_key};
+use super::membership::{account_id, org_id};
+use super::page::{page_of, start_after, TimeKey};
 use super::schema::{
     consultation_categories as cat, consultations as co, early_warning_rule as rule,
     employer_alerts as al,
@@ -255,23 +256,23 @@ impl EarlyWarningRepository for Database {
         &self,
         scope: &OrgPath,
         statuses: &[AlertStatus],
-        page: &Page,
-    ) -> Result<Vec<EmployerAlert>, RepoError> {
+        page: &PageRequest,
+    ) -> Result<Page<EmployerAlert>, RepoError> {
         let (lower, upper) = scope.subtree_range();
         let statuses: Vec<&'static str> = statuses.iter().map(|s| s.as_str()).collect();
-        let page = page.clone();
+        let request = page.clone();
         self.run(move |c| {
             let mut q = al::table
                 .filter(al::org_path.ge(lower))
                 .filter(al::org_path.lt(upper))
                 .order((al::created_at.desc(), al::id.desc()))
-                .limit(i64::from(page.limit))
+                .limit(i64::from(request.limit))
                 .select(AlertRow::as_select())
                 .into_boxed();
             if !statuses.is_empty() {
                 q = q.filter(al::status.eq_any(statuses));
             }
-            if let Some((at, id)) = page.after.as_deref().and_then(parse_time_key) {
+            if let Some(TimeKey { at, id }) = start_after::<TimeKey>(&request)? {
                 q = q.filter(
                     al::created_at
                         .lt(at)
@@ -279,7 +280,13 @@ impl EarlyWarningRepository for Database {
                 );
             }
             let rows: Vec<AlertRow> = q.load(c).map_err(unexpected)?;
-            rows.into_iter().map(AlertRow::into_domain).collect()
+            let rows = rows
+                .into_iter()
+                .map(AlertRow::into_domain)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(page_of(rows, &request, |r| {
+                TimeKey::new(r.created_at, r.id)
+            }))
         })
         .await
     }
@@ -423,11 +430,11 @@ mod tests {
     }
 
     async fn all(db: &Database, scope: &OrgPath) -> Vec<EmployerAlert> {
-        let page = Page {
+        let page = PageRequest {
             after: None,
             limit: 100,
         };
-        db.alerts(scope, &[], &page).await.unwrap()
+        db.alerts(scope, &[], &page).await.unwrap().items
     }
 
     #[tokio::test]
@@ -584,12 +591,12 @@ mod tests {
             let open = db.alerts(
                 &root.path,
                 &[AlertStatus::Open],
-                &Page {
+                &PageRequest {
                     after: None,
                     limit: 10,
                 },
             );
-            assert_eq!(open.await.unwrap().len(), 2);
+            assert_eq!(open.await.unwrap().items.len(), 2);
         }
     }
 

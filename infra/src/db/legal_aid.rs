@@ -15,9 +15,10 @@ use yiwang_domain::legal_aid::{
 use yiwang_domain::membership::person::MobilePhone;
 use yiwang_domain::money::Fen;
 use yiwang_domain::org::OrgPath;
-use yiwang_domain::repo::{Page, RepoError};
+use yiwang_domain::repo::{Page, PageRequest, RepoError};
 
-use super::membership::{account_id, org_id, parse_time_key};
+use super::membership::{account_id, org_id};
+use super::page::{page_of, start_after, TimeKey};
 use super::schema::legal_aid_applications as la;
 use super::{
     corrupt, decide_held, from_naive, held_first, record_change, to_naive, unexpected, Database,
@@ -171,15 +172,15 @@ impl LegalAidRepository for Database {
         scope: Option<&OrgPath>,
         lawyer: Option<AccountId>,
         statuses: &[LegalAidStatus],
-        page: &Page,
-    ) -> Result<Vec<LegalAidApplication>, RepoError> {
+        page: &PageRequest,
+    ) -> Result<Page<LegalAidApplication>, RepoError> {
         let range = scope.map(OrgPath::subtree_range);
         let statuses: Vec<&'static str> = statuses.iter().map(|s| s.as_str()).collect();
-        let page = page.clone();
+        let request = page.clone();
         self.run(move |c| {
             let mut q = la::table
                 .order((la::created_at, la::id))
-                .limit(i64::from(page.limit))
+                .limit(i64::from(request.limit))
                 .select(Row::as_select())
                 .into_boxed();
             if let Some((lower, upper)) = range {
@@ -193,7 +194,7 @@ impl LegalAidRepository for Database {
             if !statuses.is_empty() {
                 q = q.filter(la::status.eq_any(statuses));
             }
-            if let Some((at, id)) = page.after.as_deref().and_then(parse_time_key) {
+            if let Some(TimeKey { at, id }) = start_after::<TimeKey>(&request)? {
                 q = q.filter(
                     la::created_at
                         .gt(at)
@@ -201,7 +202,10 @@ impl LegalAidRepository for Database {
                 );
             }
             let rows: Vec<Row> = q.load(c).map_err(unexpected)?;
-            all(rows)
+            let rows = all(rows)?;
+            Ok(page_of(rows, &request, |r| {
+                TimeKey::new(r.created_at, r.id)
+            }))
         })
         .await
     }

@@ -10,9 +10,10 @@ use yiwang_domain::audit::Change;
 use yiwang_domain::mailbox::store::MailboxRepository;
 use yiwang_domain::mailbox::{decide, Command, Letter, LetterId, LetterStatus};
 use yiwang_domain::org::OrgPath;
-use yiwang_domain::repo::{Page, RepoError};
+use yiwang_domain::repo::{Page, PageRequest, RepoError};
 
-use super::membership::{account_id, org_id, parse_time_key};
+use super::membership::{account_id, org_id};
+use super::page::{page_of, start_after, TimeKey};
 use super::schema::mailbox_letters as ml;
 use super::{
     corrupt, decide_held, from_naive, held_first, record_change, to_naive, unexpected, Database,
@@ -134,17 +135,17 @@ impl MailboxRepository for Database {
         scope: &OrgPath,
         statuses: &[LetterStatus],
         listed_only: bool,
-        page: &Page,
-    ) -> Result<Vec<Letter>, RepoError> {
+        page: &PageRequest,
+    ) -> Result<Page<Letter>, RepoError> {
         let (lower, upper) = scope.subtree_range();
         let statuses: Vec<&'static str> = statuses.iter().map(|s| s.as_str()).collect();
-        let page = page.clone();
+        let request = page.clone();
         self.run(move |c| {
             let mut q = ml::table
                 .filter(ml::org_path.ge(lower))
                 .filter(ml::org_path.lt(upper))
                 .order((ml::created_at, ml::id))
-                .limit(i64::from(page.limit))
+                .limit(i64::from(request.limit))
                 .select(Row::as_select())
                 .into_boxed();
             if !statuses.is_empty() {
@@ -156,7 +157,7 @@ impl MailboxRepository for Database {
                     .filter(ml::held.eq(false))
                     .filter(ml::reply.is_not_null());
             }
-            if let Some((at, id)) = page.after.as_deref().and_then(parse_time_key) {
+            if let Some(TimeKey { at, id }) = start_after::<TimeKey>(&request)? {
                 q = q.filter(
                     ml::created_at
                         .gt(at)
@@ -164,7 +165,10 @@ impl MailboxRepository for Database {
                 );
             }
             let rows: Vec<Row> = q.load(c).map_err(unexpected)?;
-            all(rows)
+            let rows = all(rows)?;
+            Ok(page_of(rows, &request, |r| {
+                TimeKey::new(r.created_at, r.id)
+            }))
         })
         .await
     }

@@ -23,8 +23,9 @@ use yiwang_domain::membership::store::{
 use yiwang_domain::membership::transfer::{HistoryEvent, TransferStatus};
 use yiwang_domain::membership::{EmploymentForm, Sex};
 use yiwang_domain::org::{OrgId, OrgPath};
-use yiwang_domain::repo::{Page, RepoError};
+use yiwang_domain::repo::{Page, PageRequest, RepoError};
 
+use super::page::{page_of, start_after, TextKey, TimeKey};
 use super::schema::{
     members as m, membership_application_events as ev, membership_applications as a,
     membership_history as h, membership_transfers as t, organisations as o,
@@ -289,23 +290,6 @@ fn check_may_apply(
     Ok(())
 }
 
-/// `{at}|{id}`: the keyset key of queues ordered oldest first (UTC, microseconds).
-pub fn time_key(at: DateTime<Utc>, id: impl std::fmt::Display) -> String {
-    format!("{}|{id}", at.naive_utc().format("%Y-%m-%dT%H:%M:%S%.6f"))
-}
-
-/// `{submitted_at}|{id}` of an application, the review queue's keyset key.
-pub fn queue_key(app: &Application) -> String {
-    time_key(app.submitted_at, app.id)
-}
-
-/// Reads a [`time_key`] back; `None` when it is not one.
-pub(super) fn parse_time_key(key: &str) -> Option<(NaiveDateTime, String)> {
-    let (at, id) = key.split_once('|')?;
-    let at = NaiveDateTime::parse_from_str(at, "%Y-%m-%dT%H:%M:%S%.f").ok()?;
-    Some((at, Uuid::parse_str(id).ok()?.to_string()))
-}
-
 #[async_trait]
 impl MembershipRepository for Database {
     async fn submit(
@@ -507,10 +491,10 @@ impl MembershipRepository for Database {
         &self,
         scope: &OrgPath,
         filter: &QueueFilter,
-        page: &Page,
-    ) -> Result<Vec<Application>, RepoError> {
+        page: &PageRequest,
+    ) -> Result<Page<Application>, RepoError> {
         let (lower, upper) = filter.org.as_ref().unwrap_or(scope).subtree_range();
-        let (filter, page) = (filter.clone(), page.clone());
+        let (filter, request) = (filter.clone(), page.clone());
         self.run(move |c| {
             let mut q = a::table
                 .inner_join(o::table)
@@ -518,7 +502,7 @@ impl MembershipRepository for Database {
                 .filter(a::org_path.ge(lower))
                 .filter(a::org_path.lt(upper))
                 .order((a::submitted_at.asc(), a::id.asc()))
-                .limit(i64::from(page.limit))
+                .limit(i64::from(request.limit))
                 .into_boxed();
             if let Some(status) = filter.status {
                 q = q.filter(a::status.eq(status.as_str()));
@@ -533,7 +517,7 @@ impl MembershipRepository for Database {
                         .or(a::employer_name.like(pattern).escape('\\')),
                 );
             }
-            if let Some((at, id)) = page.after.as_deref().and_then(parse_time_key) {
+            if let Some(TimeKey { at, id }) = start_after::<TimeKey>(&request)? {
                 // The `>=` alone is what lets both planners seek into the index; the OR then
                 // drops the rows of the same instant already shown.
                 q = q.filter(a::submitted_at.ge(at)).filter(
@@ -543,9 +527,13 @@ impl MembershipRepository for Database {
                 );
             }
             let rows: Vec<(AppRow, String)> = q.load(c).map_err(unexpected)?;
-            rows.into_iter()
+            let rows = rows
+                .into_iter()
                 .map(|(row, org_name)| row.into_domain(org_name))
-                .collect()
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(page_of(rows, &request, |r| {
+                TimeKey::new(r.submitted_at, r.id)
+            }))
         })
         .await
     }
@@ -637,19 +625,23 @@ impl MembershipRepository for Database {
         &self,
         scope: &OrgPath,
         filter: &MemberFilter,
-        page: &Page,
-    ) -> Result<Vec<Member>, RepoError> {
+        page: &PageRequest,
+    ) -> Result<Page<Member>, RepoError> {
         let (lower, upper) = filter.org.as_ref().unwrap_or(scope).subtree_range();
-        let (filter, page) = (filter.clone(), page.clone());
+        let (filter, request) = (filter.clone(), page.clone());
         self.run(move |c| {
-            let mut q = members_matching!(lower, upper, filter).limit(i64::from(page.limit));
-            if let Some(after) = page.after {
+            let mut q = members_matching!(lower, upper, filter).limit(i64::from(request.limit));
+            if let Some(TextKey(after)) = start_after::<TextKey>(&request)? {
                 q = q.filter(m::member_number.gt(after));
             }
             let rows: Vec<(MemberRow, String)> = q.load(c).map_err(unexpected)?;
-            rows.into_iter()
+            let rows = rows
+                .into_iter()
                 .map(|(row, org_name)| row.into_domain(org_name))
-                .collect()
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(page_of(rows, &request, |r| {
+                TextKey(r.member_number.clone())
+            }))
         })
         .await
     }

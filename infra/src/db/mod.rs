@@ -15,6 +15,7 @@ mod membership;
 mod mutual_aid;
 mod officials;
 mod orgs;
+mod page;
 mod roster;
 pub mod schema;
 mod service_points;
@@ -35,9 +36,6 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use yiwang_domain::repo::{RepoError, StoreHealth};
 
 pub(crate) use audit::{record_change, record_changes};
-pub use membership::{queue_key, time_key};
-pub use mutual_aid::{claim_key, day_key};
-pub use roster::lawyer_key;
 pub(crate) use tx::{claim_writer, decide_held, held_first, unexpected, TxError};
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");

@@ -37,9 +37,10 @@ use yiwang_domain::mutual_aid::store::{
     NewClaim,
 };
 use yiwang_domain::org::OrgPath;
-use yiwang_domain::repo::{Page, RepoError};
+use yiwang_domain::repo::{Page, PageRequest, RepoError};
 
-use super::membership::{account_id, org_id, parse_time_key, time_key};
+use super::membership::{account_id, org_id};
+use super::page::{page_of, start_after, DayKey, TimeKey};
 use super::schema::{
     members as m, mutual_aid_claim_events as ev, mutual_aid_claim_lines as l,
     mutual_aid_claims as cl, mutual_aid_documents as d, mutual_aid_enrollments as e,
@@ -64,22 +65,6 @@ fn fen(what: &str, value: i64) -> Result<Fen, RepoError> {
 
 fn parsed<T>(what: &str, value: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, RepoError> {
     parse(value).ok_or_else(|| corrupt(what, value))
-}
-
-/// `{day}|{id}`: the keyset key of lists ordered by a date.
-pub fn day_key(day: NaiveDate, id: impl std::fmt::Display) -> String {
-    format!("{day}|{id}")
-}
-
-fn parse_day_key(key: &str) -> Option<(NaiveDate, String)> {
-    let (day, id) = key.split_once('|')?;
-    let day = NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()?;
-    Some((day, Uuid::parse_str(id).ok()?.to_string()))
-}
-
-/// The claim queue's keyset key: `{submitted_at}|{id}`.
-pub fn claim_key(claim: &Claim) -> String {
-    time_key(claim.submitted_at.unwrap_or(claim.created_at), claim.id)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -832,18 +817,18 @@ impl MutualAidRepository for Database {
         .await
     }
 
-    async fn plans(&self, scope: &OrgPath, page: &Page) -> Result<Vec<Plan>, RepoError> {
+    async fn plans(&self, scope: &OrgPath, page: &PageRequest) -> Result<Page<Plan>, RepoError> {
         let (lower, upper) = scope.subtree_range();
-        let page = page.clone();
+        let request = page.clone();
         self.run(move |c| {
             let mut q = p::table
                 .filter(p::org_path.ge(lower))
                 .filter(p::org_path.lt(upper))
                 .order((p::starts_on.desc(), p::id.desc()))
-                .limit(i64::from(page.limit))
+                .limit(i64::from(request.limit))
                 .select(PlanRow::as_select())
                 .into_boxed();
-            if let Some((day, id)) = page.after.as_deref().and_then(parse_day_key) {
+            if let Some(DayKey { day, id }) = start_after::<DayKey>(&request)? {
                 q = q.filter(
                     p::starts_on
                         .lt(day)
@@ -851,7 +836,13 @@ impl MutualAidRepository for Database {
                 );
             }
             let rows: Vec<PlanRow> = q.load(c).map_err(unexpected)?;
-            rows.into_iter().map(PlanRow::into_domain).collect()
+            let rows = rows
+                .into_iter()
+                .map(PlanRow::into_domain)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(page_of(rows, &request, |r| {
+                DayKey::new(r.rules.starts_on, r.id)
+            }))
         })
         .await
     }
@@ -922,16 +913,16 @@ impl MutualAidRepository for Database {
         &self,
         scope: &OrgPath,
         filter: &EnrollmentFilter,
-        page: &Page,
-    ) -> Result<Vec<Enrollment>, RepoError> {
+        page: &PageRequest,
+    ) -> Result<Page<Enrollment>, RepoError> {
         let (lower, upper) = scope.subtree_range();
-        let (filter, page) = (filter.clone(), page.clone());
+        let (filter, request) = (filter.clone(), page.clone());
         self.run(move |c| {
             let mut q = e::table
                 .filter(e::org_path.ge(lower))
                 .filter(e::org_path.lt(upper))
                 .order((e::requested_on.asc(), e::id.asc()))
-                .limit(i64::from(page.limit))
+                .limit(i64::from(request.limit))
                 .select(EnrollmentRow::as_select())
                 .into_boxed();
             if let Some(plan) = filter.plan {
@@ -942,7 +933,7 @@ impl MutualAidRepository for Database {
                 Some(false) => q = q.filter(e::activated_on.is_null()),
                 None => {}
             }
-            if let Some((day, id)) = page.after.as_deref().and_then(parse_day_key) {
+            if let Some(DayKey { day, id }) = start_after::<DayKey>(&request)? {
                 q = q.filter(
                     e::requested_on
                         .gt(day)
@@ -950,7 +941,13 @@ impl MutualAidRepository for Database {
                 );
             }
             let rows: Vec<EnrollmentRow> = q.load(c).map_err(unexpected)?;
-            rows.into_iter().map(EnrollmentRow::into_domain).collect()
+            let rows = rows
+                .into_iter()
+                .map(EnrollmentRow::into_domain)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(page_of(rows, &request, |r| {
+                DayKey::new(r.requested_on, r.id)
+            }))
         })
         .await
     }
@@ -1068,17 +1065,17 @@ impl MutualAidRepository for Database {
         &self,
         scope: &OrgPath,
         filter: &ClaimFilter,
-        page: &Page,
-    ) -> Result<Vec<Claim>, RepoError> {
+        page: &PageRequest,
+    ) -> Result<Page<Claim>, RepoError> {
         let (lower, upper) = scope.subtree_range();
-        let (filter, page) = (filter.clone(), page.clone());
+        let (filter, request) = (filter.clone(), page.clone());
         self.run(move |c| {
             let mut q = cl::table
                 .filter(cl::submitted_at.is_not_null())
                 .filter(cl::org_path.ge(lower))
                 .filter(cl::org_path.lt(upper))
                 .order((cl::submitted_at.asc(), cl::id.asc()))
-                .limit(i64::from(page.limit))
+                .limit(i64::from(request.limit))
                 .select(ClaimRow::as_select())
                 .into_boxed();
             if !filter.statuses.is_empty() {
@@ -1088,7 +1085,7 @@ impl MutualAidRepository for Database {
             if let Some(plan) = filter.plan {
                 q = q.filter(cl::plan_id.eq(plan.to_string()));
             }
-            if let Some((at, id)) = page.after.as_deref().and_then(parse_time_key) {
+            if let Some(TimeKey { at, id }) = start_after::<TimeKey>(&request)? {
                 q = q.filter(
                     cl::submitted_at
                         .gt(at)
@@ -1096,7 +1093,10 @@ impl MutualAidRepository for Database {
                 );
             }
             let rows: Vec<ClaimRow> = q.load(c).map_err(unexpected)?;
-            with_details(c, rows).map_err(|e| e.into_repo())
+            let rows = with_details(c, rows).map_err(|e| e.into_repo())?;
+            Ok(page_of(rows, &request, |r| {
+                TimeKey::new(r.submitted_at.unwrap_or(r.created_at), r.id)
+            }))
         })
         .await
     }
@@ -1557,24 +1557,26 @@ mod tests {
             assert!(db
                 .plans(
                     &f.child.path,
-                    &Page {
+                    &PageRequest {
                         after: None,
                         limit: 10
                     }
                 )
                 .await
                 .unwrap()
+                .items
                 .is_empty());
             assert_eq!(
                 db.plans(
                     &f.root.path,
-                    &Page {
+                    &PageRequest {
                         after: None,
                         limit: 10
                     }
                 )
                 .await
                 .unwrap()
+                .items
                 .len(),
                 1
             );
@@ -1628,7 +1630,7 @@ mod tests {
                 plan: Some(f.plan.id),
                 paid: Some(false),
             };
-            let page = Page {
+            let page = PageRequest {
                 after: None,
                 limit: 10,
             };
@@ -1636,6 +1638,7 @@ mod tests {
                 .enrollments(&f.root.path, &unpaid, &page)
                 .await
                 .unwrap()
+                .items
                 .is_empty());
         }
     }
@@ -1896,13 +1899,14 @@ mod tests {
                 .claim_queue(
                     &f.root.path,
                     &ClaimFilter::default(),
-                    &Page {
+                    &PageRequest {
                         after: None,
                         limit: 10,
                     },
                 )
                 .await
-                .unwrap();
+                .unwrap()
+                .items;
             assert_eq!(queue.len(), 3, "drafts are not in the queue");
             assert_eq!(db.claims_of(worker).await.unwrap().len(), 4);
         }

@@ -6,8 +6,9 @@ use diesel::prelude::*;
 use yiwang_domain::account::{AccountId, Official, Role, Username};
 use yiwang_domain::audit::Change;
 use yiwang_domain::org::{OrgId, OrgPath};
-use yiwang_domain::repo::{AccountConflict, OfficialRepository, Page, RepoError};
+use yiwang_domain::repo::{AccountConflict, OfficialRepository, Page, PageRequest, RepoError};
 
+use super::page::{page_of, start_after, IdKey};
 use super::schema::officials as f;
 use super::{
     claim_writer, corrupt, from_naive, record_change, to_naive, unexpected, Database, TxError,
@@ -127,26 +128,30 @@ impl OfficialRepository for Database {
         &self,
         root: &OrgPath,
         role: Option<Role>,
-        page: &Page,
-    ) -> Result<Vec<Official>, RepoError> {
+        page: &PageRequest,
+    ) -> Result<Page<Official>, RepoError> {
         let (lower, upper) = root.subtree_range();
-        let page = page.clone();
+        let request = page.clone();
         self.run(move |c| {
             let mut q = f::table
                 .select(COLUMNS)
                 .filter(f::org_path.ge(lower))
                 .filter(f::org_path.lt(upper))
                 .order(f::id.asc())
-                .limit(i64::from(page.limit))
+                .limit(i64::from(request.limit))
                 .into_boxed();
             if let Some(role) = role {
                 q = q.filter(f::role.eq(role.as_str()));
             }
-            if let Some(after) = page.after {
+            if let Some(IdKey(after)) = start_after::<IdKey>(&request)? {
                 q = q.filter(f::id.gt(after));
             }
             let rows: Vec<Row> = q.load(c).map_err(unexpected)?;
-            rows.into_iter().map(to_domain).collect()
+            let rows = rows
+                .into_iter()
+                .map(to_domain)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(page_of(rows, &request, |r| IdKey(r.id.to_string())))
         })
         .await
     }

@@ -5,8 +5,11 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use yiwang_domain::audit::Change;
 use yiwang_domain::org::{OrgId, OrgKind, OrgName, OrgPath, Organisation};
-use yiwang_domain::repo::{AccountConflict, OrgRepository, OrgSearch, OrgUpdate, Page, RepoError};
+use yiwang_domain::repo::{
+    AccountConflict, OrgRepository, OrgSearch, OrgUpdate, Page, PageRequest, RepoError,
+};
 
+use super::page::{page_of, start_after, PathKey};
 use super::schema::organisations as o;
 use super::{
     corrupt, from_naive, like_contains, record_change, to_naive, unexpected, Database, TxError,
@@ -135,23 +138,29 @@ impl OrgRepository for Database {
     async fn list_subtree(
         &self,
         root: &OrgPath,
-        page: &Page,
-    ) -> Result<Vec<Organisation>, RepoError> {
+        page: &PageRequest,
+    ) -> Result<Page<Organisation>, RepoError> {
         let (lower, upper) = root.subtree_range();
-        let page = page.clone();
+        let request = page.clone();
         self.run(move |c| {
             let mut q = o::table
                 .select(COLUMNS)
                 .filter(o::path.ge(lower))
                 .filter(o::path.lt(upper))
                 .order(o::path.asc())
-                .limit(i64::from(page.limit))
+                .limit(i64::from(request.limit))
                 .into_boxed();
-            if let Some(after) = page.after {
+            if let Some(PathKey(after)) = start_after::<PathKey>(&request)? {
                 q = q.filter(o::path.gt(after));
             }
             let rows: Vec<Row> = q.load(c).map_err(unexpected)?;
-            rows.into_iter().map(to_domain).collect()
+            let rows = rows
+                .into_iter()
+                .map(to_domain)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(page_of(rows, &request, |r| {
+                PathKey(r.path.as_str().to_owned())
+            }))
         })
         .await
     }
@@ -159,14 +168,14 @@ impl OrgRepository for Database {
     async fn search(
         &self,
         filter: &OrgSearch,
-        page: &Page,
-    ) -> Result<Vec<Organisation>, RepoError> {
-        let (filter, page) = (filter.clone(), page.clone());
+        page: &PageRequest,
+    ) -> Result<Page<Organisation>, RepoError> {
+        let (filter, request) = (filter.clone(), page.clone());
         self.run(move |c| {
             let mut q = o::table
                 .select(COLUMNS)
                 .order(o::path.asc())
-                .limit(i64::from(page.limit))
+                .limit(i64::from(request.limit))
                 .into_boxed();
             if let Some(text) = filter.q.as_deref() {
                 q = q.filter(o::name.like(like_contains(text)).escape('\\'));
@@ -177,11 +186,17 @@ impl OrgRepository for Database {
             if let Some(flag) = filter.accepts_individuals {
                 q = q.filter(o::accepts_individuals.eq(flag));
             }
-            if let Some(after) = page.after {
+            if let Some(PathKey(after)) = start_after::<PathKey>(&request)? {
                 q = q.filter(o::path.gt(after));
             }
             let rows: Vec<Row> = q.load(c).map_err(unexpected)?;
-            rows.into_iter().map(to_domain).collect()
+            let rows = rows
+                .into_iter()
+                .map(to_domain)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(page_of(rows, &request, |r| {
+                PathKey(r.path.as_str().to_owned())
+            }))
         })
         .await
     }

@@ -13,9 +13,10 @@ use yiwang_domain::consultation::category::{Category, CategoryCode, CategoryRule
 use yiwang_domain::consultation::lawyer::{Lawyer, LawyerDetails, LicenceNumber};
 use yiwang_domain::consultation::store::{LawyerFilter, RosterConflict, RosterRepository};
 use yiwang_domain::org::OrgPath;
-use yiwang_domain::repo::{Page, RepoError};
+use yiwang_domain::repo::{Page, PageRequest, RepoError};
 
 use super::membership::{account_id, org_id};
+use super::page::{page_of, start_after, DutyKey};
 use super::schema::{
     consultation_categories as cc, lawyer_specialties as ls, lawyers as lw, officials as of,
 };
@@ -293,14 +294,18 @@ impl RosterRepository for Database {
             .await
     }
 
-    async fn lawyers(&self, filter: &LawyerFilter, page: &Page) -> Result<Vec<Lawyer>, RepoError> {
-        let (filter, page) = (filter.clone(), page.clone());
+    async fn lawyers(
+        &self,
+        filter: &LawyerFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Lawyer>, RepoError> {
+        let (filter, request) = (filter.clone(), page.clone());
         self.run(move |c| {
             let mut q = lw::table
                 .inner_join(of::table)
                 .filter(of::disabled_at.is_null())
                 .order((lw::on_duty.desc(), lw::account_id))
-                .limit(i64::from(page.limit))
+                .limit(i64::from(request.limit))
                 .select(LawyerRow::as_select())
                 .into_boxed();
             if let Some(code) = &filter.category {
@@ -318,7 +323,7 @@ impl RosterRepository for Database {
                     .filter(lw::org_path.ge(lower))
                     .filter(lw::org_path.lt(upper));
             }
-            if let Some((off_duty, id)) = page.after.as_deref().and_then(parse_lawyer_key) {
+            if let Some(DutyKey { off_duty, id }) = start_after::<DutyKey>(&request)? {
                 q = if off_duty {
                     q.filter(lw::on_duty.eq(false).and(lw::account_id.gt(id)))
                 } else {
@@ -330,26 +335,14 @@ impl RosterRepository for Database {
                 };
             }
             let rows: Vec<LawyerRow> = q.load(c).map_err(unexpected)?;
-            with_specialties(c, rows).map_err(|e| e.into_repo())
+            let rows = with_specialties(c, rows).map_err(|e| e.into_repo())?;
+            Ok(page_of(rows, &request, |r| DutyKey {
+                off_duty: !r.on_duty,
+                id: r.account_id.to_string(),
+            }))
         })
         .await
     }
-}
-
-/// The keyset key of a lawyer in [`RosterRepository::lawyers`]: `0|{id}` on duty,
-/// `1|{id}` off.
-pub fn lawyer_key(lawyer: &Lawyer) -> String {
-    format!("{}|{}", u8::from(!lawyer.on_duty), lawyer.account_id)
-}
-
-fn parse_lawyer_key(key: &str) -> Option<(bool, String)> {
-    let (duty, id) = key.split_once('|')?;
-    let off_duty = match duty {
-        "0" => false,
-        "1" => true,
-        _ => return None,
-    };
-    Some((off_duty, id.to_owned()))
 }
 
 #[cfg(test)]
@@ -538,20 +531,14 @@ mod tests {
             assert!(w.on_duty);
             assert_eq!(w.details.specialties, vec![code("debt")]);
 
-            let page = |after: Option<String>| Page { after, limit: 1 };
+            let page = |after: Option<String>| PageRequest { after, limit: 1 };
             let all = LawyerFilter::default();
             let first = db.lawyers(&all, &page(None)).await.unwrap();
-            assert_eq!(first[0].account_id, wang, "on duty first");
-            let second = db
-                .lawyers(&all, &page(Some(lawyer_key(&first[0]))))
-                .await
-                .unwrap();
-            assert_eq!(second[0].account_id, zhang);
-            let third = db
-                .lawyers(&all, &page(Some(lawyer_key(&second[0]))))
-                .await
-                .unwrap();
-            assert!(third.is_empty());
+            assert_eq!(first.items[0].account_id, wang, "on duty first");
+            let second = db.lawyers(&all, &page(first.next)).await.unwrap();
+            assert_eq!(second.items[0].account_id, zhang);
+            let third = db.lawyers(&all, &page(second.next)).await.unwrap();
+            assert!(third.items.is_empty());
 
             let wage = LawyerFilter {
                 category: Some(code("wage_arrears")),
@@ -560,13 +547,14 @@ mod tests {
             let found = db
                 .lawyers(
                     &wage,
-                    &Page {
+                    &PageRequest {
                         after: None,
                         limit: 10,
                     },
                 )
                 .await
-                .unwrap();
+                .unwrap()
+                .items;
             assert_eq!(
                 found.iter().map(|l| l.account_id).collect::<Vec<_>>(),
                 vec![zhang]
@@ -578,13 +566,14 @@ mod tests {
             let found = db
                 .lawyers(
                     &in_kenli,
-                    &Page {
+                    &PageRequest {
                         after: None,
                         limit: 10,
                     },
                 )
                 .await
-                .unwrap();
+                .unwrap()
+                .items;
             assert_eq!(found.len(), 1);
 
             // A disabled official leaves the roster.
@@ -595,13 +584,14 @@ mod tests {
             let found = db
                 .lawyers(
                     &wage,
-                    &Page {
+                    &PageRequest {
                         after: None,
                         limit: 10,
                     },
                 )
                 .await
-                .unwrap();
+                .unwrap()
+                .items;
             assert!(found.is_empty());
         }
     }

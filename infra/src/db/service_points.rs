@@ -21,7 +21,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use yiwang_domain::audit::Change;
 use yiwang_domain::org::{OrgId, OrgPath};
-use yiwang_domain::repo::{Page, RepoError};
+use yiwang_domain::repo::{Page, PageRequest, RepoError};
 use yiwang_domain::service_point::hours::{DatedException, OpeningHours, Schedule};
 use yiwang_domain::service_point::store::{
     ImportOutcome, Moderation, Review, ReviewId, ServicePointConflict, ServicePointFilter,
@@ -32,7 +32,8 @@ use yiwang_domain::service_point::{
     ServicePointKind, ServicePointStatus,
 };
 
-use super::membership::{account_id, org_id, parse_time_key};
+use super::membership::{account_id, org_id};
+use super::page::{page_of, start_after, IdKey, TimeKey};
 use super::schema::{
     service_point_reviews as r, service_point_revision as rev, service_point_visits as v,
     service_points as sp,
@@ -511,15 +512,15 @@ impl ServicePointRepository for Database {
     async fn search(
         &self,
         filter: &ServicePointFilter,
-        page: &Page,
-    ) -> Result<Vec<ServicePoint>, RepoError> {
-        let (filter, page) = (filter.clone(), page.clone());
+        page: &PageRequest,
+    ) -> Result<Page<ServicePoint>, RepoError> {
+        let (filter, request) = (filter.clone(), page.clone());
         self.run(move |c| {
             let mut q = sp::table
                 .select(PointRow::as_select())
                 .filter(sp::deleted_at.is_null())
                 .order(sp::id.asc())
-                .limit(i64::from(page.limit))
+                .limit(i64::from(request.limit))
                 .into_boxed();
             if let Some(scope) = &filter.scope {
                 let (lower, upper) = scope.subtree_range();
@@ -556,11 +557,15 @@ impl ServicePointRepository for Database {
                 Some(false) => q = q.filter(sp::quality_flag.is_null()),
                 None => {}
             }
-            if let Some(after) = page.after {
+            if let Some(IdKey(after)) = start_after::<IdKey>(&request)? {
                 q = q.filter(sp::id.gt(after));
             }
             let rows: Vec<PointRow> = q.load(c).map_err(unexpected)?;
-            rows.into_iter().map(PointRow::into_domain).collect()
+            let rows = rows
+                .into_iter()
+                .map(PointRow::into_domain)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(page_of(rows, &request, |r| IdKey(r.id.to_string())))
         })
         .await
     }
@@ -839,20 +844,20 @@ impl ServicePointRepository for Database {
         &self,
         point: ServicePointId,
         moderation: Option<Moderation>,
-        page: &Page,
-    ) -> Result<Vec<Review>, RepoError> {
-        let page = page.clone();
+        page: &PageRequest,
+    ) -> Result<Page<Review>, RepoError> {
+        let request = page.clone();
         self.run(move |c| {
             let mut q = r::table
                 .select(ReviewRow::as_select())
                 .filter(r::service_point_id.eq(point.to_string()))
                 .order((r::updated_at.desc(), r::id.desc()))
-                .limit(i64::from(page.limit))
+                .limit(i64::from(request.limit))
                 .into_boxed();
             if let Some(moderation) = moderation {
                 q = q.filter(r::moderation.eq(moderation.as_str()));
             }
-            if let Some((at, id)) = page.after.as_deref().and_then(parse_time_key) {
+            if let Some(TimeKey { at, id }) = start_after::<TimeKey>(&request)? {
                 // Newest first: the page goes on with older rows, or the same instant's
                 // smaller ids. The redundant `<=` lets the index seek.
                 q = q.filter(r::updated_at.le(at)).filter(
@@ -862,7 +867,13 @@ impl ServicePointRepository for Database {
                 );
             }
             let rows: Vec<ReviewRow> = q.load(c).map_err(unexpected)?;
-            rows.into_iter().map(ReviewRow::into_domain).collect()
+            let rows = rows
+                .into_iter()
+                .map(ReviewRow::into_domain)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(page_of(rows, &request, |r| {
+                TimeKey::new(r.updated_at, r.id)
+            }))
         })
         .await
     }
@@ -924,7 +935,6 @@ mod tests {
 
     use super::*;
     use crate::db::test_env::{backends, Env};
-    use crate::db::time_key;
 
     fn at(minutes: i64) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap()
@@ -1236,7 +1246,7 @@ mod tests {
                 .unwrap();
             repo.delete(gone.id, at(2), &change()).await.unwrap();
 
-            let page = Page {
+            let page = PageRequest {
                 after: None,
                 limit: 100,
             };
@@ -1245,7 +1255,7 @@ mod tests {
             };
             let search = |filter: ServicePointFilter| {
                 let page = page.clone();
-                async move { repo.search(&filter, &page).await.unwrap() }
+                async move { repo.search(&filter, &page).await.unwrap().items }
             };
             // Everything not closed nor deleted, by id.
             let all = search(ServicePointFilter::default()).await;
@@ -1325,11 +1335,12 @@ mod tests {
             let mut after = None;
             let mut paged = Vec::new();
             loop {
-                let page = Page { after, limit: 2 };
+                let page = PageRequest { after, limit: 2 };
                 let rows = repo
                     .search(&ServicePointFilter::default(), &page)
                     .await
-                    .unwrap();
+                    .unwrap()
+                    .items;
                 let Some(last) = rows.last() else { break };
                 after = Some(last.id.to_string());
                 paged.extend(rows.iter().map(|p| p.id));
@@ -1670,32 +1681,31 @@ mod tests {
             assert_eq!((rated.rating_average, rated.rating_count), (Some(5.0), 1));
 
             // Newest first, keyset pages, and the moderation filter.
-            let page = |after| Page { after, limit: 1 };
+            let page = |after| PageRequest { after, limit: 1 };
             let newest = repo.reviews(point.id, None, &page(None)).await.unwrap();
-            assert_eq!(newest[0].id, first.id);
-            let key = time_key(newest[0].updated_at, newest[0].id);
+            assert_eq!(newest.items[0].id, first.id);
             let older = repo
-                .reviews(point.id, None, &page(Some(key)))
+                .reviews(point.id, None, &page(newest.next))
                 .await
                 .unwrap();
-            assert_eq!(older[0].id, held.id);
-            let key = time_key(older[0].updated_at, older[0].id);
+            assert_eq!(older.items[0].id, held.id);
             let end = repo
-                .reviews(point.id, None, &page(Some(key)))
+                .reviews(point.id, None, &page(older.next))
                 .await
                 .unwrap();
-            assert!(end.is_empty());
+            assert!(end.items.is_empty() && end.next.is_none());
             let waiting = repo
                 .reviews(
                     point.id,
                     Some(Moderation::Held),
-                    &Page {
+                    &PageRequest {
                         after: None,
                         limit: 10,
                     },
                 )
                 .await
-                .unwrap();
+                .unwrap()
+                .items;
             assert_eq!(waiting.iter().map(|r| r.id).collect::<Vec<_>>(), [held.id]);
 
             // Approving counts the rating; a second decision is refused.

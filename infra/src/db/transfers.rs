@@ -17,9 +17,10 @@ use yiwang_domain::membership::transfer::{
     HistoryEntry, HistoryEvent, OrgBrief, Transfer, TransferDecision, TransferId, TransferStatus,
 };
 use yiwang_domain::org::{OrgId, OrgPath};
-use yiwang_domain::repo::{Page, RepoError};
+use yiwang_domain::repo::{Page, PageRequest, RepoError};
 
-use super::membership::{account_id, org_id, parse_time_key};
+use super::membership::{account_id, org_id};
+use super::page::{page_of, start_after, TimeKey};
 use super::schema::{
     members as m, membership_history as h, membership_transfers as t, organisations as o,
 };
@@ -220,21 +221,21 @@ impl TransferRepository for Database {
         &self,
         scope: &OrgPath,
         status: Option<TransferStatus>,
-        page: &Page,
-    ) -> Result<Vec<Transfer>, RepoError> {
+        page: &PageRequest,
+    ) -> Result<Page<Transfer>, RepoError> {
         let (lower, upper) = scope.subtree_range();
-        let page = page.clone();
+        let request = page.clone();
         self.run(move |c| {
             let mut q = transfers_with_names!()
                 .filter(t::to_org_path.ge(lower))
                 .filter(t::to_org_path.lt(upper))
                 .order((t::requested_at.asc(), t::id.asc()))
-                .limit(i64::from(page.limit))
+                .limit(i64::from(request.limit))
                 .into_boxed();
             if let Some(status) = status {
                 q = q.filter(t::status.eq(status.as_str()));
             }
-            if let Some((at, id)) = page.after.as_deref().and_then(parse_time_key) {
+            if let Some(TimeKey { at, id }) = start_after::<TimeKey>(&request)? {
                 // The redundant `>=` lets the index seek to the page instead of scanning.
                 q = q.filter(t::requested_at.ge(at)).filter(
                     t::requested_at
@@ -243,7 +244,13 @@ impl TransferRepository for Database {
                 );
             }
             let rows: Vec<Loaded> = q.load(c).map_err(unexpected)?;
-            rows.into_iter().map(to_domain).collect()
+            let rows = rows
+                .into_iter()
+                .map(to_domain)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(page_of(rows, &request, |r| {
+                TimeKey::new(r.requested_at, r.id)
+            }))
         })
         .await
     }

@@ -17,7 +17,6 @@ use yiwang_domain::consultation::message::{self, Author, Message};
 use yiwang_domain::consultation::thread::{
     Actor, Command, Consultation, ConsultationId, ConsultationStatus,
 };
-use yiwang_infra::db::time_key;
 
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
@@ -120,7 +119,7 @@ pub async fn queue(
         }));
     }
     admin.authorize(Permission::ReadConsultations, &admin.org_path)?;
-    let page = page.page(|key| key.contains('|'))?;
+    let page = page.request()?;
     let statuses = status_filter(
         query.status.as_deref(),
         ConsultationStatus::parse,
@@ -130,12 +129,9 @@ pub async fn queue(
         .consultations
         .queue(&admin.org_path, &statuses, now, &page)
         .await?;
-    Ok(web::Json(Paged::new(
-        rows,
-        &page,
-        |c| time_key(c.created_at, c.id),
-        |c| ConsultationView::new(&c, now),
-    )))
+    Ok(web::Json(Paged::of(rows, |c| {
+        ConsultationView::new(&c, now)
+    })))
 }
 
 /// One consultation.

@@ -11,7 +11,6 @@ use utoipa::{IntoParams, ToSchema};
 use yiwang_domain::clock;
 use yiwang_domain::consultation::early_warning::{AlertId, AlertRule, AlertStatus, EmployerAlert};
 use yiwang_domain::problem::{text, FieldProblem};
-use yiwang_infra::db::time_key;
 
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
@@ -101,7 +100,7 @@ pub async fn list(
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<Paged<AlertView>>, ApiError> {
     admin.authorize(Permission::ReadConsultations, &admin.org_path)?;
-    let page = page.page(|key| key.contains('|'))?;
+    let page = page.request()?;
     let statuses = status_filter(
         query.status.as_deref(),
         AlertStatus::parse,
@@ -111,12 +110,7 @@ pub async fn list(
         .early_warning
         .alerts(&admin.org_path, &statuses, &page)
         .await?;
-    Ok(web::Json(Paged::new(
-        rows,
-        &page,
-        |a| time_key(a.created_at, a.id),
-        |a| AlertView::from(&a),
-    )))
+    Ok(web::Json(Paged::of(rows, |a| AlertView::from(&a))))
 }
 
 /// What was done about an alert.

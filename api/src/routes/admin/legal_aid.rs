@@ -11,7 +11,6 @@ use yiwang_domain::audit::OutboxEvent;
 use yiwang_domain::clock;
 use yiwang_domain::legal_aid::{Actor, Command, LegalAidApplication, LegalAidId, LegalAidStatus};
 use yiwang_domain::problem::{text, FieldProblem};
-use yiwang_infra::db::time_key;
 
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
@@ -72,7 +71,7 @@ pub async fn queue(
         admin.authorize(Permission::ReadConsultations, &admin.org_path)?;
         (Some(&admin.org_path), None)
     };
-    let page = page.page(|key| key.contains('|'))?;
+    let page = page.request()?;
     let statuses = status_filter(
         query.status.as_deref(),
         LegalAidStatus::parse,
@@ -82,12 +81,7 @@ pub async fn queue(
         .legal_aid
         .legal_aid_queue(scope, lawyer, &statuses, &page)
         .await?;
-    Ok(web::Json(Paged::new(
-        rows,
-        &page,
-        |a| time_key(a.created_at, a.id),
-        |a| LegalAidView::from(&a),
-    )))
+    Ok(web::Json(Paged::of(rows, |a| LegalAidView::from(&a))))
 }
 
 /// One application.

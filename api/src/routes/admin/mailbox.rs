@@ -10,7 +10,6 @@ use yiwang_domain::audit::OutboxEvent;
 use yiwang_domain::clock;
 use yiwang_domain::consultation::message;
 use yiwang_domain::mailbox::{Command, LetterId, LetterStatus};
-use yiwang_infra::db::time_key;
 
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
@@ -44,7 +43,7 @@ pub async fn list(
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<Paged<LetterView>>, ApiError> {
     admin.authorize(Permission::ReadMailbox, &admin.org_path)?;
-    let page = page.page(|key| key.contains('|'))?;
+    let page = page.request()?;
     let statuses = status_filter(
         query.status.as_deref(),
         LetterStatus::parse,
@@ -54,12 +53,7 @@ pub async fn list(
         .mailbox
         .letters(&admin.org_path, &statuses, false, &page)
         .await?;
-    Ok(web::Json(Paged::new(
-        rows,
-        &page,
-        |l| time_key(l.created_at, l.id),
-        |l| LetterView::from(&l),
-    )))
+    Ok(web::Json(Paged::of(rows, |l| LetterView::from(&l))))
 }
 
 /// The reply.

@@ -211,18 +211,13 @@ pub async fn list(
 ) -> Result<web::Json<Paged<OfficialView>>, ApiError> {
     admin.authorize(Permission::ReadOfficials, &admin.org_path)?;
     // Keys are account ids.
-    let page = page.page(|key| AccountId::parse(key).is_some())?;
+    let page = page.request()?;
     let role = filter.role.as_deref().map(parse_role).transpose()?;
     let rows = state
         .officials
         .list_in_subtree(&admin.org_path, role, &page)
         .await?;
-    Ok(web::Json(Paged::new(
-        rows,
-        &page,
-        |o| o.id.to_string(),
-        |o| OfficialView::from(&o),
-    )))
+    Ok(web::Json(Paged::of(rows, |o| OfficialView::from(&o))))
 }
 
 /// One official of the caller's subtree.

@@ -202,15 +202,10 @@ pub async fn list(
     query: web::Query<PageQuery>,
 ) -> Result<web::Json<Paged<OrgView>>, ApiError> {
     // Keys are paths of this subtree.
-    let page = query.page(|key| key.starts_with(admin.org_path.as_str()) && key.ends_with('/'))?;
+    let page = query.request()?;
     admin.authorize(Permission::ReadOrgs, &admin.org_path)?;
     let rows = state.orgs.list_subtree(&admin.org_path, &page).await?;
-    Ok(web::Json(Paged::new(
-        rows,
-        &page,
-        |o| o.path.as_str().to_owned(),
-        |o| OrgView::from(&o),
-    )))
+    Ok(web::Json(Paged::of(rows, |o| OrgView::from(&o))))
 }
 
 /// One organisation in the caller's subtree.

@@ -22,7 +22,7 @@ use yiwang_domain::consultation::thread::{
 use yiwang_domain::membership::identity::CreditCode;
 use yiwang_domain::org::{OrgId, OrgPath};
 use yiwang_domain::problem::{text, FieldProblem};
-use yiwang_domain::repo::{Found, OrgSearch, Page, RepoError};
+use yiwang_domain::repo::{Found, OrgSearch, PageRequest, RepoError};
 use yiwang_domain::wechat::ContentScene;
 use yiwang_domain::AccountId;
 use yiwang_infra::live::Delivery;
@@ -403,12 +403,13 @@ async fn pool(state: &AppState, c: &Consultation, at: DateTime<Utc>) -> Vec<Acco
         category: Some(c.category.clone()),
         scope: None,
     };
-    let page = Page {
+    let page = PageRequest {
         after: None,
         limit: 200,
     };
     match state.roster.lawyers(&filter, &page).await {
         Ok(lawyers) => lawyers
+            .items
             .into_iter()
             .take_while(|l| l.on_duty)
             .map(|l| l.account_id)
@@ -464,7 +465,7 @@ pub async fn handling_org(
     if let Some(member) = state.membership.member_of(account).await? {
         return Ok((member.org_id, member.org_path));
     }
-    let first = Page {
+    let first = PageRequest {
         after: None,
         limit: 1,
     };
@@ -472,6 +473,7 @@ pub async fn handling_org(
         .orgs
         .search(&OrgSearch::default(), &first)
         .await?
+        .items
         .into_iter()
         .next()
         .ok_or_else(ApiError::not_found)?;

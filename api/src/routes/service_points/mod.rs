@@ -460,7 +460,7 @@ pub async fn list(
     params: web::Query<ListParams>,
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<Paged<ServicePointView>>, ApiError> {
-    let page = page.page(|key| ServicePointId::parse(key).is_some())?;
+    let page = page.request()?;
     let mut errors: Vec<FieldProblem> = Vec::new();
     let bbox = parse_bbox(&mut errors, params.bbox.as_deref());
     let kind = kind_filter(&mut errors, params.kind.as_deref());
@@ -472,12 +472,9 @@ pub async fn list(
         ..ServicePointFilter::default()
     };
     let rows = state.service_points.search(&filter, &page).await?;
-    Ok(web::Json(Paged::new(
-        rows,
-        &page,
-        |p| p.id.to_string(),
-        |p| ServicePointView::new(p, &state, false),
-    )))
+    Ok(web::Json(Paged::of(rows, |p| {
+        ServicePointView::new(p, &state, false)
+    })))
 }
 
 /// A point that exists and is not deleted, by its id in the path (404 otherwise).

@@ -12,7 +12,6 @@ use utoipa::ToSchema;
 use yiwang_domain::clock;
 use yiwang_domain::service_point::store::{Moderation, Review, ReviewId};
 use yiwang_domain::wechat::ContentScene;
-use yiwang_infra::db::time_key;
 
 use super::find_point;
 use crate::auth::Worker;
@@ -179,20 +178,15 @@ pub async fn list(
     id: web::Path<String>,
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<Paged<PublicReview>>, ApiError> {
-    let page = page.page(|key| key.contains('|'))?;
+    let page = page.request()?;
     let point = find_point(&state, &id).await?;
     let rows = state
         .service_points
         .reviews(point.id, Some(Moderation::Shown), &page)
         .await?;
-    Ok(web::Json(Paged::new(
-        rows,
-        &page,
-        |r| time_key(r.updated_at, r.id),
-        |r| PublicReview {
-            rating: r.rating,
-            comment: r.comment,
-            updated_at: r.updated_at,
-        },
-    )))
+    Ok(web::Json(Paged::of(rows, |r| PublicReview {
+        rating: r.rating,
+        comment: r.comment,
+        updated_at: r.updated_at,
+    })))
 }

@@ -21,7 +21,6 @@ use yiwang_domain::membership::application::{
 use yiwang_domain::membership::member::{Member, MemberId};
 use yiwang_domain::membership::store::{MemberFilter, QueueFilter};
 use yiwang_domain::org::OrgPath;
-use yiwang_infra::db::queue_key;
 
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
@@ -112,7 +111,7 @@ pub async fn queue(
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<Paged<QueueRow>>, ApiError> {
     admin.authorize(Permission::ReadMembership, &admin.org_path)?;
-    let page = page.page(|key| key.contains('|'))?;
+    let page = page.request()?;
     let status = match query.status.as_deref() {
         None => None,
         Some(s) => Some(ApplicationStatus::parse(s).ok_or_else(|| {
@@ -132,7 +131,7 @@ pub async fn queue(
         .queue(&admin.org_path, &filter, &page)
         .await?;
     let today = china_date(clock::now());
-    Ok(web::Json(Paged::new(rows, &page, queue_key, |a| {
+    Ok(web::Json(Paged::of(rows, |a| {
         QueueRow::new(&state, a, today, false)
     })))
 }
@@ -547,18 +546,13 @@ pub async fn members(
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<Paged<MemberView>>, ApiError> {
     admin.authorize(Permission::ReadMembership, &admin.org_path)?;
-    let page = page.page(|key| !key.is_empty())?;
+    let page = page.request()?;
     let filter = member_filter(&state, &admin, &query).await?;
     let rows = state
         .membership
         .members(&admin.org_path, &filter, &page)
         .await?;
-    Ok(web::Json(Paged::new(
-        rows,
-        &page,
-        |m| m.member_number.clone(),
-        MemberView::from,
-    )))
+    Ok(web::Json(Paged::of(rows, MemberView::from)))
 }
 
 /// A member's full ID number.

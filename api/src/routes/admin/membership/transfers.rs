@@ -10,7 +10,6 @@ use utoipa::{IntoParams, ToSchema};
 use yiwang_domain::audit::OutboxEvent;
 use yiwang_domain::clock;
 use yiwang_domain::membership::transfer::{Transfer, TransferDecision, TransferId, TransferStatus};
-use yiwang_infra::db::time_key;
 
 use super::decision_text;
 use crate::auth::{Admin, Permission};
@@ -46,7 +45,7 @@ pub async fn queue(
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<Paged<TransferView>>, ApiError> {
     admin.authorize(Permission::ReadMembership, &admin.org_path)?;
-    let page = page.page(|key| key.contains('|'))?;
+    let page = page.request()?;
     let status = match query.status.as_deref() {
         None => None,
         Some(s) => Some(TransferStatus::parse(s).ok_or_else(|| {
@@ -57,12 +56,7 @@ pub async fn queue(
         .transfers
         .transfer_queue(&admin.org_path, status, &page)
         .await?;
-    Ok(web::Json(Paged::new(
-        rows,
-        &page,
-        |t| time_key(t.requested_at, t.id),
-        |t| TransferView::new(t, false),
-    )))
+    Ok(web::Json(Paged::of(rows, |t| TransferView::new(t, false))))
 }
 
 /// Transfer `id` if its receiving organisation lies in the caller's scope and the caller

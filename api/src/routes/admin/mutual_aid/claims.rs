@@ -16,7 +16,6 @@ use yiwang_domain::mutual_aid::review::{Command, LineApproval};
 use yiwang_domain::mutual_aid::store::{ClaimFilter, CommandInput};
 use yiwang_domain::mutual_aid::{ClaimId, ClaimStatus, RejectionReason};
 use yiwang_domain::problem::{present, text, FieldProblem};
-use yiwang_infra::db::claim_key;
 
 use super::plan_filter;
 use crate::auth::{Admin, Permission};
@@ -76,7 +75,7 @@ pub async fn queue(
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<Paged<ClaimView>>, ApiError> {
     admin.authorize(Permission::ReadMutualAid, &admin.org_path)?;
-    let page = page.page(|key| key.contains('|'))?;
+    let page = page.request()?;
     let statuses = match query.status.as_deref() {
         None => vec![
             ClaimStatus::Submitted,
@@ -106,9 +105,7 @@ pub async fn queue(
         .claim_queue(&admin.org_path, &filter, &page)
         .await?;
     let now = clock::now();
-    Ok(web::Json(Paged::new(rows, &page, claim_key, |c| {
-        ClaimView::new(&c, now)
-    })))
+    Ok(web::Json(Paged::of(rows, |c| ClaimView::new(&c, now))))
 }
 
 /// One claim with its timeline.

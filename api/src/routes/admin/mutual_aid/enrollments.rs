@@ -12,7 +12,6 @@ use yiwang_domain::mutual_aid::plan::PlanId;
 use yiwang_domain::mutual_aid::store::EnrollmentFilter;
 use yiwang_domain::mutual_aid::EnrollmentId;
 use yiwang_domain::problem::present;
-use yiwang_infra::db::day_key;
 
 use super::plan_filter;
 use crate::auth::{Admin, Permission};
@@ -53,7 +52,7 @@ pub async fn list(
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<Paged<EnrollmentView>>, ApiError> {
     admin.authorize(Permission::ReadMutualAid, &admin.org_path)?;
-    let page = page.page(|key| key.contains('|'))?;
+    let page = page.request()?;
     let plan = plan_filter(&state, &admin, query.plan_id.as_deref()).await?;
     let filter = EnrollmentFilter {
         plan,
@@ -63,22 +62,13 @@ pub async fn list(
         .mutual_aid
         .enrollments(&admin.org_path, &filter, &page)
         .await?;
-    let rules = rules_of(&state, rows.iter().map(|e| e.plan_id)).await?;
+    let rules = rules_of(&state, rows.items.iter().map(|e| e.plan_id)).await?;
     let today = today();
-    let views: Vec<_> = rows
-        .into_iter()
-        .filter_map(|e| {
-            rules
-                .get(&e.plan_id)
-                .map(|r| (EnrollmentView::new(&e, r, today), e))
-        })
-        .collect();
-    Ok(web::Json(Paged::new(
-        views,
-        &page,
-        |(_, e)| day_key(e.requested_on, e.id),
-        |(v, _)| v,
-    )))
+    Ok(web::Json(Paged::of_some(rows, |e| {
+        rules
+            .get(&e.plan_id)
+            .map(|r| EnrollmentView::new(&e, r, today))
+    })))
 }
 
 /// A fee recorded for one or more enrolments of one plan.

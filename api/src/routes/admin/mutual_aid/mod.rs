@@ -14,7 +14,6 @@ use utoipa::ToSchema;
 use yiwang_domain::audit::OutboxEvent;
 use yiwang_domain::clock;
 use yiwang_domain::mutual_aid::plan::{BenefitInput, Plan, PlanId, PlanInput, PlanRules};
-use yiwang_infra::db::day_key;
 
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
@@ -231,15 +230,10 @@ pub async fn list(
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<Paged<PlanView>>, ApiError> {
     admin.authorize(Permission::ReadMutualAid, &admin.org_path)?;
-    let page = page.page(|key| key.contains('|'))?;
+    let page = page.request()?;
     let rows = state.mutual_aid.plans(&admin.org_path, &page).await?;
     let today = today();
-    Ok(web::Json(Paged::new(
-        rows,
-        &page,
-        |p| day_key(p.rules.starts_on, p.id),
-        |p| PlanView::new(&p, today),
-    )))
+    Ok(web::Json(Paged::of(rows, |p| PlanView::new(&p, today))))
 }
 
 /// One plan at its latest version.

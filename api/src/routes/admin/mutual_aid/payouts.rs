@@ -14,8 +14,7 @@ use yiwang_domain::mutual_aid::claim::Claim;
 use yiwang_domain::mutual_aid::review::Command;
 use yiwang_domain::mutual_aid::store::ClaimFilter;
 use yiwang_domain::mutual_aid::ClaimStatus;
-use yiwang_domain::repo::Page;
-use yiwang_infra::db::claim_key;
+use yiwang_domain::repo::PageRequest;
 
 use super::claims::{required_text, run};
 use super::plan_filter;
@@ -108,18 +107,18 @@ pub async fn payment_list(
         plan,
     };
     let mut claims: Vec<Claim> = Vec::new();
-    let mut page = Page {
+    let mut request = PageRequest {
         after: None,
         limit: 500,
     };
     loop {
-        let rows = state
+        let page = state
             .mutual_aid
-            .claim_queue(&admin.org_path, &filter, &page)
+            .claim_queue(&admin.org_path, &filter, &request)
             .await?;
-        let full = rows.len() >= 500;
-        page.after = rows.last().map(claim_key);
-        claims.extend(rows);
+        claims.extend(page.items);
+        request.after = page.next;
+        let full = request.after.is_some();
         if claims.len() > PAYMENT_LIST_MAX_ROWS {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

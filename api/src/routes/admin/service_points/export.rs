@@ -9,7 +9,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use yiwang_domain::calendar::china_date;
 use yiwang_domain::clock;
-use yiwang_domain::repo::Page;
+use yiwang_domain::repo::PageRequest;
 use yiwang_domain::service_point::ServicePoint;
 
 use super::AdminListParams;
@@ -151,15 +151,15 @@ pub async fn export(
     };
     let filter = params.filter(&state, &admin).await?;
     let mut points = Vec::new();
-    let mut page = Page {
+    let mut request = PageRequest {
         after: None,
         limit: 1000,
     };
     loop {
-        let rows = state.service_points.search(&filter, &page).await?;
-        let full = rows.len() == page.limit as usize;
-        page.after = rows.last().map(|p| p.id.to_string());
-        points.extend(rows);
+        let page = state.service_points.search(&filter, &request).await?;
+        points.extend(page.items);
+        request.after = page.next;
+        let full = request.after.is_some();
         if points.len() > EXPORT_MAX_ROWS {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

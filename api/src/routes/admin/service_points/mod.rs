@@ -305,15 +305,12 @@ pub async fn list(
     params: web::Query<AdminListParams>,
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<Paged<ServicePointView>>, ApiError> {
-    let page = page.page(|key| ServicePointId::parse(key).is_some())?;
+    let page = page.request()?;
     let filter = params.filter(&state, &admin).await?;
     let rows = state.service_points.search(&filter, &page).await?;
-    Ok(web::Json(Paged::new(
-        rows,
-        &page,
-        |p| p.id.to_string(),
-        |p| ServicePointView::new(p, &state, true),
-    )))
+    Ok(web::Json(Paged::of(rows, |p| {
+        ServicePointView::new(p, &state, true)
+    })))
 }
 
 /// One service point owned in the caller's subtree.

@@ -7,7 +7,6 @@ use serde_json::json;
 use utoipa::IntoParams;
 use yiwang_domain::clock;
 use yiwang_domain::service_point::store::{Moderation, ReviewId};
-use yiwang_infra::db::time_key;
 
 use super::point_in_scope;
 use crate::auth::{Admin, Permission};
@@ -43,7 +42,7 @@ pub async fn list(
     query: web::Query<ReviewQuery>,
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<Paged<ReviewView>>, ApiError> {
-    let page = page.page(|key| key.contains('|'))?;
+    let page = page.request()?;
     let moderation = match query.moderation.as_deref() {
         None => None,
         Some(m) => Some(
@@ -56,12 +55,7 @@ pub async fn list(
         .service_points
         .reviews(point.id, moderation, &page)
         .await?;
-    Ok(web::Json(Paged::new(
-        rows,
-        &page,
-        |r| time_key(r.updated_at, r.id),
-        ReviewView::from,
-    )))
+    Ok(web::Json(Paged::of(rows, ReviewView::from)))
 }
 
 async fn moderate(
