@@ -13,8 +13,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::member::MemberId;
+use super::store::MembershipConflict;
 use crate::account::AccountId;
 use crate::org::{OrgId, OrgPath};
+use crate::refusal::Refusal;
 
 crate::uuid_id!(
     /// Identifier of a transfer request.
@@ -93,6 +95,62 @@ impl TransferDecision {
             Self::Approve => TransferStatus::Approved,
             Self::Reject { .. } => TransferStatus::Rejected,
         }
+    }
+}
+
+/// A step on a transfer request while it waits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferStep {
+    /// The member takes the request back.
+    Withdraw {
+        /// Who asks: only the member's own request is found.
+        by: AccountId,
+    },
+    /// A reviewer of the receiving organisation decides.
+    Decide {
+        /// The decision.
+        decision: TransferDecision,
+        /// The reviewer.
+        by: AccountId,
+    },
+}
+
+impl Transfer {
+    /// The request after `step` at `at`, or why not: not found for a withdrawal of someone
+    /// else's request; [`MembershipConflict::TransferStatus`] once it no longer waits (decided,
+    /// withdrawn, or — for an approval — the membership no longer `in_force`: leaving
+    /// withdraws every request).
+    pub fn step(
+        &self,
+        step: &TransferStep,
+        in_force: bool,
+        at: DateTime<Utc>,
+    ) -> Result<Transfer, Refusal> {
+        if let TransferStep::Withdraw { by } = step {
+            if *by != self.account_id {
+                return Err(Refusal::not_found());
+            }
+        }
+        if self.status != TransferStatus::Requested {
+            return Err(MembershipConflict::TransferStatus.into());
+        }
+        let mut after = self.clone();
+        after.decided_at = Some(at);
+        match step {
+            TransferStep::Withdraw { .. } => after.status = TransferStatus::Withdrawn,
+            TransferStep::Decide { decision, by } => {
+                if *decision == TransferDecision::Approve && !in_force {
+                    return Err(MembershipConflict::TransferStatus.into());
+                }
+                after.status = decision.status();
+                after.decided_by = Some(*by);
+                after.decision_reason = match decision {
+                    TransferDecision::Approve => None,
+                    TransferDecision::Reject { reason } => Some(reason.clone()),
+                };
+            }
+        }
+        Ok(after)
     }
 }
 
@@ -190,4 +248,80 @@ pub struct HistoryEntry {
     pub from_org: Option<OrgBrief>,
     /// When (UTC).
     pub at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::refusal::RefusalKind;
+
+    fn request(account_id: AccountId) -> Transfer {
+        let org = |name: &str| OrgBrief {
+            id: OrgId::new(),
+            name: name.into(),
+        };
+        Transfer {
+            id: TransferId::new(),
+            member_id: MemberId::new(),
+            account_id,
+            member_number: "ABCDEF01-000001".into(),
+            member_name: Some("王建军".into()),
+            member_phone: None,
+            from_org: org("金水区总工会"),
+            to_org: org("黔西市新就业形态工会联合会"),
+            to_org_path: OrgPath::from_stored("/a/b/".into()),
+            status: TransferStatus::Requested,
+            reason: None,
+            requested_at: Utc::now(),
+            decided_at: None,
+            decided_by: None,
+            decision_reason: None,
+        }
+    }
+
+    #[test]
+    fn a_waiting_request_is_withdrawn_by_its_member_or_decided_once() {
+        let (member, reviewer, at) = (AccountId::new(), AccountId::new(), Utc::now());
+        let waiting = request(member);
+        let stranger = TransferStep::Withdraw {
+            by: AccountId::new(),
+        };
+        let refused = waiting.step(&stranger, true, at).unwrap_err();
+        assert_eq!(refused.kind, RefusalKind::NotFound);
+        let withdrawn = waiting
+            .step(&TransferStep::Withdraw { by: member }, true, at)
+            .unwrap();
+        assert_eq!(
+            (withdrawn.status, withdrawn.decided_at),
+            (TransferStatus::Withdrawn, Some(at))
+        );
+        let reject = TransferStep::Decide {
+            decision: TransferDecision::Reject {
+                reason: "不在本会服务范围".into(),
+            },
+            by: reviewer,
+        };
+        let rejected = waiting.step(&reject, false, at).unwrap();
+        assert_eq!(
+            rejected.decision_reason.as_deref(),
+            Some("不在本会服务范围")
+        );
+        let approve = TransferStep::Decide {
+            decision: TransferDecision::Approve,
+            by: reviewer,
+        };
+        for (done, in_force) in [(&withdrawn, true), (&rejected, true), (&waiting, false)] {
+            let refused = done.step(&approve, in_force, at).unwrap_err();
+            assert!(
+                refused.is(&MembershipConflict::TransferStatus),
+                "{refused:?}"
+            );
+        }
+        let approved = waiting.step(&approve, true, at).unwrap();
+        assert_eq!(
+            (approved.status, approved.decided_by),
+            (TransferStatus::Approved, Some(reviewer))
+        );
+    }
 }

@@ -10,7 +10,7 @@ use yiwang_domain::idempotency::IdempotencyConflict;
 use yiwang_domain::repo::RepoError;
 
 use super::schema::{audit_log, outbox};
-use super::{to_naive, Database, DbConnection, TxError};
+use super::{execute_on, to_naive, Database, DbConnection, TxError};
 
 #[async_trait]
 impl AuditLog for Database {
@@ -69,17 +69,11 @@ pub(crate) fn record_changes(conn: &mut DbConnection, changes: &[Change]) -> Res
         .collect();
     if !audits.is_empty() {
         let query = diesel::insert_into(audit_log::table).values(audits);
-        match conn {
-            DbConnection::Pg(pg) => query.execute(pg)?,
-            DbConnection::Sqlite(lite) => query.execute(lite)?,
-        };
+        execute_on!(conn, query)?;
     }
     if !events.is_empty() {
         let query = diesel::insert_into(outbox::table).values(events);
-        match conn {
-            DbConnection::Pg(pg) => query.execute(pg)?,
-            DbConnection::Sqlite(lite) => query.execute(lite)?,
-        };
+        execute_on!(conn, query)?;
     }
     for answer in changes.iter().filter_map(|c| c.answer.as_ref()) {
         super::idempotency::insert_answer(conn, answer)?;

@@ -24,16 +24,16 @@ use yiwang_domain::membership::identity::CreditCode;
 use yiwang_domain::org::OrgPath;
 use yiwang_domain::repo::{Page, PageRequest, RepoError};
 
+use super::codec::{account_id, org_id};
 use super::early_warning;
-use super::membership::{account_id, org_id};
 use super::page::{page_of, start_after, TimeKey};
 use super::roster::load_category;
 use super::schema::{
     consultation_messages as msg, consultation_read_marks as rm, consultations as co, lawyers as lw,
 };
 use super::{
-    corrupt, decide_held, from_naive, held_first, record_change, to_naive, unexpected, Database,
-    DbConnection, TxError,
+    corrupt, decide_held, execute_on, from_naive, held_first, record_change, to_naive, unexpected,
+    Database, DbConnection, TxError,
 };
 
 /// Most rows of a lawyer's queue.
@@ -253,10 +253,7 @@ fn insert_messages(c: &mut DbConnection, messages: &[Message]) -> QueryResult<()
         })
         .collect();
     let query = diesel::insert_into(msg::table).values(rows);
-    match c {
-        DbConnection::Pg(pg) => query.execute(pg)?,
-        DbConnection::Sqlite(lite) => query.execute(lite)?,
-    };
+    execute_on!(c, query)?;
     Ok(())
 }
 
@@ -419,10 +416,7 @@ impl ConsultationRepository for Database {
                     rm::at.eq(to_naive(mark.at)),
                 );
                 let insert = diesel::insert_into(rm::table).values(row);
-                match c {
-                    DbConnection::Pg(pg) => insert.on_conflict_do_nothing().execute(pg)?,
-                    DbConnection::Sqlite(lite) => insert.on_conflict_do_nothing().execute(lite)?,
-                };
+                execute_on!(c, insert.on_conflict_do_nothing())?;
                 // Message ids are UUIDv7 text: their order is the thread's.
                 diesel::update(rm::table.find((&thread, &reader)))
                     .filter(rm::message_id.lt(&message))

@@ -10,7 +10,6 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::Text;
 use yiwang_domain::account::AccountId;
 use yiwang_domain::audit::Change;
 use yiwang_domain::consultation::early_warning::{
@@ -21,15 +20,15 @@ use yiwang_domain::consultation::thread::Consultation;
 use yiwang_domain::org::OrgPath;
 use yiwang_domain::repo::{Page, PageRequest, RepoError};
 
-use super::membership::{account_id, org_id};
+use super::codec::{account_id, org_id};
 use super::page::{page_of, start_after, TimeKey};
 use super::schema::{
     consultation_categories as cat, consultations as co, early_warning_rule as rule,
     employer_alerts as al,
 };
 use super::{
-    claim_writer, corrupt, from_naive, record_change, to_naive, unexpected, Database, DbConnection,
-    TxError,
+    claim_writer, corrupt, from_naive, hold_name, record_change, to_naive, unexpected, Database,
+    DbConnection, TxError,
 };
 
 #[derive(Queryable, Selectable)]
@@ -114,11 +113,7 @@ pub(super) fn watch(c: &mut DbConnection, k: &Consultation) -> Result<(), TxErro
     if !watched.iter().any(|code| code == k.category.as_str()) {
         return Ok(());
     }
-    if let DbConnection::Pg(pg) = c {
-        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind::<Text, _>(key.as_str())
-            .execute(pg)?;
-    }
+    hold_name(c, key.as_str())?;
     let rules = load_rule(c)?;
     // A burst starts after the employer's last acknowledged alert.
     let acknowledged: Option<Option<NaiveDateTime>> = al::table

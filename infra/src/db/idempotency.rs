@@ -12,7 +12,7 @@ use yiwang_domain::idempotency::{
 use yiwang_domain::repo::RepoError;
 
 use super::schema::idempotency_keys as k;
-use super::{corrupt, to_naive, unexpected, Database, DbConnection, TxError};
+use super::{corrupt, execute_on, to_naive, unexpected, Database, DbConnection, TxError};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = k)]
@@ -36,10 +36,7 @@ pub(crate) fn insert_answer(
         k::body.eq(Some(&answer.body)),
         k::created_at.eq::<NaiveDateTime>(to_naive(answer.at)),
     ));
-    let written = match conn {
-        DbConnection::Pg(pg) => insert.on_conflict_do_nothing().execute(pg)?,
-        DbConnection::Sqlite(lite) => insert.on_conflict_do_nothing().execute(lite)?,
-    };
+    let written = execute_on!(conn, insert.on_conflict_do_nothing())?;
     if written == 0 {
         return Err(TxError::refused(IdempotencyConflict::Answered));
     }

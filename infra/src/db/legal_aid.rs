@@ -17,7 +17,7 @@ use yiwang_domain::money::Fen;
 use yiwang_domain::org::OrgPath;
 use yiwang_domain::repo::{Page, PageRequest, RepoError};
 
-use super::membership::{account_id, org_id};
+use super::codec::{account_id, org_id};
 use super::page::{page_of, start_after, TimeKey};
 use super::schema::legal_aid_applications as la;
 use super::{

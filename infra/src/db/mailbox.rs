@@ -12,7 +12,7 @@ use yiwang_domain::mailbox::{decide, Command, Letter, LetterId, LetterStatus};
 use yiwang_domain::org::OrgPath;
 use yiwang_domain::repo::{Page, PageRequest, RepoError};
 
-use super::membership::{account_id, org_id};
+use super::codec::{account_id, org_id};
 use super::page::{page_of, start_after, TimeKey};
 use super::schema::mailbox_letters as ml;
 use super::{

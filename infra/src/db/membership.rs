@@ -22,9 +22,10 @@ use yiwang_domain::membership::store::{
 };
 use yiwang_domain::membership::transfer::{HistoryEvent, TransferStatus};
 use yiwang_domain::membership::{EmploymentForm, Sex};
-use yiwang_domain::org::{OrgId, OrgPath};
+use yiwang_domain::org::OrgPath;
 use yiwang_domain::repo::{Page, PageRequest, RepoError};
 
+use super::codec::{account_id, org_id};
 use super::page::{page_of, start_after, TextKey, TimeKey};
 use super::schema::{
     members as m, membership_application_events as ev, membership_applications as a,
@@ -65,14 +66,6 @@ struct AppRow {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     erased_at: Option<NaiveDateTime>,
-}
-
-pub(super) fn account_id(s: &str) -> Result<AccountId, RepoError> {
-    AccountId::parse(s).ok_or_else(|| corrupt("account id", s))
-}
-
-pub(super) fn org_id(s: &str) -> Result<OrgId, RepoError> {
-    OrgId::parse(s).ok_or_else(|| corrupt("organisation id", s))
 }
 
 fn employment_form(s: &str) -> Result<EmploymentForm, RepoError> {

@@ -6,6 +6,7 @@
 //! on tokio's blocking pool through [`Database::run`], never on an async worker thread.
 
 mod audit;
+mod codec;
 mod consultations;
 mod early_warning;
 mod idempotency;
@@ -29,14 +30,16 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use yiwang_domain::repo::{RepoError, StoreHealth};
 
 pub(crate) use audit::{record_change, record_changes};
-pub(crate) use tx::{claim_writer, decide_held, held_first, unexpected, TxError};
+pub(crate) use codec::{corrupt, from_naive, like_contains, to_naive};
+pub(crate) use tx::{
+    claim_writer, decide_held, execute_on, held_first, hold_name, unexpected, TxError,
+};
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -256,32 +259,6 @@ pub fn connect_once(url: &str) -> Result<DbConnection, ConnectError> {
 pub fn default_sqlite_url(data_dir: &Path) -> String {
     let path: PathBuf = data_dir.join("yiwang.db");
     format!("sqlite://{}", path.display())
-}
-
-pub(crate) fn to_naive(t: DateTime<Utc>) -> NaiveDateTime {
-    t.naive_utc()
-}
-
-pub(crate) fn from_naive(t: NaiveDateTime) -> DateTime<Utc> {
-    t.and_utc()
-}
-
-/// `%`, `_` and `\` taken literally in a LIKE pattern (escape character `\`).
-pub(crate) fn like_contains(q: &str) -> String {
-    let mut out = String::with_capacity(q.len() + 2);
-    out.push('%');
-    for ch in q.chars() {
-        if matches!(ch, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(ch);
-    }
-    out.push('%');
-    out
-}
-
-pub(crate) fn corrupt(what: &str, value: &str) -> RepoError {
-    RepoError::Unexpected(format!("stored {what} is not valid: {value:?}").into())
 }
 
 #[async_trait]

@@ -39,7 +39,7 @@ use yiwang_domain::mutual_aid::store::{
 use yiwang_domain::org::OrgPath;
 use yiwang_domain::repo::{Page, PageRequest, RepoError};
 
-use super::membership::{account_id, org_id};
+use super::codec::{account_id, org_id};
 use super::page::{page_of, start_after, DayKey, TimeKey};
 use super::schema::{
     members as m, mutual_aid_claim_events as ev, mutual_aid_claim_lines as l,
@@ -47,8 +47,8 @@ use super::schema::{
     mutual_aid_plan_versions as pv, mutual_aid_plans as p,
 };
 use super::{
-    claim_writer, corrupt, decide_held, from_naive, held_first, record_change, record_changes,
-    to_naive, unexpected, Database, DbConnection, TxError,
+    claim_writer, corrupt, decide_held, execute_on, from_naive, held_first, record_change,
+    record_changes, to_naive, unexpected, Database, DbConnection, TxError,
 };
 
 fn json_of<T: serde::Serialize>(value: &T) -> Result<String, TxError> {
@@ -520,10 +520,7 @@ fn insert_lines(c: &mut DbConnection, claim: &str, lines: &[ClaimLine]) -> Query
         })
         .collect();
     let query = diesel::insert_into(l::table).values(rows);
-    match c {
-        DbConnection::Pg(pg) => query.execute(pg)?,
-        DbConnection::Sqlite(lite) => query.execute(lite)?,
-    };
+    execute_on!(c, query)?;
     Ok(())
 }
 

@@ -15,7 +15,7 @@ use yiwang_domain::consultation::store::{LawyerFilter, RosterConflict, RosterRep
 use yiwang_domain::org::OrgPath;
 use yiwang_domain::repo::{Page, PageRequest, RepoError};
 
-use super::membership::{account_id, org_id};
+use super::codec::{account_id, org_id};
 use super::page::{page_of, start_after, DutyKey};
 use super::schema::{
     consultation_categories as cc, lawyer_specialties as ls, lawyers as lw, officials as of,

@@ -32,15 +32,15 @@ use yiwang_domain::service_point::{
     ServicePointKind, ServicePointStatus,
 };
 
-use super::membership::{account_id, org_id};
+use super::codec::{account_id, org_id};
 use super::page::{page_of, start_after, IdKey, TimeKey};
 use super::schema::{
     service_point_reviews as r, service_point_revision as rev, service_point_visits as v,
     service_points as sp,
 };
 use super::{
-    claim_writer, corrupt, from_naive, like_contains, record_change, to_naive, unexpected,
-    Database, DbConnection, TxError,
+    claim_writer, corrupt, execute_on, from_naive, like_contains, record_change, to_naive,
+    unexpected, Database, DbConnection, TxError,
 };
 
 /// Rows per `INSERT` of an import. A row binds 23 values, so a chunk binds 11,500: below
@@ -337,10 +337,7 @@ fn insert_visit(c: &mut DbConnection, visit: &NewVisit) -> QueryResult<usize> {
     let query = diesel::insert_into(v::table)
         .values(visit)
         .on_conflict_do_nothing();
-    match c {
-        DbConnection::Pg(pg) => query.execute(pg),
-        DbConnection::Sqlite(lite) => query.execute(lite),
-    }
+    execute_on!(c, query)
 }
 
 /// Writes the points of an import in one statement: rows with a new id are inserted, rows
@@ -381,10 +378,7 @@ fn upsert_points(c: &mut DbConnection, rows: &[NewPoint]) -> QueryResult<usize> 
                 sp::updated_at.eq(excluded(sp::updated_at)),
             ),
         ));
-    match c {
-        DbConnection::Pg(pg) => query.execute(pg),
-        DbConnection::Sqlite(lite) => query.execute(lite),
-    }
+    execute_on!(c, query)
 }
 
 #[async_trait]

@@ -15,18 +15,19 @@ use yiwang_domain::membership::member::{MemberId, MemberStatus};
 use yiwang_domain::membership::store::{MembershipConflict, TransferRepository};
 use yiwang_domain::membership::transfer::{
     HistoryEntry, HistoryEvent, OrgBrief, Transfer, TransferDecision, TransferId, TransferStatus,
+    TransferStep,
 };
 use yiwang_domain::org::{OrgId, OrgPath};
 use yiwang_domain::repo::{Page, PageRequest, RepoError};
 
-use super::membership::{account_id, org_id};
+use super::codec::{account_id, org_id};
 use super::page::{page_of, start_after, TimeKey};
 use super::schema::{
     members as m, membership_history as h, membership_transfers as t, organisations as o,
 };
 use super::{
-    claim_writer, corrupt, from_naive, record_change, to_naive, unexpected, Database, DbConnection,
-    TxError,
+    claim_writer, corrupt, decide_held, from_naive, held_first, record_change, to_naive,
+    unexpected, Database, DbConnection, TxError,
 };
 
 /// A transfer row.
@@ -120,6 +121,54 @@ fn lock_active_member(c: &mut DbConnection, member: &str) -> QueryResult<bool> {
     .set(m::updated_at.eq(m::updated_at))
     .execute(c)?;
     Ok(n > 0)
+}
+
+/// Runs `step` on transfer `key` with its rows held: for an approval the member's row first
+/// (whether it is still in force), then the request's, as every transaction that changes both
+/// does; writes the request, moves the member when approved, and records `change`.
+fn take_step(
+    c: &mut DbConnection,
+    key: &str,
+    step: TransferStep,
+    at: DateTime<Utc>,
+    change: Change,
+) -> Result<Transfer, RepoError> {
+    let approving = matches!(
+        step,
+        TransferStep::Decide {
+            decision: TransferDecision::Approve,
+            ..
+        }
+    );
+    decide_held(
+        c,
+        |c| {
+            let in_force = if approving {
+                let member: String = t::table.find(key).select(t::member_id).first(c)?;
+                lock_active_member(c, &member)?
+            } else {
+                true
+            };
+            let _: String = held_first!(c, t::table.find(key).select(t::id))?;
+            Ok((load_transfer(c, key)?, in_force))
+        },
+        |(before, in_force)| before.step(&step, *in_force, at),
+        |c, _, after| {
+            diesel::update(t::table.find(key))
+                .set((
+                    t::status.eq(after.status.as_str()),
+                    t::decided_at.eq(after.decided_at.map(to_naive)),
+                    t::decided_by.eq(after.decided_by.map(|b| b.to_string())),
+                    t::decision_reason.eq(after.decision_reason.as_deref()),
+                ))
+                .execute(c)?;
+            if after.status == TransferStatus::Approved {
+                move_member(c, key, to_naive(at))?;
+            }
+            Ok((load_transfer(c, key)?, vec![change]))
+        },
+    )
+    .map_err(TxError::into_repo)
 }
 
 /// Moves the member of approved transfer `key` to its receiving organisation and writes the
@@ -262,33 +311,10 @@ impl TransferRepository for Database {
         at: DateTime<Utc>,
         change: &Change,
     ) -> Result<Transfer, RepoError> {
+        let step = TransferStep::Withdraw { by: account_id };
         let change = change.clone();
-        self.run(move |c| {
-            c.transaction(|c| {
-                claim_writer(c)?;
-                let key = id.to_string();
-                if load_transfer(c, &key)?.account_id != account_id {
-                    return Err(TxError::Repo(RepoError::NotFound));
-                }
-                let n = diesel::update(
-                    t::table
-                        .filter(t::id.eq(&key))
-                        .filter(t::status.eq(TransferStatus::Requested.as_str())),
-                )
-                .set((
-                    t::status.eq(TransferStatus::Withdrawn.as_str()),
-                    t::decided_at.eq(Some(to_naive(at))),
-                ))
-                .execute(c)?;
-                if n == 0 {
-                    return Err(TxError::refused(MembershipConflict::TransferStatus));
-                }
-                record_change(c, &change)?;
-                load_transfer(c, &key)
-            })
-            .map_err(TxError::into_repo)
-        })
-        .await
+        self.run(move |c| take_step(c, &id.to_string(), step, at, change))
+            .await
     }
 
     async fn decide_transfer(
@@ -299,49 +325,13 @@ impl TransferRepository for Database {
         at: DateTime<Utc>,
         change: &Change,
     ) -> Result<Transfer, RepoError> {
-        let (decision, change) = (decision.clone(), change.clone());
-        self.run(move |c| {
-            c.transaction(|c| {
-                claim_writer(c)?;
-                let key = id.to_string();
-                let now = to_naive(at);
-                let reason = match &decision {
-                    TransferDecision::Approve => None,
-                    TransferDecision::Reject { reason } => Some(reason.clone()),
-                };
-                if decision == TransferDecision::Approve {
-                    let member: String = t::table.find(&key).select(t::member_id).first(c)?;
-                    if !lock_active_member(c, &member)? {
-                        // The membership ended; leaving withdrew this request.
-                        return Err(TxError::refused(MembershipConflict::TransferStatus));
-                    }
-                }
-                let n = diesel::update(
-                    t::table
-                        .filter(t::id.eq(&key))
-                        .filter(t::status.eq(TransferStatus::Requested.as_str())),
-                )
-                .set((
-                    t::status.eq(decision.status().as_str()),
-                    t::decided_at.eq(Some(now)),
-                    t::decided_by.eq(Some(by.to_string())),
-                    t::decision_reason.eq(reason),
-                ))
-                .execute(c)?;
-                if n == 0 {
-                    // Either no such request or it is no longer waiting.
-                    load_transfer(c, &key)?;
-                    return Err(TxError::refused(MembershipConflict::TransferStatus));
-                }
-                if decision == TransferDecision::Approve {
-                    move_member(c, &key, now)?;
-                }
-                record_change(c, &change)?;
-                load_transfer(c, &key)
-            })
-            .map_err(TxError::into_repo)
-        })
-        .await
+        let step = TransferStep::Decide {
+            decision: decision.clone(),
+            by,
+        };
+        let change = change.clone();
+        self.run(move |c| take_step(c, &id.to_string(), step, at, change))
+            .await
     }
 
     async fn membership_history(

@@ -109,6 +109,31 @@ macro_rules! held_first {
 }
 pub(crate) use held_first;
 
+/// Executes a statement the multi-backend DSL cannot build once — a batch insert, an
+/// `ON CONFLICT` clause — on whichever backend `$conn` is; `$query` is written once and
+/// compiled for both.
+macro_rules! execute_on {
+    ($conn:expr, $query:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Pg(pg) => $query.execute(pg),
+            $crate::db::DbConnection::Sqlite(lite) => $query.execute(lite),
+        }
+    };
+}
+pub(crate) use execute_on;
+
+/// Holds `name` until the transaction ends, for a record that has no row yet (the counter of
+/// one employer's consultations): PostgreSQL's transaction-scoped advisory lock; on SQLite the
+/// transaction's write lock ([`claim_writer`]) holds everything already.
+pub(crate) fn hold_name(c: &mut DbConnection, name: &str) -> QueryResult<()> {
+    if let DbConnection::Pg(pg) = c {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind::<diesel::sql_types::Text, _>(name)
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
 /// Runs one step on a stored record in one transaction: `hold` reads the record (holding its
 /// row, see [`held_first`]) and whatever the decision needs, `decide` judges it — a refusal
 /// rolls back and is the answer — and `write` stores the decision, returning the answer and
