@@ -7,7 +7,6 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{Datelike, NaiveDate};
-use rand::RngCore;
 use serde_json::json;
 use yiwang_domain::account::{Role, Username};
 use yiwang_domain::audit::Actor;
@@ -225,7 +224,7 @@ pub fn jincheng_plan(today: NaiveDate) -> Result<PlanRules, String> {
 
 fn random_password() -> String {
     let mut bytes = [0u8; 12];
-    rand::thread_rng().fill_bytes(&mut bytes);
+    rand::fill(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
 }
 

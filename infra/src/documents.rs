@@ -28,7 +28,7 @@ use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path as ObjectPath;
 use object_store::prefix::PrefixStore;
-use object_store::{ObjectStore, PutMode, PutOptions, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use yiwang_domain::documents::{DocumentConflict, DocumentStore};
 use yiwang_domain::RepoError;
 
@@ -270,7 +270,7 @@ impl DocumentStore for SealedDocuments {
             Err(object_store::Error::AlreadyExists { .. }) => {
                 Err(DocumentConflict::KeyTaken.into())
             }
-            Err(object_store::Error::NotImplemented) => {
+            Err(object_store::Error::NotImplemented { .. }) => {
                 match self.store.head(&path).await {
                     Ok(_) => return Err(DocumentConflict::KeyTaken.into()),
                     Err(object_store::Error::NotFound { .. }) => {}

@@ -489,11 +489,11 @@ impl State {
     fn nearest(&self, from: [f64; 3]) -> impl Iterator<Item = (&Entry, f64)> + '_ {
         let mut loaded = self
             .loaded
-            .nearest_neighbor_iter_with_distance_2(&from)
+            .nearest_neighbor_iter_with_distance_2(from)
             .peekable();
         let mut added = self
             .added
-            .nearest_neighbor_iter_with_distance_2(&from)
+            .nearest_neighbor_iter_with_distance_2(from)
             .peekable();
         std::iter::from_fn(move || match (loaded.peek(), added.peek()) {
             (Some((_, a)), Some((_, b))) if b < a => added.next(),

@@ -2,7 +2,6 @@
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use rand::Rng;
 use sha2::{Digest, Sha256};
 
 const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -53,18 +52,16 @@ pub fn phone_for_code(code: &str) -> String {
 
 /// `len` random characters of `[A-Za-z0-9_-]`.
 pub(crate) fn random_token(len: usize) -> String {
-    let mut rng = rand::thread_rng();
     (0..len)
-        .map(|_| char::from(URL_SAFE[rng.gen_range(0..URL_SAFE.len())]))
+        .map(|_| char::from(URL_SAFE[rand::random_range(0..URL_SAFE.len())]))
         .collect()
 }
 
 /// `len` random lowercase hexadecimal digits.
 pub(crate) fn random_hex(len: usize) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut rng = rand::thread_rng();
     (0..len)
-        .map(|_| char::from(HEX[rng.gen_range(0..HEX.len())]))
+        .map(|_| char::from(HEX[rand::random_range(0..HEX.len())]))
         .collect()
 }
 
