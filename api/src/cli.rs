@@ -14,7 +14,7 @@ use yiwang_domain::repo::{OfficialRepository, OrgRepository, OrgSearch, PageRequ
 
 use crate::auth::audit_change;
 use crate::config::Settings;
-use crate::routes::admin::service_points::import::{run_import, ImportError, ImportOptions};
+use crate::routes::service_points::admin::import::{run_import, ImportError, ImportOptions};
 use yiwang_infra::db::Database;
 
 use crate::startup::{open_database, Application};

@@ -1,9 +1,12 @@
-//! The OpenAPI document, generated from the route annotations (ARCHITECTURE.md item 12).
-//! `yiwang openapi` prints it; `openapi.yaml` at the repository root is that output,
-//! committed, and a test fails when the two differ.
+//! The OpenAPI document, generated from the route annotations (ARCHITECTURE.md item 12) as
+//! [`routes::configure`] registers them — the same registration the server runs, so a route
+//! cannot be served undocumented or documented unserved. `yiwang openapi` prints it;
+//! `openapi.yaml` at the repository root is that output, committed, and a test fails when the
+//! two differ.
 
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::AppExt;
 
 use crate::routes;
 
@@ -78,155 +81,14 @@ fn operation_id(method: &str, path: &str) -> String {
         version = "0.1.0",
         license(name = "Apache-2.0")
     ),
-    paths(
-        routes::health::healthz,
-        routes::health::readyz,
-        routes::health::jwks,
-        routes::health::metrics,
-        routes::auth::wechat_login,
-        routes::auth::admin_login,
-        routes::auth::refresh,
-        routes::auth::logout,
-        routes::me::me,
-        routes::me::bind_phone,
-        routes::me::delete_account,
-        routes::admin::orgs::create,
-        routes::admin::orgs::list,
-        routes::admin::orgs::get,
-        routes::admin::orgs::update,
-        routes::admin::officials::create,
-        routes::admin::officials::list,
-        routes::admin::officials::get,
-        routes::admin::officials::disable,
-        routes::orgs::search,
-        routes::membership::privacy_notice,
-        routes::membership::apply,
-        routes::membership::my_applications,
-        routes::membership::my_application,
-        routes::membership::resubmit,
-        routes::membership::withdraw,
-        routes::membership::member_card,
-        routes::membership::leave,
-        routes::membership::verify_card,
-        routes::membership::transfers::request,
-        routes::membership::transfers::list,
-        routes::membership::transfers::withdraw,
-        routes::membership::transfers::history,
-        routes::admin::membership::queue,
-        routes::admin::membership::application,
-        routes::admin::membership::approve,
-        routes::admin::membership::reject,
-        routes::admin::membership::return_application,
-        routes::admin::membership::batch_approve,
-        routes::admin::membership::members,
-        routes::admin::membership::export::export,
-        routes::admin::membership::reveal_id,
-        routes::admin::membership::transfers::queue,
-        routes::admin::membership::transfers::show,
-        routes::admin::membership::transfers::approve,
-        routes::admin::membership::transfers::reject,
-        routes::service_points::nearby,
-        routes::service_points::list,
-        routes::service_points::show,
-        routes::service_points::visits::check_in,
-        routes::service_points::reviews::review,
-        routes::service_points::reviews::list,
-        routes::admin::service_points::create,
-        routes::admin::service_points::list,
-        routes::admin::service_points::show,
-        routes::admin::service_points::update,
-        routes::admin::service_points::remove,
-        routes::admin::service_points::import::import,
-        routes::admin::service_points::export::export,
-        routes::admin::service_points::visits::counts,
-        routes::admin::service_points::reviews::list,
-        routes::admin::service_points::reviews::approve,
-        routes::admin::service_points::reviews::refuse,
-        routes::mutual_aid::plans,
-        routes::mutual_aid::enrol,
-        routes::mutual_aid::my_enrollments,
-        routes::mutual_aid::claims::create,
-        routes::mutual_aid::claims::list,
-        routes::mutual_aid::claims::show,
-        routes::mutual_aid::claims::update,
-        routes::mutual_aid::claims::preview,
-        routes::mutual_aid::claims::submit,
-        routes::mutual_aid::documents::upload,
-        routes::mutual_aid::documents::remove,
-        routes::mutual_aid::documents::own_link,
-        routes::mutual_aid::documents::download,
-        routes::admin::mutual_aid::create,
-        routes::admin::mutual_aid::list,
-        routes::admin::mutual_aid::show,
-        routes::admin::mutual_aid::update,
-        routes::admin::mutual_aid::enrollments::list,
-        routes::admin::mutual_aid::enrollments::record_payments,
-        routes::admin::mutual_aid::claims::queue,
-        routes::admin::mutual_aid::claims::show,
-        routes::admin::mutual_aid::claims::document_link,
-        routes::admin::mutual_aid::claims::take,
-        routes::admin::mutual_aid::claims::approve,
-        routes::admin::mutual_aid::claims::return_claim,
-        routes::admin::mutual_aid::claims::reject,
-        routes::admin::mutual_aid::payouts::payment_list,
-        routes::admin::mutual_aid::payouts::mark_paid,
-        routes::ws::socket,
-        routes::consultations::ask,
-        routes::consultations::list,
-        routes::consultations::show,
-        routes::consultations::messages,
-        routes::consultations::write,
-        routes::consultations::rate,
-        routes::consultations::read,
-        routes::consultations::attachments::send,
-        routes::consultations::attachments::own_link,
-        routes::consultations::attachments::download,
-        routes::admin::consultations::queue,
-        routes::admin::consultations::show,
-        routes::admin::consultations::messages,
-        routes::admin::consultations::accept,
-        routes::admin::consultations::answer,
-        routes::admin::consultations::resolve,
-        routes::admin::consultations::release,
-        routes::admin::consultations::refuse,
-        routes::admin::consultations::assign,
-        routes::admin::consultations::read,
-        routes::admin::consultations::attach,
-        routes::admin::consultations::link,
-        routes::admin::early_warnings::list,
-        routes::admin::early_warnings::acknowledge,
-        routes::admin::early_warnings::show_rule,
-        routes::admin::early_warnings::save_rule,
-        routes::legal_aid::apply,
-        routes::legal_aid::list,
-        routes::legal_aid::show,
-        routes::admin::legal_aid::queue,
-        routes::admin::legal_aid::show,
-        routes::admin::legal_aid::accept,
-        routes::admin::legal_aid::reject,
-        routes::admin::legal_aid::close,
-        routes::mailbox::write,
-        routes::mailbox::mine,
-        routes::mailbox::public,
-        routes::admin::mailbox::list,
-        routes::admin::mailbox::reply,
-        routes::admin::mailbox::close,
-        routes::lawyers::categories,
-        routes::lawyers::list,
-        routes::lawyers::show,
-        routes::admin::consultation_categories::list,
-        routes::admin::consultation_categories::save,
-        routes::admin::lawyers::list,
-        routes::admin::lawyers::save,
-        routes::admin::lawyers::duty,
-    ),
+    paths(routes::health::metrics),
     components(schemas(
         crate::error::Problem,
         crate::error::FieldError,
-        routes::ws::ReadyFrame,
+        routes::consultations::live::ReadyFrame,
         routes::consultations::ConsultationFrame,
     )),
-    modifiers(&BearerAuth, &OperationIds),
+    modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Login, refresh, logout, signing keys"),
         (name = "me", description = "The current account"),
@@ -249,7 +111,18 @@ fn operation_id(method: &str, path: &str) -> String {
 )]
 pub struct ApiDoc;
 
+/// The whole document: the description above with every registered route's path.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = actix_web::App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(routes::configure)
+        .split_for_parts();
+    OperationIds.modify(&mut doc);
+    doc
+}
+
 /// The document as YAML.
 pub fn yaml() -> Result<String, String> {
-    ApiDoc::openapi().to_yaml().map_err(|e| e.to_string())
+    document().to_yaml().map_err(|e| e.to_string())
 }

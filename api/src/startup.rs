@@ -10,6 +10,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use actix_web_prom::PrometheusMetricsBuilder;
 use secrecy::{ExposeSecret, SecretString};
+use utoipa_actix_web::AppExt;
 use yiwang_domain::calendar::WorkingCalendar;
 use yiwang_domain::documents::DocumentStore as _;
 use yiwang_domain::service_point::store::{NearbyIndex, ServicePointRepository};
@@ -252,7 +253,9 @@ impl Application {
                 .app_data(web::PayloadConfig::new(
                     yiwang_infra::spreadsheet::MAX_FILE_BYTES + 1,
                 ))
+                .into_utoipa_app()
                 .configure(routes::configure)
+                .into_app()
                 .default_service(web::to(routes::no_route))
         })
         .listen(listener)

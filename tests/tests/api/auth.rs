@@ -451,8 +451,12 @@ async fn tampered_and_forged_tokens_are_rejected(shape: Shape) {
     let mut hs = Header::new(Algorithm::HS256);
     hs.kid = Some(kid.clone());
     for secret in [unb64(&x), x.clone().into_bytes()] {
-        let forged =
-            jsonwebtoken::encode(&hs, &real_claims, &EncodingKey::from_secret(&secret).unwrap()).unwrap();
+        let forged = jsonwebtoken::encode(
+            &hs,
+            &real_claims,
+            &EncodingKey::from_secret(&secret).unwrap(),
+        )
+        .unwrap();
         assert_unauthenticated(&app, &forged, "HS256 with the public key").await;
     }
 

@@ -15,7 +15,7 @@ use diesel::prelude::*;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 use yiwang_api::config::Settings;
-use yiwang_api::routes::admin::service_points::import::ImportOptions;
+use yiwang_api::routes::service_points::admin::import::ImportOptions;
 use yiwang_infra::db::schema::{service_point_reviews, service_point_visits};
 use yiwang_tests::{assert_problem, both_shapes, token, Shape, TestApp};
 

@@ -28,6 +28,7 @@ use crate::auth::tokens::Scope;
 use crate::auth::{audit_change, Principal, Worker};
 use crate::error::{ApiError, Problem};
 use crate::idempotency;
+use crate::routes::shared::responses::{NotLoggedIn, WorkerOnly};
 use crate::state::AppState;
 use crate::upload::{
     multipart_error, open_link, read_field, signed_link, unknown_field, DocumentLink,
@@ -198,20 +199,19 @@ pub async fn attach(
 /// Sends an image or a voice recording in the worker's consultation, like a text: a lawyer
 /// who asked is answered, a resolution within 7 days is reopened. With `Idempotency-Key`, a
 /// retry of the same file sends once.
-#[utoipa::path(post, path = "/api/v1/consultations/{id}/attachments", tag = "consultations", security(("bearer" = [])),
+#[utoipa::path(post, tag = "consultations", security(("bearer" = [])),
     params(("id" = String, Path, description = "Consultation id"),
         ("Idempotency-Key" = Option<String>, Header, description = "1–100 visible ASCII characters; a retry with the same key and file sends once")),
     request_body(content_type = "multipart/form-data", description = "`file`: a JPEG or PNG image, or an AAC (MP4 or ADTS), MP3 or WAV recording, at most 10 MB; `seconds`: a recording's length, 1–600"),
     responses(
         (status = 200, description = "Sent; the consultation as it is now", body = super::ConsultationView),
         (status = 400, description = "Unreadable form, or a field other than `file` and `seconds`", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such consultation of the worker", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`closed`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "`file_too_large`: over 10 MB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "`unsupported_file_type`, or not multipart", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`file` missing, `seconds` out of range, `idempotency_key_reused`", body = Problem, content_type = "application/problem+json"),
+        NotLoggedIn, WorkerOnly,
     ))]
 #[post("/consultations/{id}/attachments")]
 pub async fn send(
@@ -259,13 +259,12 @@ pub async fn link(
 }
 
 /// A link to an image or voice recording of the worker's consultation, valid 5 minutes.
-#[utoipa::path(post, path = "/api/v1/consultations/{id}/messages/{message_id}/link", tag = "consultations", security(("bearer" = [])),
+#[utoipa::path(post, tag = "consultations", security(("bearer" = [])),
     params(("id" = String, Path, description = "Consultation id"), ("message_id" = String, Path, description = "Message id")),
     responses(
         (status = 200, description = "The link", body = DocumentLink),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such consultation of the worker, or no attachment in that message", body = Problem, content_type = "application/problem+json"),
+        NotLoggedIn, WorkerOnly,
     ))]
 #[post("/consultations/{id}/messages/{message_id}/link")]
 pub async fn own_link(
@@ -282,7 +281,7 @@ pub async fn own_link(
 /// Reads an image or voice recording through a signed link (no `Authorization` needed):
 /// the bytes with their type, not cached; the read is audited under the account the link
 /// was issued to.
-#[utoipa::path(get, path = "/api/v1/consultation-attachments/{token}", tag = "consultations",
+#[utoipa::path(get, tag = "consultations",
     params(("token" = String, Path, description = "The signed token of the link")),
     responses(
         (status = 200, description = "The bytes (image/jpeg, image/png, audio/mp4, audio/aac, audio/mpeg or audio/wav)", content_type = "application/octet-stream"),

@@ -3,7 +3,10 @@
 //! What the worker writes goes through msgSecCheck first ([`crate::moderation`]). Asking and
 //! writing honour `Idempotency-Key`, so a double tap on a weak network sends once.
 
+pub mod admin;
 pub mod attachments;
+pub mod lawyers;
+pub mod live;
 
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
@@ -11,6 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
 use yiwang_domain::audit::{Change, OutboxEvent};
 use yiwang_domain::clock;
 use yiwang_domain::consultation::category::CategoryCode;
@@ -32,6 +36,7 @@ use crate::auth::Worker;
 use crate::error::{ApiError, Problem};
 use crate::idempotency::{self, Pending};
 use crate::moderation;
+use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn, WorkerOnly};
 use crate::state::AppState;
 
 /// Most messages one page answers.
@@ -514,17 +519,13 @@ pub struct QuestionForm {
 /// when `risky` (nothing stored), held for an official when `review` or when the check cannot
 /// be reached (kept, shown to no lawyer until released). With `Idempotency-Key`, a retry
 /// answers the first question.
-#[utoipa::path(post, path = "/api/v1/consultations", tag = "consultations", security(("bearer" = [])),
+#[utoipa::path(post, tag = "consultations", security(("bearer" = [])),
     request_body = QuestionForm,
     params(("Idempotency-Key" = Option<String>, Header, description = "1–100 visible ASCII characters; a retry with the same key and body answers the first question")),
     responses(
         (status = 201, description = "Asked: `waiting` for a lawyer, or `held` for an official", body = ConsultationView),
-        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad fields (every one listed: an unknown or retired category, a lawyer not on the roster or outside the category), `content_risky`, `idempotency_key_reused`", body = Problem, content_type = "application/problem+json"),
+        JsonBodyErrors, NotLoggedIn, WorkerOnly,
     ))]
 #[post("/consultations")]
 pub async fn ask(
@@ -655,11 +656,10 @@ pub async fn ask(
 }
 
 /// The worker's consultations, newest first.
-#[utoipa::path(get, path = "/api/v1/consultations", tag = "consultations", security(("bearer" = [])),
+#[utoipa::path(get, tag = "consultations", security(("bearer" = [])),
     responses(
         (status = 200, description = "The consultations", body = ConsultationList),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
+        NotLoggedIn, WorkerOnly,
     ))]
 #[get("/consultations")]
 pub async fn list(
@@ -678,13 +678,12 @@ pub async fn list(
 }
 
 /// One of the worker's consultations.
-#[utoipa::path(get, path = "/api/v1/consultations/{id}", tag = "consultations", security(("bearer" = [])),
+#[utoipa::path(get, tag = "consultations", security(("bearer" = [])),
     params(("id" = String, Path, description = "Consultation id")),
     responses(
         (status = 200, description = "The consultation", body = ConsultationView),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such consultation of the worker", body = Problem, content_type = "application/problem+json"),
+        NotLoggedIn, WorkerOnly,
     ))]
 #[get("/consultations/{id}")]
 pub async fn show(
@@ -697,15 +696,13 @@ pub async fn show(
 }
 
 /// The thread, oldest first; `after` gives only newer messages (for clients that poll).
-#[utoipa::path(get, path = "/api/v1/consultations/{id}/messages", tag = "consultations", security(("bearer" = [])),
+#[utoipa::path(get, tag = "consultations", security(("bearer" = [])),
     params(("id" = String, Path, description = "Consultation id"), MessageQuery),
     responses(
         (status = 200, description = "The messages", body = MessageList),
-        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such consultation of the worker", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad `after` or `limit`", body = Problem, content_type = "application/problem+json"),
+        MalformedQuery, NotLoggedIn, WorkerOnly,
     ))]
 #[get("/consultations/{id}/messages")]
 pub async fn messages(
@@ -730,20 +727,16 @@ pub struct MessageForm {
 /// Writes in the thread: answers a lawyer who asked (the resolution clock runs again), or
 /// reopens a resolution within 7 days. Checked by WeChat first, like the question. With
 /// `Idempotency-Key`, a retry answers the first write.
-#[utoipa::path(post, path = "/api/v1/consultations/{id}/messages", tag = "consultations", security(("bearer" = [])),
+#[utoipa::path(post, tag = "consultations", security(("bearer" = [])),
     params(("id" = String, Path, description = "Consultation id"),
         ("Idempotency-Key" = Option<String>, Header, description = "1–100 visible ASCII characters; a retry with the same key and body sends once")),
     request_body = MessageForm,
     responses(
         (status = 200, description = "Written; the consultation as it is now", body = ConsultationView),
-        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such consultation of the worker", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`closed`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Empty or over 2,000 characters, `content_risky`, `idempotency_key_reused`", body = Problem, content_type = "application/problem+json"),
+        JsonBodyErrors, NotLoggedIn, WorkerOnly,
     ))]
 #[post("/consultations/{id}/messages")]
 pub async fn write(
@@ -795,19 +788,15 @@ pub struct RatingForm {
 }
 
 /// Rates the answer, once, after it is resolved; the lawyer's average follows.
-#[utoipa::path(post, path = "/api/v1/consultations/{id}/rating", tag = "consultations", security(("bearer" = [])),
+#[utoipa::path(post, tag = "consultations", security(("bearer" = [])),
     params(("id" = String, Path, description = "Consultation id")),
     request_body = RatingForm,
     responses(
         (status = 200, description = "Rated", body = ConsultationView),
-        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such consultation of the worker", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`not_resolved`, `already_rated`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Stars outside 1–5, a comment over 300 characters", body = Problem, content_type = "application/problem+json"),
+        JsonBodyErrors, NotLoggedIn, WorkerOnly,
     ))]
 #[post("/consultations/{id}/rating")]
 pub async fn rate(
@@ -903,18 +892,14 @@ pub async fn mark_read(
 /// Marks the thread read up to a message (已读): the lawyer sees it in the thread's
 /// `read_marks` and on the live socket. A mark never moves back: an older id answers the
 /// mark as it stands.
-#[utoipa::path(post, path = "/api/v1/consultations/{id}/read", tag = "consultations", security(("bearer" = [])),
+#[utoipa::path(post, tag = "consultations", security(("bearer" = [])),
     params(("id" = String, Path, description = "Consultation id")),
     request_body = ReadForm,
     responses(
         (status = 200, description = "The worker's mark as it stands", body = ReadMarkView),
-        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such consultation of the worker", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`message_id` missing or not in the thread", body = Problem, content_type = "application/problem+json"),
+        JsonBodyErrors, NotLoggedIn, WorkerOnly,
     ))]
 #[post("/consultations/{id}/read")]
 pub async fn read(
@@ -927,4 +912,44 @@ pub async fn read(
     let account = worker.0.account_id();
     let mark = mark_read(&state, &c, Author::Worker, account, form.into_inner()).await?;
     Ok(web::Json(mark))
+}
+
+/// Registers this feature's routes with their OpenAPI paths, in the order actix matches
+/// them (fixed paths before `{id}`).
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(live::socket)
+        .service(ask)
+        .service(list)
+        .service(show)
+        .service(messages)
+        .service(write)
+        .service(rate)
+        .service(read)
+        .service(attachments::send)
+        .service(attachments::own_link)
+        .service(attachments::download)
+        .service(admin::queue)
+        .service(admin::show)
+        .service(admin::messages)
+        .service(admin::accept)
+        .service(admin::answer)
+        .service(admin::resolve)
+        .service(admin::release)
+        .service(admin::refuse)
+        .service(admin::assign)
+        .service(admin::read)
+        .service(admin::attach)
+        .service(admin::link)
+        .service(admin::early_warnings::list)
+        .service(admin::early_warnings::show_rule)
+        .service(admin::early_warnings::save_rule)
+        .service(admin::early_warnings::acknowledge)
+        .service(lawyers::categories)
+        .service(lawyers::list)
+        .service(lawyers::show)
+        .service(admin::categories::list)
+        .service(admin::categories::save)
+        .service(admin::lawyers::list)
+        .service(admin::lawyers::duty)
+        .service(admin::lawyers::save);
 }

@@ -3,6 +3,7 @@
 //! token, which officials and service-point staff check at `POST /api/v1/member-cards/verify`,
 //! and leaving the union. Transfers to another organisation are in [`transfers`].
 
+pub mod admin;
 pub mod transfers;
 
 use actix_web::http::StatusCode;
@@ -11,6 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
 use yiwang_domain::audit::OutboxEvent;
 use yiwang_domain::calendar::china_date;
 use yiwang_domain::clock;
@@ -24,7 +26,10 @@ use yiwang_domain::repo::{Found, RepoError};
 
 use crate::auth::{self, Admin, Permission};
 use crate::error::{ApiError, Problem};
-use crate::routes::me::mask_phone;
+use crate::routes::account::me::mask_phone;
+use crate::routes::shared::responses::{
+    BodyLimitErrors, JsonBodyErrors, NotLoggedIn, SessionStoreDown, WorkerOnly,
+};
 use crate::state::AppState;
 
 /// AES-GCM associated data of every sealed resident ID number.
@@ -40,7 +45,7 @@ pub struct PrivacyNotice {
 }
 
 /// The privacy notice in force.
-#[utoipa::path(get, path = "/api/v1/membership/privacy-notice", tag = "membership",
+#[utoipa::path(get, tag = "membership",
     responses((status = 200, description = "The notice", body = PrivacyNotice)))]
 #[get("/membership/privacy-notice")]
 pub async fn privacy_notice(state: web::Data<AppState>) -> web::Json<PrivacyNotice> {
@@ -302,18 +307,14 @@ fn application_id(id: &str) -> Result<ApplicationId, ApiError> {
 }
 
 /// Files a membership application.
-#[utoipa::path(post, path = "/api/v1/membership/applications", tag = "membership", security(("bearer" = [])),
+#[utoipa::path(post, tag = "membership", security(("bearer" = [])),
     request_body = ApplicationForm,
     responses(
         (status = 201, description = "Submitted", body = ApplicationView),
         (status = 400, description = "Malformed body or unknown field", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`already_member` or `application_open`", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is invalid (every one is listed), or no consent", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Session store unreachable", body = Problem, content_type = "application/problem+json"),
+        BodyLimitErrors, NotLoggedIn, WorkerOnly, SessionStoreDown,
     ))]
 #[post("/membership/applications")]
 pub async fn apply(
@@ -348,12 +349,10 @@ pub async fn apply(
 }
 
 /// The worker's own applications, newest first.
-#[utoipa::path(get, path = "/api/v1/membership/applications", tag = "membership", security(("bearer" = [])),
+#[utoipa::path(get, tag = "membership", security(("bearer" = [])),
     responses(
         (status = 200, description = "The worker's applications", body = ApplicationList),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Session store unreachable", body = Problem, content_type = "application/problem+json"),
+        NotLoggedIn, WorkerOnly, SessionStoreDown,
     ))]
 #[get("/membership/applications")]
 pub async fn my_applications(
@@ -386,14 +385,12 @@ async fn own_application(
 }
 
 /// One of the worker's applications, with its history.
-#[utoipa::path(get, path = "/api/v1/membership/applications/{id}", tag = "membership", security(("bearer" = [])),
+#[utoipa::path(get, tag = "membership", security(("bearer" = [])),
     params(("id" = String, Path, description = "Application id")),
     responses(
         (status = 200, description = "The application", body = ApplicationView),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Not one of the worker's applications", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Session store unreachable", body = Problem, content_type = "application/problem+json"),
+        NotLoggedIn, WorkerOnly, SessionStoreDown,
     ))]
 #[get("/membership/applications/{id}")]
 pub async fn my_application(
@@ -409,20 +406,16 @@ pub async fn my_application(
 }
 
 /// Edits a returned or rejected application and submits it again.
-#[utoipa::path(put, path = "/api/v1/membership/applications/{id}", tag = "membership", security(("bearer" = [])),
+#[utoipa::path(put, tag = "membership", security(("bearer" = [])),
     params(("id" = String, Path, description = "Application id")),
     request_body = ApplicationForm,
     responses(
         (status = 200, description = "Submitted again", body = ApplicationView),
         (status = 400, description = "Malformed body or unknown field", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Not one of the worker's applications", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`application_status` (not returned or rejected), `already_member`, `application_open`", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is invalid, or no consent", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Session store unreachable", body = Problem, content_type = "application/problem+json"),
+        BodyLimitErrors, NotLoggedIn, WorkerOnly, SessionStoreDown,
     ))]
 #[put("/membership/applications/{id}")]
 pub async fn resubmit(
@@ -461,15 +454,13 @@ pub async fn resubmit(
 }
 
 /// Withdraws an undecided (submitted or returned) application.
-#[utoipa::path(post, path = "/api/v1/membership/applications/{id}/withdraw", tag = "membership", security(("bearer" = [])),
+#[utoipa::path(post, tag = "membership", security(("bearer" = [])),
     params(("id" = String, Path, description = "Application id")),
     responses(
         (status = 200, description = "Withdrawn", body = ApplicationView),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Not one of the worker's applications", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`application_status`: already decided or withdrawn", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Session store unreachable", body = Problem, content_type = "application/problem+json"),
+        NotLoggedIn, WorkerOnly, SessionStoreDown,
     ))]
 #[post("/membership/applications/{id}/withdraw")]
 pub async fn withdraw(
@@ -548,13 +539,11 @@ fn org_ref(member: &Member) -> OrgRef {
 }
 
 /// The worker's member card, with a fresh QR token.
-#[utoipa::path(get, path = "/api/v1/me/member-card", tag = "membership", security(("bearer" = [])),
+#[utoipa::path(get, tag = "membership", security(("bearer" = [])),
     responses(
         (status = 200, description = "The card", body = MemberCard),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_a_member`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Session store unreachable", body = Problem, content_type = "application/problem+json"),
+        NotLoggedIn, WorkerOnly, SessionStoreDown,
     ))]
 #[get("/me/member-card")]
 pub async fn member_card(
@@ -606,17 +595,13 @@ pub struct CardCheck {
 }
 
 /// Checks a member card's QR token (any official, including service-point staff).
-#[utoipa::path(post, path = "/api/v1/member-cards/verify", tag = "membership", security(("bearer" = [])),
+#[utoipa::path(post, tag = "membership", security(("bearer" = [])),
     request_body = VerifyCard,
     responses(
         (status = 200, description = "The card's holder", body = CardCheck),
-        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "A worker's token", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`card_token_invalid`: forged, expired or not a card token", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Session store unreachable", body = Problem, content_type = "application/problem+json"),
+        JsonBodyErrors, NotLoggedIn, SessionStoreDown,
     ))]
 #[post("/member-cards/verify")]
 pub async fn verify_card(
@@ -667,13 +652,11 @@ pub struct MembershipEnded {
 }
 
 /// Ends the worker's membership (退会). Personal data is erased after the retention period.
-#[utoipa::path(post, path = "/api/v1/membership/leave", tag = "membership", security(("bearer" = [])),
+#[utoipa::path(post, tag = "membership", security(("bearer" = [])),
     responses(
         (status = 200, description = "Membership ended", body = MembershipEnded),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_a_member`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Session store unreachable", body = Problem, content_type = "application/problem+json"),
+        NotLoggedIn, WorkerOnly, SessionStoreDown,
     ))]
 #[post("/membership/leave")]
 pub async fn leave(
@@ -705,4 +688,35 @@ pub async fn leave(
         status: ended.status.as_str().to_owned(),
         ended_at: ended.ended_at,
     }))
+}
+
+/// Registers this feature's routes with their OpenAPI paths, in the order actix matches
+/// them (fixed paths before `{id}`).
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(privacy_notice)
+        .service(apply)
+        .service(my_applications)
+        .service(my_application)
+        .service(resubmit)
+        .service(withdraw)
+        .service(member_card)
+        .service(leave)
+        .service(verify_card)
+        .service(transfers::request)
+        .service(transfers::list)
+        .service(transfers::withdraw)
+        .service(transfers::history)
+        .service(admin::batch_approve)
+        .service(admin::queue)
+        .service(admin::application)
+        .service(admin::approve)
+        .service(admin::reject)
+        .service(admin::return_application)
+        .service(admin::members)
+        .service(admin::export::export)
+        .service(admin::reveal_id)
+        .service(admin::transfers::queue)
+        .service(admin::transfers::show)
+        .service(admin::transfers::approve)
+        .service(admin::transfers::reject);
 }

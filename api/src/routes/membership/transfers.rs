@@ -1,6 +1,6 @@
 //! Membership transfer (会籍转移), the member's side: asking to move to another organisation
 //! after a job change, following and withdrawing the request, and the membership history.
-//! The receiving organisation decides (`crate::routes::admin::membership::transfers`); the
+//! The receiving organisation decides (`crate::routes::membership::admin::transfers`); the
 //! rule and its source are in [`yiwang_domain::membership::transfer`].
 
 use actix_web::{get, post, web, HttpResponse};
@@ -19,8 +19,11 @@ use yiwang_domain::repo::RepoError;
 use super::{member_in_force, not_a_member, OrgRef};
 use crate::auth;
 use crate::error::{ApiError, Problem};
-use crate::routes::me::mask_phone;
-use crate::routes::optional_text;
+use crate::routes::account::me::mask_phone;
+use crate::routes::shared::optional_text;
+use crate::routes::shared::responses::{
+    BodyLimitErrors, NotLoggedIn, SessionStoreDown, WorkerOnly,
+};
 use crate::state::AppState;
 
 /// A request to move a membership.
@@ -104,19 +107,15 @@ pub struct TransferList {
 
 /// Asks to move the worker's membership to another organisation; that organisation's
 /// reviewers decide, and the current one is notified of the outcome.
-#[utoipa::path(post, path = "/api/v1/membership/transfers", tag = "membership", security(("bearer" = [])),
+#[utoipa::path(post, tag = "membership", security(("bearer" = [])),
     request_body = TransferForm,
     responses(
         (status = 201, description = "Requested", body = TransferView),
         (status = 400, description = "Malformed body or unknown field", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_a_member`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`transfer_open`: a request is already waiting", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown `to_org_id`, `same_organisation`, or reason too long", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Session store unreachable", body = Problem, content_type = "application/problem+json"),
+        BodyLimitErrors, NotLoggedIn, WorkerOnly, SessionStoreDown,
     ))]
 #[post("/membership/transfers")]
 pub async fn request(
@@ -172,12 +171,10 @@ pub async fn request(
 }
 
 /// The worker's transfer requests, newest first.
-#[utoipa::path(get, path = "/api/v1/membership/transfers", tag = "membership", security(("bearer" = [])),
+#[utoipa::path(get, tag = "membership", security(("bearer" = [])),
     responses(
         (status = 200, description = "The worker's requests", body = TransferList),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Session store unreachable", body = Problem, content_type = "application/problem+json"),
+        NotLoggedIn, WorkerOnly, SessionStoreDown,
     ))]
 #[get("/membership/transfers")]
 pub async fn list(
@@ -194,15 +191,13 @@ pub async fn list(
 }
 
 /// Withdraws the worker's waiting transfer request.
-#[utoipa::path(post, path = "/api/v1/membership/transfers/{id}/withdraw", tag = "membership", security(("bearer" = [])),
+#[utoipa::path(post, tag = "membership", security(("bearer" = [])),
     params(("id" = String, Path, description = "Transfer request id")),
     responses(
         (status = 200, description = "Withdrawn", body = TransferView),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Not one of the worker's requests", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`transfer_status`: already decided or withdrawn", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Session store unreachable", body = Problem, content_type = "application/problem+json"),
+        NotLoggedIn, WorkerOnly, SessionStoreDown,
     ))]
 #[post("/membership/transfers/{id}/withdraw")]
 pub async fn withdraw(
@@ -275,13 +270,11 @@ impl MembershipHistory {
 }
 
 /// The history of the worker's membership in force: joining and each transfer.
-#[utoipa::path(get, path = "/api/v1/membership/history", tag = "membership", security(("bearer" = [])),
+#[utoipa::path(get, tag = "membership", security(("bearer" = [])),
     responses(
         (status = 200, description = "The history", body = MembershipHistory),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_a_member`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Session store unreachable", body = Problem, content_type = "application/problem+json"),
+        NotLoggedIn, WorkerOnly, SessionStoreDown,
     ))]
 #[get("/membership/history")]
 pub async fn history(

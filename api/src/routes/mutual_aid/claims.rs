@@ -26,6 +26,7 @@ use super::{today, transition_change, ClaimList, ClaimView, PayoutView};
 use crate::auth;
 use crate::error::{ApiError, Problem};
 use crate::idempotency;
+use crate::routes::shared::responses::{JsonBodyErrors, NotLoggedIn, WorkerOnly};
 use crate::state::AppState;
 
 /// Most lines on one claim.
@@ -222,19 +223,15 @@ fn answer_of(
 /// it is submitted. With `"submit": true` it is filed at once (the checks of
 /// `POST …/claims/{id}/submit`), or refused with nothing stored. With `Idempotency-Key`, a
 /// retry answers the first claim.
-#[utoipa::path(post, path = "/api/v1/mutual-aid/claims", tag = "mutual aid", security(("bearer" = [])),
+#[utoipa::path(post, tag = "mutual aid", security(("bearer" = [])),
     request_body = ClaimForm,
     params(("Idempotency-Key" = Option<String>, Header, description = "1–100 visible ASCII characters (a UUID); a retry with the same key and body answers the first claim")),
     responses(
         (status = 201, description = "The draft, or the submitted claim with `\"submit\": true`", body = ClaimView),
-        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such enrolment of the worker", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`duplicate_invoice`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid lines or payee (every field listed), `idempotency_key_reused`, or with `\"submit\": true` a refused submission: `no_lines`, `payee_missing`, `not_member`, `not_enrolled`, `waiting_period`, `not_covered`, `kind_not_covered`, `documents_missing`", body = Problem, content_type = "application/problem+json"),
+        JsonBodyErrors, NotLoggedIn, WorkerOnly,
     ))]
 #[post("/mutual-aid/claims")]
 pub async fn create(
@@ -294,11 +291,10 @@ pub async fn create(
 }
 
 /// The worker's claims, newest first.
-#[utoipa::path(get, path = "/api/v1/mutual-aid/claims", tag = "mutual aid", security(("bearer" = [])),
+#[utoipa::path(get, tag = "mutual aid", security(("bearer" = [])),
     responses(
         (status = 200, description = "The claims", body = ClaimList),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
+        NotLoggedIn, WorkerOnly,
     ))]
 #[get("/mutual-aid/claims")]
 pub async fn list(
@@ -317,13 +313,12 @@ pub async fn list(
 }
 
 /// One of the worker's claims with its timeline.
-#[utoipa::path(get, path = "/api/v1/mutual-aid/claims/{id}", tag = "mutual aid", security(("bearer" = [])),
+#[utoipa::path(get, tag = "mutual aid", security(("bearer" = [])),
     params(("id" = String, Path, description = "Claim id")),
     responses(
         (status = 200, description = "The claim and its timeline", body = ClaimView),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such claim of the worker", body = Problem, content_type = "application/problem+json"),
+        NotLoggedIn, WorkerOnly,
     ))]
 #[get("/mutual-aid/claims/{id}")]
 pub async fn show(
@@ -339,19 +334,15 @@ pub async fn show(
 }
 
 /// Replaces a draft's (or a returned claim's) lines and payee.
-#[utoipa::path(put, path = "/api/v1/mutual-aid/claims/{id}", tag = "mutual aid", security(("bearer" = [])),
+#[utoipa::path(put, tag = "mutual aid", security(("bearer" = [])),
     params(("id" = String, Path, description = "Claim id")),
     request_body = DraftForm,
     responses(
         (status = 200, description = "The claim", body = ClaimView),
-        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such claim of the worker", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`not_editable` (under review or decided), `duplicate_invoice`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid lines or payee, every field listed", body = Problem, content_type = "application/problem+json"),
+        JsonBodyErrors, NotLoggedIn, WorkerOnly,
     ))]
 #[put("/mutual-aid/claims/{id}")]
 pub async fn update(
@@ -379,13 +370,12 @@ pub async fn update(
 
 /// What the claim would pay if approved as written, with the breakdown, under the plan's
 /// current rules and the member's other approved claims this plan year.
-#[utoipa::path(get, path = "/api/v1/mutual-aid/claims/{id}/preview", tag = "mutual aid", security(("bearer" = [])),
+#[utoipa::path(get, tag = "mutual aid", security(("bearer" = [])),
     params(("id" = String, Path, description = "Claim id")),
     responses(
         (status = 200, description = "The computed payout", body = PayoutView),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such claim of the worker", body = Problem, content_type = "application/problem+json"),
+        NotLoggedIn, WorkerOnly,
     ))]
 #[get("/mutual-aid/claims/{id}/preview")]
 pub async fn preview(
@@ -414,16 +404,15 @@ pub async fn preview(
 /// is covered and past the waiting period, and that the documents the plan asks for are
 /// attached (the error names the missing ones). A returned claim is filed again the same
 /// way. With `Idempotency-Key`, a retry answers the first submission.
-#[utoipa::path(post, path = "/api/v1/mutual-aid/claims/{id}/submit", tag = "mutual aid", security(("bearer" = [])),
+#[utoipa::path(post, tag = "mutual aid", security(("bearer" = [])),
     params(("id" = String, Path, description = "Claim id"),
         ("Idempotency-Key" = Option<String>, Header, description = "1–100 visible ASCII characters; a retry with the same key answers the first submission")),
     responses(
         (status = 200, description = "Submitted", body = ClaimView),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such claim of the worker", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`illegal_transition` (already submitted or decided)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`no_lines`, `payee_missing`, `not_member`, `not_enrolled`, `waiting_period`, `not_covered`, `kind_not_covered`, `documents_missing`", body = Problem, content_type = "application/problem+json"),
+        NotLoggedIn, WorkerOnly,
     ))]
 #[post("/mutual-aid/claims/{id}/submit")]
 pub async fn submit(

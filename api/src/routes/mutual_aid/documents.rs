@@ -24,6 +24,7 @@ use super::DocumentView;
 use crate::auth::tokens::Scope;
 use crate::auth::{self, audit_change, Principal};
 use crate::error::{ApiError, Problem};
+use crate::routes::shared::responses::{NotLoggedIn, WorkerOnly};
 use crate::state::AppState;
 use crate::upload::DocumentLink;
 use crate::upload::{multipart_error, open_link, read_field, signed_link, unknown_field};
@@ -59,19 +60,18 @@ fn clean_file_name(name: Option<&str>, fallback: String) -> String {
 
 /// Attaches a document to a draft or returned claim: form fields `kind` (the document type)
 /// and `file` (the bytes).
-#[utoipa::path(post, path = "/api/v1/mutual-aid/claims/{id}/documents", tag = "mutual aid", security(("bearer" = [])),
+#[utoipa::path(post, tag = "mutual aid", security(("bearer" = [])),
     params(("id" = String, Path, description = "Claim id")),
     request_body(content_type = "multipart/form-data", description = "`kind`: `invoice`, `diagnosis_certificate`, `discharge_summary`, `itemised_bill`, `insurance_settlement` or `id_card`; `file`: a JPEG, PNG or PDF of at most 10 MB"),
     responses(
         (status = 201, description = "Attached", body = DocumentView),
         (status = 400, description = "Unreadable form, or a field other than `kind` and `file`", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such claim of the worker", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`not_editable`: the claim is under review or decided", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "`file_too_large`: over 10 MB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "`unsupported_file_type`: the bytes are not JPEG, PNG or PDF; or not multipart", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`kind` or `file` missing or `kind` unknown", body = Problem, content_type = "application/problem+json"),
+        NotLoggedIn, WorkerOnly,
     ))]
 #[post("/mutual-aid/claims/{id}/documents")]
 pub async fn upload(
@@ -174,14 +174,13 @@ pub async fn upload(
 }
 
 /// Detaches a document from a draft or returned claim.
-#[utoipa::path(delete, path = "/api/v1/mutual-aid/claims/{id}/documents/{document_id}", tag = "mutual aid", security(("bearer" = [])),
+#[utoipa::path(delete, tag = "mutual aid", security(("bearer" = [])),
     params(("id" = String, Path, description = "Claim id"), ("document_id" = String, Path, description = "Document id")),
     responses(
         (status = 204, description = "Detached"),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such claim or document of the worker", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`not_editable`", body = Problem, content_type = "application/problem+json"),
+        NotLoggedIn, WorkerOnly,
     ))]
 #[delete("/mutual-aid/claims/{id}/documents/{document_id}")]
 pub async fn remove(
@@ -228,13 +227,12 @@ pub fn link(
 }
 
 /// A download link for one of the worker's claim documents, valid for 5 minutes.
-#[utoipa::path(post, path = "/api/v1/mutual-aid/claims/{id}/documents/{document_id}/link", tag = "mutual aid", security(("bearer" = [])),
+#[utoipa::path(post, tag = "mutual aid", security(("bearer" = [])),
     params(("id" = String, Path, description = "Claim id"), ("document_id" = String, Path, description = "Document id")),
     responses(
         (status = 200, description = "The link", body = DocumentLink),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such claim or document of the worker", body = Problem, content_type = "application/problem+json"),
+        NotLoggedIn, WorkerOnly,
     ))]
 #[post("/mutual-aid/claims/{id}/documents/{document_id}/link")]
 pub async fn own_link(
@@ -251,7 +249,7 @@ pub async fn own_link(
 /// [`crate::auth::tokens::DOCUMENT_LINK_TTL_SECS`] seconds). Answers the bytes with their type,
 /// `Content-Disposition: attachment` and no caching; the read is audited under the account the
 /// link was issued to.
-#[utoipa::path(get, path = "/api/v1/mutual-aid/documents/{token}", tag = "mutual aid",
+#[utoipa::path(get, tag = "mutual aid",
     params(("token" = String, Path, description = "The signed token of the link")),
     responses(
         (status = 200, description = "The bytes (image/jpeg, image/png or application/pdf)", content_type = "application/octet-stream"),

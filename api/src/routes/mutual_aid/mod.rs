@@ -1,12 +1,14 @@
 //! Mutual aid (互助保障), the worker's side: the plans open to the worker, enrolment, and
 //! claims ([`claims`]) with their documents ([`documents`]). The officials' side is
-//! `crate::routes::admin::mutual_aid`. The rules and their sources are in
+//! `crate::routes::mutual_aid::admin`. The rules and their sources are in
 //! [`yiwang_domain::mutual_aid`]; the views here are shared by both sides.
 
+pub mod admin;
 pub mod claims;
 pub mod documents;
 
 use std::collections::HashMap;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpResponse};
@@ -27,6 +29,7 @@ use yiwang_domain::mutual_aid::EnrollmentId;
 use crate::auth;
 use crate::error::{ApiError, Problem};
 use crate::routes::membership::member_in_force;
+use crate::routes::shared::responses::{JsonBodyErrors, NotLoggedIn, WorkerOnly};
 use crate::state::AppState;
 
 /// One benefit of a plan.
@@ -602,12 +605,11 @@ pub async fn rules_of(
 
 /// Plans the worker may enrol in: run by the member's organisation or one above it, and open
 /// to the member's employment form; newest plan year first.
-#[utoipa::path(get, path = "/api/v1/mutual-aid/plans", tag = "mutual aid", security(("bearer" = [])),
+#[utoipa::path(get, tag = "mutual aid", security(("bearer" = [])),
     responses(
         (status = 200, description = "The plans", body = PlanList),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_a_member`", body = Problem, content_type = "application/problem+json"),
+        NotLoggedIn, WorkerOnly,
     ))]
 #[get("/mutual-aid/plans")]
 pub async fn plans(
@@ -638,18 +640,14 @@ pub struct EnrollmentForm {
 /// Enrols the worker in a plan for its plan year. The enrolment waits for the fee
 /// (`pending_payment`) until an official records it; then it is `active`, and costs are
 /// covered from the day after the waiting period.
-#[utoipa::path(post, path = "/api/v1/mutual-aid/enrollments", tag = "mutual aid", security(("bearer" = [])),
+#[utoipa::path(post, tag = "mutual aid", security(("bearer" = [])),
     request_body = EnrollmentForm,
     responses(
         (status = 201, description = "Enrolled, waiting for the fee", body = EnrollmentView),
-        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_a_member`, or no such plan open to the worker", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`already_enrolled`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`enrolment_closed` or `employment_form_not_admitted`", body = Problem, content_type = "application/problem+json"),
+        JsonBodyErrors, NotLoggedIn, WorkerOnly,
     ))]
 #[post("/mutual-aid/enrollments")]
 pub async fn enrol(
@@ -723,11 +721,10 @@ pub async fn enrol(
 }
 
 /// The worker's enrolments, newest first.
-#[utoipa::path(get, path = "/api/v1/mutual-aid/enrollments", tag = "mutual aid", security(("bearer" = [])),
+#[utoipa::path(get, tag = "mutual aid", security(("bearer" = [])),
     responses(
         (status = 200, description = "The enrolments", body = EnrollmentList),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
+        NotLoggedIn, WorkerOnly,
     ))]
 #[get("/mutual-aid/enrollments")]
 pub async fn my_enrollments(
@@ -784,4 +781,37 @@ pub fn transition_change(
         });
         change
     })
+}
+
+/// Registers this feature's routes with their OpenAPI paths, in the order actix matches
+/// them (fixed paths before `{id}`).
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(plans)
+        .service(enrol)
+        .service(my_enrollments)
+        .service(claims::create)
+        .service(claims::list)
+        .service(claims::show)
+        .service(claims::update)
+        .service(claims::preview)
+        .service(claims::submit)
+        .service(documents::upload)
+        .service(documents::remove)
+        .service(documents::own_link)
+        .service(documents::download)
+        .service(admin::create)
+        .service(admin::list)
+        .service(admin::show)
+        .service(admin::update)
+        .service(admin::enrollments::list)
+        .service(admin::enrollments::record_payments)
+        .service(admin::payouts::payment_list)
+        .service(admin::claims::queue)
+        .service(admin::claims::show)
+        .service(admin::claims::document_link)
+        .service(admin::claims::take)
+        .service(admin::claims::approve)
+        .service(admin::claims::return_claim)
+        .service(admin::claims::reject)
+        .service(admin::payouts::mark_paid);
 }

@@ -4,6 +4,7 @@
 //! ([`visits`]) and rating ([`reviews`]). Coordinates are GCJ-02, what
 //! `wx.getLocation({type: 'gcj02'})` gives and `wx.openLocation` takes.
 
+pub mod admin;
 pub mod reviews;
 pub mod visits;
 
@@ -11,6 +12,7 @@ use actix_web::{get, web};
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
 use yiwang_domain::calendar::china_time;
 use yiwang_domain::clock;
 use yiwang_domain::service_point::hours::DatedException;
@@ -24,7 +26,8 @@ use yiwang_domain::service_point::{
 
 use crate::error::{ApiError, Problem};
 use crate::rate_limit::Lookup;
-use crate::routes::{optional_text, PageQuery, Paged};
+use crate::routes::shared::responses::MalformedQuery;
+use crate::routes::shared::{optional_text, PageQuery, Paged};
 use crate::state::AppState;
 use yiwang_domain::problem::{finish, FieldProblem};
 
@@ -237,7 +240,7 @@ pub fn shanghai(at: DateTime<Utc>) -> DateTime<FixedOffset> {
 
 /// The nearest service points, nearest first, with their distance and whether each is open
 /// now. Answered from memory; no login; limited per client address.
-#[utoipa::path(get, path = "/api/v1/service-points/nearby", tag = "service points",
+#[utoipa::path(get, tag = "service points",
     params(NearbyParams),
     responses(
         (status = 200, description = "The nearest points, nearest first", body = NearbyAnswer),
@@ -445,13 +448,13 @@ pub struct ListParams {
 
 /// Service points in a map viewport or matching a text, by id, paged (at most 100 a page).
 /// Closed points are left out.
-#[utoipa::path(get, path = "/api/v1/service-points", tag = "service points",
+#[utoipa::path(get, tag = "service points",
     params(ListParams, PageQuery),
     responses(
         (status = 200, description = "One page", body = Paged<ServicePointView>),
-        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad bbox, kind, q, limit or cursor", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`", body = Problem, content_type = "application/problem+json"),
+        MalformedQuery,
     ))]
 #[get("/service-points")]
 pub async fn list(
@@ -484,7 +487,7 @@ pub async fn find_point(state: &AppState, id: &str) -> Result<ServicePoint, ApiE
 }
 
 /// One service point in full, with its rating.
-#[utoipa::path(get, path = "/api/v1/service-points/{id}", tag = "service points",
+#[utoipa::path(get, tag = "service points",
     params(("id" = String, Path, description = "Service point id")),
     responses(
         (status = 200, description = "The point", body = ServicePointView),
@@ -502,4 +505,26 @@ pub async fn show(
         return Err(ApiError::not_found());
     }
     Ok(web::Json(ServicePointView::new(point, &state, false)))
+}
+
+/// Registers this feature's routes with their OpenAPI paths, in the order actix matches
+/// them (fixed paths before `{id}`).
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(nearby)
+        .service(list)
+        .service(show)
+        .service(visits::check_in)
+        .service(reviews::review)
+        .service(reviews::list)
+        .service(admin::import::import)
+        .service(admin::export::export)
+        .service(admin::visits::counts)
+        .service(admin::create)
+        .service(admin::list)
+        .service(admin::show)
+        .service(admin::update)
+        .service(admin::remove)
+        .service(admin::reviews::list)
+        .service(admin::reviews::approve)
+        .service(admin::reviews::refuse);
 }

@@ -18,7 +18,8 @@ use crate::auth::Worker;
 use crate::error::{ApiError, Problem};
 use crate::moderation;
 use crate::rate_limit::Lookup;
-use crate::routes::{PageQuery, Paged};
+use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn, WorkerOnly};
+use crate::routes::shared::{PageQuery, Paged};
 use crate::state::AppState;
 use yiwang_domain::problem::{finish, FieldProblem};
 
@@ -66,18 +67,14 @@ impl From<Review> for ReviewView {
 
 /// Rates a point (replacing the worker's earlier rating of it). 201 with the review; its
 /// `moderation` says whether it shows yet.
-#[utoipa::path(post, path = "/api/v1/service-points/{id}/reviews", tag = "service points", security(("bearer" = [])),
+#[utoipa::path(post, tag = "service points", security(("bearer" = [])),
     params(("id" = String, Path, description = "Service point id")),
     request_body = ReviewForm,
     responses(
         (status = 201, description = "Stored", body = ReviewView),
-        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such point", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Rating not 1–5, comment too long, or `content_risky`: WeChat's content check refused the comment", body = Problem, content_type = "application/problem+json"),
+        JsonBodyErrors, NotLoggedIn, WorkerOnly,
     ))]
 #[post("/service-points/{id}/reviews")]
 pub async fn review(
@@ -162,14 +159,14 @@ pub struct PublicReview {
 }
 
 /// The shown reviews of a point, newest first, paged. No login.
-#[utoipa::path(get, path = "/api/v1/service-points/{id}/reviews", tag = "service points",
+#[utoipa::path(get, tag = "service points",
     params(("id" = String, Path, description = "Service point id"), PageQuery),
     responses(
         (status = 200, description = "One page", body = Paged<PublicReview>),
-        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such point", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`", body = Problem, content_type = "application/problem+json"),
+        MalformedQuery,
     ))]
 #[get("/service-points/{id}/reviews")]
 pub async fn list(

@@ -15,6 +15,7 @@ use yiwang_domain::service_point::ServicePointStatus;
 use super::{check_point, checked_without_error, find_point};
 use crate::auth::Worker;
 use crate::error::{ApiError, Problem};
+use crate::routes::shared::responses::{JsonBodyErrors, NotLoggedIn, WorkerOnly};
 use crate::state::AppState;
 use yiwang_domain::problem::{finish, FieldProblem};
 
@@ -46,20 +47,16 @@ pub struct VisitView {
 }
 
 /// Checks in at a point: 201 when counted, 200 when the worker already checked in there today.
-#[utoipa::path(post, path = "/api/v1/service-points/{id}/visits", tag = "service points", security(("bearer" = [])),
+#[utoipa::path(post, tag = "service points", security(("bearer" = [])),
     params(("id" = String, Path, description = "Service point id")),
     request_body = VisitForm,
     responses(
         (status = 201, description = "Counted", body = VisitView),
         (status = 200, description = "Already counted today; nothing changed", body = VisitView),
-        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such point", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`service_point_closed`: the point is not open", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A coordinate out of range, or `too_far`: more than 500 m from the point", body = Problem, content_type = "application/problem+json"),
+        JsonBodyErrors, NotLoggedIn, WorkerOnly,
     ))]
 #[post("/service-points/{id}/visits")]
 pub async fn check_in(

@@ -1,0 +1,289 @@
+//! The current account: `GET /api/v1/me` for both sides, phone binding and account deletion
+//! for workers.
+//!
+//! A worker's view is kept in the session store (`me:worker:{id}`, [`WORKER_VIEW_TTL_SECS`])
+//! so the request workers make most often needs no database read: a miss reads the row and
+//! fills the entry only if it is still empty, and every change to what the view shows writes
+//! the new view after its commit ([`store_worker_view`]), so a fill racing a change cannot
+//! bring the old one back.
+
+use actix_web::{delete, get, post, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use yiwang_domain::account::AccountId;
+use yiwang_domain::account::{AccountKind, Official, Role, Worker};
+use yiwang_domain::clock;
+use yiwang_domain::org::Organisation;
+
+use crate::auth::{self, Principal};
+use crate::error::{ApiError, Problem};
+use crate::routes::shared::responses::{JsonBodyErrors, NotLoggedIn, SessionStoreDown, WorkerOnly};
+use crate::state::AppState;
+
+/// A worker as they see themselves.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WorkerView {
+    /// Account id.
+    pub id: String,
+    /// Bound mobile number, masked (`138****8000`); absent until bound.
+    pub phone: Option<String>,
+    /// Whether WeChat gave a unionid for this worker.
+    pub has_unionid: bool,
+    /// Created (UTC, RFC 3339).
+    pub created_at: DateTime<Utc>,
+}
+
+/// An official's own organisation, in brief.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrgBrief {
+    /// Organisation id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+}
+
+/// An official as they see themselves.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OfficialSelfView {
+    /// Account id.
+    pub id: String,
+    /// Login name.
+    pub username: String,
+    /// Display name.
+    pub display_name: String,
+    /// Role.
+    #[schema(value_type = String, example = "org_admin")]
+    pub role: Role,
+    /// The organisation whose subtree is the official's data scope.
+    pub org: OrgBrief,
+}
+
+/// The current account: `kind` tells which side.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AccountView {
+    /// A worker.
+    Worker(WorkerView),
+    /// An official.
+    Admin(OfficialSelfView),
+}
+
+/// Masks a mobile number: first 3 and last 4 digits shown.
+pub fn mask_phone(phone: &str) -> String {
+    let chars: Vec<char> = phone.chars().collect();
+    if chars.len() < 8 {
+        return "*".repeat(chars.len());
+    }
+    let head: String = chars[..3].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
+}
+
+impl From<&Worker> for WorkerView {
+    fn from(w: &Worker) -> Self {
+        WorkerView {
+            id: w.id.to_string(),
+            phone: w.phone.as_deref().map(mask_phone),
+            has_unionid: w.unionid.is_some(),
+            created_at: w.created_at,
+        }
+    }
+}
+
+impl AccountView {
+    /// The worker's view.
+    pub fn worker(w: &Worker) -> Self {
+        AccountView::Worker(WorkerView::from(w))
+    }
+
+    /// The official's view.
+    pub fn official(o: &Official, org: &Organisation) -> Self {
+        AccountView::Admin(OfficialSelfView {
+            id: o.id.to_string(),
+            username: o.username.as_str().to_owned(),
+            display_name: o.display_name.clone(),
+            role: o.role,
+            org: OrgBrief {
+                id: org.id.to_string(),
+                name: org.name.as_str().to_owned(),
+            },
+        })
+    }
+}
+
+/// The current worker or official.
+#[utoipa::path(get, tag = "me", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The current account", body = AccountView),
+        NotLoggedIn, SessionStoreDown,
+    ))]
+#[get("/me")]
+pub async fn me(
+    state: web::Data<AppState>,
+    principal: Principal,
+) -> Result<web::Json<AccountView>, ApiError> {
+    let id = principal.account_id();
+    let view = match principal.session.kind {
+        AccountKind::Worker => AccountView::Worker(worker_view(&state, id).await?),
+        AccountKind::Admin => {
+            let official = state.officials.get(id).await?;
+            let org = state.orgs.get(official.org_id).await?;
+            AccountView::official(&official, &org)
+        }
+    };
+    Ok(web::Json(view))
+}
+
+/// How long a worker's cached view lives, in seconds.
+pub const WORKER_VIEW_TTL_SECS: u64 = 3600;
+
+fn worker_view_key(id: AccountId) -> String {
+    format!("me:worker:{id}")
+}
+
+/// The worker's view from the session store, or from the database (then cached).
+async fn worker_view(state: &AppState, id: AccountId) -> Result<WorkerView, ApiError> {
+    let key = worker_view_key(id);
+    if let Some(view) = state
+        .sessions
+        .cache_get(&key)
+        .await?
+        .and_then(|json| serde_json::from_str(&json).ok())
+    {
+        return Ok(view);
+    }
+    let view = WorkerView::from(&state.workers.get(id).await?);
+    let json = serde_json::to_string(&view).map_err(|e| ApiError::internal(&e))?;
+    state
+        .sessions
+        .cache_add(&key, &json, WORKER_VIEW_TTL_SECS)
+        .await?;
+    Ok(view)
+}
+
+/// Replaces the worker's cached view after a committed change to what it shows. The change
+/// stands even if the store cannot be written; the entry then ages out within
+/// [`WORKER_VIEW_TTL_SECS`], and the failure is logged.
+pub async fn store_worker_view(state: &AppState, worker: &Worker) -> WorkerView {
+    let view = WorkerView::from(worker);
+    let stored = match serde_json::to_string(&view) {
+        Ok(json) => state
+            .sessions
+            .cache_set(&worker_view_key(worker.id), &json, WORKER_VIEW_TTL_SECS)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(error) = stored {
+        tracing::warn!(%error, worker = %worker.id, "could not refresh the cached /me view");
+    }
+    view
+}
+
+/// A `getPhoneNumber` button code.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BindPhone {
+    /// The code from the mini-program's `getPhoneNumber` button (not the `wx.login` code).
+    #[schema(min_length = 1, max_length = 128, pattern = "\\S")]
+    pub code: String,
+}
+
+/// Binds the worker's mobile number through WeChat's getuserphonenumber.
+#[utoipa::path(post, tag = "me", security(("bearer" = [])), request_body = BindPhone,
+    responses(
+        (status = 200, description = "Bound; the number is shown masked", body = AccountView),
+        (status = 401, description = "Not logged in, or `wechat_code_invalid`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`wrong_account_kind`: officials have no WeChat phone", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Empty code, or a code of another mini-program", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`wechat_rate_limited`", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "`wechat_error`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "WeChat or the session store unavailable", body = Problem, content_type = "application/problem+json"),
+        JsonBodyErrors,
+    ))]
+#[post("/me/phone")]
+pub async fn bind_phone(
+    state: web::Data<AppState>,
+    worker: auth::Worker,
+    body: web::Json<BindPhone>,
+) -> Result<web::Json<AccountView>, ApiError> {
+    let code = body.code.trim();
+    if code.is_empty() || code.chars().count() > 128 {
+        return Err(ApiError::invalid_field(
+            "code",
+            "invalid",
+            "code 须为 getPhoneNumber 返回的凭证",
+            "code must be the code getPhoneNumber returned",
+        ));
+    }
+    let phone = state.wechat.phone_number(code).await?;
+    let principal = &worker.0;
+    let change = principal.change(
+        "worker.bind_phone",
+        "worker",
+        principal.account_id(),
+        serde_json::json!({ "phone": mask_phone(&phone.pure_phone_number) }),
+        None,
+    );
+    let updated = state
+        .workers
+        .bind_phone(
+            principal.account_id(),
+            &phone.pure_phone_number,
+            &phone.country_code,
+            clock::now(),
+            &change,
+        )
+        .await?;
+    Ok(web::Json(AccountView::Worker(
+        store_worker_view(&state, &updated).await,
+    )))
+}
+
+/// Deletes the worker's account (注销账号). A member leaves the union first
+/// (`POST /api/v1/membership/leave`); open applications are withdrawn; the personal data of
+/// every application and ended membership is erased at once rather than after the retention
+/// period; every session ends. Logging in with the same WeChat afterwards starts a new, empty
+/// account. Repeating the request after a lost answer changes nothing.
+#[utoipa::path(delete, tag = "me", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted; the tokens no longer work"),
+        (status = 409, description = "`member_active`: leave the union first", body = Problem, content_type = "application/problem+json"),
+        NotLoggedIn, WorkerOnly, SessionStoreDown,
+    ))]
+#[delete("/me")]
+pub async fn delete_account(
+    state: web::Data<AppState>,
+    worker: auth::Worker,
+) -> Result<HttpResponse, ApiError> {
+    let id = worker.0.account_id();
+    let change = worker.0.change(
+        "worker.delete",
+        "worker",
+        id,
+        serde_json::json!({}),
+        Some(yiwang_domain::audit::OutboxEvent {
+            topic: "worker.deleted".into(),
+            payload: serde_json::json!({ "account_id": id }),
+        }),
+    );
+    state
+        .workers
+        .delete_account(id, clock::now(), &change)
+        .await?;
+    state.sessions.revoke_account(id).await?;
+    state.sessions.cache_delete(&worker_view_key(id)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_phone;
+
+    #[test]
+    fn masks_the_middle() {
+        assert_eq!(mask_phone("13800138000"), "138****8000");
+        assert_eq!(mask_phone("123"), "***");
+    }
+}

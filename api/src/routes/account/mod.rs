@@ -1,0 +1,17 @@
+//! The account: logging in and out ([`auth`]), and the current account ([`me`]).
+
+pub mod auth;
+pub mod me;
+
+use utoipa_actix_web::service_config::ServiceConfig;
+
+/// Registers this feature's routes with their OpenAPI paths.
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(auth::wechat_login)
+        .service(auth::admin_login)
+        .service(auth::refresh)
+        .service(auth::logout)
+        .service(me::me)
+        .service(me::bind_phone)
+        .service(me::delete_account);
+}

@@ -1,0 +1,130 @@
+//! Liveness, readiness and the public signing key.
+
+use actix_web::{get, web, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::state::AppState;
+
+/// Liveness answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    pub status: &'static str,
+}
+
+/// Readiness of one dependency.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Dependency {
+    /// Which backend is in use: `postgres` | `sqlite` for the database, `redis` |
+    /// `in_process` for sessions.
+    pub backend: &'static str,
+    /// Whether it answered just now.
+    pub ok: bool,
+}
+
+/// Readiness answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ok` when every dependency answered, else `unavailable`.
+    pub status: &'static str,
+    /// The database.
+    pub database: Dependency,
+    /// The session store.
+    pub sessions: Dependency,
+    /// `emulated` (built-in WeChat emulator, development only) or `configured`.
+    pub wechat: &'static str,
+}
+
+/// The process is up.
+#[utoipa::path(get, tag = "operations",
+    responses((status = 200, description = "The process is up", body = Health)))]
+#[get("/healthz")]
+pub async fn healthz() -> web::Json<Health> {
+    web::Json(Health { status: "ok" })
+}
+
+/// The database and the session store are reachable; names the backends in use.
+#[utoipa::path(get, tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "A dependency is unreachable", body = Readiness),
+    ))]
+#[get("/readyz")]
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let (db, sessions) = tokio::join!(state.store.ping(), state.sessions.ping());
+    let body = Readiness {
+        status: if db.is_ok() && sessions.is_ok() {
+            "ok"
+        } else {
+            "unavailable"
+        },
+        database: Dependency {
+            backend: state.store.backend(),
+            ok: db.is_ok(),
+        },
+        sessions: Dependency {
+            backend: state.sessions.backend(),
+            ok: sessions.is_ok(),
+        },
+        wechat: state.wechat.mode(),
+    };
+    if let Err(e) = &db {
+        tracing::warn!(cause = %e, "readiness: database unreachable");
+    }
+    if let Err(e) = &sessions {
+        tracing::warn!(cause = %e, "readiness: session store unreachable");
+    }
+    if body.status == "ok" {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+/// A JSON Web Key (RFC 7517 / RFC 8037, Ed25519).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Jwk {
+    /// `OKP`.
+    pub kty: String,
+    /// `Ed25519`.
+    pub crv: String,
+    /// The public key, base64url.
+    pub x: String,
+    /// Key id, as in the tokens' `kid` header.
+    pub kid: String,
+    /// `sig`.
+    #[serde(rename = "use")]
+    pub use_: String,
+    /// `EdDSA`.
+    pub alg: String,
+}
+
+/// A JWK set.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Jwks {
+    /// The keys.
+    pub keys: Vec<Jwk>,
+}
+
+/// The public key that verifies access tokens, as a JWK set.
+#[utoipa::path(get, tag = "auth",
+    responses((status = 200, description = "The public signing key", body = Jwks)))]
+#[get("/.well-known/jwks.json")]
+pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(state.tokens.jwks())
+}
+
+/// Prometheus metrics in the text exposition format (request counts and latencies per route),
+/// answered by the metrics middleware in front of every route.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
+#[allow(dead_code)]
+fn metrics() {}
+
+/// Registers this feature's routes with their OpenAPI paths, in the order actix matches
+/// them (fixed paths before `{id}`).
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(healthz).service(readyz).service(jwks);
+}

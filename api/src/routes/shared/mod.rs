@@ -1,0 +1,214 @@
+//! What several features share: request-body and query configuration with their error
+//! envelopes, keyset paging ([`PageQuery`], [`Paged`]), the status filter, optional filter
+//! texts, and the spreadsheet writer ([`spreadsheet`]).
+
+pub mod responses;
+pub mod spreadsheet;
+
+use actix_web::error::{JsonPayloadError, QueryPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use yiwang_domain::repo::{Page, PageRequest};
+
+use crate::error::ApiError;
+
+/// JSON request bodies: at most 64 KiB, `application/json` required; errors become the
+/// envelope: malformed JSON or an unknown field → 400, too large → 413, wrong type → 415.
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(64 * 1024)
+        .error_handler(|err, _req| json_error(err).into())
+}
+
+/// Query strings: a value of the wrong form → 400 naming it.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| query_error(err).into())
+}
+
+fn json_error(err: JsonPayloadError) -> ApiError {
+    match err {
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "请求体超过 64 KiB 上限",
+                "The request body exceeds the 64 KiB limit",
+            )
+        }
+        JsonPayloadError::ContentType => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "请求体须为 JSON（Content-Type: application/json）",
+            "The request body must be JSON (Content-Type: application/json)",
+        ),
+        JsonPayloadError::Deserialize(e) => body_error(&e),
+        other => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            "无法读取请求体",
+            format!("Cannot read the request body: {other}"),
+        ),
+    }
+}
+
+fn backticked(msg: &str) -> Option<String> {
+    let start = msg.find('`')? + 1;
+    let len = msg[start..].find('`')?;
+    Some(msg[start..start + len].to_owned())
+}
+
+/// A serde_json error as 400: syntax errors name line and column, unknown and missing fields
+/// name the field.
+pub fn body_error(e: &serde_json::Error) -> ApiError {
+    let msg = e.to_string();
+    let (line, col) = (e.line(), e.column());
+    if e.is_syntax() || e.is_eof() {
+        return ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("JSON 格式错误（第 {line} 行第 {col} 列）"),
+            format!("Malformed JSON: {msg}"),
+        );
+    }
+    let field = backticked(&msg).unwrap_or_default();
+    if msg.starts_with("unknown field") {
+        return ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "unknown_field",
+            format!("请求体含有不认识的字段 `{field}`"),
+            format!("Unknown field `{field}` in the request body"),
+        )
+        .field(field, "unknown_field", "不认识的字段", "unknown field");
+    }
+    if msg.starts_with("missing field") {
+        return ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "missing_field",
+            format!("请求体缺少字段 `{field}`"),
+            format!("Missing field `{field}` in the request body"),
+        )
+        .field(field, "required", "必填", "required");
+    }
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_body",
+        "请求体字段类型或取值不正确",
+        format!("A request body field has the wrong type or value: {msg}"),
+    )
+}
+
+fn query_error(err: QueryPayloadError) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_query",
+        "查询参数格式不正确",
+        format!("Invalid query string: {err}"),
+    )
+}
+
+/// A trimmed optional filter text (`q`, `city`): absent or blank is `None`; longer than `max`
+/// characters is 422 `too_long` naming `field`.
+pub fn optional_text(
+    field: &str,
+    value: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, ApiError> {
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if v.chars().count() > max {
+        return Err(ApiError::invalid_field(
+            field,
+            "too_long",
+            format!("{field} 最多 {max} 个字符"),
+            format!("{field} must be at most {max} characters"),
+        ));
+    }
+    Ok(Some(v.to_owned()))
+}
+
+/// 404 for any path no route answers.
+pub async fn no_route(_req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found())
+}
+
+/// Keyset paging parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Rows per page, 1–100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    /// Checks the limit and decodes the cursor's base64 (422 when either is wrong); what the
+    /// cursor says is the listing store's to read ([`PageRequest::invalid_cursor`]).
+    pub fn request(&self) -> Result<PageRequest, ApiError> {
+        let limit = self.limit.unwrap_or(50);
+        if !(1..=100).contains(&limit) {
+            return Err(ApiError::invalid_field(
+                "limit",
+                "out_of_range",
+                "limit 须在 1 到 100 之间",
+                "limit must be between 1 and 100",
+            ));
+        }
+        let after = match &self.cursor {
+            None => None,
+            Some(c) => Some(
+                URL_SAFE_NO_PAD
+                    .decode(c)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or_else(|| ApiError::from(PageRequest::invalid_cursor()))?,
+            ),
+        };
+        Ok(PageRequest { after, limit })
+    }
+}
+
+/// The states a `status` query names, comma-separated (none: every state); an unknown one
+/// is a 422 listing `all`.
+pub fn status_filter<T>(
+    raw: Option<&str>,
+    parse: impl Fn(&str) -> Option<T>,
+    all: &[&str],
+) -> Result<Vec<T>, ApiError> {
+    raw.into_iter()
+        .flat_map(|s| s.split(','))
+        .map(|code| parse(code.trim()).ok_or_else(|| ApiError::not_one_of("status", all)))
+        .collect()
+}
+
+/// One page of results.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Paged<T: ToSchema> {
+    /// The rows.
+    pub items: Vec<T>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl<T: ToSchema> Paged<T> {
+    /// A store's page with each row shown as `view`; the store's next cursor goes out in
+    /// base64.
+    pub fn of<R>(page: Page<R>, mut view: impl FnMut(R) -> T) -> Self {
+        Self::of_some(page, |row| Some(view(row)))
+    }
+
+    /// As [`Paged::of`], leaving out the rows `view` has nothing to show for (the cursor
+    /// still goes on from the store's last row).
+    pub fn of_some<R>(page: Page<R>, view: impl FnMut(R) -> Option<T>) -> Self {
+        Paged {
+            items: page.items.into_iter().filter_map(view).collect(),
+            next_cursor: page.next.map(|cursor| URL_SAFE_NO_PAD.encode(cursor)),
+        }
+    }
+}
