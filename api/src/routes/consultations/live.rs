@@ -30,6 +30,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use yiwang_domain::account::AccountId;
+use yiwang_domain::consultation::message::{Author, Message as ThreadMessage, ReadMark};
+use yiwang_domain::consultation::store::LawyerFilter;
+use yiwang_domain::consultation::thread::{Consultation, ConsultationStatus};
+use yiwang_domain::repo::PageRequest;
+use yiwang_infra::live::Delivery;
+
+use super::views::{ConsultationView, MessageView, ReadMarkView};
 
 use crate::auth::{bearer, verify_access_token, Principal};
 use crate::error::{ApiError, Problem};
@@ -181,4 +188,138 @@ async fn serve(
 fn is_ping(text: &str) -> bool {
     serde_json::from_str::<serde_json::Value>(text)
         .is_ok_and(|v| v.get("type").and_then(|t| t.as_str()) == Some("ping"))
+}
+
+/// A frame of the live socket (`GET /api/v1/ws`) about a consultation.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "type")]
+pub enum ConsultationFrame {
+    /// A message the reader may read was added to the thread.
+    #[serde(rename = "consultation.message")]
+    Message {
+        /// The consultation.
+        consultation_id: String,
+        /// The message.
+        message: MessageView,
+    },
+    /// The consultation changed (state, lawyer, deadlines, rating).
+    #[serde(rename = "consultation.updated")]
+    Updated {
+        /// The consultation as it is now.
+        consultation: ConsultationView,
+    },
+    /// A participant read the thread up to a message.
+    #[serde(rename = "consultation.read")]
+    Read {
+        /// The consultation.
+        consultation_id: String,
+        /// The mark.
+        mark: ReadMarkView,
+    },
+}
+
+/// Who hears a consultation's frames: the worker, the lawyer who has it and, while it waits,
+/// a lawyer the worker picked.
+fn participants(c: &Consultation) -> Vec<(Author, AccountId)> {
+    let mut readers = vec![(Author::Worker, c.account_id)];
+    match (c.lawyer, c.chosen_lawyer) {
+        (Some(lawyer), _) => readers.push((Author::Lawyer, lawyer)),
+        (None, Some(chosen)) if c.status == ConsultationStatus::Waiting => {
+            readers.push((Author::Lawyer, chosen));
+        }
+        _ => {}
+    }
+    readers
+}
+
+/// Sends each frame to its account's sockets; a failure is logged (the store is the record).
+async fn send(state: &AppState, c: &Consultation, frames: Vec<(AccountId, ConsultationFrame)>) {
+    let mut deliveries = Vec::with_capacity(frames.len());
+    for (account, frame) in frames {
+        match serde_json::to_string(&frame) {
+            Ok(frame) => deliveries.push(Delivery { account, frame }),
+            Err(e) => tracing::error!(error = %e, "live: cannot encode a frame"),
+        }
+    }
+    if let Err(e) = state.live.publish(&deliveries).await {
+        tracing::warn!(consultation = %c.id, error = %e, "live: frames not sent");
+    }
+}
+
+/// Tells the participants' sockets that `mark`'s reader read the thread up to its message.
+pub async fn push_read(state: &AppState, c: &Consultation, mark: &ReadMark) {
+    let frames = participants(c)
+        .into_iter()
+        .map(|(_, account)| {
+            let frame = ConsultationFrame::Read {
+                consultation_id: c.id.to_string(),
+                mark: ReadMarkView::from(mark),
+            };
+            (account, frame)
+        })
+        .collect();
+    send(state, c, frames).await;
+}
+
+/// The on-duty lawyers of `c`'s category, other than the one who has it: the pool that may
+/// accept a waiting consultation (none while a picked lawyer's minutes run).
+async fn pool(state: &AppState, c: &Consultation, at: DateTime<Utc>) -> Vec<AccountId> {
+    if c.reserved_until.is_some_and(|until| until > at) {
+        return Vec::new();
+    }
+    let filter = LawyerFilter {
+        category: Some(c.category.clone()),
+        scope: None,
+    };
+    let page = PageRequest {
+        after: None,
+        limit: 200,
+    };
+    match state.roster.lawyers(&filter, &page).await {
+        Ok(lawyers) => lawyers
+            .items
+            .into_iter()
+            .take_while(|l| l.on_duty)
+            .map(|l| l.account_id)
+            .filter(|a| c.lawyer != Some(*a) && c.chosen_lawyer != Some(*a))
+            .collect(),
+        Err(e) => {
+            tracing::warn!(consultation = %c.id, error = %e, "live: the pool is not told");
+            Vec::new()
+        }
+    }
+}
+
+/// Tells the participants' open sockets ([`participants`]), in whichever process they are,
+/// what a step did: each new message they may read, then the consultation as it is now. When
+/// the step put the consultation in the pool or took it out (`pooled`), the pool's lawyers
+/// ([`pool`]) hear the consultation too, so their lists follow. Sent after the commit and at
+/// most once: a failure is logged, and clients that missed a frame catch up with
+/// `GET …/messages?after=`.
+pub async fn push(
+    state: &AppState,
+    c: &Consultation,
+    written: &[ThreadMessage],
+    at: DateTime<Utc>,
+    pooled: bool,
+) {
+    let mut frames = Vec::new();
+    for (kind, account) in participants(c) {
+        for m in written.iter().filter(|m| m.visible_to(kind, account)) {
+            let frame = ConsultationFrame::Message {
+                consultation_id: c.id.to_string(),
+                message: MessageView::from(m),
+            };
+            frames.push((account, frame));
+        }
+        let consultation = ConsultationView::new(c, at).for_reader(kind);
+        frames.push((account, ConsultationFrame::Updated { consultation }));
+    }
+    if pooled {
+        for account in pool(state, c, at).await {
+            let consultation = ConsultationView::new(c, at).for_reader(Author::Lawyer);
+            frames.push((account, ConsultationFrame::Updated { consultation }));
+        }
+    }
+    send(state, c, frames).await;
 }

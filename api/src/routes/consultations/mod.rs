@@ -5,461 +5,44 @@
 
 pub mod admin;
 pub mod attachments;
+pub mod commands;
 pub mod lawyers;
 pub mod live;
+pub mod views;
 
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
-use yiwang_domain::audit::{Change, OutboxEvent};
+use yiwang_domain::audit::OutboxEvent;
 use yiwang_domain::clock;
-use yiwang_domain::consultation::category::CategoryCode;
+use yiwang_domain::consultation::category::{Category, CategoryCode};
 use yiwang_domain::consultation::message::{self, Author, Message, MessageId, ReadMark};
-use yiwang_domain::consultation::store::{Act, LawyerFilter};
 use yiwang_domain::consultation::thread::{
-    Actor, Command, Consultation, ConsultationId, ConsultationStatus, Outcome, Question, Rating,
+    Actor, Command, Consultation, ConsultationId, ConsultationStatus, Question, Rating,
 };
 use yiwang_domain::membership::identity::CreditCode;
 use yiwang_domain::org::{OrgId, OrgPath};
-use yiwang_domain::problem::{text, FieldProblem};
+use yiwang_domain::problem::{finish, text, FieldProblem};
 use yiwang_domain::repo::{Found, OrgSearch, PageRequest, RepoError};
 use yiwang_domain::wechat::ContentScene;
 use yiwang_domain::AccountId;
-use yiwang_infra::live::Delivery;
 
-use self::attachments::AttachmentView;
 use crate::auth::Worker;
 use crate::error::{ApiError, Problem};
-use crate::idempotency::{self, Pending};
+use crate::idempotency::{self};
 use crate::moderation;
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn, WorkerOnly};
 use crate::state::AppState;
 
-/// Most messages one page answers.
-pub const MAX_PAGE: u32 = 200;
-
-/// A consultation as its participants and officials see it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ConsultationView {
-    /// Id.
-    pub id: String,
-    /// Category code.
-    pub category: String,
-    /// Title.
-    pub title: String,
-    /// The employer the question is about, as written.
-    pub employer: Option<String>,
-    /// The employer's unified social credit code, when given.
-    pub employer_credit_code: Option<String>,
-    /// `held`, `waiting`, `open`, `pending`, `resolved` or `closed` (a resolution left alone
-    /// for 7 days reads `closed`).
-    pub status: &'static str,
-    /// The state in Chinese.
-    pub status_zh: &'static str,
-    /// The lawyer the worker picked.
-    pub chosen_lawyer_id: Option<String>,
-    /// Until when only the chosen lawyer may accept (UTC).
-    pub reserved_until: Option<DateTime<Utc>>,
-    /// The lawyer who has it.
-    pub lawyer_id: Option<String>,
-    /// The first answer is due by then (UTC).
-    pub first_response_due: Option<DateTime<Utc>>,
-    /// When the lawyer first answered (UTC).
-    pub first_response_at: Option<DateTime<Utc>>,
-    /// The resolution is due by then (UTC); absent while the clock stands (pending: see
-    /// `resolution_left_seconds`).
-    pub resolution_due: Option<DateTime<Utc>>,
-    /// While pending: seconds the resolution clock had left (negative: overdue).
-    pub resolution_left_seconds: Option<i64>,
-    /// A deadline passed unmet.
-    pub overdue: bool,
-    /// When it was resolved (UTC).
-    pub resolved_at: Option<DateTime<Utc>>,
-    /// The worker's rating, 1–5.
-    pub rating: Option<u8>,
-    /// The rating's comment.
-    pub rating_comment: Option<String>,
-    /// Created (UTC).
-    pub created_at: DateTime<Utc>,
-    /// Last change (UTC).
-    pub updated_at: DateTime<Utc>,
-}
-
-impl ConsultationView {
-    /// `c` as it stands at `now`.
-    pub fn new(c: &Consultation, now: DateTime<Utc>) -> Self {
-        let status = c.status_at(now);
-        Self {
-            id: c.id.to_string(),
-            category: c.category.to_string(),
-            title: c.title.clone(),
-            employer: c.employer.clone(),
-            employer_credit_code: c
-                .employer_credit_code
-                .as_ref()
-                .map(|e| e.as_str().to_owned()),
-            status: status.as_str(),
-            status_zh: status.zh(),
-            chosen_lawyer_id: c.chosen_lawyer.map(|l| l.to_string()),
-            reserved_until: c.reserved_until,
-            lawyer_id: c.lawyer.map(|l| l.to_string()),
-            first_response_due: c.first_response_due,
-            first_response_at: c.first_response_at,
-            resolution_due: c.resolution_due,
-            resolution_left_seconds: c.resolution_left_seconds,
-            overdue: c.breached_at(now),
-            resolved_at: c.resolved_at,
-            rating: c.rating.as_ref().map(|r| r.stars),
-            rating_comment: c.rating.as_ref().and_then(|r| r.comment.clone()),
-            created_at: c.created_at,
-            updated_at: c.updated_at,
-        }
-    }
-
-    /// The view as a `reader` may read it: a lawyer reads the rating but not its comment (the
-    /// comment is for the officials, and no content check has read it).
-    pub fn for_reader(mut self, reader: Author) -> Self {
-        if reader == Author::Lawyer {
-            self.rating_comment = None;
-        }
-        self
-    }
-}
-
-/// Consultations.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ConsultationList {
-    /// The rows.
-    pub items: Vec<ConsultationView>,
-}
-
-/// A message.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MessageView {
-    /// Id (UUIDv7: pass the last one as `after` to poll for newer ones).
-    pub id: String,
-    /// `worker`, `lawyer`, `official` or `system`.
-    pub author: &'static str,
-    /// The author's account (absent for the system).
-    pub author_id: Option<String>,
-    /// The text (`[图片]` or `[语音]` for an attachment).
-    pub body: String,
-    /// An image or voice recording: read it through
-    /// `POST …/messages/{message_id}/link`.
-    pub attachment: Option<AttachmentView>,
-    /// Held by the content check: shown to its author and officials only.
-    pub held: bool,
-    /// When (UTC).
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<&Message> for MessageView {
-    fn from(m: &Message) -> Self {
-        Self {
-            id: m.id.to_string(),
-            author: m.author.as_str(),
-            author_id: m.author_id.map(|a| a.to_string()),
-            body: m.body.clone(),
-            attachment: m.attachment.as_ref().map(AttachmentView::from),
-            held: m.held,
-            created_at: m.created_at,
-        }
-    }
-}
-
-/// How far a participant has read the thread (已读).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ReadMarkView {
-    /// `worker` or `lawyer`.
-    pub reader: &'static str,
-    /// The reader's account.
-    pub account_id: String,
-    /// The newest message they have read: every message up to it is read.
-    pub message_id: String,
-    /// When (UTC).
-    pub at: DateTime<Utc>,
-}
-
-impl From<&ReadMark> for ReadMarkView {
-    fn from(m: &ReadMark) -> Self {
-        Self {
-            reader: m.reader.as_str(),
-            account_id: m.account_id.to_string(),
-            message_id: m.message_id.to_string(),
-            at: m.at,
-        }
-    }
-}
-
-/// Messages, oldest first, and how far each participant has read.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MessageList {
-    /// The rows.
-    pub items: Vec<MessageView>,
-    /// The participants' read marks.
-    pub read_marks: Vec<ReadMarkView>,
-}
-
-/// Which messages.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct MessageQuery {
-    /// Only messages after this message id (for clients that poll).
-    pub after: Option<String>,
-    /// At most this many, 1–200 (default 50).
-    pub limit: Option<u32>,
-}
-
-/// The page `query` asks for, visible to `viewer` (`viewer_kind`).
-pub async fn message_page(
-    state: &AppState,
-    id: ConsultationId,
-    query: &MessageQuery,
-    viewer_kind: Author,
-    viewer: AccountId,
-) -> Result<MessageList, ApiError> {
-    let after = match query.after.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(raw) => Some(MessageId::parse(raw).ok_or_else(|| {
-            ApiError::invalid_field(
-                "after",
-                "invalid",
-                "after 须为消息 id",
-                "after must be a message id",
-            )
-        })?),
-    };
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::invalid_field(
-            "limit",
-            "out_of_range",
-            format!("limit 须为 1 到 {MAX_PAGE}"),
-            format!("limit must be 1 to {MAX_PAGE}"),
-        ));
-    }
-    let items = state
-        .consultations
-        .messages(id, after, limit)
-        .await?
-        .iter()
-        .filter(|m| m.visible_to(viewer_kind, viewer))
-        .map(MessageView::from)
-        .collect();
-    let marks = state.consultations.read_marks(id).await?;
-    Ok(MessageList {
-        items,
-        read_marks: marks.iter().map(ReadMarkView::from).collect(),
-    })
-}
-
-/// The audit row and outbox event of a step: `consultation.<action>` with the states before
-/// and after.
-pub fn step_change(
-    base: Change,
-    action: &'static str,
-) -> Box<dyn for<'o> FnOnce(&'o Outcome) -> Change + Send + 'static> {
-    Box::new(move |o: &Outcome| {
-        let c = &o.consultation;
-        let detail = json!({ "from": o.from.as_str(), "to": c.status.as_str(),
-                             "lawyer_id": c.lawyer });
-        let mut change = base;
-        change.audit.action = format!("consultation.{action}");
-        change.audit.detail = detail.clone();
-        change.event = Some(OutboxEvent {
-            topic: format!("consultation.{action}"),
-            payload: json!({ "id": c.id, "account_id": c.account_id, "org_id": c.org_id,
-                             "category": c.category.as_str(), "transition": detail }),
-        });
-        change
-    })
-}
-
-/// Runs `command` by `actor` (and `message`) on consultation `id` now, writing `base` as the
-/// step `action`; with `pending`, the answer `view` of the outcome is stored for the key.
-#[allow(clippy::too_many_arguments)]
-pub async fn run(
-    state: &AppState,
-    id: ConsultationId,
-    actor: Actor,
-    command: Command,
-    message: Option<Message>,
-    base: Change,
-    action: &'static str,
-    pending: Option<Pending>,
-) -> Result<(StatusCode, Value), ApiError> {
-    let at = clock::now();
-    let reader = actor.author();
-    let answer_reader = reader;
-    let act = Act {
-        actor,
-        command,
-        message,
-        calendar: state.calendar.clone(),
-        at,
-    };
-    let step = step_change(base, action);
-    let step = state
-        .consultations
-        .act(
-            id,
-            act,
-            Box::new(move |o: &Outcome| {
-                let mut change = step(o);
-                change.answer = pending.and_then(|p| {
-                    let view = ConsultationView::new(&o.consultation, at).for_reader(answer_reader);
-                    let body = serde_json::to_value(view);
-                    body.ok().map(|b| p.answer(StatusCode::OK, &b, at))
-                });
-                change
-            }),
-        )
-        .await?;
-    let c = &step.outcome.consultation;
-    let pooled = [step.outcome.from, c.status].contains(&ConsultationStatus::Waiting);
-    push(state, c, &step.messages, at, pooled).await;
-    let body = serde_json::to_value(ConsultationView::new(c, at).for_reader(reader))
-        .map_err(|e| ApiError::internal(&e))?;
-    Ok((StatusCode::OK, body))
-}
-
-/// A frame of the live socket (`GET /api/v1/ws`) about a consultation.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(tag = "type")]
-pub enum ConsultationFrame {
-    /// A message the reader may read was added to the thread.
-    #[serde(rename = "consultation.message")]
-    Message {
-        /// The consultation.
-        consultation_id: String,
-        /// The message.
-        message: MessageView,
-    },
-    /// The consultation changed (state, lawyer, deadlines, rating).
-    #[serde(rename = "consultation.updated")]
-    Updated {
-        /// The consultation as it is now.
-        consultation: ConsultationView,
-    },
-    /// A participant read the thread up to a message.
-    #[serde(rename = "consultation.read")]
-    Read {
-        /// The consultation.
-        consultation_id: String,
-        /// The mark.
-        mark: ReadMarkView,
-    },
-}
-
-/// Who hears a consultation's frames: the worker, the lawyer who has it and, while it waits,
-/// a lawyer the worker picked.
-fn participants(c: &Consultation) -> Vec<(Author, AccountId)> {
-    let mut readers = vec![(Author::Worker, c.account_id)];
-    match (c.lawyer, c.chosen_lawyer) {
-        (Some(lawyer), _) => readers.push((Author::Lawyer, lawyer)),
-        (None, Some(chosen)) if c.status == ConsultationStatus::Waiting => {
-            readers.push((Author::Lawyer, chosen));
-        }
-        _ => {}
-    }
-    readers
-}
-
-/// Sends each frame to its account's sockets; a failure is logged (the store is the record).
-async fn send(state: &AppState, c: &Consultation, frames: Vec<(AccountId, ConsultationFrame)>) {
-    let mut deliveries = Vec::with_capacity(frames.len());
-    for (account, frame) in frames {
-        match serde_json::to_string(&frame) {
-            Ok(frame) => deliveries.push(Delivery { account, frame }),
-            Err(e) => tracing::error!(error = %e, "live: cannot encode a frame"),
-        }
-    }
-    if let Err(e) = state.live.publish(&deliveries).await {
-        tracing::warn!(consultation = %c.id, error = %e, "live: frames not sent");
-    }
-}
-
-/// Tells the participants' sockets that `mark`'s reader read the thread up to its message.
-pub async fn push_read(state: &AppState, c: &Consultation, mark: &ReadMark) {
-    let frames = participants(c)
-        .into_iter()
-        .map(|(_, account)| {
-            let frame = ConsultationFrame::Read {
-                consultation_id: c.id.to_string(),
-                mark: ReadMarkView::from(mark),
-            };
-            (account, frame)
-        })
-        .collect();
-    send(state, c, frames).await;
-}
-
-/// The on-duty lawyers of `c`'s category, other than the one who has it: the pool that may
-/// accept a waiting consultation (none while a picked lawyer's minutes run).
-async fn pool(state: &AppState, c: &Consultation, at: DateTime<Utc>) -> Vec<AccountId> {
-    if c.reserved_until.is_some_and(|until| until > at) {
-        return Vec::new();
-    }
-    let filter = LawyerFilter {
-        category: Some(c.category.clone()),
-        scope: None,
-    };
-    let page = PageRequest {
-        after: None,
-        limit: 200,
-    };
-    match state.roster.lawyers(&filter, &page).await {
-        Ok(lawyers) => lawyers
-            .items
-            .into_iter()
-            .take_while(|l| l.on_duty)
-            .map(|l| l.account_id)
-            .filter(|a| c.lawyer != Some(*a) && c.chosen_lawyer != Some(*a))
-            .collect(),
-        Err(e) => {
-            tracing::warn!(consultation = %c.id, error = %e, "live: the pool is not told");
-            Vec::new()
-        }
-    }
-}
-
-/// Tells the participants' open sockets ([`participants`]), in whichever process they are,
-/// what a step did: each new message they may read, then the consultation as it is now. When
-/// the step put the consultation in the pool or took it out (`pooled`), the pool's lawyers
-/// ([`pool`]) hear the consultation too, so their lists follow. Sent after the commit and at
-/// most once: a failure is logged, and clients that missed a frame catch up with
-/// `GET …/messages?after=`.
-pub async fn push(
-    state: &AppState,
-    c: &Consultation,
-    written: &[Message],
-    at: DateTime<Utc>,
-    pooled: bool,
-) {
-    let mut frames = Vec::new();
-    for (kind, account) in participants(c) {
-        for m in written.iter().filter(|m| m.visible_to(kind, account)) {
-            let frame = ConsultationFrame::Message {
-                consultation_id: c.id.to_string(),
-                message: MessageView::from(m),
-            };
-            frames.push((account, frame));
-        }
-        let consultation = ConsultationView::new(c, at).for_reader(kind);
-        frames.push((account, ConsultationFrame::Updated { consultation }));
-    }
-    if pooled {
-        for account in pool(state, c, at).await {
-            let consultation = ConsultationView::new(c, at).for_reader(Author::Lawyer);
-            frames.push((account, ConsultationFrame::Updated { consultation }));
-        }
-    }
-    send(state, c, frames).await;
-}
+pub use commands::{run, step_change};
+pub use live::{push, push_read, ConsultationFrame};
+pub use views::{
+    message_page, ConsultationList, ConsultationView, MessageList, MessageQuery, MessageView,
+    ReadMarkView, MAX_PAGE,
+};
 
 /// The union that handles what worker `account` asks: their own as a member in force, else
 /// the installation's root (the first organisation in tree order).
@@ -539,65 +122,8 @@ pub async fn ask(
     let account = worker.0.account_id();
     let route = "POST /api/v1/consultations".to_owned();
     idempotency::once(&state, &req, account, route, &request, |pending| async {
-        let mut problems: Vec<FieldProblem> = Vec::new();
-        let categories = state.roster.categories().await?;
-        let category = match form.category.as_deref().map(str::trim) {
-            None | Some("") => {
-                problems.push(FieldProblem::required("category"));
-                None
-            }
-            Some(typed) => {
-                let found = CategoryCode::parse(typed)
-                    .and_then(|code| categories.iter().find(|c| c.code == code && c.rules.active));
-                if found.is_none() {
-                    let codes: Vec<&str> = categories
-                        .iter()
-                        .filter(|c| c.rules.active)
-                        .map(|c| c.code.as_str())
-                        .collect();
-                    problems.push(FieldProblem::not_one_of("category", typed, &codes));
-                }
-                found
-            }
-        };
-        let title = text(&mut problems, "title", form.title, 50, true);
-        let body = message::text("message", form.message.as_deref())
-            .map_err(|p| problems.push(p))
-            .ok();
-        let employer = text(&mut problems, "employer", form.employer, 100, false);
-        let employer_credit_code = match form.employer_credit_code.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(typed) => CreditCode::parse(typed)
-                .map_err(|e| problems.push(FieldProblem::of("employer_credit_code", &e)))
-                .ok(),
-        };
-        let chosen = match form.lawyer_id.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(raw) => {
-                let lawyer = match AccountId::parse(raw) {
-                    Some(id) => state.roster.lawyer(id).await.found()?,
-                    None => None,
-                };
-                let fits = lawyer
-                    .as_ref()
-                    .is_some_and(|l| category.is_none_or(|c| l.practises(&c.code)));
-                if !fits {
-                    problems.push(FieldProblem::new(
-                        "lawyer_id",
-                        "not_allowed",
-                        "所选律师不在名录中，或不擅长该类咨询",
-                        "the lawyer is not on the roster or does not practise this category",
-                    ));
-                }
-                lawyer.map(|l| l.account_id)
-            }
-        };
-        let (Some(category), Some(title), Some(body)) = (category, title, body) else {
-            return Err(problems.into());
-        };
-        if !problems.is_empty() {
-            return Err(problems.into());
-        }
+        let q = checked_question(&state, form).await?;
+        let (category, title, body, chosen) = (&q.category, q.title, q.body, q.chosen);
         let checked = moderation::check(
             &state,
             account,
@@ -613,8 +139,8 @@ pub async fn ask(
             org_id,
             org_path,
             title,
-            employer,
-            employer_credit_code,
+            employer: q.employer,
+            employer_credit_code: q.employer_credit_code,
             chosen_lawyer: chosen,
             held: checked.held,
         };
@@ -653,6 +179,90 @@ pub async fn ask(
         Ok((StatusCode::CREATED, view))
     })
     .await
+}
+
+/// A question's fields, checked.
+struct CheckedQuestion {
+    category: Category,
+    title: String,
+    body: String,
+    employer: Option<String>,
+    employer_credit_code: Option<CreditCode>,
+    chosen: Option<AccountId>,
+}
+
+/// Checks every field of `form` at once: an active category, the title, the message, the
+/// employer and its credit code, and a picked lawyer who is on the roster and practises the
+/// category.
+async fn checked_question(
+    state: &AppState,
+    form: QuestionForm,
+) -> Result<CheckedQuestion, ApiError> {
+    let mut problems: Vec<FieldProblem> = Vec::new();
+    let categories = state.roster.categories().await?;
+    let category = match form.category.as_deref().map(str::trim) {
+        None | Some("") => {
+            problems.push(FieldProblem::required("category"));
+            None
+        }
+        Some(typed) => {
+            let found = CategoryCode::parse(typed)
+                .and_then(|code| categories.iter().find(|c| c.code == code && c.rules.active));
+            if found.is_none() {
+                let codes: Vec<&str> = categories
+                    .iter()
+                    .filter(|c| c.rules.active)
+                    .map(|c| c.code.as_str())
+                    .collect();
+                problems.push(FieldProblem::not_one_of("category", typed, &codes));
+            }
+            found
+        }
+    };
+    let title = text(&mut problems, "title", form.title, 50, true);
+    let body = message::text("message", form.message.as_deref())
+        .map_err(|p| problems.push(p))
+        .ok();
+    let employer = text(&mut problems, "employer", form.employer, 100, false);
+    let employer_credit_code = match form.employer_credit_code.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(typed) => CreditCode::parse(typed)
+            .map_err(|e| problems.push(FieldProblem::of("employer_credit_code", &e)))
+            .ok(),
+    };
+    let chosen = match form.lawyer_id.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(raw) => {
+            let lawyer = match AccountId::parse(raw) {
+                Some(id) => state.roster.lawyer(id).await.found()?,
+                None => None,
+            };
+            let fits = lawyer
+                .as_ref()
+                .is_some_and(|l| category.is_none_or(|c| l.practises(&c.code)));
+            if !fits {
+                problems.push(FieldProblem::new(
+                    "lawyer_id",
+                    "not_allowed",
+                    "所选律师不在名录中，或不擅长该类咨询",
+                    "the lawyer is not on the roster or does not practise this category",
+                ));
+            }
+            lawyer.map(|l| l.account_id)
+        }
+    };
+    let (Some(category), Some(title), Some(body)) = (category, title, body) else {
+        return Err(problems.into());
+    };
+    finish(problems)?;
+    Ok(CheckedQuestion {
+        category: category.clone(),
+        title,
+        body,
+        employer,
+        employer_credit_code,
+        chosen,
+    })
 }
 
 /// The worker's consultations, newest first.
