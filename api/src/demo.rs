@@ -13,7 +13,7 @@ use yiwang_domain::audit::Actor;
 use yiwang_domain::calendar::china_date;
 use yiwang_domain::clock;
 use yiwang_domain::mutual_aid::plan::{BenefitInput, Plan, PlanId, PlanInput, PlanRules};
-use yiwang_domain::mutual_aid::store::MutualAidRepository;
+use yiwang_domain::mutual_aid::store::PlanRepository;
 use yiwang_domain::org::{OrgKind, OrgName, Organisation};
 use yiwang_domain::repo::OrgRepository;
 use yiwang_infra::db::Database;

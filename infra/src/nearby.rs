@@ -16,7 +16,7 @@
 //! opening hours are interned (a million points with a handful of distinct hours texts share
 //! a handful of [`Schedule`]s). See `memory_at_one_million` for what a million points take.
 //!
-//! The index follows the catalogue through [`ServicePointRepository::changes_since`]: the
+//! The index follows the catalogue through [`ChangeFeed::changes_since`]: the
 //! first sync reads every point and bulk-loads a tree; later syncs apply what changed since
 //! the last revision seen, removing and inserting (into a second tree: see `State` for why).
 //! [`spawn_follower`] syncs on a timer, which is how several API processes on one database
@@ -35,14 +35,12 @@ use rstar::{PointDistance, RTree, RTreeObject, RTreeParams, SelectionFunction, A
 use yiwang_domain::calendar::WorkingCalendar;
 use yiwang_domain::repo::RepoError;
 use yiwang_domain::service_point::geo::EARTH_RADIUS_M;
-use yiwang_domain::service_point::store::{
-    NearbyHit, NearbyIndex, NearbyQuery, ServicePointRepository,
-};
+use yiwang_domain::service_point::store::{ChangeFeed, NearbyHit, NearbyIndex, NearbyQuery};
 use yiwang_domain::service_point::{
     Amenity, GeoPoint, Schedule, ServicePoint, ServicePointId, ServicePointKind, ServicePointStatus,
 };
 
-/// Rows asked of [`ServicePointRepository::changes_since`] at a time; a shorter page is the
+/// Rows asked of [`ChangeFeed::changes_since`] at a time; a shorter page is the
 /// last one.
 pub const SYNC_PAGE: u32 = 5000;
 
@@ -64,9 +62,9 @@ type Position = [i16; 3];
 /// Bytes in a page of [`Texts`]: a power of two, so an offset is a page number and a place.
 const TEXT_PAGE: usize = 1 << 20;
 
-/// The in-memory [`NearbyIndex`] over a [`ServicePointRepository`].
+/// The in-memory [`NearbyIndex`] over the catalogue's [`ChangeFeed`].
 pub struct ServicePointIndex {
-    repo: Arc<dyn ServicePointRepository>,
+    repo: Arc<dyn ChangeFeed>,
     state: RwLock<State>,
     /// Held for a whole sync, so two syncs never apply the same page twice out of order; it
     /// owns what only a sync touches.
@@ -113,7 +111,7 @@ struct State {
     /// The entries' names, addresses and phones.
     texts: Texts,
     /// The change last applied: its counter value and point id (see
-    /// [`ServicePointRepository::changes_since`]).
+    /// [`ChangeFeed::changes_since`]).
     revision: i64,
     after_id: Option<ServicePointId>,
 }
@@ -513,7 +511,7 @@ fn after_page(
 
 impl ServicePointIndex {
     /// An empty index over `repo`; the first [`NearbyIndex::sync`] fills it.
-    pub fn new(repo: Arc<dyn ServicePointRepository>) -> Self {
+    pub fn new(repo: Arc<dyn ChangeFeed>) -> Self {
         Self {
             repo,
             state: RwLock::new(State::default()),
@@ -713,108 +711,14 @@ mod tests {
     use std::sync::Mutex;
     use std::time::Instant;
 
-    use chrono::{DateTime, NaiveDate, Utc};
+    use chrono::{NaiveDate, Utc};
     use proptest::prelude::*;
-    use yiwang_domain::audit::Change;
+
     use yiwang_domain::org::{OrgId, OrgPath};
-    use yiwang_domain::repo::{Page, PageRequest};
-    use yiwang_domain::service_point::store::{
-        ImportOutcome, Moderation, Review, ReviewId, ServicePointFilter, Visit, VisitCount,
-    };
+
     use yiwang_domain::service_point::ServicePointDraft;
 
     use super::*;
-
-    /// A catalogue double: the methods given, and `NotFound` from those the index never calls.
-    macro_rules! catalogue_double {
-        ($double:ty { $($real:tt)* }) => {
-            #[async_trait]
-            impl ServicePointRepository for $double {
-                $($real)*
-            async fn create(
-                &self,
-                _: ServicePointId,
-                _: (OrgId, &OrgPath),
-                _: &ServicePointDraft,
-                _: DateTime<Utc>,
-                _: &Change,
-            ) -> Result<ServicePoint, RepoError> {
-                Err(RepoError::NotFound)
-            }
-            async fn get(&self, _: ServicePointId) -> Result<ServicePoint, RepoError> {
-                Err(RepoError::NotFound)
-            }
-            async fn update(
-                &self,
-                _: ServicePointId,
-                _: &ServicePointDraft,
-                _: DateTime<Utc>,
-                _: &Change,
-            ) -> Result<ServicePoint, RepoError> {
-                Err(RepoError::NotFound)
-            }
-            async fn delete(
-                &self,
-                _: ServicePointId,
-                _: DateTime<Utc>,
-                _: &Change,
-            ) -> Result<(), RepoError> {
-                Err(RepoError::NotFound)
-            }
-            async fn search(
-                &self,
-                _: &ServicePointFilter,
-                _: &PageRequest,
-            ) -> Result<Page<ServicePoint>, RepoError> {
-                Err(RepoError::NotFound)
-            }
-            async fn import(
-                &self,
-                _: (OrgId, &OrgPath),
-                _: &[ServicePointDraft],
-                _: DateTime<Utc>,
-                _: &Change,
-            ) -> Result<ImportOutcome, RepoError> {
-                Err(RepoError::NotFound)
-            }
-            async fn record_visit(&self, _: &Visit) -> Result<bool, RepoError> {
-                Err(RepoError::NotFound)
-            }
-            async fn visit_counts(
-                &self,
-                _: &OrgPath,
-                _: Option<ServicePointId>,
-                _: NaiveDate,
-                _: NaiveDate,
-            ) -> Result<Vec<VisitCount>, RepoError> {
-                Err(RepoError::NotFound)
-            }
-            async fn save_review(&self, _: &Review, _: &Change) -> Result<Review, RepoError> {
-                Err(RepoError::NotFound)
-            }
-            async fn reviews(
-                &self,
-                _: ServicePointId,
-                _: Option<Moderation>,
-                _: &PageRequest,
-            ) -> Result<Page<Review>, RepoError> {
-                Err(RepoError::NotFound)
-            }
-            async fn review(&self, _: ReviewId) -> Result<Review, RepoError> {
-                Err(RepoError::NotFound)
-            }
-            async fn moderate_review(
-                &self,
-                _: ReviewId,
-                _: Moderation,
-                _: DateTime<Utc>,
-                _: &Change,
-            ) -> Result<Review, RepoError> {
-                Err(RepoError::NotFound)
-            }
-            }
-        };
-    }
 
     /// The catalogue in memory: the latest version of each point, and the change counter.
     #[derive(Default)]
@@ -848,7 +752,8 @@ mod tests {
         }
     }
 
-    catalogue_double!(FakeRepo {
+    #[async_trait]
+    impl ChangeFeed for FakeRepo {
         async fn changes_since(
             &self,
             revision: i64,
@@ -873,14 +778,15 @@ mod tests {
         async fn revision(&self) -> Result<i64, RepoError> {
             Ok(self.rows.lock().unwrap().1)
         }
-    });
+    }
 
     /// Answers `changes_since` with pages given in advance, whatever is asked.
     struct ScriptedRepo {
         pages: Mutex<VecDeque<Vec<ServicePoint>>>,
     }
 
-    catalogue_double!(ScriptedRepo {
+    #[async_trait]
+    impl ChangeFeed for ScriptedRepo {
         async fn changes_since(
             &self,
             _: i64,
@@ -893,7 +799,7 @@ mod tests {
         async fn revision(&self) -> Result<i64, RepoError> {
             Ok(0)
         }
-    });
+    }
 
     struct Spot {
         lat: f64,
@@ -955,7 +861,7 @@ mod tests {
     }
 
     fn index_over(repo: &Arc<FakeRepo>) -> ServicePointIndex {
-        ServicePointIndex::new(Arc::clone(repo) as Arc<dyn ServicePointRepository>)
+        ServicePointIndex::new(Arc::clone(repo) as Arc<dyn ChangeFeed>)
     }
 
     fn query(lat: f64, lng: f64, radius_m: f64) -> NearbyQuery {
@@ -1856,7 +1762,8 @@ mod tests {
         }
     }
 
-    catalogue_double!(Synthetic {
+    #[async_trait]
+    impl ChangeFeed for Synthetic {
         async fn changes_since(
             &self,
             revision: i64,
@@ -1871,7 +1778,7 @@ mod tests {
         async fn revision(&self) -> Result<i64, RepoError> {
             Ok(self.total)
         }
-    });
+    }
 
     fn rss_kib() -> u64 {
         let status = std::fs::read_to_string("/proc/self/status").unwrap();

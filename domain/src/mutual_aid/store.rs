@@ -108,9 +108,9 @@ pub struct CommandInput {
     pub at: DateTime<Utc>,
 }
 
-/// Plans, enrolments and claims.
+/// Mutual-aid plans and their versions.
 #[async_trait]
-pub trait MutualAidRepository: Send + Sync {
+pub trait PlanRepository: Send + Sync {
     /// Stores a new plan at version 1.
     async fn create_plan(
         &self,
@@ -144,7 +144,11 @@ pub trait MutualAidRepository: Send + Sync {
     /// Plans a member of the organisation at `member_path` may enrol in: those run by that
     /// organisation or one above it, newest plan year first.
     async fn plans_for(&self, member_path: &OrgPath) -> Result<Vec<Plan>, RepoError>;
+}
 
+/// Members' enrolments in plans and their fees.
+#[async_trait]
+pub trait EnrolmentRepository: Send + Sync {
     /// Stores a new enrolment. [`MutualAidConflict::AlreadyEnrolled`] when the member has one in the
     /// plan.
     async fn enrol(&self, enrollment: &Enrollment, change: &Change) -> Result<(), RepoError>;
@@ -173,7 +177,11 @@ pub trait MutualAidRepository: Send + Sync {
         payment: &FeePayment,
         change: &Change,
     ) -> Result<Vec<(Enrollment, bool)>, RepoError>;
+}
 
+/// Claims, their timeline and their decisions.
+#[async_trait]
+pub trait ClaimRepository: Send + Sync {
     /// Starts a claim in one transaction: reads the enrolment and its plan's current version,
     /// makes [`Claim::draft`] and, when `new.submit`, runs the submission on it as
     /// [`Self::decide`] does; stores the claim with its lines (and the submission's timeline
@@ -224,6 +232,26 @@ pub trait MutualAidRepository: Send + Sync {
         claim: &Claim,
     ) -> Result<BTreeMap<BenefitKind, YearToDate>, RepoError>;
 
+    /// Runs `input.command` on the claim inside one transaction: holds the claim and its
+    /// enrolment, reads the rules (the plan's current version for a submission, the claim's
+    /// version otherwise), for a submission whether the claimant is a member in force in the
+    /// plan's subtree ([`Plan::takes_members_of`]), and the member's earlier approved or paid
+    /// claims of the enrolment,
+    /// calls [`super::review::decide`], and when the outcome changes anything writes the
+    /// claim, its timeline entry and `change(&outcome)` (the outcome's claim as stored). Two racing commands run one after
+    /// the other; the second is judged on what the first wrote.
+    async fn decide(
+        &self,
+        id: ClaimId,
+        input: &CommandInput,
+        change: Box<dyn for<'o> FnOnce(&'o Outcome) -> Change + Send + 'static>,
+    ) -> Result<Outcome, RepoError>;
+}
+
+/// The documents attached to claims (their bytes are in the
+/// [`DocumentStore`](crate::documents::DocumentStore)).
+#[async_trait]
+pub trait ClaimDocumentRepository: Send + Sync {
     /// Attaches a stored document to a draft or returned claim. [`MutualAidConflict::NotEditable`] in
     /// any other state.
     async fn add_document(&self, document: &Document, change: &Change) -> Result<(), RepoError>;
@@ -240,19 +268,15 @@ pub trait MutualAidRepository: Send + Sync {
 
     /// One document of a claim.
     async fn document(&self, claim: ClaimId, document: DocumentId) -> Result<Document, RepoError>;
+}
 
-    /// Runs `input.command` on the claim inside one transaction: holds the claim and its
-    /// enrolment, reads the rules (the plan's current version for a submission, the claim's
-    /// version otherwise), for a submission whether the claimant is a member in force in the
-    /// plan's subtree ([`Plan::takes_members_of`]), and the member's earlier approved or paid
-    /// claims of the enrolment,
-    /// calls [`super::review::decide`], and when the outcome changes anything writes the
-    /// claim, its timeline entry and `change(&outcome)` (the outcome's claim as stored). Two racing commands run one after
-    /// the other; the second is judged on what the first wrote.
-    async fn decide(
-        &self,
-        id: ClaimId,
-        input: &CommandInput,
-        change: Box<dyn for<'o> FnOnce(&'o Outcome) -> Change + Send + 'static>,
-    ) -> Result<Outcome, RepoError>;
+/// Everything mutual aid keeps, as one handle for the API's state: each part is its own port.
+pub trait MutualAidRepository:
+    PlanRepository + EnrolmentRepository + ClaimRepository + ClaimDocumentRepository
+{
+}
+
+impl<T> MutualAidRepository for T where
+    T: PlanRepository + EnrolmentRepository + ClaimRepository + ClaimDocumentRepository
+{
 }

@@ -155,7 +155,7 @@ pub struct Review {
 
 /// The service-point catalogue.
 #[async_trait]
-pub trait ServicePointRepository: Send + Sync {
+pub trait CatalogueRepository: Send + Sync {
     /// Stores a new point owned by `org`. [`ServicePointConflict::ExternalIdTaken`] when the
     /// organisation
     /// already has a point with its external id.
@@ -202,6 +202,11 @@ pub trait ServicePointRepository: Send + Sync {
         now: DateTime<Utc>,
         change: &Change,
     ) -> Result<ImportOutcome, RepoError>;
+}
+
+/// The catalogue's change feed: what the nearest-point index of every process follows.
+#[async_trait]
+pub trait ChangeFeed: Send + Sync {
     /// Points written after the change `(revision, after_id)` in change order — revision,
     /// then id — deleted ones included, at most `limit`. Every write takes the next value of
     /// the change counter under one lock and its rows commit together, so counter order is
@@ -216,6 +221,11 @@ pub trait ServicePointRepository: Send + Sync {
     ) -> Result<Vec<ServicePoint>, RepoError>;
     /// The change counter's current value.
     async fn revision(&self) -> Result<i64, RepoError>;
+}
+
+/// Workers' check-ins at service points.
+#[async_trait]
+pub trait VisitRepository: Send + Sync {
     /// Records a visit; `false` when the worker already checked in there that day (the first
     /// visit stands; nothing changes).
     async fn record_visit(&self, visit: &Visit) -> Result<bool, RepoError>;
@@ -228,6 +238,11 @@ pub trait ServicePointRepository: Send + Sync {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<VisitCount>, RepoError>;
+}
+
+/// Workers' reviews of service points and their moderation.
+#[async_trait]
+pub trait ReviewRepository: Send + Sync {
     /// Stores the worker's review of a point, replacing their earlier one; returns it as
     /// stored.
     async fn save_review(&self, review: &Review, change: &Change) -> Result<Review, RepoError>;
@@ -249,6 +264,18 @@ pub trait ServicePointRepository: Send + Sync {
         now: DateTime<Utc>,
         change: &Change,
     ) -> Result<Review, RepoError>;
+}
+
+/// Everything the service points keep, as one handle for the API's state: each part is its
+/// own port.
+pub trait ServicePointRepository:
+    CatalogueRepository + ChangeFeed + VisitRepository + ReviewRepository
+{
+}
+
+impl<T> ServicePointRepository for T where
+    T: CatalogueRepository + ChangeFeed + VisitRepository + ReviewRepository
+{
 }
 
 /// A nearest-point question (`GET /api/v1/service-points/nearby`).

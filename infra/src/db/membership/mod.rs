@@ -5,27 +5,28 @@
 //! `UPDATE … WHERE status = 'submitted'` (the loser updates no row), and the partial unique
 //! indexes of the migration keep one open application and one membership per person.
 
+mod rows;
+mod writes;
+
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 use yiwang_domain::account::AccountId;
-use yiwang_domain::audit::{Actor, Change};
-use yiwang_domain::calendar::china_date;
+use yiwang_domain::audit::Change;
 use yiwang_domain::membership::application::{
     ApplicantDetails, Application, ApplicationAction, ApplicationEvent, ApplicationId,
-    ApplicationStatus, Decision, RejectReason,
+    ApplicationStatus, Decision,
 };
-use yiwang_domain::membership::member::{member_number, Member, MemberId, MemberStatus};
+use yiwang_domain::membership::member::{Member, MemberId, MemberStatus};
 use yiwang_domain::membership::store::{
     MemberFilter, MembershipConflict, MembershipRepository, QueueFilter, SealedRef,
 };
 use yiwang_domain::membership::transfer::{HistoryEvent, TransferStatus};
-use yiwang_domain::membership::{EmploymentForm, Sex};
 use yiwang_domain::org::OrgPath;
 use yiwang_domain::repo::{Page, PageRequest, RepoError};
 
-use super::codec::{account_id, org_id};
+use super::codec::account_id;
 use super::page::{page_of, start_after, TextKey, TimeKey};
 use super::schema::{
     members as m, membership_application_events as ev, membership_applications as a,
@@ -33,255 +34,14 @@ use super::schema::{
 };
 use super::{
     claim_writer, corrupt, from_naive, like_contains, record_change, to_naive, unexpected,
-    Database, DbConnection, TxError,
+    Database, TxError,
 };
 
-/// An application row; loaded beside its organisation's name.
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = a)]
-struct AppRow {
-    id: String,
-    account_id: String,
-    org_id: String,
-    org_path: String,
-    status: String,
-    real_name: Option<String>,
-    id_number_masked: Option<String>,
-    birth_date: Option<NaiveDate>,
-    sex: Option<String>,
-    phone: Option<String>,
-    employer_name: Option<String>,
-    credit_code: Option<String>,
-    industry: Option<String>,
-    employment_form: String,
-    city: Option<String>,
-    consent_version: String,
-    consented_at: NaiveDateTime,
-    submitted_at: NaiveDateTime,
-    decided_at: Option<NaiveDateTime>,
-    decided_by: Option<String>,
-    reason_code: Option<String>,
-    reason: Option<String>,
-    missing: Option<String>,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
-    erased_at: Option<NaiveDateTime>,
-}
-
-fn employment_form(s: &str) -> Result<EmploymentForm, RepoError> {
-    s.parse().map_err(|_| corrupt("employment form", s))
-}
-
-fn sex(s: &str) -> Result<Sex, RepoError> {
-    Sex::parse(s).ok_or_else(|| corrupt("sex", s))
-}
-
-fn reject_reason(s: &str) -> Result<RejectReason, RepoError> {
-    RejectReason::parse(s).ok_or_else(|| corrupt("reason code", s))
-}
-
-impl AppRow {
-    fn into_domain(self, org_name: String) -> Result<Application, RepoError> {
-        Ok(Application {
-            id: ApplicationId::parse(&self.id)
-                .ok_or_else(|| corrupt("application id", &self.id))?,
-            account_id: account_id(&self.account_id)?,
-            org_id: org_id(&self.org_id)?,
-            org_path: OrgPath::from_stored(self.org_path),
-            org_name,
-            status: ApplicationStatus::parse(&self.status)
-                .ok_or_else(|| corrupt("application status", &self.status))?,
-            real_name: self.real_name,
-            id_number_masked: self.id_number_masked,
-            birth_date: self.birth_date,
-            sex: self.sex.as_deref().map(sex).transpose()?,
-            phone: self.phone,
-            employer_name: self.employer_name,
-            credit_code: self.credit_code,
-            industry: self.industry,
-            employment_form: employment_form(&self.employment_form)?,
-            city: self.city,
-            consent_version: self.consent_version,
-            consented_at: from_naive(self.consented_at),
-            submitted_at: from_naive(self.submitted_at),
-            decided_at: self.decided_at.map(from_naive),
-            decided_by: self.decided_by.as_deref().map(account_id).transpose()?,
-            reason_code: self.reason_code.as_deref().map(reject_reason).transpose()?,
-            reason: self.reason,
-            missing: self.missing,
-            created_at: from_naive(self.created_at),
-            updated_at: from_naive(self.updated_at),
-            erased_at: self.erased_at.map(from_naive),
-        })
-    }
-}
-
-/// A member row; loaded beside its organisation's name.
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = m)]
-struct MemberRow {
-    id: String,
-    account_id: String,
-    application_id: String,
-    member_number: String,
-    org_id: String,
-    org_path: String,
-    status: String,
-    real_name: Option<String>,
-    id_number_masked: Option<String>,
-    phone: Option<String>,
-    employment_form: String,
-    joined_on: NaiveDate,
-    ended_at: Option<NaiveDateTime>,
-    created_at: NaiveDateTime,
-}
-
-impl MemberRow {
-    fn into_domain(self, org_name: String) -> Result<Member, RepoError> {
-        Ok(Member {
-            id: MemberId::parse(&self.id).ok_or_else(|| corrupt("member id", &self.id))?,
-            account_id: account_id(&self.account_id)?,
-            application_id: ApplicationId::parse(&self.application_id)
-                .ok_or_else(|| corrupt("application id", &self.application_id))?,
-            member_number: self.member_number,
-            org_id: org_id(&self.org_id)?,
-            org_path: OrgPath::from_stored(self.org_path),
-            org_name,
-            status: MemberStatus::parse(&self.status)
-                .ok_or_else(|| corrupt("member status", &self.status))?,
-            real_name: self.real_name,
-            id_number_masked: self.id_number_masked,
-            phone: self.phone,
-            employment_form: employment_form(&self.employment_form)?,
-            joined_on: self.joined_on,
-            ended_at: self.ended_at.map(from_naive),
-            created_at: from_naive(self.created_at),
-        })
-    }
-}
-
-/// Members with `org_path` in `[$lower, $upper)` matching the [`MemberFilter`] `$filter`,
-/// with their organisation's name, by member number: a boxed query to limit or page.
-macro_rules! members_matching {
-    ($lower:expr, $upper:expr, $filter:expr) => {{
-        let mut q = m::table
-            .inner_join(o::table)
-            .select((MemberRow::as_select(), o::name))
-            .filter(m::org_path.ge($lower))
-            .filter(m::org_path.lt($upper))
-            .order(m::member_number.asc())
-            .into_boxed();
-        match $filter.active {
-            Some(true) => q = q.filter(m::status.eq(MemberStatus::Active.as_str())),
-            Some(false) => q = q.filter(m::status.eq(MemberStatus::Ended.as_str())),
-            None => {}
-        }
-        if let Some(text) = $filter.q.as_deref() {
-            let pattern = like_contains(text);
-            q = q.filter(
-                m::real_name
-                    .like(pattern.clone())
-                    .escape('\\')
-                    .or(m::phone.like(pattern.clone()).escape('\\'))
-                    .or(m::member_number.like(pattern).escape('\\')),
-            );
-        }
-        q
-    }};
-}
-
-fn load_application(c: &mut DbConnection, id: &str) -> Result<Application, TxError> {
-    let (row, org_name): (AppRow, String) = a::table
-        .inner_join(o::table)
-        .select((AppRow::as_select(), o::name))
-        .filter(a::id.eq(id))
-        .first(c)?;
-    row.into_domain(org_name).map_err(TxError::Repo)
-}
-
-fn load_member(c: &mut DbConnection, id: &str) -> Result<Member, TxError> {
-    let (row, org_name): (MemberRow, String) = m::table
-        .inner_join(o::table)
-        .select((MemberRow::as_select(), o::name))
-        .filter(m::id.eq(id))
-        .first(c)?;
-    row.into_domain(org_name).map_err(TxError::Repo)
-}
-
-/// The account id of the actor in `change`, for the history row.
-fn actor_of(change: &Change) -> (String, Option<String>) {
-    match &change.audit.actor {
-        Actor::Account { kind, id } => (kind.as_str().to_owned(), Some(id.to_string())),
-        Actor::System => ("system".to_owned(), None),
-    }
-}
-
-pub(super) fn record_event(
-    c: &mut DbConnection,
-    application_id: &str,
-    action: ApplicationAction,
-    decision: Option<&Decision>,
-    at: DateTime<Utc>,
-    change: &Change,
-) -> QueryResult<()> {
-    let (actor_kind, actor_id) = actor_of(change);
-    let (reason_code, reason, missing) = match decision {
-        Some(Decision::Reject {
-            reason_code,
-            reason,
-        }) => (Some(reason_code.as_str()), Some(reason.as_str()), None),
-        Some(Decision::Return { missing }) => (None, None, Some(missing.as_str())),
-        _ => (None, None, None),
-    };
-    diesel::insert_into(ev::table)
-        .values((
-            ev::id.eq(Uuid::now_v7().to_string()),
-            ev::application_id.eq(application_id),
-            ev::action.eq(action.as_str()),
-            ev::actor_kind.eq(actor_kind),
-            ev::actor_id.eq(actor_id),
-            ev::reason_code.eq(reason_code),
-            ev::reason.eq(reason),
-            ev::missing.eq(missing),
-            ev::at.eq(to_naive(at)),
-        ))
-        .execute(c)?;
-    Ok(())
-}
-
-/// Refuses a (re)submission when the person or the account already holds a membership in
-/// force, or the account has another open application.
-fn check_may_apply(
-    c: &mut DbConnection,
-    account: &str,
-    index: &str,
-    except: Option<&str>,
-) -> Result<(), TxError> {
-    let members: i64 = m::table
-        .filter(m::status.eq(MemberStatus::Active.as_str()))
-        .filter(m::id_number_index.eq(index).or(m::account_id.eq(account)))
-        .count()
-        .get_result(c)?;
-    if members > 0 {
-        return Err(TxError::refused(MembershipConflict::AlreadyMember));
-    }
-    let open = [
-        ApplicationStatus::Submitted.as_str(),
-        ApplicationStatus::Returned.as_str(),
-    ];
-    let mut q = a::table
-        .filter(a::status.eq_any(open))
-        .filter(a::id_number_index.eq(index).or(a::account_id.eq(account)))
-        .into_boxed();
-    if let Some(id) = except {
-        q = q.filter(a::id.ne(id));
-    }
-    let open_apps: i64 = q.count().get_result(c)?;
-    if open_apps > 0 {
-        return Err(TxError::refused(MembershipConflict::OpenApplication));
-    }
-    Ok(())
-}
+#[allow(unused_imports)]
+use rows::*;
+#[allow(unused_imports)]
+use writes::*;
+pub(super) use writes::{erase_applications, erase_members, record_event};
 
 #[async_trait]
 impl MembershipRepository for Database {
@@ -809,148 +569,4 @@ impl MembershipRepository for Database {
         })
         .await
     }
-}
-
-/// Sets every personal column of applications `ids` to NULL and marks them erased.
-pub(super) fn erase_applications(
-    c: &mut DbConnection,
-    ids: &[String],
-    now: NaiveDateTime,
-) -> QueryResult<usize> {
-    diesel::update(a::table.filter(a::id.eq_any(ids)))
-        .set((
-            a::real_name.eq(None::<String>),
-            a::id_number_kid.eq(None::<String>),
-            a::id_number_sealed.eq(None::<String>),
-            a::id_number_index.eq(None::<String>),
-            a::id_number_masked.eq(None::<String>),
-            a::birth_date.eq(None::<NaiveDate>),
-            a::sex.eq(None::<String>),
-            a::phone.eq(None::<String>),
-            a::employer_name.eq(None::<String>),
-            a::credit_code.eq(None::<String>),
-            a::industry.eq(None::<String>),
-            a::city.eq(None::<String>),
-            a::erased_at.eq(Some(now)),
-        ))
-        .execute(c)
-}
-
-/// Sets every personal column of members `ids` to NULL and marks them erased.
-pub(super) fn erase_members(
-    c: &mut DbConnection,
-    ids: &[String],
-    now: NaiveDateTime,
-) -> QueryResult<usize> {
-    diesel::update(m::table.filter(m::id.eq_any(ids)))
-        .set((
-            m::real_name.eq(None::<String>),
-            m::id_number_kid.eq(None::<String>),
-            m::id_number_sealed.eq(None::<String>),
-            m::id_number_index.eq(None::<String>),
-            m::id_number_masked.eq(None::<String>),
-            m::phone.eq(None::<String>),
-            m::erased_at.eq(Some(now)),
-        ))
-        .execute(c)
-}
-
-/// Writes the applicant's details (personal columns) of application `key`.
-fn write_details(c: &mut DbConnection, key: &str, d: &ApplicantDetails) -> QueryResult<()> {
-    diesel::update(a::table.find(key))
-        .set((
-            a::real_name.eq(Some(&d.real_name)),
-            a::id_number_kid.eq(Some(&d.id_number.kid)),
-            a::id_number_sealed.eq(Some(&d.id_number.sealed)),
-            a::id_number_index.eq(Some(&d.id_number.index)),
-            a::id_number_masked.eq(Some(&d.id_number.masked)),
-            a::birth_date.eq(Some(d.birth_date)),
-            a::sex.eq(Some(d.sex.as_str())),
-            a::phone.eq(Some(&d.phone)),
-            a::employer_name.eq(Some(&d.employer_name)),
-            a::credit_code.eq(d.credit_code.as_deref()),
-            a::industry.eq(Some(&d.industry)),
-            a::city.eq(Some(&d.city)),
-        ))
-        .execute(c)?;
-    Ok(())
-}
-
-/// Creates the member record of approved application `key`, with the organisation's next
-/// member number, and the "joined" history row.
-fn admit(
-    c: &mut DbConnection,
-    key: &str,
-    member_id: MemberId,
-    at: DateTime<Utc>,
-) -> Result<Member, TxError> {
-    type Personal = (
-        String,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        String,
-    );
-    let (account, org, path, name, kid, sealed, index, masked, phone, form): Personal = a::table
-        .find(key)
-        .select((
-            a::account_id,
-            a::org_id,
-            a::org_path,
-            a::real_name,
-            a::id_number_kid,
-            a::id_number_sealed,
-            a::id_number_index,
-            a::id_number_masked,
-            a::phone,
-            a::employment_form,
-        ))
-        .first(c)?;
-    diesel::update(o::table.find(&org))
-        .set(o::member_seq.eq(o::member_seq + 1))
-        .execute(c)?;
-    let (seq, code): (i64, Option<String>) = o::table
-        .find(&org)
-        .select((o::member_seq, o::code))
-        .first(c)?;
-    let code = code.ok_or_else(|| TxError::Repo(corrupt("organisation code", &org)))?;
-    let number = member_number(&code, seq);
-    let now = to_naive(at);
-    let member_key = member_id.to_string();
-    diesel::insert_into(m::table)
-        .values((
-            m::id.eq(&member_key),
-            m::account_id.eq(&account),
-            m::application_id.eq(key),
-            m::member_number.eq(&number),
-            m::org_id.eq(&org),
-            m::org_path.eq(&path),
-            m::status.eq(MemberStatus::Active.as_str()),
-            m::real_name.eq(name),
-            m::id_number_kid.eq(kid),
-            m::id_number_sealed.eq(sealed),
-            m::id_number_index.eq(index),
-            m::id_number_masked.eq(masked),
-            m::phone.eq(phone),
-            m::employment_form.eq(form),
-            m::joined_on.eq(china_date(at)),
-            m::created_at.eq(now),
-            m::updated_at.eq(now),
-        ))
-        .execute(c)?;
-    diesel::insert_into(h::table)
-        .values((
-            h::id.eq(Uuid::now_v7().to_string()),
-            h::member_id.eq(&member_key),
-            h::event.eq(HistoryEvent::Joined.as_str()),
-            h::org_id.eq(&org),
-            h::at.eq(now),
-        ))
-        .execute(c)?;
-    load_member(c, &member_key)
 }

@@ -14,46 +14,40 @@
 //! on every read), dated exceptions as JSON, enums by their `as_str` codes. A stored value that
 //! does not read back is reported as an unexpected error, never a panic.
 
-use std::collections::{HashMap, HashSet};
+mod catalogue;
+mod feed;
+mod reviews;
+mod visits;
 
-use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
-use yiwang_domain::audit::Change;
-use yiwang_domain::org::{OrgId, OrgPath};
-use yiwang_domain::repo::{Page, PageRequest, RepoError};
+use yiwang_domain::org::OrgPath;
+use yiwang_domain::repo::RepoError;
 use yiwang_domain::service_point::hours::{DatedException, OpeningHours, Schedule};
-use yiwang_domain::service_point::store::{
-    ImportOutcome, Moderation, Review, ReviewId, ServicePointConflict, ServicePointFilter,
-    ServicePointRepository, Visit, VisitCount,
-};
+use yiwang_domain::service_point::store::{Moderation, Review, ReviewId};
 use yiwang_domain::service_point::{
     Amenity, GeoPoint, QualityFlag, ServicePoint, ServicePointDraft, ServicePointId,
     ServicePointKind, ServicePointStatus,
 };
 
 use super::codec::{account_id, org_id};
-use super::page::{page_of, start_after, IdKey, TimeKey};
 use super::schema::{
     service_point_reviews as r, service_point_revision as rev, service_point_visits as v,
     service_points as sp,
 };
-use super::{
-    claim_writer, corrupt, execute_on, from_naive, like_contains, record_change, to_naive,
-    unexpected, Database, DbConnection, TxError,
-};
+use super::{corrupt, execute_on, from_naive, DbConnection, TxError};
 
 /// Rows per `INSERT` of an import. A row binds 23 values, so a chunk binds 11,500: below
 /// SQLite's limit of 32,766 and PostgreSQL's of 65,535.
-const IMPORT_CHUNK: usize = 500;
+pub(super) const IMPORT_CHUNK: usize = 500;
 
 /// Separator of the stored amenity codes.
-const AMENITY_SEPARATOR: char = ';';
+pub(super) const AMENITY_SEPARATOR: char = ';';
 
 /// A `service_points` row.
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = sp)]
-struct PointRow {
+pub(super) struct PointRow {
     id: String,
     org_id: String,
     org_path: String,
@@ -126,7 +120,7 @@ impl PointRow {
         })
     }
 
-    fn into_domain(self) -> Result<ServicePoint, RepoError> {
+    pub(super) fn into_domain(self) -> Result<ServicePoint, RepoError> {
         let draft = self.draft()?;
         let rating_count = u32::try_from(self.rating_count)
             .map_err(|_| corrupt("rating count", &self.rating_count.to_string()))?;
@@ -155,7 +149,7 @@ impl PointRow {
     treat_none_as_default_value = false,
     treat_none_as_null = true
 )]
-struct DraftColumns {
+pub(super) struct DraftColumns {
     external_id: Option<String>,
     name: String,
     kind: String,
@@ -204,7 +198,7 @@ impl DraftColumns {
 /// A new `service_points` row; the rating aggregate starts at its column defaults (none).
 #[derive(Insertable)]
 #[diesel(table_name = sp, treat_none_as_default_value = false)]
-struct NewPoint {
+pub(super) struct NewPoint {
     id: String,
     org_id: String,
     org_path: String,
@@ -218,7 +212,7 @@ struct NewPoint {
 /// A `service_point_visits` row.
 #[derive(Insertable)]
 #[diesel(table_name = v)]
-struct NewVisit {
+pub(super) struct NewVisit {
     service_point_id: String,
     account_id: String,
     visited_on: NaiveDate,
@@ -231,7 +225,7 @@ struct NewVisit {
 /// A `service_point_reviews` row.
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = r)]
-struct ReviewRow {
+pub(super) struct ReviewRow {
     id: String,
     service_point_id: String,
     account_id: String,
@@ -244,7 +238,7 @@ struct ReviewRow {
 }
 
 impl ReviewRow {
-    fn into_domain(self) -> Result<Review, RepoError> {
+    pub(super) fn into_domain(self) -> Result<Review, RepoError> {
         Ok(Review {
             id: ReviewId::parse(&self.id).ok_or_else(|| corrupt("review id", &self.id))?,
             service_point_id: ServicePointId::parse(&self.service_point_id)
@@ -264,7 +258,7 @@ impl ReviewRow {
 
 /// Takes the next change-counter value and returns it. The counter's row lock (SQLite: the
 /// write lock) is then held until commit, which makes counter order commit order.
-fn next_revision(c: &mut DbConnection) -> QueryResult<i64> {
+pub(super) fn next_revision(c: &mut DbConnection) -> QueryResult<i64> {
     diesel::update(rev::table.find(1))
         .set(rev::value.eq(rev::value + 1))
         .execute(c)?;
@@ -274,23 +268,23 @@ fn next_revision(c: &mut DbConnection) -> QueryResult<i64> {
 /// Takes the change counter's row lock without changing its value (a write that changes
 /// nothing; on SQLite it takes the write lock like [`claim_writer`]). Every later statement of
 /// the transaction sees the commits of all earlier catalogue writers.
-fn lock_counter(c: &mut DbConnection) -> QueryResult<()> {
+pub(super) fn lock_counter(c: &mut DbConnection) -> QueryResult<()> {
     diesel::update(rev::table.find(1))
         .set(rev::value.eq(rev::value))
         .execute(c)?;
     Ok(())
 }
 
-fn current_revision(c: &mut DbConnection) -> QueryResult<i64> {
+pub(super) fn current_revision(c: &mut DbConnection) -> QueryResult<i64> {
     rev::table.find(1).select(rev::value).first(c)
 }
 
-fn load_point(c: &mut DbConnection, id: &str) -> Result<ServicePoint, TxError> {
+pub(super) fn load_point(c: &mut DbConnection, id: &str) -> Result<ServicePoint, TxError> {
     let row: PointRow = sp::table.select(PointRow::as_select()).find(id).first(c)?;
     row.into_domain().map_err(TxError::Repo)
 }
 
-fn load_review(c: &mut DbConnection, id: &str) -> Result<Review, TxError> {
+pub(super) fn load_review(c: &mut DbConnection, id: &str) -> Result<Review, TxError> {
     let row: ReviewRow = r::table.select(ReviewRow::as_select()).find(id).first(c)?;
     row.into_domain().map_err(TxError::Repo)
 }
@@ -299,7 +293,7 @@ fn load_review(c: &mut DbConnection, id: &str) -> Result<Review, TxError> {
 /// point take turns and each recomputes the rating aggregate from the latest reviews; on
 /// SQLite it takes the write lock. Returns whether the point exists (and, with
 /// `live_only`, is not deleted).
-fn lock_point(c: &mut DbConnection, id: &str, live_only: bool) -> QueryResult<bool> {
+pub(super) fn lock_point(c: &mut DbConnection, id: &str, live_only: bool) -> QueryResult<bool> {
     let target = sp::table.filter(sp::id.eq(id));
     let unchanged = sp::rating_sum.eq(sp::rating_sum);
     let n = if live_only {
@@ -313,7 +307,7 @@ fn lock_point(c: &mut DbConnection, id: &str, live_only: bool) -> QueryResult<bo
 }
 
 /// Recomputes the rating aggregate of point `id` from its shown reviews.
-fn refresh_rating(c: &mut DbConnection, id: &str) -> QueryResult<()> {
+pub(super) fn refresh_rating(c: &mut DbConnection, id: &str) -> QueryResult<()> {
     let (sum, count): (Option<i64>, i64) = r::table
         .filter(r::service_point_id.eq(id))
         .filter(r::moderation.eq(Moderation::Shown.as_str()))
@@ -333,7 +327,7 @@ fn refresh_rating(c: &mut DbConnection, id: &str) -> QueryResult<()> {
 /// rows written (0 or 1). `ON CONFLICT DO NOTHING` is not part of the multi-backend DSL, so
 /// the statement is run on the concrete connection; both backends understand it, and unlike a
 /// caught unique violation it leaves a PostgreSQL transaction usable.
-fn insert_visit(c: &mut DbConnection, visit: &NewVisit) -> QueryResult<usize> {
+pub(super) fn insert_visit(c: &mut DbConnection, visit: &NewVisit) -> QueryResult<usize> {
     let query = diesel::insert_into(v::table)
         .values(visit)
         .on_conflict_do_nothing();
@@ -345,7 +339,7 @@ fn insert_visit(c: &mut DbConnection, visit: &NewVisit) -> QueryResult<usize> {
 /// time (`ON CONFLICT (id) DO UPDATE`); its creation time, organisation and ratings stay. Neither a multi-row `INSERT` nor `ON CONFLICT` is part of the multi-backend
 /// DSL, so the statement runs on the concrete connection; both backends understand it. Every
 /// column has a value (no `DEFAULT`), which SQLite's multi-row `INSERT` needs.
-fn upsert_points(c: &mut DbConnection, rows: &[NewPoint]) -> QueryResult<usize> {
+pub(super) fn upsert_points(c: &mut DbConnection, rows: &[NewPoint]) -> QueryResult<usize> {
     use diesel::upsert::excluded;
     let query = diesel::insert_into(sp::table)
         .values(rows)
@@ -381,553 +375,36 @@ fn upsert_points(c: &mut DbConnection, rows: &[NewPoint]) -> QueryResult<usize> 
     execute_on!(c, query)
 }
 
-#[async_trait]
-impl ServicePointRepository for Database {
-    async fn create(
-        &self,
-        id: ServicePointId,
-        org: (OrgId, &OrgPath),
-        draft: &ServicePointDraft,
-        now: DateTime<Utc>,
-        change: &Change,
-    ) -> Result<ServicePoint, RepoError> {
-        let columns = DraftColumns::from_draft(draft)?;
-        let (org_key, path, change) =
-            (org.0.to_string(), org.1.as_str().to_owned(), change.clone());
-        self.run(move |c| {
-            c.transaction(|c| {
-                // The first statement is a write (the counter), so no `claim_writer`.
-                let revision = next_revision(c)?;
-                let key = id.to_string();
-                diesel::insert_into(sp::table)
-                    .values(&NewPoint {
-                        id: key.clone(),
-                        org_id: org_key,
-                        org_path: path,
-                        draft: columns,
-                        revision,
-                        created_at: to_naive(now),
-                        updated_at: to_naive(now),
-                    })
-                    .execute(c)?;
-                record_change(c, &change)?;
-                load_point(c, &key)
-            })
-            .map_err(|e: TxError| e.unique_as(ServicePointConflict::ExternalIdTaken))
-        })
-        .await
-    }
-
-    async fn get(&self, id: ServicePointId) -> Result<ServicePoint, RepoError> {
-        self.run(move |c| {
-            let row: Option<PointRow> = sp::table
-                .select(PointRow::as_select())
-                .filter(sp::id.eq(id.to_string()))
-                .filter(sp::deleted_at.is_null())
-                .first(c)
-                .optional()
-                .map_err(unexpected)?;
-            row.ok_or(RepoError::NotFound)?.into_domain()
-        })
-        .await
-    }
-
-    async fn update(
-        &self,
-        id: ServicePointId,
-        draft: &ServicePointDraft,
-        now: DateTime<Utc>,
-        change: &Change,
-    ) -> Result<ServicePoint, RepoError> {
-        let columns = DraftColumns::from_draft(draft)?;
-        let change = change.clone();
-        self.run(move |c| {
-            c.transaction(|c| {
-                let revision = next_revision(c)?;
-                let key = id.to_string();
-                let n = diesel::update(
-                    sp::table
-                        .filter(sp::id.eq(&key))
-                        .filter(sp::deleted_at.is_null()),
-                )
-                .set((
-                    &columns,
-                    sp::revision.eq(revision),
-                    sp::updated_at.eq(to_naive(now)),
-                ))
-                .execute(c)?;
-                if n == 0 {
-                    // Rolls the counter back with everything else.
-                    return Err(TxError::Repo(RepoError::NotFound));
-                }
-                record_change(c, &change)?;
-                load_point(c, &key)
-            })
-            .map_err(|e: TxError| e.unique_as(ServicePointConflict::ExternalIdTaken))
-        })
-        .await
-    }
-
-    async fn delete(
-        &self,
-        id: ServicePointId,
-        now: DateTime<Utc>,
-        change: &Change,
-    ) -> Result<(), RepoError> {
-        let change = change.clone();
-        self.run(move |c| {
-            c.transaction(|c| {
-                let revision = next_revision(c)?;
-                let n = diesel::update(
-                    sp::table
-                        .filter(sp::id.eq(id.to_string()))
-                        .filter(sp::deleted_at.is_null()),
-                )
-                // The external id is released with the point, so a new point (or a later
-                // import) may use it; the audit row keeps it.
-                .set((
-                    sp::deleted_at.eq(Some(to_naive(now))),
-                    sp::external_id.eq(None::<String>),
-                    sp::revision.eq(revision),
-                    sp::updated_at.eq(to_naive(now)),
-                ))
-                .execute(c)?;
-                if n == 0 {
-                    return Err(TxError::Repo(RepoError::NotFound));
-                }
-                record_change(c, &change)?;
-                Ok(())
-            })
-            .map_err(|e: TxError| e.into_repo())
-        })
-        .await
-    }
-
-    async fn search(
-        &self,
-        filter: &ServicePointFilter,
-        page: &PageRequest,
-    ) -> Result<Page<ServicePoint>, RepoError> {
-        let (filter, request) = (filter.clone(), page.clone());
-        self.run(move |c| {
-            let mut q = sp::table
-                .select(PointRow::as_select())
-                .filter(sp::deleted_at.is_null())
-                .order(sp::id.asc())
-                .limit(i64::from(request.limit))
-                .into_boxed();
-            if let Some(scope) = &filter.scope {
-                let (lower, upper) = scope.subtree_range();
-                q = q
-                    .filter(sp::org_path.ge(lower))
-                    .filter(sp::org_path.lt(upper));
-            }
-            if let Some(bbox) = filter.bbox {
-                q = q
-                    .filter(sp::lat.between(bbox.south_west.lat, bbox.north_east.lat))
-                    .filter(sp::lng.between(bbox.south_west.lng, bbox.north_east.lng));
-            }
-            if let Some(kind) = filter.kind {
-                q = q.filter(sp::kind.eq(kind.as_str()));
-            }
-            if let Some(text) = filter.q.as_deref() {
-                let pattern = like_contains(text);
-                q = q.filter(
-                    sp::name
-                        .like(pattern.clone())
-                        .escape('\\')
-                        .or(sp::address.like(pattern).escape('\\')),
-                );
-            }
-            match filter.status {
-                Some(status) => q = q.filter(sp::status.eq(status.as_str())),
-                None if !filter.include_closed => {
-                    q = q.filter(sp::status.ne(ServicePointStatus::Closed.as_str()));
-                }
-                None => {}
-            }
-            match filter.flagged {
-                Some(true) => q = q.filter(sp::quality_flag.is_not_null()),
-                Some(false) => q = q.filter(sp::quality_flag.is_null()),
-                None => {}
-            }
-            if let Some(IdKey(after)) = start_after::<IdKey>(&request)? {
-                q = q.filter(sp::id.gt(after));
-            }
-            let rows: Vec<PointRow> = q.load(c).map_err(unexpected)?;
-            let rows = rows
-                .into_iter()
-                .map(PointRow::into_domain)
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(page_of(rows, &request, |r| IdKey(r.id.to_string())))
-        })
-        .await
-    }
-
-    async fn import(
-        &self,
-        org: (OrgId, &OrgPath),
-        drafts: &[ServicePointDraft],
-        now: DateTime<Utc>,
-        change: &Change,
-    ) -> Result<ImportOutcome, RepoError> {
-        // A file that names one external id twice would update one point twice, or trip the
-        // unique index halfway; the importer reports it per row, this refuses it outright.
-        let mut seen = HashSet::new();
-        if drafts
-            .iter()
-            .filter_map(|d| d.external_id.as_deref())
-            .any(|e| !seen.insert(e))
-        {
-            return Err(ServicePointConflict::ExternalIdTaken.into());
-        }
-        let drafts = drafts.to_vec();
-        let (org_key, path, change) =
-            (org.0.to_string(), org.1.as_str().to_owned(), change.clone());
-        self.run(move |c| {
-            c.transaction(|c| {
-                // Read, then write: hold the counter lock from the first statement, so the
-                // points read below are the latest and no other import interleaves.
-                lock_counter(c)?;
-                let existing: Vec<PointRow> = sp::table
-                    .select(PointRow::as_select())
-                    .filter(sp::org_id.eq(&org_key))
-                    .filter(sp::external_id.is_not_null())
-                    .filter(sp::deleted_at.is_null())
-                    .load(c)?;
-                let mut by_external: HashMap<String, PointRow> = existing
-                    .into_iter()
-                    .filter_map(|row| Some((row.external_id.clone()?, row)))
-                    .collect();
-                let mut outcome = ImportOutcome::default();
-                // What to write: the draft, under the id of the point it replaces, if any.
-                let mut writes: Vec<(Option<String>, &ServicePointDraft)> = Vec::new();
-                for draft in &drafts {
-                    let found = draft
-                        .external_id
-                        .as_ref()
-                        .and_then(|e| by_external.remove(e));
-                    match found {
-                        Some(row) => {
-                            let same = row.draft().map_err(TxError::Repo)? == *draft;
-                            if same {
-                                outcome.unchanged += 1;
-                            } else {
-                                outcome.updated += 1;
-                                writes.push((Some(row.id), draft));
-                            }
-                        }
-                        None => {
-                            outcome.created += 1;
-                            writes.push((None, draft));
-                        }
-                    }
-                }
-                if !writes.is_empty() {
-                    let revision = next_revision(c)?;
-                    let at = to_naive(now);
-                    for chunk in writes.chunks(IMPORT_CHUNK) {
-                        let rows = chunk
-                            .iter()
-                            .map(|(id, draft)| {
-                                Ok(NewPoint {
-                                    id: id
-                                        .clone()
-                                        .unwrap_or_else(|| ServicePointId::new().to_string()),
-                                    org_id: org_key.clone(),
-                                    org_path: path.clone(),
-                                    draft: DraftColumns::from_draft(draft)?,
-                                    revision,
-                                    created_at: at,
-                                    updated_at: at,
-                                })
-                            })
-                            .collect::<Result<Vec<_>, RepoError>>()
-                            .map_err(TxError::Repo)?;
-                        upsert_points(c, &rows)?;
-                    }
-                }
-                record_change(c, &change)?;
-                Ok(outcome)
-            })
-            .map_err(|e: TxError| e.unique_as(ServicePointConflict::ExternalIdTaken))
-        })
-        .await
-    }
-
-    /// Pages hold whole revisions. An import writes many rows under one revision; were a page
-    /// to end inside it, a caller resuming from "revision > last seen" would skip the rest.
-    /// So one row more than `limit` is read: when there is more, the rows of the revision
-    /// that row belongs to are left for the next page, and the value returned is the one
-    /// before that revision (every revision up to it is complete). When that would leave the
-    /// page empty — a single revision larger than `limit` — that revision is returned whole,
-    /// however many rows it has. When everything fits, the counter's value is returned.
-    ///
-    /// The counter is read first, then only rows at or below it: all of those are committed
-    /// (counter order is commit order). On PostgreSQL the transaction is `REPEATABLE READ`,
-    /// so every statement sees one snapshot; a SQLite read transaction does by itself.
-    async fn changes_since(
-        &self,
-        revision: i64,
-        after_id: Option<ServicePointId>,
-        limit: u32,
-    ) -> Result<Vec<ServicePoint>, RepoError> {
-        let after_id = after_id.map(|id| id.to_string());
-        let limit = i64::from(limit);
-        self.run(move |c| {
-            // Two range reads on the (revision, id) index: the rest of revision `revision`,
-            // then the revisions after it. One query with an OR of the two made SQLite sort
-            // the whole revision for every page: 64 s to load a million points imported at
-            // once.
-            let mut rows: Vec<PointRow> = match after_id {
-                None => Vec::new(),
-                Some(id) => sp::table
-                    .select(PointRow::as_select())
-                    .filter(sp::revision.eq(revision))
-                    .filter(sp::id.gt(id))
-                    .order(sp::id.asc())
-                    .limit(limit)
-                    .load(c)
-                    .map_err(unexpected)?,
-            };
-            let missing = limit - i64::try_from(rows.len()).unwrap_or(limit);
-            if missing > 0 {
-                let later: Vec<PointRow> = sp::table
-                    .select(PointRow::as_select())
-                    .filter(sp::revision.gt(revision))
-                    .order((sp::revision.asc(), sp::id.asc()))
-                    .limit(missing)
-                    .load(c)
-                    .map_err(unexpected)?;
-                rows.extend(later);
-            }
-            rows.into_iter().map(PointRow::into_domain).collect()
-        })
-        .await
-    }
-
-    async fn revision(&self) -> Result<i64, RepoError> {
-        self.run(|c| current_revision(c).map_err(unexpected)).await
-    }
-
-    async fn record_visit(&self, visit: &Visit) -> Result<bool, RepoError> {
-        let row = NewVisit {
-            service_point_id: visit.service_point_id.to_string(),
-            account_id: visit.account_id.to_string(),
-            visited_on: visit.visited_on,
-            visited_at: to_naive(visit.visited_at),
-            lat: visit.from.lat,
-            lng: visit.from.lng,
-            distance_m: visit.distance_m,
-        };
-        self.run(move |c| match insert_visit(c, &row) {
-            Ok(n) => Ok(n > 0),
-            // No such point or worker.
-            Err(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::ForeignKeyViolation,
-                _,
-            )) => Err(RepoError::NotFound),
-            Err(e) => Err(unexpected(e)),
-        })
-        .await
-    }
-
-    async fn visit_counts(
-        &self,
-        scope: &OrgPath,
-        point: Option<ServicePointId>,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<Vec<VisitCount>, RepoError> {
-        let (lower, upper) = scope.subtree_range();
-        self.run(move |c| {
-            let mut q = v::table
-                .inner_join(sp::table)
-                .filter(sp::org_path.ge(lower))
-                .filter(sp::org_path.lt(upper))
-                .filter(v::visited_on.between(from, to))
-                .group_by((v::visited_on, v::service_point_id))
-                // One name per point: `min` only satisfies the grouping rules.
-                .select((
-                    v::visited_on,
-                    v::service_point_id,
-                    diesel::dsl::min(sp::name),
-                    diesel::dsl::count_star(),
-                ))
-                .order((v::visited_on.asc(), v::service_point_id.asc()))
-                .into_boxed();
-            if let Some(point) = point {
-                q = q.filter(v::service_point_id.eq(point.to_string()));
-            }
-            let rows: Vec<(NaiveDate, String, Option<String>, i64)> =
-                q.load(c).map_err(unexpected)?;
-            rows.into_iter()
-                .map(|(date, id, name, visits)| {
-                    Ok(VisitCount {
-                        service_point_id: ServicePointId::parse(&id)
-                            .ok_or_else(|| corrupt("service point id", &id))?,
-                        name: name.unwrap_or_default(),
-                        date,
-                        visits: u32::try_from(visits).unwrap_or(u32::MAX),
-                    })
-                })
-                .collect()
-        })
-        .await
-    }
-
-    async fn save_review(&self, review: &Review, change: &Change) -> Result<Review, RepoError> {
-        let (review, change) = (review.clone(), change.clone());
-        self.run(move |c| {
-            c.transaction(|c| {
-                let point = review.service_point_id.to_string();
-                // A write first: no `claim_writer` needed.
-                if !lock_point(c, &point, true)? {
-                    return Err(TxError::Repo(RepoError::NotFound));
-                }
-                let account = review.account_id.to_string();
-                let rating = i16::from(review.rating);
-                let at = to_naive(review.updated_at);
-                let earlier: Option<String> = r::table
-                    .filter(r::service_point_id.eq(&point))
-                    .filter(r::account_id.eq(&account))
-                    .select(r::id)
-                    .first(c)
-                    .optional()?;
-                let key = match earlier {
-                    Some(key) => {
-                        diesel::update(r::table.find(&key))
-                            .set((
-                                r::rating.eq(rating),
-                                r::comment.eq(&review.comment),
-                                r::moderation.eq(review.moderation.as_str()),
-                                r::trace_id.eq(&review.trace_id),
-                                r::updated_at.eq(at),
-                            ))
-                            .execute(c)?;
-                        key
-                    }
-                    None => {
-                        let key = review.id.to_string();
-                        diesel::insert_into(r::table)
-                            .values((
-                                r::id.eq(&key),
-                                r::service_point_id.eq(&point),
-                                r::account_id.eq(&account),
-                                r::rating.eq(rating),
-                                r::comment.eq(&review.comment),
-                                r::moderation.eq(review.moderation.as_str()),
-                                r::trace_id.eq(&review.trace_id),
-                                r::created_at.eq(to_naive(review.created_at)),
-                                r::updated_at.eq(at),
-                            ))
-                            .execute(c)?;
-                        key
-                    }
-                };
-                refresh_rating(c, &point)?;
-                record_change(c, &change)?;
-                load_review(c, &key)
-            })
-            .map_err(|e: TxError| e.into_repo())
-        })
-        .await
-    }
-
-    async fn reviews(
-        &self,
-        point: ServicePointId,
-        moderation: Option<Moderation>,
-        page: &PageRequest,
-    ) -> Result<Page<Review>, RepoError> {
-        let request = page.clone();
-        self.run(move |c| {
-            let mut q = r::table
-                .select(ReviewRow::as_select())
-                .filter(r::service_point_id.eq(point.to_string()))
-                .order((r::updated_at.desc(), r::id.desc()))
-                .limit(i64::from(request.limit))
-                .into_boxed();
-            if let Some(moderation) = moderation {
-                q = q.filter(r::moderation.eq(moderation.as_str()));
-            }
-            if let Some(TimeKey { at, id }) = start_after::<TimeKey>(&request)? {
-                // Newest first: the page goes on with older rows, or the same instant's
-                // smaller ids. The redundant `<=` lets the index seek.
-                q = q.filter(r::updated_at.le(at)).filter(
-                    r::updated_at
-                        .lt(at)
-                        .or(r::updated_at.eq(at).and(r::id.lt(id))),
-                );
-            }
-            let rows: Vec<ReviewRow> = q.load(c).map_err(unexpected)?;
-            let rows = rows
-                .into_iter()
-                .map(ReviewRow::into_domain)
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(page_of(rows, &request, |r| {
-                TimeKey::new(r.updated_at, r.id)
-            }))
-        })
-        .await
-    }
-
-    async fn review(&self, id: ReviewId) -> Result<Review, RepoError> {
-        self.run(move |c| load_review(c, &id.to_string()).map_err(|e| e.into_repo()))
-            .await
-    }
-
-    async fn moderate_review(
-        &self,
-        id: ReviewId,
-        moderation: Moderation,
-        now: DateTime<Utc>,
-        change: &Change,
-    ) -> Result<Review, RepoError> {
-        let change = change.clone();
-        self.run(move |c| {
-            c.transaction(|c| {
-                claim_writer(c)?;
-                let key = id.to_string();
-                let point = load_review(c, &key)?.service_point_id.to_string();
-                lock_point(c, &point, false)?;
-                let n = diesel::update(
-                    r::table
-                        .filter(r::id.eq(&key))
-                        .filter(r::moderation.eq(Moderation::Held.as_str())),
-                )
-                .set((
-                    r::moderation.eq(moderation.as_str()),
-                    r::updated_at.eq(to_naive(now)),
-                ))
-                .execute(c)?;
-                if n == 0 {
-                    return Err(TxError::refused(ServicePointConflict::ReviewNotHeld));
-                }
-                refresh_rating(c, &point)?;
-                record_change(c, &change)?;
-                load_review(c, &key)
-            })
-            .map_err(|e: TxError| e.into_repo())
-        })
-        .await
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use std::collections::HashSet;
 
+    use chrono::{DateTime, NaiveDate, Utc};
+    use diesel::prelude::*;
+    use yiwang_domain::audit::Change;
+    use yiwang_domain::org::{OrgId, OrgPath};
+    use yiwang_domain::repo::{PageRequest, RepoError};
+    use yiwang_domain::service_point::hours::{DatedException, Schedule};
+    use yiwang_domain::service_point::store::{
+        ImportOutcome, Moderation, Review, ReviewId, ServicePointConflict, ServicePointFilter,
+        ServicePointRepository, Visit, VisitCount,
+    };
+    use yiwang_domain::service_point::{
+        Amenity, GeoPoint, QualityFlag, ServicePoint, ServicePointDraft, ServicePointId,
+        ServicePointKind, ServicePointStatus,
+    };
+
+    use crate::db::{unexpected, Database};
+
     use chrono::{Duration, TimeZone};
     use yiwang_domain::account::AccountId;
-    use yiwang_domain::audit::{Actor, AuditEntry, Change};
+    use yiwang_domain::audit::{Actor, AuditEntry};
     use yiwang_domain::org::{OrgKind, OrgName, Organisation};
     use yiwang_domain::repo::{OrgRepository, WorkerRepository};
     use yiwang_domain::service_point::hours::Interval;
     use yiwang_domain::service_point::store::BoundingBox;
 
-    use super::*;
     use crate::db::test_env::{backends, Env};
 
     fn at(minutes: i64) -> DateTime<Utc> {
