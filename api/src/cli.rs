@@ -109,32 +109,8 @@ enum AdminCommand {
 /// Runs the command line; the error text is printed by `main`.
 pub async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Openapi { output } => {
-            let yaml = openapi::yaml()?;
-            match output {
-                Some(path) => std::fs::write(&path, yaml)
-                    .map_err(|e| format!("cannot write {}: {e}", path.display())),
-                None => {
-                    print!("{yaml}");
-                    Ok(())
-                }
-            }
-        }
-        Command::Serve => {
-            let settings = Settings::load()?;
-            telemetry::init(settings.log_format);
-            let app = Application::build(settings.clone()).await?;
-            println!(
-                "yiwang listening on http://{} ({})",
-                settings
-                    .listen
-                    .rsplit_once(':')
-                    .map(|(h, _)| format!("{h}:{}", app.port()))
-                    .unwrap_or_else(|| settings.listen.clone()),
-                app.description()
-            );
-            app.run_until_stopped().await.map_err(|e| e.to_string())
-        }
+        Command::Openapi { output } => write_openapi(output),
+        Command::Serve => serve().await,
         Command::Demo => {
             let settings = Settings::load()?;
             telemetry::init(settings.log_format);
@@ -207,6 +183,37 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             .await
         }
     }
+}
+
+/// `yiwang openapi`: the document to `output`, or to standard output.
+fn write_openapi(output: Option<PathBuf>) -> Result<(), String> {
+    let yaml = openapi::yaml()?;
+    match output {
+        Some(path) => {
+            std::fs::write(&path, yaml).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        }
+        None => {
+            print!("{yaml}");
+            Ok(())
+        }
+    }
+}
+
+/// `yiwang serve`: builds the application, prints the start-up line and serves until stopped.
+async fn serve() -> Result<(), String> {
+    let settings = Settings::load()?;
+    telemetry::init(settings.log_format);
+    let app = Application::build(settings.clone()).await?;
+    println!(
+        "yiwang listening on http://{} ({})",
+        settings
+            .listen
+            .rsplit_once(':')
+            .map(|(h, _)| format!("{h}:{}", app.port()))
+            .unwrap_or_else(|| settings.listen.clone()),
+        app.description()
+    );
+    app.run_until_stopped().await.map_err(|e| e.to_string())
 }
 
 /// `yiwang import service-points`: reads `file`, imports it into `org` (id or name; default

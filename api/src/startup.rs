@@ -8,12 +8,12 @@ use std::sync::Arc;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
-use actix_web_prom::PrometheusMetricsBuilder;
+use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
 use secrecy::{ExposeSecret, SecretString};
 use utoipa_actix_web::AppExt;
 use yiwang_domain::calendar::WorkingCalendar;
 use yiwang_domain::documents::DocumentStore as _;
-use yiwang_domain::service_point::store::{NearbyIndex, ServicePointRepository};
+use yiwang_domain::service_point::store::{ChangeFeed, NearbyIndex, ServicePointRepository};
 use yiwang_domain::session::SessionStore;
 use yiwang_infra::db::{Backend, Database};
 use yiwang_infra::documents::SealedDocuments;
@@ -105,39 +105,7 @@ impl Application {
         let sessions = open_sessions(&settings).await?;
         let live = Arc::new(open_live(&settings).await?);
 
-        let (wechat_config, emulator) = match &settings.wechat_appid {
-            Some(appid) if appid.trim().is_empty() => {
-                return Err("YIWANG_WECHAT_APPID 已设置但为空：请填写小程序 AppID，或删除该变量以使用开发用的微信模拟器 (YIWANG_WECHAT_APPID is set but empty)".into());
-            }
-            Some(appid) => {
-                let secret = settings.wechat_secret.clone().ok_or(
-                    "YIWANG_WECHAT_APPID 已配置但缺少 YIWANG_WECHAT_SECRET (the AppSecret is required with an AppID)",
-                )?;
-                let config = WeChatConfig {
-                    base_url: settings.wechat_base_url.trim_end_matches('/').to_owned(),
-                    appid: appid.clone(),
-                    secret,
-                    mode: "configured",
-                };
-                (config, None)
-            }
-            None => {
-                let emulator = Emulator::start(EmulatorConfig::default())
-                    .await
-                    .map_err(|e| format!("cannot start the WeChat emulator: {e}"))?;
-                tracing::warn!(
-                    base_url = %emulator.base_url(),
-                    "no YIWANG_WECHAT_APPID configured: WeChat is EMULATED (development only)"
-                );
-                let config = WeChatConfig {
-                    base_url: emulator.base_url(),
-                    appid: emulator.appid().to_owned(),
-                    secret: SecretString::from(emulator.secret().to_owned()),
-                    mode: "emulated",
-                };
-                (config, Some(emulator))
-            }
-        };
+        let (wechat_config, emulator) = wechat_config(&settings).await?;
         let wechat_mode = wechat_config.mode;
         let wechat = Arc::new(WeChatClient::new(wechat_config, Arc::clone(&sessions))?);
 
@@ -173,26 +141,7 @@ impl Application {
             documents.backend()
         );
         let catalogue: Arc<dyn ServicePointRepository> = db.clone();
-        let nearby = Arc::new(ServicePointIndex::new(Arc::clone(&catalogue)));
-        nearby
-            .sync()
-            .await
-            .map_err(|e| format!("cannot load the service points: {e}"))?;
-        spawn_follower(
-            Arc::clone(&nearby),
-            std::time::Duration::from_millis(settings.service_point_sync_ms.max(10)),
-        );
-        let lookup_limiter = Arc::new(LookupLimiter::new(settings.lookup_rate_per_minute));
-        {
-            let limiter = Arc::clone(&lookup_limiter);
-            tokio::spawn(async move {
-                let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
-                loop {
-                    every.tick().await;
-                    limiter.forget_idle();
-                }
-            });
-        }
+        let (nearby, lookup_limiter) = lookups(&settings, db.clone()).await?;
         let state = web::Data::new(AppState {
             service_points: catalogue,
             nearby,
@@ -235,34 +184,7 @@ impl Application {
             .build()
             .map_err(|e| format!("cannot set up metrics: {e}"))?;
 
-        let listener = TcpListener::bind(&settings.listen)
-            .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
-        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-        let workers = settings.http_workers.unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
-        });
-        let server = HttpServer::new(move || {
-            App::new()
-                .wrap(metrics.clone())
-                .wrap(RequestContextMiddleware)
-                .app_data(state.clone())
-                .app_data(routes::json_config())
-                .app_data(routes::query_config())
-                .app_data(web::PayloadConfig::new(
-                    yiwang_infra::spreadsheet::MAX_FILE_BYTES + 1,
-                ))
-                .into_utoipa_app()
-                .configure(routes::configure)
-                .into_app()
-                .default_service(web::to(routes::no_route))
-        })
-        .listen(listener)
-        .map_err(|e| e.to_string())?
-        .workers(workers.max(1))
-        .shutdown_timeout(10)
-        .run();
+        let (port, server) = serve(&settings, state, metrics)?;
         Ok(Application {
             port,
             server,
@@ -294,4 +216,110 @@ impl Application {
         }
         result
     }
+}
+
+/// The WeChat the server talks to: the configured mini-program, or the in-process emulator
+/// (development only) when no AppID is set; an AppID without its secret stops the start.
+async fn wechat_config(settings: &Settings) -> Result<(WeChatConfig, Option<Emulator>), String> {
+    let chosen = match &settings.wechat_appid {
+        Some(appid) if appid.trim().is_empty() => {
+            return Err("YIWANG_WECHAT_APPID 已设置但为空：请填写小程序 AppID，或删除该变量以使用开发用的微信模拟器 (YIWANG_WECHAT_APPID is set but empty)".into());
+        }
+        Some(appid) => {
+            let secret = settings.wechat_secret.clone().ok_or(
+                "YIWANG_WECHAT_APPID 已配置但缺少 YIWANG_WECHAT_SECRET (the AppSecret is required with an AppID)",
+            )?;
+            let config = WeChatConfig {
+                base_url: settings.wechat_base_url.trim_end_matches('/').to_owned(),
+                appid: appid.clone(),
+                secret,
+                mode: "configured",
+            };
+            (config, None)
+        }
+        None => {
+            let emulator = Emulator::start(EmulatorConfig::default())
+                .await
+                .map_err(|e| format!("cannot start the WeChat emulator: {e}"))?;
+            tracing::warn!(
+                base_url = %emulator.base_url(),
+                "no YIWANG_WECHAT_APPID configured: WeChat is EMULATED (development only)"
+            );
+            let config = WeChatConfig {
+                base_url: emulator.base_url(),
+                appid: emulator.appid().to_owned(),
+                secret: SecretString::from(emulator.secret().to_owned()),
+                mode: "emulated",
+            };
+            (config, Some(emulator))
+        }
+    };
+    Ok(chosen)
+}
+
+/// The nearest-point index, loaded and followed by a background task, and the public lookup
+/// limiter with its idle sweep.
+async fn lookups(
+    settings: &Settings,
+    feed: Arc<dyn ChangeFeed>,
+) -> Result<(Arc<ServicePointIndex>, Arc<LookupLimiter>), String> {
+    let nearby = Arc::new(ServicePointIndex::new(feed));
+    nearby
+        .sync()
+        .await
+        .map_err(|e| format!("cannot load the service points: {e}"))?;
+    spawn_follower(
+        Arc::clone(&nearby),
+        std::time::Duration::from_millis(settings.service_point_sync_ms.max(10)),
+    );
+    let lookup_limiter = Arc::new(LookupLimiter::new(settings.lookup_rate_per_minute));
+    {
+        let limiter = Arc::clone(&lookup_limiter);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                limiter.forget_idle();
+            }
+        });
+    }
+    Ok((nearby, lookup_limiter))
+}
+
+/// Binds the listener and starts the HTTP server on `state` (not yet awaited): the one route
+/// registration, the request context, the body limits and the metrics.
+fn serve(
+    settings: &Settings,
+    state: web::Data<AppState>,
+    metrics: PrometheusMetrics,
+) -> Result<(u16, Server), String> {
+    let listener = TcpListener::bind(&settings.listen)
+        .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let workers = settings.http_workers.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    });
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(metrics.clone())
+            .wrap(RequestContextMiddleware)
+            .app_data(state.clone())
+            .app_data(routes::json_config())
+            .app_data(routes::query_config())
+            .app_data(web::PayloadConfig::new(
+                yiwang_infra::spreadsheet::MAX_FILE_BYTES + 1,
+            ))
+            .into_utoipa_app()
+            .configure(routes::configure)
+            .into_app()
+            .default_service(web::to(routes::no_route))
+    })
+    .listen(listener)
+    .map_err(|e| e.to_string())?
+    .workers(workers.max(1))
+    .shutdown_timeout(10)
+    .run();
+    Ok((port, server))
 }

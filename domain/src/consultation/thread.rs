@@ -422,27 +422,7 @@ pub fn decide(
             c.status = S::Closed;
             note = Some("咨询内容未通过审核，已关闭".to_owned());
         }
-        (Command::Accept, Actor::Lawyer(lawyer)) => {
-            if from != S::Waiting {
-                return Err(ConsultationRefusal::AlreadyTaken.into());
-            }
-            if !lawyer.practises(&c.category) {
-                return Err(ConsultationRefusal::NotYourSpecialty.into());
-            }
-            if !lawyer.on_duty {
-                return Err(ConsultationRefusal::OffDuty.into());
-            }
-            let reserved = c
-                .chosen_lawyer
-                .is_some_and(|chosen| chosen != lawyer.account_id)
-                && c.reserved_until.is_some_and(|until| now < until);
-            if reserved {
-                return Err(ConsultationRefusal::Reserved.into());
-            }
-            c.lawyer = Some(lawyer.account_id);
-            c.status = S::Open;
-            note = Some(format!("{} 律师已接单", lawyer.details.name));
-        }
+        (Command::Accept, Actor::Lawyer(lawyer)) => note = Some(accept(&mut c, from, lawyer, now)?),
         (Command::Assign(lawyer), Actor::Official(_)) => {
             if !matches!(from, S::Waiting | S::Open | S::Pending) {
                 return Err(ConsultationRefusal::NotAssignable.into());
@@ -460,39 +440,10 @@ pub fn decide(
             if *asks_worker {
                 return Err(ConsultationRefusal::OnlyLawyersAsk.into());
             }
-            match from {
-                S::Held | S::Waiting | S::Open => {}
-                S::Pending => {
-                    let left = TimeDelta::seconds(c.resolution_left_seconds.unwrap_or(0));
-                    c.resolution_due = Some(sla.add(now, left));
-                    c.resolution_left_seconds = None;
-                    c.status = S::Open;
-                }
-                S::Resolved => {
-                    let full = TimeDelta::minutes(i64::from(ctx.category.rules.resolution_minutes));
-                    c.resolution_due = Some(sla.add(now, full));
-                    c.status = S::Open;
-                    note = Some("职工追问，咨询重新打开".to_owned());
-                }
-                S::Closed => return Err(ConsultationRefusal::Closed.into()),
-            }
+            note = worker_writes(&mut c, from, &sla, ctx)?;
         }
         (Command::Write { asks_worker }, Actor::Lawyer(_)) => {
-            if !matches!(from, S::Open | S::Pending) {
-                return Err(ConsultationRefusal::NotOpen.into());
-            }
-            c.first_response_at.get_or_insert(now);
-            if *asks_worker && from == S::Open {
-                let due = c.resolution_due.unwrap_or(now);
-                let left = if due >= now {
-                    sla.between(now, due)
-                } else {
-                    -sla.between(due, now)
-                };
-                c.resolution_left_seconds = Some(left.num_seconds());
-                c.resolution_due = None;
-                c.status = S::Pending;
-            }
+            lawyer_writes(&mut c, from, *asks_worker, &sla, now)?;
         }
         (Command::Resolve, Actor::Lawyer(_) | Actor::Official(_)) => {
             if !matches!(from, S::Open | S::Pending) {
@@ -521,6 +472,93 @@ pub fn decide(
         from,
         note,
     })
+}
+
+/// A lawyer takes a waiting consultation: one of their specialties, on duty, and not while a
+/// lawyer the worker picked has it first. The thread's note.
+fn accept(
+    c: &mut Consultation,
+    from: ConsultationStatus,
+    lawyer: &Lawyer,
+    now: DateTime<Utc>,
+) -> Result<String, Refusal> {
+    if from != ConsultationStatus::Waiting {
+        return Err(ConsultationRefusal::AlreadyTaken.into());
+    }
+    if !lawyer.practises(&c.category) {
+        return Err(ConsultationRefusal::NotYourSpecialty.into());
+    }
+    if !lawyer.on_duty {
+        return Err(ConsultationRefusal::OffDuty.into());
+    }
+    let reserved = c
+        .chosen_lawyer
+        .is_some_and(|chosen| chosen != lawyer.account_id)
+        && c.reserved_until.is_some_and(|until| now < until);
+    if reserved {
+        return Err(ConsultationRefusal::Reserved.into());
+    }
+    c.lawyer = Some(lawyer.account_id);
+    c.status = ConsultationStatus::Open;
+    Ok(format!("{} 律师已接单", lawyer.details.name))
+}
+
+/// The worker writes: an answer to the lawyer's question restarts the resolution clock with
+/// the time it had left; a follow-up after the resolution reopens the consultation with the
+/// category's full time (and says so in the thread); a closed one takes no more.
+fn worker_writes(
+    c: &mut Consultation,
+    from: ConsultationStatus,
+    sla: &Sla<'_>,
+    ctx: &Context<'_>,
+) -> Result<Option<String>, Refusal> {
+    use ConsultationStatus as S;
+    let now = ctx.at;
+    match from {
+        S::Held | S::Waiting | S::Open => Ok(None),
+        S::Pending => {
+            let left = TimeDelta::seconds(c.resolution_left_seconds.unwrap_or(0));
+            c.resolution_due = Some(sla.add(now, left));
+            c.resolution_left_seconds = None;
+            c.status = S::Open;
+            Ok(None)
+        }
+        S::Resolved => {
+            let full = TimeDelta::minutes(i64::from(ctx.category.rules.resolution_minutes));
+            c.resolution_due = Some(sla.add(now, full));
+            c.status = S::Open;
+            Ok(Some("职工追问，咨询重新打开".to_owned()))
+        }
+        S::Closed => Err(ConsultationRefusal::Closed.into()),
+    }
+}
+
+/// The lawyer writes in an open consultation: the first response is stamped; asking the
+/// worker for more stops the resolution clock, keeping the time left (negative when overdue).
+fn lawyer_writes(
+    c: &mut Consultation,
+    from: ConsultationStatus,
+    asks_worker: bool,
+    sla: &Sla<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), Refusal> {
+    use ConsultationStatus as S;
+    if !matches!(from, S::Open | S::Pending) {
+        return Err(ConsultationRefusal::NotOpen.into());
+    }
+    c.first_response_at.get_or_insert(now);
+    if asks_worker && from == S::Open {
+        let due = c.resolution_due.unwrap_or(now);
+        let left = if due >= now {
+            sla.between(now, due)
+        } else {
+            -sla.between(due, now)
+        };
+        c.resolution_left_seconds = Some(left.num_seconds());
+        c.resolution_due = None;
+        c.status = S::Pending;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

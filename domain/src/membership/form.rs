@@ -111,18 +111,7 @@ impl ApplicationInput {
             .as_deref()
             .map(str::trim)
             .filter(|t| !t.is_empty());
-        let phone = match given.or(ctx.bound_phone) {
-            Some(number) => check(p, "phone", MobilePhone::parse(number)),
-            None => {
-                p.push(FieldProblem::new(
-                    "phone",
-                    "required",
-                    "请填写手机号码，或先绑定微信手机号",
-                    "give a mobile number, or bind your WeChat phone first",
-                ));
-                None
-            }
-        };
+        let phone = phone_of(p, given.or(ctx.bound_phone));
         let employer_name = free_text(p, "employer_name", &self.employer_name, 100);
         let credit_code = match self.credit_code.as_deref().map(str::trim) {
             None | Some("") => Some(None),
@@ -139,28 +128,7 @@ impl ApplicationInput {
             ));
         }
         let city = free_text(p, "city", &self.city, 30);
-        let org = match ctx.org {
-            None => {
-                p.push(FieldProblem::new(
-                    "org_id",
-                    "unknown",
-                    "所选工会组织不存在",
-                    "no such union organisation",
-                ));
-                None
-            }
-            Some(org) if !org.accepts_individuals => {
-                let name = org.name.as_str();
-                p.push(FieldProblem::new(
-                    "org_id",
-                    "not_accepting_individuals",
-                    format!("{name} 不接受个人直接申请入会，请选择所在单位工会或接受个人入会的工会联合会"),
-                    format!("{name} does not take individual applications; choose your employer's union or a federation that accepts individuals"),
-                ));
-                None
-            }
-            Some(org) => Some(org.clone()),
-        };
+        let org = org_of(p, ctx.org);
         finish(problems)?;
         match (
             real_name,
@@ -203,6 +171,49 @@ impl ApplicationInput {
                 "The request is not valid",
             )]),
         }
+    }
+}
+
+/// The mobile number the form gives or the worker bound; one of them is required.
+fn phone_of(problems: &mut Vec<FieldProblem>, number: Option<&str>) -> Option<MobilePhone> {
+    match number {
+        Some(number) => check(problems, "phone", MobilePhone::parse(number)),
+        None => {
+            problems.push(FieldProblem::new(
+                "phone",
+                "required",
+                "请填写手机号码，或先绑定微信手机号",
+                "give a mobile number, or bind your WeChat phone first",
+            ));
+            None
+        }
+    }
+}
+
+/// The organisation applied to: it exists and takes individual applications (a 联合工会 or
+/// 行业工会联合会; an employer's own union is joined through the employer).
+fn org_of(problems: &mut Vec<FieldProblem>, org: Option<&Organisation>) -> Option<Organisation> {
+    match org {
+        None => {
+            problems.push(FieldProblem::new(
+                "org_id",
+                "unknown",
+                "所选工会组织不存在",
+                "no such union organisation",
+            ));
+            None
+        }
+        Some(org) if !org.accepts_individuals => {
+            let name = org.name.as_str();
+            problems.push(FieldProblem::new(
+                "org_id",
+                "not_accepting_individuals",
+                format!("{name} 不接受个人直接申请入会，请选择所在单位工会或接受个人入会的工会联合会"),
+                format!("{name} does not take individual applications; choose your employer's union or a federation that accepts individuals"),
+            ));
+            None
+        }
+        Some(org) => Some(org.clone()),
     }
 }
 

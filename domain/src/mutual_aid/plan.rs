@@ -420,53 +420,9 @@ impl PlanInput {
             "enrolment_closes_on",
             self.enrolment_closes_on.as_deref(),
         );
-        if let (Some(start), Some(end)) = (starts_on, ends_on) {
-            let days = (end - start).num_days() + 1;
-            order(
-                p,
-                "ends_on",
-                (2..=MAX_PLAN_DAYS).contains(&days),
-                format!("计划年度须在开始日之后结束，且不超过 {MAX_PLAN_DAYS} 天"),
-                format!(
-                    "the plan year must end after it starts and last at most {MAX_PLAN_DAYS} days"
-                ),
-            );
-        }
-        if let (Some(opens), Some(closes)) = (opens_on, closes_on) {
-            order(
-                p,
-                "enrolment_closes_on",
-                opens <= closes,
-                "参保截止日不能早于开始日".into(),
-                "enrolment must not close before it opens".into(),
-            );
-        }
-        if let (Some(closes), Some(end)) = (closes_on, ends_on) {
-            order(
-                p,
-                "enrolment_closes_on",
-                closes <= end,
-                "参保截止日不能晚于计划年度结束日".into(),
-                "enrolment must close by the end of the plan year".into(),
-            );
-        }
+        check_dates(p, starts_on, ends_on, opens_on, closes_on);
         let fee = amount(p, "fee_fen", self.fee_fen.as_ref(), MAX_RULE_AMOUNT);
-        let mut forms = Vec::new();
-        for (i, code) in self.employment_forms.iter().enumerate() {
-            match code.trim().parse::<EmploymentForm>() {
-                Ok(form) if !forms.contains(&form) => forms.push(form),
-                Ok(_) => {}
-                Err(_) => {
-                    let allowed: Vec<&str> =
-                        EmploymentForm::ALL.iter().map(|f| f.as_str()).collect();
-                    p.push(FieldProblem::not_one_of(
-                        &format!("employment_forms.{i}"),
-                        code,
-                        &allowed,
-                    ));
-                }
-            }
-        }
+        let forms = employment_forms(p, &self.employment_forms);
         let waiting = whole_number(
             p,
             "waiting_days",
@@ -479,36 +435,7 @@ impl PlanInput {
             self.second_review_from_fen.as_ref(),
             MAX_RULE_AMOUNT,
         );
-        if self.benefits.is_empty() {
-            p.push(FieldProblem::new(
-                "benefits",
-                "required",
-                "计划至少要有一项保障（住院或慢性病）",
-                "a plan needs at least one benefit",
-            ));
-        }
-        let mut benefits: Vec<BenefitRule> = Vec::new();
-        let mut kinds: Vec<BenefitKind> = Vec::new();
-        for (i, input) in self.benefits.iter().enumerate() {
-            let rule = input.validate(p, i);
-            let kind = input
-                .kind
-                .as_deref()
-                .and_then(|k| k.trim().parse::<BenefitKind>().ok());
-            if let Some(kind) = kind {
-                if kinds.contains(&kind) {
-                    p.push(FieldProblem::new(
-                        format!("benefits.{i}.kind"),
-                        "duplicate",
-                        format!("保障类别「{}」重复", kind.zh()),
-                        format!("benefit kind `{}` appears twice", kind.as_str()),
-                    ));
-                    continue;
-                }
-                kinds.push(kind);
-            }
-            benefits.extend(rule);
-        }
+        let benefits = benefit_rules(p, &self.benefits);
         let rules = (|| {
             Some(PlanRules {
                 name: name?,
@@ -528,6 +455,100 @@ impl PlanInput {
             _ => Err(problems),
         }
     }
+}
+
+/// The plan year lasts 2–[`MAX_PLAN_DAYS`] days; enrolment opens before it closes, and closes
+/// by the end of the plan year.
+fn check_dates(
+    p: &mut Vec<FieldProblem>,
+    starts_on: Option<NaiveDate>,
+    ends_on: Option<NaiveDate>,
+    opens_on: Option<NaiveDate>,
+    closes_on: Option<NaiveDate>,
+) {
+    if let (Some(start), Some(end)) = (starts_on, ends_on) {
+        let days = (end - start).num_days() + 1;
+        order(
+            p,
+            "ends_on",
+            (2..=MAX_PLAN_DAYS).contains(&days),
+            format!("计划年度须在开始日之后结束，且不超过 {MAX_PLAN_DAYS} 天"),
+            format!("the plan year must end after it starts and last at most {MAX_PLAN_DAYS} days"),
+        );
+    }
+    if let (Some(opens), Some(closes)) = (opens_on, closes_on) {
+        order(
+            p,
+            "enrolment_closes_on",
+            opens <= closes,
+            "参保截止日不能早于开始日".into(),
+            "enrolment must not close before it opens".into(),
+        );
+    }
+    if let (Some(closes), Some(end)) = (closes_on, ends_on) {
+        order(
+            p,
+            "enrolment_closes_on",
+            closes <= end,
+            "参保截止日不能晚于计划年度结束日".into(),
+            "enrolment must close by the end of the plan year".into(),
+        );
+    }
+}
+
+/// The forms of employment a plan is open to, each once.
+fn employment_forms(p: &mut Vec<FieldProblem>, codes: &[String]) -> Vec<EmploymentForm> {
+    let mut forms = Vec::new();
+    for (i, code) in codes.iter().enumerate() {
+        match code.trim().parse::<EmploymentForm>() {
+            Ok(form) if !forms.contains(&form) => forms.push(form),
+            Ok(_) => {}
+            Err(_) => {
+                let allowed: Vec<&str> = EmploymentForm::ALL.iter().map(|f| f.as_str()).collect();
+                p.push(FieldProblem::not_one_of(
+                    &format!("employment_forms.{i}"),
+                    code,
+                    &allowed,
+                ));
+            }
+        }
+    }
+    forms
+}
+
+/// The benefits: at least one, each kind once.
+fn benefit_rules(p: &mut Vec<FieldProblem>, inputs: &[BenefitInput]) -> Vec<BenefitRule> {
+    if inputs.is_empty() {
+        p.push(FieldProblem::new(
+            "benefits",
+            "required",
+            "计划至少要有一项保障（住院或慢性病）",
+            "a plan needs at least one benefit",
+        ));
+    }
+    let mut benefits: Vec<BenefitRule> = Vec::new();
+    let mut kinds: Vec<BenefitKind> = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        let rule = input.validate(p, i);
+        let kind = input
+            .kind
+            .as_deref()
+            .and_then(|k| k.trim().parse::<BenefitKind>().ok());
+        if let Some(kind) = kind {
+            if kinds.contains(&kind) {
+                p.push(FieldProblem::new(
+                    format!("benefits.{i}.kind"),
+                    "duplicate",
+                    format!("保障类别「{}」重复", kind.zh()),
+                    format!("benefit kind `{}` appears twice", kind.as_str()),
+                ));
+                continue;
+            }
+            kinds.push(kind);
+        }
+        benefits.extend(rule);
+    }
+    benefits
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::claim::{next, Claim, ClaimAction, ClaimStatus, Decision, LineId, Rejection};
-use super::enrollment::Enrollment;
+use super::enrollment::{Coverage, Enrollment};
 use super::payout::{compute, Payout, YearToDate};
 use super::plan::{BenefitKind, PlanRules};
 use crate::account::AccountId;
@@ -306,6 +306,13 @@ fn check_submission(ctx: &Context<'_>, claim: &Claim) -> Result<(), Refusal> {
             )
         });
     };
+    check_lines(ctx, claim, &coverage)?;
+    check_documents(ctx, claim)
+}
+
+/// Every line is treated inside the coverage and past the waiting period, of a kind the plan
+/// pays for; the first that is not is refused, naming it.
+fn check_lines(ctx: &Context<'_>, claim: &Claim, coverage: &Coverage) -> Result<(), Refusal> {
     for (i, line) in claim.lines.iter().enumerate() {
         let field = Some(format!("lines.{i}.treated_on"));
         if ctx.enrollment.in_waiting_period(ctx.rules, line.treated_on) {
@@ -351,6 +358,12 @@ fn check_submission(ctx: &Context<'_>, claim: &Claim) -> Result<(), Refusal> {
             ));
         }
     }
+    Ok(())
+}
+
+/// The documents every claimed kind's benefit asks for are attached; the refusal lists what
+/// is missing.
+fn check_documents(ctx: &Context<'_>, claim: &Claim) -> Result<(), Refusal> {
     let have = claim.document_kinds();
     let mut missing = Vec::new();
     for kind in BenefitKind::ALL {

@@ -160,14 +160,6 @@ impl ColumnMap {
         row: &[String],
     ) -> Result<ServicePointDraft, Vec<ImportProblem>> {
         let mut problems = Vec::new();
-        let here = |field: &'static str, p: FieldProblem| ImportProblem {
-            row: row_number,
-            column: self.header_of(field),
-            field: Some(field),
-            code: p.code,
-            zh: p.zh,
-            en: p.en,
-        };
         let mut number = |field: &'static str| -> Option<f64> {
             let text = as_typed(self.cell(row, field)?);
             match text.trim().parse::<f64>() {
@@ -188,21 +180,7 @@ impl ColumnMap {
         let lat = number("lat");
         let lng = number("lng");
         let star_grade = number("star_grade").map(|g| g as i64);
-        if let Some(datum) = self.cell(row, "datum") {
-            let d = normalise(datum);
-            if !matches!(d.as_str(), "gcj02" | "火星坐标" | "国测局") {
-                problems.push(ImportProblem {
-                    row: row_number,
-                    column: self.header_of("datum"),
-                    field: Some("datum"),
-                    code: "datum",
-                    zh: format!(
-                        "坐标系「{datum}」不受支持：只接受 GCJ-02（高德、腾讯地图和微信所用坐标）"
-                    ),
-                    en: format!("datum `{datum}` is not supported: only GCJ-02"),
-                });
-            }
-        }
+        problems.extend(self.check_datum(row_number, row));
         let text = |field: &str| self.cell(row, field).map(str::to_owned);
         let input = DraftInput {
             name: text("name"),
@@ -235,33 +213,59 @@ impl ColumnMap {
         match input.validate() {
             Ok(draft) if problems.is_empty() => Ok(draft),
             Ok(_) => Err(problems),
-            Err(field_problems) => {
-                let unreadable: Vec<_> = problems.iter().filter_map(|p| p.field).collect();
-                let more: Vec<_> = field_problems
-                    .into_iter()
-                    .filter(|p| !(p.code == "required" && unreadable.contains(&p.field.as_str())))
-                    .map(|p| match column_field(&p.field) {
-                        Some(field) => here(field, p),
-                        None => ImportProblem {
-                            row: row_number,
-                            column: None,
-                            field: None,
-                            code: p.code,
-                            zh: p.zh,
-                            en: p.en,
-                        },
-                    })
-                    .collect();
-                problems.extend(more);
-                problems.sort_by_key(|p| {
-                    self.found
-                        .iter()
-                        .find(|(f, _, _)| Some(*f) == p.field)
-                        .map_or(usize::MAX, |(_, i, _)| *i)
-                });
-                Err(problems)
-            }
+            Err(field_problems) => Err(self.in_columns(row_number, problems, field_problems)),
         }
+    }
+
+    /// Only GCJ-02 coordinates are taken: a `datum` column naming another is refused.
+    fn check_datum(&self, row_number: usize, row: &[String]) -> Option<ImportProblem> {
+        let datum = self.cell(row, "datum")?;
+        if matches!(normalise(datum).as_str(), "gcj02" | "火星坐标" | "国测局") {
+            return None;
+        }
+        Some(ImportProblem {
+            row: row_number,
+            column: self.header_of("datum"),
+            field: Some("datum"),
+            code: "datum",
+            zh: format!("坐标系「{datum}」不受支持：只接受 GCJ-02（高德、腾讯地图和微信所用坐标）"),
+            en: format!("datum `{datum}` is not supported: only GCJ-02"),
+        })
+    }
+
+    /// The row's cell problems (`unreadable`) with the draft's field problems, each named by
+    /// its column, in the file's column order; a field the row could not read is not also
+    /// reported missing.
+    fn in_columns(
+        &self,
+        row_number: usize,
+        mut unreadable: Vec<ImportProblem>,
+        field_problems: Vec<FieldProblem>,
+    ) -> Vec<ImportProblem> {
+        let unread: Vec<_> = unreadable.iter().filter_map(|p| p.field).collect();
+        let more: Vec<_> = field_problems
+            .into_iter()
+            .filter(|p| !(p.code == "required" && unread.contains(&p.field.as_str())))
+            .map(|p| {
+                let field = column_field(&p.field);
+                ImportProblem {
+                    row: row_number,
+                    column: field.and_then(|f| self.header_of(f)),
+                    field,
+                    code: p.code,
+                    zh: p.zh,
+                    en: p.en,
+                }
+            })
+            .collect();
+        unreadable.extend(more);
+        unreadable.sort_by_key(|p| {
+            self.found
+                .iter()
+                .find(|(f, _, _)| Some(*f) == p.field)
+                .map_or(usize::MAX, |(_, i, _)| *i)
+        });
+        unreadable
     }
 }
 

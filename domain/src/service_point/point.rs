@@ -270,140 +270,12 @@ impl DraftInput {
             EXTERNAL_ID_MAX_CHARS,
             false,
         );
-        let all_kinds = ServicePointKind::ALL.map(ServicePointKind::as_str);
-        let kind = match present(self.kind) {
-            None => {
-                p.push(FieldProblem::new(
-                    "kind",
-                    "required",
-                    "kind 必填",
-                    "kind is required",
-                ));
-                None
-            }
-            Some(k) => {
-                let found =
-                    ServicePointKind::parse(&k).or_else(|| ServicePointKind::from_category(&k));
-                if found.is_none() {
-                    p.push(FieldProblem::not_one_of("kind", &k, &all_kinds));
-                }
-                found
-            }
-        };
-        for (field, value) in [("lat", self.lat), ("lng", self.lng)] {
-            if value.is_none() {
-                p.push(FieldProblem::new(
-                    field,
-                    "required",
-                    format!("{field} 必填（GCJ-02 坐标）"),
-                    format!("{field} is required (GCJ-02)"),
-                ));
-            }
-        }
-        // A missing coordinate is reported above; the other is still checked.
-        let point = match GeoPoint::check(self.lat.unwrap_or(0.0), self.lng.unwrap_or(0.0)) {
-            Ok(point) => self.lat.and(self.lng).map(|_| point),
-            Err(errors) => {
-                for e in errors {
-                    p.push(FieldProblem::new(
-                        e.field(),
-                        "out_of_range",
-                        e.zh(),
-                        e.to_string(),
-                    ));
-                }
-                None
-            }
-        };
-        let mut amenities = Vec::new();
-        for code in self
-            .amenities
-            .iter()
-            .map(|a| a.trim())
-            .filter(|a| !a.is_empty())
-        {
-            match Amenity::from_import(code) {
-                Some(a) if !amenities.contains(&a) => amenities.push(a),
-                Some(_) => {}
-                None => p.push(FieldProblem::not_one_of(
-                    "amenities",
-                    code,
-                    &Amenity::ALL.map(Amenity::as_str),
-                )),
-            }
-        }
-        amenities.sort_by_key(|a| Amenity::ALL.iter().position(|b| b == a));
-        let status = match present(self.status) {
-            None => Some(ServicePointStatus::Open),
-            Some(s) => {
-                let found = ServicePointStatus::parse(&s);
-                if found.is_none() {
-                    p.push(FieldProblem::not_one_of(
-                        "status",
-                        &s,
-                        &ServicePointStatus::ALL.map(ServicePointStatus::as_str),
-                    ));
-                }
-                found
-            }
-        };
-        let star_grade = match self.star_grade {
-            None => None,
-            Some(g) if !(1..=5).contains(&g) => {
-                p.push(FieldProblem::new(
-                    "star_grade",
-                    "out_of_range",
-                    "star_grade 须为 1 到 5",
-                    "star_grade must be 1 to 5",
-                ));
-                None
-            }
-            Some(_) if kind.is_some_and(|k| k != ServicePointKind::RecuperationBase) => {
-                p.push(FieldProblem::new(
-                    "star_grade",
-                    "not_allowed",
-                    "只有疗休养基地评定星级",
-                    "only recuperation bases have a star grade",
-                ));
-                None
-            }
-            Some(g) => u8::try_from(g).ok(),
-        };
-        let mut exceptions = Vec::new();
-        if self.exceptions.len() > EXCEPTIONS_MAX {
-            p.push(FieldProblem::new(
-                "exceptions",
-                "too_long",
-                format!("exceptions 最多 {EXCEPTIONS_MAX} 条"),
-                format!("at most {EXCEPTIONS_MAX} exceptions"),
-            ));
-        }
-        for input in &self.exceptions {
-            match exception(input) {
-                Some(e) if exceptions.iter().any(|x: &DatedException| x.date == e.date) => {
-                    p.push(FieldProblem::new(
-                        "exceptions",
-                        "invalid",
-                        format!("exceptions 中 {} 出现了两次", e.date),
-                        format!("{} appears twice in exceptions", e.date),
-                    ));
-                }
-                Some(e) => exceptions.push(e),
-                None => p.push(FieldProblem::new(
-                    "exceptions",
-                    "invalid",
-                    format!(
-                        "exceptions 的「{} {}」无法识别：日期写作 2026-10-01，时间写作 09:00-17:00 或「关闭」",
-                        input.date, input.hours
-                    ),
-                    format!(
-                        "exception `{} {}` is not a YYYY-MM-DD date with HH:MM-HH:MM intervals or `closed`",
-                        input.date, input.hours
-                    ),
-                )),
-            }
-        }
-        exceptions.sort_by_key(|e| e.date);
+        let kind = kind_of(p, self.kind);
+        let point = point_of(p, self.lat, self.lng);
+        let amenities = amenities_of(p, &self.amenities);
+        let status = status_of(p, self.status);
+        let star_grade = star_grade_of(p, self.star_grade, kind);
+        let exceptions = exceptions_of(p, &self.exceptions);
         let quality_flag = quality_note.as_deref().and_then(|note| {
             let upper = note.to_uppercase();
             (upper.starts_with("SUSPECT") || note.starts_with("可疑"))
@@ -436,6 +308,166 @@ impl DraftInput {
             _ => Err(problems),
         }
     }
+}
+
+/// The kind: a code, or a category name an import file uses.
+fn kind_of(p: &mut Vec<FieldProblem>, kind: Option<String>) -> Option<ServicePointKind> {
+    let all_kinds = ServicePointKind::ALL.map(ServicePointKind::as_str);
+    match present(kind) {
+        None => {
+            p.push(FieldProblem::new(
+                "kind",
+                "required",
+                "kind 必填",
+                "kind is required",
+            ));
+            None
+        }
+        Some(k) => {
+            let found = ServicePointKind::parse(&k).or_else(|| ServicePointKind::from_category(&k));
+            if found.is_none() {
+                p.push(FieldProblem::not_one_of("kind", &k, &all_kinds));
+            }
+            found
+        }
+    }
+}
+
+/// The point: both coordinates required, each in range (GCJ-02); a missing one is reported
+/// and the other still checked.
+fn point_of(p: &mut Vec<FieldProblem>, lat: Option<f64>, lng: Option<f64>) -> Option<GeoPoint> {
+    for (field, value) in [("lat", lat), ("lng", lng)] {
+        if value.is_none() {
+            p.push(FieldProblem::new(
+                field,
+                "required",
+                format!("{field} 必填（GCJ-02 坐标）"),
+                format!("{field} is required (GCJ-02)"),
+            ));
+        }
+    }
+    // A missing coordinate is reported above; the other is still checked.
+    match GeoPoint::check(lat.unwrap_or(0.0), lng.unwrap_or(0.0)) {
+        Ok(point) => lat.and(lng).map(|_| point),
+        Err(errors) => {
+            for e in errors {
+                p.push(FieldProblem::new(
+                    e.field(),
+                    "out_of_range",
+                    e.zh(),
+                    e.to_string(),
+                ));
+            }
+            None
+        }
+    }
+}
+
+/// The amenities: known codes (or import names), each once, in the catalogue's order.
+fn amenities_of(p: &mut Vec<FieldProblem>, given: &[String]) -> Vec<Amenity> {
+    let mut amenities = Vec::new();
+    for code in given.iter().map(|a| a.trim()).filter(|a| !a.is_empty()) {
+        match Amenity::from_import(code) {
+            Some(a) if !amenities.contains(&a) => amenities.push(a),
+            Some(_) => {}
+            None => p.push(FieldProblem::not_one_of(
+                "amenities",
+                code,
+                &Amenity::ALL.map(Amenity::as_str),
+            )),
+        }
+    }
+    amenities.sort_by_key(|a| Amenity::ALL.iter().position(|b| b == a));
+    amenities
+}
+
+/// The status, `open` when not given.
+fn status_of(p: &mut Vec<FieldProblem>, status: Option<String>) -> Option<ServicePointStatus> {
+    match present(status) {
+        None => Some(ServicePointStatus::Open),
+        Some(s) => {
+            let found = ServicePointStatus::parse(&s);
+            if found.is_none() {
+                p.push(FieldProblem::not_one_of(
+                    "status",
+                    &s,
+                    &ServicePointStatus::ALL.map(ServicePointStatus::as_str),
+                ));
+            }
+            found
+        }
+    }
+}
+
+/// The star grade, 1–5, of a recuperation base only.
+fn star_grade_of(
+    p: &mut Vec<FieldProblem>,
+    grade: Option<i64>,
+    kind: Option<ServicePointKind>,
+) -> Option<u8> {
+    match grade {
+        None => None,
+        Some(g) if !(1..=5).contains(&g) => {
+            p.push(FieldProblem::new(
+                "star_grade",
+                "out_of_range",
+                "star_grade 须为 1 到 5",
+                "star_grade must be 1 to 5",
+            ));
+            None
+        }
+        Some(_) if kind.is_some_and(|k| k != ServicePointKind::RecuperationBase) => {
+            p.push(FieldProblem::new(
+                "star_grade",
+                "not_allowed",
+                "只有疗休养基地评定星级",
+                "only recuperation bases have a star grade",
+            ));
+            None
+        }
+        Some(g) => u8::try_from(g).ok(),
+    }
+}
+
+/// The dated exceptions to the weekly hours: at most [`EXCEPTIONS_MAX`], each date once, by
+/// date.
+fn exceptions_of(p: &mut Vec<FieldProblem>, given: &[ExceptionInput]) -> Vec<DatedException> {
+    let mut exceptions = Vec::new();
+    if given.len() > EXCEPTIONS_MAX {
+        p.push(FieldProblem::new(
+            "exceptions",
+            "too_long",
+            format!("exceptions 最多 {EXCEPTIONS_MAX} 条"),
+            format!("at most {EXCEPTIONS_MAX} exceptions"),
+        ));
+    }
+    for input in given {
+        match exception(input) {
+            Some(e) if exceptions.iter().any(|x: &DatedException| x.date == e.date) => {
+                p.push(FieldProblem::new(
+                    "exceptions",
+                    "invalid",
+                    format!("exceptions 中 {} 出现了两次", e.date),
+                    format!("{} appears twice in exceptions", e.date),
+                ));
+            }
+            Some(e) => exceptions.push(e),
+            None => p.push(FieldProblem::new(
+                "exceptions",
+                "invalid",
+                format!(
+                    "exceptions 的「{} {}」无法识别：日期写作 2026-10-01，时间写作 09:00-17:00 或「关闭」",
+                    input.date, input.hours
+                ),
+                format!(
+                    "exception `{} {}` is not a YYYY-MM-DD date with HH:MM-HH:MM intervals or `closed`",
+                    input.date, input.hours
+                ),
+            )),
+        }
+    }
+    exceptions.sort_by_key(|e| e.date);
+    exceptions
 }
 
 #[cfg(test)]

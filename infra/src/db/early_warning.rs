@@ -115,24 +115,8 @@ pub(super) fn watch(c: &mut DbConnection, k: &Consultation) -> Result<(), TxErro
     }
     hold_name(c, key.as_str())?;
     let rules = load_rule(c)?;
-    // A burst starts after the employer's last acknowledged alert.
-    let acknowledged: Option<Option<NaiveDateTime>> = al::table
-        .filter(al::employer_key.eq(key.as_str()))
-        .filter(al::status.eq(AlertStatus::Acknowledged.as_str()))
-        .select(al::acknowledged_at)
-        .order(al::acknowledged_at.desc())
-        .first(c)
-        .optional()?;
-    let mut counted = co::table
-        .filter(co::employer_key.eq(key.as_str()))
-        .filter(co::category_code.eq_any(&watched))
-        .filter(co::created_at.ge(to_naive(rules.since(k.created_at))))
-        .select((co::org_path, co::created_at))
-        .into_boxed();
-    if let Some(acknowledged) = acknowledged.flatten() {
-        counted = counted.filter(co::created_at.gt(acknowledged));
-    }
-    let counted: Vec<(String, NaiveDateTime)> = counted.load(c)?;
+    let since = to_naive(rules.since(k.created_at));
+    let counted = in_burst(c, key, &watched, since)?;
     let open: Option<AlertRow> = al::table
         .filter(al::employer_key.eq(key.as_str()))
         .filter(al::status.eq(AlertStatus::Open.as_str()))
@@ -195,26 +179,59 @@ pub(super) fn watch(c: &mut DbConnection, k: &Consultation) -> Result<(), TxErro
                 note: None,
                 created_at: k.created_at,
             };
-            diesel::insert_into(al::table)
-                .values((
-                    al::id.eq(alert.id.to_string()),
-                    al::employer_key.eq(alert.employer_key.as_str()),
-                    al::employer.eq(&alert.employer),
-                    al::org_id.eq(alert.org_id.to_string()),
-                    al::org_path.eq(alert.org_path.as_str()),
-                    al::consultations.eq(as_i32(alert.consultations)),
-                    al::threshold.eq(as_i32(alert.rule.threshold)),
-                    al::window_days.eq(as_i32(alert.rule.window_days)),
-                    al::first_at.eq(to_naive(alert.first_at)),
-                    al::last_at.eq(to_naive(alert.last_at)),
-                    al::status.eq(alert.status.as_str()),
-                    al::created_at.eq(to_naive(alert.created_at)),
-                ))
-                .execute(c)?;
-            record_change(c, &alert.raised())?;
+            insert_alert(c, &alert)?;
         }
     }
     Ok(())
+}
+
+/// Where and when the employer's consultations in the watched categories were asked since
+/// `since` (the rule's window), counting only those after its last acknowledged alert: a
+/// burst starts after an official looked at the last one.
+fn in_burst(
+    c: &mut DbConnection,
+    key: &EmployerKey,
+    watched: &[String],
+    since: NaiveDateTime,
+) -> Result<Vec<(String, NaiveDateTime)>, TxError> {
+    let acknowledged: Option<Option<NaiveDateTime>> = al::table
+        .filter(al::employer_key.eq(key.as_str()))
+        .filter(al::status.eq(AlertStatus::Acknowledged.as_str()))
+        .select(al::acknowledged_at)
+        .order(al::acknowledged_at.desc())
+        .first(c)
+        .optional()?;
+    let mut counted = co::table
+        .filter(co::employer_key.eq(key.as_str()))
+        .filter(co::category_code.eq_any(watched))
+        .filter(co::created_at.ge(since))
+        .select((co::org_path, co::created_at))
+        .into_boxed();
+    if let Some(acknowledged) = acknowledged.flatten() {
+        counted = counted.filter(co::created_at.gt(acknowledged));
+    }
+    Ok(counted.load(c)?)
+}
+
+/// Stores a raised alert with its change (audit row and outbox event).
+fn insert_alert(c: &mut DbConnection, alert: &EmployerAlert) -> Result<(), TxError> {
+    diesel::insert_into(al::table)
+        .values((
+            al::id.eq(alert.id.to_string()),
+            al::employer_key.eq(alert.employer_key.as_str()),
+            al::employer.eq(&alert.employer),
+            al::org_id.eq(alert.org_id.to_string()),
+            al::org_path.eq(alert.org_path.as_str()),
+            al::consultations.eq(as_i32(alert.consultations)),
+            al::threshold.eq(as_i32(alert.rule.threshold)),
+            al::window_days.eq(as_i32(alert.rule.window_days)),
+            al::first_at.eq(to_naive(alert.first_at)),
+            al::last_at.eq(to_naive(alert.last_at)),
+            al::status.eq(alert.status.as_str()),
+            al::created_at.eq(to_naive(alert.created_at)),
+        ))
+        .execute(c)?;
+    record_change(c, &alert.raised())
 }
 
 #[async_trait]
