@@ -8,6 +8,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod world;
+
 use std::sync::Arc;
 
 use actix_web::dev::ServerHandle;

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use yiwang_infra::db::schema::{audit_log, members, membership_applications, workers};
 use yiwang_tests::{assert_problem, both_shapes, token, Shape};
 
-use crate::membership::{
+use yiwang_tests::world::{
     assert_problem_zh, db, expect, id, list, masked, outbox_payloads, person, World, APPS, CARD,
     LEAVE, MEMBERS, QUEUE,
 };

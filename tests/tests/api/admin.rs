@@ -10,6 +10,7 @@ use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 use yiwang_infra::db::schema::{audit_log, outbox};
 use yiwang_infra::db::DbConnection;
+use yiwang_tests::world::expect;
 use yiwang_tests::{assert_problem, both_shapes, token, Shape, TestApp, PASSWORD};
 
 both_shapes!(
@@ -27,14 +28,6 @@ both_shapes!(
 
 const ORGS: &str = "/api/v1/admin/orgs";
 const OFFICIALS: &str = "/api/v1/admin/officials";
-
-/// Reads a JSON answer after checking its status (the body is shown when it differs).
-async fn expect(resp: Response, status: StatusCode) -> Value {
-    let got = resp.status();
-    let text = resp.text().await.unwrap();
-    assert_eq!(got, status, "body: {text}");
-    serde_json::from_str(&text).unwrap()
-}
 
 /// The `X-Request-Id` header of an answer.
 fn request_id(resp: &Response) -> String {

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use yiwang_tests::{both_shapes, multipart, Shape, TestApp};
 
 use crate::consultations::lawyer;
-use crate::membership::{assert_problem_zh, expect, World};
+use yiwang_tests::world::{assert_problem_zh, expect, World};
 
 both_shapes!(images_and_voice_travel_the_thread_sealed_and_audited);
 
@@ -159,7 +159,7 @@ async fn images_and_voice_travel_the_thread_sealed_and_audited(shape: Shape) {
         assert_eq!(resp.headers()["cache-control"], "private, no-store");
         assert_eq!(resp.bytes().await.unwrap().as_ref(), bytes);
     }
-    let reads = crate::membership::audit_actions(&w, "consultation.attachment.read").await;
+    let reads = yiwang_tests::world::audit_actions(&w, "consultation.attachment.read").await;
     assert_eq!(reads, 2);
 
     // The worker links their own; a stranger, a text message and an altered link do not.

@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use yiwang_tests::{both_shapes, Shape};
 
-use crate::membership::{assert_invalid, assert_problem_zh, expect, outbox_payloads, World};
+use yiwang_tests::world::{assert_invalid, assert_problem_zh, expect, outbox_payloads, World};
 
 both_shapes!(workers_naming_one_employer_raise_one_alert_an_official_acknowledges);
 

@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use yiwang_tests::{both_shapes, Shape};
 
-use crate::membership::{assert_invalid, assert_problem_zh, expect, World};
+use yiwang_tests::world::{assert_invalid, assert_problem_zh, expect, World};
 
 both_shapes!(an_application_is_accepted_closed_or_rejected);
 

@@ -9,7 +9,7 @@ use yiwang_tests::{assert_problem, both_shapes, token, Heard, Shape, Socket, Tes
 
 use crate::auth::{claims_of, header_of, now, sign_eddsa};
 use crate::consultations::lawyer;
-use crate::membership::{expect, World};
+use yiwang_tests::world::{expect, World};
 
 both_shapes!(
     participants_hear_their_thread_as_it_happens,

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use yiwang_tests::{both_shapes, Shape};
 
-use crate::membership::{assert_invalid, assert_problem_zh, expect, id, World};
+use yiwang_tests::world::{assert_invalid, assert_problem_zh, expect, id, World};
 
 both_shapes!(letters_are_answered_once_and_public_ones_listed_with_names_masked);
 

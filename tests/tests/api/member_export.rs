@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use yiwang_infra::db::schema::audit_log;
 use yiwang_tests::{assert_problem, both_shapes, Shape};
 
-use crate::membership::{db, expect, id, masked, person, World, LEAVE, MEMBERS};
+use yiwang_tests::world::{db, expect, id, masked, person, World, LEAVE, MEMBERS};
 
 both_shapes!(
     export_holds_the_filtered_subtree_masked,

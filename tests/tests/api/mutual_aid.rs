@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use yiwang_infra::db::schema::{audit_log, mutual_aid_claims, outbox};
 use yiwang_tests::{assert_problem, both_shapes, multipart, Shape};
 
-use crate::membership::{assert_invalid, assert_problem_zh, db, expect, id, person, World};
+use yiwang_tests::world::{assert_invalid, assert_problem_zh, db, expect, id, person, World};
 
 both_shapes!(
     a_claim_from_enrolment_to_payment,

@@ -19,7 +19,9 @@ use yiwang_api::routes::service_points::admin::import::ImportOptions;
 use yiwang_infra::db::schema::{service_point_reviews, service_point_visits};
 use yiwang_tests::{assert_problem, both_shapes, token, Shape, TestApp};
 
-use crate::membership::{all_pages, assert_invalid, assert_problem_zh, db, expect, id, is_chinese};
+use yiwang_tests::world::{
+    all_pages, assert_invalid, assert_problem_zh, db, expect, id, is_chinese,
+};
 
 both_shapes!(
     real_file_imports_as_it_is_and_answers_the_walkthrough,

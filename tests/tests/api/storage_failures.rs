@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use yiwang_tests::{assert_problem, both_shapes, Shape};
 
-use crate::membership::{id, World};
+use yiwang_tests::world::{id, World};
 
 both_shapes!(a_lookup_the_store_cannot_answer_is_a_500_not_a_form_error);
 

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use yiwang_infra::db::schema::{audit_log, members, membership_history};
 use yiwang_tests::{assert_problem, both_shapes, Shape};
 
-use crate::membership::{
+use yiwang_tests::world::{
     all_pages, assert_invalid, assert_problem_zh, db, expect, id, ids, is_chinese, list,
     outbox_payloads, person, World, CARD, LEAVE, MEMBERS,
 };
@@ -33,7 +33,27 @@ const VERIFY: &str = "/api/v1/member-cards/verify";
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-impl World {
+/// The transfer steps of a test, on the shared [`World`].
+trait TransferSteps {
+    /// A worker who is a member of 郑州市快递行业联合工会: `(token, member number)`. `seq`
+    /// picks the ID number and the phone `1391234{seq:04}`.
+    async fn member(&self, user: &str, name: &str, seq: u32) -> (String, String);
+    async fn request_transfer(&self, tok: &str, body: &Value) -> Response;
+    /// Asks to move to `to`; the answer must be 201.
+    async fn transfer_to(&self, tok: &str, to: &str) -> Value;
+    async fn my_transfers(&self, tok: &str) -> Vec<Value>;
+    async fn withdraw_transfer(&self, tok: &str, transfer: &str) -> Response;
+    async fn history(&self, tok: &str) -> Value;
+    async fn approve_transfer(&self, tok: &str, transfer: &str) -> Response;
+    async fn reject_transfer(&self, tok: &str, transfer: &str, body: &Value) -> Response;
+    async fn show_transfer(&self, tok: &str, transfer: &str) -> Response;
+    /// The member card's organisation id and member number.
+    async fn card_org(&self, tok: &str) -> (String, String);
+    /// The member numbers the official behind `tok` finds with `q`.
+    async fn members_found(&self, tok: &str, q: &str) -> Vec<Value>;
+}
+
+impl TransferSteps for World {
     /// A worker who is a member of 郑州市快递行业联合工会: `(token, member number)`. `seq`
     /// picks the ID number and the phone `1391234{seq:04}`.
     async fn member(&self, user: &str, name: &str, seq: u32) -> (String, String) {
