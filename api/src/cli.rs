@@ -9,15 +9,17 @@ use serde_json::json;
 use yiwang_domain::account::{password_acceptable, AccountId, Official, Role, Username};
 use yiwang_domain::audit::{Actor, OutboxEvent};
 use yiwang_domain::clock;
-use yiwang_domain::org::{OrgId, OrgKind, OrgName, Organisation};
+use yiwang_domain::org::{NameError, OrgId, OrgKind, OrgName, Organisation};
+use yiwang_domain::problem::FieldProblem;
 use yiwang_domain::repo::{OfficialRepository, OrgRepository, OrgSearch, PageRequest, RepoError};
 
 use crate::auth::audit_change;
 use crate::config::Settings;
 use crate::routes::service_points::admin::import::{run_import, ImportError, ImportOptions};
 use yiwang_infra::db::Database;
+use yiwang_infra::spreadsheet::SheetError;
 
-use crate::startup::{open_database, Application};
+use crate::startup::{open_database, Application, StartupError};
 use crate::{openapi, telemetry};
 
 /// yiwang (一网): backend of a trade union's WeChat mini-program.
@@ -106,8 +108,57 @@ enum AdminCommand {
     },
 }
 
+/// Why a command failed; `main` prints it. Bilingual where the operator must act.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    /// The store answered a failure; a refusal shows its Chinese and English text.
+    #[error("{}", store_text(.0))]
+    Store(#[from] RepoError),
+    #[error("cannot {action} {}: {source}", path.display())]
+    File {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot read the password from standard input: {0}")]
+    Stdin(std::io::Error),
+    #[error("cannot write the OpenAPI document: {0}")]
+    OpenApi(Box<dyn std::error::Error + Send + Sync>),
+    #[error("cannot hash the password: {0}")]
+    Hash(yiwang_infra::password::HashError),
+    #[error("用户名须为 3 到 64 个字母、数字或 . _ - (invalid --username)")]
+    Username,
+    #[error("--role 须为以下之一 (must be one of): {}", Role::ALL.map(Role::as_str).join(", "))]
+    Role,
+    #[error("密码须为 12 到 128 个字符 (password must be 12–128 characters)")]
+    Password,
+    #[error("invalid --org-kind")]
+    OrgKind,
+    #[error("invalid --org: {0}")]
+    OrgName(NameError),
+    #[error("找不到组织 `{0}` (no organisation with this id or name; create one first with `yiwang admin create`)")]
+    NoSuchOrg(String),
+    #[error("{} ({})", .0.zh(), .0)]
+    ImportFile(SheetError),
+    #[error("有问题的行未修正，未导入任何数据 (nothing imported; fix the rows above or pass --skip-invalid)")]
+    NotImported,
+    #[error("数据库中已有工会组织：演示数据只能载入空数据库 (the database already holds organisations; demo data loads only into an empty one)")]
+    NotEmpty,
+    #[error("demo plan: {0:?}")]
+    DemoPlan(Vec<FieldProblem>),
+}
+
+fn store_text(e: &RepoError) -> String {
+    match e {
+        RepoError::Refused(r) => format!("{} ({})", r.zh, r.en),
+        other => other.to_string(),
+    }
+}
+
 /// Runs the command line; the error text is printed by `main`.
-pub async fn run(cli: Cli) -> Result<(), String> {
+pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Openapi { output } => write_openapi(output),
         Command::Serve => serve().await,
@@ -169,7 +220,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             std::io::stdin()
                 .lock()
                 .read_line(&mut password)
-                .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+                .map_err(CliError::Stdin)?;
             let password = password.trim_end_matches(['\r', '\n']).to_owned();
             create_official(
                 &settings,
@@ -186,12 +237,14 @@ pub async fn run(cli: Cli) -> Result<(), String> {
 }
 
 /// `yiwang openapi`: the document to `output`, or to standard output.
-fn write_openapi(output: Option<PathBuf>) -> Result<(), String> {
-    let yaml = openapi::yaml()?;
+fn write_openapi(output: Option<PathBuf>) -> Result<(), CliError> {
+    let yaml = openapi::yaml().map_err(|e| CliError::OpenApi(Box::new(e)))?;
     match output {
-        Some(path) => {
-            std::fs::write(&path, yaml).map_err(|e| format!("cannot write {}: {e}", path.display()))
-        }
+        Some(path) => std::fs::write(&path, yaml).map_err(|source| CliError::File {
+            action: "write",
+            path,
+            source,
+        }),
         None => {
             print!("{yaml}");
             Ok(())
@@ -200,7 +253,7 @@ fn write_openapi(output: Option<PathBuf>) -> Result<(), String> {
 }
 
 /// `yiwang serve`: builds the application, prints the start-up line and serves until stopped.
-async fn serve() -> Result<(), String> {
+async fn serve() -> Result<(), CliError> {
     let settings = Settings::load()?;
     telemetry::init(settings.log_format);
     let app = Application::build(settings.clone()).await?;
@@ -213,7 +266,13 @@ async fn serve() -> Result<(), String> {
             .unwrap_or_else(|| settings.listen.clone()),
         app.description()
     );
-    app.run_until_stopped().await.map_err(|e| e.to_string())
+    app.run_until_stopped()
+        .await
+        .map_err(|source| CliError::File {
+            action: "serve on",
+            path: PathBuf::from(&settings.listen),
+            source,
+        })
 }
 
 /// `yiwang import service-points`: reads `file`, imports it into `org` (id or name; default
@@ -223,14 +282,17 @@ pub async fn import_service_points(
     file: &std::path::Path,
     org: Option<&str>,
     options: ImportOptions,
-) -> Result<(), String> {
-    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+) -> Result<(), CliError> {
+    let bytes = std::fs::read(file).map_err(|source| CliError::File {
+        action: "read",
+        path: file.to_owned(),
+        source,
+    })?;
     let db = open_database(settings).await?;
-    let db_err = |e: RepoError| e.to_string();
     let found = match org {
         Some(org) => match OrgId::parse(org) {
-            Some(id) => Some(OrgRepository::get(&db, id).await.map_err(db_err)?),
-            None => db.find_by_name(org).await.map_err(db_err)?,
+            Some(id) => Some(OrgRepository::get(&db, id).await?),
+            None => db.find_by_name(org).await?,
         },
         None => {
             let first = PageRequest {
@@ -238,19 +300,13 @@ pub async fn import_service_points(
                 limit: 1,
             };
             db.search(&OrgSearch::default(), &first)
-                .await
-                .map_err(db_err)?
+                .await?
                 .items
                 .into_iter()
                 .next()
         }
     };
-    let org = found.ok_or_else(|| {
-        format!(
-            "找不到组织 `{}` (no such organisation; create one first with `yiwang admin create`)",
-            org.unwrap_or("")
-        )
-    })?;
+    let org = found.ok_or_else(|| CliError::NoSuchOrg(org.unwrap_or("").to_owned()))?;
     let change = audit_change(
         Actor::System,
         "service_point.import",
@@ -266,8 +322,8 @@ pub async fn import_service_points(
     let report = match result {
         Ok(report) => report,
         Err(ImportError::Invalid(report)) => *report,
-        Err(ImportError::File(e)) => return Err(format!("{} ({e})", e.zh())),
-        Err(ImportError::Repo(e)) => return Err(e.to_string()),
+        Err(ImportError::File(e)) => return Err(CliError::ImportFile(e)),
+        Err(ImportError::Repo(e)) => return Err(e.into()),
     };
     for p in &report.problems {
         let column = p.column.as_deref().unwrap_or("-");
@@ -302,7 +358,7 @@ pub async fn import_service_points(
     if report.dry_run || report.imported {
         Ok(())
     } else {
-        Err("有问题的行未修正，未导入任何数据 (nothing imported; fix the rows above or pass --skip-invalid)".into())
+        Err(CliError::NotImported)
     }
 }
 
@@ -316,33 +372,26 @@ pub async fn create_official(
     display_name: Option<String>,
     org_kind: &str,
     password: &str,
-) -> Result<(), String> {
-    let username = Username::parse(username)
-        .ok_or("用户名须为 3 到 64 个字母、数字或 . _ - (invalid --username)")?;
-    let role = Role::parse(role).ok_or_else(|| {
-        let allowed = Role::ALL.map(Role::as_str).join(", ");
-        format!("--role 须为以下之一 (must be one of): {allowed}")
-    })?;
+) -> Result<(), CliError> {
+    let username = Username::parse(username).ok_or(CliError::Username)?;
+    let role = Role::parse(role).ok_or(CliError::Role)?;
     if !password_acceptable(password) {
-        return Err("密码须为 12 到 128 个字符 (password must be 12–128 characters)".into());
+        return Err(CliError::Password);
     }
     let db = open_database(settings).await?;
-    let db_err = |e: RepoError| e.to_string();
     let found = match OrgId::parse(org) {
-        Some(id) => Some(OrgRepository::get(&db, id).await.map_err(db_err)?),
-        None => db.find_by_name(org).await.map_err(db_err)?,
+        Some(id) => Some(OrgRepository::get(&db, id).await?),
+        None => db.find_by_name(org).await?,
     };
     let org = match found {
         Some(o) => o,
         None => {
             let name = org;
-            if db.any().await.map_err(db_err)? {
-                return Err(format!(
-                    "找不到组织 `{name}` (no organisation with this id or name)"
-                ));
+            if db.any().await? {
+                return Err(CliError::NoSuchOrg(name.to_owned()));
             }
-            let kind = OrgKind::parse(org_kind).ok_or("invalid --org-kind")?;
-            let name = OrgName::parse(name).map_err(|e| format!("invalid --org: {e}"))?;
+            let kind = OrgKind::parse(org_kind).ok_or(CliError::OrgKind)?;
+            let name = OrgName::parse(name).map_err(CliError::OrgName)?;
             let root = add_org(&db, None, name, kind, false, None).await?;
             println!(
                 "created root organisation {} ({})",
@@ -380,8 +429,8 @@ pub async fn add_official(
     org: &Organisation,
     role: Role,
     password: &str,
-) -> Result<Official, String> {
-    let hash = yiwang_infra::password::hash(password)?;
+) -> Result<Official, CliError> {
+    let hash = yiwang_infra::password::hash(password).map_err(CliError::Hash)?;
     let official = Official {
         id: AccountId::new(),
         display_name,
@@ -403,12 +452,7 @@ pub async fn add_official(
             payload: json!({ "id": official.id, "username": official.username.as_str() }),
         }),
     );
-    OfficialRepository::create(db, &official, &hash, &change)
-        .await
-        .map_err(|e| match e {
-            RepoError::Refused(r) => format!("{} ({})", r.zh, r.en),
-            other => other.to_string(),
-        })?;
+    OfficialRepository::create(db, &official, &hash, &change).await?;
     Ok(official)
 }
 
@@ -421,7 +465,7 @@ pub async fn add_org(
     kind: OrgKind,
     accepts_individuals: bool,
     city: Option<&str>,
-) -> Result<Organisation, String> {
+) -> Result<Organisation, CliError> {
     let now = clock::now();
     let mut org = match parent {
         Some(p) => p.new_child(name, kind, accepts_individuals, now),
@@ -439,8 +483,6 @@ pub async fn add_org(
             payload: json!({ "id": org.id, "parent_id": org.parent_id, "name": org.name.as_str() }),
         }),
     );
-    OrgRepository::create(db, &org, &change)
-        .await
-        .map_err(|e| e.to_string())?;
+    OrgRepository::create(db, &org, &change).await?;
     Ok(org)
 }

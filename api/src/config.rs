@@ -12,6 +12,8 @@ use figment::Figment;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+use crate::startup::StartupError;
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -135,13 +137,13 @@ impl Default for Settings {
 
 impl Settings {
     /// Loads defaults, then the TOML file, then `YIWANG_*` variables.
-    pub fn load() -> Result<Settings, String> {
+    pub fn load() -> Result<Settings, StartupError> {
         let file = std::env::var("YIWANG_CONFIG").unwrap_or_else(|_| "yiwang.toml".into());
         Figment::from(Serialized::defaults(Settings::default()))
             .merge(Toml::file(file))
             .merge(Env::prefixed("YIWANG_").ignore(&["CONFIG"]))
             .extract()
-            .map_err(|e| format!("配置有误 (configuration error): {e}"))
+            .map_err(|e| StartupError::Config(Box::new(e)))
     }
 
     /// The database URL in force.

@@ -15,11 +15,12 @@ use yiwang_domain::clock;
 use yiwang_domain::mutual_aid::plan::{BenefitInput, Plan, PlanId, PlanInput, PlanRules};
 use yiwang_domain::mutual_aid::store::PlanRepository;
 use yiwang_domain::org::{OrgKind, OrgName, Organisation};
+use yiwang_domain::problem::FieldProblem;
 use yiwang_domain::repo::OrgRepository;
 use yiwang_infra::db::Database;
 
 use crate::auth::audit_change;
-use crate::cli::{add_official, add_org};
+use crate::cli::{add_official, add_org, CliError};
 
 /// One organisation of the demo tree: its parent's index in [`TREE`] (`None` for the root),
 /// name, kind, whether it takes individual workers, and city.
@@ -189,7 +190,7 @@ const JINCHENG: usize = 6;
 /// of 60,000 and 20,000 yuan; a second review from 10,000 yuan; and, so the walkthrough works on
 /// any day, enrolment open all year and no waiting period (the seed's window is the first
 /// quarter).
-pub fn jincheng_plan(today: NaiveDate) -> Result<PlanRules, String> {
+pub fn jincheng_plan(today: NaiveDate) -> Result<PlanRules, Vec<FieldProblem>> {
     let year = today.year();
     let benefit = |kind: &str, threshold: i64, maximum: i64, cap: i64| BenefitInput {
         kind: Some(kind.into()),
@@ -219,7 +220,6 @@ pub fn jincheng_plan(today: NaiveDate) -> Result<PlanRules, String> {
         ],
     }
     .validate()
-    .map_err(|problems| format!("demo plan: {problems:?}"))
 }
 
 fn random_password() -> String {
@@ -230,13 +230,13 @@ fn random_password() -> String {
 
 /// Loads the demo tree and officials into an empty database and prints the credentials.
 /// Refuses a database that already holds organisations, so it never mixes with real data.
-pub async fn load(db: &Database) -> Result<(), String> {
-    if db.any().await.map_err(|e| e.to_string())? {
-        return Err("数据库中已有工会组织：演示数据只能载入空数据库 (the database already holds organisations; demo data loads only into an empty one)".into());
+pub async fn load(db: &Database) -> Result<(), CliError> {
+    if db.any().await? {
+        return Err(CliError::NotEmpty);
     }
     let mut orgs: Vec<Organisation> = Vec::with_capacity(TREE.len());
     for (parent, name, kind, accepts, city) in TREE {
-        let name = OrgName::parse(name).map_err(|e| format!("demo name {name}: {e}"))?;
+        let name = OrgName::parse(name).map_err(CliError::OrgName)?;
         let parent = parent.and_then(|i| orgs.get(i));
         let org = add_org(db, parent, name, kind, accepts, city).await?;
         println!(
@@ -258,8 +258,8 @@ pub async fn load(db: &Database) -> Result<(), String> {
     for (username, display, role, org_index) in OFFICIALS {
         let org = orgs
             .get(org_index)
-            .ok_or_else(|| format!("demo official {username}: no organisation {org_index}"))?;
-        let name = Username::parse(username).ok_or_else(|| format!("demo username {username}"))?;
+            .ok_or_else(|| CliError::NoSuchOrg(format!("#{org_index}")))?;
+        let name = Username::parse(username).ok_or(CliError::Username)?;
         let password = random_password();
         let official = add_official(db, name, display.to_owned(), org, role, &password).await?;
         if org_index == JINCHENG && role == Role::OrgAdmin {
@@ -272,14 +272,14 @@ pub async fn load(db: &Database) -> Result<(), String> {
         );
     }
     let (Some(owner), Some(jincheng)) = (plan_owner, orgs.get(JINCHENG)) else {
-        return Err("demo: 晋城市总工会 or its administrator is missing".into());
+        return Err(CliError::NoSuchOrg("晋城市总工会".into()));
     };
     let now = clock::now();
     let plan = Plan {
         id: PlanId::new(),
         org_id: jincheng.id,
         org_path: jincheng.path.clone(),
-        rules: jincheng_plan(china_date(now))?,
+        rules: jincheng_plan(china_date(now)).map_err(CliError::DemoPlan)?,
         version: 1,
         created_at: now,
         updated_at: now,
@@ -292,9 +292,7 @@ pub async fn load(db: &Database) -> Result<(), String> {
         json!({ "org_id": jincheng.id, "name": plan.rules.name, "via": "demo" }),
         None,
     );
-    db.create_plan(&plan, owner, &change)
-        .await
-        .map_err(|e| e.to_string())?;
+    db.create_plan(&plan, owner, &change).await?;
     println!();
     println!("mutual-aid plan  {}  {}", plan.rules.name, plan.id);
     Ok(())

@@ -123,6 +123,6 @@ pub fn document() -> utoipa::openapi::OpenApi {
 }
 
 /// The document as YAML.
-pub fn yaml() -> Result<String, String> {
-    document().to_yaml().map_err(|e| e.to_string())
+pub fn yaml() -> Result<String, impl std::error::Error + Send + Sync + 'static> {
+    document().to_yaml()
 }

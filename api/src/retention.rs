@@ -14,6 +14,7 @@ use yiwang_domain::audit::{Actor, OutboxEvent};
 use yiwang_domain::clock;
 use yiwang_domain::idempotency::IdempotencyStore;
 use yiwang_domain::membership::store::MembershipRepository;
+use yiwang_domain::repo::RepoError;
 
 use crate::auth::audit_change;
 
@@ -28,7 +29,7 @@ pub const IDEMPOTENCY_KEY_TTL: TimeDelta = TimeDelta::hours(24);
 pub async fn erase_expired(
     membership: &dyn MembershipRepository,
     retention_days: u32,
-) -> Result<u64, String> {
+) -> Result<u64, RepoError> {
     let now = clock::now();
     let cutoff = now - TimeDelta::days(i64::from(retention_days));
     let change = audit_change(
@@ -42,10 +43,7 @@ pub async fn erase_expired(
             payload: json!({ "cutoff": cutoff, "retention_days": retention_days }),
         }),
     );
-    membership
-        .erase_expired(cutoff, now, &change)
-        .await
-        .map_err(|e| e.to_string())
+    membership.erase_expired(cutoff, now, &change).await
 }
 
 /// Runs [`erase_expired`] (and forgets old idempotency keys) now and every [`SWEEP_EVERY`]

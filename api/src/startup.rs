@@ -13,18 +13,19 @@ use secrecy::{ExposeSecret, SecretString};
 use utoipa_actix_web::AppExt;
 use yiwang_domain::calendar::WorkingCalendar;
 use yiwang_domain::documents::DocumentStore as _;
+use yiwang_domain::repo::RepoError;
 use yiwang_domain::service_point::store::{ChangeFeed, NearbyIndex, ServicePointRepository};
-use yiwang_domain::session::SessionStore;
-use yiwang_infra::db::{Backend, Database};
-use yiwang_infra::documents::SealedDocuments;
-use yiwang_infra::live::Live;
+use yiwang_domain::session::{SessionStore, SessionStoreError};
+use yiwang_infra::db::{Backend, ConnectError, Database};
+use yiwang_infra::documents::{DocumentStoreError, SealedDocuments};
+use yiwang_infra::live::{Live, LiveError};
 use yiwang_infra::nearby::{spawn_follower, ServicePointIndex};
-use yiwang_infra::personal_data::PersonalDataKeys;
+use yiwang_infra::personal_data::{KeyringError, PersonalDataKeys};
 use yiwang_infra::sessions::{InProcessSessions, RedisSessions};
 use yiwang_infra::wechat::{WeChatClient, WeChatConfig};
 use yiwang_wechat_emulator::{Emulator, EmulatorConfig};
 
-use crate::auth::tokens::TokenKeys;
+use crate::auth::tokens::{SigningKeyError, TokenKeys};
 use crate::config::Settings;
 use crate::context::RequestContextMiddleware;
 use crate::rate_limit::LookupLimiter;
@@ -39,33 +40,77 @@ pub struct Application {
     description: String,
 }
 
+/// Why the server (or a command that opens what it uses) cannot start. Bilingual where the
+/// cause is a setting the operator must change; never holding a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("配置有误 (configuration error): {0}")]
+    Config(Box<figment::Error>),
+    #[error(transparent)]
+    Database(#[from] ConnectError),
+    #[error(
+        "不支持的 Redis 地址 `{0}`：只接受 redis:// 或 rediss:// (unsupported YIWANG_REDIS_URL scheme)"
+    )]
+    RedisScheme(String),
+    #[error("无法连接 Redis (cannot reach Redis at the configured URL): {0}")]
+    Redis(SessionStoreError),
+    #[error("无法订阅 Redis (cannot subscribe to Redis for live delivery): {0}")]
+    Live(LiveError),
+    #[error(
+        "YIWANG_PERSONAL_DATA_KEYS 与 YIWANG_PERSONAL_DATA_INDEX_KEY 须同时配置 (set both personal-data settings, or neither)"
+    )]
+    HalfPersonalData,
+    #[error(transparent)]
+    Keyring(#[from] KeyringError),
+    #[error(transparent)]
+    SigningKey(#[from] SigningKeyError),
+    #[error(transparent)]
+    Documents(#[from] DocumentStoreError),
+    #[error(
+        "YIWANG_WECHAT_APPID 已设置但为空：请填写小程序 AppID，或删除该变量以使用开发用的微信模拟器 (YIWANG_WECHAT_APPID is set but empty)"
+    )]
+    EmptyAppId,
+    #[error(
+        "YIWANG_WECHAT_APPID 已配置但缺少 YIWANG_WECHAT_SECRET (the AppSecret is required with an AppID)"
+    )]
+    NoAppSecret,
+    #[error("cannot start the WeChat emulator: {0}")]
+    Emulator(std::io::Error),
+    #[error("cannot set up the WeChat client: {0}")]
+    WeChat(Box<dyn std::error::Error + Send + Sync>),
+    #[error("cannot load the service points: {0}")]
+    ServicePoints(RepoError),
+    #[error("cannot set up metrics: {0}")]
+    Metrics(Box<dyn std::error::Error + Send + Sync>),
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("the database thread stopped: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
 /// Opens the store named by the settings (running migrations) off the async threads.
-pub async fn open_database(settings: &Settings) -> Result<Database, String> {
+pub async fn open_database(settings: &Settings) -> Result<Database, StartupError> {
     let url = settings.database_url();
     let size = settings.database_pool_size;
-    tokio::task::spawn_blocking(move || Database::connect(&url, size))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())
+    Ok(tokio::task::spawn_blocking(move || Database::connect(&url, size)).await??)
 }
 
 /// Opens the session store: Redis when a URL is set (an unknown scheme is refused), else the
 /// in-process store.
-pub async fn open_sessions(settings: &Settings) -> Result<Arc<dyn SessionStore>, String> {
+pub async fn open_sessions(settings: &Settings) -> Result<Arc<dyn SessionStore>, StartupError> {
     match &settings.redis_url {
         Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
             let store = RedisSessions::connect(url, &settings.redis_prefix)
                 .await
-                .map_err(|e| {
-                    format!("无法连接 Redis (cannot reach Redis at the configured URL): {e}")
-                })?;
+                .map_err(StartupError::Redis)?;
             Ok(Arc::new(store))
         }
         Some(url) => {
             let scheme = url.split("://").next().unwrap_or(url);
-            Err(format!(
-                "不支持的 Redis 地址 `{scheme}`：只接受 redis:// 或 rediss:// (unsupported YIWANG_REDIS_URL scheme)"
-            ))
+            Err(StartupError::RedisScheme(scheme.to_owned()))
         }
         None => Ok(Arc::new(InProcessSessions::new())),
     }
@@ -73,41 +118,48 @@ pub async fn open_sessions(settings: &Settings) -> Result<Arc<dyn SessionStore>,
 
 /// Live delivery: through Redis when a URL is set (so every API process hears every frame),
 /// else in process. The URL was checked by [`open_sessions`].
-pub async fn open_live(settings: &Settings) -> Result<Live, String> {
+pub async fn open_live(settings: &Settings) -> Result<Live, StartupError> {
     match &settings.redis_url {
-        Some(url) => Live::redis(url, &settings.redis_prefix).await.map_err(|e| {
-            format!("无法订阅 Redis (cannot subscribe to Redis for live delivery): {e}")
-        }),
+        Some(url) => Live::redis(url, &settings.redis_prefix)
+            .await
+            .map_err(StartupError::Live),
         None => Ok(Live::in_process()),
     }
 }
 
 /// The personal-data keyring: from configuration, or generated under the data folder for the
 /// embedded default. Half a configuration (keys without index key or the reverse) is refused.
-fn open_personal_data(settings: &Settings) -> Result<PersonalDataKeys, String> {
-    match (&settings.personal_data_keys, &settings.personal_data_index_key) {
+fn open_personal_data(settings: &Settings) -> Result<PersonalDataKeys, StartupError> {
+    let keys = match (
+        &settings.personal_data_keys,
+        &settings.personal_data_index_key,
+    ) {
         (Some(keys), Some(index)) => PersonalDataKeys::from_config(
             keys.expose_secret(),
             settings.personal_data_active_key.as_deref(),
             index.expose_secret(),
-        ),
+        )?,
         (None, None) => {
-            PersonalDataKeys::load_or_generate(&settings.data_dir.join("personal-data.keys"))
+            PersonalDataKeys::load_or_generate(&settings.data_dir.join("personal-data.keys"))?
         }
-        _ => Err("YIWANG_PERSONAL_DATA_KEYS 与 YIWANG_PERSONAL_DATA_INDEX_KEY 须同时配置 (set both personal-data settings, or neither)".into()),
-    }
+        _ => return Err(StartupError::HalfPersonalData),
+    };
+    Ok(keys)
 }
 
 impl Application {
     /// Builds everything the settings describe and binds the listener.
-    pub async fn build(settings: Settings) -> Result<Application, String> {
+    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
         let db = Arc::new(open_database(&settings).await?);
         let sessions = open_sessions(&settings).await?;
         let live = Arc::new(open_live(&settings).await?);
 
         let (wechat_config, emulator) = wechat_config(&settings).await?;
         let wechat_mode = wechat_config.mode;
-        let wechat = Arc::new(WeChatClient::new(wechat_config, Arc::clone(&sessions))?);
+        let wechat = Arc::new(
+            WeChatClient::new(wechat_config, Arc::clone(&sessions))
+                .map_err(|e| StartupError::WeChat(Box::new(e)))?,
+        );
 
         let generate = settings.jwt_private_key_file.is_none();
         let key_path = settings
@@ -182,7 +234,7 @@ impl Application {
         let metrics = PrometheusMetricsBuilder::new("yiwang")
             .endpoint("/metrics")
             .build()
-            .map_err(|e| format!("cannot set up metrics: {e}"))?;
+            .map_err(StartupError::Metrics)?;
 
         let (port, server) = serve(&settings, state, metrics)?;
         Ok(Application {
@@ -220,15 +272,16 @@ impl Application {
 
 /// The WeChat the server talks to: the configured mini-program, or the in-process emulator
 /// (development only) when no AppID is set; an AppID without its secret stops the start.
-async fn wechat_config(settings: &Settings) -> Result<(WeChatConfig, Option<Emulator>), String> {
+async fn wechat_config(
+    settings: &Settings,
+) -> Result<(WeChatConfig, Option<Emulator>), StartupError> {
     let chosen = match &settings.wechat_appid {
-        Some(appid) if appid.trim().is_empty() => {
-            return Err("YIWANG_WECHAT_APPID 已设置但为空：请填写小程序 AppID，或删除该变量以使用开发用的微信模拟器 (YIWANG_WECHAT_APPID is set but empty)".into());
-        }
+        Some(appid) if appid.trim().is_empty() => return Err(StartupError::EmptyAppId),
         Some(appid) => {
-            let secret = settings.wechat_secret.clone().ok_or(
-                "YIWANG_WECHAT_APPID 已配置但缺少 YIWANG_WECHAT_SECRET (the AppSecret is required with an AppID)",
-            )?;
+            let secret = settings
+                .wechat_secret
+                .clone()
+                .ok_or(StartupError::NoAppSecret)?;
             let config = WeChatConfig {
                 base_url: settings.wechat_base_url.trim_end_matches('/').to_owned(),
                 appid: appid.clone(),
@@ -240,7 +293,7 @@ async fn wechat_config(settings: &Settings) -> Result<(WeChatConfig, Option<Emul
         None => {
             let emulator = Emulator::start(EmulatorConfig::default())
                 .await
-                .map_err(|e| format!("cannot start the WeChat emulator: {e}"))?;
+                .map_err(StartupError::Emulator)?;
             tracing::warn!(
                 base_url = %emulator.base_url(),
                 "no YIWANG_WECHAT_APPID configured: WeChat is EMULATED (development only)"
@@ -262,12 +315,9 @@ async fn wechat_config(settings: &Settings) -> Result<(WeChatConfig, Option<Emul
 async fn lookups(
     settings: &Settings,
     feed: Arc<dyn ChangeFeed>,
-) -> Result<(Arc<ServicePointIndex>, Arc<LookupLimiter>), String> {
+) -> Result<(Arc<ServicePointIndex>, Arc<LookupLimiter>), StartupError> {
     let nearby = Arc::new(ServicePointIndex::new(feed));
-    nearby
-        .sync()
-        .await
-        .map_err(|e| format!("cannot load the service points: {e}"))?;
+    nearby.sync().await.map_err(StartupError::ServicePoints)?;
     spawn_follower(
         Arc::clone(&nearby),
         std::time::Duration::from_millis(settings.service_point_sync_ms.max(10)),
@@ -292,10 +342,13 @@ fn serve(
     settings: &Settings,
     state: web::Data<AppState>,
     metrics: PrometheusMetrics,
-) -> Result<(u16, Server), String> {
-    let listener = TcpListener::bind(&settings.listen)
-        .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
-    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+) -> Result<(u16, Server), StartupError> {
+    let cannot_listen = |source| StartupError::Listen {
+        address: settings.listen.clone(),
+        source,
+    };
+    let listener = TcpListener::bind(&settings.listen).map_err(cannot_listen)?;
+    let port = listener.local_addr().map_err(cannot_listen)?.port();
     let workers = settings.http_workers.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -317,7 +370,7 @@ fn serve(
             .default_service(web::to(routes::no_route))
     })
     .listen(listener)
-    .map_err(|e| e.to_string())?
+    .map_err(cannot_listen)?
     .workers(workers.max(1))
     .shutdown_timeout(10)
     .run();

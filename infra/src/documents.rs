@@ -91,7 +91,7 @@ impl SealedDocuments {
         url: Option<&str>,
         data_dir: &Path,
         keys: Arc<PersonalDataKeys>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, DocumentStoreError> {
         let (store, backend) = match url.map(str::trim).filter(|u| !u.is_empty()) {
             None => (local(&data_dir.join("documents"))?, "local"),
             Some(url) => from_url(url)?,
@@ -104,14 +104,40 @@ impl SealedDocuments {
     }
 }
 
+/// Why the document store named by `YIWANG_DOCUMENT_STORE_URL` cannot be opened (bilingual,
+/// like the other start-up errors).
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentStoreError {
+    #[error(
+        "不支持的文档存储地址 `{0}`：只接受 file://、s3:// 或 memory:// (unsupported YIWANG_DOCUMENT_STORE_URL scheme)"
+    )]
+    Scheme(String),
+    #[error(
+        "文档存储地址须为绝对路径 file:///… (YIWANG_DOCUMENT_STORE_URL `{0}` must be file:// with an absolute path)"
+    )]
+    RelativePath(String),
+    #[error("文档存储地址缺少存储桶名称 (YIWANG_DOCUMENT_STORE_URL must be s3://bucket[/prefix])")]
+    NoBucket,
+    #[error(
+        "文档存储地址的路径前缀无效 (YIWANG_DOCUMENT_STORE_URL prefix `{0}` must be segments of [A-Za-z0-9._-])"
+    )]
+    Prefix(String),
+    #[error("无法配置 S3 文档存储 (cannot configure the S3 document store): {0}")]
+    S3(object_store::Error),
+    /// The local folder cannot be created or opened.
+    #[error("无法使用文档存储目录 (cannot use the document folder {}): {source}", path.display())]
+    Folder {
+        path: std::path::PathBuf,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
 /// The store a configured `url` names, and its backend name (see [`SealedDocuments::open`]).
-fn from_url(url: &str) -> Result<(Arc<dyn ObjectStore>, &'static str), String> {
+fn from_url(url: &str) -> Result<(Arc<dyn ObjectStore>, &'static str), DocumentStoreError> {
     if let Some(dir) = url.strip_prefix("file://") {
         let dir = Path::new(dir);
         if !dir.is_absolute() {
-            return Err(format!(
-                "文档存储地址须为绝对路径 file:///… (YIWANG_DOCUMENT_STORE_URL `{url}` must be file:// with an absolute path)"
-            ));
+            return Err(DocumentStoreError::RelativePath(url.to_owned()));
         }
         return Ok((local(dir)?, "local"));
     }
@@ -122,55 +148,40 @@ fn from_url(url: &str) -> Result<(Arc<dyn ObjectStore>, &'static str), String> {
         return Ok((Arc::new(InMemory::new()), "memory"));
     }
     let scheme = url.split("://").next().unwrap_or(url);
-    Err(format!(
-        "不支持的文档存储地址 `{scheme}`：只接受 file://、s3:// 或 memory:// (unsupported YIWANG_DOCUMENT_STORE_URL scheme)"
-    ))
+    Err(DocumentStoreError::Scheme(scheme.to_owned()))
 }
 
 /// Local disk under `dir`, created if missing.
-fn local(dir: &Path) -> Result<Arc<dyn ObjectStore>, String> {
-    std::fs::create_dir_all(dir).map_err(|e| {
-        format!(
-            "无法创建文档存储目录 (cannot create the document folder {}): {e}",
-            dir.display()
-        )
+fn local(dir: &Path) -> Result<Arc<dyn ObjectStore>, DocumentStoreError> {
+    std::fs::create_dir_all(dir).map_err(|e| DocumentStoreError::Folder {
+        path: dir.to_owned(),
+        source: Box::new(e),
     })?;
-    let store = LocalFileSystem::new_with_prefix(dir).map_err(|e| {
-        format!(
-            "无法打开文档存储目录 (cannot open the document folder {}): {e}",
-            dir.display()
-        )
+    let store = LocalFileSystem::new_with_prefix(dir).map_err(|e| DocumentStoreError::Folder {
+        path: dir.to_owned(),
+        source: Box::new(e),
     })?;
     Ok(Arc::new(store))
 }
 
 /// The S3-compatible bucket of `rest` (`bucket[/prefix]`, the URL after `s3://`), configured
 /// from the `AWS_*` environment variables.
-fn s3(rest: &str) -> Result<Arc<dyn ObjectStore>, String> {
+fn s3(rest: &str) -> Result<Arc<dyn ObjectStore>, DocumentStoreError> {
     let (bucket, prefix) = match rest.split_once('/') {
         Some((bucket, prefix)) => (bucket, prefix.trim_matches('/')),
         None => (rest, ""),
     };
     if bucket.is_empty() {
-        return Err(
-            "文档存储地址缺少存储桶名称 (YIWANG_DOCUMENT_STORE_URL must be s3://bucket[/prefix])"
-                .to_owned(),
-        );
+        return Err(DocumentStoreError::NoBucket);
     }
     let store = AmazonS3Builder::from_env()
         .with_url(format!("s3://{bucket}"))
         .build()
-        .map_err(|e| {
-            format!("无法配置 S3 文档存储 (cannot configure the S3 document store): {e}")
-        })?;
+        .map_err(DocumentStoreError::S3)?;
     if prefix.is_empty() {
         return Ok(Arc::new(store));
     }
-    let prefix = object_path(prefix).map_err(|_| {
-        format!(
-            "文档存储地址的路径前缀无效 (YIWANG_DOCUMENT_STORE_URL prefix `{prefix}` must be segments of [A-Za-z0-9._-])"
-        )
-    })?;
+    let prefix = object_path(prefix).map_err(|_| DocumentStoreError::Prefix(prefix.to_owned()))?;
     Ok(Arc::new(PrefixStore::new(store, prefix)))
 }
 
@@ -537,12 +548,14 @@ mod tests {
             "file://relative/path",
             "/var/lib/yiwang",
         ] {
-            let err =
-                SealedDocuments::open(Some(url), dir.path(), keys(&[("k1", 1)], None)).unwrap_err();
+            let err = SealedDocuments::open(Some(url), dir.path(), keys(&[("k1", 1)], None))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("YIWANG_DOCUMENT_STORE_URL"), "{url}: {err}");
         }
         let err = SealedDocuments::open(Some("ftp://x"), dir.path(), keys(&[("k1", 1)], None))
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("不支持的文档存储地址 `ftp`"), "{err}");
     }
 
@@ -560,7 +573,8 @@ mod tests {
             dir.path(),
             keys(&[("k1", 1)], None),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("prefix"), "{err}");
     }
 }

@@ -98,6 +98,18 @@ impl Drop for Subscription {
     }
 }
 
+/// Why live delivery through Redis failed: at start (connect, subscribe) or on a publish.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error(transparent)]
+    Redis(#[from] redis::RedisError),
+    /// Redis did not `.0` within 3 s.
+    #[error("redis did not {0} within 3 s")]
+    Silent(&'static str),
+    #[error("the redis subscription ended at once")]
+    Ended,
+}
+
 impl Live {
     /// One process: frames go straight to this process's connections.
     pub fn in_process() -> Self {
@@ -110,21 +122,19 @@ impl Live {
     /// Many processes sharing the Redis at `url`, on the channel `{prefix}live`. Returns once
     /// subscribed (within 3 s, or an error); a subscription lost later is re-established
     /// every second until it holds again.
-    pub async fn redis(url: &str, prefix: &str) -> Result<Self, String> {
-        let client = redis::Client::open(url).map_err(|e| e.to_string())?;
+    pub async fn redis(url: &str, prefix: &str) -> Result<Self, LiveError> {
+        let client = redis::Client::open(url)?;
         let conn = tokio::time::timeout(Duration::from_secs(3), client.get_connection_manager())
             .await
-            .map_err(|_| "redis did not answer within 3 s".to_owned())?
-            .map_err(|e| e.to_string())?;
+            .map_err(|_| LiveError::Silent("answer"))??;
         let channel = format!("{prefix}live");
         let hub = Arc::<Hub>::default();
         let (ready, subscribed) = oneshot::channel();
         tokio::spawn(listen(client, channel.clone(), Arc::clone(&hub), ready));
         tokio::time::timeout(Duration::from_secs(3), subscribed)
             .await
-            .map_err(|_| "redis did not confirm the subscription within 3 s".to_owned())?
-            .map_err(|_| "the redis subscription ended at once".to_owned())?
-            .map_err(|e| format!("cannot subscribe to {channel}: {e}"))?;
+            .map_err(|_| LiveError::Silent("confirm the subscription"))?
+            .map_err(|_| LiveError::Ended)??;
         Ok(Self {
             hub,
             bus: Bus::Redis { conn, channel },
@@ -160,7 +170,7 @@ impl Live {
 
     /// Hands each frame to its account's connections, in every process. Errs only when Redis
     /// cannot take them (nothing is retried: the frames are a courtesy, the store is the record).
-    pub async fn publish(&self, deliveries: &[Delivery]) -> Result<(), String> {
+    pub async fn publish(&self, deliveries: &[Delivery]) -> Result<(), LiveError> {
         match &self.bus {
             Bus::InProcess => {
                 for d in deliveries {
@@ -178,7 +188,7 @@ impl Live {
                         .ignore();
                 }
                 let mut conn = conn.clone();
-                pipe.exec_async(&mut conn).await.map_err(|e| e.to_string())
+                Ok(pipe.exec_async(&mut conn).await?)
             }
         }
     }
@@ -189,7 +199,7 @@ async fn listen(
     client: redis::Client,
     channel: String,
     hub: Arc<Hub>,
-    ready: oneshot::Sender<Result<(), String>>,
+    ready: oneshot::Sender<Result<(), redis::RedisError>>,
 ) {
     let mut ready = Some(ready);
     loop {
@@ -225,7 +235,7 @@ async fn listen(
             }
             Err(e) => {
                 if let Some(ready) = ready.take() {
-                    let _ = ready.send(Err(e.to_string()));
+                    let _ = ready.send(Err(e));
                     return;
                 }
                 tracing::warn!(%channel, error = %e, "live: cannot subscribe to redis; retrying");

@@ -6,23 +6,26 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 use std::sync::OnceLock;
 
-/// Hashes a password into a PHC string (`$argon2id$v=19$…`).
-pub fn hash(password: &str) -> Result<String, String> {
+/// Why hashing or checking failed (not a wrong password, which is `Ok(false)`).
+pub use argon2::password_hash::Error as HashError;
+
+/// Hashes a password into a PHC string (`$argon2id$v=19$…`). Errs only on a password
+/// beyond argon2's length limit (2^32 − 1 bytes).
+pub fn hash(password: &str) -> Result<String, HashError> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
 }
 
 /// Checks a password against a stored PHC string. A stored string that does not parse is an
 /// error, not a mismatch (a corrupt hash must not read as "wrong password").
-pub fn verify(password: &str, stored: &str) -> Result<bool, String> {
-    let parsed = PasswordHash::new(stored).map_err(|e| format!("stored hash unreadable: {e}"))?;
+pub fn verify(password: &str, stored: &str) -> Result<bool, HashError> {
+    let parsed = PasswordHash::new(stored)?;
     match Argon2::default().verify_password(password.as_bytes(), &parsed) {
         Ok(()) => Ok(true),
-        Err(argon2::password_hash::Error::Password) => Ok(false),
-        Err(e) => Err(e.to_string()),
+        Err(HashError::Password) => Ok(false),
+        Err(e) => Err(e),
     }
 }
 

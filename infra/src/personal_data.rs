@@ -25,7 +25,9 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use crate::key_file;
 
 /// Length of an AES-256 key, in bytes.
 const KEY_LEN: usize = 32;
@@ -121,6 +123,52 @@ impl fmt::Debug for PersonalDataKeys {
     }
 }
 
+/// Why a keyring cannot be built. Bilingual (Chinese / English) like every start-up error,
+/// and never holding key material.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyringError {
+    /// Entry `n` (from 1) of the key list is not `kid:BASE64KEY`.
+    #[error("个人信息加密密钥格式错误 / personal-data key entry {0} must be kid:BASE64KEY")]
+    Entry(usize),
+    #[error(
+        "个人信息加密密钥标识格式错误 / personal-data key id '{0}' must be 1–{MAX_KID_LEN} characters of [A-Za-z0-9_-]"
+    )]
+    Kid(String),
+    #[error("个人信息加密密钥标识重复 / personal-data key id '{0}' is listed twice")]
+    KidTwice(String),
+    #[error(
+        "个人信息加密密钥格式错误 / personal-data key '{0}' must be {KEY_LEN} bytes of base64"
+    )]
+    Key(String),
+    #[error(
+        "未配置个人信息加密密钥 / no personal-data key configured (expected kid:BASE64KEY[,…])"
+    )]
+    NoKey,
+    #[error(
+        "个人信息加密密钥配置错误 / active personal-data key id '{0}' is not among the configured keys"
+    )]
+    UnknownActive(String),
+    #[error(
+        "个人信息索引密钥格式错误 / personal-data index key must be at least {MIN_INDEX_KEY_LEN} bytes of base64"
+    )]
+    IndexKey,
+    /// Line `n` (from 1) of the key file is not `keys=`, `index=` or `active=`.
+    #[error(
+        "个人信息密钥文件格式错误 / personal-data key file line {0} must be keys=…, index=… or active=…"
+    )]
+    FileLine(usize),
+    /// The key file has no line of this name.
+    #[error("个人信息密钥文件缺少 {0} 行 / personal-data key file has no {0}= line")]
+    FileMissing(&'static str),
+    #[error("{source} (in {})", path.display())]
+    InFile {
+        path: PathBuf,
+        source: Box<KeyringError>,
+    },
+    #[error(transparent)]
+    File(#[from] key_file::FileError),
+}
+
 impl PersonalDataKeys {
     /// Builds the keyring from configuration.
     ///
@@ -131,67 +179,50 @@ impl PersonalDataKeys {
     ///   never change once rows are stored.
     ///
     /// Errors are bilingual (Chinese / English) and never contain key material.
-    pub fn from_config(keys: &str, active: Option<&str>, index_key: &str) -> Result<Self, String> {
+    pub fn from_config(
+        keys: &str,
+        active: Option<&str>,
+        index_key: &str,
+    ) -> Result<Self, KeyringError> {
         let mut ring: Vec<(String, Aes256Gcm)> = Vec::new();
         for (i, entry) in keys.split(',').map(str::trim).enumerate() {
             if entry.is_empty() {
                 continue;
             }
             let Some((kid, key_b64)) = entry.split_once(':') else {
-                return Err(format!(
-                    "个人信息加密密钥格式错误 / personal-data key entry {} must be kid:BASE64KEY",
-                    i + 1
-                ));
+                return Err(KeyringError::Entry(i + 1));
             };
             let kid = kid.trim();
             check_kid(kid)?;
             if ring.iter().any(|(k, _)| k == kid) {
-                return Err(format!(
-                    "个人信息加密密钥标识重复 / personal-data key id '{kid}' is listed twice"
-                ));
+                return Err(KeyringError::KidTwice(kid.to_owned()));
             }
             let bytes = STANDARD
                 .decode(key_b64.trim())
                 .ok()
                 .filter(|b| b.len() == KEY_LEN)
-                .ok_or_else(|| {
-                    format!(
-                        "个人信息加密密钥格式错误 / personal-data key '{kid}' must be {KEY_LEN} bytes of base64"
-                    )
-                })?;
-            let cipher = Aes256Gcm::new_from_slice(&bytes).map_err(|_| {
-                format!(
-                    "个人信息加密密钥格式错误 / personal-data key '{kid}' must be {KEY_LEN} bytes of base64"
-                )
-            })?;
+                .ok_or_else(|| KeyringError::Key(kid.to_owned()))?;
+            let cipher =
+                Aes256Gcm::new_from_slice(&bytes).map_err(|_| KeyringError::Key(kid.to_owned()))?;
             ring.push((kid.to_owned(), cipher));
         }
         if ring.is_empty() {
-            return Err(
-                "未配置个人信息加密密钥 / no personal-data key configured (expected kid:BASE64KEY[,…])"
-                    .to_owned(),
-            );
+            return Err(KeyringError::NoKey);
         }
         let active = match active.map(str::trim).filter(|a| !a.is_empty()) {
             None => ring.len() - 1,
-            Some(a) => ring.iter().position(|(k, _)| k == a).ok_or_else(|| {
-                format!(
-                    "个人信息加密密钥配置错误 / active personal-data key id '{a}' is not among the configured keys"
-                )
-            })?,
+            Some(a) => ring
+                .iter()
+                .position(|(k, _)| k == a)
+                .ok_or_else(|| KeyringError::UnknownActive(a.to_owned()))?,
         };
         let index_bytes = STANDARD
             .decode(index_key.trim())
             .ok()
             .filter(|b| b.len() >= MIN_INDEX_KEY_LEN)
-            .ok_or_else(|| {
-                format!(
-                    "个人信息索引密钥格式错误 / personal-data index key must be at least {MIN_INDEX_KEY_LEN} bytes of base64"
-                )
-            })?;
-        let index = <HmacSha256 as Mac>::new_from_slice(&index_bytes).map_err(|_| {
-            "个人信息索引密钥格式错误 / personal-data index key is unusable".to_owned()
-        })?;
+            .ok_or(KeyringError::IndexKey)?;
+        let index = <HmacSha256 as Mac>::new_from_slice(&index_bytes)
+            .map_err(|_| KeyringError::IndexKey)?;
         Ok(Self {
             keys: ring,
             active,
@@ -215,11 +246,13 @@ impl PersonalDataKeys {
     /// optional `active=kid` line picks the active key (default: the last listed), so a key can
     /// be rotated in the file too. Never change or lose the `index` line, nor drop a kid that
     /// rows still use: the data would become unfindable or unreadable.
-    pub fn load_or_generate(path: &Path) -> Result<Self, String> {
+    pub fn load_or_generate(path: &Path) -> Result<Self, KeyringError> {
         if path.exists() {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            return Self::from_file_text(&text).map_err(|e| format!("{e} (in {})", path.display()));
+            let text = key_file::read(path)?;
+            return Self::from_file_text(&text).map_err(|e| KeyringError::InFile {
+                path: path.to_owned(),
+                source: Box::new(e),
+            });
         }
         let key = Aes256Gcm::generate_key(OsRng);
         let mut index = [0u8; MIN_INDEX_KEY_LEN];
@@ -229,17 +262,13 @@ impl PersonalDataKeys {
             STANDARD.encode(key),
             STANDARD.encode(index)
         );
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        }
-        write_private(path, &content)?;
+        key_file::create_private(path, &content)?;
         tracing::info!(path = %path.display(), kid = GENERATED_KID, "generated a new personal-data encryption key");
         Self::from_file_text(&content)
     }
 
     /// Parses the `name=value` key file of [`PersonalDataKeys::load_or_generate`].
-    fn from_file_text(text: &str) -> Result<Self, String> {
+    fn from_file_text(text: &str) -> Result<Self, KeyringError> {
         let (mut keys, mut index, mut active) = (None, None, None);
         for (n, line) in text.lines().enumerate() {
             let line = line.trim();
@@ -250,21 +279,12 @@ impl PersonalDataKeys {
                 Some(("keys", v)) => (&mut keys, v),
                 Some(("index", v)) => (&mut index, v),
                 Some(("active", v)) => (&mut active, v),
-                _ => {
-                    return Err(format!(
-                        "个人信息密钥文件格式错误 / personal-data key file line {} must be keys=…, index=… or active=…",
-                        n + 1
-                    ))
-                }
+                _ => return Err(KeyringError::FileLine(n + 1)),
             };
             *slot.0 = Some(slot.1);
         }
-        let keys = keys.ok_or(
-            "个人信息密钥文件缺少 keys 行 / personal-data key file has no keys= line".to_owned(),
-        )?;
-        let index = index.ok_or(
-            "个人信息密钥文件缺少 index 行 / personal-data key file has no index= line".to_owned(),
-        )?;
+        let keys = keys.ok_or(KeyringError::FileMissing("keys"))?;
+        let index = index.ok_or(KeyringError::FileMissing("index"))?;
         Self::from_config(keys, active, index)
     }
 
@@ -405,7 +425,7 @@ impl PersonalDataKeys {
 }
 
 /// Checks a key id: 1–16 characters of `[A-Za-z0-9_-]`.
-fn check_kid(kid: &str) -> Result<(), String> {
+fn check_kid(kid: &str) -> Result<(), KeyringError> {
     let ok = (1..=MAX_KID_LEN).contains(&kid.len())
         && kid
             .bytes()
@@ -413,29 +433,8 @@ fn check_kid(kid: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "个人信息加密密钥标识格式错误 / personal-data key id '{kid}' must be 1–{MAX_KID_LEN} characters of [A-Za-z0-9_-]"
-        ))
+        Err(KeyringError::Kid(kid.to_owned()))
     }
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, content: &str) -> Result<(), String> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    f.write_all(content.as_bytes())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, content: &str) -> Result<(), String> {
-    std::fs::write(path, content).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 #[cfg(test)]
@@ -649,7 +648,9 @@ mod tests {
             (format!("k1:{key}"), None, "not base64!".to_owned()),
         ];
         for (keys, active, index) in &bad {
-            let err = PersonalDataKeys::from_config(keys, *active, index).unwrap_err();
+            let err = PersonalDataKeys::from_config(keys, *active, index)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(" / "), "{err}");
             assert!(!err.contains(&key), "error leaks key material: {err}");
         }

@@ -315,7 +315,8 @@ fn send_message(
         Some(Value::String(page)) if !page.starts_with("bad") => {}
         Some(_) => return Err(WxError::code(41030)),
     }
-    validate::check_data(body.get("data")).map_err(|errmsg| WxError::with_msg(47003, errmsg))?;
+    validate::check_data(body.get("data"))
+        .map_err(|problem| WxError::with_msg(47003, problem.to_string()))?;
     check_enum(
         &body,
         "miniprogram_state",

@@ -1,17 +1,45 @@
 //! Template data value limits of subscribeMessage.send.
 
+use std::fmt;
+
 use serde_json::Value;
 
-/// Checks `data` of a subscribe message; `Err` carries the errmsg of a 47003 answer.
-pub(crate) fn check_data(data: Option<&Value>) -> Result<(), String> {
+/// Why template data is refused; its text is the errmsg of the 47003 answer.
+#[derive(Debug)]
+pub(crate) enum DataProblem {
+    NotAnObject,
+    /// `data.{key}.value` is missing or not a string.
+    NoValue(String),
+    /// `data.{key}.value` breaks the limit of its kind.
+    Invalid {
+        key: String,
+        reason: &'static str,
+    },
+}
+
+impl fmt::Display for DataProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotAnObject => f.write_str("argument invalid! data is missing or not an object"),
+            Self::NoValue(key) => write!(
+                f,
+                "argument invalid! data.{key}.value is missing or not a string"
+            ),
+            Self::Invalid { key, reason } => {
+                write!(f, "argument invalid! data.{key}.value {reason}")
+            }
+        }
+    }
+}
+
+/// Checks `data` of a subscribe message.
+pub(crate) fn check_data(data: Option<&Value>) -> Result<(), DataProblem> {
     let Some(entries) = data.and_then(Value::as_object) else {
-        return Err("argument invalid! data is missing or not an object".to_owned());
+        return Err(DataProblem::NotAnObject);
     };
     for (key, entry) in entries {
         let Some(value) = entry.get("value").and_then(Value::as_str) else {
-            return Err(format!(
-                "argument invalid! data.{key}.value is missing or not a string"
-            ));
+            return Err(DataProblem::NoValue(key.clone()));
         };
         check_value(key, value)?;
     }
@@ -19,8 +47,13 @@ pub(crate) fn check_data(data: Option<&Value>) -> Result<(), String> {
 }
 
 /// Checks one value against the limit of its kind (the key without trailing digits).
-fn check_value(key: &str, value: &str) -> Result<(), String> {
-    let invalid = |reason: &str| Err(format!("argument invalid! data.{key}.value {reason}"));
+fn check_value(key: &str, value: &str) -> Result<(), DataProblem> {
+    let invalid = |reason: &'static str| {
+        Err(DataProblem::Invalid {
+            key: key.to_owned(),
+            reason,
+        })
+    };
     if value.is_empty() {
         return invalid("is empty");
     }
@@ -72,7 +105,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn check(key: &str, value: &str) -> Result<(), String> {
+    fn check(key: &str, value: &str) -> Result<(), DataProblem> {
         check_data(Some(&json!({ key: { "value": value } })))
     }
 
@@ -80,7 +113,7 @@ mod tests {
     fn limits_are_applied_by_kind() {
         assert!(check("thing1", "二十个字以内的说明").is_ok());
         assert!(check("thing1", &"字".repeat(20)).is_ok());
-        let error = check("thing1", &"字".repeat(21)).unwrap_err();
+        let error = check("thing1", &"字".repeat(21)).unwrap_err().to_string();
         assert!(error.contains("data.thing1.value"), "{error}");
         assert!(check("number2", "12345.67").is_ok());
         assert!(check("number2", "12a").is_err());

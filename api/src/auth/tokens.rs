@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 use yiwang_domain::account::{AccountKind, Role};
 use yiwang_domain::clock;
 use yiwang_domain::session::SessionRecord;
+use yiwang_infra::key_file;
 
 /// The claims of an access token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -138,15 +139,28 @@ fn pem_encode(der: &[u8]) -> String {
     out
 }
 
-fn pem_decode(pem: &str) -> Result<Vec<u8>, String> {
+fn pem_decode(pem: &str) -> Result<Vec<u8>, SigningKeyError> {
     let body: String = pem
         .lines()
         .filter(|l| !l.starts_with("-----"))
         .map(str::trim)
         .collect();
-    STANDARD
-        .decode(body)
-        .map_err(|e| format!("not a PEM file: {e}"))
+    STANDARD.decode(body).map_err(SigningKeyError::NotPem)
+}
+
+/// Why the token signing key cannot be loaded or made.
+#[derive(Debug, thiserror::Error)]
+pub enum SigningKeyError {
+    #[error(transparent)]
+    File(#[from] key_file::FileError),
+    #[error("signing key file {} does not exist", .0.display())]
+    Missing(std::path::PathBuf),
+    #[error("the signing key is not a PEM file: {0}")]
+    NotPem(base64::DecodeError),
+    #[error("the signing key is not a PKCS#8 Ed25519 key: {0}")]
+    NotEd25519(ring::error::KeyRejected),
+    #[error("cannot generate an Ed25519 key")]
+    Generate,
 }
 
 impl TokenKeys {
@@ -158,27 +172,18 @@ impl TokenKeys {
         issuer: &str,
         audience: &str,
         ttl_secs: u64,
-    ) -> Result<TokenKeys, String> {
+    ) -> Result<TokenKeys, SigningKeyError> {
         let der = if path.exists() {
-            let pem = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            pem_decode(&pem)?
+            pem_decode(&key_file::read(path)?)?
         } else if generate {
             let rng = ring::rand::SystemRandom::new();
-            let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng)
-                .map_err(|_| "cannot generate an Ed25519 key".to_owned())?;
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-            }
-            write_private(path, &pem_encode(pkcs8.as_ref()))?;
+            let pkcs8 =
+                Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| SigningKeyError::Generate)?;
+            key_file::create_private(path, &pem_encode(pkcs8.as_ref()))?;
             tracing::info!(path = %path.display(), "generated a new token signing key");
             pkcs8.as_ref().to_vec()
         } else {
-            return Err(format!(
-                "signing key file {} does not exist",
-                path.display()
-            ));
+            return Err(SigningKeyError::Missing(path.to_owned()));
         };
         Self::from_pkcs8(&der, issuer, audience, ttl_secs)
     }
@@ -189,9 +194,9 @@ impl TokenKeys {
         issuer: &str,
         audience: &str,
         ttl_secs: u64,
-    ) -> Result<TokenKeys, String> {
-        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
-            .map_err(|e| format!("not a PKCS#8 Ed25519 key: {e}"))?;
+    ) -> Result<TokenKeys, SigningKeyError> {
+        let pair =
+            Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(SigningKeyError::NotEd25519)?;
         let public = pair.public_key().as_ref().to_vec();
         let public_x = URL_SAFE_NO_PAD.encode(&public);
         let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(&public))[..16].to_owned();
@@ -326,25 +331,6 @@ impl TokenKeys {
             }]
         })
     }
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, content: &str) -> Result<(), String> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    f.write_all(content.as_bytes())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, content: &str) -> Result<(), String> {
-    std::fs::write(path, content).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// A fresh random id or secret: `n` random bytes, base64url without padding.

@@ -116,13 +116,12 @@ fn unavailable(e: reqwest::Error) -> WeChatError {
 const TOKEN_EXPIRED: [i64; 3] = [40001, 40014, 42001];
 
 impl WeChatClient {
-    /// A client; `cache` holds the shared stable_token.
-    pub fn new(config: WeChatConfig, cache: Arc<dyn SessionStore>) -> Result<Self, String> {
+    /// A client; `cache` holds the shared stable_token. Errs when the TLS backend cannot start.
+    pub fn new(config: WeChatConfig, cache: Arc<dyn SessionStore>) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .connect_timeout(TIMEOUT)
-            .build()
-            .map_err(|e| e.to_string())?;
+            .build()?;
         Ok(Self {
             http,
             config,

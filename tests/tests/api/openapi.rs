@@ -26,14 +26,16 @@ async fn misconfiguration_stops_the_start() {
     let err = yiwang_api::startup::Application::build(settings.clone())
         .await
         .err()
-        .unwrap();
+        .unwrap()
+        .to_string();
     assert!(err.contains("mysql"), "{err}");
     settings.database_url = None;
     settings.redis_url = Some("memcached://127.0.0.1:11211".into());
     let err = yiwang_api::startup::Application::build(settings.clone())
         .await
         .err()
-        .unwrap();
+        .unwrap()
+        .to_string();
     assert!(err.contains("memcached"), "{err}");
     // An AppID that is set but empty is a mistake, not a request for the emulator.
     settings.redis_url = None;
@@ -41,7 +43,8 @@ async fn misconfiguration_stops_the_start() {
     let err = yiwang_api::startup::Application::build(settings)
         .await
         .err()
-        .unwrap();
+        .unwrap()
+        .to_string();
     assert!(err.contains("YIWANG_WECHAT_APPID"), "{err}");
     // The embedded default with no configuration at all starts.
     let _ok: TestApp = TestApp::spawn(yiwang_tests::Shape::Embedded).await;

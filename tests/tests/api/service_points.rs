@@ -2262,7 +2262,8 @@ async fn the_cli_imports_the_real_file(shape: Shape) {
         ImportOptions::default(),
     )
     .await
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("不存在的工会"), "{err}");
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.csv");
@@ -2278,7 +2279,8 @@ async fn the_cli_imports_the_real_file(shape: Shape) {
         ImportOptions::default(),
     )
     .await
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert!(is_chinese(&err), "{err}");
     assert!(w.admin_points(&sm, "").await.is_empty());
 

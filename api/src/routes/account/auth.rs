@@ -163,7 +163,7 @@ pub async fn admin_login(
     })
     .await
     .map_err(|e| ApiError::internal(&e))?
-    .map_err(|e| ApiError::internal(&std::io::Error::other(e)))?;
+    .map_err(|e| ApiError::internal(&e))?;
     match found {
         Some((official, _)) if verified && official.disabled_at.is_none() => {
             state.sessions.clear_failures(&key).await?;

@@ -166,7 +166,7 @@ pub async fn create(
     let hash = web::block(move || password::hash(&pw))
         .await
         .map_err(|e| ApiError::internal(&e))?
-        .map_err(|e| ApiError::internal(&std::io::Error::other(e)))?;
+        .map_err(|e| ApiError::internal(&e))?;
     let official = Official {
         id: AccountId::new(),
         username,
