@@ -2,9 +2,9 @@
 //!
 //! Adapters behind the ports of `yiwang-domain`: the relational store on PostgreSQL or SQLite
 //! ([`db`]), sessions in Redis or in process ([`sessions`]), the WeChat client ([`wechat`]),
-//! password hashing ([`password`]), encryption of personal data ([`personal_data`]) and the
-//! key files of the embedded default ([`key_file`]), uploaded
-//! documents sealed in an object store ([`documents`]), spreadsheets read for imports
+//! password hashing ([`password`]), encryption of personal data ([`personal_data`]), the key
+//! files of the embedded default ([`key_file`]), uploaded documents sealed in an object store
+//! ([`documents`]), spreadsheets read for imports
 //! ([`spreadsheet`]), the in-memory nearest-point index ([`nearby`]) and live delivery to
 //! WebSocket connections across processes ([`live`]).
 

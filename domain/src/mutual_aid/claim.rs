@@ -17,7 +17,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::enrollment::{Enrollment, EnrollmentId};
+use super::enrolment::{Enrolment, EnrolmentId};
 use super::payout::{CostLine, Payout};
 use super::plan::{benefit_kind, BenefitKind, DocumentKind, PlanId};
 use crate::account::AccountId;
@@ -644,7 +644,7 @@ pub struct Claim {
     /// The plan version it is judged under: the one in force at its last submission.
     pub plan_version: i32,
     /// The enrolment it claims under.
-    pub enrollment_id: EnrollmentId,
+    pub enrollment_id: EnrolmentId,
     /// The member.
     pub member_id: MemberId,
     /// The member's worker account (the owner).
@@ -692,7 +692,7 @@ impl Claim {
     /// member, account and organisation are the enrolment's; nothing is computed or decided
     /// yet.
     pub fn draft(
-        enrollment: &Enrollment,
+        enrollment: &Enrolment,
         plan_version: i32,
         lines: Vec<ClaimLine>,
         payee: Option<Payee>,

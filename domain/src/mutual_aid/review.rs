@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::claim::{next, Claim, ClaimAction, ClaimStatus, Decision, LineId, Rejection};
-use super::enrollment::{Coverage, Enrollment};
+use super::enrolment::{Coverage, Enrolment};
 use super::payout::{compute, Payout, YearToDate};
 use super::plan::{BenefitKind, PlanRules};
 use crate::account::AccountId;
@@ -77,7 +77,7 @@ pub struct Context<'a> {
     /// The claim as it is now.
     pub claim: &'a Claim,
     /// The enrolment it claims under.
-    pub enrollment: &'a Enrollment,
+    pub enrollment: &'a Enrolment,
     /// The rules to judge by: the plan's current version for a submission, the claim's
     /// version afterwards.
     pub rules: &'a PlanRules,
@@ -398,7 +398,7 @@ mod tests {
     use super::*;
     use crate::membership::member::MemberId;
     use crate::mutual_aid::claim::{ClaimId, ClaimLine, Document, DocumentId, MediaType, Payee};
-    use crate::mutual_aid::enrollment::{EnrollmentId, FeePayment, PaymentMethod};
+    use crate::mutual_aid::enrolment::{EnrolmentId, FeePayment, PaymentMethod};
     use crate::mutual_aid::plan::tests::jincheng;
     use crate::mutual_aid::plan::{DocumentKind, PlanId};
     use crate::org::{OrgId, OrgPath};
@@ -409,7 +409,7 @@ mod tests {
 
     struct World {
         rules: PlanRules,
-        enrollment: Enrollment,
+        enrollment: Enrolment,
         claim: Claim,
         earlier: BTreeMap<BenefitKind, YearToDate>,
         worker: AccountId,
@@ -418,8 +418,8 @@ mod tests {
     fn world() -> World {
         let org = OrgId::new();
         let worker = AccountId::new();
-        let enrollment = Enrollment {
-            id: EnrollmentId::new(),
+        let enrollment = Enrolment {
+            id: EnrolmentId::new(),
             plan_id: PlanId::new(),
             member_id: MemberId::new(),
             account_id: worker,

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use super::claim::{
     Claim, ClaimEvent, ClaimId, ClaimLine, ClaimStatus, Document, DocumentId, Payee,
 };
-use super::enrollment::{Enrollment, EnrollmentId, FeePayment};
+use super::enrolment::{Enrolment, EnrolmentId, FeePayment};
 use super::payout::YearToDate;
 use super::plan::{BenefitKind, Plan, PlanId, PlanRules};
 use super::review::{Command, Outcome};
@@ -53,7 +53,7 @@ pub struct ClaimFilter {
 
 /// Filters of the officials' enrolment list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EnrollmentFilter {
+pub struct EnrolmentFilter {
     /// Only this plan.
     pub plan: Option<PlanId>,
     /// Only paid (`Some(true)`) or unpaid (`Some(false)`) ones.
@@ -66,7 +66,7 @@ pub struct NewClaim {
     /// The worker; the enrolment must be theirs.
     pub account: AccountId,
     /// The enrolment to claim under.
-    pub enrollment: EnrollmentId,
+    pub enrollment: EnrolmentId,
     /// Checked cost lines.
     pub lines: Vec<ClaimLine>,
     /// Where to pay, when already given.
@@ -151,21 +151,21 @@ pub trait PlanRepository: Send + Sync {
 pub trait EnrolmentRepository: Send + Sync {
     /// Stores a new enrolment. [`MutualAidConflict::AlreadyEnrolled`] when the member has one in the
     /// plan.
-    async fn enrol(&self, enrollment: &Enrollment, change: &Change) -> Result<(), RepoError>;
+    async fn enrol(&self, enrollment: &Enrolment, change: &Change) -> Result<(), RepoError>;
 
     /// One enrolment.
-    async fn enrollment(&self, id: EnrollmentId) -> Result<Enrollment, RepoError>;
+    async fn enrollment(&self, id: EnrolmentId) -> Result<Enrolment, RepoError>;
 
     /// The account's enrolments, newest first.
-    async fn enrollments_of(&self, account: AccountId) -> Result<Vec<Enrollment>, RepoError>;
+    async fn enrolments_of(&self, account: AccountId) -> Result<Vec<Enrolment>, RepoError>;
 
     /// Enrolments of members in `scope`, keyset-paged by `{requested_on}|{id}`.
     async fn enrollments(
         &self,
         scope: &OrgPath,
-        filter: &EnrollmentFilter,
+        filter: &EnrolmentFilter,
         page: &PageRequest,
-    ) -> Result<Page<Enrollment>, RepoError>;
+    ) -> Result<Page<Enrolment>, RepoError>;
 
     /// Records `payment` for every enrolment in `ids` that is not paid yet, in one
     /// transaction, writing `change` once per enrolment paid (its record id filled in).
@@ -173,10 +173,10 @@ pub trait EnrolmentRepository: Send + Sync {
     /// `NotFound` (and nothing written) when any id is unknown.
     async fn record_payments(
         &self,
-        ids: &[EnrollmentId],
+        ids: &[EnrolmentId],
         payment: &FeePayment,
         change: &Change,
-    ) -> Result<Vec<(Enrollment, bool)>, RepoError>;
+    ) -> Result<Vec<(Enrolment, bool)>, RepoError>;
 }
 
 /// Claims, their timeline and their decisions.

@@ -15,7 +15,7 @@ use yiwang_domain::idempotency::IdempotentAnswer;
 use yiwang_domain::mutual_aid::claim::{
     bank_account_number, mask_account, Claim, ClaimLine, LineInput, Payee,
 };
-use yiwang_domain::mutual_aid::enrollment::EnrollmentId;
+use yiwang_domain::mutual_aid::enrolment::EnrolmentId;
 use yiwang_domain::mutual_aid::payout::compute;
 use yiwang_domain::mutual_aid::review::{Command, Outcome};
 use yiwang_domain::mutual_aid::store::{CommandInput, Created, NewClaim};
@@ -244,7 +244,7 @@ pub async fn create(
     let request = serde_json::to_vec(&form).map_err(|e| ApiError::internal(&e))?;
     let route = "POST /api/v1/mutual-aid/claims".to_owned();
     idempotency::once(&state, &req, worker.0.account_id(), route, &request, |pending| async {
-        let enrollment = EnrollmentId::parse(&form.enrollment_id).ok_or_else(ApiError::not_found)?;
+        let enrollment = EnrolmentId::parse(&form.enrollment_id).ok_or_else(ApiError::not_found)?;
         let (lines, payee) = checked(&state, form.lines, form.payee)?;
         let at = clock::now();
         let new = NewClaim {

@@ -20,11 +20,11 @@ use yiwang_domain::audit::{Change, OutboxEvent};
 use yiwang_domain::calendar::china_date;
 use yiwang_domain::clock;
 use yiwang_domain::mutual_aid::claim::{Claim, ClaimAction, ClaimEvent, ClaimLine, Document};
-use yiwang_domain::mutual_aid::enrollment::Enrollment;
+use yiwang_domain::mutual_aid::enrolment::Enrolment;
 use yiwang_domain::mutual_aid::payout::{Limit, Payout};
 use yiwang_domain::mutual_aid::plan::{BenefitRule, Plan, PlanId, PlanRules};
 use yiwang_domain::mutual_aid::review::Outcome;
-use yiwang_domain::mutual_aid::EnrollmentId;
+use yiwang_domain::mutual_aid::EnrolmentId;
 
 use crate::auth;
 use crate::error::{ApiError, Problem};
@@ -156,7 +156,7 @@ pub struct FeePaymentView {
 
 /// A member's enrolment in a plan year.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct EnrollmentView {
+pub struct EnrolmentView {
     /// Id.
     pub id: String,
     /// The plan.
@@ -181,12 +181,12 @@ pub struct EnrollmentView {
     pub covered_until: Option<NaiveDate>,
 }
 
-impl EnrollmentView {
+impl EnrolmentView {
     /// The view of `e` under its plan's `rules`, its status as of `today`.
-    pub fn new(e: &Enrollment, rules: &PlanRules, today: NaiveDate) -> Self {
+    pub fn new(e: &Enrolment, rules: &PlanRules, today: NaiveDate) -> Self {
         let status = e.status(rules, today);
         let coverage = e.coverage(rules);
-        EnrollmentView {
+        EnrolmentView {
             id: e.id.to_string(),
             plan_id: e.plan_id.to_string(),
             plan_name: rules.name.clone(),
@@ -572,9 +572,9 @@ pub struct ClaimList {
 
 /// The enrolments of a list.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct EnrollmentList {
+pub struct EnrolmentList {
     /// Newest first.
-    pub items: Vec<EnrollmentView>,
+    pub items: Vec<EnrolmentView>,
 }
 
 /// The plans of a list.
@@ -632,7 +632,7 @@ pub async fn plans(
 /// Asking to enrol.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct EnrollmentForm {
+pub struct EnrolmentForm {
     /// The plan (`GET /api/v1/mutual-aid/plans`).
     pub plan_id: String,
 }
@@ -641,9 +641,9 @@ pub struct EnrollmentForm {
 /// (`pending_payment`) until an official records it; then it is `active`, and costs are
 /// covered from the day after the waiting period.
 #[utoipa::path(post, tag = "mutual aid", security(("bearer" = [])),
-    request_body = EnrollmentForm,
+    request_body = EnrolmentForm,
     responses(
-        (status = 201, description = "Enrolled, waiting for the fee", body = EnrollmentView),
+        (status = 201, description = "Enrolled, waiting for the fee", body = EnrolmentView),
         (status = 404, description = "`not_a_member`, or no such plan open to the worker", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`already_enrolled`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`enrolment_closed` or `employment_form_not_admitted`", body = Problem, content_type = "application/problem+json"),
@@ -653,7 +653,7 @@ pub struct EnrollmentForm {
 pub async fn enrol(
     state: web::Data<AppState>,
     worker: auth::Worker,
-    form: web::Json<EnrollmentForm>,
+    form: web::Json<EnrolmentForm>,
 ) -> Result<HttpResponse, ApiError> {
     let member = member_in_force(&state, &worker).await?;
     let plan_id = PlanId::parse(form.plan_id.trim()).ok_or_else(ApiError::not_found)?;
@@ -696,8 +696,8 @@ pub async fn enrol(
             "enrolment is closed",
         ));
     }
-    let enrollment = Enrollment {
-        id: EnrollmentId::new(),
+    let enrollment = Enrolment {
+        id: EnrolmentId::new(),
         plan_id: plan.id,
         member_id: member.id,
         account_id: worker.0.account_id(),
@@ -717,23 +717,23 @@ pub async fn enrol(
         }),
     );
     state.mutual_aid.enrol(&enrollment, &change).await?;
-    Ok(HttpResponse::Created().json(EnrollmentView::new(&enrollment, &plan.rules, today)))
+    Ok(HttpResponse::Created().json(EnrolmentView::new(&enrollment, &plan.rules, today)))
 }
 
 /// The worker's enrolments, newest first.
 #[utoipa::path(get, tag = "mutual aid", security(("bearer" = [])),
     responses(
-        (status = 200, description = "The enrolments", body = EnrollmentList),
+        (status = 200, description = "The enrolments", body = EnrolmentList),
         NotLoggedIn, WorkerOnly,
     ))]
 #[get("/mutual-aid/enrollments")]
-pub async fn my_enrollments(
+pub async fn my_enrolments(
     state: web::Data<AppState>,
     worker: auth::Worker,
-) -> Result<web::Json<EnrollmentList>, ApiError> {
+) -> Result<web::Json<EnrolmentList>, ApiError> {
     let rows = state
         .mutual_aid
-        .enrollments_of(worker.0.account_id())
+        .enrolments_of(worker.0.account_id())
         .await?;
     let rules = rules_of(&state, rows.iter().map(|e| e.plan_id)).await?;
     let today = today();
@@ -742,10 +742,10 @@ pub async fn my_enrollments(
         .filter_map(|e| {
             rules
                 .get(&e.plan_id)
-                .map(|r| EnrollmentView::new(e, r, today))
+                .map(|r| EnrolmentView::new(e, r, today))
         })
         .collect();
-    Ok(web::Json(EnrollmentList { items }))
+    Ok(web::Json(EnrolmentList { items }))
 }
 
 /// The audit row and outbox event of a claim command, completed from its outcome: `base` is
@@ -788,7 +788,7 @@ pub fn transition_change(
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(plans)
         .service(enrol)
-        .service(my_enrollments)
+        .service(my_enrolments)
         .service(claims::create)
         .service(claims::list)
         .service(claims::show)
@@ -803,8 +803,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(admin::list)
         .service(admin::show)
         .service(admin::update)
-        .service(admin::enrollments::list)
-        .service(admin::enrollments::record_payments)
+        .service(admin::enrolments::list)
+        .service(admin::enrolments::record_payments)
         .service(admin::payouts::payment_list)
         .service(admin::claims::queue)
         .service(admin::claims::show)

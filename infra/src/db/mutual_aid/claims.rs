@@ -14,7 +14,7 @@ use yiwang_domain::mutual_aid::claim::{
     Claim, ClaimAction, ClaimEvent, ClaimId, ClaimLine, ClaimStatus, Document, DocumentId, LineId,
     MediaType, Payee, Rejection, RejectionReason,
 };
-use yiwang_domain::mutual_aid::enrollment::{Enrollment, EnrollmentId};
+use yiwang_domain::mutual_aid::enrolment::{Enrolment, EnrolmentId};
 use yiwang_domain::mutual_aid::payout::{Payout, YearToDate};
 use yiwang_domain::mutual_aid::plan::{BenefitKind, DocumentKind, PlanId, PlanRules};
 use yiwang_domain::mutual_aid::review::{decide, Command, Context, Outcome};
@@ -197,7 +197,7 @@ impl ClaimRow {
             id: parsed("claim id", &self.id, ClaimId::parse)?,
             plan_id: parsed("plan id", &self.plan_id, PlanId::parse)?,
             plan_version: self.plan_version,
-            enrollment_id: parsed("enrolment id", &self.enrollment_id, EnrollmentId::parse)?,
+            enrollment_id: parsed("enrolment id", &self.enrollment_id, EnrolmentId::parse)?,
             member_id: parsed("member id", &self.member_id, MemberId::parse)?,
             account_id: account_id(&self.account_id)?,
             org_id: org_id(&self.org_id)?,
@@ -295,7 +295,7 @@ pub(super) fn hold_claim(c: &mut DbConnection, id: &str) -> Result<Claim, TxErro
 /// What a claim command is judged on, read with the claim's row held.
 pub(super) struct HeldClaim {
     claim: Claim,
-    enrollment: Enrollment,
+    enrollment: Enrolment,
     rules: PlanRules,
     version: i32,
     member_in_scope: bool,
@@ -323,12 +323,12 @@ pub(super) fn hold_for_decision(
         }
     }
     let claim = hold_claim(c, key)?;
-    let enrollment_key = claim.enrollment_id.to_string();
+    let enrolment_key = claim.enrollment_id.to_string();
     let (enrollment, rules, version, member_in_scope) = if submission {
-        let (enrollment, plan, in_scope) = enrollment_with_plan(c, &enrollment_key)?;
+        let (enrollment, plan, in_scope) = enrolment_with_plan(c, &enrolment_key)?;
         (enrollment, plan.rules, plan.version, in_scope)
     } else {
-        let enrollment = load_enrollment(c, &enrollment_key)?;
+        let enrollment = load_enrolment(c, &enrolment_key)?;
         let text: String = pv::table
             .find((claim.plan_id.to_string(), claim.plan_version))
             .select(pv::rules)
@@ -336,7 +336,7 @@ pub(super) fn hold_for_decision(
         let rules: PlanRules = read_json("plan rules", &text)?;
         (enrollment, rules, claim.plan_version, true)
     };
-    let earlier = year_to_date(c, &enrollment_key, key)?;
+    let earlier = year_to_date(c, &enrolment_key, key)?;
     Ok(HeldClaim {
         claim,
         enrollment,
@@ -579,14 +579,14 @@ impl ClaimRepository for Database {
         self.run(move |c| {
             c.transaction(|c| {
                 claim_writer(c)?;
-                let enrollment_key = new.enrollment.to_string();
-                let (enrollment, plan, member_in_scope) = enrollment_with_plan(c, &enrollment_key)?;
+                let enrolment_key = new.enrollment.to_string();
+                let (enrollment, plan, member_in_scope) = enrolment_with_plan(c, &enrolment_key)?;
                 if enrollment.account_id != new.account {
                     return Err(TxError::Repo(RepoError::NotFound));
                 }
                 let draft = Claim::draft(&enrollment, plan.version, new.lines, new.payee, new.at);
                 let submission = if new.submit {
-                    let earlier = year_to_date(c, &enrollment_key, &draft.id.to_string())?;
+                    let earlier = year_to_date(c, &enrolment_key, &draft.id.to_string())?;
                     let ctx = Context {
                         claim: &draft,
                         enrollment: &enrollment,

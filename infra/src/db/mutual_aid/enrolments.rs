@@ -7,9 +7,9 @@ use serde_json::json;
 use yiwang_domain::account::AccountId;
 use yiwang_domain::audit::Change;
 use yiwang_domain::membership::member::{MemberId, MemberStatus};
-use yiwang_domain::mutual_aid::enrollment::{Enrollment, EnrollmentId, FeePayment, PaymentMethod};
+use yiwang_domain::mutual_aid::enrolment::{Enrolment, EnrolmentId, FeePayment, PaymentMethod};
 use yiwang_domain::mutual_aid::plan::{Plan, PlanId};
-use yiwang_domain::mutual_aid::store::{EnrollmentFilter, MutualAidConflict};
+use yiwang_domain::mutual_aid::store::{EnrolmentFilter, MutualAidConflict};
 use yiwang_domain::org::OrgPath;
 use yiwang_domain::repo::{Page, PageRequest, RepoError};
 
@@ -25,7 +25,7 @@ use yiwang_domain::mutual_aid::store::EnrolmentRepository;
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = e)]
-pub(super) struct EnrollmentRow {
+pub(super) struct EnrolmentRow {
     id: String,
     plan_id: String,
     member_id: String,
@@ -40,8 +40,8 @@ pub(super) struct EnrollmentRow {
     activated_on: Option<NaiveDate>,
 }
 
-impl EnrollmentRow {
-    pub(super) fn into_domain(self) -> Result<Enrollment, RepoError> {
+impl EnrolmentRow {
+    pub(super) fn into_domain(self) -> Result<Enrolment, RepoError> {
         let payment = match (
             self.payment_method,
             self.amount_fen,
@@ -57,8 +57,8 @@ impl EnrollmentRow {
             }),
             _ => None,
         };
-        Ok(Enrollment {
-            id: parsed("enrolment id", &self.id, EnrollmentId::parse)?,
+        Ok(Enrolment {
+            id: parsed("enrolment id", &self.id, EnrolmentId::parse)?,
             plan_id: parsed("plan id", &self.plan_id, PlanId::parse)?,
             member_id: parsed("member id", &self.member_id, MemberId::parse)?,
             account_id: account_id(&self.account_id)?,
@@ -70,10 +70,10 @@ impl EnrollmentRow {
     }
 }
 
-pub(super) fn load_enrollment(c: &mut DbConnection, id: &str) -> Result<Enrollment, TxError> {
-    let row: EnrollmentRow = e::table
+pub(super) fn load_enrolment(c: &mut DbConnection, id: &str) -> Result<Enrolment, TxError> {
+    let row: EnrolmentRow = e::table
         .find(id)
-        .select(EnrollmentRow::as_select())
+        .select(EnrolmentRow::as_select())
         .first(c)?;
     row.into_domain().map_err(TxError::Repo)
 }
@@ -81,19 +81,19 @@ pub(super) fn load_enrollment(c: &mut DbConnection, id: &str) -> Result<Enrollme
 /// The enrolment `id` with its plan at the plan's current version, and whether its member
 /// is in force in the plan's subtree ([`Plan::takes_members_of`]): what a submission is
 /// judged by, read in one statement.
-pub(super) fn enrollment_with_plan(
+pub(super) fn enrolment_with_plan(
     c: &mut DbConnection,
     id: &str,
-) -> Result<(Enrollment, Plan, bool), TxError> {
+) -> Result<(Enrolment, Plan, bool), TxError> {
     let active = m::account_id
         .eq(e::account_id)
         .and(m::status.eq(MemberStatus::Active.as_str()));
-    let (row, plan, member_org): (EnrollmentRow, PlanRow, Option<String>) = e::table
+    let (row, plan, member_org): (EnrolmentRow, PlanRow, Option<String>) = e::table
         .inner_join(p::table)
         .left_join(m::table.on(active))
         .filter(e::id.eq(id))
         .select((
-            EnrollmentRow::as_select(),
+            EnrolmentRow::as_select(),
             PlanRow::as_select(),
             m::org_path.nullable(),
         ))
@@ -105,7 +105,7 @@ pub(super) fn enrollment_with_plan(
 
 #[async_trait]
 impl EnrolmentRepository for Database {
-    async fn enrol(&self, enrollment: &Enrollment, change: &Change) -> Result<(), RepoError> {
+    async fn enrol(&self, enrollment: &Enrolment, change: &Change) -> Result<(), RepoError> {
         let (en, change) = (enrollment.clone(), change.clone());
         self.run(move |c| {
             c.transaction(|c| {
@@ -130,28 +130,28 @@ impl EnrolmentRepository for Database {
         })
         .await
     }
-    async fn enrollment(&self, id: EnrollmentId) -> Result<Enrollment, RepoError> {
-        self.run(move |c| load_enrollment(c, &id.to_string()).map_err(|e| e.into_repo()))
+    async fn enrollment(&self, id: EnrolmentId) -> Result<Enrolment, RepoError> {
+        self.run(move |c| load_enrolment(c, &id.to_string()).map_err(|e| e.into_repo()))
             .await
     }
-    async fn enrollments_of(&self, account: AccountId) -> Result<Vec<Enrollment>, RepoError> {
+    async fn enrolments_of(&self, account: AccountId) -> Result<Vec<Enrolment>, RepoError> {
         self.run(move |c| {
-            let rows: Vec<EnrollmentRow> = e::table
+            let rows: Vec<EnrolmentRow> = e::table
                 .filter(e::account_id.eq(account.to_string()))
                 .order((e::requested_on.desc(), e::id.desc()))
-                .select(EnrollmentRow::as_select())
+                .select(EnrolmentRow::as_select())
                 .load(c)
                 .map_err(unexpected)?;
-            rows.into_iter().map(EnrollmentRow::into_domain).collect()
+            rows.into_iter().map(EnrolmentRow::into_domain).collect()
         })
         .await
     }
     async fn enrollments(
         &self,
         scope: &OrgPath,
-        filter: &EnrollmentFilter,
+        filter: &EnrolmentFilter,
         page: &PageRequest,
-    ) -> Result<Page<Enrollment>, RepoError> {
+    ) -> Result<Page<Enrolment>, RepoError> {
         let (lower, upper) = scope.subtree_range();
         let (filter, request) = (filter.clone(), page.clone());
         self.run(move |c| {
@@ -160,7 +160,7 @@ impl EnrolmentRepository for Database {
                 .filter(e::org_path.lt(upper))
                 .order((e::requested_on.asc(), e::id.asc()))
                 .limit(i64::from(request.limit))
-                .select(EnrollmentRow::as_select())
+                .select(EnrolmentRow::as_select())
                 .into_boxed();
             if let Some(plan) = filter.plan {
                 q = q.filter(e::plan_id.eq(plan.to_string()));
@@ -177,10 +177,10 @@ impl EnrolmentRepository for Database {
                         .or(e::requested_on.eq(day).and(e::id.gt(id))),
                 );
             }
-            let rows: Vec<EnrollmentRow> = q.load(c).map_err(unexpected)?;
+            let rows: Vec<EnrolmentRow> = q.load(c).map_err(unexpected)?;
             let rows = rows
                 .into_iter()
-                .map(EnrollmentRow::into_domain)
+                .map(EnrolmentRow::into_domain)
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(page_of(rows, &request, |r| {
                 DayKey::new(r.requested_on, r.id)
@@ -190,10 +190,10 @@ impl EnrolmentRepository for Database {
     }
     async fn record_payments(
         &self,
-        ids: &[EnrollmentId],
+        ids: &[EnrolmentId],
         payment: &FeePayment,
         change: &Change,
-    ) -> Result<Vec<(Enrollment, bool)>, RepoError> {
+    ) -> Result<Vec<(Enrolment, bool)>, RepoError> {
         let (ids, payment, change) = (ids.to_vec(), payment.clone(), change.clone());
         self.run(move |c| {
             c.transaction(|c| {
@@ -212,7 +212,7 @@ impl EnrolmentRepository for Database {
                             e::updated_at.eq(now),
                         ))
                         .execute(c)?;
-                    let enrollment = load_enrollment(c, &key)?;
+                    let enrollment = load_enrolment(c, &key)?;
                     if n > 0 {
                         let mut each = change.clone();
                         each.audit.record_id.clone_from(&key);

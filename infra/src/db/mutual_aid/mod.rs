@@ -69,14 +69,12 @@ mod tests {
         Claim, ClaimAction, ClaimId, ClaimLine, ClaimStatus, Document, DocumentId, MediaType,
         Payee, Rejection, RejectionReason,
     };
-    use yiwang_domain::mutual_aid::enrollment::{
-        Enrollment, EnrollmentId, FeePayment, PaymentMethod,
-    };
+    use yiwang_domain::mutual_aid::enrolment::{Enrolment, EnrolmentId, FeePayment, PaymentMethod};
 
     use yiwang_domain::mutual_aid::plan::{DocumentKind, Plan, PlanId, PlanRules};
     use yiwang_domain::mutual_aid::review::{Command, Outcome};
     use yiwang_domain::mutual_aid::store::{
-        ClaimFilter, CommandInput, Created, EnrollmentFilter, MutualAidConflict, NewClaim,
+        ClaimFilter, CommandInput, Created, EnrolmentFilter, MutualAidConflict, NewClaim,
     };
 
     use yiwang_domain::repo::{PageRequest, RepoError};
@@ -154,7 +152,7 @@ mod tests {
         root: Organisation,
         child: Organisation,
         plan: Plan,
-        enrollment: Enrollment,
+        enrollment: Enrolment,
     }
 
     /// A city union with a district below it, a plan of the city's, and a member of the
@@ -220,8 +218,8 @@ mod tests {
         db.create_plan(&plan, AccountId::new(), &change())
             .await
             .unwrap();
-        let enrollment = Enrollment {
-            id: EnrollmentId::new(),
+        let enrollment = Enrolment {
+            id: EnrolmentId::new(),
             plan_id: plan.id,
             member_id: member,
             account_id: worker,
@@ -398,8 +396,8 @@ mod tests {
         for env in backends() {
             let db = &env.db;
             let f = seed(db).await;
-            let again = Enrollment {
-                id: EnrollmentId::new(),
+            let again = Enrolment {
+                id: EnrolmentId::new(),
                 ..f.enrollment.clone()
             };
             let twice = db.enrol(&again, &change()).await;
@@ -408,7 +406,7 @@ mod tests {
             );
             let unknown = db
                 .record_payments(
-                    &[f.enrollment.id, EnrollmentId::new()],
+                    &[f.enrollment.id, EnrolmentId::new()],
                     &payment("2027-01-05"),
                     &change(),
                 )
@@ -436,7 +434,7 @@ mod tests {
                 again[0].0.payment.as_ref().unwrap().activated_on,
                 day("2027-01-05")
             );
-            let unpaid = EnrollmentFilter {
+            let unpaid = EnrolmentFilter {
                 plan: Some(f.plan.id),
                 paid: Some(false),
             };

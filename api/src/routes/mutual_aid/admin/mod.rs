@@ -4,7 +4,7 @@
 //! decided by `reviewer`s and administrators and paid by `finance`; `auditor` reads.
 
 pub mod claims;
-pub mod enrollments;
+pub mod enrolments;
 pub mod payouts;
 
 use actix_web::{get, post, put, web, HttpResponse};

@@ -16,13 +16,13 @@ use crate::org::{OrgId, OrgPath};
 
 crate::uuid_id!(
     /// Identifier of an enrolment.
-    EnrollmentId
+    EnrolmentId
 );
 
 /// Where an enrolment is, on a given day. Serialised in snake_case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum EnrollmentStatus {
+pub enum EnrolmentStatus {
     /// Asked for; the fee is not recorded yet.
     PendingPayment,
     /// Paid; the plan year has not ended.
@@ -31,22 +31,22 @@ pub enum EnrollmentStatus {
     Expired,
 }
 
-impl EnrollmentStatus {
+impl EnrolmentStatus {
     /// The JSON form.
     pub fn as_str(self) -> &'static str {
         match self {
-            EnrollmentStatus::PendingPayment => "pending_payment",
-            EnrollmentStatus::Active => "active",
-            EnrollmentStatus::Expired => "expired",
+            EnrolmentStatus::PendingPayment => "pending_payment",
+            EnrolmentStatus::Active => "active",
+            EnrolmentStatus::Expired => "expired",
         }
     }
 
     /// What a worker reads.
     pub fn zh(self) -> &'static str {
         match self {
-            EnrollmentStatus::PendingPayment => "待缴费",
-            EnrollmentStatus::Active => "保障中",
-            EnrollmentStatus::Expired => "已到期",
+            EnrolmentStatus::PendingPayment => "待缴费",
+            EnrolmentStatus::Active => "保障中",
+            EnrolmentStatus::Expired => "已到期",
         }
     }
 }
@@ -103,9 +103,9 @@ pub struct FeePayment {
 
 /// A member's enrolment in one plan year.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Enrollment {
+pub struct Enrolment {
     /// Id.
-    pub id: EnrollmentId,
+    pub id: EnrolmentId,
     /// The plan.
     pub plan_id: PlanId,
     /// The member.
@@ -138,13 +138,13 @@ impl Coverage {
     }
 }
 
-impl Enrollment {
+impl Enrolment {
     /// Its status on `today`.
-    pub fn status(&self, rules: &PlanRules, today: NaiveDate) -> EnrollmentStatus {
+    pub fn status(&self, rules: &PlanRules, today: NaiveDate) -> EnrolmentStatus {
         match &self.payment {
-            _ if today > rules.ends_on => EnrollmentStatus::Expired,
-            None => EnrollmentStatus::PendingPayment,
-            Some(_) => EnrollmentStatus::Active,
+            _ if today > rules.ends_on => EnrolmentStatus::Expired,
+            None => EnrolmentStatus::PendingPayment,
+            Some(_) => EnrolmentStatus::Active,
         }
     }
 
@@ -182,10 +182,10 @@ mod tests {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
     }
 
-    fn enrollment(activated: Option<&str>) -> Enrollment {
+    fn enrollment(activated: Option<&str>) -> Enrolment {
         let org = OrgId::new();
-        Enrollment {
-            id: EnrollmentId::new(),
+        Enrolment {
+            id: EnrolmentId::new(),
             plan_id: PlanId::new(),
             member_id: MemberId::new(),
             account_id: AccountId::new(),
@@ -208,17 +208,17 @@ mod tests {
         let pending = enrollment(None);
         assert_eq!(
             pending.status(&rules, day("2027-02-01")),
-            EnrollmentStatus::PendingPayment
+            EnrolmentStatus::PendingPayment
         );
         assert_eq!(pending.coverage(&rules), None);
         let paid = enrollment(Some("2027-01-10"));
         assert_eq!(
             paid.status(&rules, day("2027-02-01")),
-            EnrollmentStatus::Active
+            EnrolmentStatus::Active
         );
         assert_eq!(
             paid.status(&rules, day("2028-01-01")),
-            EnrollmentStatus::Expired
+            EnrolmentStatus::Expired
         );
         let c = paid.coverage(&rules).unwrap();
         assert_eq!((c.from, c.until), (day("2027-02-09"), day("2027-12-31")));

@@ -7,16 +7,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use yiwang_domain::audit::OutboxEvent;
-use yiwang_domain::mutual_aid::enrollment::{FeePayment, PaymentMethod};
+use yiwang_domain::mutual_aid::enrolment::{FeePayment, PaymentMethod};
 use yiwang_domain::mutual_aid::plan::PlanId;
-use yiwang_domain::mutual_aid::store::EnrollmentFilter;
-use yiwang_domain::mutual_aid::EnrollmentId;
+use yiwang_domain::mutual_aid::store::EnrolmentFilter;
+use yiwang_domain::mutual_aid::EnrolmentId;
 use yiwang_domain::problem::present;
 
 use super::plan_filter;
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
-use crate::routes::mutual_aid::{rules_of, today, EnrollmentView};
+use crate::routes::mutual_aid::{rules_of, today, EnrolmentView};
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn};
 use crate::routes::shared::{PageQuery, Paged};
 use crate::state::AppState;
@@ -27,7 +27,7 @@ pub const MAX_PAYMENTS: usize = 500;
 /// Filters of the enrolment list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct EnrollmentQuery {
+pub struct EnrolmentQuery {
     /// Only this plan.
     pub plan_id: Option<String>,
     /// Only paid (`true`) or unpaid (`false`) enrolments.
@@ -36,9 +36,9 @@ pub struct EnrollmentQuery {
 
 /// Enrolments of members in the caller's subtree, oldest first, paged.
 #[utoipa::path(get, tag = "admin: mutual aid", security(("bearer" = [])),
-    params(EnrollmentQuery, PageQuery),
+    params(EnrolmentQuery, PageQuery),
     responses(
-        (status = 200, description = "One page", body = Paged<EnrollmentView>),
+        (status = 200, description = "One page", body = Paged<EnrolmentView>),
         (status = 403, description = "Role may not read mutual aid, or a worker token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`plan_id` not in scope", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
@@ -48,13 +48,13 @@ pub struct EnrollmentQuery {
 pub async fn list(
     state: web::Data<AppState>,
     admin: Admin,
-    query: web::Query<EnrollmentQuery>,
+    query: web::Query<EnrolmentQuery>,
     page: web::Query<PageQuery>,
-) -> Result<web::Json<Paged<EnrollmentView>>, ApiError> {
+) -> Result<web::Json<Paged<EnrolmentView>>, ApiError> {
     admin.authorize(Permission::ReadMutualAid, &admin.org_path)?;
     let page = page.request()?;
     let plan = plan_filter(&state, &admin, query.plan_id.as_deref()).await?;
-    let filter = EnrollmentFilter {
+    let filter = EnrolmentFilter {
         plan,
         paid: query.paid,
     };
@@ -67,7 +67,7 @@ pub async fn list(
     Ok(web::Json(Paged::of_some(rows, |e| {
         rules
             .get(&e.plan_id)
-            .map(|r| EnrollmentView::new(&e, r, today))
+            .map(|r| EnrolmentView::new(&e, r, today))
     })))
 }
 
@@ -87,7 +87,7 @@ pub struct PaymentForm {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PaymentResult {
     /// The enrolment, active now.
-    pub enrollment: EnrollmentView,
+    pub enrollment: EnrolmentView,
     /// `false` when it had been paid already (nothing changed).
     pub paid_now: bool,
 }
@@ -142,7 +142,7 @@ pub async fn record_payments(
     let mut ids = Vec::new();
     let mut plan: Option<PlanId> = None;
     for (i, raw) in form.enrollment_ids.iter().enumerate() {
-        let id = EnrollmentId::parse(raw.trim()).ok_or_else(ApiError::not_found)?;
+        let id = EnrolmentId::parse(raw.trim()).ok_or_else(ApiError::not_found)?;
         let e = state.mutual_aid.enrollment(id).await?;
         admin.authorize(Permission::RecordFees, &e.org_path)?;
         if plan.is_some_and(|p| p != e.plan_id) {
@@ -185,7 +185,7 @@ pub async fn record_payments(
     let items = done
         .into_iter()
         .map(|(e, paid_now)| PaymentResult {
-            enrollment: EnrollmentView::new(&e, &plan.rules, today),
+            enrollment: EnrolmentView::new(&e, &plan.rules, today),
             paid_now,
         })
         .collect();
