@@ -11,7 +11,7 @@ use yiwang_domain::audit::{Actor, OutboxEvent};
 use yiwang_domain::clock;
 use yiwang_domain::org::{NameError, OrgId, OrgKind, OrgName, Organisation};
 use yiwang_domain::problem::FieldProblem;
-use yiwang_domain::repo::{OfficialRepository, OrgRepository, OrgSearch, PageRequest, RepoError};
+use yiwang_domain::store::{OfficialRepository, OrgRepository, OrgSearch, PageRequest, RepoError};
 
 use crate::auth::audit_change;
 use crate::config::Settings;

@@ -16,7 +16,7 @@ use yiwang_domain::mutual_aid::plan::{BenefitInput, Plan, PlanId, PlanInput, Pla
 use yiwang_domain::mutual_aid::store::PlanRepository;
 use yiwang_domain::org::{OrgKind, OrgName, Organisation};
 use yiwang_domain::problem::FieldProblem;
-use yiwang_domain::repo::OrgRepository;
+use yiwang_domain::store::OrgRepository;
 use yiwang_infra::db::Database;
 
 use crate::auth::audit_change;

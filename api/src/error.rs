@@ -11,8 +11,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use yiwang_domain::problem::FieldProblem;
 use yiwang_domain::refusal::{Refusal, RefusalKind};
-use yiwang_domain::repo::RepoError;
 use yiwang_domain::session::SessionStoreError;
+use yiwang_domain::store::RepoError;
 use yiwang_domain::wechat::WeChatError;
 
 use crate::context;

@@ -14,7 +14,7 @@ use yiwang_domain::audit::{Actor, OutboxEvent};
 use yiwang_domain::clock;
 use yiwang_domain::idempotency::IdempotencyStore;
 use yiwang_domain::membership::store::MembershipRepository;
-use yiwang_domain::repo::RepoError;
+use yiwang_domain::store::RepoError;
 
 use crate::auth::audit_change;
 

@@ -14,9 +14,9 @@ use yiwang_domain::legal_aid::store::LegalAidRepository;
 use yiwang_domain::mailbox::store::MailboxRepository;
 use yiwang_domain::membership::store::{MembershipRepository, TransferRepository};
 use yiwang_domain::mutual_aid::store::MutualAidRepository;
-use yiwang_domain::repo::{OfficialRepository, OrgRepository, StoreHealth, WorkerRepository};
 use yiwang_domain::service_point::store::{NearbyIndex, ServicePointRepository};
 use yiwang_domain::session::SessionStore;
+use yiwang_domain::store::{OfficialRepository, OrgRepository, StoreHealth, WorkerRepository};
 use yiwang_domain::wechat::WeChatApi;
 
 use yiwang_infra::live::Live;

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::account::{AccountId, AccountKind};
 use crate::idempotency::IdempotentAnswer;
-use crate::repo::RepoError;
+use crate::store::RepoError;
 
 /// The audit log for what changes nothing: full reads of sensitive data (a claim document or
 /// a consultation attachment downloaded, the payment list with account numbers exported).

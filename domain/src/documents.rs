@@ -8,7 +8,7 @@
 
 use async_trait::async_trait;
 
-use crate::repo::RepoError;
+use crate::store::RepoError;
 
 crate::reasons! {
     /// The rule the document store keeps.

@@ -24,7 +24,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::account::AccountId;
-use crate::repo::RepoError;
+use crate::store::RepoError;
 
 /// Longest key accepted, in bytes (= characters: keys are ASCII).
 pub const IDEMPOTENCY_KEY_MAX_LEN: usize = 100;

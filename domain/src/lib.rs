@@ -24,9 +24,9 @@ pub mod mutual_aid;
 pub mod org;
 pub mod problem;
 pub mod refusal;
-pub mod repo;
 pub mod service_point;
 pub mod session;
+pub mod store;
 pub mod text;
 pub mod wechat;
 
@@ -34,4 +34,4 @@ pub use account::{AccountId, AccountKind, Official, Role, Username, Worker};
 pub use audit::{Actor, AuditEntry, Change, OutboxEvent};
 pub use org::{OrgId, OrgKind, OrgName, OrgPath, Organisation};
 pub use refusal::{Explain, Refusal, RefusalKind};
-pub use repo::{Page, PageRequest, RepoError};
+pub use store::{Page, PageRequest, RepoError};

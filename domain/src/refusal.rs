@@ -227,9 +227,9 @@ macro_rules! reasons {
             }
         }
 
-        impl From<$name> for $crate::repo::RepoError {
+        impl From<$name> for $crate::store::RepoError {
             fn from(reason: $name) -> Self {
-                $crate::repo::RepoError::Refused(reason.into())
+                $crate::store::RepoError::Refused(reason.into())
             }
         }
     };

@@ -33,12 +33,12 @@ use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use rstar::{PointDistance, RTree, RTreeObject, RTreeParams, SelectionFunction, AABB};
 use yiwang_domain::calendar::WorkingCalendar;
-use yiwang_domain::repo::RepoError;
 use yiwang_domain::service_point::geo::EARTH_RADIUS_M;
 use yiwang_domain::service_point::store::{ChangeFeed, NearbyHit, NearbyIndex, NearbyQuery};
 use yiwang_domain::service_point::{
     Amenity, GeoPoint, Schedule, ServicePoint, ServicePointId, ServicePointKind, ServicePointStatus,
 };
+use yiwang_domain::store::RepoError;
 
 /// Rows asked of [`ChangeFeed::changes_since`] at a time; a shorter page is the
 /// last one.

@@ -14,7 +14,7 @@ use crate::account::AccountId;
 use crate::audit::Change;
 use crate::calendar::WorkingCalendar;
 use crate::org::OrgPath;
-use crate::repo::{Page, PageRequest, RepoError};
+use crate::store::{Page, PageRequest, RepoError};
 
 crate::reasons! {
     /// The rules the roster and the early-warning stores keep ([`RepoError::Refused`]).

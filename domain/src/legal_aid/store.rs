@@ -8,7 +8,7 @@ use super::{Actor, Command, LegalAidApplication, LegalAidId, LegalAidStatus};
 use crate::account::AccountId;
 use crate::audit::Change;
 use crate::org::OrgPath;
-use crate::repo::{Page, PageRequest, RepoError};
+use crate::store::{Page, PageRequest, RepoError};
 
 /// Legal-aid applications.
 #[async_trait]

@@ -8,7 +8,7 @@ use super::{Command, Letter, LetterId, LetterStatus};
 use crate::account::AccountId;
 use crate::audit::Change;
 use crate::org::OrgPath;
-use crate::repo::{Page, PageRequest, RepoError};
+use crate::store::{Page, PageRequest, RepoError};
 
 /// Letters.
 #[async_trait]

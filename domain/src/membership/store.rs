@@ -11,7 +11,7 @@ use super::transfer::{HistoryEntry, Transfer, TransferDecision, TransferId, Tran
 use crate::account::AccountId;
 use crate::audit::Change;
 use crate::org::{OrgId, OrgPath};
-use crate::repo::{Page, PageRequest, RepoError};
+use crate::store::{Page, PageRequest, RepoError};
 
 crate::reasons! {
     /// The rules [`MembershipRepository`] keeps ([`RepoError::Refused`]), each named for the

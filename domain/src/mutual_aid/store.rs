@@ -17,7 +17,7 @@ use super::review::{Command, Outcome};
 use crate::account::AccountId;
 use crate::audit::Change;
 use crate::org::OrgPath;
-use crate::repo::{Page, PageRequest, RepoError};
+use crate::store::{Page, PageRequest, RepoError};
 
 crate::reasons! {
     /// The rules the mutual-aid store keeps ([`RepoError::Refused`]).

@@ -11,7 +11,7 @@ use crate::account::AccountId;
 use crate::audit::Change;
 use crate::calendar::WorkingCalendar;
 use crate::org::{OrgId, OrgPath};
-use crate::repo::{Page, PageRequest, RepoError};
+use crate::store::{Page, PageRequest, RepoError};
 
 crate::reasons! {
     /// The rules the service-point store keeps ([`RepoError::Refused`]).

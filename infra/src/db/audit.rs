@@ -7,7 +7,7 @@ use uuid::Uuid;
 use yiwang_domain::audit::{Actor, AuditLog, Change};
 #[cfg(doc)]
 use yiwang_domain::idempotency::IdempotencyConflict;
-use yiwang_domain::repo::RepoError;
+use yiwang_domain::store::RepoError;
 
 use super::schema::{audit_log, outbox};
 use super::{execute_on, to_naive, Database, DbConnection, TxError};

@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use yiwang_domain::account::AccountId;
 use yiwang_domain::org::OrgId;
-use yiwang_domain::repo::RepoError;
+use yiwang_domain::store::RepoError;
 
 pub(crate) fn to_naive(t: DateTime<Utc>) -> NaiveDateTime {
     t.naive_utc()

@@ -22,7 +22,7 @@ use yiwang_domain::consultation::thread::{
 };
 use yiwang_domain::membership::identity::CreditCode;
 use yiwang_domain::org::OrgPath;
-use yiwang_domain::repo::{Page, PageRequest, RepoError};
+use yiwang_domain::store::{Page, PageRequest, RepoError};
 
 use super::codec::{account_id, org_id};
 use super::early_warning;
@@ -577,7 +577,7 @@ mod tests {
     use yiwang_domain::consultation::store::RosterRepository;
     use yiwang_domain::consultation::thread::{Actor, ConsultationRefusal, Question};
     use yiwang_domain::org::{OrgKind, OrgName, Organisation};
-    use yiwang_domain::repo::{OfficialRepository, OrgRepository, WorkerRepository};
+    use yiwang_domain::store::{OfficialRepository, OrgRepository, WorkerRepository};
 
     use super::*;
     use crate::db::test_env::backends;

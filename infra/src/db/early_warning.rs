@@ -18,7 +18,7 @@ use yiwang_domain::consultation::early_warning::{
 use yiwang_domain::consultation::store::{EarlyWarningRepository, RosterConflict};
 use yiwang_domain::consultation::thread::Consultation;
 use yiwang_domain::org::OrgPath;
-use yiwang_domain::repo::{Page, PageRequest, RepoError};
+use yiwang_domain::store::{Page, PageRequest, RepoError};
 
 use super::codec::{account_id, org_id};
 use super::page::{page_of, start_after, TimeKey};
@@ -370,7 +370,7 @@ mod tests {
     use yiwang_domain::consultation::thread::Question;
     use yiwang_domain::membership::identity::CreditCode;
     use yiwang_domain::org::{OrgKind, OrgName, Organisation};
-    use yiwang_domain::repo::{OfficialRepository, OrgRepository, WorkerRepository};
+    use yiwang_domain::store::{OfficialRepository, OrgRepository, WorkerRepository};
 
     use super::*;
     use crate::db::test_env::backends;

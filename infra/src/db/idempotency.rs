@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use yiwang_domain::idempotency::{
     IdempotencyConflict, IdempotencyKey, IdempotencyStore, IdempotentAnswer, StoredAnswer,
 };
-use yiwang_domain::repo::RepoError;
+use yiwang_domain::store::RepoError;
 
 use super::schema::idempotency_keys as k;
 use super::{corrupt, execute_on, to_naive, unexpected, Database, DbConnection, TxError};

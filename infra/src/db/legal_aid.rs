@@ -15,7 +15,7 @@ use yiwang_domain::legal_aid::{
 use yiwang_domain::membership::person::MobilePhone;
 use yiwang_domain::money::Fen;
 use yiwang_domain::org::OrgPath;
-use yiwang_domain::repo::{Page, PageRequest, RepoError};
+use yiwang_domain::store::{Page, PageRequest, RepoError};
 
 use super::codec::{account_id, org_id};
 use super::page::{page_of, start_after, TimeKey};

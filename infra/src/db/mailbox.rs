@@ -10,7 +10,7 @@ use yiwang_domain::audit::Change;
 use yiwang_domain::mailbox::store::MailboxRepository;
 use yiwang_domain::mailbox::{decide, Command, Letter, LetterId, LetterStatus};
 use yiwang_domain::org::OrgPath;
-use yiwang_domain::repo::{Page, PageRequest, RepoError};
+use yiwang_domain::store::{Page, PageRequest, RepoError};
 
 use super::codec::{account_id, org_id};
 use super::page::{page_of, start_after, TimeKey};

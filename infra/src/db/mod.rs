@@ -33,7 +33,7 @@ use async_trait::async_trait;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
-use yiwang_domain::repo::{RepoError, StoreHealth};
+use yiwang_domain::store::{RepoError, StoreHealth};
 
 pub(crate) use audit::{record_change, record_changes};
 pub(crate) use codec::{corrupt, from_naive, like_contains, to_naive};
@@ -280,7 +280,7 @@ impl StoreHealth for Database {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use diesel::{Connection as _, RunQueryDsl as _};
-    use yiwang_domain::repo::StoreHealth as _;
+    use yiwang_domain::store::StoreHealth as _;
 
     use super::test_env;
 

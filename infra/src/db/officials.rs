@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use yiwang_domain::account::{AccountId, Official, Role, Username};
 use yiwang_domain::audit::Change;
 use yiwang_domain::org::{OrgId, OrgPath};
-use yiwang_domain::repo::{AccountConflict, OfficialRepository, Page, PageRequest, RepoError};
+use yiwang_domain::store::{AccountConflict, OfficialRepository, Page, PageRequest, RepoError};
 
 use super::page::{page_of, start_after, IdKey};
 use super::schema::officials as f;

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use yiwang_domain::audit::Change;
 use yiwang_domain::org::{OrgId, OrgKind, OrgName, OrgPath, Organisation};
-use yiwang_domain::repo::{
+use yiwang_domain::store::{
     AccountConflict, OrgRepository, OrgSearch, OrgUpdate, Page, PageRequest, RepoError,
 };
 

@@ -13,7 +13,7 @@ use yiwang_domain::consultation::category::{Category, CategoryCode, CategoryRule
 use yiwang_domain::consultation::lawyer::{Lawyer, LawyerDetails, LicenceNumber};
 use yiwang_domain::consultation::store::{LawyerFilter, RosterConflict, RosterRepository};
 use yiwang_domain::org::OrgPath;
-use yiwang_domain::repo::{Page, PageRequest, RepoError};
+use yiwang_domain::store::{Page, PageRequest, RepoError};
 
 use super::codec::{account_id, org_id};
 use super::page::{page_of, start_after, DutyKey};
@@ -355,7 +355,7 @@ mod tests {
     use yiwang_domain::consultation::category::CategoryInput;
     use yiwang_domain::consultation::lawyer::LawyerInput;
     use yiwang_domain::org::{OrgKind, OrgName, Organisation};
-    use yiwang_domain::repo::{OfficialRepository, OrgRepository};
+    use yiwang_domain::store::{OfficialRepository, OrgRepository};
 
     use super::*;
     use crate::db::test_env::backends;

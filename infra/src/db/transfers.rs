@@ -18,7 +18,7 @@ use yiwang_domain::membership::transfer::{
     TransferStep,
 };
 use yiwang_domain::org::{OrgId, OrgPath};
-use yiwang_domain::repo::{Page, PageRequest, RepoError};
+use yiwang_domain::store::{Page, PageRequest, RepoError};
 
 use super::codec::{account_id, org_id};
 use super::page::{page_of, start_after, TimeKey};

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use yiwang_domain::audit::Change;
 use yiwang_domain::refusal::Refusal;
-use yiwang_domain::repo::RepoError;
+use yiwang_domain::store::RepoError;
 
 use super::audit::record_changes;
 use super::DbConnection;

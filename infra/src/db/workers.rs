@@ -8,7 +8,7 @@ use yiwang_domain::audit::Change;
 use yiwang_domain::membership::application::{ApplicationAction, ApplicationStatus};
 use yiwang_domain::membership::member::MemberStatus;
 use yiwang_domain::membership::store::MembershipConflict;
-use yiwang_domain::repo::{RepoError, WorkerRepository};
+use yiwang_domain::store::{RepoError, WorkerRepository};
 
 use super::membership::{erase_applications, erase_members, record_event};
 use super::schema::{members as m, membership_applications as a, workers as w};

@@ -33,7 +33,7 @@ use yiwang_domain::account::AccountId;
 use yiwang_domain::consultation::message::{Author, Message as ThreadMessage, ReadMark};
 use yiwang_domain::consultation::store::LawyerFilter;
 use yiwang_domain::consultation::thread::{Consultation, ConsultationStatus};
-use yiwang_domain::repo::PageRequest;
+use yiwang_domain::store::PageRequest;
 use yiwang_infra::live::Delivery;
 
 use super::views::{ConsultationView, MessageView, ReadMarkView};

@@ -26,7 +26,7 @@ use yiwang_domain::consultation::thread::{
 use yiwang_domain::membership::identity::CreditCode;
 use yiwang_domain::org::{OrgId, OrgPath};
 use yiwang_domain::problem::{finish, text, FieldProblem};
-use yiwang_domain::repo::{Found, OrgSearch, PageRequest, RepoError};
+use yiwang_domain::store::{Found, OrgSearch, PageRequest, RepoError};
 use yiwang_domain::wechat::ContentScene;
 use yiwang_domain::AccountId;
 

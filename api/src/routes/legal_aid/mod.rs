@@ -17,7 +17,7 @@ use yiwang_domain::clock;
 use yiwang_domain::consultation::thread::ConsultationId;
 use yiwang_domain::legal_aid::{LegalAidApplication, LegalAidId, LegalAidStatus, RequestInput};
 use yiwang_domain::problem::FieldProblem;
-use yiwang_domain::repo::Found;
+use yiwang_domain::store::Found;
 use yiwang_domain::wechat::ContentScene;
 
 use crate::auth::Worker;

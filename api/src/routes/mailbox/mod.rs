@@ -19,7 +19,7 @@ use yiwang_domain::consultation::message;
 use yiwang_domain::mailbox::{Letter, LetterId, LetterStatus};
 use yiwang_domain::org::OrgId;
 use yiwang_domain::problem::{text, FieldProblem};
-use yiwang_domain::repo::Found;
+use yiwang_domain::store::Found;
 use yiwang_domain::wechat::ContentScene;
 
 use crate::auth::Worker;

@@ -22,7 +22,7 @@ use yiwang_domain::membership::application::{
 use yiwang_domain::membership::form::{ApplicationInput, FormContext};
 use yiwang_domain::membership::member::{Member, MemberStatus};
 use yiwang_domain::org::{OrgId, OrgPath};
-use yiwang_domain::repo::{Found, RepoError};
+use yiwang_domain::store::{Found, RepoError};
 
 use crate::auth::{self, Admin, Permission};
 use crate::error::{ApiError, Problem};

@@ -14,7 +14,7 @@ use yiwang_domain::membership::transfer::{
     HistoryEntry, OrgBrief, Transfer, TransferId, TRANSFER_TEXT_MAX_CHARS,
 };
 use yiwang_domain::org::OrgId;
-use yiwang_domain::repo::RepoError;
+use yiwang_domain::store::RepoError;
 
 use super::{member_in_force, not_a_member, OrgRef};
 use crate::auth;

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use yiwang_domain::audit::OutboxEvent;
 use yiwang_domain::clock;
 use yiwang_domain::org::{self, OrgId, OrgKind, OrgName, Organisation};
-use yiwang_domain::repo::OrgUpdate;
+use yiwang_domain::store::OrgUpdate;
 
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use yiwang_domain::org::Organisation;
-use yiwang_domain::repo::OrgSearch;
+use yiwang_domain::store::OrgSearch;
 
 use crate::error::{ApiError, Problem};
 use crate::routes::shared::responses::MalformedQuery;

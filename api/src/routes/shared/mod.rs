@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use yiwang_domain::repo::{Page, PageRequest};
+use yiwang_domain::store::{Page, PageRequest};
 
 use crate::error::ApiError;
 

@@ -24,7 +24,7 @@ use yiwang_domain::membership::store::{
 };
 use yiwang_domain::membership::transfer::{HistoryEvent, TransferStatus};
 use yiwang_domain::org::OrgPath;
-use yiwang_domain::repo::{Page, PageRequest, RepoError};
+use yiwang_domain::store::{Page, PageRequest, RepoError};
 
 use super::codec::account_id;
 use super::page::{page_of, start_after, TextKey, TimeKey};

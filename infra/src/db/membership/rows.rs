@@ -9,7 +9,7 @@ use yiwang_domain::membership::application::{
 use yiwang_domain::membership::member::{Member, MemberId, MemberStatus};
 use yiwang_domain::membership::{EmploymentForm, Sex};
 use yiwang_domain::org::OrgPath;
-use yiwang_domain::repo::RepoError;
+use yiwang_domain::store::RepoError;
 
 use crate::db::codec::{account_id, org_id};
 use crate::db::schema::{members as m, membership_applications as a, organisations as o};

@@ -22,7 +22,7 @@ use yiwang_domain::mutual_aid::store::{
     ClaimFilter, CommandInput, Created, MutualAidConflict, NewClaim,
 };
 use yiwang_domain::org::OrgPath;
-use yiwang_domain::repo::{Page, PageRequest, RepoError};
+use yiwang_domain::store::{Page, PageRequest, RepoError};
 
 use crate::db::codec::{account_id, org_id};
 use crate::db::page::{page_of, start_after, TimeKey};

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use yiwang_domain::audit::Change;
 use yiwang_domain::mutual_aid::claim::{ClaimId, Document, DocumentId};
-use yiwang_domain::repo::RepoError;
+use yiwang_domain::store::RepoError;
 
 use crate::db::schema::mutual_aid_documents as d;
 use crate::db::{record_change, to_naive, unexpected, Database, TxError};

@@ -11,7 +11,7 @@ use yiwang_domain::mutual_aid::enrolment::{Enrolment, EnrolmentId, FeePayment, P
 use yiwang_domain::mutual_aid::plan::{Plan, PlanId};
 use yiwang_domain::mutual_aid::store::{EnrolmentFilter, MutualAidConflict};
 use yiwang_domain::org::OrgPath;
-use yiwang_domain::repo::{Page, PageRequest, RepoError};
+use yiwang_domain::store::{Page, PageRequest, RepoError};
 
 use crate::db::codec::{account_id, org_id};
 use crate::db::page::{page_of, start_after, DayKey};

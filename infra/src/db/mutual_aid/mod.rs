@@ -19,7 +19,7 @@ mod enrolments;
 mod plans;
 
 use yiwang_domain::money::Fen;
-use yiwang_domain::repo::RepoError;
+use yiwang_domain::store::RepoError;
 
 use super::{corrupt, TxError};
 
@@ -77,7 +77,7 @@ mod tests {
         ClaimFilter, CommandInput, Created, EnrolmentFilter, MutualAidConflict, NewClaim,
     };
 
-    use yiwang_domain::repo::{PageRequest, RepoError};
+    use yiwang_domain::store::{PageRequest, RepoError};
 
     use crate::db::{to_naive, unexpected, Database};
 
@@ -91,7 +91,7 @@ mod tests {
     };
     use yiwang_domain::org::{OrgKind, OrgName, Organisation};
     use yiwang_domain::refusal::RefusalKind;
-    use yiwang_domain::repo::{OrgRepository, WorkerRepository};
+    use yiwang_domain::store::{OrgRepository, WorkerRepository};
 
     use crate::db::schema::{members, membership_applications};
     use crate::db::test_env::backends;

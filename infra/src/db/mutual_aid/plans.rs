@@ -8,7 +8,7 @@ use yiwang_domain::audit::Change;
 use yiwang_domain::mutual_aid::plan::{Plan, PlanId, PlanRules};
 use yiwang_domain::mutual_aid::store::MutualAidConflict;
 use yiwang_domain::org::OrgPath;
-use yiwang_domain::repo::{Page, PageRequest, RepoError};
+use yiwang_domain::store::{Page, PageRequest, RepoError};
 
 use crate::db::codec::org_id;
 use crate::db::page::{page_of, start_after, DayKey};

@@ -7,13 +7,13 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use yiwang_domain::audit::Change;
 use yiwang_domain::org::{OrgId, OrgPath};
-use yiwang_domain::repo::{Page, PageRequest, RepoError};
 use yiwang_domain::service_point::store::{
     ImportOutcome, ServicePointConflict, ServicePointFilter,
 };
 use yiwang_domain::service_point::{
     ServicePoint, ServicePointDraft, ServicePointId, ServicePointStatus,
 };
+use yiwang_domain::store::{Page, PageRequest, RepoError};
 
 use crate::db::page::{page_of, start_after, IdKey};
 use crate::db::schema::service_points as sp;

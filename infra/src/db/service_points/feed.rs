@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use diesel::prelude::*;
-use yiwang_domain::repo::RepoError;
 use yiwang_domain::service_point::{ServicePoint, ServicePointId};
+use yiwang_domain::store::RepoError;
 
 use crate::db::schema::service_points as sp;
 use crate::db::{unexpected, Database};

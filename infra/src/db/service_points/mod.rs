@@ -22,13 +22,13 @@ mod visits;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use yiwang_domain::org::OrgPath;
-use yiwang_domain::repo::RepoError;
 use yiwang_domain::service_point::hours::{DatedException, OpeningHours, Schedule};
 use yiwang_domain::service_point::store::{Moderation, Review, ReviewId};
 use yiwang_domain::service_point::{
     Amenity, GeoPoint, QualityFlag, ServicePoint, ServicePointDraft, ServicePointId,
     ServicePointKind, ServicePointStatus,
 };
+use yiwang_domain::store::RepoError;
 
 use super::codec::{account_id, org_id};
 use super::schema::{
@@ -384,7 +384,6 @@ mod tests {
     use diesel::prelude::*;
     use yiwang_domain::audit::Change;
     use yiwang_domain::org::{OrgId, OrgPath};
-    use yiwang_domain::repo::{PageRequest, RepoError};
     use yiwang_domain::service_point::hours::{DatedException, Schedule};
     use yiwang_domain::service_point::store::{
         ImportOutcome, Moderation, Review, ReviewId, ServicePointConflict, ServicePointFilter,
@@ -394,6 +393,7 @@ mod tests {
         Amenity, GeoPoint, QualityFlag, ServicePoint, ServicePointDraft, ServicePointId,
         ServicePointKind, ServicePointStatus,
     };
+    use yiwang_domain::store::{PageRequest, RepoError};
 
     use crate::db::{unexpected, Database};
 
@@ -401,9 +401,9 @@ mod tests {
     use yiwang_domain::account::AccountId;
     use yiwang_domain::audit::{Actor, AuditEntry};
     use yiwang_domain::org::{OrgKind, OrgName, Organisation};
-    use yiwang_domain::repo::{OrgRepository, WorkerRepository};
     use yiwang_domain::service_point::hours::Interval;
     use yiwang_domain::service_point::store::BoundingBox;
+    use yiwang_domain::store::{OrgRepository, WorkerRepository};
 
     use crate::db::test_env::{backends, Env};
 

@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use yiwang_domain::audit::Change;
-use yiwang_domain::repo::{Page, PageRequest, RepoError};
 use yiwang_domain::service_point::store::{Moderation, Review, ReviewId, ServicePointConflict};
 use yiwang_domain::service_point::ServicePointId;
+use yiwang_domain::store::{Page, PageRequest, RepoError};
 
 use crate::db::page::{page_of, start_after, TimeKey};
 use crate::db::schema::service_point_reviews as r;

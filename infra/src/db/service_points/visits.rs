@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use yiwang_domain::org::OrgPath;
-use yiwang_domain::repo::RepoError;
 use yiwang_domain::service_point::store::{Visit, VisitCount};
 use yiwang_domain::service_point::ServicePointId;
+use yiwang_domain::store::RepoError;
 
 use crate::db::schema::{service_point_visits as v, service_points as sp};
 use crate::db::{corrupt, to_naive, unexpected, Database};

@@ -10,7 +10,7 @@ use yiwang_domain::account::Role;
 use yiwang_domain::audit::OutboxEvent;
 use yiwang_domain::clock;
 use yiwang_domain::consultation::lawyer::{Lawyer, LawyerInput};
-use yiwang_domain::repo::RepoError;
+use yiwang_domain::store::RepoError;
 use yiwang_domain::AccountId;
 
 use crate::auth::{Admin, Permission};

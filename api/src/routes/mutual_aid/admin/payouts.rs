@@ -14,7 +14,7 @@ use yiwang_domain::mutual_aid::claim::Claim;
 use yiwang_domain::mutual_aid::review::Command;
 use yiwang_domain::mutual_aid::store::ClaimFilter;
 use yiwang_domain::mutual_aid::ClaimStatus;
-use yiwang_domain::repo::PageRequest;
+use yiwang_domain::store::PageRequest;
 
 use super::claims::{required_text, run};
 use super::plan_filter;

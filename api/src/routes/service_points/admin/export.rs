@@ -9,8 +9,8 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use yiwang_domain::calendar::china_date;
 use yiwang_domain::clock;
-use yiwang_domain::repo::PageRequest;
 use yiwang_domain::service_point::ServicePoint;
+use yiwang_domain::store::PageRequest;
 
 use super::AdminListParams;
 use crate::error::{ApiError, Problem};

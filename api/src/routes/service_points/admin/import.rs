@@ -13,9 +13,9 @@ use utoipa::{IntoParams, ToSchema};
 use yiwang_domain::audit::{Change, OutboxEvent};
 use yiwang_domain::clock;
 use yiwang_domain::org::Organisation;
-use yiwang_domain::repo::RepoError;
 use yiwang_domain::service_point::import::{ImportPlan, ImportProblem};
 use yiwang_domain::service_point::store::ServicePointRepository;
+use yiwang_domain::store::RepoError;
 use yiwang_infra::spreadsheet::{self, SheetError};
 
 use super::{org_in_scope, refresh_index};

@@ -1,4 +1,6 @@
-//! Persistence ports. `yiwang-infra` implements them on PostgreSQL and SQLite.
+//! The store contract every port keeps (errors, pages) and the ports of the shared records
+//! (organisations, officials, workers, store health); each feature's own ports are in its
+//! `store` module. `yiwang-infra` implements them on PostgreSQL and SQLite.
 //!
 //! Error contract for every method: [`RepoError::NotFound`] when the record asked for does not
 //! exist, [`RepoError::Refused`] when a rule the store keeps says no (a uniqueness, a row no
