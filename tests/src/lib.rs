@@ -8,6 +8,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod views;
 pub mod world;
 
 use std::sync::Arc;

@@ -2,6 +2,7 @@
 //! disable), and the audit log and outbox rows every admin action leaves behind.
 
 use std::collections::{HashMap, HashSet};
+use yiwang_tests::views::{assert_view, sorted_by};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -246,6 +247,7 @@ async fn org_tree_create_list_get_update(shape: Shape) {
     assert_eq!(items[0]["id"], root.as_str());
     assert!(items[0]["parent_id"].is_null(), "{}", items[0]);
     assert_tree_order(&items);
+    assert_view("admin_orgs", &json!(items));
 
     // A second branch still lists in tree order: 洛阳市 after the whole 郑州市 subtree or
     // before it, never between 郑州市 and 金水区.
@@ -264,6 +266,7 @@ async fn org_tree_create_list_get_update(shape: Shape) {
     )
     .await;
     assert_eq!(got, zhengzhou);
+    assert_view("admin_org", &got);
 
     // Change name and flag; the answer and a later read show it.
     let path = format!("{ORGS}/{}", id(&jinshui));
@@ -966,6 +969,7 @@ async fn officials_are_listed_by_role_in_scope(shape: Shape) {
     assert_eq!(ids(&reviewers), HashSet::from([r_zz.clone(), r_js.clone()]));
 
     let everyone = list(&app, &zz, OFFICIALS).await;
+    assert_view("admin_officials", &json!(sorted_by(&everyone, "username")));
     assert_eq!(
         ids(&everyone),
         HashSet::from([r_zz.clone(), r_js.clone(), a_zz.clone(), adm.clone()])

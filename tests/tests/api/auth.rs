@@ -2,6 +2,7 @@
 //! access tokens, refresh rotation, logout, kind separation, `/api/v1/me` and phone binding.
 
 use std::time::{Duration, Instant};
+use yiwang_tests::views::assert_view;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -176,6 +177,7 @@ async fn worker_login_finds_or_creates_the_worker(shape: Shape) {
     let raw = resp.text().await.unwrap();
     assert!(!raw.contains("session_key"), "/me leaks session_key: {raw}");
     let me: Value = serde_json::from_str(&raw).unwrap();
+    assert_view("worker_me", &me);
     assert_eq!(me["kind"], "worker");
     assert_eq!(me["id"], id.as_str());
     assert_eq!(me["has_unionid"], false);

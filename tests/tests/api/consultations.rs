@@ -6,6 +6,7 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use yiwang_tests::views::assert_view;
 use yiwang_tests::{both_shapes, Shape};
 
 use yiwang_tests::world::{assert_invalid, assert_problem_zh, expect, World};
@@ -125,12 +126,14 @@ async fn a_worker_asks_a_lawyer_answers_and_is_rated(shape: Shape) {
     assert_eq!(asked["status"], "waiting", "{asked}");
     assert_eq!(asked["chosen_lawyer_id"], zhang.as_str());
     assert!(asked["reserved_until"].is_string() && asked["first_response_due"].is_string());
+    assert_view("consultation_asked", &asked);
     let id = asked["id"].as_str().unwrap().to_owned();
     let at = |action: &str| format!("{ADMIN}/{id}/{action}");
 
     // Li sees it in the pool but must wait for Zhang's minutes; Wang is outside the specialty.
     let pool = expect(app.get(ADMIN, Some(&li_tok)).await, StatusCode::OK).await;
     assert_eq!(pool["items"][0]["id"], id.as_str());
+    assert_view("admin_consultations", &pool);
     let resp = post(at("accept"), json!({}), &li_tok, None).await;
     assert_problem_zh(resp, StatusCode::CONFLICT, "reserved").await;
     let resp = post(at("accept"), json!({}), &wang_tok, None).await;
@@ -202,6 +205,7 @@ async fn a_worker_asks_a_lawyer_answers_and_is_rated(shape: Shape) {
         "{thread}"
     );
     assert_eq!(bodies(&thread)[1].1, "张明 律师已接单");
+    assert_view("consultation_messages", &thread);
     let second = thread["items"][1]["id"].as_str().unwrap();
     let newer = expect(
         app.get(
@@ -254,6 +258,12 @@ async fn a_worker_asks_a_lawyer_answers_and_is_rated(shape: Shape) {
     )
     .await;
     assert_eq!(as_official["rating_comment"], "解答清楚");
+    assert_view(
+        "worker_consultations",
+        &expect(app.get(ASK, Some(&worker)).await, StatusCode::OK).await,
+    );
+    assert_view("lawyer_consultation_rated", &as_lawyer);
+    assert_view("admin_consultation_rated", &as_official);
     let shown = expect(
         app.get(&format!("{LAWYERS}/{zhang}"), Some(&worker)).await,
         StatusCode::OK,
@@ -269,6 +279,7 @@ async fn a_worker_asks_a_lawyer_answers_and_is_rated(shape: Shape) {
 
     // Someone else's thread does not exist for another worker.
     let other = w.worker("nosy").await;
+    assert_view("lawyer_profile", &shown);
     let resp = post(
         format!("{ASK}/{id}/messages"),
         json!({ "text": "你好" }),

@@ -5,6 +5,7 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use yiwang_tests::views::assert_view;
 use yiwang_tests::{both_shapes, Shape};
 
 use yiwang_tests::world::{assert_invalid, assert_problem_zh, expect, outbox_payloads, World};
@@ -37,6 +38,7 @@ async fn workers_naming_one_employer_raise_one_alert_an_official_acknowledges(sh
     // The rule: 5 in 7 days to start with; only a super_admin changes it, every field checked.
     let rule = expect(app.get(RULE, Some(&w.root)).await, StatusCode::OK).await;
     assert_eq!(rule, json!({ "threshold": 5, "window_days": 7 }));
+    assert_view("early_warning_rule", &rule);
     let three = json!({ "threshold": 3, "window_days": 7 });
     let resp = app
         .request(Method::PUT, RULE, Some(&three), Some(&branch_admin))
@@ -107,6 +109,7 @@ async fn workers_naming_one_employer_raise_one_alert_an_official_acknowledges(sh
         (Some("open"), Some(3))
     );
     assert_eq!(a["employer_key"], "name:郑州某某快递");
+    assert_view("admin_alerts", &json!(raised));
     assert_eq!(a["org_id"], w.root_org.as_str());
     assert!(
         alerts(&w, &branch_admin, "").await.is_empty(),

@@ -5,6 +5,7 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use yiwang_tests::views::assert_view;
 use yiwang_tests::{both_shapes, Shape};
 
 use yiwang_tests::world::{assert_invalid, assert_problem_zh, expect, World};
@@ -58,6 +59,7 @@ async fn categories_are_data_a_super_admin_edits(shape: Shape) {
     assert_eq!(list["items"][1]["name"], "欠薪");
     assert_eq!(list["items"][1]["watched"], true);
     assert_eq!(list["items"][1]["clock"], "all_hours");
+    assert_view("consultation_categories", &list);
 
     // A super_admin changes one and retires another; workers no longer see the retired one.
     let path = format!("{ADMIN_CATEGORIES}/wage_arrears");
@@ -272,6 +274,7 @@ async fn lawyers_are_written_put_on_duty_and_browsed_by_specialty(shape: Shape) 
     )
     .await;
     assert_eq!(names(&wage), ["李静", "张明"], "{wage}");
+    assert_view("lawyers_for_wage_arrears", &wage);
     let marriage = expect(
         app.get(
             &format!("{LAWYERS}?category=marriage_family"),
@@ -323,6 +326,7 @@ async fn lawyers_are_written_put_on_duty_and_browsed_by_specialty(shape: Shape) 
     )
     .await;
     assert_eq!(names(&ours).len(), 2);
+    assert_view("admin_lawyers", &ours);
     let resp = app.get(LAWYERS, Some(&zz_admin)).await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     let resp = app.get(ADMIN_LAWYERS, Some(&worker)).await;

@@ -5,6 +5,7 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use yiwang_tests::views::assert_view;
 use yiwang_tests::{both_shapes, Shape};
 
 use yiwang_tests::world::{assert_invalid, assert_problem_zh, expect, World};
@@ -135,6 +136,7 @@ async fn an_application_is_accepted_closed_or_rejected(shape: Shape) {
     // The lawyer sees it among theirs and closes it; another lawyer cannot.
     let theirs = expect(app.get(ADMIN, Some(&lawyer_tok)).await, StatusCode::OK).await;
     assert_eq!(theirs["items"][0]["id"], id.as_str());
+    assert_view("admin_legal_aid", &theirs);
     let resp = post(
         at("close"),
         json!({ "outcome": "结案" }),
@@ -164,6 +166,7 @@ async fn an_application_is_accepted_closed_or_rejected(shape: Shape) {
     .await;
     assert_eq!(seen["outcome"], "调解成功，追回工资一万二千元");
     assert_eq!(seen["status_zh"], "已结案");
+    assert_view("legal_aid_closed", &seen);
 
     // A second application is rejected with the reason the worker reads.
     let second = expect(

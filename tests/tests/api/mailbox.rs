@@ -4,6 +4,7 @@
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use yiwang_tests::views::{assert_view, sorted_by};
 use yiwang_tests::{both_shapes, Shape};
 
 use yiwang_tests::world::{assert_invalid, assert_problem_zh, expect, id, World};
@@ -108,6 +109,10 @@ async fn letters_are_answered_once_and_public_ones_listed_with_names_masked(shap
         .map(|l| l["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["王建军"; 4]);
+    assert_view(
+        "admin_letters",
+        &json!(sorted_by(inbox["items"].as_array().unwrap(), "subject")),
+    );
     let theirs = expect(app.get(ADMIN, Some(&ly_admin)).await, StatusCode::OK).await;
     assert!(theirs["items"].as_array().unwrap().is_empty());
     let resp = app.get(ADMIN, Some(&reviewer)).await;
@@ -146,6 +151,7 @@ async fn letters_are_answered_once_and_public_ones_listed_with_names_masked(shap
     }
     let closed = expect(close(&signed).await, StatusCode::OK).await;
     assert_eq!(closed["status"], "closed");
+    assert_view("letter_closed", &closed);
 
     // The public list, from the city union down: public, answered, not held; names masked.
     let listed = expect(
@@ -164,6 +170,7 @@ async fn letters_are_answered_once_and_public_ones_listed_with_names_masked(shap
         [("王**", "快递驿站没有饮水点"), ("匿名职工", "夜班补贴")]
     );
     assert_eq!(listed["items"][0]["reply"], "已协调驿站本月内设置饮水点");
+    assert_view("public_letters", &listed);
     let resp = app
         .get(
             &format!("{PUBLIC}?org_id=00000000-0000-0000-0000-000000000000"),

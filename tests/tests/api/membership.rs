@@ -4,6 +4,7 @@
 //! member numbers, the member card and its check, and ID numbers kept sealed at rest.
 
 use std::collections::HashSet;
+use yiwang_tests::views::{assert_view, sorted_by};
 
 use diesel::prelude::*;
 use reqwest::{Method, StatusCode};
@@ -33,6 +34,10 @@ both_shapes!(
 async fn org_search_finds_where_individuals_can_join(shape: Shape) {
     let w = World::new(shape).await;
     let app = &w.app;
+    assert_view(
+        "privacy_notice",
+        &expect(app.get(NOTICE, None).await, StatusCode::OK).await,
+    );
     let qianxi_joint = new_org(
         app,
         &w.root,
@@ -101,6 +106,7 @@ async fn org_search_finds_where_individuals_can_join(shape: Shape) {
     )
     .await;
     assert_eq!(first["items"].as_array().unwrap().len(), 1);
+    assert_view("org_search_page", &first);
     assert!(first["next_cursor"].is_string(), "{first}");
     let paged = all_pages(
         app,
@@ -166,6 +172,7 @@ async fn apply_happy_path_masks_and_derives(shape: Shape) {
     .await;
     assert_eq!(one["status"], "submitted");
     assert_eq!(history_actions(&one), ["submitted"]);
+    assert_view("membership_application", &one);
 
     // A male applicant: odd 17th digit.
     let tok2 = w.worker("bill").await;
@@ -528,6 +535,7 @@ async fn review_queue_order_filters_paging_scope_and_roles(shape: Shape) {
     )
     .await;
     assert_eq!(one["phone"], "13912341001");
+    assert_view("membership_queue_row", &one);
     assert_eq!(one["real_name"], "李二");
     assert_eq!(one["id_number"], masked(&person(42)));
     assert_eq!(history_actions(&one), ["submitted"]);
@@ -1187,6 +1195,7 @@ async fn member_card_and_its_check(shape: Shape) {
     let qr = card["qr_token"].as_str().unwrap().to_owned();
     assert!(!qr.is_empty());
     assert!(!qr.contains(&number));
+    assert_view("member_card", &card);
 
     // Any official may check it, even service-point staff of an unrelated organisation.
     let (station, _) = w.official("ly-station", &w.ly, "station_manager").await;
@@ -1207,6 +1216,7 @@ async fn member_card_and_its_check(shape: Shape) {
     assert_eq!(check["org"]["name"], "郑州市快递行业联合工会");
     assert_eq!(check["status"], "active");
     assert_eq!(check["valid"], true);
+    assert_view("member_card_check", &check);
     assert!(check.get("id_number").is_none());
 
     // A fresh card works as well.
@@ -1510,6 +1520,7 @@ async fn member_search_filters(shape: Shape) {
         .map(|m| m["member_number"].as_str().unwrap())
         .collect();
     assert_eq!(listed, sorted, "by member number");
+    assert_view("members", &json!(sorted_by(&all, "name")));
     for m in &all {
         assert_eq!(m["status"], "active");
         assert!(m["ended_at"].is_null());

@@ -5,6 +5,7 @@
 //! changes nothing; data scope, roles and racing reviewers hold.
 
 use std::io::Cursor;
+use yiwang_tests::views::assert_view;
 
 use calamine::{Reader, Xlsx};
 use chrono::{Days, NaiveDate, Utc};
@@ -286,11 +287,22 @@ async fn a_claim_from_enrolment_to_payment(shape: Shape) {
     let plans = expect(app.get(PLANS, Some(&aid.worker)).await, StatusCode::OK).await;
     assert_eq!(plans["items"][0]["id"], aid.plan.as_str());
     assert_eq!(plans["items"][0]["enrolment_open"], true);
+    assert_view("worker_plans", &plans);
     let mine = expect(app.get(ENROL, Some(&aid.worker)).await, StatusCode::OK).await;
     assert_eq!(mine["items"][0]["status"], "active");
     assert_eq!(mine["items"][0]["covered_from"], day(0).to_string());
     assert_eq!(mine["items"][0]["payment"]["method"], "paid_by_union");
     assert_eq!(mine["items"][0]["payment"]["amount_fen"], 5_000);
+    assert_view(
+        "admin_enrolments",
+        &expect(
+            app.get("/api/v1/admin/mutual-aid/enrollments", Some(&aid.admin))
+                .await,
+            StatusCode::OK,
+        )
+        .await,
+    );
+    assert_view("worker_enrolments", &mine);
 
     // Three lines, 30,000 yuan in all, 24,000 out of pocket: 50 % is 12,000 yuan, which
     // reaches the 10,000-yuan second-review amount.
@@ -337,6 +349,7 @@ async fn a_claim_from_enrolment_to_payment(shape: Shape) {
     )
     .await;
     assert_eq!(preview["total_fen"], 1_200_000, "{preview}");
+    assert_view("claim_preview", &preview);
     assert_eq!(preview["benefits"][0]["threshold_met"], true);
     assert_eq!(preview["benefits"][0]["limit"], "none");
     assert!(preview["benefits"][0]["explanation"]
@@ -368,6 +381,7 @@ async fn a_claim_from_enrolment_to_payment(shape: Shape) {
     // The queue shows it; reviewer A takes and approves, which needs a second review.
     let queue = expect(app.get(QUEUE, Some(&aid.reviewer_a)).await, StatusCode::OK).await;
     assert_eq!(queue["items"][0]["id"], claim.as_str());
+    assert_view("admin_claims", &queue);
     expect(
         aid.act(&aid.reviewer_a, &claim, "take", None).await,
         StatusCode::OK,
@@ -385,6 +399,7 @@ async fn a_claim_from_enrolment_to_payment(shape: Shape) {
     )
     .await;
     assert_eq!(first["status"], "second_review", "{first}");
+    assert_view("admin_claim_second_review", &first);
 
     // Four eyes: reviewer A cannot decide the second review.
     let again = aid
@@ -490,6 +505,7 @@ async fn a_claim_from_enrolment_to_payment(shape: Shape) {
         ["submit", "take", "approve", "approve", "mark_paid"]
     );
     assert_eq!(mine["status_label"], "已打款");
+    assert_view("worker_claim_paid", &mine);
 
     // Every transition went to the outbox.
     let topics: Vec<String> = db(app, |c| {
@@ -635,6 +651,7 @@ async fn bad_input_is_refused_and_changes_nothing(shape: Shape) {
     );
     let plans = expect(app.get(ADMIN_PLANS, Some(&aid.admin)).await, StatusCode::OK).await;
     assert_eq!(plans["items"].as_array().unwrap().len(), 1);
+    assert_view("admin_plans", &plans);
 
     // A stale plan save is refused.
     let mut update = plan_form("2027 年度大病医疗互助（修订）", 0);

@@ -8,6 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io::Cursor;
 use std::time::{Duration, Instant};
+use yiwang_tests::views::{assert_view, sorted_by};
 
 use calamine::{Data, Reader, Xlsx};
 use chrono::{NaiveDateTime, Timelike};
@@ -464,6 +465,7 @@ async fn real_file_imports_as_it_is_and_answers_the_walkthrough(shape: Shape) {
     assert_eq!(suspect["quality_flag"], "suspect_coordinates");
     assert!(suspect.get("quality_note").is_none(), "{suspect}");
     assert!(suspect.get("external_id").is_none(), "{suspect}");
+    assert_view("service_point_flagged", &suspect);
 
     // Importing the same file again changes nothing.
     let again = w.import_csv(&sm, "", real_file()).await;
@@ -856,6 +858,7 @@ async fn xlsx_with_chinese_headers_imports(shape: Shape) {
     let near = w.nearby("lat=34.7571&lng=113.7783&limit=1").await;
     assert_eq!(near["items"][0]["name"], "东站爱心驿站", "{near}");
     assert_eq!(near["items"][0]["distance_m"], 0);
+    assert_view("nearby", &near);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1063,6 +1066,7 @@ async fn catalogue_crud_with_scope_and_roles(shape: Shape) {
     assert_eq!(created["org_id"], w.zz.as_str());
     assert_eq!(created["kind"], "recuperation_base");
     assert_eq!(created["kind_label"], "疗休养基地");
+    assert_view("admin_service_point_full", &created);
     assert_eq!(created["star_grade"], 4);
     assert_eq!(created["province"], "河南省");
     assert_eq!(created["district"], "登封市");
@@ -1953,6 +1957,7 @@ async fn visits_within_500_m_count_once_a_day(shape: Shape) {
     let today = china_today();
     let counts = expect(w.app.get(VISIT_COUNTS, Some(&sm)).await, StatusCode::OK).await;
     assert_eq!(counts["total"], 1, "{counts}");
+    assert_view("visit_report", &counts);
     assert_eq!(
         counts["items"],
         json!([{ "service_point_id": point, "name": "东站驿站", "date": today, "visits": 1 }])
@@ -2110,6 +2115,7 @@ async fn reviews_are_checked_moderated_and_averaged(shape: Shape) {
     .await;
     assert_eq!(strings(&queue, "id"), [id(&held)]);
     assert_eq!(queue[0]["comment"], "饮水机坏了，待审");
+    assert_view("admin_reviews_held", &json!(queue));
 
     // Another branch cannot decide; the station manager approves: shown and counted.
     let approve = format!("{ADMIN}/{point}/reviews/{}/approve", id(&held));
@@ -2128,6 +2134,7 @@ async fn reviews_are_checked_moderated_and_averaged(shape: Shape) {
     let shown = public_reviews(&w, &point).await;
     assert_eq!(shown.len(), 2);
     assert!(shown.iter().any(|r| r["comment"] == "饮水机坏了，待审"));
+    assert_view("public_reviews", &json!(sorted_by(&shown, "comment")));
     assert!(
         shown.iter().all(|r| r.get("id").is_none()),
         "authors stay private"

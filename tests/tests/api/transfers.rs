@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 use yiwang_infra::db::schema::{audit_log, members, membership_history};
+use yiwang_tests::views::assert_view;
 use yiwang_tests::{assert_problem, both_shapes, Shape};
 
 use yiwang_tests::world::{
@@ -223,6 +224,7 @@ async fn requesting_following_and_withdrawing(shape: Shape) {
     // The history starts with joining.
     let history = w.history(&tok).await;
     assert_eq!(history["member_number"], number.as_str());
+    assert_view("membership_history", &history);
     assert_eq!(events(&history), [ev("joined", &zz_joint, None)]);
     let joined = &history["items"][0];
     assert_eq!(joined["org"]["name"], "郑州市快递行业联合工会");
@@ -418,6 +420,7 @@ async fn the_receiving_organisation_decides(shape: Shape) {
     let detail = expect(w.show_transfer(&ly_reviewer, &tid).await, StatusCode::OK).await;
     assert_eq!(detail["transfer"]["id"], tid.as_str());
     assert_eq!(detail["transfer"]["phone"], phone(3));
+    assert_view("transfer_detail_requested", &detail);
     assert_eq!(detail["transfer"]["status"], "requested");
     assert_eq!(detail["history"]["member_number"], number.as_str());
     assert_eq!(events(&detail["history"]), [ev("joined", &zz_joint, None)]);
@@ -543,11 +546,13 @@ async fn the_receiving_organisation_decides(shape: Shape) {
     let detail = expect(w.show_transfer(&ly_reviewer, &tid).await, StatusCode::OK).await;
     assert_eq!(detail["transfer"]["status"], "approved");
     assert_eq!(events(&detail["history"]), events(&history));
+    assert_view("transfer_detail_approved", &detail);
 
     let mine = w.my_transfers(&tok).await;
     assert_eq!(mine.len(), 1);
     assert_eq!(mine[0]["status"], "approved");
     assert_eq!(mine[0]["decided_at"], approved["decided_at"]);
+    assert_view("my_transfers", &json!(mine));
 
     // The old organisation is told through the outbox; the decision is audited.
     let payloads = outbox_payloads(&w, "membership.transfer.approved").await;
