@@ -41,6 +41,7 @@ use std::time::{Duration, Instant};
 use chrono::{Days, NaiveDate, Utc};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
+use yiwang_tests::cpu::{cpu_shares, round2, ticks};
 use yiwang_tests::id_number;
 
 const USAGE: &str = "usage: bench-claims --base-url URL --username NAME \
@@ -174,113 +175,6 @@ fn mark(args: &Args, phase: &str) {
             eprintln!("bench-claims: cannot write {path}: {e}");
         }
     }
-}
-
-/// CPU clock ticks (USER_HZ) so far: the whole machine and its idle part, the server, this
-/// process, every process named `postgres`, and each other process (pid → command, ticks).
-#[derive(Clone, Default)]
-struct Ticks {
-    machine: u64,
-    idle: u64,
-    server: u64,
-    driver: u64,
-    postgres: u64,
-    others: BTreeMap<u32, (String, u64)>,
-}
-
-/// utime + stime of `/proc/<pid>/stat` (0 when it cannot be read) and the command name.
-fn proc_ticks(stat_path: &std::path::Path) -> (u64, String) {
-    let Ok(text) = std::fs::read_to_string(stat_path) else {
-        return (0, String::new());
-    };
-    let (Some(open), Some(close)) = (text.find('('), text.rfind(')')) else {
-        return (0, String::new());
-    };
-    let comm = text[open + 1..close].to_owned();
-    let f: Vec<&str> = text[close + 1..].split_whitespace().collect();
-    let n = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    // after "pid (comm)": state is field 0, utime 11, stime 12
-    (n(11) + n(12), comm)
-}
-
-fn ticks(server_pid: u32) -> Ticks {
-    let mut t = Ticks::default();
-    if let Ok(stat) = std::fs::read_to_string("/proc/stat") {
-        if let Some(cpu) = stat.lines().next() {
-            let v: Vec<u64> = cpu
-                .split_whitespace()
-                .skip(1)
-                .take(8)
-                .filter_map(|x| x.parse().ok())
-                .collect();
-            t.machine = v.iter().sum();
-            t.idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
-        }
-    }
-    t.server = proc_ticks(std::path::Path::new(&format!("/proc/{server_pid}/stat"))).0;
-    t.driver = proc_ticks(std::path::Path::new("/proc/self/stat")).0;
-    let me = std::process::id();
-    if let Ok(dir) = std::fs::read_dir("/proc") {
-        for entry in dir.flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
-            if pid == server_pid || pid == me {
-                continue;
-            }
-            let (n, comm) = proc_ticks(&entry.path().join("stat"));
-            if comm == "postgres" {
-                t.postgres += n;
-            } else if n > 0 {
-                t.others.insert(pid, (comm, n));
-            }
-        }
-    }
-    t
-}
-
-/// The shares of all cores (2 cores = 200 %) between two snapshots.
-fn cpu_shares(a: &Ticks, b: &Ticks) -> Value {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-    let total = b.machine.saturating_sub(a.machine) as f64;
-    if total <= 0.0 {
-        return Value::Null;
-    }
-    let pct = |x: u64| round2(100.0 * cores * x as f64 / total);
-    let idle = b.idle.saturating_sub(a.idle);
-    let server = b.server.saturating_sub(a.server);
-    let driver = b.driver.saturating_sub(a.driver);
-    let postgres = b.postgres.saturating_sub(a.postgres);
-    let busy = b.machine.saturating_sub(a.machine).saturating_sub(idle);
-    let other = busy.saturating_sub(server + driver + postgres);
-    // The other processes that used the most, by command (kernel workers together; a process
-    // that started during the run counted from 0).
-    let mut by_comm: BTreeMap<String, u64> = BTreeMap::new();
-    for (pid, (comm, n)) in &b.others {
-        let start = a.others.get(pid).map_or(0, |(_, n)| *n);
-        let name = if comm.starts_with("kworker/") {
-            "kworker (kernel)".to_owned()
-        } else {
-            comm.clone()
-        };
-        *by_comm.entry(name).or_default() += n.saturating_sub(start);
-    }
-    let mut top: Vec<(String, u64)> = by_comm.into_iter().filter(|(_, n)| *n > 0).collect();
-    top.sort_by_key(|t| std::cmp::Reverse(t.1));
-    let top: Vec<Value> = top
-        .into_iter()
-        .take(5)
-        .map(|(comm, n)| json!({ "command": comm, "pct": pct(n) }))
-        .collect();
-    json!({
-        "cores": cores,
-        "server_pct": pct(server),
-        "driver_pct": pct(driver),
-        "postgres_pct": pct(postgres),
-        "other_pct": pct(other),
-        "idle_pct": pct(idle),
-        "other_top": top,
-    })
 }
 
 /// Today in China Standard Time (UTC+8), `days` away.
@@ -532,6 +426,36 @@ fn payee() -> Value {
             "account_number": "6222 0212 3456 7890 123" })
 }
 
+/// One request of a transaction (`what`: create or submit) as worker `w`: the 2xx answer, or
+/// `None` with the failure tallied.
+async fn step(
+    api: &Api,
+    tally: &mut Tally,
+    what: &str,
+    path: &str,
+    w: &Worker,
+    body: Option<&Value>,
+    key: &str,
+) -> Option<Answer> {
+    match api
+        .call(Method::POST, path, Some(&w.token), body, Some(key))
+        .await
+    {
+        Ok(a) if a.ok() => Some(a),
+        Ok(a) => {
+            tally.error(
+                format!("{what} {}", a.kind()),
+                format!("{what}: {} {}", a.status, a.body),
+            );
+            None
+        }
+        Err(e) => {
+            tally.error(format!("{what} transport"), format!("{what}: {e}"));
+            None
+        }
+    }
+}
+
 /// One load task of phase `phase` (`W` warm-up, `M` measured) until `deadline`.
 #[allow(clippy::too_many_arguments)]
 async fn load_task(
@@ -562,32 +486,12 @@ async fn load_task(
         });
         let start = Instant::now();
         let key = uuid::Uuid::new_v4().to_string();
-        let created = match api
-            .call(
-                Method::POST,
-                "/api/v1/mutual-aid/claims",
-                Some(&w.token),
-                Some(&body),
-                Some(&key),
-            )
-            .await
-        {
-            Ok(a) if a.ok() => {
-                tally.creates_2xx += 1;
-                a
-            }
-            Ok(a) => {
-                tally.error(
-                    format!("create {}", a.kind()),
-                    format!("create: {} {}", a.status, a.body),
-                );
-                continue;
-            }
-            Err(e) => {
-                tally.error("create transport".into(), format!("create: {e}"));
-                continue;
-            }
+        let claims = "/api/v1/mutual-aid/claims";
+        let Some(created) = step(&api, &mut tally, "create", claims, w, Some(&body), &key).await
+        else {
+            continue;
         };
+        tally.creates_2xx += 1;
         let submitted = match flow {
             Flow::OneRequest => created,
             Flow::TwoRequests => {
@@ -598,28 +502,10 @@ async fn load_task(
                     );
                     continue;
                 };
-                match api
-                    .call(
-                        Method::POST,
-                        &format!("/api/v1/mutual-aid/claims/{claim}/submit"),
-                        Some(&w.token),
-                        None,
-                        Some(&key),
-                    )
-                    .await
-                {
-                    Ok(a) if a.ok() => a,
-                    Ok(a) => {
-                        tally.error(
-                            format!("submit {}", a.kind()),
-                            format!("submit: {} {}", a.status, a.body),
-                        );
-                        continue;
-                    }
-                    Err(e) => {
-                        tally.error("submit transport".into(), format!("submit: {e}"));
-                        continue;
-                    }
+                let path = format!("{claims}/{claim}/submit");
+                match step(&api, &mut tally, "submit", &path, w, None, &key).await {
+                    Some(a) => a,
+                    None => continue,
                 }
             }
         };
@@ -680,10 +566,6 @@ fn quantile_ms(sorted: &[u64], q: f64) -> f64 {
     sorted[rank - 1] as f64 / 1000.0
 }
 
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
-}
-
 #[tokio::main]
 async fn main() {
     let args = parse_args();
@@ -698,8 +580,60 @@ async fn main() {
         base: args.base.clone(),
     };
 
-    // ---------------------------------------------------------------- setup
     mark(&args, "setup");
+    let prepared = setup(&api, &args).await;
+    let workers = Arc::new(prepared.workers);
+
+    let mut warm = Tally::default();
+    let mut warm_elapsed = Duration::ZERO;
+    if !args.warmup.is_zero() {
+        mark(&args, "warmup");
+        eprintln!(
+            "bench-claims: warm-up, {} clients, {:.0} s (not reported)",
+            args.clients,
+            args.warmup.as_secs_f64()
+        );
+        (warm, warm_elapsed) =
+            phase(&api, args.flow, &workers, args.clients, "W", args.warmup).await;
+        for s in &warm.samples {
+            eprintln!("bench-claims: warm-up error: {s}");
+        }
+    }
+    eprintln!(
+        "bench-claims: measuring, {} clients, {:.0} s",
+        args.clients,
+        args.duration.as_secs_f64()
+    );
+    mark(&args, "measure");
+    let before = args.server_pid.map(ticks);
+    let (run, elapsed) = phase(&api, args.flow, &workers, args.clients, "M", args.duration).await;
+    let cpu = match (args.server_pid, before) {
+        (Some(pid), Some(before)) => cpu_shares(&before, &ticks(pid)),
+        _ => Value::Null,
+    };
+    mark(&args, "done");
+    for s in &run.samples {
+        eprintln!("bench-claims: error: {s}");
+    }
+    let measured = Measured {
+        warm,
+        warm_elapsed,
+        run,
+        elapsed,
+        cpu,
+    };
+    println!("{}", report(&args, &prepared.ids, prepared.took, measured));
+}
+
+/// What the setup made: the organisation and plan (`ids`), the enrolled and paid members.
+struct Prepared {
+    ids: (String, String),
+    workers: Vec<Worker>,
+    took: Duration,
+}
+
+/// The organisation, the plan and `args.workers` members enrolled with their fee recorded.
+async fn setup(api: &Api, args: &Args) -> Prepared {
     let setup_start = Instant::now();
     let login = api
         .expect(
@@ -758,6 +692,25 @@ async fn main() {
         "bench-claims: org {org}, plan {plan}; preparing {} workers ({} at a time)",
         args.workers, args.setup_concurrency
     );
+    let workers = prepare_all(api, args, [&admin, &org, &version, &plan]).await;
+    pay_all(api, &admin, &workers).await;
+    let took = setup_start.elapsed();
+    eprintln!(
+        "bench-claims: setup done in {:.1} s: {} members enrolled and paid",
+        took.as_secs_f64(),
+        workers.len()
+    );
+    Prepared {
+        ids: (org, plan),
+        workers,
+        took,
+    }
+}
+
+/// Prepares the workers, `args.setup_concurrency` at a time, in index order; `context` is
+/// the official's token, the organisation, the privacy-notice version and the plan.
+async fn prepare_all(api: &Api, args: &Args, context: [&String; 4]) -> Vec<Worker> {
+    let [admin, org, version, plan] = context;
     let k = args.setup_concurrency.min(args.workers);
     let preparers: Vec<_> = (0..k)
         .map(|j| {
@@ -786,14 +739,18 @@ async fn main() {
         prepared.extend(p.await.expect("a setup task panicked"));
     }
     prepared.sort_by_key(|(i, _)| *i);
-    let workers: Vec<Worker> = prepared.into_iter().map(|(_, w)| w).collect();
+    prepared.into_iter().map(|(_, w)| w).collect()
+}
+
+/// Records the fee of every worker's enrolment (`paid_by_union`), a batch a request.
+async fn pay_all(api: &Api, admin: &str, workers: &[Worker]) {
     for chunk in workers.chunks(PAYMENT_BATCH) {
         let ids: Vec<&str> = chunk.iter().map(|w| w.enrollment.as_str()).collect();
         let paid = api
             .expect(
                 Method::POST,
                 "/api/v1/admin/mutual-aid/enrollments/payments",
-                Some(&admin),
+                Some(admin),
                 Some(&json!({ "enrollment_ids": ids, "method": "paid_by_union" })),
                 StatusCode::OK,
             )
@@ -804,47 +761,27 @@ async fn main() {
             assert_eq!(item["enrollment"]["status"], "active", "{item}");
         }
     }
-    let setup = setup_start.elapsed();
-    eprintln!(
-        "bench-claims: setup done in {:.1} s: {} members enrolled and paid",
-        setup.as_secs_f64(),
-        workers.len()
-    );
-    let workers = Arc::new(workers);
+}
 
-    // ---------------------------------------------------------------- load
-    let mut warm = Tally::default();
-    let mut warm_elapsed = Duration::ZERO;
-    if !args.warmup.is_zero() {
-        mark(&args, "warmup");
-        eprintln!(
-            "bench-claims: warm-up, {} clients, {:.0} s (not reported)",
-            args.clients,
-            args.warmup.as_secs_f64()
-        );
-        (warm, warm_elapsed) =
-            phase(&api, args.flow, &workers, args.clients, "W", args.warmup).await;
-        for s in &warm.samples {
-            eprintln!("bench-claims: warm-up error: {s}");
-        }
-    }
-    eprintln!(
-        "bench-claims: measuring, {} clients, {:.0} s",
-        args.clients,
-        args.duration.as_secs_f64()
-    );
-    mark(&args, "measure");
-    let before = args.server_pid.map(ticks);
-    let (mut run, elapsed) =
-        phase(&api, args.flow, &workers, args.clients, "M", args.duration).await;
-    let cpu = match (args.server_pid, before) {
-        (Some(pid), Some(before)) => cpu_shares(&before, &ticks(pid)),
-        _ => Value::Null,
-    };
-    mark(&args, "done");
-    for s in &run.samples {
-        eprintln!("bench-claims: error: {s}");
-    }
+/// The two timed phases and the CPU split of the measured one.
+struct Measured {
+    warm: Tally,
+    warm_elapsed: Duration,
+    run: Tally,
+    elapsed: Duration,
+    cpu: Value,
+}
+
+/// The one JSON object the driver prints.
+fn report(args: &Args, ids: &(String, String), setup: Duration, m: Measured) -> Value {
+    let Measured {
+        warm,
+        warm_elapsed,
+        mut run,
+        elapsed,
+        cpu,
+    } = m;
+    let (org, plan) = ids;
     run.latencies_us.sort_unstable();
     let lat = &run.latencies_us;
     let transactions = lat.len() as u64;
@@ -866,7 +803,7 @@ async fn main() {
     for (kind, n) in &run.errors {
         *errors_by_kind.entry(kind.clone()).or_default() += n;
     }
-    let report = json!({
+    json!({
         "base_url": args.base,
         "flow": args.flow.as_str(),
         "workers": args.workers,
@@ -902,6 +839,5 @@ async fn main() {
             "submits_2xx": warm.submits_2xx,
             "errors": warm.error_count(),
         },
-    });
-    println!("{report}");
+    })
 }

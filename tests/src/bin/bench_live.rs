@@ -239,8 +239,56 @@ async fn main() {
     let org = login["account"]["org"]["id"].as_str().unwrap().to_owned();
     let run = &uuid::Uuid::new_v4().simple().to_string()[..8];
     eprintln!("bench-live: creating {} lawyers on A", args.lawyers);
-    let lawyers: Vec<(String, String)> = each(args.lawyers, |j| {
-        let (http, a, admin, org) = (&http, &args.a, &admin, &org);
+    let lawyers = make_lawyers(&http, &args, &admin, &org, run).await;
+
+    // Workers on B, each asking their lawyer, who accepts on A.
+    eprintln!("bench-live: {workers} workers ask on B, their lawyers accept on A");
+    let threads = ask_all(&http, &args, &lawyers, run, workers).await;
+
+    let total = ((args.warmup + args.duration) * args.rate).ceil() as usize + 1;
+    let heard = Arc::new(Heard {
+        sent: (0..total).map(|_| AtomicU64::new(0)).collect(),
+        heard: (0..total).map(|_| AtomicU64::new(0)).collect(),
+        epoch: Instant::now(),
+        closed: AtomicUsize::new(0),
+    });
+    eprintln!("bench-live: opening {} sockets", args.clients);
+    let sides: Vec<Side> = threads
+        .iter()
+        .map(|(tok, _)| Side {
+            token: tok.clone(),
+            base: args.b.clone(),
+            role: "worker",
+        })
+        .chain(lawyers.iter().map(|(tok, _)| Side {
+            token: tok.clone(),
+            base: args.a.clone(),
+            role: "lawyer",
+        }))
+        .collect();
+    each(sides.len(), |i| open_socket(&sides[i], Arc::clone(&heard))).await;
+    let setup_secs = t0.elapsed().as_secs_f64();
+
+    eprintln!(
+        "bench-live: {} msg/s for {} s warm-up + {} s",
+        args.rate, args.warmup, args.duration
+    );
+    let sent = send_load(&http, &args, &threads, &lawyers, &heard, total).await;
+    let result = report(&args, workers, setup_secs, &sent, &heard, total);
+    println!("{result}");
+}
+
+/// Creates `args.lawyers` lawyers on A, each with a profile, logged in and on duty:
+/// `(access token, id)`.
+async fn make_lawyers(
+    http: &Client,
+    args: &Args,
+    admin: &String,
+    org: &String,
+    run: &str,
+) -> Vec<(String, String)> {
+    each(args.lawyers, |j| {
+        let (a, admin, org) = (&args.a, admin, org);
         async move {
             let username = format!("bench.lawyer.{run}.{j}");
             let made = call(http, format!("{a}/api/v1/admin/officials"), reqwest::Method::POST,
@@ -259,12 +307,20 @@ async fn main() {
             (tok, id)
         }
     })
-    .await;
+    .await
+}
 
-    // Workers on B, each asking their lawyer, who accepts on A.
-    eprintln!("bench-live: {workers} workers ask on B, their lawyers accept on A");
-    let threads: Vec<(String, String)> = each(workers, |i| {
-        let (http, a, b, lawyers) = (&http, &args.a, &args.b, &lawyers);
+/// Logs `workers` workers in on B; each asks its lawyer (round robin), who accepts on A:
+/// `(worker token, consultation id)`.
+async fn ask_all(
+    http: &Client,
+    args: &Args,
+    lawyers: &[(String, String)],
+    run: &str,
+    workers: usize,
+) -> Vec<(String, String)> {
+    each(workers, |i| {
+        let (a, b) = (&args.a, &args.b);
         async move {
             let login = call(
                 http,
@@ -297,45 +353,33 @@ async fn main() {
             (tok, id)
         }
     })
-    .await;
+    .await
+}
 
-    let secs = |d: f64| Duration::from_secs_f64(d);
-    let total = ((args.warmup + args.duration) * args.rate).ceil() as usize + 1;
-    let heard = Arc::new(Heard {
-        sent: (0..total).map(|_| AtomicU64::new(0)).collect(),
-        heard: (0..total).map(|_| AtomicU64::new(0)).collect(),
-        epoch: Instant::now(),
-        closed: AtomicUsize::new(0),
-    });
-    eprintln!("bench-live: opening {} sockets", args.clients);
-    let sides: Vec<Side> = threads
-        .iter()
-        .map(|(tok, _)| Side {
-            token: tok.clone(),
-            base: args.b.clone(),
-            role: "worker",
-        })
-        .chain(lawyers.iter().map(|(tok, _)| Side {
-            token: tok.clone(),
-            base: args.a.clone(),
-            role: "lawyer",
-        }))
-        .collect();
-    each(sides.len(), |i| open_socket(&sides[i], Arc::clone(&heard))).await;
-    let setup_secs = t0.elapsed().as_secs_f64();
+/// What the sending loop saw: 2xx answers, failures, and how long sending took.
+struct Sent {
+    ok: usize,
+    failures: Vec<String>,
+    sending_secs: f64,
+}
 
-    // The load: send k at k / rate seconds.
-    eprintln!(
-        "bench-live: {} msg/s for {} s warm-up + {} s",
-        args.rate, args.warmup, args.duration
-    );
+/// Sends message k at k / rate seconds, lawyers (on A) and workers (on B) in turn, and waits
+/// up to 5 s for stragglers to be heard.
+async fn send_load(
+    http: &Client,
+    args: &Args,
+    threads: &[(String, String)],
+    lawyers: &[(String, String)],
+    heard: &Arc<Heard>,
+    total: usize,
+) -> Sent {
+    let workers = threads.len();
     let failures = Arc::new(Mutex::new(Vec::<String>::new()));
     let ok = Arc::new(AtomicUsize::new(0));
     let start = tokio::time::Instant::now();
-    let first_measured = (args.warmup * args.rate).ceil() as usize;
     let mut tasks = Vec::with_capacity(total);
     for k in 0..total - 1 {
-        tokio::time::sleep_until(start + secs(k as f64 / args.rate)).await;
+        tokio::time::sleep_until(start + Duration::from_secs_f64(k as f64 / args.rate)).await;
         let (consultation_tok, id) = &threads[k % workers];
         let lawyer_tok = &lawyers[(k % workers) % lawyers.len()].0;
         let (url, tok) = if k % 2 == 0 {
@@ -351,7 +395,7 @@ async fn main() {
         };
         let (http, heard, failures, ok) = (
             http.clone(),
-            Arc::clone(&heard),
+            Arc::clone(heard),
             Arc::clone(&failures),
             Arc::clone(&ok),
         );
@@ -387,20 +431,38 @@ async fn main() {
     for t in tasks {
         t.await.unwrap();
     }
-    // Stragglers.
     let deadline = Instant::now() + Duration::from_secs(5);
-    let unheard = || {
-        (0..total - 1)
-            .filter(|&k| {
-                heard.sent[k].load(Ordering::Acquire) > 0
-                    && heard.heard[k].load(Ordering::Acquire) == 0
-            })
-            .count()
-    };
-    while unheard() > 0 && Instant::now() < deadline {
+    while unheard(heard, total) > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let failures = failures.lock().unwrap().clone();
+    Sent {
+        ok: ok.load(Ordering::Relaxed),
+        failures,
+        sending_secs,
+    }
+}
 
+/// Messages sent but not (yet) heard.
+fn unheard(heard: &Heard, total: usize) -> usize {
+    (0..total - 1)
+        .filter(|&k| {
+            heard.sent[k].load(Ordering::Acquire) > 0 && heard.heard[k].load(Ordering::Acquire) == 0
+        })
+        .count()
+}
+
+/// The one JSON object the driver prints: counts and latency percentiles of the measured
+/// messages (those after the warm-up).
+fn report(
+    args: &Args,
+    workers: usize,
+    setup_secs: f64,
+    sent: &Sent,
+    heard: &Heard,
+    total: usize,
+) -> Value {
+    let first_measured = (args.warmup * args.rate).ceil() as usize;
     let mut latencies: Vec<u64> = (first_measured..total - 1)
         .filter(|&k| heard.sent[k].load(Ordering::Acquire) > 0)
         .filter_map(|k| match heard.heard[k].load(Ordering::Acquire) {
@@ -412,8 +474,7 @@ async fn main() {
     let measured_sent = (first_measured..total - 1)
         .filter(|&k| heard.sent[k].load(Ordering::Acquire) > 0)
         .count();
-    let failures = failures.lock().unwrap().clone();
-    let result = json!({
+    json!({
         "clients": args.clients,
         "lawyers": args.lawyers,
         "workers": workers,
@@ -421,19 +482,18 @@ async fn main() {
         "duration_s": args.duration,
         "warmup_s": args.warmup,
         "setup_s": (setup_secs * 10.0).round() / 10.0,
-        "sending_s": (sending_secs * 100.0).round() / 100.0,
-        "sent_2xx": ok.load(Ordering::Relaxed),
-        "failed": failures.len(),
-        "failure_samples": failures.iter().take(5).collect::<Vec<_>>(),
+        "sending_s": (sent.sending_secs * 100.0).round() / 100.0,
+        "sent_2xx": sent.ok,
+        "failed": sent.failures.len(),
+        "failure_samples": sent.failures.iter().take(5).collect::<Vec<_>>(),
         "measured_sent": measured_sent,
         "measured_heard": latencies.len(),
-        "lost": unheard(),
+        "lost": unheard(heard, total),
         "sockets_closed": heard.closed.load(Ordering::Relaxed),
         "p50_ms": percentile(&latencies, 50.0),
         "p90_ms": percentile(&latencies, 90.0),
         "p99_ms": percentile(&latencies, 99.0),
         "p999_ms": percentile(&latencies, 99.9),
         "max_ms": latencies.last().map_or(0.0, |&n| n as f64 / 1e6),
-    });
-    println!("{result}");
+    })
 }
