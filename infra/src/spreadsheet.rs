@@ -1,6 +1,11 @@
 //! Spreadsheets officials upload for imports, read into rows of text: CSV (UTF-8, with or
 //! without a byte-order mark, or GBK/GB 18030 as Excel saves it on Chinese Windows) and XLSX
 //! (the first worksheet, through `calamine`). The first non-blank row is the header.
+//!
+//! Every reader is bounded before it allocates: the file by [`MAX_FILE_BYTES`], the sheet by
+//! [`MAX_ROWS`], [`MAX_COLUMNS`] and [`MAX_CELLS`], checked cell by cell as the file streams —
+//! never by the size a workbook *declares* (an XLSX of 1.6 KB can declare a sheet of
+//! 17 billion cells).
 
 use std::io::Cursor;
 
@@ -8,6 +13,15 @@ use calamine::{Data, Reader, Xlsx};
 
 /// Largest file an import reads, bytes.
 pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
+
+/// Most rows a sheet may have after the header row (the member export's cap too).
+pub const MAX_ROWS: usize = 50_000;
+
+/// Most columns a sheet may use (a service-point file uses 19).
+pub const MAX_COLUMNS: usize = 100;
+
+/// Most cells a sheet may hold, counting the blank cells that pad a row to its last value.
+pub const MAX_CELLS: usize = 1_000_000;
 
 /// A sheet: the header and the data rows, every cell as text.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,6 +55,15 @@ pub enum SheetError {
     /// Over [`MAX_FILE_BYTES`].
     #[error("the file is larger than 10 MiB")]
     TooLarge,
+    /// More than [`MAX_ROWS`] rows after the header.
+    #[error("the sheet has more than 50,000 rows after the header")]
+    TooManyRows,
+    /// A value beyond column [`MAX_COLUMNS`].
+    #[error("the sheet uses more than 100 columns")]
+    TooManyColumns,
+    /// More than [`MAX_CELLS`] cells.
+    #[error("the sheet holds more than 1,000,000 cells")]
+    TooManyCells,
 }
 
 impl SheetError {
@@ -55,7 +78,66 @@ impl SheetError {
             Self::Xlsx(why) => format!("无法读取 Excel 文件：{why}"),
             Self::Empty => "文件是空的：第一行须为表头".into(),
             Self::TooLarge => "文件超过 10 MiB 上限，请分批导入".into(),
+            Self::TooManyRows => "表格超过 50,000 行上限（不含表头），请分批导入".into(),
+            Self::TooManyColumns => "表格超过 100 列上限：请删除多余的列后重新导入".into(),
+            Self::TooManyCells => "表格超过 1,000,000 个单元格上限，请分批导入".into(),
         }
+    }
+
+    /// A limit on size was passed (413), rather than a file that cannot be read (422); the
+    /// stable code that says which.
+    pub fn limit_code(&self) -> Option<&'static str> {
+        match self {
+            Self::TooLarge => Some("payload_too_large"),
+            Self::TooManyRows => Some("too_many_rows"),
+            Self::TooManyColumns => Some("too_many_columns"),
+            Self::TooManyCells => Some("too_many_cells"),
+            _ => None,
+        }
+    }
+}
+
+/// Rows under construction, checked against the limits before each allocation.
+#[derive(Default)]
+struct Rows {
+    rows: Vec<Vec<String>>,
+    cells: usize,
+}
+
+impl Rows {
+    /// Puts `text` at (`row`, `column`), both from 0, padding with blanks.
+    fn put(&mut self, row: usize, column: usize, text: String) -> Result<(), SheetError> {
+        if column >= MAX_COLUMNS {
+            return Err(SheetError::TooManyColumns);
+        }
+        // The header and MAX_ROWS rows after it (a blank row above the header is rare).
+        if row > MAX_ROWS {
+            return Err(SheetError::TooManyRows);
+        }
+        if self.rows.len() <= row {
+            self.rows.resize_with(row + 1, Vec::new);
+        }
+        let cells = &mut self.rows[row];
+        if cells.len() <= column {
+            self.cells += column + 1 - cells.len();
+            if self.cells > MAX_CELLS {
+                return Err(SheetError::TooManyCells);
+            }
+            cells.resize_with(column + 1, String::new);
+        }
+        cells[column] = text;
+        Ok(())
+    }
+
+    /// Marks `row` as read (a blank row keeps its place, so row numbers match the file).
+    fn reach(&mut self, row: usize) -> Result<(), SheetError> {
+        if row > MAX_ROWS {
+            return Err(SheetError::TooManyRows);
+        }
+        if self.rows.len() <= row {
+            self.rows.resize_with(row + 1, Vec::new);
+        }
+        Ok(())
     }
 }
 
@@ -112,15 +194,20 @@ fn read_csv(bytes: &[u8]) -> Result<Sheet, SheetError> {
         .has_headers(false)
         .flexible(true)
         .from_reader(text.as_bytes());
-    let mut rows = Vec::new();
-    for record in reader.records() {
+    let mut rows = Rows::default();
+    for (row, record) in reader.records().enumerate() {
         let record = record.map_err(|e| {
             let line = e.position().map_or(0, |p| p.line());
             SheetError::Csv(format!("第 {line} 行 (line {line}): {e}"))
         })?;
-        rows.push(record.iter().map(str::to_owned).collect());
+        rows.reach(row)?;
+        for (column, field) in record.iter().enumerate() {
+            if !field.is_empty() {
+                rows.put(row, column, field.to_owned())?;
+            }
+        }
     }
-    split_header(rows, encoding)
+    split_header(rows.rows, encoding)
 }
 
 fn cell_text(cell: &Data) -> String {
@@ -146,18 +233,27 @@ fn cell_text(cell: &Data) -> String {
     }
 }
 
+/// The first worksheet, cell by cell as the XML streams (a `Range` would be allocated by the
+/// dimensions the sheet declares). Rows above the first value still count for row numbers.
 fn read_xlsx(bytes: &[u8]) -> Result<Sheet, SheetError> {
-    let mut book: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes))
-        .map_err(|e: calamine::XlsxError| SheetError::Xlsx(e.to_string()))?;
-    let range = book
-        .worksheet_range_at(0)
-        .ok_or_else(|| SheetError::Xlsx("no worksheet".into()))?
-        .map_err(|e| SheetError::Xlsx(e.to_string()))?;
-    // Rows above the used range's first row still count for row numbers.
-    let offset = range.start().map_or(0, |(row, _)| row as usize);
-    let mut rows: Vec<Vec<String>> = vec![Vec::new(); offset];
-    rows.extend(range.rows().map(|r| r.iter().map(cell_text).collect()));
-    split_header(rows, "xlsx")
+    let unreadable = |e: calamine::XlsxError| SheetError::Xlsx(e.to_string());
+    let mut book: Xlsx<_> =
+        calamine::open_workbook_from_rs(Cursor::new(bytes)).map_err(unreadable)?;
+    let first = book
+        .sheet_names()
+        .into_iter()
+        .next()
+        .ok_or_else(|| SheetError::Xlsx("no worksheet".into()))?;
+    let mut cells = book.worksheet_cells_reader(&first).map_err(unreadable)?;
+    let mut rows = Rows::default();
+    while let Some(cell) = cells.next_cell().map_err(unreadable)? {
+        let (row, column) = cell.get_position();
+        let text = cell_text(&Data::from(cell.get_value().clone()));
+        if !text.is_empty() {
+            rows.put(row as usize, column as usize, text)?;
+        }
+    }
+    split_header(rows.rows, "xlsx")
 }
 
 #[cfg(test)]
@@ -203,5 +299,66 @@ mod tests {
         assert_eq!(read.header, vec!["名称", "纬度"]);
         assert_eq!(read.rows[0], vec!["东站驿站", "34.7571"]);
         assert_eq!(read.rows[1][1], "5");
+    }
+
+    /// A workbook with a value in A1 and one at (`row`, `column`), the rest empty.
+    fn two_cells(row: u32, column: u16) -> Vec<u8> {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.write_string(0, 0, "名称").unwrap();
+        sheet.write_string(row, column, "x").unwrap();
+        book.save_to_buffer().unwrap()
+    }
+
+    #[test]
+    fn a_sheet_declaring_the_whole_grid_is_refused_without_allocating_it() {
+        // A1 and XFD1048576: the bounding box is 17 billion cells.
+        let bomb = two_cells(1_048_575, 16_383);
+        assert!(bomb.len() < 8 * 1024, "{} bytes", bomb.len());
+        assert_eq!(read(&bomb), Err(SheetError::TooManyColumns));
+        assert_eq!(read(&two_cells(1_048_575, 0)), Err(SheetError::TooManyRows));
+        let last_row = u32::try_from(MAX_ROWS).unwrap();
+        assert_eq!(read(&two_cells(last_row, 0)).unwrap().rows.len(), MAX_ROWS);
+        assert_eq!(
+            read(&two_cells(last_row + 1, 0)),
+            Err(SheetError::TooManyRows)
+        );
+    }
+
+    #[test]
+    fn csv_is_bounded_by_rows_columns_and_cells() {
+        let rows = |n: usize, width: usize| {
+            let line = vec!["1"; width].join(",");
+            let mut text = String::with_capacity((n + 1) * (line.len() + 1));
+            for _ in 0..=n {
+                text.push_str(&line);
+                text.push('\n');
+            }
+            text.into_bytes()
+        };
+        assert_eq!(read(&rows(MAX_ROWS, 1)).unwrap().rows.len(), MAX_ROWS);
+        assert_eq!(read(&rows(MAX_ROWS + 1, 1)), Err(SheetError::TooManyRows));
+        assert!(read(&rows(1, MAX_COLUMNS)).is_ok());
+        assert_eq!(
+            read(&rows(1, MAX_COLUMNS + 1)),
+            Err(SheetError::TooManyColumns)
+        );
+        assert_eq!(
+            read(&rows(MAX_CELLS / 50, 60)),
+            Err(SheetError::TooManyCells)
+        );
+        // Empty trailing fields are not cells: a row of commas does not count as columns.
+        let commas = format!("name,lat\nA,1{}\n", ",".repeat(500));
+        assert_eq!(read(commas.as_bytes()).unwrap().rows, vec![vec!["A", "1"]]);
+        for limit in [
+            SheetError::TooLarge,
+            SheetError::TooManyRows,
+            SheetError::TooManyColumns,
+            SheetError::TooManyCells,
+        ] {
+            assert!(limit.limit_code().is_some());
+            assert!(limit.zh().contains("上限"), "{}", limit.zh());
+        }
+        assert_eq!(SheetError::Empty.limit_code(), None);
     }
 }

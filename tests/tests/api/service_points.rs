@@ -25,6 +25,7 @@ use yiwang_tests::world::{
 };
 
 both_shapes!(
+    a_spreadsheet_declaring_the_whole_grid_is_refused_and_the_server_lives,
     real_file_imports_as_it_is_and_answers_the_walkthrough,
     gbk_files_import_and_other_encodings_are_refused,
     bad_rows_are_reported_by_row_and_column_and_nothing_is_imported,
@@ -2331,6 +2332,47 @@ async fn the_cli_imports_the_real_file(shape: Shape) {
 
 // ---------------------------------------------------------------------------------------------
 // size limits
+
+/// A workbook of two cells: a header in A1 and `x` at (`row`, `column`).
+fn two_cell_workbook(row: u32, column: u16) -> Vec<u8> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.write_string(0, 0, "名称").unwrap();
+    sheet.write_string(row, column, "x").unwrap();
+    book.save_to_buffer().unwrap()
+}
+
+async fn a_spreadsheet_declaring_the_whole_grid_is_refused_and_the_server_lives(shape: Shape) {
+    let w = Sp::new(shape).await;
+    let sm = w.official("zz-station", &w.zz, "station_manager").await;
+    // A1 and XFD1048576 in a few KB: read by its declared size it needs 512 GiB.
+    let bomb = two_cell_workbook(1_048_575, 16_383);
+    for query in ["?dry_run=true", ""] {
+        assert_problem_zh(
+            w.import(&sm, query, bomb.clone(), XLSX_TYPE).await,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_columns",
+        )
+        .await;
+    }
+    assert_problem_zh(
+        w.import(&sm, "", two_cell_workbook(1_048_575, 1), XLSX_TYPE)
+            .await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_many_rows",
+    )
+    .await;
+    let wide = format!("{}\n", vec!["名称"; 101].join(","));
+    assert_problem_zh(
+        w.import(&sm, "", wide.into_bytes(), "text/csv").await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_many_columns",
+    )
+    .await;
+    // Still serving, nothing written.
+    assert_eq!(w.app.get("/healthz", None).await.status(), StatusCode::OK);
+    assert!(w.admin_points(&sm, "").await.is_empty());
+}
 
 async fn large_files_import_and_oversized_ones_are_refused(shape: Shape) {
     let w = Sp::new(shape).await;
