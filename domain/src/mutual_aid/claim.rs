@@ -401,6 +401,7 @@ impl ClaimLine {
             kind: self.kind,
             total_fen: self.total_fen,
             eligible_fen: eligible,
+            struck: approved && self.approved_fen == Some(Fen::ZERO),
         }
     }
 

@@ -3,19 +3,22 @@
 //!
 //! For each benefit kind among the claim's lines, with that kind's [`BenefitRule`]:
 //!
-//! 1. **Threshold.** The year's costs are the total cost of every counted line of the kind in
-//!    the member's earlier claims of the plan year plus this claim's. Below the threshold the
-//!    kind pays nothing (晋城: hospital costs "one stay or summed over the year" of 9,000 yuan).
+//! 1. **Threshold.** The year's costs are the **total cost** (总费用, insurance's part
+//!    included) of every counted line of the kind in the member's earlier claims of the plan
+//!    year plus this claim's. Below the threshold the kind pays nothing (晋城: "住院总费用一次性或
+//!    累计达到9000元以上").
 //! 2. **Rate.** The eligible amount is the out-of-pocket part of this claim's lines of the kind
 //!    (after a reviewer's cuts); the deductible comes off, and the rate applies, rounded down to
 //!    the fen.
 //! 3. **Clamp** to the minimum and maximum payout (晋城: 300 to 30,000 yuan in hospital).
-//! 4. **Cap.** Never past what remains of the annual cap after the kind's payouts already
+//! 4. **What the member paid.** Never more than the eligible amount: the minimum payout does
+//!    not pay a member more than the loss (a line insurance paid in full pays nothing).
+//! 5. **Cap.** Never past what remains of the annual cap after the kind's payouts already
 //!    approved in the plan year.
 //!
-//! A line counts when its amount is above zero; a reviewer who cuts a line to zero takes it
-//! out of the threshold too. A line whose kind the plan does not cover counts for nothing and
-//! says so.
+//! A line counts when its total cost is above zero — also when insurance paid all of it — and
+//! a reviewer has not struck it (cut it to zero), which takes it out of the threshold too. A
+//! line whose kind the plan does not cover counts for nothing and says so.
 
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +35,8 @@ pub struct CostLine {
     /// The part the rate applies to: the out-of-pocket part as claimed, or what a reviewer
     /// approved of it.
     pub eligible_fen: Fen,
+    /// A reviewer cut the line to nothing: it counts for nothing, not even the threshold.
+    pub struck: bool,
 }
 
 /// What the member's earlier claims of the same plan year already used, per kind.
@@ -53,6 +58,8 @@ pub enum Limit {
     Minimum,
     /// Lowered to the maximum payout.
     Maximum,
+    /// Lowered to what the member paid (the eligible amount).
+    OutOfPocket,
     /// Lowered to what remains of the annual cap.
     AnnualCap,
 }
@@ -126,7 +133,7 @@ fn benefit(
     let counted: Vec<usize> = lines
         .iter()
         .enumerate()
-        .filter(|(_, l)| l.kind == kind && l.eligible_fen > Fen::ZERO)
+        .filter(|(_, l)| l.kind == kind && !l.struck && l.total_fen > Fen::ZERO)
         .map(|(i, _)| i)
         .collect();
     let claim_costs = Fen::sum(counted.iter().map(|&i| lines[i].total_fen));
@@ -157,13 +164,16 @@ fn benefit(
     let (payout, limit) = if !threshold_met || counted.is_empty() {
         (Fen::ZERO, Limit::None)
     } else {
-        let (clamped, limit) = if rated < rule.minimum_fen {
+        let (mut clamped, mut limit) = if rated < rule.minimum_fen {
             (rule.minimum_fen, Limit::Minimum)
         } else if rated > rule.maximum_fen {
             (rule.maximum_fen, Limit::Maximum)
         } else {
             (rated, Limit::None)
         };
+        if clamped > eligible {
+            (clamped, limit) = (eligible, Limit::OutOfPocket);
+        }
         if clamped > cap_remaining {
             (cap_remaining, Limit::AnnualCap)
         } else {
@@ -200,6 +210,7 @@ mod tests {
             kind,
             total_fen: Fen::yuan(total_yuan),
             eligible_fen: Fen::yuan(eligible_yuan),
+            struck: false,
         }
     }
 
@@ -318,12 +329,16 @@ mod tests {
     }
 
     #[test]
-    fn kinds_are_computed_apart_and_cut_lines_do_not_count() {
+    fn kinds_are_computed_apart_and_struck_lines_do_not_count() {
         let rules = jincheng();
+        let struck = CostLine {
+            struck: true,
+            ..line(Inpatient, 3_000, 0)
+        };
         let lines = [
             line(Inpatient, 12_000, 10_000),
             line(Chronic, 6_000, 6_000),
-            line(Inpatient, 3_000, 0),
+            struck,
         ];
         let payout = compute(&rules, &lines, fresh);
         assert_eq!(payout.total_fen, Fen::yuan(5_000 + 3_000));
@@ -331,6 +346,127 @@ mod tests {
         assert_eq!(inpatient.lines, vec![0]);
         assert_eq!(inpatient.claim_costs_fen, Fen::yuan(12_000));
         assert_eq!(payout.benefits[1].lines, vec![1]);
+    }
+
+    /// Issue 18, item 1: the threshold is on total costs (晋城: 总费用), so a line insurance
+    /// paid in full still counts towards it, and how little the member paid of it does not
+    /// change the answer.
+    #[test]
+    fn lines_insurance_paid_in_full_count_towards_the_threshold() {
+        let rules = jincheng();
+        let paid_by_insurance = line(Chronic, 3_000, 0);
+        let paid_by_worker = line(Chronic, 3_000, 3_000);
+        let payout = compute(&rules, &[paid_by_insurance, paid_by_worker], fresh);
+        let b = &payout.benefits[0];
+        assert!(b.threshold_met);
+        assert_eq!(b.claim_costs_fen, Fen::yuan(6_000));
+        assert_eq!(b.lines, vec![0, 1]);
+        assert_eq!(payout.total_fen, Fen::yuan(1_500));
+        let one_fen = CostLine {
+            eligible_fen: Fen::new(1).unwrap(),
+            ..paid_by_insurance
+        };
+        let payout = compute(&rules, &[one_fen, paid_by_worker], fresh);
+        assert_eq!(payout.total_fen, Fen::yuan(1_500));
+        // A line insurance paid in full, alone, pays nothing however large.
+        let alone = compute(&rules, &[line(Inpatient, 20_000, 0)], fresh);
+        assert!(alone.benefits[0].threshold_met);
+        assert_eq!(alone.total_fen, Fen::ZERO);
+        assert_eq!(alone.benefits[0].limit, Limit::OutOfPocket);
+    }
+
+    /// Issue 18, item 2: the minimum payout never pays more than the member paid.
+    #[test]
+    fn the_minimum_payout_never_exceeds_the_loss() {
+        let rules = jincheng();
+        let payout = compute(&rules, &[line(Chronic, 5_000, 100)], fresh);
+        assert_eq!(payout.total_fen, Fen::yuan(100));
+        assert_eq!(payout.benefits[0].limit, Limit::OutOfPocket);
+        let payout = compute(&rules, &[line(Chronic, 5_000, 400)], fresh);
+        assert_eq!(payout.total_fen, Fen::yuan(300));
+        assert_eq!(payout.benefits[0].limit, Limit::Minimum);
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn cost_line() -> impl Strategy<Value = CostLine> {
+            (
+                prop_oneof![Just(Inpatient), Just(Chronic)],
+                0i64..=20_000_000,
+                0u32..=10_000,
+                any::<bool>(),
+            )
+                .prop_map(|(kind, total, share, struck)| CostLine {
+                    kind,
+                    total_fen: Fen::new(total).unwrap(),
+                    eligible_fen: Fen::new(total * i64::from(share) / 10_000).unwrap(),
+                    struck,
+                })
+        }
+
+        fn year() -> impl Strategy<Value = YearToDate> {
+            (0i64..=50_000_000, 0i64..=8_000_000).prop_map(|(costs, paid)| YearToDate {
+                costs_fen: Fen::new(costs).unwrap(),
+                paid_fen: Fen::new(paid).unwrap(),
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+            /// Issue 18: payout ≥ 0, ≤ what the member paid, never past the cap or the
+            /// maximum; the threshold is judged on total costs of the lines not struck.
+            #[test]
+            fn a_payout_is_bounded_by_the_loss_the_cap_and_the_rules(
+                lines in proptest::collection::vec(cost_line(), 1..6),
+                earlier in year(),
+            ) {
+                let rules = jincheng();
+                let payout = compute(&rules, &lines, |_| earlier);
+                prop_assert_eq!(
+                    payout.total_fen,
+                    Fen::sum(payout.benefits.iter().map(|b| b.payout_fen))
+                );
+                for b in &payout.benefits {
+                    let rule = rules.benefit(b.kind).unwrap();
+                    let mine = lines.iter().filter(|l| l.kind == b.kind && !l.struck);
+                    let costs = Fen::sum(mine.clone().map(|l| l.total_fen));
+                    let paid = Fen::sum(mine.map(|l| l.eligible_fen));
+                    prop_assert!(b.payout_fen >= Fen::ZERO);
+                    prop_assert!(b.payout_fen <= paid, "{:?}", b);
+                    prop_assert!(b.payout_fen <= rule.maximum_fen);
+                    prop_assert!(b.payout_fen <= rule.annual_cap_fen.minus(earlier.paid_fen));
+                    prop_assert_eq!(b.claim_costs_fen, costs);
+                    prop_assert_eq!(
+                        b.threshold_met,
+                        costs.plus(earlier.costs_fen) >= rule.threshold_fen
+                    );
+                    if !b.threshold_met {
+                        prop_assert_eq!(b.payout_fen, Fen::ZERO);
+                    }
+                }
+            }
+
+            /// More cost on a line (total and the member's part alike) never pays less.
+            #[test]
+            fn a_payout_is_monotone_in_costs(
+                lines in proptest::collection::vec(cost_line(), 1..6),
+                earlier in year(),
+                which in any::<prop::sample::Index>(),
+                more in 0i64..=5_000_000,
+            ) {
+                let rules = jincheng();
+                let before = compute(&rules, &lines, |_| earlier);
+                let mut grown = lines.clone();
+                let line = &mut grown[which.index(lines.len())];
+                line.total_fen = line.total_fen.plus(Fen::new(more).unwrap());
+                line.eligible_fen = line.eligible_fen.plus(Fen::new(more).unwrap());
+                let after = compute(&rules, &grown, |_| earlier);
+                prop_assert!(after.total_fen >= before.total_fen, "{:?} → {:?}", before, after);
+            }
+        }
     }
 
     #[test]

@@ -26,6 +26,7 @@ both_shapes!(
     invoices_are_claimed_once_and_racing_reviewers_one_wins,
     scope_and_roles_guard_claims_and_documents,
     a_returned_claim_is_completed_and_filed_again,
+    payouts_count_total_costs_and_never_exceed_the_loss,
 );
 
 const PLANS: &str = "/api/v1/mutual-aid/plans";
@@ -1127,4 +1128,56 @@ async fn a_returned_claim_is_completed_and_filed_again(shape: Shape) {
     )
     .await;
     assert_eq!(actions(&shown), ["submit", "take", "return", "submit"]);
+}
+
+/// A chronic-disease line of `total` yuan of which the member paid `paid` yuan (insurance the
+/// rest), treated today.
+fn chronic(invoice: &str, total: i64, paid: i64) -> Value {
+    json!({
+        "hospital": "晋城市人民医院", "invoice_number": invoice,
+        "treated_on": day(0).to_string(), "kind": "chronic",
+        "total_fen": total * 100, "insurance_fen": (total - paid) * 100,
+        "out_of_pocket_fen": paid * 100,
+    })
+}
+
+/// Issue 18, items 1 and 2: the threshold is on total costs (晋城: 总费用), so a line insurance
+/// paid in full counts towards it; and the minimum payout never pays more than the member paid.
+async fn payouts_count_total_costs_and_never_exceed_the_loss(shape: Shape) {
+    let aid = Aid::new(shape).await;
+    let app = &aid.w.app;
+    let worker = aid.worker.as_str();
+    let preview = |claim: String| async move {
+        expect(
+            app.get(&format!("{CLAIMS}/{claim}/preview"), Some(worker))
+                .await,
+            StatusCode::OK,
+        )
+        .await
+    };
+
+    // 3,000 yuan paid by insurance and 3,000 by the worker: 6,000 in costs reach the 5,000
+    // threshold, and half of what the worker paid is 1,500 yuan.
+    let both = aid
+        .draft(vec![
+            chronic("C-001", 3_000, 0),
+            chronic("C-002", 3_000, 3_000),
+        ])
+        .await;
+    let p = preview(id(&both)).await;
+    assert_eq!(p["total_fen"], 150_000, "{p}");
+    assert_eq!(p["benefits"][0]["claim_costs_fen"], 600_000);
+    assert_eq!(p["benefits"][0]["threshold_met"], true);
+    assert_eq!(p["benefits"][0]["lines"], json!([0, 1]));
+
+    // 5,000 yuan of costs, 100 paid by the worker: the 300-yuan minimum would pay more than the
+    // loss; it pays the 100.
+    let small = aid.draft(vec![chronic("C-003", 5_000, 100)]).await;
+    let p = preview(id(&small)).await;
+    assert_eq!(p["total_fen"], 10_000, "{p}");
+    assert_eq!(p["benefits"][0]["limit"], "out_of_pocket");
+    assert!(p["benefits"][0]["explanation"]
+        .as_str()
+        .unwrap()
+        .contains("给付不超过个人自付金额"));
 }

@@ -308,7 +308,8 @@ pub struct BenefitPayoutView {
     pub rate_basis_points: u32,
     /// (eligible − deductible) × rate, rounded down to the fen.
     pub rated_fen: i64,
-    /// Which limit applied: `none`, `minimum`, `maximum` or `annual_cap`.
+    /// Which limit applied: `none`, `minimum`, `maximum`, `out_of_pocket` (lowered to what
+    /// the member paid) or `annual_cap`.
     pub limit: String,
     /// What was left of the annual cap before this claim (fen).
     pub cap_remaining_fen: i64,
@@ -348,6 +349,7 @@ impl From<&Payout> for PayoutView {
                         Limit::None => String::new(),
                         Limit::Minimum => "，低于最低给付额，按最低额".into(),
                         Limit::Maximum => "，超过单次最高给付额，按最高额".into(),
+                        Limit::OutOfPocket => "，给付不超过个人自付金额".into(),
                         Limit::AnnualCap => "，以年度剩余额度为限".into(),
                     };
                     format!(
@@ -379,6 +381,7 @@ impl From<&Payout> for PayoutView {
                         Limit::None => "none",
                         Limit::Minimum => "minimum",
                         Limit::Maximum => "maximum",
+                        Limit::OutOfPocket => "out_of_pocket",
                         Limit::AnnualCap => "annual_cap",
                     }
                     .to_owned(),
