@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use yiwang_tests::{assert_problem, both_shapes, token, Shape, TestApp, PASSWORD};
 
 both_shapes!(
+    token_answers_are_never_cached,
     worker_login_finds_or_creates_the_worker,
     wechat_failures_map_to_clear_errors,
     wechat_unreachable_is_503,
@@ -121,6 +122,25 @@ async fn admin_login_raw(app: &TestApp, username: &str, password: &str) -> reqwe
 fn without_request_id(mut v: Value) -> Value {
     v.as_object_mut().unwrap().remove("request_id");
     v
+}
+
+/// Issue 18, item 12: an answer holding tokens says `Cache-Control: no-store` (RFC 6749 §5.1).
+async fn token_answers_are_never_cached(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    let login = app
+        .post(LOGIN, &json!({ "code": "no-store.1" }), None)
+        .await;
+    assert_eq!(login.status(), StatusCode::OK);
+    assert_eq!(login.headers()["cache-control"], "no-store");
+    let tokens: Value = login.json().await.unwrap();
+    let rotated = refresh(&app, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(rotated.status(), StatusCode::OK);
+    assert_eq!(rotated.headers()["cache-control"], "no-store");
+    app.create_official_cli("cache-admin", "总工会", "super_admin")
+        .await;
+    let admin = admin_login_raw(&app, "cache-admin", PASSWORD).await;
+    assert_eq!(admin.status(), StatusCode::OK);
+    assert_eq!(admin.headers()["cache-control"], "no-store");
 }
 
 // ---------------------------------------------------------------------------------------------

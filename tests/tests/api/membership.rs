@@ -1460,13 +1460,12 @@ async fn id_numbers_are_sealed_at_rest_and_reveals_are_audited(shape: Shape) {
         "refused reveals are not logged as reads"
     );
 
-    // An org_admin in scope sees it; the read is in the audit log.
-    let v = expect(
-        app.request(Method::POST, &reveal, None, Some(&zz_admin))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    // An org_admin in scope sees it, never kept by a cache; the read is in the audit log.
+    let resp = app
+        .request(Method::POST, &reveal, None, Some(&zz_admin))
+        .await;
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let v = expect(resp, StatusCode::OK).await;
     assert_eq!(v["id_number"], number.as_str());
     let rows = reveals(app).await;
     assert_eq!(rows.len(), 1, "{rows:?}");

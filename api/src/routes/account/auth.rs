@@ -2,7 +2,7 @@
 //! both.
 
 use actix_web::http::StatusCode;
-use actix_web::{post, web, HttpResponse};
+use actix_web::{post, web, CustomizeResponder, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use yiwang_domain::account::{
@@ -17,6 +17,7 @@ use crate::auth::sessions::{self, SessionFor, TokenPair};
 use crate::auth::tokens::{new_refresh, parse_refresh};
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
+use crate::routes::shared::no_store;
 use crate::routes::shared::responses::{JsonBodyErrors, NotLoggedIn, SessionStoreDown};
 use crate::state::AppState;
 
@@ -78,7 +79,7 @@ pub struct LoginResponse {
 pub async fn wechat_login(
     state: web::Data<AppState>,
     body: web::Json<WeChatLogin>,
-) -> Result<web::Json<LoginResponse>, ApiError> {
+) -> Result<CustomizeResponder<web::Json<LoginResponse>>, ApiError> {
     let code = body.code.trim();
     if code.is_empty() || code.chars().count() > 128 {
         return Err(ApiError::invalid_field(
@@ -105,7 +106,7 @@ pub async fn wechat_login(
     )
     .await?;
     let account = AccountView::worker(&worker);
-    Ok(web::Json(LoginResponse { tokens, account }))
+    Ok(no_store(LoginResponse { tokens, account }))
 }
 
 fn invalid_credentials() -> ApiError {
@@ -141,7 +142,7 @@ fn locked(secs: u64) -> ApiError {
 pub async fn admin_login(
     state: web::Data<AppState>,
     body: web::Json<AdminLogin>,
-) -> Result<web::Json<LoginResponse>, ApiError> {
+) -> Result<CustomizeResponder<web::Json<LoginResponse>>, ApiError> {
     let body = body.into_inner();
     let key = format!("admin-login:{}", body.username.trim().to_lowercase());
     if let Some(secs) = state.sessions.locked_for(&key).await? {
@@ -179,7 +180,7 @@ pub async fn admin_login(
             .await?;
             let org = state.orgs.get(official.org_id).await?;
             tracing::info!(official_id = %official.id, "official logged in");
-            Ok(web::Json(LoginResponse {
+            Ok(no_store(LoginResponse {
                 tokens,
                 account: AccountView::official(&official, &org),
             }))
@@ -210,7 +211,7 @@ pub async fn admin_login(
 pub async fn refresh(
     state: web::Data<AppState>,
     body: web::Json<RefreshRequest>,
-) -> Result<web::Json<TokenPair>, ApiError> {
+) -> Result<CustomizeResponder<web::Json<TokenPair>>, ApiError> {
     let invalid = || {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -222,7 +223,7 @@ pub async fn refresh(
     let (sid, presented) = parse_refresh(&body.refresh_token).ok_or_else(invalid)?;
     let (token, new_hash) = new_refresh(&sid);
     match state.sessions.rotate(&sid, &presented, &new_hash).await? {
-        RotateOutcome::Rotated(session) => Ok(web::Json(sessions::pair(&state, &session, token)?)),
+        RotateOutcome::Rotated(session) => Ok(no_store(sessions::pair(&state, &session, token)?)),
         RotateOutcome::ReuseDetected => {
             tracing::warn!("refresh token reused; session revoked");
             Err(ApiError::new(

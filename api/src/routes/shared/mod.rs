@@ -212,3 +212,13 @@ impl<T: ToSchema> Paged<T> {
         }
     }
 }
+
+/// `body` with `Cache-Control: no-store`: for answers holding a token or a full ID number,
+/// which no cache or browser history may keep (RFC 6749 §5.1).
+pub fn no_store<T: serde::Serialize>(body: T) -> actix_web::CustomizeResponder<web::Json<T>> {
+    use actix_web::Responder;
+    web::Json(body).customize().insert_header((
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-store"),
+    ))
+}

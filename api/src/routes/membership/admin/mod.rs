@@ -7,7 +7,7 @@ pub mod export;
 pub mod transfers;
 
 use actix_web::http::StatusCode;
-use actix_web::{get, post, web};
+use actix_web::{get, post, web, CustomizeResponder};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -30,7 +30,7 @@ use crate::routes::orgs::admin::load_in_scope;
 use crate::routes::shared::responses::{
     JsonBodyErrors, MalformedQuery, NotLoggedIn, SessionStoreDown,
 };
-use crate::routes::shared::{optional_text, PageQuery, Paged};
+use crate::routes::shared::{no_store, optional_text, PageQuery, Paged};
 use crate::state::AppState;
 
 /// Largest batch of approvals in one request.
@@ -562,7 +562,7 @@ pub async fn reveal_id(
     state: web::Data<AppState>,
     admin: Admin,
     id: web::Path<String>,
-) -> Result<web::Json<RevealedId>, ApiError> {
+) -> Result<CustomizeResponder<web::Json<RevealedId>>, ApiError> {
     let member_id = MemberId::parse(&id).ok_or_else(ApiError::not_found)?;
     let member = state.membership.member(member_id).await?;
     admin.authorize(Permission::RevealIdNumber, &member.org_path)?;
@@ -589,5 +589,5 @@ pub async fn reveal_id(
         .personal_data
         .open(&sealed.kid, &sealed.sealed, ID_NUMBER_CONTEXT)
         .map_err(|e| ApiError::internal(&e))?;
-    Ok(web::Json(RevealedId { id_number }))
+    Ok(no_store(RevealedId { id_number }))
 }
