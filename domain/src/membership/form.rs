@@ -203,18 +203,30 @@ fn org_of(problems: &mut Vec<FieldProblem>, org: Option<&Organisation>) -> Optio
             ));
             None
         }
-        Some(org) if !org.accepts_individuals => {
-            let name = org.name.as_str();
-            problems.push(FieldProblem::new(
-                "org_id",
-                "not_accepting_individuals",
-                format!("{name} 不接受个人直接申请入会，请选择所在单位工会或接受个人入会的工会联合会"),
-                format!("{name} does not take individual applications; choose your employer's union or a federation that accepts individuals"),
-            ));
-            None
-        }
-        Some(org) => Some(org.clone()),
+        Some(org) => match not_joinable("org_id", org) {
+            Some(problem) => {
+                problems.push(problem);
+                None
+            }
+            None => Some(org.clone()),
+        },
     }
+}
+
+/// Whether a worker may join `org` on their own — by applying, or by a transfer after a job
+/// change: only an organisation that takes individual members (a 联合工会 or 行业工会联合会;
+/// an employer's own union is joined through the employer). The problem names `field`.
+pub fn not_joinable(field: &str, org: &Organisation) -> Option<FieldProblem> {
+    if org.accepts_individuals {
+        return None;
+    }
+    let name = org.name.as_str();
+    Some(FieldProblem::new(
+        field,
+        "not_accepting_individuals",
+        format!("{name} 不接受个人直接申请入会，请选择所在单位工会或接受个人入会的工会联合会"),
+        format!("{name} does not take individual applications; choose your employer's union or a federation that accepts individuals"),
+    ))
 }
 
 /// `value` trimmed: 1–`max` characters without control characters, else `None` after noting

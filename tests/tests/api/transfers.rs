@@ -12,8 +12,8 @@ use yiwang_tests::views::assert_view;
 use yiwang_tests::{assert_problem, both_shapes, Shape};
 
 use yiwang_tests::world::{
-    all_pages, assert_invalid, assert_problem_zh, db, expect, id, ids, is_chinese, list,
-    outbox_payloads, person, World, CARD, LEAVE, MEMBERS,
+    all_pages, assert_invalid, assert_problem_zh, db, expect, id, ids, is_chinese, list, new_org,
+    outbox_payloads, person, set, World, CARD, LEAVE, MEMBERS,
 };
 
 both_shapes!(
@@ -267,6 +267,26 @@ async fn requesting_following_and_withdrawing(shape: Shape) {
         )
         .await;
     }
+    // An organisation that takes no individual members: refused, as applying there is
+    // (issue 18, item 15). 郑州市总工会 is a federation of unions, not a union to join.
+    let refused = assert_invalid(
+        w.request_transfer(&tok, &json!({ "to_org_id": w.zz }))
+            .await,
+        &[("to_org_id", "not_accepting_individuals")],
+    )
+    .await;
+    assert!(is_chinese(refused["detail"].as_str().unwrap()), "{refused}");
+    let applicant = w.worker("federation-applicant").await;
+    let applied = assert_invalid(
+        w.apply(&applicant, &set(w.form(&person(2)), "org_id", json!(w.zz)))
+            .await,
+        &[("org_id", "not_accepting_individuals")],
+    )
+    .await;
+    assert_eq!(
+        applied["errors"][0]["detail"], refused["errors"][0]["detail"],
+        "one rule, one message"
+    );
     let same = assert_problem_zh(
         w.request_transfer(&tok, &json!({ "to_org_id": zz_joint }))
             .await,
@@ -325,7 +345,17 @@ async fn requesting_following_and_withdrawing(shape: Shape) {
     let first = id(&t);
 
     // One waiting request at a time, whatever the target.
-    for to in [&ly_joint, &w.ly] {
+    let ly_other = id(&new_org(
+        app,
+        &w.root,
+        &w.ly,
+        "洛阳市外卖行业联合工会",
+        "joint_union",
+        true,
+        Some("洛阳市"),
+    )
+    .await);
+    for to in [&ly_joint, &ly_other] {
         assert_problem_zh(
             w.request_transfer(&tok, &json!({ "to_org_id": to })).await,
             StatusCode::CONFLICT,
@@ -378,10 +408,12 @@ async fn requesting_following_and_withdrawing(shape: Shape) {
         [ev("joined", &zz_joint, None)]
     );
 
-    // Now another request may be made; any organisation may be the target, even one that
-    // takes no individual applications (洛阳市总工会).
-    let second = w.transfer_to(&tok, &w.ly).await;
-    assert_eq!(second["to_org"], org_ref(&w.ly, "洛阳市总工会"));
+    // Now another request may be made, to any organisation that takes individual members.
+    let second = w.transfer_to(&tok, &ly_other).await;
+    assert_eq!(
+        second["to_org"],
+        org_ref(&ly_other, "洛阳市外卖行业联合工会")
+    );
     assert!(second["reason"].is_null());
     assert_eq!(
         ids(&w.my_transfers(&tok).await),
@@ -691,6 +723,16 @@ async fn transfer_queue_scope_filters_and_paging(shape: Shape) {
     let (zz_joint, ly_joint) = (id(&w.zz_joint), id(&w.ly_joint));
     let (ly_reviewer, _) = w.official("ly-reviewer", &w.ly, "reviewer").await;
     let (zz_reviewer, _) = w.official("zz-reviewer", &w.zz, "reviewer").await;
+    let ly_other = id(&new_org(
+        app,
+        &w.root,
+        &w.ly,
+        "洛阳市外卖行业联合工会",
+        "joint_union",
+        true,
+        Some("洛阳市"),
+    )
+    .await);
 
     // Four members ask, one after another: three into 洛阳 (two different organisations),
     // and one who first moved to 洛阳 asks back into 郑州.
@@ -698,7 +740,7 @@ async fn transfer_queue_scope_filters_and_paging(shape: Shape) {
     let mut toks = Vec::new();
     for (i, (user, name, to)) in [
         ("dora", "赵一", &ly_joint),
-        ("eddy", "钱二", &w.ly),
+        ("eddy", "钱二", &ly_other),
         ("fred", "孙三", &ly_joint),
     ]
     .into_iter()
@@ -748,7 +790,7 @@ async fn transfer_queue_scope_filters_and_paging(shape: Shape) {
             into_zz.clone()
         ]
     );
-    // An official of 洛阳市新就业形态联合工会 itself does not see what goes to 洛阳市总工会.
+    // An official of 洛阳市新就业形态联合工会 itself does not see what goes to its sibling.
     let (joint_reviewer, _) = w.official("lyj-reviewer", &ly_joint, "reviewer").await;
     assert_eq!(
         ids(&list(app, Some(&joint_reviewer), ADMIN_TRANSFERS).await),

@@ -10,11 +10,12 @@ use serde_json::json;
 use utoipa::ToSchema;
 use yiwang_domain::audit::OutboxEvent;
 use yiwang_domain::clock;
+use yiwang_domain::membership::form::not_joinable;
 use yiwang_domain::membership::transfer::{
     HistoryEntry, OrgBrief, Transfer, TransferId, TRANSFER_TEXT_MAX_CHARS,
 };
 use yiwang_domain::org::OrgId;
-use yiwang_domain::store::RepoError;
+use yiwang_domain::store::{Found, RepoError};
 
 use super::{member_in_force, not_a_member, OrgRef};
 use crate::auth;
@@ -114,7 +115,7 @@ pub struct TransferList {
         (status = 400, description = "Malformed body or unknown field", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_a_member`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`transfer_open`: a request is already waiting", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown `to_org_id`, `same_organisation`, or reason too long", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown `to_org_id`, `not_accepting_individuals` (the organisation takes no individual members, as for applying), `same_organisation`, or reason too long", body = Problem, content_type = "application/problem+json"),
         BodyLimitErrors, NotLoggedIn, WorkerOnly, SessionStoreDown,
     ))]
 #[post("/membership/transfers")]
@@ -133,6 +134,10 @@ pub async fn request(
         )
     };
     let to = OrgId::parse(form.to_org_id.trim()).ok_or_else(unknown)?;
+    let destination = state.orgs.get(to).await.found()?.ok_or_else(unknown)?;
+    if let Some(problem) = not_joinable("to_org_id", &destination) {
+        return Err(vec![problem].into());
+    }
     let reason = optional_text("reason", form.reason.as_deref(), TRANSFER_TEXT_MAX_CHARS)?;
     let id = TransferId::new();
     let change = worker.0.change(
