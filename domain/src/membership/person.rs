@@ -188,6 +188,15 @@ impl MobilePhone {
         Ok(MobilePhone(digits.to_owned()))
     }
 
+    /// The number WeChat's getuserphonenumber returned (`purePhoneNumber`, `countryCode`;
+    /// WECHAT.md), when it is a mainland mobile number: the same check as a typed one.
+    pub fn from_wechat(pure_phone_number: &str, country_code: &str) -> Option<MobilePhone> {
+        if country_code.trim().trim_start_matches('+') != "86" {
+            return None;
+        }
+        Self::parse(pure_phone_number).ok()
+    }
+
     /// The 11 digits.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -289,6 +298,16 @@ impl FromStr for EmploymentForm {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wechat_phone_is_kept_only_when_it_is_a_mainland_mobile() {
+        let ok = MobilePhone::from_wechat("13800138000", "86").unwrap();
+        assert_eq!(ok.as_str(), "13800138000");
+        assert!(MobilePhone::from_wechat("13800138000", "+86").is_some());
+        assert!(MobilePhone::from_wechat(&"1".repeat(60), "86").is_none());
+        assert!(MobilePhone::from_wechat("91234567", "852").is_none());
+        assert!(MobilePhone::from_wechat("13800138000", "852").is_none());
+    }
 
     #[test]
     fn names_of_several_scripts_are_accepted() {

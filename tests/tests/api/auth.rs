@@ -378,6 +378,19 @@ async fn phone_binding_errors(shape: Shape) {
     let worker = app.login_worker("alice.1").await;
     let t = token(&worker);
 
+    // What WeChat sends is checked as a typed number is (issue 18, item 17): 60 digits are
+    // not a mobile number, and nothing is stored.
+    for junk in ["1".repeat(60), "12345".to_owned()] {
+        let resp = app
+            .post(PHONE, &json!({ "code": format!("phone-{junk}") }), Some(&t))
+            .await;
+        let body =
+            assert_problem(resp, StatusCode::UNPROCESSABLE_ENTITY, "phone_unsupported").await;
+        assert!(!body.to_string().contains(&junk), "{body}");
+    }
+    let me: Value = app.get(ME, Some(&t)).await.json().await.unwrap();
+    assert_eq!(me["phone"], Value::Null);
+
     let resp = app
         .post(
             PHONE,

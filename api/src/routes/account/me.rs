@@ -7,6 +7,7 @@
 //! the new view after its commit ([`store_worker_view`]), so a fill racing a change cannot
 //! bring the old one back.
 
+use actix_web::http::StatusCode;
 use actix_web::{delete, get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,7 @@ use utoipa::ToSchema;
 use yiwang_domain::account::AccountId;
 use yiwang_domain::account::{AccountKind, Official, Role, Worker};
 use yiwang_domain::clock;
+use yiwang_domain::membership::person::MobilePhone;
 use yiwang_domain::org::Organisation;
 
 use crate::auth::{self, Principal};
@@ -196,7 +198,7 @@ pub struct BindPhone {
         (status = 200, description = "Bound; the number is shown masked", body = AccountView),
         (status = 401, description = "Not logged in, or `wechat_code_invalid`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`wrong_account_kind`: officials have no WeChat phone", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Empty code, or a code of another mini-program", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Empty code, or a code of another mini-program; `phone_unsupported`: the WeChat phone is not a mainland mobile number (nothing stored)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`wechat_rate_limited`", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "`wechat_error`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "WeChat or the session store unavailable", body = Problem, content_type = "application/problem+json"),
@@ -218,20 +220,31 @@ pub async fn bind_phone(
         ));
     }
     let phone = state.wechat.phone_number(code).await?;
+    // Checked as the membership form checks a number (issue 18, item 17): what WeChat sends
+    // is stored only when it is a mainland mobile number, normalised.
+    let number = MobilePhone::from_wechat(&phone.pure_phone_number, &phone.country_code)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "phone_unsupported",
+                "微信绑定的手机号不是中国大陆手机号码，未保存；申请入会时请直接填写手机号码",
+                "The WeChat phone is not a mainland China mobile number and was not stored; type the number in the application instead",
+            )
+        })?;
     let principal = &worker.0;
     let change = principal.change(
         "worker.bind_phone",
         "worker",
         principal.account_id(),
-        serde_json::json!({ "phone": mask_phone(&phone.pure_phone_number) }),
+        serde_json::json!({ "phone": mask_phone(number.as_str()) }),
         None,
     );
     let updated = state
         .workers
         .bind_phone(
             principal.account_id(),
-            &phone.pure_phone_number,
-            &phone.country_code,
+            number.as_str(),
+            "86",
             clock::now(),
             &change,
         )
