@@ -6,7 +6,8 @@
 //!
 //! - The employer is recognised by its unified social credit code when the worker gave one,
 //!   else by its name normalised ([`EmployerKey`]).
-//! - The rule is data ([`AlertRule`]): `threshold` consultations within `window_days`.
+//! - The rule is data ([`AlertRule`]): `threshold` distinct workers asking within
+//!   `window_days` — one worker asking again and again is one worker, not a group.
 //! - One open alert per employer at a time ([`EmployerAlert`]): later consultations raise its
 //!   count; once an official acknowledges it, a new burst raises a new one.
 //! - The alert belongs to the organisation that holds every consultation counted (their
@@ -75,8 +76,9 @@ impl EmployerKey {
     }
 }
 
-/// When an alert is raised: `threshold` consultations naming one employer within
-/// `window_days` days. Defaults to 5 in 7 days, the example.
+/// When an alert is raised: `threshold` distinct workers asking about one employer within
+/// `window_days` days (a worker's repeated questions count once). Defaults to 5 in 7 days,
+/// the example.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AlertRule {
     /// Consultations, 2–1,000.
@@ -257,8 +259,9 @@ pub enum Verdict {
     Recount,
 }
 
-/// Judges `counted` (the employer's consultations in the rule's window, the new one
-/// included) against `rule`, given whether an alert of the employer is open.
+/// Judges `counted` (the distinct workers who asked about the employer in the rule's window,
+/// the new question's asker included) against `rule`, given whether an alert of the employer
+/// is open.
 pub fn judge(rule: &AlertRule, counted: usize, open_alert: bool) -> Verdict {
     match (counted >= rule.threshold as usize, open_alert) {
         (_, true) => Verdict::Recount,

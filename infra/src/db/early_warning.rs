@@ -7,6 +7,8 @@
 //! once the fifth always sees the other four, and two alerts for one burst cannot both be
 //! raised (the partial unique index `employer_alerts_one_open` stands behind that).
 
+use std::collections::BTreeSet;
+
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -134,7 +136,7 @@ pub(super) fn watch(c: &mut DbConnection, k: &Consultation) -> Result<(), TxErro
         .unwrap_or_default();
     let paths: Vec<OrgPath> = counted
         .iter()
-        .map(|(p, _)| OrgPath::from_stored(p.clone()))
+        .map(|(p, _, _)| OrgPath::from_stored(p.clone()))
         .chain(
             open.iter()
                 .map(|a| OrgPath::from_stored(a.org_path.clone())),
@@ -145,10 +147,11 @@ pub(super) fn watch(c: &mut DbConnection, k: &Consultation) -> Result<(), TxErro
     };
     let first_at = counted
         .iter()
-        .map(|(_, at)| *at)
+        .map(|(_, at, _)| *at)
         .min()
         .unwrap_or_else(|| to_naive(k.created_at));
-    match judge(&rules, counted.len(), open.is_some()) {
+    let workers: BTreeSet<&str> = counted.iter().map(|(_, _, a)| a.as_str()).collect();
+    match judge(&rules, workers.len(), open.is_some()) {
         Verdict::Quiet => {}
         Verdict::Recount => {
             let open_id = open.map(|a| a.id).unwrap_or_default();
@@ -185,15 +188,15 @@ pub(super) fn watch(c: &mut DbConnection, k: &Consultation) -> Result<(), TxErro
     Ok(())
 }
 
-/// Where and when the employer's consultations in the watched categories were asked since
-/// `since` (the rule's window), counting only those after its last acknowledged alert: a
-/// burst starts after an official looked at the last one.
+/// Where, when and by whom the employer's consultations in the watched categories were asked
+/// since `since` (the rule's window), counting only those after its last acknowledged alert:
+/// a burst starts after an official looked at the last one.
 fn in_burst(
     c: &mut DbConnection,
     key: &EmployerKey,
     watched: &[String],
     since: NaiveDateTime,
-) -> Result<Vec<(String, NaiveDateTime)>, TxError> {
+) -> Result<Vec<(String, NaiveDateTime, String)>, TxError> {
     let acknowledged: Option<Option<NaiveDateTime>> = al::table
         .filter(al::employer_key.eq(key.as_str()))
         .filter(al::status.eq(AlertStatus::Acknowledged.as_str()))
@@ -205,7 +208,7 @@ fn in_burst(
         .filter(co::employer_key.eq(key.as_str()))
         .filter(co::category_code.eq_any(watched))
         .filter(co::created_at.ge(since))
-        .select((co::org_path, co::created_at))
+        .select((co::org_path, co::created_at, co::account_id))
         .into_boxed();
     if let Some(acknowledged) = acknowledged.flatten() {
         counted = counted.filter(co::created_at.gt(acknowledged));

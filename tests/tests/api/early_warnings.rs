@@ -80,6 +80,23 @@ async fn workers_naming_one_employer_raise_one_alert_an_official_acknowledges(sh
         .await;
     assert_invalid(resp, &[("employer_credit_code", "credit_code_check")]).await;
 
+    // One worker asking again and again is one worker, not a group forming (issue 18,
+    // item 5): six questions about one employer raise nothing, though the rule is 3.
+    let repeater = w.worker("asker-repeat").await;
+    for _ in 0..6 {
+        expect(
+            app.post(
+                ASK,
+                &question("洛阳某某物流有限公司", None),
+                Some(&repeater),
+            )
+            .await,
+            StatusCode::CREATED,
+        )
+        .await;
+    }
+    assert!(alerts(&w, &w.root, "").await.is_empty());
+
     // Two workers, then a third writing the name another way: one alert, at the root
     // (non-members' consultations are the root's).
     for (i, name) in ["郑州某某快递有限公司", "郑州 某某快递"].iter().enumerate() {

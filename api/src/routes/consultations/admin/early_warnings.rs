@@ -164,12 +164,13 @@ pub async fn acknowledge(
     Ok(web::Json(AlertView::from(&done)))
 }
 
-/// The rule: an alert is raised when `threshold` consultations in the watched categories name
-/// one employer within `window_days` days.
+/// The rule: an alert is raised when `threshold` distinct workers ask, in the watched
+/// categories, about one employer within `window_days` days (one worker's repeated questions
+/// count once).
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleForm {
-    /// Consultations, 2–1,000.
+    /// Distinct workers, 2–1,000.
     pub threshold: Option<i64>,
     /// Days, 1–90.
     pub window_days: Option<i64>,
