@@ -153,7 +153,7 @@ fn from_url(url: &str) -> Result<(Arc<dyn ObjectStore>, &'static str), DocumentS
 
 /// Local disk under `dir`, created if missing.
 fn local(dir: &Path) -> Result<Arc<dyn ObjectStore>, DocumentStoreError> {
-    std::fs::create_dir_all(dir).map_err(|e| DocumentStoreError::Folder {
+    crate::key_file::create_private_dir(dir).map_err(|e| DocumentStoreError::Folder {
         path: dir.to_owned(),
         source: Box::new(e),
     })?;

@@ -173,15 +173,18 @@ impl Database {
     /// migrations first. `pool_size` connections at most.
     pub fn connect(url: &str, pool_size: u32) -> Result<Database, ConnectError> {
         let (backend, target) = Backend::from_url(url)?;
-        if backend == Backend::Sqlite {
-            if let Some(dir) = Path::new(&target)
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-            {
-                std::fs::create_dir_all(dir).map_err(|e| {
+        if backend == Backend::Sqlite && target != ":memory:" {
+            // Personal data lives in the file: owner-only folder (0700) and file (0600), so
+            // SQLite's -wal and -shm files, which copy the file's mode, are owner-only too.
+            let file = Path::new(&target);
+            if let Some(dir) = file.parent() {
+                crate::key_file::create_private_dir(dir).map_err(|e| {
                     ConnectError::Failed(format!("cannot create {}: {e}", dir.display()))
                 })?;
             }
+            crate::key_file::create_private_empty(file).map_err(|e| {
+                ConnectError::Failed(format!("cannot create {}: {e}", file.display()))
+            })?;
         }
         let manager = Manager { backend, target };
         {
@@ -283,6 +286,29 @@ mod tests {
     use yiwang_domain::store::StoreHealth as _;
 
     use super::test_env;
+
+    /// Issue 18, item 14: the embedded store's folder and file (and so its -wal and -shm
+    /// files) are the owner's alone.
+    #[cfg(unix)]
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn the_sqlite_file_and_its_folder_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("data");
+        let file = dir.join("yiwang.db");
+        let db = super::Database::connect(&format!("sqlite://{}", file.display()), 1).unwrap();
+        drop(db);
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&file), 0o600);
+        for extra in ["yiwang.db-wal", "yiwang.db-shm"] {
+            let path = dir.join(extra);
+            if path.exists() {
+                assert_eq!(mode(&path), 0o600, "{extra}");
+            }
+        }
+    }
 
     /// The server closes every pooled connection (a PostgreSQL restart, an idle timeout on a
     /// proxy): each dead one fails one call and leaves the pool, and then the store answers
