@@ -141,6 +141,29 @@ impl Rows {
     }
 }
 
+/// Characters that make a spreadsheet program read a cell as a formula (OWASP, "CSV
+/// Injection"): `=`, `+`, `-`, `@`, tab and carriage return.
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// `text` as a CSV cell that Excel or WPS will not run as a formula: prefixed with `'` when it
+/// starts with one of [`FORMULA_STARTS`] (OWASP's advice). [`read`] drops the prefix again,
+/// so an exported file imports back unchanged.
+pub fn csv_cell(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with(FORMULA_STARTS) {
+        format!("'{text}").into()
+    } else {
+        text.into()
+    }
+}
+
+/// The text of a CSV cell written by [`csv_cell`].
+fn from_csv_cell(field: &str) -> &str {
+    match field.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
+        _ => field,
+    }
+}
+
 /// Reads `bytes` as XLSX when they start like a ZIP archive, else as CSV.
 pub fn read(bytes: &[u8]) -> Result<Sheet, SheetError> {
     if bytes.len() > MAX_FILE_BYTES {
@@ -203,7 +226,7 @@ fn read_csv(bytes: &[u8]) -> Result<Sheet, SheetError> {
         rows.reach(row)?;
         for (column, field) in record.iter().enumerate() {
             if !field.is_empty() {
-                rows.put(row, column, field.to_owned())?;
+                rows.put(row, column, from_csv_cell(field).to_owned())?;
             }
         }
     }
@@ -360,5 +383,26 @@ mod tests {
             assert!(limit.zh().contains("上限"), "{}", limit.zh());
         }
         assert_eq!(SheetError::Empty.limit_code(), None);
+    }
+
+    #[test]
+    fn formula_cells_are_neutralised_and_read_back() {
+        for text in [
+            "=HYPERLINK(\"http://x\")",
+            "+1",
+            "-2",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+        ] {
+            let cell = csv_cell(text);
+            assert!(cell.starts_with('\''), "{cell}");
+            let file = format!("名称\n\"{}\"\n", cell.replace('"', "\"\""));
+            assert_eq!(read(file.as_bytes()).unwrap().rows[0][0], text);
+        }
+        assert_eq!(csv_cell("东站驿站"), "东站驿站");
+        assert_eq!(csv_cell("113.7783"), "113.7783");
+        let quoted = "名称\n'plain\n";
+        assert_eq!(read(quoted.as_bytes()).unwrap().rows[0][0], "'plain");
     }
 }

@@ -26,6 +26,7 @@ use yiwang_tests::world::{
 
 both_shapes!(
     a_spreadsheet_declaring_the_whole_grid_is_refused_and_the_server_lives,
+    csv_exports_never_start_a_formula_and_import_back,
     real_file_imports_as_it_is_and_answers_the_walkthrough,
     gbk_files_import_and_other_encodings_are_refused,
     bad_rows_are_reported_by_row_and_column_and_nothing_is_imported,
@@ -1051,6 +1052,37 @@ fn full_form() -> Value {
         "star_grade": 4,
         "external_id": "R-1",
     })
+}
+
+/// Issue 18, item 10: a CSV cell that Excel or WPS would run as a formula is written with a
+/// leading `'` (OWASP, CSV Injection), and the file still imports back unchanged.
+async fn csv_exports_never_start_a_formula_and_import_back(shape: Shape) {
+    let w = Sp::new(shape).await;
+    let sm = w.official("zz-station", &w.zz, "station_manager").await;
+    let mut form = full_form();
+    form["name"] = json!("=HYPERLINK(\"http://example.com\",\"驿站\")");
+    form["address"] = json!("@郑州市登封市嵩山路88号");
+    w.create(&sm, &form).await;
+    let (bytes, rows) = export(&w, &sm, "?format=csv").await;
+    let row = &rows[1];
+    assert_eq!(
+        col(row, "name"),
+        "'=HYPERLINK(\"http://example.com\",\"驿站\")"
+    );
+    assert_eq!(col(row, "address"), "'@郑州市登封市嵩山路88号");
+    assert_eq!(
+        col(row, "contact_phone"),
+        "0371-62880000",
+        "only a leading sign is neutralised"
+    );
+    let back = w.import_csv(&sm, "", bytes).await;
+    assert_eq!(
+        (&back["created"], &back["updated"], &back["unchanged"]),
+        (&json!(0), &json!(0), &json!(1)),
+        "{back}"
+    );
+    let points = w.admin_points(&sm, "").await;
+    assert_eq!(points[0]["name"], form["name"]);
 }
 
 async fn catalogue_crud_with_scope_and_roles(shape: Shape) {

@@ -11,6 +11,7 @@ use yiwang_domain::calendar::china_date;
 use yiwang_domain::clock;
 use yiwang_domain::service_point::ServicePoint;
 use yiwang_domain::store::PageRequest;
+use yiwang_infra::spreadsheet;
 
 use super::AdminListParams;
 use crate::error::{ApiError, Problem};
@@ -113,7 +114,12 @@ fn csv(points: &[ServicePoint]) -> Result<Vec<u8>, csv::Error> {
         let mut writer = csv::Writer::from_writer(&mut out);
         writer.write_record(COLUMNS.map(|(title, _)| title))?;
         for p in points {
-            writer.write_record(cells(p))?;
+            // No cell may start a formula in Excel or WPS (OWASP, CSV Injection).
+            writer.write_record(
+                cells(p)
+                    .iter()
+                    .map(|c| spreadsheet::csv_cell(c).into_owned()),
+            )?;
         }
         writer.flush()?;
     }
@@ -124,7 +130,8 @@ fn csv(points: &[ServicePoint]) -> Result<Vec<u8>, csv::Error> {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ExportFormat {
-    /// `xlsx` (default) or `csv` (UTF-8 with a byte-order mark).
+    /// `xlsx` (default) or `csv` (UTF-8 with a byte-order mark; a cell that would start a
+    /// formula — `=`, `+`, `-`, `@`, tab, CR — gets a leading `'`, dropped again on import).
     pub format: Option<String>,
 }
 
