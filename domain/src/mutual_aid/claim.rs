@@ -556,6 +556,15 @@ impl MediaType {
     pub fn parse(s: &str) -> Option<MediaType> {
         Self::ALL.into_iter().find(|m| m.as_str() == s)
     }
+
+    /// The file-name extensions of the type, the usual one first (lower case, no dot).
+    pub fn extensions(self) -> &'static [&'static str] {
+        match self {
+            MediaType::Jpeg => &["jpg", "jpeg"],
+            MediaType::Png => &["png"],
+            MediaType::Pdf => &["pdf"],
+        }
+    }
 }
 
 /// The most bytes one document may have: 10 MB (issue #5).

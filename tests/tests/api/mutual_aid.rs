@@ -319,7 +319,8 @@ async fn a_claim_from_enrolment_to_payment(shape: Shape) {
     assert_eq!(draft["payee"]["account_masked"], "6222***********0123");
     let claim = id(&draft);
 
-    // Uploads are typed by their bytes: a PDF named .jpg is a PDF.
+    // Uploads are typed by their bytes: a PDF named .jpg is a PDF, and its name says so
+    // (issue 18, item 16: a download never names one type and holds another).
     let doc = expect(
         aid.upload(&aid.worker, &claim, "invoice", "发票.jpg", PDF)
             .await,
@@ -327,13 +328,13 @@ async fn a_claim_from_enrolment_to_payment(shape: Shape) {
     )
     .await;
     assert_eq!(doc["media_type"], "application/pdf");
-    assert_eq!(doc["file_name"], "发票.jpg");
+    assert_eq!(doc["file_name"], "发票.pdf");
     let png = expect(
         aid.upload(
             &aid.worker,
             &claim,
             "diagnosis_certificate",
-            "诊断.png",
+            "诊断.html",
             PNG,
         )
         .await,
@@ -341,6 +342,7 @@ async fn a_claim_from_enrolment_to_payment(shape: Shape) {
     )
     .await;
     assert_eq!(png["media_type"], "image/png");
+    assert_eq!(png["file_name"], "诊断.png");
 
     // The preview explains the payout.
     let preview = expect(
@@ -551,7 +553,7 @@ async fn a_claim_from_enrolment_to_payment(shape: Shape) {
         .to_owned();
     assert!(disposition.starts_with("attachment"), "{disposition}");
     assert!(
-        disposition.contains("filename*=UTF-8''%E5%8F%91%E7%A5%A8.jpg"),
+        disposition.contains("filename*=UTF-8''%E5%8F%91%E7%A5%A8.pdf"),
         "{disposition}"
     );
     assert_eq!(resp.bytes().await.unwrap().as_ref(), PDF);

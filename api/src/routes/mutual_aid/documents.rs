@@ -37,9 +37,10 @@ pub fn sniff(bytes: &[u8]) -> Option<MediaType> {
 }
 
 /// The uploaded file's name made safe for a header and a listing: the last path component,
-/// without control characters or quotes, at most 100 characters; `fallback` when nothing is
-/// left.
-fn clean_file_name(name: Option<&str>, fallback: String) -> String {
+/// without control characters or quotes, at most 100 characters, `stem` when nothing is left;
+/// and its extension is the judged type's (`x.html` judged JPEG is kept as `x.jpg`), so a
+/// download never names one type and holds another.
+fn clean_file_name(name: Option<&str>, media_type: MediaType, stem: &str) -> String {
     let base = name
         .unwrap_or_default()
         .rsplit(['/', '\\'])
@@ -48,14 +49,25 @@ fn clean_file_name(name: Option<&str>, fallback: String) -> String {
     let clean: String = base
         .chars()
         .filter(|c| !c.is_control() && *c != '"')
-        .take(100)
+        .take(95)
         .collect();
-    let clean = clean.trim().to_owned();
-    if clean.is_empty() {
-        fallback
-    } else {
-        clean
+    let clean = clean.trim();
+    let (own_stem, extension) = match clean.rsplit_once('.') {
+        Some((own, ext)) => (own.trim(), Some(ext)),
+        None => (clean, None),
+    };
+    let fits = !own_stem.is_empty()
+        && extension.is_some_and(|e| {
+            media_type
+                .extensions()
+                .iter()
+                .any(|known| e.eq_ignore_ascii_case(known))
+        });
+    if fits {
+        return clean.to_owned();
     }
+    let own_stem = if own_stem.is_empty() { stem } else { own_stem };
+    format!("{own_stem}.{}", media_type.extensions()[0])
 }
 
 /// Attaches a document to a draft or returned claim: form fields `kind` (the document type)
@@ -143,7 +155,6 @@ pub async fn upload(
     })?;
     let id = DocumentId::new();
     let object_key = format!("claims/{}/{}", claim.id, id);
-    let extension = media_type.as_str().rsplit('/').next().unwrap_or("bin");
     let document = Document {
         id,
         claim_id: claim.id,
@@ -151,10 +162,7 @@ pub async fn upload(
         media_type,
         size_bytes: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
         object_key: object_key.clone(),
-        file_name: clean_file_name(
-            file_name.as_deref(),
-            format!("{}.{extension}", kind.as_str()),
-        ),
+        file_name: clean_file_name(file_name.as_deref(), media_type, kind.as_str()),
         sha256: Sha256::digest(&bytes)
             .iter()
             .map(|b| format!("{b:02x}"))
@@ -326,18 +334,46 @@ mod tests {
 
     #[test]
     fn file_names_lose_paths_quotes_and_control_characters() {
+        let pdf = MediaType::Pdf;
         assert_eq!(
-            clean_file_name(Some("C:\\Users\\王\\发票 \"1\".pdf"), "x".into()),
+            clean_file_name(Some("C:\\Users\\王\\发票 \"1\".pdf"), pdf, "x"),
             "发票 1.pdf"
         );
         assert_eq!(
-            clean_file_name(Some("../../etc/passwd"), "x".into()),
-            "passwd"
+            clean_file_name(Some("../../etc/passwd"), pdf, "x"),
+            "passwd.pdf"
         );
         assert_eq!(
-            clean_file_name(Some("\u{7}"), "invoice.pdf".into()),
+            clean_file_name(Some("\u{7}"), pdf, "invoice"),
             "invoice.pdf"
         );
-        assert_eq!(clean_file_name(None, "invoice.pdf".into()), "invoice.pdf");
+        assert_eq!(clean_file_name(None, pdf, "invoice"), "invoice.pdf");
+    }
+
+    /// Issue 18, item 16: the extension follows the type judged from the bytes.
+    #[test]
+    fn the_extension_follows_the_judged_type() {
+        let jpeg = MediaType::Jpeg;
+        assert_eq!(clean_file_name(Some("x.html"), jpeg, "invoice"), "x.jpg");
+        assert_eq!(
+            clean_file_name(Some("发票.JPEG"), jpeg, "invoice"),
+            "发票.JPEG"
+        );
+        assert_eq!(clean_file_name(Some("scan"), jpeg, "invoice"), "scan.jpg");
+        assert_eq!(
+            clean_file_name(Some(".html"), jpeg, "invoice"),
+            "invoice.jpg"
+        );
+        assert_eq!(
+            clean_file_name(Some("a.pdf.html"), MediaType::Pdf, "invoice"),
+            "a.pdf.pdf"
+        );
+        let long = "长".repeat(300) + ".html";
+        assert!(
+            clean_file_name(Some(&long), jpeg, "invoice")
+                .chars()
+                .count()
+                <= 100
+        );
     }
 }
