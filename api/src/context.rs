@@ -11,9 +11,23 @@ use std::time::Instant;
 
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::Method;
 use actix_web::Error;
 use futures_util::future::LocalBoxFuture;
 use tracing::Instrument;
+
+/// The methods of RFC 9110 §9; any other is answered and counted as `OTHER`.
+const STANDARD_METHODS: [Method; 9] = [
+    Method::GET,
+    Method::HEAD,
+    Method::POST,
+    Method::PUT,
+    Method::DELETE,
+    Method::CONNECT,
+    Method::OPTIONS,
+    Method::TRACE,
+    Method::PATCH,
+];
 
 /// The response header carrying the request id.
 pub static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -93,7 +107,12 @@ where
 
     forward_ready!(service);
 
-    fn call(&self, req: ServiceRequest) -> Self::Future {
+    fn call(&self, mut req: ServiceRequest) -> Self::Future {
+        // A made-up method would become a new metrics label on every request; it is answered
+        // (404, like any method no route takes) and counted as `OTHER`.
+        if !STANDARD_METHODS.contains(req.method()) {
+            req.head_mut().method = Method::from_bytes(b"OTHER").unwrap_or(Method::GET);
+        }
         let request_id = incoming_id(&req).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
         let ctx = RequestContext {
             request_id: request_id.clone(),

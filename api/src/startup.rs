@@ -231,8 +231,11 @@ impl Application {
             Arc::clone(&state.idempotency),
             settings.personal_data_retention_days,
         );
+        // Every label is bounded (issue 18, item 8): a path no route matches is counted as
+        // one `unmatched` endpoint, and a made-up method as `OTHER` (RequestContextMiddleware).
         let metrics = PrometheusMetricsBuilder::new("yiwang")
             .endpoint("/metrics")
+            .mask_unmatched_patterns("unmatched")
             .build()
             .map_err(StartupError::Metrics)?;
 

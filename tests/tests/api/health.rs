@@ -4,7 +4,11 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use yiwang_tests::{both_shapes, Shape, TestApp};
 
-both_shapes!(readyz_names_the_backends, request_ids_are_echoed_or_made);
+both_shapes!(
+    readyz_names_the_backends,
+    request_ids_are_echoed_or_made,
+    junk_requests_add_no_metrics_labels
+);
 
 async fn readyz_names_the_backends(shape: Shape) {
     let app = TestApp::spawn(shape).await;
@@ -44,4 +48,45 @@ async fn request_ids_are_echoed_or_made(shape: Shape) {
     let made = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert_ne!(made, "bad id with spaces");
     assert!(uuid::Uuid::parse_str(&made).is_ok());
+}
+
+/// Issue 18, item 8: paths no route matches and made-up methods are counted under one label
+/// each, so junk requests cannot grow `/metrics` without bound.
+async fn junk_requests_add_no_metrics_labels(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    let junk = |round: usize| {
+        let app = &app;
+        async move {
+            for i in 0..30 {
+                let resp = app.get(&format!("/junk-{round}-{i}"), None).await;
+                assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+                let method =
+                    reqwest::Method::from_bytes(format!("JUNK{round}X{i}").as_bytes()).unwrap();
+                let resp = app
+                    .client
+                    .request(method, format!("{}/healthz", app.base))
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(resp.status().is_client_error(), "{}", resp.status());
+            }
+        }
+    };
+    let series = || async {
+        let text = app.get("/metrics", None).await.text().await.unwrap();
+        assert!(!text.contains("junk-") && !text.contains("JUNK"), "{text}");
+        text.lines().filter(|l| !l.starts_with('#')).count()
+    };
+    series().await; // /metrics counts itself from its first read on
+    junk(1).await;
+    let after_one = series().await;
+    junk(2).await;
+    assert_eq!(
+        series().await,
+        after_one,
+        "the second batch added no series"
+    );
+    let text = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(text.contains(r#"endpoint="unmatched""#), "{text}");
+    assert!(text.contains(r#"method="OTHER""#), "{text}");
 }
