@@ -119,6 +119,43 @@ pub async fn read_field(field: &mut Field, max: usize) -> Result<Vec<u8>, ApiErr
     Ok(bytes)
 }
 
+/// The fields of one upload form, each read at most once: a request cannot repeat a part
+/// thousands of times or carry several files, and is refused at the first repeat, before
+/// that part is read (issue 18, item 7).
+pub struct FormFields {
+    known: &'static [&'static str],
+    seen: Vec<&'static str>,
+}
+
+impl FormFields {
+    /// A form whose fields are `known`.
+    pub fn new(known: &'static [&'static str]) -> Self {
+        Self {
+            known,
+            seen: Vec::with_capacity(known.len()),
+        }
+    }
+
+    /// `name` as one of the known fields, the first time it comes; 400 `unknown_field` for
+    /// any other name, 400 `duplicate_field` for one already read.
+    pub fn admit(&mut self, name: &str) -> Result<&'static str, ApiError> {
+        let Some(known) = self.known.iter().copied().find(|k| *k == name) else {
+            return Err(unknown_field(name, self.known));
+        };
+        if self.seen.contains(&known) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "duplicate_field",
+                format!("表单字段 `{known}` 只能出现一次"),
+                format!("The form field `{known}` may appear once"),
+            )
+            .field(known, "duplicate_field", "字段重复", "repeated field"));
+        }
+        self.seen.push(known);
+        Ok(known)
+    }
+}
+
 /// 400 `unknown_field` for a form field other than the `known` ones.
 pub fn unknown_field(name: &str, known: &[&str]) -> ApiError {
     ApiError::new(

@@ -27,6 +27,7 @@ both_shapes!(
     scope_and_roles_guard_claims_and_documents,
     a_returned_claim_is_completed_and_filed_again,
     payouts_count_total_costs_and_never_exceed_the_loss,
+    an_upload_form_carries_each_field_once,
 );
 
 const PLANS: &str = "/api/v1/mutual-aid/plans";
@@ -1182,4 +1183,50 @@ async fn payouts_count_total_costs_and_never_exceed_the_loss(shape: Shape) {
         .as_str()
         .unwrap()
         .contains("给付不超过个人自付金额"));
+}
+
+/// Issue 18, item 7: a form with a field repeated (2,000 `kind` parts, or a second `file`) is
+/// refused at the first repeat, and nothing is stored.
+async fn an_upload_form_carries_each_field_once(shape: Shape) {
+    let aid = Aid::new(shape).await;
+    let claim = id(&aid.draft(vec![line("U-001", 10_000)]).await);
+    let post = |(content_type, body): (String, Vec<u8>)| {
+        let aid = &aid;
+        let claim = claim.clone();
+        async move {
+            aid.w
+                .app
+                .client
+                .post(format!("{}{CLAIMS}/{claim}/documents", aid.w.app.base))
+                .bearer_auth(&aid.worker)
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let many_kinds = vec![("kind", "invoice"); 2_000];
+    assert_problem_zh(
+        post(multipart(&many_kinds, "发票.pdf", PDF)).await,
+        StatusCode::BAD_REQUEST,
+        "duplicate_field",
+    )
+    .await;
+    let two_files = [("kind", "invoice"), ("file", "不是文件")];
+    assert_problem_zh(
+        post(multipart(&two_files, "发票.pdf", PDF)).await,
+        StatusCode::BAD_REQUEST,
+        "duplicate_field",
+    )
+    .await;
+    let shown = expect(
+        aid.w
+            .app
+            .get(&format!("{CLAIMS}/{claim}"), Some(&aid.worker))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(shown["documents"], json!([]), "{shown}");
 }

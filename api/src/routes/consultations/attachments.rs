@@ -31,7 +31,7 @@ use crate::idempotency;
 use crate::routes::shared::responses::{NotLoggedIn, WorkerOnly};
 use crate::state::AppState;
 use crate::upload::{
-    multipart_error, open_link, read_field, signed_link, unknown_field, DocumentLink,
+    multipart_error, open_link, read_field, signed_link, unknown_field, DocumentLink, FormFields,
 };
 
 /// An image or voice recording of a message.
@@ -86,10 +86,10 @@ impl Upload {
     /// Reads the form: `file` (required) and `seconds` (a voice recording's length, 1–600).
     pub async fn read(mut form: Multipart) -> Result<Upload, ApiError> {
         let (mut file, mut seconds) = (None, None);
+        let mut fields = FormFields::new(&["file", "seconds"]);
         while let Some(field) = form.next().await {
             let mut field = field.map_err(|e| multipart_error(&e))?;
-            let name = field.name().unwrap_or_default().to_owned();
-            match name.as_str() {
+            match fields.admit(field.name().unwrap_or_default())? {
                 "file" => file = Some(read_field(&mut field, MAX_ATTACHMENT_BYTES).await?),
                 "seconds" => {
                     let bad = || {

@@ -27,7 +27,9 @@ use crate::error::{ApiError, Problem};
 use crate::routes::shared::responses::{NotLoggedIn, WorkerOnly};
 use crate::state::AppState;
 use crate::upload::DocumentLink;
-use crate::upload::{multipart_error, open_link, read_field, signed_link, unknown_field};
+use crate::upload::{
+    multipart_error, open_link, read_field, signed_link, unknown_field, FormFields,
+};
 use yiwang_domain::mutual_aid::store::MutualAidConflict;
 use yiwang_domain::refusal::Refusal;
 
@@ -97,10 +99,10 @@ pub async fn upload(
         return Err(Refusal::from(MutualAidConflict::NotEditable).into());
     }
     let (mut kind, mut file) = (None, None);
+    let mut fields = FormFields::new(&["kind", "file"]);
     while let Some(field) = form.next().await {
         let mut field = field.map_err(|e| multipart_error(&e))?;
-        let name = field.name().unwrap_or_default().to_owned();
-        match name.as_str() {
+        match fields.admit(field.name().unwrap_or_default())? {
             "kind" => {
                 let bytes = read_field(&mut field, 64).await.map_err(|_| {
                     ApiError::invalid_field("kind", "invalid", "kind 无效", "kind is not valid")
