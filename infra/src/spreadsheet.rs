@@ -110,13 +110,7 @@ impl Rows {
         if column >= MAX_COLUMNS {
             return Err(SheetError::TooManyColumns);
         }
-        // The header and MAX_ROWS rows after it (a blank row above the header is rare).
-        if row > MAX_ROWS {
-            return Err(SheetError::TooManyRows);
-        }
-        if self.rows.len() <= row {
-            self.rows.resize_with(row + 1, Vec::new);
-        }
+        self.reach(row)?;
         let cells = &mut self.rows[row];
         if cells.len() <= column {
             self.cells += column + 1 - cells.len();
@@ -129,7 +123,8 @@ impl Rows {
         Ok(())
     }
 
-    /// Marks `row` as read (a blank row keeps its place, so row numbers match the file).
+    /// Marks `row` as read (a blank row keeps its place, so row numbers match the file): the
+    /// header and MAX_ROWS rows after it (a blank row above the header is rare).
     fn reach(&mut self, row: usize) -> Result<(), SheetError> {
         if row > MAX_ROWS {
             return Err(SheetError::TooManyRows);

@@ -165,11 +165,8 @@ pub async fn request(
         .await
     {
         Ok(t) => t,
-        // The membership ended in between, or the organisation does not exist.
-        Err(RepoError::NotFound) => match state.orgs.get(to).await {
-            Err(RepoError::NotFound) => return Err(unknown()),
-            _ => return Err(not_a_member()),
-        },
+        // The organisation was read above: the membership ended in between.
+        Err(RepoError::NotFound) => return Err(not_a_member()),
         Err(e) => return Err(e.into()),
     };
     Ok(HttpResponse::Created().json(TransferView::new(transfer, false)))
