@@ -87,7 +87,7 @@ impl From<Vec<FieldProblem>> for ApiError {
 
 impl From<Refusal> for ApiError {
     /// The one mapping of the domain's "no": not found 404, forbidden 403, conflict 409,
-    /// invalid 422; the refusal's code and texts, and the field at fault in `errors`.
+    /// invalid 422; the refusal's code and texts, and the fields at fault in `errors`.
     fn from(refusal: Refusal) -> Self {
         let status = match refusal.kind {
             RefusalKind::NotFound => StatusCode::NOT_FOUND,
@@ -96,7 +96,7 @@ impl From<Refusal> for ApiError {
             RefusalKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
         };
         let mut error = ApiError::new(status, refusal.code, refusal.zh, refusal.en);
-        error.errors.extend(refusal.field.map(|f| *f));
+        error.errors = refusal.fields;
         error
     }
 }

@@ -47,9 +47,9 @@ pub struct Refusal {
     pub zh: Cow<'static, str>,
     /// In English.
     pub en: Cow<'static, str>,
-    /// The request field at fault (`lines.2`, `to_org_id`) with its own short code and
-    /// texts, when one is.
-    pub field: Option<Box<FieldProblem>>,
+    /// The request fields at fault (`lines.2`, `to_org_id`), each with its own short code
+    /// and texts: every one the rule found, not only the first.
+    pub fields: Vec<FieldProblem>,
 }
 
 impl Refusal {
@@ -60,7 +60,7 @@ impl Refusal {
             code: reason.code(),
             zh: reason.zh().into(),
             en: reason.en().into(),
-            field: None,
+            fields: Vec::new(),
         }
     }
 
@@ -76,7 +76,7 @@ impl Refusal {
             code,
             zh: zh.into(),
             en: en.into(),
-            field: None,
+            fields: Vec::new(),
         }
     }
 
@@ -88,7 +88,7 @@ impl Refusal {
             format!("请求内容有误：{}", problem.zh),
             format!("The request is not valid: {}", problem.en),
         );
-        refusal.field = Some(Box::new(problem));
+        refusal.fields.push(problem);
         refusal
     }
 
@@ -112,17 +112,31 @@ impl Refusal {
         )
     }
 
-    /// The same refusal, naming `field` as the one at fault (with the refusal's own code and
+    /// The same refusal, naming `field` as one at fault (with the refusal's own code and
     /// texts).
     #[must_use]
     pub fn at(mut self, field: impl Into<String>) -> Self {
-        self.field = Some(Box::new(FieldProblem::new(
+        self.fields.push(FieldProblem::new(
             field,
             self.code,
             self.zh.clone(),
             self.en.clone(),
-        )));
+        ));
         self
+    }
+
+    /// One refusal for several: the first's kind and code, every text joined (Chinese by
+    /// `；`), every field of each. `None` when there are none. So a rule that finds three
+    /// things wrong says all three at once.
+    pub fn all(refusals: Vec<Refusal>) -> Option<Refusal> {
+        let mut rest = refusals.into_iter();
+        let mut first = rest.next()?;
+        for r in rest {
+            first.zh = format!("{}；{}", first.zh, r.zh).into();
+            first.en = format!("{}; {}", first.en, r.en).into();
+            first.fields.extend(r.fields);
+        }
+        Some(first)
     }
 
     /// Whether this is the refusal `reason` gives (same code).
@@ -218,9 +232,9 @@ macro_rules! reasons {
                 let mut refusal = $crate::refusal::Refusal::new(reason.kind(), &reason);
                 match reason {
                     $( $name::$variant => {
-                        $( refusal.field = Some(Box::new($crate::problem::FieldProblem::new(
+                        $( refusal.fields.push($crate::problem::FieldProblem::new(
                             $field, $fcode, $fzh, $fen,
-                        ))); )?
+                        )); )?
                     } )+
                 }
                 refusal
@@ -258,15 +272,15 @@ mod tests {
             (r.code, r.zh.as_ref(), r.en.as_ref()),
             ("taken", "已被占用", "Already taken")
         );
-        let field = r.field.as_ref().map(|f| (f.field.as_str(), f.code));
+        let field = r.fields.first().map(|f| (f.field.as_str(), f.code));
         assert_eq!(field, Some(("name", "taken")));
         assert!(r.is(&Sample::Taken));
         assert!(!r.is(&Sample::Barred));
         let barred = Refusal::from(Sample::Barred);
         assert_eq!(barred.kind, RefusalKind::Forbidden);
         let field = barred
-            .field
-            .as_ref()
+            .fields
+            .first()
             .map(|f| (f.field.as_str(), f.code, f.zh.as_str()));
         assert_eq!(field, Some(("who", "not_you", "不是你")));
     }

@@ -123,7 +123,7 @@ pub struct Outcome {
 /// the second reviewer is not the first (403); then for a submission, that the claim has
 /// lines and a payee account, the member is in force in the plan's subtree, the enrolment is paid, every line's
 /// date is covered and past the waiting period, and the documents each line's benefit asks
-/// for are there (422, naming what is missing); for an approval, that every cut names a line,
+/// for are there (422, every failing check and line at once: [`submission_refusal`]); for an approval, that every cut names a line,
 /// stays within its out-of-pocket part and gives a reason.
 pub fn decide(ctx: &Context<'_>, command: &Command) -> Result<Outcome, Refusal> {
     if matches!(command, Command::Submit) && ctx.actor != ctx.claim.account_id {
@@ -158,7 +158,9 @@ pub fn decide(ctx: &Context<'_>, command: &Command) -> Result<Outcome, Refusal> 
     let mut note = None;
     match command {
         Command::Submit => {
-            check_submission(ctx, &claim)?;
+            if let Some(refusal) = submission_refusal(ctx, &claim) {
+                return Err(refusal);
+            }
             let claimed = payout(ctx, &claim, false);
             claim.plan_version = ctx.rules_version;
             claim.submitted_at.get_or_insert(ctx.at);
@@ -264,9 +266,13 @@ fn apply_cuts(claim: &mut Claim, cuts: &[LineApproval]) -> Result<(), Refusal> {
     Ok(())
 }
 
-fn check_submission(ctx: &Context<'_>, claim: &Claim) -> Result<(), Refusal> {
+/// Why submitting `claim` now would be refused — every reason at once, the first one's code
+/// leading and each line at fault named — or `None` when it would be accepted. Submission and
+/// the preview both ask this, so a preview never promises what submitting refuses.
+pub fn submission_refusal(ctx: &Context<'_>, claim: &Claim) -> Option<Refusal> {
+    let mut found = Vec::new();
     if claim.lines.is_empty() {
-        return Err(unprocessable(
+        found.push(unprocessable(
             "no_lines",
             Some("lines".into()),
             "请先填写至少一条费用明细".into(),
@@ -274,7 +280,7 @@ fn check_submission(ctx: &Context<'_>, claim: &Claim) -> Result<(), Refusal> {
         ));
     }
     if claim.payee.is_none() {
-        return Err(unprocessable(
+        found.push(unprocessable(
             "payee_missing",
             Some("payee".into()),
             "请填写收款银行账户，互助金将打入该账户".into(),
@@ -282,41 +288,39 @@ fn check_submission(ctx: &Context<'_>, claim: &Claim) -> Result<(), Refusal> {
         ));
     }
     if !ctx.member_in_scope {
-        return Err(unprocessable(
+        found.push(unprocessable(
             "not_member",
             None,
             "只有本计划范围内的在册会员可以申请互助金".into(),
             "only a member in force in the plan's organisation may claim".into(),
         ));
     }
-    let Some(coverage) = ctx.enrollment.coverage(ctx.rules) else {
-        return Err(if ctx.enrollment.payment.is_none() {
-            unprocessable(
-                "not_enrolled",
-                None,
-                "参保费用尚未缴纳，保障未生效".into(),
-                "the enrolment fee is not paid: no coverage yet".into(),
-            )
-        } else {
-            unprocessable(
-                "waiting_period",
-                None,
-                "等待期持续到计划年度结束，本年度没有保障期".into(),
-                "the waiting period lasts past the plan year".into(),
-            )
-        });
-    };
-    check_lines(ctx, claim, &coverage)?;
-    check_documents(ctx, claim)
+    match ctx.enrollment.coverage(ctx.rules) {
+        Some(coverage) => line_refusals(ctx, claim, &coverage, &mut found),
+        None if ctx.enrollment.payment.is_none() => found.push(unprocessable(
+            "not_enrolled",
+            None,
+            "参保费用尚未缴纳，保障未生效".into(),
+            "the enrolment fee is not paid: no coverage yet".into(),
+        )),
+        None => found.push(unprocessable(
+            "waiting_period",
+            None,
+            "等待期持续到计划年度结束，本年度没有保障期".into(),
+            "the waiting period lasts past the plan year".into(),
+        )),
+    }
+    found.extend(documents_refusal(ctx, claim));
+    Refusal::all(found)
 }
 
-/// Every line is treated inside the coverage and past the waiting period, of a kind the plan
-/// pays for; the first that is not is refused, naming it.
-fn check_lines(ctx: &Context<'_>, claim: &Claim, coverage: &Coverage) -> Result<(), Refusal> {
+/// Every line not treated inside the coverage and past the waiting period, or of a kind the
+/// plan does not pay for, each named.
+fn line_refusals(ctx: &Context<'_>, claim: &Claim, coverage: &Coverage, found: &mut Vec<Refusal>) {
     for (i, line) in claim.lines.iter().enumerate() {
         let field = Some(format!("lines.{i}.treated_on"));
         if ctx.enrollment.in_waiting_period(ctx.rules, line.treated_on) {
-            return Err(unprocessable(
+            found.push(unprocessable(
                 "waiting_period",
                 field,
                 format!(
@@ -330,9 +334,8 @@ fn check_lines(ctx: &Context<'_>, claim: &Claim, coverage: &Coverage) -> Result<
                     coverage.from
                 ),
             ));
-        }
-        if !coverage.covers(line.treated_on) {
-            return Err(unprocessable(
+        } else if !coverage.covers(line.treated_on) {
+            found.push(unprocessable(
                 "not_covered",
                 field,
                 format!(
@@ -350,20 +353,23 @@ fn check_lines(ctx: &Context<'_>, claim: &Claim, coverage: &Coverage) -> Result<
             ));
         }
         if ctx.rules.benefit(line.kind).is_none() {
-            return Err(unprocessable(
+            found.push(unprocessable(
                 "kind_not_covered",
                 Some(format!("lines.{i}.kind")),
-                format!("本计划不保障「{}」费用", line.kind.zh()),
-                format!("the plan does not pay for `{}`", line.kind.as_str()),
+                format!("本计划不保障第 {} 条的「{}」费用", i + 1, line.kind.zh()),
+                format!(
+                    "the plan does not pay for `{}` (line {})",
+                    line.kind.as_str(),
+                    i + 1
+                ),
             ));
         }
     }
-    Ok(())
 }
 
-/// The documents every claimed kind's benefit asks for are attached; the refusal lists what
-/// is missing.
-fn check_documents(ctx: &Context<'_>, claim: &Claim) -> Result<(), Refusal> {
+/// The documents every claimed kind's benefit asks for that are not attached, as one refusal
+/// listing them.
+fn documents_refusal(ctx: &Context<'_>, claim: &Claim) -> Option<Refusal> {
     let have = claim.document_kinds();
     let mut missing = Vec::new();
     for kind in BenefitKind::ALL {
@@ -377,17 +383,40 @@ fn check_documents(ctx: &Context<'_>, claim: &Claim) -> Result<(), Refusal> {
             }
         }
     }
-    if !missing.is_empty() {
-        let zh: Vec<&str> = missing.iter().map(|d| d.zh()).collect();
-        let en: Vec<&str> = missing.iter().map(|d| d.as_str()).collect();
-        return Err(unprocessable(
-            "documents_missing",
-            Some("documents".into()),
-            format!("还缺少以下材料：{}", zh.join("、")),
-            format!("missing documents: {}", en.join(", ")),
-        ));
+    if missing.is_empty() {
+        return None;
     }
-    Ok(())
+    let zh: Vec<&str> = missing.iter().map(|d| d.zh()).collect();
+    let en: Vec<&str> = missing.iter().map(|d| d.as_str()).collect();
+    Some(unprocessable(
+        "documents_missing",
+        Some("documents".into()),
+        format!("还缺少以下材料：{}", zh.join("、")),
+        format!("missing documents: {}", en.join(", ")),
+    ))
+}
+
+/// What a claim would pay as written and, while the worker can still edit it, what
+/// submitting it now would be refused for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preview {
+    /// The payout under `ctx.rules` and the member's earlier claims.
+    pub payout: Payout,
+    /// The refusal [`submission_refusal`] gives, for a claim still editable.
+    pub refusal: Option<Refusal>,
+}
+
+/// The preview of `ctx.claim`: the same payout and the same checks a submission runs.
+pub fn preview(ctx: &Context<'_>) -> Preview {
+    let refusal = if ctx.claim.status.editable() {
+        submission_refusal(ctx, ctx.claim)
+    } else {
+        None
+    };
+    Preview {
+        payout: payout(ctx, ctx.claim, false),
+        refusal,
+    }
 }
 
 #[cfg(test)]

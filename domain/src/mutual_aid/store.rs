@@ -5,15 +5,12 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use std::collections::BTreeMap;
-
 use super::claim::{
     Claim, ClaimEvent, ClaimId, ClaimLine, ClaimStatus, Document, DocumentId, Payee,
 };
 use super::enrolment::{Enrolment, EnrolmentId, FeePayment};
-use super::payout::YearToDate;
-use super::plan::{BenefitKind, Plan, PlanId, PlanRules};
-use super::review::{Command, Outcome};
+use super::plan::{Plan, PlanId, PlanRules};
+use super::review::{Command, Outcome, Preview};
 use crate::account::AccountId;
 use crate::audit::Change;
 use crate::org::OrgPath;
@@ -225,12 +222,11 @@ pub trait ClaimRepository: Send + Sync {
         change: &Change,
     ) -> Result<Claim, RepoError>;
 
-    /// What the member's other approved or paid claims of `claim`'s enrolment used, per
-    /// kind: the `earlier` a payout preview is computed against.
-    async fn year_to_date(
-        &self,
-        claim: &Claim,
-    ) -> Result<BTreeMap<BenefitKind, YearToDate>, RepoError>;
+    /// The preview of `claim` ([`super::review::preview`]), judged on what a submission is
+    /// judged on while the claim is editable (the plan's current rules, whether the claimant
+    /// is a member in force, the enrolment) and on the claim's plan version afterwards, with
+    /// the member's other approved or paid claims of the enrolment. Holds nothing.
+    async fn preview(&self, claim: &Claim) -> Result<Preview, RepoError>;
 
     /// Runs `input.command` on the claim inside one transaction: holds the claim and its
     /// enrolment, reads the rules (the plan's current version for a submission, the claim's

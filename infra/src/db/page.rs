@@ -209,7 +209,7 @@ mod tests {
         };
         let refused = start_after::<IdKey>(&foreign).unwrap_err();
         assert!(
-            matches!(&refused, RepoError::Refused(r) if r.field.as_ref().is_some_and(|f| f.field == "cursor")),
+            matches!(&refused, RepoError::Refused(r) if r.fields.iter().any(|f| f.field == "cursor")),
             "{refused:?}"
         );
     }

@@ -28,6 +28,7 @@ both_shapes!(
     a_returned_claim_is_completed_and_filed_again,
     payouts_count_total_costs_and_never_exceed_the_loss,
     an_upload_form_carries_each_field_once,
+    preview_and_submit_run_the_same_checks,
 );
 
 const PLANS: &str = "/api/v1/mutual-aid/plans";
@@ -1229,4 +1230,81 @@ async fn an_upload_form_carries_each_field_once(shape: Shape) {
     )
     .await;
     assert_eq!(shown["documents"], json!([]), "{shown}");
+}
+
+/// The fields a problem names, in order.
+fn fields_of(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| e["field"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn preview_and_submit_run_the_same_checks(shape: Shape) {
+    let aid = Aid::new(shape).await;
+    let app = &aid.w.app;
+
+    // Two lines treated the day before cover began, one inside it; no documents yet.
+    let mut early = line("P-1", 10_000);
+    early["treated_on"] = json!(day(-1).to_string());
+    let mut also_early = line("P-2", 5_000);
+    also_early["treated_on"] = json!(day(-1).to_string());
+    let claim = id(&aid.draft(vec![early, line("P-3", 2_000), also_early]).await);
+
+    // The preview still shows the amount, and says what submitting would be refused for.
+    let preview = expect(
+        app.get(&format!("{CLAIMS}/{claim}/preview"), Some(&aid.worker))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let refusal = &preview["refusal"];
+    assert_eq!(refusal["code"], "not_covered", "{preview}");
+    assert_eq!(refusal["status"], 422, "{preview}");
+    let expected = ["lines.0.treated_on", "lines.2.treated_on", "documents"];
+    assert_eq!(fields_of(refusal), expected, "{preview}");
+    let detail = refusal["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("第 1 条") && detail.contains("第 3 条") && detail.contains("诊断证明"),
+        "{detail}"
+    );
+
+    // Submitting is refused for exactly those, every line named.
+    let resp = aid.submit(&aid.worker, &claim, None).await;
+    let body = assert_problem_zh(resp, StatusCode::UNPROCESSABLE_ENTITY, "not_covered").await;
+    assert_eq!(fields_of(&body), expected, "{body}");
+    assert_eq!(body["detail"], refusal["detail"], "{body}");
+
+    // Fixed — dates inside the cover, documents attached — the preview has nothing to say
+    // and the submission goes through.
+    let fixed = vec![line("P-1", 10_000), line("P-3", 2_000), line("P-2", 5_000)];
+    expect(
+        app.request(
+            Method::PUT,
+            &format!("{CLAIMS}/{claim}"),
+            Some(&json!({ "lines": fixed, "payee": payee() })),
+            Some(&aid.worker),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    aid.documents(&claim).await;
+    let preview = expect(
+        app.get(&format!("{CLAIMS}/{claim}/preview"), Some(&aid.worker))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(preview.get("refusal").is_none(), "{preview}");
+    let submitted = expect(aid.submit(&aid.worker, &claim, None).await, StatusCode::OK).await;
+    assert_eq!(
+        submitted["claimed_fen"], preview["total_fen"],
+        "{submitted}"
+    );
 }

@@ -16,13 +16,12 @@ use yiwang_domain::mutual_aid::claim::{
     bank_account_number, mask_account, Claim, ClaimLine, LineInput, Payee,
 };
 use yiwang_domain::mutual_aid::enrolment::EnrolmentId;
-use yiwang_domain::mutual_aid::payout::compute;
 use yiwang_domain::mutual_aid::review::{Command, Outcome};
 use yiwang_domain::mutual_aid::store::{CommandInput, Created, NewClaim};
 use yiwang_domain::mutual_aid::{ClaimAction, ClaimId};
 use yiwang_domain::problem::{text, FieldProblem};
 
-use super::{today, transition_change, ClaimList, ClaimView, PayoutView};
+use super::{today, transition_change, BenefitPayoutView, ClaimList, ClaimView, PayoutView};
 use crate::auth;
 use crate::error::{ApiError, Problem};
 use crate::idempotency;
@@ -369,11 +368,13 @@ pub async fn update(
 }
 
 /// What the claim would pay if approved as written, with the breakdown, under the plan's
-/// current rules and the member's other approved claims this plan year.
+/// current rules (its version at submission once submitted) and the member's other approved
+/// claims this plan year; and, while the worker can still edit it, what submitting it now
+/// would be refused for — the same checks submit runs, every failing line named.
 #[utoipa::path(get, tag = "mutual aid", security(("bearer" = [])),
     params(("id" = String, Path, description = "Claim id")),
     responses(
-        (status = 200, description = "The computed payout", body = PayoutView),
+        (status = 200, description = "The computed payout, and `refusal` when submitting now would be refused", body = ClaimPreviewView),
         (status = 404, description = "No such claim of the worker", body = Problem, content_type = "application/problem+json"),
         NotLoggedIn, WorkerOnly,
     ))]
@@ -382,21 +383,28 @@ pub async fn preview(
     state: web::Data<AppState>,
     worker: auth::Worker,
     id: web::Path<String>,
-) -> Result<web::Json<PayoutView>, ApiError> {
+) -> Result<web::Json<ClaimPreviewView>, ApiError> {
     let claim = own_claim(&state, &worker, &id).await?;
-    let rules = if claim.status.editable() {
-        state.mutual_aid.plan(claim.plan_id).await?.rules
-    } else {
-        state
-            .mutual_aid
-            .plan_version(claim.plan_id, claim.plan_version)
-            .await?
-    };
-    let earlier = state.mutual_aid.year_to_date(&claim).await?;
-    let payout = compute(&rules, &claim.costs(false), |kind| {
-        earlier.get(&kind).copied().unwrap_or_default()
-    });
-    Ok(web::Json(PayoutView::from(&payout)))
+    let preview = state.mutual_aid.preview(&claim).await?;
+    Ok(web::Json(ClaimPreviewView {
+        total_fen: preview.payout.total_fen.get(),
+        benefits: PayoutView::from(&preview.payout).benefits,
+        refusal: preview.refusal.map(|r| ApiError::from(r).problem()),
+    }))
+}
+
+/// A claim's payout preview.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClaimPreviewView {
+    /// What the claim pays (fen).
+    pub total_fen: i64,
+    /// Per benefit kind.
+    pub benefits: Vec<BenefitPayoutView>,
+    /// What `POST …/submit` would answer now (422, with every failing check and line in
+    /// `errors`); absent when it would be accepted or the claim is no longer the worker's to
+    /// edit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<Problem>,
 }
 
 /// Files the claim for review. Checks that it has lines and a payee, that the worker is a

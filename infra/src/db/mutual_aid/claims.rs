@@ -17,7 +17,7 @@ use yiwang_domain::mutual_aid::claim::{
 use yiwang_domain::mutual_aid::enrolment::{Enrolment, EnrolmentId};
 use yiwang_domain::mutual_aid::payout::{Payout, YearToDate};
 use yiwang_domain::mutual_aid::plan::{BenefitKind, DocumentKind, PlanId, PlanRules};
-use yiwang_domain::mutual_aid::review::{decide, Command, Context, Outcome};
+use yiwang_domain::mutual_aid::review::{decide, preview, Command, Context, Outcome, Preview};
 use yiwang_domain::mutual_aid::store::{
     ClaimFilter, CommandInput, Created, MutualAidConflict, NewClaim,
 };
@@ -302,11 +302,9 @@ pub(super) struct HeldClaim {
     earlier: BTreeMap<BenefitKind, YearToDate>,
 }
 
-/// Holds claim `key` and reads what its command is judged on: for a submission, the
-/// enrolment, the plan's current rules and whether the member is in its subtree; for a
-/// review or payment, the enrolment (held first — the one order every such command locks
-/// in, so two approvals under one member's annual cap run one after the other) and the
-/// rules of the claim's plan version.
+/// Holds claim `key` and reads what its command is judged on ([`judged_on`]); for a review
+/// or payment the enrolment is held first — the one order every such command locks in, so
+/// two approvals under one member's annual cap run one after the other.
 pub(super) fn hold_for_decision(
     c: &mut DbConnection,
     key: &str,
@@ -323,6 +321,13 @@ pub(super) fn hold_for_decision(
         }
     }
     let claim = hold_claim(c, key)?;
+    judged_on(c, claim, submission)
+}
+
+/// What a command on `claim` is judged on: for a submission, the enrolment, the plan's
+/// current rules and whether the member is in its subtree; otherwise the enrolment and the
+/// rules of the claim's plan version; and the member's earlier approved or paid claims.
+fn judged_on(c: &mut DbConnection, claim: Claim, submission: bool) -> Result<HeldClaim, TxError> {
     let enrolment_key = claim.enrollment_id.to_string();
     let (enrollment, rules, version, member_in_scope) = if submission {
         let (enrollment, plan, in_scope) = enrolment_with_plan(c, &enrolment_key)?;
@@ -336,7 +341,7 @@ pub(super) fn hold_for_decision(
         let rules: PlanRules = read_json("plan rules", &text)?;
         (enrollment, rules, claim.plan_version, true)
     };
-    let earlier = year_to_date(c, &enrolment_key, key)?;
+    let earlier = year_to_date(c, &enrolment_key, &claim.id.to_string())?;
     Ok(HeldClaim {
         claim,
         enrollment,
@@ -345,6 +350,22 @@ pub(super) fn hold_for_decision(
         member_in_scope,
         earlier,
     })
+}
+
+impl HeldClaim {
+    /// The context `actor` acting at `at` is judged in.
+    fn context(&self, actor: AccountId, at: DateTime<Utc>) -> Context<'_> {
+        Context {
+            claim: &self.claim,
+            enrollment: &self.enrollment,
+            rules: &self.rules,
+            rules_version: self.version,
+            earlier: &self.earlier,
+            member_in_scope: self.member_in_scope,
+            actor,
+            at,
+        }
+    }
 }
 
 /// `hospital|invoice`, the key an invoice is claimed once by.
@@ -716,13 +737,15 @@ impl ClaimRepository for Database {
         })
         .await
     }
-    async fn year_to_date(
-        &self,
-        claim: &Claim,
-    ) -> Result<BTreeMap<BenefitKind, YearToDate>, RepoError> {
-        let (enrollment, id) = (claim.enrollment_id.to_string(), claim.id.to_string());
-        self.run(move |c| year_to_date(c, &enrollment, &id).map_err(|e| e.into_repo()))
-            .await
+    async fn preview(&self, claim: &Claim) -> Result<Preview, RepoError> {
+        let claim = claim.clone();
+        self.run(move |c| {
+            let (actor, at, editable) =
+                (claim.account_id, claim.updated_at, claim.status.editable());
+            let held = judged_on(c, claim, editable).map_err(|e| e.into_repo())?;
+            Ok(preview(&held.context(actor, at)))
+        })
+        .await
     }
     async fn decide(
         &self,
@@ -736,19 +759,7 @@ impl ClaimRepository for Database {
             decide_held(
                 c,
                 |c| hold_for_decision(c, &key, input.command.action() == ClaimAction::Submit),
-                |held| {
-                    let ctx = Context {
-                        claim: &held.claim,
-                        enrollment: &held.enrollment,
-                        rules: &held.rules,
-                        rules_version: held.version,
-                        earlier: &held.earlier,
-                        member_in_scope: held.member_in_scope,
-                        actor: input.actor,
-                        at: input.at,
-                    };
-                    decide(&ctx, &input.command)
-                },
+                |held| decide(&held.context(input.actor, input.at), &input.command),
                 |c, held, outcome| {
                     if !outcome.changed {
                         return Ok((outcome, Vec::new()));
