@@ -370,8 +370,8 @@ pub struct ClaimLine {
     pub id: LineId,
     /// Hospital name, as on the invoice.
     pub hospital: String,
-    /// Invoice number (发票号码), upper-case, without spaces: with the hospital, claimed once
-    /// across all claims.
+    /// Invoice number (发票号码) as typed, upper-case, without spaces: claimed once across all
+    /// claims by [`ClaimLine::invoice_key`] and [`ClaimLine::invoice_day_key`].
     pub invoice_number: String,
     /// The day of the treatment or discharge.
     pub treated_on: NaiveDate,
@@ -405,22 +405,70 @@ impl ClaimLine {
         }
     }
 
-    /// The hospital as compared for duplicate invoices: without spaces, full-width forms
-    /// folded.
+    /// The hospital as compared for similar lines: without spaces or punctuation, full-width
+    /// forms folded.
     pub fn hospital_key(&self) -> String {
-        as_typed(&self.hospital)
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect()
+        hospital_key(&self.hospital)
+    }
+
+    /// The first key one invoice is claimed once by: the hospital as compared
+    /// ([`hospital_key`]) and the number's [`invoice_identity`] — the same whatever
+    /// separators, case or leading zeros were typed, whatever the day or amount.
+    pub fn invoice_key(&self) -> String {
+        format!(
+            "{}|{}",
+            self.hospital_key(),
+            invoice_identity(&self.invoice_number)
+        )
+    }
+
+    /// The second key one invoice is claimed once by: the number's identity, the day and the
+    /// total (fen) — the same whatever form of the hospital's name was typed. Two hospitals
+    /// whose numbering collides are told apart by the day and the amount; what only looks
+    /// alike is flagged to the reviewer ([`super::similar`]).
+    pub fn invoice_day_key(&self) -> String {
+        format!(
+            "{}|{}|{}",
+            invoice_identity(&self.invoice_number),
+            self.treated_on,
+            self.total_fen.get()
+        )
     }
 }
+
+/// An invoice number as its identity: letters and digits only (separators and punctuation
+/// dropped, full-width forms folded), upper case, leading zeros dropped — `No.0012-3456`
+/// is `NO00123456`, while `0012 3456`, `12-3456` and `123456` are all `123456`. All zeros is
+/// `0`.
+pub fn invoice_identity(number: &str) -> String {
+    let kept: String = as_typed(number)
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    match kept.trim_start_matches('0') {
+        "" if !kept.is_empty() => "0".to_owned(),
+        rest => rest.to_owned(),
+    }
+}
+
+/// A hospital's name as compared: full-width forms folded, without spaces or punctuation.
+pub fn hospital_key(name: &str) -> String {
+    as_typed(name)
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .collect()
+}
+
+/// What may separate the parts of an invoice number as people type it.
+const INVOICE_SEPARATORS: &[char] = &['-', '.', '/', '_', '#'];
 
 /// A line as written, before validation.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LineInput {
     /// 1–100 characters.
     pub hospital: Option<String>,
-    /// 1–40 letters, digits or `-`.
+    /// 1–40 letters, digits or separators (`- . / _ #`); spaces are dropped.
     pub invoice_number: Option<String>,
     /// `YYYY-MM-DD`.
     pub treated_on: Option<String>,
@@ -454,13 +502,16 @@ impl LineInput {
         )
         .map(|v| v.to_uppercase().replace(char::is_whitespace, ""));
         let invoice = invoice.filter(|v| {
-            let ok = v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            let ok = v
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || INVOICE_SEPARATORS.contains(&c))
+                && v.chars().any(|c| c.is_ascii_alphanumeric());
             if !ok {
                 p.push(FieldProblem::new(
                     f("invoice_number"),
                     "invalid",
-                    "发票号码只能包含字母、数字和「-」",
-                    "an invoice number has only letters, digits and `-`",
+                    "发票号码只能包含字母、数字和分隔符「- . / _ #」",
+                    "an invoice number has only letters, digits and the separators `- . / _ #`",
                 ));
             }
             ok
@@ -876,6 +927,42 @@ mod tests {
         assert_eq!(line.invoice_number, "NO1402-0001");
         assert_eq!(line.out_of_pocket_fen, Fen::yuan(5_000));
         assert_eq!(line.cost(true).eligible_fen, Fen::yuan(5_000));
+    }
+
+    #[test]
+    fn one_invoice_has_one_key_however_it_is_typed() {
+        let line = |number: &str, hospital: &str, total: i64| {
+            let mut input = good_line();
+            input.invoice_number = Some(number.into());
+            input.hospital = Some(hospital.into());
+            input.total_fen = Some(json!(total));
+            input.validate("lines.0.", today()).unwrap()
+        };
+        let first = line("00123456", "晋城市人民医院", 1_200_000);
+        for typed in [
+            "123456",
+            "0012-3456",
+            "12.34.56",
+            "１２３４５６",
+            "0012 3456",
+            "#123456",
+        ] {
+            let longer = line(typed, "山西省晋城市人民医院（东院）", 1_200_000);
+            assert_eq!(longer.invoice_day_key(), first.invoice_day_key(), "{typed}");
+            let other_amount = line(typed, "晋城市 人民医院", 1_300_000);
+            assert_eq!(other_amount.invoice_key(), first.invoice_key(), "{typed}");
+        }
+        let other = line("123457", "晋城市人民医院", 1_200_000);
+        assert_ne!(other.invoice_key(), first.invoice_key());
+        assert_ne!(other.invoice_day_key(), first.invoice_day_key());
+        let elsewhere = line("123456", "郑州大学第一附属医院", 1_300_000);
+        assert_ne!(elsewhere.invoice_key(), first.invoice_key());
+        assert_ne!(elsewhere.invoice_day_key(), first.invoice_day_key());
+        assert_eq!(invoice_identity("000"), "0");
+        assert_eq!(invoice_identity("No.0012"), "NO0012");
+        let mut only_separators = good_line();
+        only_separators.invoice_number = Some("--".into());
+        assert!(only_separators.validate("lines.0.", today()).is_err());
     }
 
     #[test]

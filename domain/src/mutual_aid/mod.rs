@@ -6,6 +6,7 @@
 //! - [`claim`]: line items, the claim's states and the one transition function;
 //! - [`payout`]: what a claim pays, with the breakdown of why;
 //! - [`review`]: what a submission or a reviewer's decision does to a claim;
+//! - [`similar`]: what on another claim looks like this one's, for the reviewer;
 //! - [`store`]: the port plans, enrolments and claims are kept through.
 
 pub mod claim;
@@ -13,6 +14,7 @@ pub mod enrolment;
 pub mod payout;
 pub mod plan;
 pub mod review;
+pub mod similar;
 pub mod store;
 
 pub use claim::{ClaimAction, ClaimId, ClaimLine, ClaimStatus, LineInput, RejectionReason};

@@ -11,6 +11,7 @@ use super::claim::{
 use super::enrolment::{Enrolment, EnrolmentId, FeePayment};
 use super::plan::{Plan, PlanId, PlanRules};
 use super::review::{Command, Outcome, Preview};
+use super::similar::Similar;
 use crate::account::AccountId;
 use crate::audit::Change;
 use crate::org::OrgPath;
@@ -227,6 +228,11 @@ pub trait ClaimRepository: Send + Sync {
     /// is a member in force, the enrolment) and on the claim's plan version afterwards, with
     /// the member's other approved or paid claims of the enrolment. Holds nothing.
     async fn preview(&self, claim: &Claim) -> Result<Preview, RepoError>;
+
+    /// What on other claims (drafts left out) looks like `claim`'s, as
+    /// [`super::similar::similar`] judges it among the lines with the same invoice identity
+    /// or the same day and total, and the documents with the same bytes.
+    async fn similar_to(&self, claim: &Claim) -> Result<Vec<Similar>, RepoError>;
 
     /// Runs `input.command` on the claim inside one transaction: holds the claim and its
     /// enrolment, reads the rules (the plan's current version for a submission, the claim's

@@ -318,6 +318,8 @@ diesel::table! {
         hospital -> Text,
         invoice_number -> Text,
         invoice_key -> Nullable<Text>,
+        invoice_identity -> Text,
+        invoice_day_key -> Nullable<Text>,
         treated_on -> Date,
         kind -> Text,
         total_fen -> BigInt,

@@ -29,6 +29,7 @@ both_shapes!(
     payouts_count_total_costs_and_never_exceed_the_loss,
     an_upload_form_carries_each_field_once,
     preview_and_submit_run_the_same_checks,
+    an_invoice_is_claimed_once_however_typed_and_lookalikes_are_flagged,
 );
 
 const PLANS: &str = "/api/v1/mutual-aid/plans";
@@ -1307,4 +1308,96 @@ async fn preview_and_submit_run_the_same_checks(shape: Shape) {
         submitted["claimed_fen"], preview["total_fen"],
         "{submitted}"
     );
+}
+
+/// A line of `yuan` like [`line`], at `hospital`.
+fn line_at(invoice: &str, yuan: i64, hospital: &str) -> Value {
+    let mut line = line(invoice, yuan);
+    line["hospital"] = json!(hospital);
+    line
+}
+
+/// The `(likeness, line, other claim)` flags of a reviewer's view of a claim.
+fn flags(view: &Value) -> Vec<(String, Value, String)> {
+    let mut flags: Vec<_> = view["similar"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["likeness"].as_str().unwrap().to_owned(),
+                f["line"].clone(),
+                f["other_claim_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    flags.sort_by(|a, b| (&a.0, &a.2).cmp(&(&b.0, &b.2)));
+    flags
+}
+
+async fn an_invoice_is_claimed_once_however_typed_and_lookalikes_are_flagged(shape: Shape) {
+    let aid = Aid::new(shape).await;
+    let app = &aid.w.app;
+    let first = aid
+        .submitted(vec![line_at("00123456", 10_000, "晋城市人民医院")])
+        .await;
+
+    // The same invoice — separators, no leading zeros, punctuation, full-width digits, the
+    // hospital's longer name or another amount — is refused, and nothing is stored.
+    for (typed, hospital, yuan) in [
+        ("0012-3456", "晋城市人民医院", 10_000),
+        ("123456", "山西省晋城市人民医院", 10_000),
+        ("12.34.56", "晋城市人民医院（东院）", 10_000),
+        ("１２３４５６", "晋城市 人民医院", 9_000),
+    ] {
+        let body = json!({ "enrollment_id": aid.enrollment,
+            "lines": [line_at(typed, yuan, hospital)], "payee": payee() });
+        let dup = aid.create(&aid.worker, &body).await;
+        assert_problem_zh(dup, StatusCode::CONFLICT, "duplicate_invoice").await;
+    }
+    assert_eq!(aid.stored_claims().await, 1);
+
+    // Another invoice number, but the same amount and day at the same hospital by another
+    // name, with the very same document bytes: filed, and flagged to the reviewer naming
+    // the first claim.
+    let lookalike = aid
+        .submitted(vec![line_at("7788", 10_000, "晋城人民医院")])
+        .await;
+    // The same number at a hospital of another name, another amount: filed and flagged.
+    let renamed = line_at("0123456", 8_000, "晋城市第一人民医院东院");
+    let same_number = aid
+        .submitted(vec![line_at("7799", 100, "晋城市中医院"), renamed])
+        .await;
+
+    let reviewer = aid.reviewer_a.as_str();
+    let view = |claim: String| async move {
+        expect(
+            app.get(&format!("{QUEUE}/{claim}"), Some(reviewer)).await,
+            StatusCode::OK,
+        )
+        .await
+    };
+    let seen = view(lookalike.clone()).await;
+    let expected = vec![
+        ("same_amount_and_day".to_owned(), json!(0), first.clone()),
+        ("same_document".to_owned(), Value::Null, first.clone()),
+        ("same_document".to_owned(), Value::Null, same_number.clone()),
+    ];
+    assert_eq!(flags(&seen), expected, "{seen}");
+    assert_eq!(seen["similar"][0]["other_status"], "submitted", "{seen}");
+    let seen = view(same_number.clone()).await;
+    let numbers: Vec<_> = flags(&seen)
+        .into_iter()
+        .filter(|f| f.0 == "same_invoice_number")
+        .collect();
+    assert_eq!(
+        numbers,
+        vec![("same_invoice_number".to_owned(), json!(1), first.clone())],
+        "{seen}"
+    );
+    assert!(seen["similar"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["likeness_label"] == "发票号码相同"));
 }

@@ -24,6 +24,7 @@ use yiwang_domain::mutual_aid::enrolment::Enrolment;
 use yiwang_domain::mutual_aid::payout::{Limit, Payout};
 use yiwang_domain::mutual_aid::plan::{BenefitRule, Plan, PlanId, PlanRules};
 use yiwang_domain::mutual_aid::review::Outcome;
+use yiwang_domain::mutual_aid::similar::Similar;
 use yiwang_domain::mutual_aid::EnrolmentId;
 
 use crate::auth;
@@ -510,6 +511,46 @@ pub struct ClaimView {
     /// The timeline, oldest first (single-claim answers only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeline: Option<Vec<TimelineEntry>>,
+    /// What on other claims looks like this one's (a reviewer's single-claim answer only):
+    /// each flag names the other claim.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub similar: Option<Vec<SimilarView>>,
+}
+
+/// Something on another claim that looks like this claim's — to check before deciding.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SimilarView {
+    /// `same_invoice_number` (however it was typed), `same_amount_and_day` (at a hospital
+    /// whose name reads the same) or `same_document` (identical bytes).
+    pub likeness: String,
+    /// The same in Chinese.
+    pub likeness_label: String,
+    /// This claim's line (0-based) that looks alike; absent for a document.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// The other claim's id.
+    pub other_claim_id: String,
+    /// Its state.
+    pub other_status: String,
+    /// Its state in Chinese.
+    pub other_status_label: String,
+    /// Its line (0-based) that looks alike; absent for a document.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other_line: Option<usize>,
+}
+
+impl From<&Similar> for SimilarView {
+    fn from(s: &Similar) -> Self {
+        SimilarView {
+            likeness: s.likeness.as_str().to_owned(),
+            likeness_label: s.likeness.zh().to_owned(),
+            line: s.line,
+            other_claim_id: s.other_claim.to_string(),
+            other_status: s.other_status.as_str().to_owned(),
+            other_status_label: s.other_status.zh().to_owned(),
+            other_line: s.other_line,
+        }
+    }
 }
 
 impl ClaimView {
@@ -556,12 +597,19 @@ impl ClaimView {
             created_at: c.created_at,
             updated_at: c.updated_at,
             timeline: None,
+            similar: None,
         }
     }
 
     /// With the timeline.
     pub fn with_timeline(mut self, events: &[ClaimEvent]) -> Self {
         self.timeline = Some(events.iter().map(TimelineEntry::from).collect());
+        self
+    }
+
+    /// With the flags of what looks alike on other claims.
+    pub fn with_similar(mut self, similar: &[Similar]) -> Self {
+        self.similar = Some(similar.iter().map(SimilarView::from).collect());
         self
     }
 }

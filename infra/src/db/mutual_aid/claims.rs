@@ -10,6 +10,7 @@ use yiwang_domain::account::AccountId;
 use yiwang_domain::audit::Change;
 use yiwang_domain::membership::member::MemberId;
 use yiwang_domain::money::Fen;
+use yiwang_domain::mutual_aid::claim::invoice_identity;
 use yiwang_domain::mutual_aid::claim::{
     Claim, ClaimAction, ClaimEvent, ClaimId, ClaimLine, ClaimStatus, Document, DocumentId, LineId,
     MediaType, Payee, Rejection, RejectionReason,
@@ -18,6 +19,7 @@ use yiwang_domain::mutual_aid::enrolment::{Enrolment, EnrolmentId};
 use yiwang_domain::mutual_aid::payout::{Payout, YearToDate};
 use yiwang_domain::mutual_aid::plan::{BenefitKind, DocumentKind, PlanId, PlanRules};
 use yiwang_domain::mutual_aid::review::{decide, preview, Command, Context, Outcome, Preview};
+use yiwang_domain::mutual_aid::similar::{similar, OtherDocument, OtherLine, Similar};
 use yiwang_domain::mutual_aid::store::{
     ClaimFilter, CommandInput, Created, MutualAidConflict, NewClaim,
 };
@@ -368,11 +370,6 @@ impl HeldClaim {
     }
 }
 
-/// `hospital|invoice`, the key an invoice is claimed once by.
-pub(super) fn invoice_key(line: &ClaimLine) -> String {
-    format!("{}|{}", line.hospital_key(), line.invoice_number)
-}
-
 /// Inserts `lines` of claim `claim` in one statement (a batch insert, which the multi-backend
 /// DSL lacks, so it runs on the concrete connection).
 pub(super) fn insert_lines(
@@ -393,7 +390,9 @@ pub(super) fn insert_lines(
                 l::position.eq(i32::try_from(position).unwrap_or(i32::MAX)),
                 l::hospital.eq(&line.hospital),
                 l::invoice_number.eq(&line.invoice_number),
-                l::invoice_key.eq(invoice_key(line)),
+                l::invoice_key.eq(line.invoice_key()),
+                l::invoice_day_key.eq(line.invoice_day_key()),
+                l::invoice_identity.eq(invoice_identity(&line.invoice_number)),
                 l::treated_on.eq(line.treated_on),
                 l::kind.eq(line.kind.as_str()),
                 l::total_fen.eq(line.total_fen.get()),
@@ -550,7 +549,10 @@ pub(super) fn write_outcome(
     }
     if claim.status == ClaimStatus::Rejected {
         diesel::update(l::table.filter(l::claim_id.eq(&id)))
-            .set(l::invoice_key.eq(None::<String>))
+            .set((
+                l::invoice_key.eq(None::<String>),
+                l::invoice_day_key.eq(None::<String>),
+            ))
             .execute(c)?;
     }
     insert_event(c, outcome, action, actor)
@@ -744,6 +746,82 @@ impl ClaimRepository for Database {
                 (claim.account_id, claim.updated_at, claim.status.editable());
             let held = judged_on(c, claim, editable).map_err(|e| e.into_repo())?;
             Ok(preview(&held.context(actor, at)))
+        })
+        .await
+    }
+    async fn similar_to(&self, claim: &Claim) -> Result<Vec<Similar>, RepoError> {
+        let claim = claim.clone();
+        self.run(move |c| {
+            let key = claim.id.to_string();
+            let draft = ClaimStatus::Draft.as_str();
+            let identities: Vec<String> = claim
+                .lines
+                .iter()
+                .map(|line| invoice_identity(&line.invoice_number))
+                .collect();
+            let days: Vec<NaiveDate> = claim.lines.iter().map(|line| line.treated_on).collect();
+            let totals: Vec<i64> = claim
+                .lines
+                .iter()
+                .map(|line| line.total_fen.get())
+                .collect();
+            type LineRow = (String, String, i32, String, String, NaiveDate, i64);
+            let rows: Vec<LineRow> = l::table
+                .inner_join(cl::table)
+                .filter(l::claim_id.ne(&key))
+                .filter(cl::status.ne(draft))
+                .filter(
+                    l::invoice_identity.eq_any(&identities).or(l::treated_on
+                        .eq_any(&days)
+                        .and(l::total_fen.eq_any(&totals))),
+                )
+                .select((
+                    l::claim_id,
+                    cl::status,
+                    l::position,
+                    l::hospital,
+                    l::invoice_number,
+                    l::treated_on,
+                    l::total_fen,
+                ))
+                .load(c)
+                .map_err(unexpected)?;
+            let lines = rows
+                .into_iter()
+                .map(
+                    |(id, status, position, hospital, invoice_number, treated_on, total)| {
+                        Ok(OtherLine {
+                            claim_id: parsed("claim id", &id, ClaimId::parse)?,
+                            status: parsed("claim status", &status, ClaimStatus::parse)?,
+                            position: usize::try_from(position).unwrap_or_default(),
+                            hospital,
+                            invoice_number,
+                            treated_on,
+                            total_fen: fen("line total", total)?,
+                        })
+                    },
+                )
+                .collect::<Result<Vec<_>, RepoError>>()?;
+            let digests: Vec<&str> = claim.documents.iter().map(|d| d.sha256.as_str()).collect();
+            let rows: Vec<(String, String, String)> = d::table
+                .inner_join(cl::table)
+                .filter(d::claim_id.ne(&key))
+                .filter(cl::status.ne(draft))
+                .filter(d::sha256.eq_any(&digests))
+                .select((d::claim_id, cl::status, d::sha256))
+                .load(c)
+                .map_err(unexpected)?;
+            let documents = rows
+                .into_iter()
+                .map(|(id, status, sha256)| {
+                    Ok(OtherDocument {
+                        claim_id: parsed("claim id", &id, ClaimId::parse)?,
+                        status: parsed("claim status", &status, ClaimStatus::parse)?,
+                        sha256,
+                    })
+                })
+                .collect::<Result<Vec<_>, RepoError>>()?;
+            Ok(similar(&claim, &lines, &documents))
         })
         .await
     }

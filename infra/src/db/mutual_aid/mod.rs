@@ -8,7 +8,8 @@
 //! claim as it finds it: of two reviewers deciding at once the second is judged on what the
 //! first wrote, and two approvals for one member read each other's payouts under the annual
 //! cap. A submission holds the claim only: it changes nothing the annual cap is judged by. An invoice is claimed once through
-//! the unique index on the lines' `invoice_key`, which a rejection clears.
+//! the unique indexes on the lines' `invoice_key` and `invoice_day_key`, which a rejection
+//! clears.
 //!
 //! Stored forms: enums by their `as_str` codes, plan rules and payout breakdowns as JSON. A
 //! stored value that does not read back is reported as an unexpected error, never a panic.

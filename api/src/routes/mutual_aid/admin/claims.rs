@@ -108,7 +108,9 @@ pub async fn queue(
     Ok(web::Json(Paged::of(rows, |c| ClaimView::new(&c, now))))
 }
 
-/// One claim with its timeline.
+/// One claim with its timeline and what on other claims looks like it (`similar`: the same
+/// invoice number however typed, the same amount and day at a hospital of a like name, the
+/// same document bytes), each flag naming the other claim.
 #[utoipa::path(get, tag = "admin: mutual aid", security(("bearer" = [])),
     params(("id" = String, Path, description = "Claim id")),
     responses(
@@ -125,8 +127,11 @@ pub async fn show(
 ) -> Result<web::Json<ClaimView>, ApiError> {
     let claim = claim_in_scope(&state, &admin, Permission::ReadMutualAid, &id).await?;
     let events = state.mutual_aid.claim_events(claim.id).await?;
+    let similar = state.mutual_aid.similar_to(&claim).await?;
     Ok(web::Json(
-        ClaimView::new(&claim, clock::now()).with_timeline(&events),
+        ClaimView::new(&claim, clock::now())
+            .with_timeline(&events)
+            .with_similar(&similar),
     ))
 }
 

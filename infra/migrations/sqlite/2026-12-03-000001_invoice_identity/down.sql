@@ -1,0 +1,6 @@
+DROP INDEX mutual_aid_documents_sha256;
+DROP INDEX mutual_aid_claim_lines_day_total;
+DROP INDEX mutual_aid_claim_lines_identity;
+DROP INDEX mutual_aid_claim_lines_invoice_day;
+ALTER TABLE mutual_aid_claim_lines DROP COLUMN invoice_day_key;
+ALTER TABLE mutual_aid_claim_lines DROP COLUMN invoice_identity;
