@@ -7,6 +7,7 @@
 //! never by the size a workbook *declares* (an XLSX of 1.6 KB can declare a sheet of
 //! 17 billion cells).
 
+use std::borrow::Cow;
 use std::io::Cursor;
 
 use calamine::{Data, Reader, Xlsx};
@@ -22,6 +23,12 @@ pub const MAX_COLUMNS: usize = 100;
 
 /// Most cells a sheet may hold, counting the blank cells that pad a row to its last value.
 pub const MAX_CELLS: usize = 1_000_000;
+
+/// Most bytes the parts of an XLSX (a ZIP archive) may unpack to, together: 128 MiB, about
+/// twice what a sheet at [`MAX_CELLS`] needs. Checked by the sizes the archive declares
+/// before the workbook is opened; a part that unpacks to more than it declares is refused as
+/// it is read, so a ZIP bomb is never inflated in memory.
+pub const MAX_UNPACKED_BYTES: u64 = 128 * 1024 * 1024;
 
 /// A sheet: the header and the data rows, every cell as text.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -64,6 +71,9 @@ pub enum SheetError {
     /// More than [`MAX_CELLS`] cells.
     #[error("the sheet holds more than 1,000,000 cells")]
     TooManyCells,
+    /// An XLSX whose parts unpack to more than [`MAX_UNPACKED_BYTES`].
+    #[error("the workbook unpacks to more than 128 MiB")]
+    TooMuchUnpacked,
 }
 
 impl SheetError {
@@ -81,6 +91,9 @@ impl SheetError {
             Self::TooManyRows => "表格超过 50,000 行上限（不含表头），请分批导入".into(),
             Self::TooManyColumns => "表格超过 100 列上限：请删除多余的列后重新导入".into(),
             Self::TooManyCells => "表格超过 1,000,000 个单元格上限，请分批导入".into(),
+            Self::TooMuchUnpacked => {
+                "Excel 文件解压后超过 128 MiB 上限：请删除多余的工作表或分批导入".into()
+            }
         }
     }
 
@@ -92,6 +105,7 @@ impl SheetError {
             Self::TooManyRows => Some("too_many_rows"),
             Self::TooManyColumns => Some("too_many_columns"),
             Self::TooManyCells => Some("too_many_cells"),
+            Self::TooMuchUnpacked => Some("unpacked_too_large"),
             _ => None,
         }
     }
@@ -143,7 +157,7 @@ const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 /// `text` as a CSV cell that Excel or WPS will not run as a formula: prefixed with `'` when it
 /// starts with one of [`FORMULA_STARTS`] (OWASP's advice). [`read`] drops the prefix again,
 /// so an exported file imports back unchanged.
-pub fn csv_cell(text: &str) -> std::borrow::Cow<'_, str> {
+pub fn csv_cell(text: &str) -> Cow<'_, str> {
     if text.starts_with(FORMULA_STARTS) {
         format!("'{text}").into()
     } else {
@@ -175,18 +189,19 @@ pub fn read(bytes: &[u8]) -> Result<Sheet, SheetError> {
     read_csv(bytes)
 }
 
-/// The text of CSV bytes: UTF-8 (a BOM is dropped) when they are valid UTF-8, else GB 18030
-/// (a superset of GBK) when they decode without a single error, else [`SheetError::Encoding`].
-fn decode(bytes: &[u8]) -> Result<(String, &'static str), SheetError> {
+/// The text of CSV bytes: UTF-8 (a BOM is dropped) when they are valid UTF-8, borrowed as
+/// it is, else GB 18030 (a superset of GBK) when they decode without a single error, else
+/// [`SheetError::Encoding`].
+fn decode(bytes: &[u8]) -> Result<(Cow<'_, str>, &'static str), SheetError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if let Ok(text) = std::str::from_utf8(bytes) {
-        return Ok((text.to_owned(), "utf-8"));
+        return Ok((Cow::Borrowed(text), "utf-8"));
     }
     let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
     if had_errors {
         return Err(SheetError::Encoding);
     }
-    Ok((text.into_owned(), "gbk"))
+    Ok((text, "gbk"))
 }
 
 fn split_header(mut rows: Vec<Vec<String>>, encoding: &'static str) -> Result<Sheet, SheetError> {
@@ -253,7 +268,26 @@ fn cell_text(cell: &Data) -> String {
 
 /// The first worksheet, cell by cell as the XML streams (a `Range` would be allocated by the
 /// dimensions the sheet declares). Rows above the first value still count for row numbers.
+/// Refuses an archive whose parts declare more than [`MAX_UNPACKED_BYTES`] together, before
+/// anything is unpacked. A part that unpacks to more than it declares is cut off there by
+/// the `zip` reader calamine uses ("File is larger than its declared uncompressed size"),
+/// so the declared sizes bound what is inflated.
+fn check_unpacked(bytes: &[u8]) -> Result<(), SheetError> {
+    let unreadable = |e: zip::result::ZipError| SheetError::Xlsx(e.to_string());
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(unreadable)?;
+    let mut declared = 0_u64;
+    for i in 0..archive.len() {
+        let part = archive.by_index_raw(i).map_err(unreadable)?;
+        declared = declared.saturating_add(part.size());
+    }
+    if declared > MAX_UNPACKED_BYTES {
+        return Err(SheetError::TooMuchUnpacked);
+    }
+    Ok(())
+}
+
 fn read_xlsx(bytes: &[u8]) -> Result<Sheet, SheetError> {
+    check_unpacked(bytes)?;
     let unreadable = |e: calamine::XlsxError| SheetError::Xlsx(e.to_string());
     let mut book: Xlsx<_> =
         calamine::open_workbook_from_rs(Cursor::new(bytes)).map_err(unreadable)?;

@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod cpu;
+pub mod hostile;
 pub mod views;
 pub mod world;
 

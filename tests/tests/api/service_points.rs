@@ -8,6 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io::Cursor;
 use std::time::{Duration, Instant};
+use yiwang_tests::hostile::with_declared_size;
 use yiwang_tests::views::{assert_view, sorted_by};
 
 use calamine::{Data, Reader, Xlsx};
@@ -2394,6 +2395,24 @@ async fn a_spreadsheet_declaring_the_whole_grid_is_refused_and_the_server_lives(
         "too_many_rows",
     )
     .await;
+    // A few KB that say they unpack to 2.25 GiB, and a part that unpacks to more than it says.
+    let small = two_cell_workbook(1, 1);
+    let claims_gigabytes = with_declared_size(small.clone(), "xl/sharedStrings.xml", 0x9000_0000);
+    assert_problem_zh(
+        w.import(&sm, "?dry_run=true", claims_gigabytes, XLSX_TYPE)
+            .await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "unpacked_too_large",
+    )
+    .await;
+    let understated = with_declared_size(small, "xl/sharedStrings.xml", 10);
+    let body = assert_problem_zh(
+        w.import(&sm, "", understated, XLSX_TYPE).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "file_unreadable",
+    )
+    .await;
+    assert!(body["detail"].as_str().unwrap().contains("Excel"), "{body}");
     let wide = format!("{}\n", vec!["名称"; 101].join(","));
     assert_problem_zh(
         w.import(&sm, "", wide.into_bytes(), "text/csv").await,

@@ -243,7 +243,7 @@ pub struct SpreadsheetFile(pub Vec<u8>);
         (status = 400, description = "Malformed query, or a body that cannot be read", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Role may not manage service points, or a worker token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`org_id` not in the caller's subtree", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "`payload_too_large`: over 10 MiB; `too_many_rows`: over 50,000 rows after the header; `too_many_columns`: a value past column 100; `too_many_cells`: over 1,000,000 cells. Checked as the file is read, never by the size a workbook declares", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`: over 10 MiB; `too_many_rows`: over 50,000 rows after the header; `too_many_columns`: a value past column 100; `too_many_cells`: over 1,000,000 cells; `unpacked_too_large`: an XLSX whose parts unpack to over 128 MiB. Checked as the file is read, never by the size a workbook declares", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`file_unreadable` (not CSV/XLSX, or an encoding other than UTF-8/GBK), or `import_invalid`: bad rows, each listed as `rows.<row>.<column>`; nothing imported", body = Problem, content_type = "application/problem+json"),
         NotLoggedIn,
     ))]
