@@ -99,6 +99,14 @@ pub struct Settings {
     /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`). Default: the folder
     /// `<data_dir>/documents`.
     pub document_store_url: Option<String>,
+    /// A second address, `host:port`, that serves only `GET /metrics` (no token: keep it on
+    /// a network only the scraper reaches). Default: none.
+    pub metrics_listen: Option<String>,
+    /// A bearer token that opens `GET /metrics` on the main address
+    /// (`Authorization: Bearer <token>`, at least 16 characters). Default: none — with
+    /// neither this nor `metrics_listen`, metrics are not served at all.
+    #[serde(skip_serializing)]
+    pub metrics_token: Option<SecretString>,
 }
 
 impl Default for Settings {
@@ -131,6 +139,8 @@ impl Default for Settings {
             lookup_rate_per_minute: 120,
             service_point_sync_ms: 1000,
             document_store_url: None,
+            metrics_listen: None,
+            metrics_token: None,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod context;
 pub mod demo;
 pub mod error;
 pub mod idempotency;
+pub mod metrics;
 pub mod moderation;
 pub mod openapi;
 pub mod rate_limit;

@@ -81,7 +81,6 @@ fn operation_id(method: &str, path: &str) -> String {
         version = "0.1.0",
         license(name = "Apache-2.0")
     ),
-    paths(routes::health::metrics),
     components(schemas(
         crate::error::Problem,
         crate::error::FieldError,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
+use prometheus::Registry;
 use secrecy::{ExposeSecret, SecretString};
 use utoipa_actix_web::AppExt;
 use yiwang_domain::calendar::WorkingCalendar;
@@ -28,6 +29,7 @@ use yiwang_wechat_emulator::{Emulator, EmulatorConfig};
 use crate::auth::tokens::{SigningKeyError, TokenKeys};
 use crate::config::Settings;
 use crate::context::RequestContextMiddleware;
+use crate::metrics::Exposition;
 use crate::rate_limit::LookupLimiter;
 use crate::routes;
 use crate::state::AppState;
@@ -36,6 +38,7 @@ use crate::state::AppState;
 pub struct Application {
     port: u16,
     server: Server,
+    metrics_server: Option<(u16, Server)>,
     emulator: Option<Emulator>,
     description: String,
 }
@@ -82,6 +85,10 @@ pub enum StartupError {
     ServicePoints(RepoError),
     #[error("cannot set up metrics: {0}")]
     Metrics(Box<dyn std::error::Error + Send + Sync>),
+    #[error(
+        "YIWANG_METRICS_TOKEN 太短：至少 16 个字符 (the metrics token needs at least 16 characters)"
+    )]
+    ShortMetricsToken,
     #[error("cannot listen on {address}: {source}")]
     Listen {
         address: String,
@@ -234,15 +241,28 @@ impl Application {
         // Every label is bounded (issue 18, item 8): a path no route matches is counted as
         // one `unmatched` endpoint, and a made-up method as `OTHER` (RequestContextMiddleware).
         let metrics = PrometheusMetricsBuilder::new("yiwang")
-            .endpoint("/metrics")
             .mask_unmatched_patterns("unmatched")
             .build()
             .map_err(StartupError::Metrics)?;
+        let metrics_server = match &settings.metrics_listen {
+            Some(address) => Some(metrics_server(address, metrics.registry.clone())?),
+            None => None,
+        };
+        if settings.metrics_token.is_none() && metrics_server.is_none() {
+            tracing::info!(
+                "metrics are counted but not served: set YIWANG_METRICS_LISTEN or YIWANG_METRICS_TOKEN"
+            );
+        }
+        let exposition = web::Data::new(Exposition {
+            registry: metrics.registry.clone(),
+            token: metrics_token(&settings)?,
+        });
 
-        let (port, server) = serve(&settings, state, metrics)?;
+        let (port, server) = serve(&settings, state, metrics, exposition)?;
         Ok(Application {
             port,
             server,
+            metrics_server,
             emulator,
             description,
         })
@@ -251,6 +271,11 @@ impl Application {
     /// The bound port.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The metrics address's bound port, when `metrics_listen` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(port, _)| *port)
     }
 
     /// Which backends are in use, for the start-up line.
@@ -265,7 +290,15 @@ impl Application {
 
     /// Serves until stopped, then stops the in-process emulator if there is one.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let metrics = self.metrics_server.map(|(_, server)| {
+            let handle = server.handle();
+            tokio::spawn(server);
+            handle
+        });
         let result = self.server.await;
+        if let Some(metrics) = metrics {
+            metrics.stop(true).await;
+        }
         if let Some(emulator) = self.emulator {
             emulator.stop().await;
         }
@@ -339,12 +372,35 @@ async fn lookups(
     Ok((nearby, lookup_limiter))
 }
 
+/// The metrics token, when set: at least [`crate::metrics::MIN_TOKEN_CHARS`] characters.
+fn metrics_token(settings: &Settings) -> Result<Option<SecretString>, StartupError> {
+    match &settings.metrics_token {
+        Some(token) if token.expose_secret().chars().count() < crate::metrics::MIN_TOKEN_CHARS => {
+            Err(StartupError::ShortMetricsToken)
+        }
+        token => Ok(token.clone()),
+    }
+}
+
+/// Binds the metrics address and builds its server (not yet awaited).
+fn metrics_server(address: &str, registry: Registry) -> Result<(u16, Server), StartupError> {
+    let cannot_listen = |source| StartupError::Listen {
+        address: address.to_owned(),
+        source,
+    };
+    let listener = TcpListener::bind(address).map_err(cannot_listen)?;
+    let port = listener.local_addr().map_err(cannot_listen)?.port();
+    let server = crate::metrics::separate(listener, registry).map_err(cannot_listen)?;
+    Ok((port, server))
+}
+
 /// Binds the listener and starts the HTTP server on `state` (not yet awaited): the one route
 /// registration, the request context, the body limits and the metrics.
 fn serve(
     settings: &Settings,
     state: web::Data<AppState>,
     metrics: PrometheusMetrics,
+    exposition: web::Data<Exposition>,
 ) -> Result<(u16, Server), StartupError> {
     let cannot_listen = |source| StartupError::Listen {
         address: settings.listen.clone(),
@@ -362,6 +418,7 @@ fn serve(
             .wrap(metrics.clone())
             .wrap(RequestContextMiddleware)
             .app_data(state.clone())
+            .app_data(exposition.clone())
             .app_data(routes::json_config())
             .app_data(routes::query_config())
             .app_data(web::PayloadConfig::new(

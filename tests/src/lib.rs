@@ -96,6 +96,8 @@ pub struct TestApp {
     pub settings: Settings,
     /// The shape.
     pub shape: Shape,
+    /// `http://127.0.0.1:<port>` of the metrics address, when `metrics_listen` is set.
+    pub metrics_base: Option<String>,
     handle: ServerHandle,
     _dir: Option<TempDir>,
     _pg: Option<PgDatabase>,
@@ -148,6 +150,9 @@ impl TestApp {
             .await
             .unwrap_or_else(|e| panic!("the app did not start ({shape:?}): {e}"));
         let base = format!("http://127.0.0.1:{}", app.port());
+        let metrics_base = app
+            .metrics_port()
+            .map(|port| format!("http://127.0.0.1:{port}"));
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());
         TestApp {
@@ -156,6 +161,7 @@ impl TestApp {
             emulator,
             settings,
             shape,
+            metrics_base,
             handle,
             _dir: None,
             _pg: None,

@@ -7,8 +7,25 @@ use yiwang_tests::{both_shapes, Shape, TestApp};
 both_shapes!(
     readyz_names_the_backends,
     request_ids_are_echoed_or_made,
-    junk_requests_add_no_metrics_labels
+    junk_requests_add_no_metrics_labels,
+    metrics_are_served_only_where_configured
 );
+
+/// A metrics token the tests configure.
+const METRICS_TOKEN: &str = "metrics-token-of-the-tests";
+
+/// The metrics text, read with the token.
+async fn metrics_text(app: &TestApp) -> String {
+    let resp = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.text().await.unwrap()
+}
 
 async fn readyz_names_the_backends(shape: Shape) {
     let app = TestApp::spawn(shape).await;
@@ -53,7 +70,10 @@ async fn request_ids_are_echoed_or_made(shape: Shape) {
 /// Issue 18, item 8: paths no route matches and made-up methods are counted under one label
 /// each, so junk requests cannot grow `/metrics` without bound.
 async fn junk_requests_add_no_metrics_labels(shape: Shape) {
-    let app = TestApp::spawn(shape).await;
+    let app = TestApp::spawn_with(shape, |s| {
+        s.metrics_token = Some(METRICS_TOKEN.to_owned().into());
+    })
+    .await;
     let junk = |round: usize| {
         let app = &app;
         async move {
@@ -73,7 +93,7 @@ async fn junk_requests_add_no_metrics_labels(shape: Shape) {
         }
     };
     let series = || async {
-        let text = app.get("/metrics", None).await.text().await.unwrap();
+        let text = metrics_text(&app).await;
         assert!(!text.contains("junk-") && !text.contains("JUNK"), "{text}");
         text.lines().filter(|l| !l.starts_with('#')).count()
     };
@@ -86,7 +106,63 @@ async fn junk_requests_add_no_metrics_labels(shape: Shape) {
         after_one,
         "the second batch added no series"
     );
-    let text = app.get("/metrics", None).await.text().await.unwrap();
+    let text = metrics_text(&app).await;
     assert!(text.contains(r#"endpoint="unmatched""#), "{text}");
     assert!(text.contains(r#"method="OTHER""#), "{text}");
+}
+
+/// Issue 18, item 8: no one reads the metrics without being let in — by default they are
+/// served nowhere; with a token, only to its holder; with their own address, there and not
+/// on the public one.
+async fn metrics_are_served_only_where_configured(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    assert_eq!(
+        app.get("/metrics", None).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert!(app.metrics_base.is_none());
+
+    let app = TestApp::spawn_with(shape, |s| {
+        s.metrics_token = Some(METRICS_TOKEN.to_owned().into());
+    })
+    .await;
+    assert_eq!(
+        app.get("/metrics", None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let wrong = app
+        .get("/metrics", Some("metrics-token-of-the-testz"))
+        .await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(metrics_text(&app)
+        .await
+        .contains("yiwang_http_requests_total"));
+
+    let app = TestApp::spawn_with(shape, |s| s.metrics_listen = Some("127.0.0.1:0".into())).await;
+    app.get("/healthz", None).await;
+    assert_eq!(
+        app.get("/metrics", None).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let base = app.metrics_base.clone().unwrap();
+    let resp = app
+        .client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let text = resp.text().await.unwrap();
+    assert!(text.contains(r#"endpoint="/healthz""#), "{text}");
+    let other = app
+        .client
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        other.status(),
+        StatusCode::NOT_FOUND,
+        "the metrics address serves nothing else"
+    );
 }

@@ -1,10 +1,12 @@
-//! Liveness, readiness and the public signing key.
+//! Liveness, readiness, the public signing key and the metrics.
 
-use actix_web::{get, web, HttpResponse};
+use actix_web::{get, web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::error::{ApiError, Problem};
+use crate::metrics::Exposition;
 use crate::state::AppState;
 
 /// Liveness answer.
@@ -116,15 +118,35 @@ pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(state.tokens.jwks())
 }
 
-/// Prometheus metrics in the text exposition format (request counts and latencies per route),
-/// answered by the metrics middleware in front of every route.
-#[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
-#[allow(dead_code)]
-fn metrics() {}
+/// Prometheus metrics in the text exposition format (request counts and latencies per route).
+/// Served here only with `Authorization: Bearer <YIWANG_METRICS_TOKEN>`; without that setting
+/// the route is absent (404) — metrics may instead be served on their own address
+/// (`YIWANG_METRICS_LISTEN`), where no token is asked.
+#[utoipa::path(get, tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
+        (status = 401, description = "`unauthenticated`: no or a wrong metrics token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No metrics token configured", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/metrics")]
+pub async fn metrics(
+    req: HttpRequest,
+    exposition: web::Data<Exposition>,
+) -> Result<HttpResponse, ApiError> {
+    if exposition.token.is_none() {
+        return Err(ApiError::not_found());
+    }
+    if !exposition.admits(&req) {
+        return Err(ApiError::unauthenticated());
+    }
+    crate::metrics::render(&exposition.registry)
+}
 
 /// Registers this feature's routes with their OpenAPI paths, in the order actix matches
 /// them (fixed paths before `{id}`).
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(healthz).service(readyz).service(jwks);
+    cfg.service(healthz)
+        .service(readyz)
+        .service(jwks)
+        .service(metrics);
 }
