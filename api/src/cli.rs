@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use serde_json::json;
-use yiwang_domain::account::{password_acceptable, AccountId, Official, Role, Username};
+use yiwang_domain::account::{password_problem, AccountId, Official, Role, Username};
 use yiwang_domain::audit::{Actor, OutboxEvent};
 use yiwang_domain::clock;
 use yiwang_domain::org::{NameError, OrgId, OrgKind, OrgName, Organisation};
@@ -132,8 +132,8 @@ pub enum CliError {
     Username,
     #[error("--role 须为以下之一 (must be one of): {}", Role::ALL.map(Role::as_str).join(", "))]
     Role,
-    #[error("密码须为 12 到 128 个字符 (password must be 12–128 characters)")]
-    Password,
+    #[error("{0}")]
+    Password(String),
     #[error("invalid --org-kind")]
     OrgKind,
     #[error("invalid --org: {0}")]
@@ -375,8 +375,12 @@ pub async fn create_official(
 ) -> Result<(), CliError> {
     let username = Username::parse(username).ok_or(CliError::Username)?;
     let role = Role::parse(role).ok_or(CliError::Role)?;
-    if !password_acceptable(password) {
-        return Err(CliError::Password);
+    let name = display_name.clone().unwrap_or_default();
+    if let Some(problem) = password_problem("password", password, &[username.as_str(), &name]) {
+        return Err(CliError::Password(format!(
+            "{} ({})",
+            problem.zh, problem.en
+        )));
     }
     let db = open_database(settings).await?;
     let found = match OrgId::parse(org) {
@@ -439,6 +443,7 @@ pub async fn add_official(
         org_path: org.path.clone(),
         role,
         disabled_at: None,
+        password_change_required: false,
         created_at: clock::now(),
     };
     let change = audit_change(

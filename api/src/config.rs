@@ -107,6 +107,13 @@ pub struct Settings {
     /// neither this nor `metrics_listen`, metrics are not served at all.
     #[serde(skip_serializing)]
     pub metrics_token: Option<SecretString>,
+    /// Reverse proxies (addresses or CIDR blocks, `[10.0.0.0/8,192.0.2.7]`) whose
+    /// `X-Forwarded-For` names the client for the per-address limits. Default none: the
+    /// connection's peer is the client, and the header is ignored.
+    pub trusted_proxies: Vec<String>,
+    /// WeChat logins one client address may start per minute, with as many again in a
+    /// burst. Default 20.
+    pub wechat_login_rate_per_minute: u32,
 }
 
 impl Default for Settings {
@@ -141,6 +148,8 @@ impl Default for Settings {
             document_store_url: None,
             metrics_listen: None,
             metrics_token: None,
+            trusted_proxies: Vec::new(),
+            wechat_login_rate_per_minute: 20,
         }
     }
 }

@@ -30,9 +30,10 @@ use crate::auth::tokens::{SigningKeyError, TokenKeys};
 use crate::config::Settings;
 use crate::context::RequestContextMiddleware;
 use crate::metrics::Exposition;
-use crate::rate_limit::LookupLimiter;
+use crate::rate_limit::AddressLimiter;
 use crate::routes;
 use crate::state::AppState;
+use ipnet::IpNet;
 
 /// A built, bound, not yet serving application.
 pub struct Application {
@@ -89,6 +90,8 @@ pub enum StartupError {
         "YIWANG_METRICS_TOKEN 太短：至少 16 个字符 (the metrics token needs at least 16 characters)"
     )]
     ShortMetricsToken,
+    #[error("YIWANG_TRUSTED_PROXIES 中的 `{0}` 不是 IP 地址或网段 (not an address or CIDR block)")]
+    TrustedProxy(String),
     #[error("cannot listen on {address}: {source}")]
     Listen {
         address: String,
@@ -200,11 +203,13 @@ impl Application {
             documents.backend()
         );
         let catalogue: Arc<dyn ServicePointRepository> = db.clone();
-        let (nearby, lookup_limiter) = lookups(&settings, db.clone()).await?;
+        let nearby = nearest_points(&settings, db.clone()).await?;
+        let (lookup_limiter, login_limiter) = limiters(&settings)?;
         let state = web::Data::new(AppState {
             service_points: catalogue,
             nearby,
             lookup_limiter,
+            login_limiter,
             orgs: db.clone(),
             officials: db.clone(),
             workers: db.clone(),
@@ -346,21 +351,48 @@ async fn wechat_config(
     Ok(chosen)
 }
 
-/// The nearest-point index, loaded and followed by a background task, and the public lookup
-/// limiter with its idle sweep.
-async fn lookups(
+/// The nearest-point index, loaded and followed by a background task.
+async fn nearest_points(
     settings: &Settings,
     feed: Arc<dyn ChangeFeed>,
-) -> Result<(Arc<ServicePointIndex>, Arc<LookupLimiter>), StartupError> {
+) -> Result<Arc<ServicePointIndex>, StartupError> {
     let nearby = Arc::new(ServicePointIndex::new(feed));
     nearby.sync().await.map_err(StartupError::ServicePoints)?;
     spawn_follower(
         Arc::clone(&nearby),
         std::time::Duration::from_millis(settings.service_point_sync_ms.max(10)),
     );
-    let lookup_limiter = Arc::new(LookupLimiter::new(settings.lookup_rate_per_minute));
-    {
-        let limiter = Arc::clone(&lookup_limiter);
+    Ok(nearby)
+}
+
+/// The per-address limiters of public lookups and of WeChat logins, behind the configured
+/// trusted proxies, with their idle sweep.
+fn limiters(
+    settings: &Settings,
+) -> Result<(Arc<AddressLimiter>, Arc<AddressLimiter>), StartupError> {
+    let trusted = settings
+        .trusted_proxies
+        .iter()
+        .map(|text| {
+            let text = text.trim();
+            text.parse::<IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| StartupError::TrustedProxy(text.to_owned()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let lookups = Arc::new(AddressLimiter::new(
+        settings.lookup_rate_per_minute,
+        trusted.clone(),
+        "查询",
+        "lookups",
+    ));
+    let logins = Arc::new(AddressLimiter::new(
+        settings.wechat_login_rate_per_minute,
+        trusted,
+        "登录",
+        "logins",
+    ));
+    for limiter in [Arc::clone(&lookups), Arc::clone(&logins)] {
         tokio::spawn(async move {
             let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
             loop {
@@ -369,7 +401,7 @@ async fn lookups(
             }
         });
     }
-    Ok((nearby, lookup_limiter))
+    Ok((lookups, logins))
 }
 
 /// The metrics token, when set: at least [`crate::metrics::MIN_TOKEN_CHARS`] characters.

@@ -23,7 +23,7 @@ use yiwang_infra::live::Live;
 use yiwang_infra::personal_data::PersonalDataKeys;
 
 use crate::auth::tokens::TokenKeys;
-use crate::rate_limit::LookupLimiter;
+use crate::rate_limit::AddressLimiter;
 
 /// Shared application state.
 #[derive(Clone)]
@@ -58,8 +58,10 @@ pub struct AppState {
     pub idempotency: Arc<dyn IdempotencyStore>,
     /// The in-memory nearest-point index, following the catalogue.
     pub nearby: Arc<dyn NearbyIndex>,
-    /// Per-address limit on public service-point lookups.
-    pub lookup_limiter: Arc<LookupLimiter>,
+    /// Per-address limit on public lookups (service points, organisations, public letters).
+    pub lookup_limiter: Arc<AddressLimiter>,
+    /// Per-address limit on WeChat logins.
+    pub login_limiter: Arc<AddressLimiter>,
     /// Keys that seal personal data at rest.
     pub personal_data: Arc<PersonalDataKeys>,
     /// Working days, for the contact deadline.

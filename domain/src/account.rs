@@ -5,6 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::org::{OrgId, OrgPath};
+use crate::problem::FieldProblem;
 
 crate::uuid_id!(
     /// Identifier of a worker or an official account (a UUIDv7).
@@ -134,10 +135,50 @@ impl Username {
     }
 }
 
-/// Password rule for officials: 12–128 characters. Length is what protects (NIST SP 800-63B
-/// §5.1.1.2); no composition rules.
-pub fn password_acceptable(password: &str) -> bool {
-    (12..=128).contains(&password.chars().count())
+/// Lowest zxcvbn score (0–4) an official's password must reach: 3, "safely unguessable:
+/// moderate protection from offline slow-hash scenario" (about 10^10 guesses).
+pub const MIN_PASSWORD_SCORE: u8 = 3;
+
+/// Why an official's password is refused, as a problem of `field`, or `None` when it is
+/// accepted: 12–128 characters (NIST SP 800-63B §5.1.1.2: length, no composition rules), and
+/// not easily guessed — a zxcvbn score of at least [`MIN_PASSWORD_SCORE`], judged with
+/// `user_inputs` (the username, the display name) as words an attacker would try first, so
+/// `password1234` and a password equal to the username are refused (`too_weak`).
+pub fn password_problem(field: &str, password: &str, user_inputs: &[&str]) -> Option<FieldProblem> {
+    let chars = password.chars().count();
+    if chars < 12 {
+        return Some(FieldProblem::new(
+            field,
+            "too_short",
+            "密码至少 12 个字符",
+            "a password has at least 12 characters",
+        ));
+    }
+    if chars > 128 {
+        return Some(FieldProblem::new(
+            field,
+            "too_long",
+            "密码最多 128 个字符",
+            "a password has at most 128 characters",
+        ));
+    }
+    let mut inputs: Vec<&str> = user_inputs.to_vec();
+    inputs.extend(["yiwang", "gonghui", "zhigong", "admin"]);
+    let estimate = zxcvbn::zxcvbn(password, &inputs);
+    if u8::from(estimate.score()) >= MIN_PASSWORD_SCORE {
+        return None;
+    }
+    let why = estimate
+        .feedback()
+        .and_then(|f| f.warning())
+        .map(|w| format!(" ({w})"))
+        .unwrap_or_default();
+    Some(FieldProblem::new(
+        field,
+        "too_weak",
+        "密码太容易被猜到：请不要使用用户名、姓名、常见密码或简单规律，建议用几个不相关的词组成较长的密码",
+        format!("the password is too easy to guess{why}"),
+    ))
 }
 
 /// A worker account, found or created by the WeChat `openid`.
@@ -176,6 +217,9 @@ pub struct Official {
     pub role: Role,
     /// When the account was disabled; a disabled official cannot log in.
     pub disabled_at: Option<DateTime<Utc>>,
+    /// Whether the official must change their password at the next login (an administrator
+    /// set it).
+    pub password_change_required: bool,
     /// Created (UTC).
     pub created_at: DateTime<Utc>,
 }
@@ -222,8 +266,17 @@ mod tests {
 
     #[test]
     fn passwords() {
-        assert!(!password_acceptable("short"));
-        assert!(password_acceptable("correct horse battery"));
-        assert!(password_acceptable("工会密码工会密码工会密码"));
+        let code = |password: &str| {
+            password_problem("password", password, &["zhengzhou-admin", "王建军"]).map(|p| p.code)
+        };
+        assert_eq!(code("short"), Some("too_short"));
+        assert_eq!(code(&"长".repeat(129)), Some("too_long"));
+        assert_eq!(code("password1234"), Some("too_weak"));
+        assert_eq!(code("zhengzhou-admin"), Some("too_weak"));
+        assert_eq!(code("Zhengzhou-Admin1"), Some("too_weak"));
+        assert_eq!(code("123456789012"), Some("too_weak"));
+        assert_eq!(code("qwertyuiopasdf"), Some("too_weak"));
+        assert_eq!(code("correct horse battery staple"), None);
+        assert_eq!(code("晋城大病互助审核组2027"), None);
     }
 }

@@ -37,6 +37,10 @@ pub struct SessionRecord {
     pub created_at: DateTime<Utc>,
     /// The session ends at this time whatever happens (UTC).
     pub expires_at: DateTime<Utc>,
+    /// The official must change their password before anything else (an administrator set
+    /// it): only the password change is open to this session.
+    #[serde(default)]
+    pub password_change_required: bool,
 }
 
 /// Result of presenting a refresh token.
@@ -72,6 +76,11 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<RotateOutcome, SessionStoreError>;
     /// Ends one session at once. Ending an unknown session is not an error.
     async fn revoke(&self, sid: &str) -> Result<(), SessionStoreError>;
+    /// The account's live sessions, oldest first.
+    async fn sessions_of(
+        &self,
+        account_id: AccountId,
+    ) -> Result<Vec<SessionRecord>, SessionStoreError>;
     /// Ends every session of an account at once; returns how many were ended.
     async fn revoke_account(&self, account_id: AccountId) -> Result<u64, SessionStoreError>;
 

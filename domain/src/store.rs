@@ -199,6 +199,15 @@ pub trait OfficialRepository: Send + Sync {
         role: Option<Role>,
         page: &PageRequest,
     ) -> Result<Page<Official>, RepoError>;
+    /// Replaces an official's password hash, with whether they must change it at the next
+    /// login, and returns them as stored.
+    async fn set_password(
+        &self,
+        id: AccountId,
+        password_hash: &str,
+        change_required: bool,
+        change: &Change,
+    ) -> Result<Official, RepoError>;
     /// Marks an official disabled (idempotent: an already disabled one keeps its time) and
     /// returns them as stored.
     async fn disable(

@@ -125,6 +125,9 @@ impl TestApp {
             wechat_base_url: emulator.base_url(),
             log_format: LogFormat::Pretty,
             http_workers: Some(2),
+            // Every request of a test comes from 127.0.0.1: the login limit is tested on its
+            // own (auth::wechat_logins_are_throttled_per_address_and_account).
+            wechat_login_rate_per_minute: 100_000,
             ..Settings::default()
         };
         let pg = match shape {

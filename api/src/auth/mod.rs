@@ -15,7 +15,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, FromRequest, HttpRequest};
 use yiwang_domain::account::{AccountId, AccountKind, Role};
 use yiwang_domain::audit::{Actor, AuditEntry, Change, OutboxEvent};
@@ -275,6 +275,34 @@ impl FromRequest for Admin {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
+    /// A logged-in official whose password needs no change: one whose administrator set it
+    /// is refused with 403 `password_change_required` until they change it.
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let pending = PasswordChanger::from_request(req, payload);
+        Box::pin(async move {
+            let PasswordChanger(admin) = pending.await?;
+            if admin.principal.session.password_change_required {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "password_change_required",
+                    "管理员为您设置了临时密码：请先修改密码（POST /api/v1/admin/me/password）",
+                    "An administrator set your password: change it first (POST /api/v1/admin/me/password)",
+                ));
+            }
+            Ok(admin)
+        })
+    }
+}
+
+/// A logged-in official, whether or not they must change their password first: what the
+/// password change itself asks for.
+#[derive(Debug, Clone)]
+pub struct PasswordChanger(pub Admin);
+
+impl FromRequest for PasswordChanger {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
@@ -292,12 +320,12 @@ impl FromRequest for Admin {
             else {
                 return Err(ApiError::unauthenticated());
             };
-            Ok(Admin {
+            Ok(PasswordChanger(Admin {
                 principal: p,
                 role,
                 org_id,
                 org_path,
-            })
+            }))
         })
     }
 }

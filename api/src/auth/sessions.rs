@@ -38,9 +38,16 @@ pub struct SessionFor {
     pub role: Option<Role>,
     /// The official's organisation and its path.
     pub org: Option<(OrgId, OrgPath)>,
+    /// The official must change their password first.
+    pub password_change_required: bool,
 }
 
-/// Creates a session and signs its first tokens.
+/// Most live sessions one account keeps (phones, consoles); a new login ends the oldest
+/// beyond it.
+pub const MAX_SESSIONS_PER_ACCOUNT: usize = 10;
+
+/// Creates a session and signs its first tokens; ends the account's oldest sessions beyond
+/// [`MAX_SESSIONS_PER_ACCOUNT`].
 pub async fn start(state: &AppState, who: SessionFor) -> Result<TokenPair, ApiError> {
     let sid = random_token(16);
     let (refresh_token, refresh_hash) = new_refresh(&sid);
@@ -59,8 +66,14 @@ pub async fn start(state: &AppState, who: SessionFor) -> Result<TokenPair, ApiEr
         refresh_hash,
         created_at: now,
         expires_at: now + Duration::seconds(i64::try_from(ttl).unwrap_or(i64::MAX / 2)),
+        password_change_required: who.password_change_required,
     };
     state.sessions.create(&session).await?;
+    let live = state.sessions.sessions_of(session.account_id).await?;
+    let beyond = live.len().saturating_sub(MAX_SESSIONS_PER_ACCOUNT);
+    for old in live.iter().filter(|s| s.sid != session.sid).take(beyond) {
+        state.sessions.revoke(&old.sid).await?;
+    }
     pair(state, &session, refresh_token)
 }
 

@@ -612,6 +612,7 @@ mod tests {
             org_path: org.path.clone(),
             role: Role::Lawyer,
             disabled_at: None,
+            password_change_required: false,
             created_at: at(0),
         };
         OfficialRepository::create(db, &official, "hash", &change())

@@ -540,6 +540,7 @@ mod tests {
                 org_path: root.path.clone(),
                 role: Role::OrgAdmin,
                 disabled_at: None,
+                password_change_required: false,
                 created_at: day(0),
             };
             OfficialRepository::create(db, &official, "hash", &change())

@@ -22,6 +22,7 @@ type Row = (
     String,
     String,
     Option<NaiveDateTime>,
+    bool,
     NaiveDateTime,
 );
 
@@ -33,6 +34,7 @@ const COLUMNS: (
     f::org_path,
     f::role,
     f::disabled_at,
+    f::password_change_required,
     f::created_at,
 ) = (
     f::id,
@@ -42,11 +44,12 @@ const COLUMNS: (
     f::org_path,
     f::role,
     f::disabled_at,
+    f::password_change_required,
     f::created_at,
 );
 
 fn to_domain(r: Row) -> Result<Official, RepoError> {
-    let (id, username, display_name, org_id, org_path, role, disabled_at, created_at) = r;
+    let (id, username, display_name, org_id, org_path, role, disabled_at, required, created_at) = r;
     Ok(Official {
         id: AccountId::parse(&id).ok_or_else(|| corrupt("official id", &id))?,
         username: Username::parse(&username).ok_or_else(|| corrupt("username", &username))?,
@@ -55,6 +58,7 @@ fn to_domain(r: Row) -> Result<Official, RepoError> {
         org_path: OrgPath::from_stored(org_path),
         role: Role::parse(&role).ok_or_else(|| corrupt("role", &role))?,
         disabled_at: disabled_at.map(from_naive),
+        password_change_required: required,
         created_at: from_naive(created_at),
     })
 }
@@ -83,6 +87,7 @@ impl OfficialRepository for Database {
                         f::role.eq(off.role.as_str()),
                         f::password_hash.eq(&hash),
                         f::disabled_at.eq(off.disabled_at.map(to_naive)),
+                        f::password_change_required.eq(off.password_change_required),
                         f::created_at.eq(now),
                         f::updated_at.eq(now),
                     ))
@@ -156,6 +161,36 @@ impl OfficialRepository for Database {
         .await
     }
 
+    async fn set_password(
+        &self,
+        id: AccountId,
+        password_hash: &str,
+        change_required: bool,
+        change: &Change,
+    ) -> Result<Official, RepoError> {
+        let (hash, change) = (password_hash.to_owned(), change.clone());
+        self.run(move |c| {
+            c.transaction(|c| {
+                claim_writer(c)?;
+                let target = || f::table.find(id.to_string());
+                let updated = diesel::update(target())
+                    .set((
+                        f::password_hash.eq(&hash),
+                        f::password_change_required.eq(change_required),
+                        f::updated_at.eq(to_naive(change.audit.at)),
+                    ))
+                    .execute(c)?;
+                if updated == 0 {
+                    return Err(TxError::Repo(RepoError::NotFound));
+                }
+                record_change(c, &change)?;
+                Ok(target().select(COLUMNS).first::<Row>(c)?)
+            })
+            .map_err(TxError::into_repo)
+            .and_then(to_domain)
+        })
+        .await
+    }
     async fn disable(
         &self,
         id: AccountId,

@@ -149,6 +149,28 @@ impl SessionStore for InProcessSessions {
         self.with(|s| s.remove(sid))
     }
 
+    async fn sessions_of(
+        &self,
+        account_id: AccountId,
+    ) -> Result<Vec<SessionRecord>, SessionStoreError> {
+        self.with(|s| {
+            let sids: Vec<String> = s
+                .by_account
+                .get(&account_id)
+                .map(|set| set.iter().cloned().collect())
+                .unwrap_or_default();
+            let mut live: Vec<SessionRecord> = sids
+                .iter()
+                .filter_map(|sid| s.live(sid).map(|e| e.record.clone()))
+                .collect();
+            if let Some(set) = s.by_account.get_mut(&account_id) {
+                set.retain(|sid| live.iter().any(|r| &r.sid == sid));
+            }
+            live.sort_by(|a, b| (a.created_at, &a.sid).cmp(&(b.created_at, &b.sid)));
+            live
+        })
+    }
+
     async fn revoke_account(&self, account_id: AccountId) -> Result<u64, SessionStoreError> {
         self.with(|s| {
             let sids = s.by_account.remove(&account_id).unwrap_or_default();

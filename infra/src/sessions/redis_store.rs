@@ -161,6 +161,40 @@ impl SessionStore for RedisSessions {
             .map_err(err)
     }
 
+    async fn sessions_of(
+        &self,
+        account_id: AccountId,
+    ) -> Result<Vec<SessionRecord>, SessionStoreError> {
+        let mut c = self.conn.clone();
+        let acct = self.key(&["acct", &account_id.to_string()]);
+        let sids: Vec<String> = c.smembers(&acct).await.map_err(err)?;
+        if sids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for sid in &sids {
+            pipe.cmd("HMGET")
+                .arg(self.key(&["sess", sid]))
+                .arg("rec")
+                .arg("rh");
+        }
+        let found: Vec<(Option<String>, Option<String>)> =
+            pipe.query_async(&mut c).await.map_err(err)?;
+        let mut live = Vec::new();
+        let mut gone = Vec::new();
+        for (sid, fields) in sids.into_iter().zip(found) {
+            match fields {
+                (Some(rec), Some(rh)) => live.push(Self::decode(&rec, rh)?),
+                _ => gone.push(sid),
+            }
+        }
+        if !gone.is_empty() {
+            c.srem::<_, _, ()>(&acct, &gone).await.map_err(err)?;
+        }
+        live.sort_by(|a, b| (a.created_at, &a.sid).cmp(&(b.created_at, &b.sid)));
+        Ok(live)
+    }
+
     async fn revoke_account(&self, account_id: AccountId) -> Result<u64, SessionStoreError> {
         let mut c = self.conn.clone();
         let acct = self.key(&["acct", &account_id.to_string()]);

@@ -25,6 +25,7 @@ both_shapes!(
     disabling_respects_self_rank_and_scope,
     admin_actions_write_one_audit_row_and_one_event,
     refused_requests_write_no_audit_row_and_no_event,
+    weak_passwords_are_refused_and_passwords_change,
 );
 
 const ORGS: &str = "/api/v1/admin/orgs";
@@ -1424,4 +1425,153 @@ async fn refused_requests_write_no_audit_row_and_no_event(shape: Shape) {
     // A request that succeeds afterwards is recorded (the counts above can move).
     new_org(&app, &tok, &t.henan, "开封市", "city_federation").await;
     assert_eq!(counts(&app).await, (before.0 + 1, before.1 + 1));
+}
+
+/// Logs `username` in with `password`; the answer.
+async fn login_with(app: &TestApp, username: &str, password: &str) -> Response {
+    app.post(
+        "/api/v1/admin/auth/login",
+        &json!({ "username": username, "password": password }),
+        None,
+    )
+    .await
+}
+
+/// Issue 18, item 13.
+async fn weak_passwords_are_refused_and_passwords_change(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    let (tok, root) = app.root_admin().await;
+
+    // Easily guessed passwords are refused, each with the reason, and nothing is created.
+    for (weak, code) in [
+        ("password1234", "too_weak"),
+        ("zhengzhou-reviewer", "too_weak"),
+        ("123456789012", "too_weak"),
+        ("short", "too_short"),
+    ] {
+        let body = assert_problem(
+            post_official(&app, &tok, "zhengzhou-reviewer", weak, &root, "reviewer").await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(body["errors"][0]["field"], "password", "{weak}");
+        assert_eq!(body["errors"][0]["code"], code, "{weak}");
+    }
+    let reviewer = app
+        .create_official(&tok, "zhengzhou-reviewer", &root, "reviewer")
+        .await;
+
+    // Changing one's own password asks for the current one and ends every other session.
+    let first = app.login_admin("zhengzhou-reviewer").await;
+    let second = token(&app.login_admin("zhengzhou-reviewer").await);
+    const CHANGE: &str = "/api/v1/admin/me/password";
+    const NEW: &str = "晋城审核组新的长密码2027";
+    let wrong = json!({ "current_password": "not my password at all", "new_password": NEW });
+    assert_problem(
+        app.post(CHANGE, &wrong, Some(&token(&first))).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
+    let weak = json!({ "current_password": PASSWORD, "new_password": "password1234" });
+    let body = assert_problem(
+        app.post(CHANGE, &weak, Some(&token(&first))).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(body["errors"][0]["field"], "new_password");
+    let good = json!({ "current_password": PASSWORD, "new_password": NEW });
+    let resp = app.post(CHANGE, &good, Some(&token(&first))).await;
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let changed = expect(resp, StatusCode::OK).await;
+    let fresh = token(&changed);
+    for ended in [token(&first), second] {
+        assert_problem(
+            app.get("/api/v1/me", Some(&ended)).await,
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+        )
+        .await;
+    }
+    expect(app.get("/api/v1/me", Some(&fresh)).await, StatusCode::OK).await;
+    assert_problem(
+        login_with(&app, "zhengzhou-reviewer", PASSWORD).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
+    expect(
+        login_with(&app, "zhengzhou-reviewer", NEW).await,
+        StatusCode::OK,
+    )
+    .await;
+
+    // An administrator's reset ends the official's sessions and forces a change first.
+    const TEMPORARY: &str = "临时密码请尽快修改-4711";
+    let reset = format!("{OFFICIALS}/{reviewer}/password");
+    let resp = app
+        .post(&reset, &json!({ "new_password": TEMPORARY }), Some(&tok))
+        .await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_problem(
+        app.get("/api/v1/me", Some(&fresh)).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+    let login = expect(
+        login_with(&app, "zhengzhou-reviewer", TEMPORARY).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(login["account"]["password_change_required"], true);
+    let pending = token(&login);
+    assert_problem(
+        app.get("/api/v1/admin/mutual-aid/claims", Some(&pending))
+            .await,
+        StatusCode::FORBIDDEN,
+        "password_change_required",
+    )
+    .await;
+    let next = json!({ "current_password": TEMPORARY, "new_password": "审核组第三个长密码-2028" });
+    let done = expect(
+        app.post(CHANGE, &next, Some(&pending)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(done["account"]["password_change_required"], false);
+    expect(
+        app.get("/api/v1/admin/mutual-aid/claims", Some(&token(&done)))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+
+    // Not one's own account, nor an official above one.
+    let own = me_id(&app, &tok).await;
+    assert_problem(
+        app.post(
+            &format!("{OFFICIALS}/{own}/password"),
+            &json!({ "new_password": TEMPORARY }),
+            Some(&tok),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "own_account",
+    )
+    .await;
+    let reviewer_tok = token(&done);
+    assert_problem(
+        app.post(
+            &format!("{OFFICIALS}/{own}/password"),
+            &json!({ "new_password": TEMPORARY }),
+            Some(&reviewer_tok),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
 }

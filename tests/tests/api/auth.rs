@@ -12,6 +12,9 @@ use serde_json::{json, Value};
 use yiwang_tests::{assert_problem, both_shapes, token, Shape, TestApp, PASSWORD};
 
 both_shapes!(
+    wechat_logins_are_throttled_per_address_and_account,
+    sessions_are_capped_listed_and_ended,
+    public_lists_share_the_lookup_limit,
     token_answers_are_never_cached,
     worker_login_finds_or_creates_the_worker,
     wechat_failures_map_to_clear_errors,
@@ -978,4 +981,165 @@ async fn embedded_default_emulates_wechat_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_default_emulates_wechat_postgres_redis() {
     embedded_default_emulates_wechat(Shape::Production).await;
+}
+
+/// A WeChat login with `code`, with `X-Forwarded-For: forwarded` when given.
+async fn wechat_login(app: &TestApp, code: &str, forwarded: Option<&str>) -> reqwest::Response {
+    let mut req = app
+        .client
+        .post(format!("{}/api/v1/auth/wechat/login", app.base))
+        .json(&json!({ "code": code }));
+    if let Some(f) = forwarded {
+        req = req.header("x-forwarded-for", f);
+    }
+    req.send().await.unwrap()
+}
+
+/// Issue 18, item 9: each WeChat login is an upstream call; one address (and one account)
+/// cannot make them without bound, and a forwarded address counts only from a trusted proxy.
+async fn wechat_logins_are_throttled_per_address_and_account(shape: Shape) {
+    let app = TestApp::spawn_with(shape, |s| s.wechat_login_rate_per_minute = 3).await;
+    for i in 0..3 {
+        let resp = wechat_login(&app, &format!("w{i}.a"), Some(&format!("198.51.100.{i}"))).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
+    // The header is the client's own word from an untrusted peer: still the same bucket.
+    let resp = wechat_login(&app, "w9.a", Some("198.51.100.99")).await;
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert_problem(resp, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+
+    // Behind a trusted proxy, each forwarded client has its own bucket.
+    let app = TestApp::spawn_with(shape, |s| {
+        s.wechat_login_rate_per_minute = 3;
+        s.trusted_proxies = vec!["127.0.0.0/8".into()];
+    })
+    .await;
+    for i in 0..5 {
+        let resp = wechat_login(&app, &format!("v{i}.a"), Some(&format!("198.51.100.{i}"))).await;
+        assert_eq!(resp.status(), StatusCode::OK, "client {i}");
+    }
+    for i in 0..3 {
+        let resp = wechat_login(&app, &format!("v9.{i}"), Some("203.0.113.5, 127.0.0.1")).await;
+        assert_eq!(resp.status(), StatusCode::OK, "login {i}");
+    }
+    let resp = wechat_login(&app, "v9.x", Some("203.0.113.5")).await;
+    assert_problem(resp, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+
+    // One account: at most 30 logins an hour, whatever the address.
+    let app = TestApp::spawn(shape).await;
+    for i in 0..30 {
+        let resp = wechat_login(&app, &format!("busy.{i}"), None).await;
+        assert_eq!(resp.status(), StatusCode::OK, "login {i}");
+    }
+    let resp = wechat_login(&app, "busy.30", None).await;
+    assert_problem(resp, StatusCode::TOO_MANY_REQUESTS, "too_many_logins").await;
+}
+
+/// Issue 18, item 9: a worker keeps at most 10 live sessions (the oldest end first), sees
+/// them, and ends one or every other one.
+async fn sessions_are_capped_listed_and_ended(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    let mut logins = Vec::new();
+    for i in 0..12 {
+        logins.push(token(&app.login_worker(&format!("many.{i}")).await));
+    }
+    for old in &logins[..2] {
+        assert_problem(
+            app.get("/api/v1/me", Some(old)).await,
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+        )
+        .await;
+    }
+    let newest = &logins[11];
+    let list = app.get("/api/v1/me/sessions", Some(newest)).await;
+    assert_eq!(list.status(), StatusCode::OK);
+    let list: Value = list.json().await.unwrap();
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 10, "{list}");
+    assert_eq!(items[9]["current"], true, "newest last: {list}");
+    assert!(items[..9].iter().all(|s| s["current"] == false));
+
+    // End the oldest live one (the third login).
+    let oldest = items[0]["id"].as_str().unwrap();
+    let resp = app
+        .request(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/me/sessions/{oldest}"),
+            None,
+            Some(newest),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get("/api/v1/me", Some(&logins[2])).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.get("/api/v1/me", Some(&logins[3])).await.status(),
+        StatusCode::OK
+    );
+    let again = app
+        .request(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/me/sessions/{oldest}"),
+            None,
+            Some(newest),
+        )
+        .await;
+    assert_problem(again, StatusCode::NOT_FOUND, "not_found").await;
+
+    // Every other session ends; this one goes on.
+    let resp = app
+        .request(
+            reqwest::Method::DELETE,
+            "/api/v1/me/sessions",
+            None,
+            Some(newest),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    for other in &logins[3..11] {
+        assert_eq!(
+            app.get("/api/v1/me", Some(other)).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let list: Value = app
+        .get("/api/v1/me/sessions", Some(newest))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+}
+
+/// Issue 18, item 9: the public lists of organisations and letters take from the same
+/// per-address lookup limit as the service-point lookups.
+async fn public_lists_share_the_lookup_limit(shape: Shape) {
+    let app = TestApp::spawn_with(shape, |s| s.lookup_rate_per_minute = 2).await;
+    assert_eq!(app.get("/api/v1/orgs", None).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/api/v1/orgs?city=x", None).await.status(),
+        StatusCode::OK
+    );
+    assert_problem(
+        app.get("/api/v1/orgs", None).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+    )
+    .await;
+    let org = uuid::Uuid::new_v4();
+    assert_problem(
+        app.get(&format!("/api/v1/mailbox/public?org_id={org}"), None)
+            .await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+    )
+    .await;
 }

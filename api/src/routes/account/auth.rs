@@ -17,6 +17,7 @@ use crate::auth::sessions::{self, SessionFor, TokenPair};
 use crate::auth::tokens::{new_refresh, parse_refresh};
 use crate::auth::Principal;
 use crate::error::{ApiError, Problem};
+use crate::rate_limit::LoginAttempt;
 use crate::routes::shared::no_store;
 use crate::routes::shared::responses::{JsonBodyErrors, NotLoggedIn, SessionStoreDown};
 use crate::state::AppState;
@@ -63,14 +64,19 @@ pub struct LoginResponse {
     pub account: AccountView,
 }
 
+/// Most WeChat logins of one worker account in an hour (counted across replicas).
+pub const WECHAT_LOGINS_PER_HOUR: u32 = 30;
+
 /// Worker login with WeChat: code2Session, then find or create the worker by `openid`.
+/// Throttled per client address before WeChat is asked, and per account after; the account's
+/// oldest sessions end beyond [`crate::auth::sessions::MAX_SESSIONS_PER_ACCOUNT`].
 #[utoipa::path(post, tag = "auth", request_body = WeChatLogin,
     responses(
         (status = 200, description = "Logged in", body = LoginResponse),
         (status = 401, description = "`wechat_code_invalid`: call wx.login again", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`wechat_user_blocked`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Empty or overlong code", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`wechat_rate_limited`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: too many logins from this address (`YIWANG_WECHAT_LOGIN_RATE_PER_MINUTE`); `too_many_logins`: more than 30 logins of one account in an hour; `wechat_rate_limited`: WeChat's own limit. With Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "`wechat_error`: another WeChat error", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`upstream_unavailable`: WeChat busy, slow or unreachable", body = Problem, content_type = "application/problem+json"),
         JsonBodyErrors,
@@ -78,6 +84,7 @@ pub struct LoginResponse {
 #[post("/auth/wechat/login")]
 pub async fn wechat_login(
     state: web::Data<AppState>,
+    _attempt: LoginAttempt,
     body: web::Json<WeChatLogin>,
 ) -> Result<CustomizeResponder<web::Json<LoginResponse>>, ApiError> {
     let code = body.code.trim();
@@ -94,6 +101,16 @@ pub async fn wechat_login(
         .workers
         .login_by_openid(&identity.openid, identity.unionid.as_deref(), clock::now())
         .await?;
+    let key = format!("wechat-login:{}", worker.id);
+    if state.sessions.count_failure(&key, 3600).await? > WECHAT_LOGINS_PER_HOUR {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_logins",
+            "登录过于频繁，请稍后再试",
+            "Too many logins of this account; try again later",
+        )
+        .retry_after(600));
+    }
     tracing::info!(worker_id = %worker.id, created, "worker logged in");
     let tokens = sessions::start(
         &state,
@@ -102,6 +119,7 @@ pub async fn wechat_login(
             kind: AccountKind::Worker,
             role: None,
             org: None,
+            password_change_required: false,
         },
     )
     .await?;
@@ -118,7 +136,30 @@ fn invalid_credentials() -> ApiError {
     )
 }
 
-fn locked(secs: u64) -> ApiError {
+/// The key an official's failed password checks are counted under (login and password
+/// change alike).
+pub(crate) fn login_failures_key(username: &str) -> String {
+    format!("admin-login:{}", username.trim().to_lowercase())
+}
+
+/// Counts a failed password check of `key`, locking it after [`LOCKOUT_MAX_FAILURES`].
+pub(crate) async fn count_failure(state: &AppState, key: &str) -> Result<(), ApiError> {
+    let window = u64::try_from(lockout_window().num_seconds()).unwrap_or(900);
+    let failures = state.sessions.count_failure(key, window).await?;
+    if failures >= LOCKOUT_MAX_FAILURES {
+        let secs = u64::try_from(lockout_duration().num_seconds()).unwrap_or(900);
+        state.sessions.lock(key, secs).await?;
+        state.sessions.clear_failures(key).await?;
+        tracing::warn!(
+            failures,
+            "official password checks locked after repeated failures"
+        );
+    }
+    Ok(())
+}
+
+/// 429 `account_locked` for `secs` more seconds.
+pub(crate) fn locked(secs: u64) -> ApiError {
     let minutes = secs.div_ceil(60);
     ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
@@ -144,7 +185,7 @@ pub async fn admin_login(
     body: web::Json<AdminLogin>,
 ) -> Result<CustomizeResponder<web::Json<LoginResponse>>, ApiError> {
     let body = body.into_inner();
-    let key = format!("admin-login:{}", body.username.trim().to_lowercase());
+    let key = login_failures_key(&body.username);
     if let Some(secs) = state.sessions.locked_for(&key).await? {
         return Err(locked(secs));
     }
@@ -175,6 +216,7 @@ pub async fn admin_login(
                     kind: AccountKind::Admin,
                     role: Some(official.role),
                     org: Some((official.org_id, official.org_path.clone())),
+                    password_change_required: official.password_change_required,
                 },
             )
             .await?;
@@ -186,14 +228,7 @@ pub async fn admin_login(
             }))
         }
         _ => {
-            let window = u64::try_from(lockout_window().num_seconds()).unwrap_or(900);
-            let failures = state.sessions.count_failure(&key, window).await?;
-            if failures >= LOCKOUT_MAX_FAILURES {
-                let secs = u64::try_from(lockout_duration().num_seconds()).unwrap_or(900);
-                state.sessions.lock(&key, secs).await?;
-                state.sessions.clear_failures(&key).await?;
-                tracing::warn!(failures, "official login locked after repeated failures");
-            }
+            count_failure(&state, &key).await?;
             Err(invalid_credentials())
         }
     }

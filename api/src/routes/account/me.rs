@@ -59,6 +59,9 @@ pub struct OfficialSelfView {
     pub role: Role,
     /// The organisation whose subtree is the official's data scope.
     pub org: OrgBrief,
+    /// An administrator set the password: it must be changed
+    /// (`POST /api/v1/admin/me/password`) before any other admin route answers.
+    pub password_change_required: bool,
 }
 
 /// The current account: `kind` tells which side.
@@ -110,6 +113,7 @@ impl AccountView {
                 id: org.id.to_string(),
                 name: org.name.as_str().to_owned(),
             },
+            password_change_required: o.password_change_required,
         })
     }
 }

@@ -1,7 +1,9 @@
-//! The account: logging in and out ([`auth`]), and the current account ([`me`]).
+//! The account: logging in and out ([`auth`]), the current account ([`me`]) and its sessions
+//! ([`sessions`]).
 
 pub mod auth;
 pub mod me;
+pub mod sessions;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -12,6 +14,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(auth::refresh)
         .service(auth::logout)
         .service(me::me)
+        .service(sessions::list)
+        .service(sessions::end_others)
+        .service(sessions::end_one)
         .service(me::bind_phone)
         .service(me::delete_account);
 }

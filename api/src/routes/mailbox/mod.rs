@@ -26,6 +26,7 @@ use crate::auth::Worker;
 use crate::error::{ApiError, Problem};
 use crate::idempotency;
 use crate::moderation;
+use crate::rate_limit::Lookup;
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn, WorkerOnly};
 use crate::routes::shared::{PageQuery, Paged};
 use crate::state::AppState;
@@ -259,11 +260,13 @@ pub struct PublicQuery {
         (status = 200, description = "One page", body = Paged<PublicLetter>),
         (status = 404, description = "No such organisation", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: too many lookups from this address; see Retry-After", body = Problem, content_type = "application/problem+json"),
         MalformedQuery,
     ))]
 #[get("/mailbox/public")]
 pub async fn public(
     state: web::Data<AppState>,
+    _limit: Lookup,
     query: web::Query<PublicQuery>,
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<Paged<PublicLetter>>, ApiError> {

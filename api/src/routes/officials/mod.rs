@@ -1,5 +1,8 @@
-//! Officials: create, list, read and disable officials in the caller's subtree. Nobody grants
-//! a role above their own; disabling ends all of the official's sessions at once.
+//! Officials: create, list, read and disable officials in the caller's subtree, and passwords
+//! ([`passwords`]). Nobody grants a role above their own; disabling ends all of the official's
+//! sessions at once.
+
+pub mod passwords;
 
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpResponse};
@@ -8,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
-use yiwang_domain::account::{password_acceptable, AccountId, Official, Role, Username};
+use yiwang_domain::account::{password_problem, AccountId, Official, Role, Username};
 use yiwang_domain::audit::OutboxEvent;
 use yiwang_domain::clock;
 use yiwang_infra::password;
@@ -92,7 +95,7 @@ pub fn parse_role(s: &str) -> Result<Role, ApiError> {
     Role::parse(s).ok_or_else(|| ApiError::not_one_of("role", &Role::ALL.map(Role::as_str)))
 }
 
-fn role_too_high() -> ApiError {
+pub(crate) fn role_too_high() -> ApiError {
     ApiError::new(
         StatusCode::FORBIDDEN,
         "role_too_high",
@@ -101,7 +104,7 @@ fn role_too_high() -> ApiError {
     )
 }
 
-async fn load_official(
+pub(crate) async fn load_official(
     state: &AppState,
     admin: &Admin,
     permission: Permission,
@@ -154,13 +157,9 @@ pub async fn create(
             "display_name must be 1–50 characters",
         ));
     }
-    if !password_acceptable(&body.password) {
-        return Err(ApiError::invalid_field(
-            "password",
-            "too_short",
-            "密码须为 12 到 128 个字符",
-            "password must be 12–128 characters",
-        ));
+    let inputs = [username.as_str(), display_name.as_str()];
+    if let Some(problem) = password_problem("password", &body.password, &inputs) {
+        return Err(ApiError::from(vec![problem]));
     }
     let pw = body.password;
     let hash = web::block(move || password::hash(&pw))
@@ -175,6 +174,7 @@ pub async fn create(
         org_path: org.path.clone(),
         role,
         disabled_at: None,
+        password_change_required: false,
         created_at: clock::now(),
     };
     let view = OfficialView::from(&official);
@@ -288,8 +288,10 @@ pub async fn disable(
 /// Registers this feature's routes with their OpenAPI paths, in the order actix matches
 /// them (fixed paths before `{id}`).
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(create)
+    cfg.service(passwords::change_own)
+        .service(create)
         .service(list)
         .service(get)
-        .service(disable);
+        .service(disable)
+        .service(passwords::reset);
 }

@@ -12,6 +12,7 @@ use yiwang_domain::org::Organisation;
 use yiwang_domain::store::OrgSearch;
 
 use crate::error::{ApiError, Problem};
+use crate::rate_limit::Lookup;
 use crate::routes::shared::responses::MalformedQuery;
 use crate::routes::shared::{optional_text, PageQuery, Paged};
 use crate::state::AppState;
@@ -63,11 +64,13 @@ pub struct OrgSearchQuery {
     responses(
         (status = 200, description = "One page", body = Paged<OrgChoice>),
         (status = 422, description = "Bad limit, cursor or filter", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: too many lookups from this address; see Retry-After", body = Problem, content_type = "application/problem+json"),
         MalformedQuery,
     ))]
 #[get("/orgs")]
 pub async fn search(
     state: web::Data<AppState>,
+    _limit: Lookup,
     filter: web::Query<OrgSearchQuery>,
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<Paged<OrgChoice>>, ApiError> {

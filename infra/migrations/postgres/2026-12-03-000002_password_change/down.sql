@@ -1,0 +1,1 @@
+ALTER TABLE officials DROP COLUMN password_change_required;
