@@ -38,6 +38,9 @@ pub struct Settings {
     pub database_url: Option<String>,
     /// Database connections in the pool. Default 10.
     pub database_pool_size: u32,
+    /// Longest a database call may take before the request is answered 503
+    /// `database_unavailable`, milliseconds. Default 10000.
+    pub database_timeout_ms: u64,
     /// `redis://…`; unset means sessions live in this process (single instance only).
     pub redis_url: Option<String>,
     /// Prefix of every Redis key. Default `yiwang:`.
@@ -123,6 +126,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("./data"),
             database_url: None,
             database_pool_size: 10,
+            database_timeout_ms: 10_000,
             redis_url: None,
             redis_prefix: "yiwang:".into(),
             wechat_appid: None,

@@ -280,12 +280,26 @@ impl ResponseError for ApiError {
     }
 }
 
+/// `Retry-After` of a `database_unavailable` answer, seconds: the time the store refuses
+/// calls at once after finding the database down.
+pub const DATABASE_RETRY_AFTER_SECS: u64 = 5;
+
 impl From<RepoError> for ApiError {
     fn from(e: RepoError) -> Self {
         match e {
             RepoError::NotFound => ApiError::not_found(),
             RepoError::Refused(refusal) => refusal.into(),
             RepoError::Unexpected(cause) => ApiError::internal(cause.as_ref()),
+            RepoError::Unavailable(cause) => {
+                tracing::warn!(cause = %cause, "database unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database_unavailable",
+                    "数据库暂时无法访问，请稍后再试",
+                    "The database is unavailable; please try again shortly",
+                )
+                .retry_after(DATABASE_RETRY_AFTER_SECS)
+            }
         }
     }
 }

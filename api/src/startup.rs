@@ -105,7 +105,9 @@ pub enum StartupError {
 pub async fn open_database(settings: &Settings) -> Result<Database, StartupError> {
     let url = settings.database_url();
     let size = settings.database_pool_size;
-    Ok(tokio::task::spawn_blocking(move || Database::connect(&url, size)).await??)
+    let deadline = std::time::Duration::from_millis(settings.database_timeout_ms);
+    let db = tokio::task::spawn_blocking(move || Database::connect(&url, size)).await??;
+    Ok(db.with_deadline(deadline))
 }
 
 /// Opens the session store: Redis when a URL is set (an unknown scheme is refused), else the

@@ -29,6 +29,10 @@ pub enum RepoError {
     /// Anything else; the cause is kept for the log and never shown to a client.
     #[error("storage failure: {0}")]
     Unexpected(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The database cannot be reached now (down, unreachable, or not answering within the
+    /// deadline): nothing is known to be written; the client may try again shortly.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Reads "no such record" as an answer: `NotFound` becomes `None`, every other error stays

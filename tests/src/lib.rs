@@ -10,6 +10,7 @@
 
 pub mod cpu;
 pub mod hostile;
+pub mod proxy;
 pub mod views;
 pub mod world;
 

@@ -27,7 +27,9 @@ mod tx;
 mod workers;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use diesel::connection::SimpleConnection;
@@ -153,11 +155,45 @@ fn ping(conn: &mut DbConnection) -> Result<(), diesel::ConnectionError> {
         .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))
 }
 
+/// How long a call may take by default: 10 seconds.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(10);
+
 /// The pooled store. Cheap to clone.
 #[derive(Clone)]
 pub struct Database {
     pool: r2d2::Pool<Manager>,
     backend: Backend,
+    health: Arc<Health>,
+}
+
+/// How long a call may take before it is answered as [`RepoError::Unavailable`] (the thread
+/// it ran on finishes when the database answers), and until when the database is taken as
+/// down: calls in that time are refused at once instead of each waiting out the pool.
+struct Health {
+    deadline: Duration,
+    down_until: Mutex<Option<Instant>>,
+    /// Set when the database was found down: pooled connections may be dead, so each is
+    /// pinged when handed out until one answers.
+    suspect: AtomicBool,
+}
+
+/// How long the database is taken as down after a call found it so.
+pub const DOWN_FOR: Duration = Duration::from_secs(5);
+
+impl Health {
+    fn mark_down(&self) {
+        self.suspect.store(true, Ordering::Relaxed);
+        if let Ok(mut until) = self.down_until.lock() {
+            *until = Some(Instant::now() + DOWN_FOR);
+        }
+    }
+
+    fn is_down(&self) -> bool {
+        self.down_until
+            .lock()
+            .map(|until| until.is_some_and(|t| Instant::now() < t))
+            .unwrap_or(false)
+    }
 }
 
 impl std::fmt::Debug for Database {
@@ -200,7 +236,27 @@ impl Database {
             .test_on_check_out(false)
             .build(manager)
             .map_err(|e| ConnectError::Failed(format!("cannot build the pool: {e}")))?;
-        Ok(Database { pool, backend })
+        let health = Arc::new(Health {
+            deadline: DEFAULT_DEADLINE,
+            down_until: Mutex::new(None),
+            suspect: AtomicBool::new(false),
+        });
+        Ok(Database {
+            pool,
+            backend,
+            health,
+        })
+    }
+
+    /// The same store with calls bounded by `deadline` instead of [`DEFAULT_DEADLINE`].
+    #[must_use]
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.health = Arc::new(Health {
+            deadline: deadline.max(Duration::from_millis(100)),
+            down_until: Mutex::new(None),
+            suspect: AtomicBool::new(false),
+        });
+        self
     }
 
     /// Which backend this is.
@@ -209,25 +265,69 @@ impl Database {
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool.
+    ///
+    /// While the database is known to be down ([`DOWN_FOR`] after a call found it so) the call
+    /// is refused at once with [`RepoError::Unavailable`]; so is one that gets no connection,
+    /// whose connection dies under it, or that takes longer than the deadline.
     pub async fn run<T, F>(&self, f: F) -> Result<T, RepoError>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, RepoError> + Send + 'static,
     {
-        let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut pooled = pool.get().map_err(|e| RepoError::Unexpected(Box::new(e)))?;
+        if self.health.is_down() {
+            return Err(RepoError::Unavailable(
+                "the database was found down just now".into(),
+            ));
+        }
+        let (pool, health) = (self.pool.clone(), Arc::clone(&self.health));
+        let call = tokio::task::spawn_blocking(move || {
+            let mut pooled = checkout(&pool, &health)?;
             let result = f(&mut pooled.conn);
             // A conflict or a missing row is the database answering; only an unexpected
-            // failure may be a dead connection.
-            if matches!(result, Err(RepoError::Unexpected(_))) && ping(&mut pooled.conn).is_err() {
-                pooled.dead = true;
+            // failure may be a dead connection — and a dead one is the database unavailable.
+            match result {
+                Err(RepoError::Unexpected(cause)) if ping(&mut pooled.conn).is_err() => {
+                    pooled.dead = true;
+                    Err(RepoError::Unavailable(cause))
+                }
+                other => other,
             }
-            result
-        })
-        .await
-        .map_err(|e| RepoError::Unexpected(Box::new(e)))?
+        });
+        let result = match tokio::time::timeout(self.health.deadline, call).await {
+            Ok(joined) => joined.map_err(|e| RepoError::Unexpected(Box::new(e)))?,
+            Err(_) => Err(RepoError::Unavailable(
+                format!("no answer within {} ms", self.health.deadline.as_millis()).into(),
+            )),
+        };
+        if matches!(result, Err(RepoError::Unavailable(_))) {
+            self.health.mark_down();
+        }
+        result
     }
+}
+
+/// A connection from the pool; while the database is suspect (it was found down), each one
+/// handed out is pinged first and a dead one dropped, so a recovered database is not met by
+/// the stale connections of before.
+fn checkout(
+    pool: &r2d2::Pool<Manager>,
+    health: &Health,
+) -> Result<r2d2::PooledConnection<Manager>, RepoError> {
+    let unavailable = |e: r2d2::Error| RepoError::Unavailable(Box::new(e));
+    if !health.suspect.load(Ordering::Relaxed) {
+        return pool.get().map_err(unavailable);
+    }
+    for _ in 0..=pool.max_size() {
+        let mut pooled = pool.get().map_err(unavailable)?;
+        if ping(&mut pooled.conn).is_ok() {
+            health.suspect.store(false, Ordering::Relaxed);
+            return Ok(pooled);
+        }
+        pooled.dead = true;
+    }
+    Err(RepoError::Unavailable(
+        "every pooled connection is dead".into(),
+    ))
 }
 
 /// Runs the pending embedded migrations of the connection's backend.

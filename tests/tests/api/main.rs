@@ -10,6 +10,7 @@ mod bad_input;
 mod consultation_attachments;
 mod consultations;
 mod early_warnings;
+mod faults;
 mod health;
 mod lawyers;
 mod legal_aid;

@@ -5,6 +5,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use yiwang_domain::session::SessionStoreError;
+use yiwang_domain::store::RepoError;
+
 use crate::error::{ApiError, Problem};
 use crate::metrics::Exposition;
 use crate::state::AppState;
@@ -25,6 +28,10 @@ pub struct Dependency {
     /// Whether it answered just now.
     pub ok: bool,
 }
+
+/// How long `/readyz` waits for each dependency, milliseconds: a database or Redis that does
+/// not answer in that time is reported down.
+pub const READINESS_DEADLINE_MS: u64 = 2_000;
 
 /// Readiness answer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -55,7 +62,13 @@ pub async fn healthz() -> web::Json<Health> {
     ))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let (db, sessions) = tokio::join!(state.store.ping(), state.sessions.ping());
+    let deadline = std::time::Duration::from_millis(READINESS_DEADLINE_MS);
+    let (db, sessions) = tokio::join!(
+        tokio::time::timeout(deadline, state.store.ping()),
+        tokio::time::timeout(deadline, state.sessions.ping())
+    );
+    let db = db.unwrap_or_else(|_| Err(RepoError::Unavailable("no answer in time".into())));
+    let sessions = sessions.unwrap_or_else(|_| Err(SessionStoreError("no answer in time".into())));
     let body = Readiness {
         status: if db.is_ok() && sessions.is_ok() {
             "ok"

@@ -1,0 +1,117 @@
+//! Faults of the production shape's PostgreSQL (issue 18, items 18–19), through a proxy the
+//! test stops and pauses (never the machine's shared server). The embedded shape has no
+//! network between the app and its SQLite file, so these run on the production shape only.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use yiwang_tests::proxy::{Mode, Proxy};
+use yiwang_tests::{assert_problem, Shape, TestApp};
+
+/// An app whose database is reached through a proxy, with calls bounded by 1.5 s.
+async fn behind_proxy() -> (TestApp, Proxy) {
+    let target = Proxy::target_of(&yiwang_tests::pg_admin_url());
+    let proxy = Proxy::start(&target).await;
+    let app = TestApp::spawn_with(Shape::Production, |s| {
+        let url = s.database_url.clone().unwrap();
+        s.database_url = Some(proxy.url_through(&url));
+        s.database_timeout_ms = 1_500;
+    })
+    .await;
+    (app, proxy)
+}
+
+/// `GET path` and how long it took.
+async fn timed(app: &TestApp, path: &str) -> (reqwest::Response, Duration) {
+    let started = Instant::now();
+    let resp = app.get(path, None).await;
+    (resp, started.elapsed())
+}
+
+/// The readiness answer, checked to come within 2.5 s.
+async fn readiness(app: &TestApp) -> (StatusCode, Value) {
+    let (resp, took) = timed(app, "/readyz").await;
+    assert!(took < Duration::from_millis(2_500), "/readyz took {took:?}");
+    let status = resp.status();
+    (status, resp.json().await.unwrap())
+}
+
+/// Database down: 503 `database_unavailable` with Retry-After, the first within the call
+/// deadline and the next at once; `/readyz` says the database is the one down; back to normal
+/// once it returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_is_down_answers_503_quickly_and_recovers() {
+    let (app, proxy) = behind_proxy().await;
+    assert_eq!(app.get("/api/v1/orgs", None).await.status(), StatusCode::OK);
+
+    proxy.set(Mode::Stopped);
+    let (resp, took) = timed(&app, "/api/v1/orgs").await;
+    assert!(
+        took < Duration::from_millis(2_500),
+        "first answer took {took:?}"
+    );
+    assert_eq!(resp.headers()["retry-after"], "5");
+    assert_problem(
+        resp,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "database_unavailable",
+    )
+    .await;
+    let (resp, took) = timed(&app, "/api/v1/orgs").await;
+    assert!(
+        took < Duration::from_millis(300),
+        "known down, yet it took {took:?}"
+    );
+    assert_problem(
+        resp,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "database_unavailable",
+    )
+    .await;
+    let (status, body) = readiness(&app).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["database"]["ok"], false, "{body}");
+    assert_eq!(body["sessions"]["ok"], true, "{body}");
+
+    proxy.set(Mode::Open);
+    tokio::time::sleep(yiwang_infra::db::DOWN_FOR).await;
+    assert_eq!(app.get("/api/v1/orgs", None).await.status(), StatusCode::OK);
+    assert_eq!(readiness(&app).await.0, StatusCode::OK);
+}
+
+/// Database paused (a partition looks the same): requests end at the call deadline with 503
+/// instead of hanging for as long as the pause, and `/readyz` answers within its own deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_database_bounds_every_request() {
+    let (app, proxy) = behind_proxy().await;
+    assert_eq!(app.get("/api/v1/orgs", None).await.status(), StatusCode::OK);
+
+    proxy.set(Mode::Paused);
+    let (resp, took) = timed(&app, "/api/v1/orgs").await;
+    assert!(
+        took < Duration::from_millis(2_500),
+        "paused, the request took {took:?}"
+    );
+    assert_problem(
+        resp,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "database_unavailable",
+    )
+    .await;
+    let (status, body) = readiness(&app).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["database"]["ok"], false, "{body}");
+
+    proxy.set(Mode::Open);
+    tokio::time::sleep(yiwang_infra::db::DOWN_FOR).await;
+    let mut ok = false;
+    for _ in 0..10 {
+        if app.get("/api/v1/orgs", None).await.status() == StatusCode::OK {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(ok, "the app did not recover after the pause");
+}
