@@ -37,6 +37,14 @@ async fn readiness(app: &TestApp) -> (StatusCode, Value) {
     (status, resp.json().await.unwrap())
 }
 
+/// Opens the proxy again: once the down window has passed, requests and `/readyz` succeed.
+async fn recovers(app: &TestApp, proxy: &Proxy) {
+    proxy.set(Mode::Open);
+    tokio::time::sleep(yiwang_infra::db::DOWN_FOR).await;
+    assert_eq!(app.get("/api/v1/orgs", None).await.status(), StatusCode::OK);
+    assert_eq!(readiness(app).await.0, StatusCode::OK);
+}
+
 /// Database down: 503 `database_unavailable` with Retry-After, the first within the call
 /// deadline and the next at once; `/readyz` says the database is the one down; back to normal
 /// once it returns.
@@ -74,10 +82,7 @@ async fn a_database_that_is_down_answers_503_quickly_and_recovers() {
     assert_eq!(body["database"]["ok"], false, "{body}");
     assert_eq!(body["sessions"]["ok"], true, "{body}");
 
-    proxy.set(Mode::Open);
-    tokio::time::sleep(yiwang_infra::db::DOWN_FOR).await;
-    assert_eq!(app.get("/api/v1/orgs", None).await.status(), StatusCode::OK);
-    assert_eq!(readiness(&app).await.0, StatusCode::OK);
+    recovers(&app, &proxy).await;
 }
 
 /// Database paused (a partition looks the same): requests end at the call deadline with 503
@@ -103,15 +108,5 @@ async fn a_paused_database_bounds_every_request() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["database"]["ok"], false, "{body}");
 
-    proxy.set(Mode::Open);
-    tokio::time::sleep(yiwang_infra::db::DOWN_FOR).await;
-    let mut ok = false;
-    for _ in 0..10 {
-        if app.get("/api/v1/orgs", None).await.status() == StatusCode::OK {
-            ok = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    assert!(ok, "the app did not recover after the pause");
+    recovers(&app, &proxy).await;
 }
