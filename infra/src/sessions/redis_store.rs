@@ -87,6 +87,25 @@ impl RedisSessions {
         k
     }
 
+    /// Runs `op` on the connection and, when that connection turned out lost (Redis restarted,
+    /// a network blip: the command failed to be sent or its answer never came), once more on
+    /// the reconnected one — so the first command after a restart does not fail. Only for
+    /// commands that may safely run twice (not the refresh rotation, whose second run would
+    /// read as a reused token).
+    async fn retried<T, F, Fut>(&self, op: F) -> Result<T, SessionStoreError>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        match op(self.conn.clone()).await {
+            Err(e) if e.is_connection_dropped() || e.is_io_error() || e.is_connection_refusal() => {
+                tracing::warn!(cause = %e, "redis connection lost; retrying once");
+                op(self.conn.clone()).await.map_err(err)
+            }
+            other => other.map_err(err),
+        }
+    }
+
     fn decode(rec: &str, rh: String) -> Result<SessionRecord, SessionStoreError> {
         let mut r: SessionRecord = serde_json::from_str(rec).map_err(err)?;
         r.refresh_hash = rh;
@@ -101,30 +120,37 @@ impl SessionStore for RedisSessions {
         let acct = self.key(&["acct", &s.account_id.to_string()]);
         let ttl_ms = (s.expires_at - Utc::now()).num_milliseconds().max(1);
         let rec = serde_json::to_string(s).map_err(err)?;
-        let mut c = self.conn.clone();
-        redis::pipe()
-            .atomic()
+        let mut pipe = redis::pipe();
+        pipe.atomic()
             .hset_multiple(
                 &key,
                 &[("rec", rec.as_str()), ("rh", s.refresh_hash.as_str())],
             )
             .pexpire(&key, ttl_ms)
             .sadd(&acct, &s.sid)
-            .pexpire(&acct, ttl_ms)
-            .exec_async(&mut c)
-            .await
-            .map_err(err)
+            .pexpire(&acct, ttl_ms);
+        self.retried(|mut c| {
+            let pipe = pipe.clone();
+            async move { pipe.exec_async(&mut c).await }
+        })
+        .await
     }
 
     async fn get(&self, sid: &str) -> Result<Option<SessionRecord>, SessionStoreError> {
-        let mut c = self.conn.clone();
-        let (rec, rh): (Option<String>, Option<String>) = redis::cmd("HMGET")
-            .arg(self.key(&["sess", sid]))
-            .arg("rec")
-            .arg("rh")
-            .query_async(&mut c)
-            .await
-            .map_err(err)?;
+        let key = self.key(&["sess", sid]);
+        let (rec, rh): (Option<String>, Option<String>) = self
+            .retried(|mut c| {
+                let key = key.clone();
+                async move {
+                    redis::cmd("HMGET")
+                        .arg(key)
+                        .arg("rec")
+                        .arg("rh")
+                        .query_async(&mut c)
+                        .await
+                }
+            })
+            .await?;
         match (rec, rh) {
             (Some(rec), Some(rh)) => Self::decode(&rec, rh).map(Some),
             _ => Ok(None),
@@ -155,10 +181,12 @@ impl SessionStore for RedisSessions {
     }
 
     async fn revoke(&self, sid: &str) -> Result<(), SessionStoreError> {
-        let mut c = self.conn.clone();
-        c.del::<_, ()>(&[self.key(&["sess", sid]), self.key(&["sess", sid, "used"])])
-            .await
-            .map_err(err)
+        let keys = [self.key(&["sess", sid]), self.key(&["sess", sid, "used"])];
+        self.retried(|mut c| {
+            let keys = keys.clone();
+            async move { c.del::<_, ()>(&keys).await }
+        })
+        .await
     }
 
     async fn sessions_of(
@@ -243,14 +271,23 @@ impl SessionStore for RedisSessions {
     }
 
     async fn locked_for(&self, key: &str) -> Result<Option<u64>, SessionStoreError> {
-        let mut c = self.conn.clone();
-        let ttl: i64 = c.ttl(self.key(&["lock", key])).await.map_err(err)?;
+        let key = self.key(&["lock", key]);
+        let ttl: i64 = self
+            .retried(|mut c| {
+                let key = key.clone();
+                async move { c.ttl(key).await }
+            })
+            .await?;
         Ok(u64::try_from(ttl).ok().filter(|t| *t > 0))
     }
 
     async fn cache_get(&self, key: &str) -> Result<Option<String>, SessionStoreError> {
-        let mut c = self.conn.clone();
-        c.get(self.key(&["cache", key])).await.map_err(err)
+        let key = self.key(&["cache", key]);
+        self.retried(|mut c| {
+            let key = key.clone();
+            async move { c.get(key).await }
+        })
+        .await
     }
 
     async fn cache_set(
@@ -290,12 +327,13 @@ impl SessionStore for RedisSessions {
     }
 
     async fn ping(&self) -> Result<(), SessionStoreError> {
-        let mut c = self.conn.clone();
-        redis::cmd("PING")
-            .query_async::<String>(&mut c)
-            .await
-            .map(|_| ())
-            .map_err(err)
+        self.retried(|mut c| async move {
+            redis::cmd("PING")
+                .query_async::<String>(&mut c)
+                .await
+                .map(|_| ())
+        })
+        .await
     }
 
     fn backend(&self) -> &'static str {

@@ -110,3 +110,34 @@ async fn a_paused_database_bounds_every_request() {
 
     recovers(&app, &proxy).await;
 }
+
+/// Redis restarted (every connection dropped; item 21): the next session lookup reconnects
+/// and retries once instead of answering 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_redis_connection_is_retried_once() {
+    let target = Proxy::target_of(&yiwang_tests::redis_url());
+    let proxy = Proxy::start(&target).await;
+    let app = TestApp::spawn_with(Shape::Production, |s| {
+        let url = s.redis_url.clone().unwrap();
+        s.redis_url = Some(proxy.url_through(&url));
+    })
+    .await;
+    let worker = yiwang_tests::token(&app.login_worker("restart.1").await);
+    assert_eq!(
+        app.get("/api/v1/me", Some(&worker)).await.status(),
+        StatusCode::OK
+    );
+
+    proxy.set(Mode::Stopped);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    proxy.set(Mode::Open);
+    for round in 0..3 {
+        let resp = app.get("/api/v1/me", Some(&worker)).await;
+        assert_eq!(
+            resp.status(),
+            StatusCode::OK,
+            "request {round} after the restart"
+        );
+    }
+    assert_eq!(readiness(&app).await.0, StatusCode::OK);
+}
