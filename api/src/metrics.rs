@@ -75,5 +75,6 @@ pub fn separate(listener: TcpListener, registry: Registry) -> std::io::Result<Se
     .listen(listener)?
     .workers(1)
     .shutdown_timeout(1)
+    .disable_signals()
     .run())
 }

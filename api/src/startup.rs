@@ -1,7 +1,8 @@
 //! A testable start (ARCHITECTURE.md item 6): [`Application::build`] opens the store, the
 //! session store and the WeChat client from [`Settings`], binds the listener (port 0 works) and
 //! returns before serving; [`Application::run_until_stopped`] serves until SIGTERM/SIGINT (a
-//! graceful stop: in-flight requests finish, up to 10 s) or [`Application::handle`]'s stop.
+//! graceful stop: live sockets are closed with 1001, in-flight requests finish, up to 10 s) or a
+//! [`Stopper`].
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -39,6 +40,7 @@ use ipnet::IpNet;
 pub struct Application {
     port: u16,
     server: Server,
+    going_away: Arc<tokio::sync::watch::Sender<bool>>,
     metrics_server: Option<(u16, Server)>,
     emulator: Option<Emulator>,
     description: String,
@@ -207,7 +209,9 @@ impl Application {
         let catalogue: Arc<dyn ServicePointRepository> = db.clone();
         let nearby = nearest_points(&settings, db.clone()).await?;
         let (lookup_limiter, login_limiter) = limiters(&settings)?;
+        let (going_away, going_away_rx) = tokio::sync::watch::channel(false);
         let state = web::Data::new(AppState {
+            going_away: going_away_rx,
             service_points: catalogue,
             nearby,
             lookup_limiter,
@@ -269,6 +273,7 @@ impl Application {
         Ok(Application {
             port,
             server,
+            going_away: Arc::new(going_away),
             metrics_server,
             emulator,
             description,
@@ -295,8 +300,23 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped, then stops the in-process emulator if there is one.
+    /// What stops the server as SIGTERM does: live sockets are told to go away first.
+    pub fn stopper(&self) -> Stopper {
+        Stopper {
+            server: self.server.handle(),
+            going_away: Arc::clone(&self.going_away),
+        }
+    }
+
+    /// Serves until SIGTERM, SIGINT or a [`Stopper`], then stops the in-process emulator if
+    /// there is one.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let stopper = self.stopper();
+        tokio::spawn(async move {
+            stop_signal().await;
+            tracing::info!("stop signal: closing live sockets, finishing requests in flight");
+            stopper.stop().await;
+        });
         let metrics = self.metrics_server.map(|(_, server)| {
             let handle = server.handle();
             tokio::spawn(server);
@@ -310,6 +330,41 @@ impl Application {
             emulator.stop().await;
         }
         result
+    }
+}
+
+/// Stops the server gracefully: first every live socket is closed with 1001 ("going away",
+/// RFC 6455 §7.4.1) so its client reconnects to another replica at once; then requests in
+/// flight finish (up to 10 s) and the server ends.
+#[derive(Clone)]
+pub struct Stopper {
+    server: ServerHandle,
+    going_away: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Stopper {
+    /// Stops as described above; returns when the server has stopped.
+    pub async fn stop(&self) {
+        self.going_away.send_replace(true);
+        self.server.stop(true).await;
+    }
+}
+
+/// SIGTERM or SIGINT (Ctrl-C); never returns when neither can be listened for.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
@@ -467,6 +522,7 @@ fn serve(
     .map_err(cannot_listen)?
     .workers(workers.max(1))
     .shutdown_timeout(10)
+    .disable_signals()
     .run();
     Ok((port, server))
 }

@@ -62,6 +62,8 @@ pub struct AppState {
     pub lookup_limiter: Arc<AddressLimiter>,
     /// Per-address limit on WeChat logins.
     pub login_limiter: Arc<AddressLimiter>,
+    /// Becomes `true` when the server starts to stop: live sockets close with 1001 at once.
+    pub going_away: tokio::sync::watch::Receiver<bool>,
     /// Keys that seal personal data at rest.
     pub personal_data: Arc<PersonalDataKeys>,
     /// Working days, for the contact deadline.

@@ -100,6 +100,7 @@ pub struct TestApp {
     /// `http://127.0.0.1:<port>` of the metrics address, when `metrics_listen` is set.
     pub metrics_base: Option<String>,
     handle: ServerHandle,
+    stopper: yiwang_api::startup::Stopper,
     _dir: Option<TempDir>,
     _pg: Option<PgDatabase>,
 }
@@ -158,6 +159,7 @@ impl TestApp {
             .metrics_port()
             .map(|port| format!("http://127.0.0.1:{port}"));
         let handle = app.handle();
+        let stopper = app.stopper();
         tokio::spawn(app.run_until_stopped());
         TestApp {
             base,
@@ -167,6 +169,7 @@ impl TestApp {
             shape,
             metrics_base,
             handle,
+            stopper,
             _dir: None,
             _pg: None,
         }
@@ -338,6 +341,13 @@ impl TestApp {
         );
         let v: Value = resp.json().await.unwrap();
         v["id"].as_str().unwrap().to_owned()
+    }
+}
+
+impl TestApp {
+    /// Stops the app as SIGTERM does ([`yiwang_api::startup::Stopper`]); returns when stopped.
+    pub async fn stop_gracefully(&self) {
+        self.stopper.stop().await;
     }
 }
 

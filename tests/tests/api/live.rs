@@ -16,6 +16,7 @@ both_shapes!(
     read_marks_move_forward_and_reach_the_other_side,
     the_pool_hears_work_arrive_and_leave,
     a_socket_without_a_live_token_is_closed_with_4401,
+    stopping_closes_sockets_with_1001_at_once,
 );
 
 const ASK: &str = "/api/v1/consultations";
@@ -296,4 +297,26 @@ async fn a_message_through_one_process_reaches_a_socket_on_the_other() {
     let (bodies, c) = step(&mut worker_on_two).await;
     assert_eq!(bodies, ["可以先向劳动监察大队投诉"]);
     assert_eq!(c["lawyer_id"], zhang.as_str());
+}
+
+/// Issue 18, item 22: told to stop, the server closes every live socket with 1001 ("going
+/// away") at once, so the app reconnects to another replica, instead of holding it for the
+/// whole shutdown timeout and dropping it (1006).
+async fn stopping_closes_sockets_with_1001_at_once(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    let login = app.login_worker("leaving").await;
+    let mut socket = ready(&app, &token(&login)).await;
+    let started = std::time::Instant::now();
+    let stopping = {
+        let stopper = app.stop_gracefully();
+        tokio::time::timeout(std::time::Duration::from_secs(5), stopper)
+    };
+    let (heard, stopped) = tokio::join!(socket.hear(2_000), stopping);
+    assert_eq!(heard, Heard::Closed(1001));
+    assert!(stopped.is_ok(), "the server did not stop within 5 s");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 }

@@ -17,6 +17,8 @@
 //!   may send the text `{"type":"ping"}` and get `{"type":"pong"}`.
 //! - **Falling behind**: a connection with too many frames waiting is closed with 1013 (try
 //!   again later); the client reconnects and polls.
+//! - **Stopping**: when the server is told to stop (SIGTERM), every socket is closed with 1001
+//!   at once, so its client reconnects to another replica instead of waiting out the stop.
 //!
 //! Writing stays on HTTP (`POST …/messages`, with `Idempotency-Key`); the socket only listens.
 
@@ -77,7 +79,7 @@ pub struct ReadyFrame {
     params(SocketQuery,
         ("Authorization" = Option<String>, Header, description = "`Bearer <access token>`; or the `access_token` query parameter")),
     responses(
-        (status = 101, description = "Switching to the WebSocket protocol. Text frames: `ReadyFrame`, then `ConsultationFrame`s. Close 4401: the token is missing, invalid or expired, or the session ended; 1013: the connection fell behind (reconnect and poll); 1001: no pong for 90 s"),
+        (status = 101, description = "Switching to the WebSocket protocol. Text frames: `ReadyFrame`, then `ConsultationFrame`s. Close 4401: the token is missing, invalid or expired, or the session ended; 1013: the connection fell behind (reconnect and poll); 1001: no pong for 90 s, or the server is stopping (reconnect: another replica answers)"),
         (status = 400, description = "Not a WebSocket handshake (RFC 6455 §4.2.1)", body = Problem, content_type = "application/problem+json"),
     ))]
 #[get("/ws")]
@@ -148,8 +150,12 @@ async fn serve(
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.tick().await;
     let mut heard = Instant::now();
+    let mut going_away = state.going_away.clone();
     loop {
         tokio::select! {
+            _ = going_away.wait_for(|away| *away) => {
+                return Some(reason(CloseCode::Away, "服务器正在重启，请重新连接"));
+            }
             frame = frames.frames.recv() => match frame {
                 Some(frame) => session.text(frame.to_string()).await.ok()?,
                 None => return Some(reason(CloseCode::Again, "推送积压，请重连并拉取新消息")),
