@@ -117,6 +117,9 @@ pub struct Settings {
     /// WeChat logins one client address may start per minute, with as many again in a
     /// burst. Default 20.
     pub wechat_login_rate_per_minute: u32,
+    /// Seconds a request body may send nothing before the request is answered 408
+    /// `body_timeout`. Default 30.
+    pub body_idle_timeout_secs: u64,
 }
 
 impl Default for Settings {
@@ -154,6 +157,7 @@ impl Default for Settings {
             metrics_token: None,
             trusted_proxies: Vec::new(),
             wechat_login_rate_per_minute: 20,
+            body_idle_timeout_secs: 30,
         }
     }
 }

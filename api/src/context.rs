@@ -12,7 +12,7 @@ use std::time::Instant;
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::Method;
-use actix_web::Error;
+use actix_web::{Error, HttpMessage as _};
 use futures_util::future::LocalBoxFuture;
 use tracing::Instrument;
 
@@ -71,7 +71,11 @@ fn incoming_id(req: &ServiceRequest) -> Option<String> {
 
 /// The middleware.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct RequestContextMiddleware;
+pub struct RequestContextMiddleware {
+    /// How long a request body may send nothing before reading it fails
+    /// ([`crate::body_timeout`]).
+    pub body_idle: std::time::Duration,
+}
 
 impl<S, B> Transform<S, ServiceRequest> for RequestContextMiddleware
 where
@@ -87,6 +91,7 @@ where
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(RequestContextService {
             service: Rc::new(service),
+            body_idle: self.body_idle,
         }))
     }
 }
@@ -94,6 +99,7 @@ where
 /// The service made by [`RequestContextMiddleware`].
 pub struct RequestContextService<S> {
     service: Rc<S>,
+    body_idle: std::time::Duration,
 }
 
 impl<S, B> Service<ServiceRequest> for RequestContextService<S>
@@ -112,6 +118,16 @@ where
         // (404, like any method no route takes) and counted as `OTHER`.
         if !STANDARD_METHODS.contains(req.method()) {
             req.head_mut().method = Method::from_bytes(b"OTHER").unwrap_or(Method::GET);
+        }
+        // A WebSocket's frames come through the payload and may rightly pause for longer
+        // (the live socket has its own keep-alive); every other body is bounded.
+        let upgrade = req
+            .headers()
+            .get(actix_web::http::header::UPGRADE)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+        if !upgrade {
+            let payload = req.take_payload();
+            req.set_payload(crate::body_timeout::limited(payload, self.body_idle));
         }
         let request_id = incoming_id(&req).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
         let ctx = RequestContext {
@@ -186,7 +202,10 @@ mod tests {
             .with_ansi(false)
             .finish();
         let _guard = tracing::subscriber::set_default(subscriber);
-        let app = test::init_service(App::new().wrap(RequestContextMiddleware).route(
+        let middleware = RequestContextMiddleware {
+            body_idle: std::time::Duration::from_secs(30),
+        };
+        let app = test::init_service(App::new().wrap(middleware).route(
             "/api/v1/mutual-aid/documents/{token}",
             web::get().to(HttpResponse::Ok),
         ))

@@ -5,6 +5,7 @@
 //! adapters of `yiwang-infra`. The `yiwang` binary (`src/main.rs`) is its command line.
 
 pub mod auth;
+pub mod body_timeout;
 pub mod cli;
 pub mod config;
 pub mod context;

@@ -502,10 +502,13 @@ fn serve(
             .map(|n| n.get())
             .unwrap_or(2)
     });
+    let settings_body_idle = settings.body_idle_timeout_secs;
     let server = HttpServer::new(move || {
         App::new()
             .wrap(metrics.clone())
-            .wrap(RequestContextMiddleware)
+            .wrap(RequestContextMiddleware {
+                body_idle: std::time::Duration::from_secs(settings_body_idle.max(1)),
+            })
             .app_data(state.clone())
             .app_data(exposition.clone())
             .app_data(routes::json_config())

@@ -97,6 +97,9 @@ pub fn multipart_error(e: &MultipartError) -> ApiError {
             "请以 multipart/form-data 上传文件",
             "Upload the file as multipart/form-data",
         ),
+        MultipartError::Payload(e) if crate::body_timeout::is_idle(e) => {
+            crate::routes::shared::body_timeout()
+        }
         other => ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_body",

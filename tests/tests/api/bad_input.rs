@@ -9,6 +9,7 @@ use yiwang_infra::db::schema::workers;
 use yiwang_tests::{assert_problem, both_shapes, Shape, TestApp};
 
 both_shapes!(
+    a_stalled_body_is_answered_408_and_the_socket_lives_on,
     malformed_json_names_line_and_column,
     a_body_over_64_kib_is_413,
     unknown_fields_are_refused,
@@ -502,4 +503,42 @@ async fn refused_logins_write_nothing(shape: Shape) {
     // The count does see a worker once a login succeeds.
     app.login_worker("w.1").await;
     assert_eq!(worker_count(&app).await, 1);
+}
+
+/// Issue 18, item 22: a body that stops arriving is given up on after the idle timeout (1 s
+/// here) with 408 `body_timeout`, instead of holding the connection; the live socket, whose
+/// frames are its body, is not cut by it.
+async fn a_stalled_body_is_answered_408_and_the_socket_lives_on(shape: Shape) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(shape, |s| s.body_idle_timeout_secs = 1).await;
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /api/v1/admin/auth/login HTTP/1.1\r\nHost: {address}\r\n\
+         Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{{\"username\":"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .expect("no answer within 5 s")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("body_timeout"), "{answer}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A live socket quiet for longer than that stays open.
+    let login = app.login_worker("quiet").await;
+    let mut socket = app.socket(Some(&yiwang_tests::token(&login))).await;
+    assert!(matches!(
+        socket.hear(2_000).await,
+        yiwang_tests::Heard::Frame(_)
+    ));
+    assert_eq!(socket.hear(2_500).await, yiwang_tests::Heard::Nothing);
 }

@@ -46,6 +46,7 @@ fn json_error(err: JsonPayloadError) -> ApiError {
             "The request body must be JSON (Content-Type: application/json)",
         ),
         JsonPayloadError::Deserialize(e) => body_error(&e),
+        JsonPayloadError::Payload(e) if crate::body_timeout::is_idle(&e) => body_timeout(),
         other => ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_body",
@@ -53,6 +54,16 @@ fn json_error(err: JsonPayloadError) -> ApiError {
             format!("Cannot read the request body: {other}"),
         ),
     }
+}
+
+/// 408 `body_timeout`: the request body stopped arriving ([`crate::body_timeout`]).
+pub fn body_timeout() -> ApiError {
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "body_timeout",
+        "请求内容长时间未传完，请检查网络后重试",
+        "The request body stopped arriving; check the connection and try again",
+    )
 }
 
 fn backticked(msg: &str) -> Option<String> {

@@ -17,6 +17,13 @@ pub enum JsonBodyErrors {
         content_type = "application/problem+json"
     )]
     Malformed(Problem),
+    /// 408.
+    #[response(
+        status = 408,
+        description = "`body_timeout`: the body stopped arriving (no byte for `YIWANG_BODY_IDLE_TIMEOUT_SECS`)",
+        content_type = "application/problem+json"
+    )]
+    BodyTimeout(Problem),
     /// 413.
     #[response(
         status = 413,
