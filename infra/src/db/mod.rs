@@ -266,9 +266,10 @@ impl Database {
 
     /// Runs `f` with a pooled connection on the blocking thread pool.
     ///
-    /// While the database is known to be down ([`DOWN_FOR`] after a call found it so) the call
-    /// is refused at once with [`RepoError::Unavailable`]; so is one that gets no connection,
-    /// whose connection dies under it, or that takes longer than the deadline.
+    /// While the database is known to be down ([`DOWN_FOR`] after a call got no connection or
+    /// no answer within the deadline) the call is refused at once with
+    /// [`RepoError::Unavailable`]; so is one that gets no connection, whose connection dies
+    /// under it, or that takes longer than the deadline.
     pub async fn run<T, F>(&self, f: F) -> Result<T, RepoError>
     where
         T: Send + 'static,
@@ -281,29 +282,54 @@ impl Database {
         }
         let (pool, health) = (self.pool.clone(), Arc::clone(&self.health));
         let call = tokio::task::spawn_blocking(move || {
-            let mut pooled = checkout(&pool, &health)?;
+            let mut pooled = checkout(&pool, &health).inspect_err(|_| health.mark_down())?;
             let result = f(&mut pooled.conn);
             // A conflict or a missing row is the database answering; only an unexpected
-            // failure may be a dead connection — and a dead one is the database unavailable.
+            // failure may be a dead connection. A dead one fails this call (503); then one
+            // probe tells a database that is down (no live connection to be had: taken as
+            // down) from one that merely closed old connections (a restart, a terminated
+            // backend), whose other stale connections the probe clears.
             match result {
                 Err(RepoError::Unexpected(cause)) if ping(&mut pooled.conn).is_err() => {
                     pooled.dead = true;
+                    drop(pooled);
+                    health.suspect.store(true, Ordering::Relaxed);
+                    if !probe(&pool) {
+                        health.mark_down();
+                    }
                     Err(RepoError::Unavailable(cause))
                 }
                 other => other,
             }
         });
-        let result = match tokio::time::timeout(self.health.deadline, call).await {
+        match tokio::time::timeout(self.health.deadline, call).await {
             Ok(joined) => joined.map_err(|e| RepoError::Unexpected(Box::new(e)))?,
-            Err(_) => Err(RepoError::Unavailable(
-                format!("no answer within {} ms", self.health.deadline.as_millis()).into(),
-            )),
-        };
-        if matches!(result, Err(RepoError::Unavailable(_))) {
-            self.health.mark_down();
+            Err(_) => {
+                self.health.mark_down();
+                Err(RepoError::Unavailable(
+                    format!("no answer within {} ms", self.health.deadline.as_millis()).into(),
+                ))
+            }
         }
-        result
     }
+}
+
+/// How long [`probe`] waits for each connection.
+const PROBE_WAIT: Duration = Duration::from_millis(300);
+
+/// Whether a live connection can be had now: takes connections (waiting [`PROBE_WAIT`] for
+/// each), drops the dead ones, and stops at the first that answers.
+fn probe(pool: &r2d2::Pool<Manager>) -> bool {
+    for _ in 0..=pool.max_size() {
+        let Ok(mut pooled) = pool.get_timeout(PROBE_WAIT) else {
+            return false;
+        };
+        if ping(&mut pooled.conn).is_ok() {
+            return true;
+        }
+        pooled.dead = true;
+    }
+    false
 }
 
 /// A connection from the pool; while the database is suspect (it was found down), each one
