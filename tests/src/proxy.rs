@@ -51,25 +51,15 @@ impl Proxy {
         Proxy { port, mode }
     }
 
-    /// `url` with its `host:port` (after `@`, or after `//`) replaced by this proxy's.
+    /// `url` with its `host:port` replaced by this proxy's.
     pub fn url_through(&self, url: &str) -> String {
-        let start = url
-            .find('@')
-            .map(|at| at + 1)
-            .or_else(|| url.find("//").map(|s| s + 2))
-            .unwrap();
-        let end = url[start..].find('/').map_or(url.len(), |e| start + e);
+        let (start, end) = authority(url);
         format!("{}127.0.0.1:{}{}", &url[..start], self.port, &url[end..])
     }
 
     /// The `host:port` a service URL names.
     pub fn target_of(url: &str) -> String {
-        let start = url
-            .find('@')
-            .map(|at| at + 1)
-            .or_else(|| url.find("//").map(|s| s + 2))
-            .unwrap();
-        let end = url[start..].find('/').map_or(url.len(), |e| start + e);
+        let (start, end) = authority(url);
         url[start..end].to_owned()
     }
 
@@ -77,6 +67,17 @@ impl Proxy {
     pub fn set(&self, mode: Mode) {
         self.mode.send_replace(mode);
     }
+}
+
+/// Where a service URL's `host:port` lies: after `@` (or `//`), up to the next `/`.
+fn authority(url: &str) -> (usize, usize) {
+    let start = url
+        .find('@')
+        .map(|at| at + 1)
+        .or_else(|| url.find("//").map(|s| s + 2))
+        .unwrap();
+    let end = url[start..].find('/').map_or(url.len(), |e| start + e);
+    (start, end)
 }
 
 /// Copies both ways while open; waits while paused; ends both sides when stopped.

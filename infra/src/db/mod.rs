@@ -317,36 +317,16 @@ impl Database {
 /// How long [`probe`] waits for each connection.
 const PROBE_WAIT: Duration = Duration::from_millis(300);
 
-/// Whether a live connection can be had now: takes connections (waiting [`PROBE_WAIT`] for
-/// each), drops the dead ones, and stops at the first that answers.
-fn probe(pool: &r2d2::Pool<Manager>) -> bool {
-    for _ in 0..=pool.max_size() {
-        let Ok(mut pooled) = pool.get_timeout(PROBE_WAIT) else {
-            return false;
-        };
-        if ping(&mut pooled.conn).is_ok() {
-            return true;
-        }
-        pooled.dead = true;
-    }
-    false
-}
-
-/// A connection from the pool; while the database is suspect (it was found down), each one
-/// handed out is pinged first and a dead one dropped, so a recovered database is not met by
-/// the stale connections of before.
-fn checkout(
+/// A connection that answers a ping: takes connections (each waited for as long as `take`
+/// waits), drops the dead ones, and hands out the first that answers — or the reason none
+/// could be had.
+fn live_connection(
     pool: &r2d2::Pool<Manager>,
-    health: &Health,
+    take: impl Fn() -> Result<r2d2::PooledConnection<Manager>, r2d2::Error>,
 ) -> Result<r2d2::PooledConnection<Manager>, RepoError> {
-    let unavailable = |e: r2d2::Error| RepoError::Unavailable(Box::new(e));
-    if !health.suspect.load(Ordering::Relaxed) {
-        return pool.get().map_err(unavailable);
-    }
     for _ in 0..=pool.max_size() {
-        let mut pooled = pool.get().map_err(unavailable)?;
+        let mut pooled = take().map_err(|e| RepoError::Unavailable(Box::new(e)))?;
         if ping(&mut pooled.conn).is_ok() {
-            health.suspect.store(false, Ordering::Relaxed);
             return Ok(pooled);
         }
         pooled.dead = true;
@@ -354,6 +334,27 @@ fn checkout(
     Err(RepoError::Unavailable(
         "every pooled connection is dead".into(),
     ))
+}
+
+/// Whether a live connection can be had now ([`live_connection`], waiting [`PROBE_WAIT`] for
+/// each).
+fn probe(pool: &r2d2::Pool<Manager>) -> bool {
+    live_connection(pool, || pool.get_timeout(PROBE_WAIT)).is_ok()
+}
+
+/// A connection from the pool; while the database is suspect (it was found down, or a
+/// connection died), one that answers a ping ([`live_connection`]), so a recovered database
+/// is not met by the stale connections of before.
+fn checkout(
+    pool: &r2d2::Pool<Manager>,
+    health: &Health,
+) -> Result<r2d2::PooledConnection<Manager>, RepoError> {
+    if !health.suspect.load(Ordering::Relaxed) {
+        return pool.get().map_err(|e| RepoError::Unavailable(Box::new(e)));
+    }
+    let pooled = live_connection(pool, || pool.get())?;
+    health.suspect.store(false, Ordering::Relaxed);
+    Ok(pooled)
 }
 
 /// Runs the pending embedded migrations of the connection's backend.

@@ -793,7 +793,8 @@ impl ClaimRepository for Database {
                         Ok(OtherLine {
                             claim_id: parsed("claim id", &id, ClaimId::parse)?,
                             status: parsed("claim status", &status, ClaimStatus::parse)?,
-                            position: usize::try_from(position).unwrap_or_default(),
+                            position: usize::try_from(position)
+                                .map_err(|_| corrupt("line position", &position.to_string()))?,
                             hospital,
                             invoice_number,
                             treated_on,
