@@ -90,8 +90,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Worker threads for HTTP. Default: the number of CPUs.
     pub http_workers: Option<usize>,
-    /// Public service-point lookups (nearby, map, search, detail) one client address may make
-    /// per minute, with as many again in a burst. Default 120.
+    /// Public lookups (service points, the public lists of organisations and letters) one
+    /// client address may make per minute, across every replica when Redis is set. Default 120.
     pub lookup_rate_per_minute: u32,
     /// How often each process reads service-point changes other processes wrote into its
     /// nearest-point index, milliseconds. Default 1000.
@@ -114,8 +114,8 @@ pub struct Settings {
     /// `X-Forwarded-For` names the client for the per-address limits. Default none: the
     /// connection's peer is the client, and the header is ignored.
     pub trusted_proxies: Vec<String>,
-    /// WeChat logins one client address may start per minute, with as many again in a
-    /// burst. Default 20.
+    /// WeChat logins one client address may start per minute, across every replica when Redis
+    /// is set. Default 20.
     pub wechat_login_rate_per_minute: u32,
     /// Seconds a request body may send nothing before the request is answered 408
     /// `body_timeout`. Default 30.

@@ -1,25 +1,34 @@
-//! Per-client-address limits, each a GCRA token bucket from `governor`: public lookups
-//! (issue #4: "lookup needs no login; it is rate-limited per client address") — the service
-//! points and the public lists of organisations and mailbox letters — and WeChat logins (issue
-//! 18, item 9: each is an upstream code2Session call against the AppID's quota). `per_minute`
-//! requests a minute, as many again in a burst. Each process keeps its own buckets, so with N
-//! processes behind one balancer a client gets at most N times the limit.
+//! Per-client-address limits: public lookups (issue #4: "lookup needs no login; it is
+//! rate-limited per client address") — the service points and the public lists of
+//! organisations and mailbox letters — and WeChat logins (issue 18, item 9: each is an upstream
+//! code2Session call against the AppID's quota). `per_minute` requests a minute per address.
+//!
+//! Two checks, both must pass:
+//! - a GCRA token bucket from `governor` in this process (burst of `per_minute`), which answers
+//!   without a round trip and holds even when the shared store is away;
+//! - in the production shape, a count per address and clock minute in the shared session store
+//!   (Redis), so N replicas behind one balancer still allow `per_minute` a minute in all, not N
+//!   times that. A fixed window: at a minute's turn a client can get up to twice the limit.
+//!   When the store cannot be reached the local bucket alone decides (logged), so a Redis
+//!   outage does not close the public lookups.
 //!
 //! The client address is the connection's peer, unless the peer is one of the configured
 //! trusted proxies (`YIWANG_TRUSTED_PROXIES`): then it is the right-most address of
 //! `X-Forwarded-For` that is not a trusted proxy. `X-Forwarded-For` from anyone else is
 //! ignored, so a client cannot choose its own bucket.
 
-use std::future::{ready, Ready};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use ipnet::IpNet;
+use yiwang_domain::session::SessionStore;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -27,6 +36,8 @@ use crate::state::AppState;
 /// Buckets per client address.
 pub struct AddressLimiter {
     limiter: DefaultKeyedRateLimiter<IpAddr>,
+    per_minute: u32,
+    shared: Option<Arc<dyn SessionStore>>,
     trusted: Vec<IpNet>,
     what_zh: &'static str,
     what_en: &'static str,
@@ -34,10 +45,13 @@ pub struct AddressLimiter {
 
 impl AddressLimiter {
     /// `per_minute` requests a minute per address (at least 1), burst of the same size;
-    /// `trusted` are the proxies whose `X-Forwarded-For` is believed; `what_zh`/`what_en`
-    /// name what is limited in the refusal ("查询", "lookups").
+    /// `shared` is the store whose counts every replica sees (`None` in the embedded shape,
+    /// where this process is the only one); `trusted` are the proxies whose `X-Forwarded-For`
+    /// is believed; `what_zh`/`what_en` name what is limited in the refusal ("查询", "lookups")
+    /// and, in English, the shared counter.
     pub fn new(
         per_minute: u32,
+        shared: Option<Arc<dyn SessionStore>>,
         trusted: Vec<IpNet>,
         what_zh: &'static str,
         what_en: &'static str,
@@ -45,6 +59,8 @@ impl AddressLimiter {
         let n = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
         Self {
             limiter: RateLimiter::keyed(Quota::per_minute(n).allow_burst(n)),
+            per_minute: n.get(),
+            shared,
             trusted,
             what_zh,
             what_en,
@@ -64,27 +80,52 @@ impl AddressLimiter {
         Some(client_address(peer, &forwarded, &self.trusted))
     }
 
-    /// Takes one request from `ip`'s bucket; 429 `rate_limited` with `Retry-After` when empty.
-    pub fn check(&self, ip: IpAddr) -> Result<(), ApiError> {
-        self.limiter.check_key(&ip).map_err(|not_until| {
+    /// Takes one request from `ip`'s bucket and, in the production shape, from its shared count
+    /// of this minute; 429 `rate_limited` with `Retry-After` when either is spent.
+    pub async fn check(&self, ip: IpAddr) -> Result<(), ApiError> {
+        if let Err(not_until) = self.limiter.check_key(&ip) {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!("{}过于频繁，请 {secs} 秒后再试", self.what_zh),
-                format!(
-                    "Too many {} from this address; try again in {secs} s",
-                    self.what_en
-                ),
-            )
-            .retry_after(secs)
-        })
+            return Err(self.refusal(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)));
+        }
+        let Some(shared) = &self.shared else {
+            return Ok(());
+        };
+        let now = chrono::Utc::now().timestamp();
+        let minute = now.div_euclid(60);
+        let key = format!("rate:{}:{ip}:{minute}", self.what_en);
+        match shared.count(&key, 60).await {
+            Ok(n) if n > self.per_minute => {
+                let left = 60 - now.rem_euclid(60);
+                Err(self.refusal(u64::try_from(left).unwrap_or(60)))
+            }
+            Ok(_) => Ok(()),
+            Err(e) => {
+                tracing::warn!(error = %e, limit = self.what_en, "shared rate count unavailable; the local bucket decides");
+                Ok(())
+            }
+        }
+    }
+
+    /// 429 `rate_limited`: try again in `secs` seconds.
+    fn refusal(&self, secs: u64) -> ApiError {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("{}过于频繁，请 {secs} 秒后再试", self.what_zh),
+            format!(
+                "Too many {} from this address; try again in {secs} s",
+                self.what_en
+            ),
+        )
+        .retry_after(secs)
     }
 
     /// Takes one request of `req`'s client (nothing without a peer).
-    pub fn check_request(&self, req: &HttpRequest) -> Result<(), ApiError> {
-        self.client(req).map_or(Ok(()), |ip| self.check(ip))
+    pub async fn check_request(&self, req: &HttpRequest) -> Result<(), ApiError> {
+        match self.client(req) {
+            Some(ip) => self.check(ip).await,
+            None => Ok(()),
+        }
     }
 
     /// Drops the buckets of addresses that are full again, so memory follows active clients.
@@ -121,13 +162,16 @@ pub struct Lookup;
 
 impl FromRequest for Lookup {
     type Error = ApiError;
-    type Future = Ready<Result<Self, Self::Error>>;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let Some(state) = req.app_data::<web::Data<AppState>>() else {
-            return ready(Ok(Lookup));
-        };
-        ready(state.lookup_limiter.check_request(req).map(|()| Lookup))
+        let req = req.clone();
+        Box::pin(async move {
+            if let Some(state) = req.app_data::<web::Data<AppState>>() {
+                state.lookup_limiter.check_request(&req).await?;
+            }
+            Ok(Lookup)
+        })
     }
 }
 
@@ -137,18 +181,16 @@ pub struct LoginAttempt;
 
 impl FromRequest for LoginAttempt {
     type Error = ApiError;
-    type Future = Ready<Result<Self, Self::Error>>;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let Some(state) = req.app_data::<web::Data<AppState>>() else {
-            return ready(Ok(LoginAttempt));
-        };
-        ready(
-            state
-                .login_limiter
-                .check_request(req)
-                .map(|()| LoginAttempt),
-        )
+        let req = req.clone();
+        Box::pin(async move {
+            if let Some(state) = req.app_data::<web::Data<AppState>>() {
+                state.login_limiter.check_request(&req).await?;
+            }
+            Ok(LoginAttempt)
+        })
     }
 }
 

@@ -208,7 +208,8 @@ impl Application {
         );
         let catalogue: Arc<dyn ServicePointRepository> = db.clone();
         let nearby = nearest_points(&settings, db.clone()).await?;
-        let (lookup_limiter, login_limiter) = limiters(&settings)?;
+        let shared = settings.redis_url.is_some().then(|| Arc::clone(&sessions));
+        let (lookup_limiter, login_limiter) = limiters(&settings, shared)?;
         let (going_away, going_away_rx) = tokio::sync::watch::channel(false);
         let state = web::Data::new(AppState {
             going_away: going_away_rx,
@@ -423,9 +424,10 @@ async fn nearest_points(
 }
 
 /// The per-address limiters of public lookups and of WeChat logins, behind the configured
-/// trusted proxies, with their idle sweep.
+/// trusted proxies, counting in `shared` too when replicas share a store, with their idle sweep.
 fn limiters(
     settings: &Settings,
+    shared: Option<Arc<dyn SessionStore>>,
 ) -> Result<(Arc<AddressLimiter>, Arc<AddressLimiter>), StartupError> {
     let trusted = settings
         .trusted_proxies
@@ -439,12 +441,14 @@ fn limiters(
         .collect::<Result<Vec<_>, _>>()?;
     let lookups = Arc::new(AddressLimiter::new(
         settings.lookup_rate_per_minute,
+        shared.clone(),
         trusted.clone(),
         "查询",
         "lookups",
     ));
     let logins = Arc::new(AddressLimiter::new(
         settings.wechat_login_rate_per_minute,
+        shared,
         trusted,
         "登录",
         "logins",

@@ -84,11 +84,12 @@ pub trait SessionStore: Send + Sync {
     /// Ends every session of an account at once; returns how many were ended.
     async fn revoke_account(&self, account_id: AccountId) -> Result<u64, SessionStoreError>;
 
-    /// Counts one failed login for `key` inside a window of `window_secs` seconds that starts
-    /// at the first failure; returns the count so far.
-    async fn count_failure(&self, key: &str, window_secs: u64) -> Result<u32, SessionStoreError>;
-    /// Forgets the failures counted for `key`.
-    async fn clear_failures(&self, key: &str) -> Result<(), SessionStoreError>;
+    /// Counts one event (a failed login, a login, a request) for `key` inside a window of
+    /// `window_secs` seconds that starts at the first event; returns the count so far. Shared
+    /// by every process that shares the store.
+    async fn count(&self, key: &str, window_secs: u64) -> Result<u32, SessionStoreError>;
+    /// Forgets what was counted for `key`.
+    async fn clear_count(&self, key: &str) -> Result<(), SessionStoreError>;
     /// Locks `key` for `secs` seconds.
     async fn lock(&self, key: &str, secs: u64) -> Result<(), SessionStoreError>;
     /// Seconds left on the lock of `key`, if locked.

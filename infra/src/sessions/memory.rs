@@ -184,7 +184,7 @@ impl SessionStore for InProcessSessions {
         })
     }
 
-    async fn count_failure(&self, key: &str, window_secs: u64) -> Result<u32, SessionStoreError> {
+    async fn count(&self, key: &str, window_secs: u64) -> Result<u32, SessionStoreError> {
         self.with(|s| {
             let now = Instant::now();
             let entry = s
@@ -199,7 +199,7 @@ impl SessionStore for InProcessSessions {
         })
     }
 
-    async fn clear_failures(&self, key: &str) -> Result<(), SessionStoreError> {
+    async fn clear_count(&self, key: &str) -> Result<(), SessionStoreError> {
         self.with(|s| {
             s.counters.remove(key);
         })

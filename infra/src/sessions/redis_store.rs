@@ -5,9 +5,9 @@
 //!   with the session;
 //! - `sess:{sid}:used` — set of refresh hashes already rotated away; same expiry;
 //! - `acct:{account id}` — set of the account's session ids, for "end all sessions";
-//! - `fail:{key}`, `lock:{key}`, `cache:{key}` — login-failure counters, lockouts, cached
-//!   values (the WeChat stable_token, workers' `/me` views, single-flight locks under
-//!   `cache:flight:{key}`).
+//! - `count:{key}`, `lock:{key}`, `cache:{key}` — windowed counters (login failures, logins,
+//!   requests per client address), lockouts, cached values (the WeChat stable_token, workers'
+//!   `/me` views, single-flight locks under `cache:flight:{key}`).
 //!
 //! Refresh rotation is one Lua script, so two refreshes racing on the same token cannot both
 //! win.
@@ -38,7 +38,7 @@ end
 return {0, false}
 ";
 
-const COUNT_FAILURE: &str = r"
+const COUNT: &str = r"
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return n
@@ -50,7 +50,7 @@ pub struct RedisSessions {
     conn: ConnectionManager,
     prefix: String,
     rotate: Script,
-    count_failure: Script,
+    count: Script,
 }
 
 fn err(e: impl std::error::Error + Send + Sync + 'static) -> SessionStoreError {
@@ -77,7 +77,7 @@ impl RedisSessions {
             conn,
             prefix: prefix.to_owned(),
             rotate: Script::new(ROTATE),
-            count_failure: Script::new(COUNT_FAILURE),
+            count: Script::new(COUNT),
         })
     }
 
@@ -248,19 +248,19 @@ impl SessionStore for RedisSessions {
         Ok(ended)
     }
 
-    async fn count_failure(&self, key: &str, window_secs: u64) -> Result<u32, SessionStoreError> {
+    async fn count(&self, key: &str, window_secs: u64) -> Result<u32, SessionStoreError> {
         let mut c = self.conn.clone();
-        self.count_failure
-            .key(self.key(&["fail", key]))
+        self.count
+            .key(self.key(&["count", key]))
             .arg(window_secs)
             .invoke_async(&mut c)
             .await
             .map_err(err)
     }
 
-    async fn clear_failures(&self, key: &str) -> Result<(), SessionStoreError> {
+    async fn clear_count(&self, key: &str) -> Result<(), SessionStoreError> {
         let mut c = self.conn.clone();
-        c.del::<_, ()>(self.key(&["fail", key])).await.map_err(err)
+        c.del::<_, ()>(self.key(&["count", key])).await.map_err(err)
     }
 
     async fn lock(&self, key: &str, secs: u64) -> Result<(), SessionStoreError> {

@@ -1535,6 +1535,27 @@ async fn lookups_are_rate_limited_per_address(shape: Shape) {
     assert_eq!(w.admin_points(&sm, "").await.len(), 1);
 }
 
+/// Two replicas behind one balancer share one allowance per address: the shared count in
+/// Redis, not one bucket per process (issue 18, item 9).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_one_lookup_allowance_per_address() {
+    let one = TestApp::spawn_with(Shape::Production, |s| s.lookup_rate_per_minute = 4).await;
+    let two = one.replica().await;
+    // The shared count is per clock minute: start early in one so it cannot turn mid-test.
+    let second = chrono::Utc::now().second();
+    if second > 50 {
+        tokio::time::sleep(Duration::from_secs(u64::from(61 - second))).await;
+    }
+    for app in [&one, &two, &one, &two] {
+        expect(app.get(POINTS, None).await, StatusCode::OK).await;
+    }
+    for app in [&one, &two] {
+        let resp = app.get(POINTS, None).await;
+        assert!(resp.headers().contains_key("retry-after"));
+        assert_problem(resp, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // 8. open now
 

@@ -102,7 +102,7 @@ pub async fn wechat_login(
         .login_by_openid(&identity.openid, identity.unionid.as_deref(), clock::now())
         .await?;
     let key = format!("wechat-login:{}", worker.id);
-    if state.sessions.count_failure(&key, 3600).await? > WECHAT_LOGINS_PER_HOUR {
+    if state.sessions.count(&key, 3600).await? > WECHAT_LOGINS_PER_HOUR {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_logins",
@@ -145,11 +145,11 @@ pub(crate) fn login_failures_key(username: &str) -> String {
 /// Counts a failed password check of `key`, locking it after [`LOCKOUT_MAX_FAILURES`].
 pub(crate) async fn count_failure(state: &AppState, key: &str) -> Result<(), ApiError> {
     let window = u64::try_from(lockout_window().num_seconds()).unwrap_or(900);
-    let failures = state.sessions.count_failure(key, window).await?;
+    let failures = state.sessions.count(key, window).await?;
     if failures >= LOCKOUT_MAX_FAILURES {
         let secs = u64::try_from(lockout_duration().num_seconds()).unwrap_or(900);
         state.sessions.lock(key, secs).await?;
-        state.sessions.clear_failures(key).await?;
+        state.sessions.clear_count(key).await?;
         tracing::warn!(
             failures,
             "official password checks locked after repeated failures"
@@ -208,7 +208,7 @@ pub async fn admin_login(
     .map_err(|e| ApiError::internal(&e))?;
     match found {
         Some((official, _)) if verified && official.disabled_at.is_none() => {
-            state.sessions.clear_failures(&key).await?;
+            state.sessions.clear_count(&key).await?;
             let tokens = sessions::start(
                 &state,
                 SessionFor {

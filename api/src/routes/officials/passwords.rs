@@ -101,7 +101,7 @@ pub async fn change_own(
             "The current password is wrong",
         ));
     }
-    state.sessions.clear_failures(&key).await?;
+    state.sessions.clear_count(&key).await?;
     if body.new_password == body.current_password {
         return Err(ApiError::invalid_field(
             "new_password",
