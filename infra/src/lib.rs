@@ -6,7 +6,8 @@
 //! files of the embedded default ([`key_file`]), uploaded documents sealed in an object store
 //! ([`documents`]), spreadsheets read for imports
 //! ([`spreadsheet`]), the in-memory nearest-point index ([`nearby`]) and live delivery to
-//! WebSocket connections across processes ([`live`]).
+//! WebSocket connections across processes ([`live`]), both
+//! on Redis connected one way ([`redis_link`]).
 
 pub mod db;
 pub mod documents;
@@ -15,6 +16,7 @@ pub mod live;
 pub mod nearby;
 pub mod password;
 pub mod personal_data;
+pub mod redis_link;
 pub mod sessions;
 pub mod spreadsheet;
 pub mod wechat;

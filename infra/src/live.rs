@@ -9,10 +9,16 @@
 //!   subscribed and hands each message to the connections it holds for that account. The
 //!   publishing process hears its own messages the same way, so there is one path.
 //!
-//! Delivery is at most once. A connection that does not keep up (more than
-//! [`CONNECTION_BUFFER`] frames waiting) is dropped, and while the subscription to Redis is
-//! being re-established frames go nowhere: clients catch up by polling what they missed
-//! (`GET …/messages?after=`), which is why the frames carry ids.
+//! A Redis restart drops every connection (issue 18, item 21). A publish on the lost connection
+//! is sent once more on a new one; a publish that no process heard — not even this one, so the
+//! subscriptions are still being re-established — is sent again every 100 ms for up to
+//! [`RESUBSCRIBE_WAIT`] until someone hears it. A frame can so arrive twice (when the first
+//! send's answer was what got lost), and the frames carry ids.
+//!
+//! Otherwise delivery is at most once: a connection that does not keep up (more than
+//! [`CONNECTION_BUFFER`] frames waiting) is dropped, and a process whose subscription is down
+//! longer than the wait misses frames. Clients catch up by polling what they missed
+//! (`GET …/messages?after=`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +32,13 @@ use yiwang_domain::account::AccountId;
 
 /// Frames one connection may have waiting before it is dropped as too slow.
 pub const CONNECTION_BUFFER: usize = 256;
+
+/// How long a publish that no process heard is tried again, waiting for the subscriptions to
+/// come back after a Redis restart.
+pub const RESUBSCRIBE_WAIT: Duration = Duration::from_secs(3);
+
+/// The first pause before subscribing again; it doubles up to 1 s while Redis stays away.
+const RESUBSCRIBE_FIRST_PAUSE: Duration = Duration::from_millis(100);
 
 /// One frame for one account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,12 +134,10 @@ impl Live {
 
     /// Many processes sharing the Redis at `url`, on the channel `{prefix}live`. Returns once
     /// subscribed (within 3 s, or an error); a subscription lost later is re-established
-    /// every second until it holds again.
+    /// after 100 ms, the pause doubling up to 1 s while it fails.
     pub async fn redis(url: &str, prefix: &str) -> Result<Self, LiveError> {
         let client = redis::Client::open(url)?;
-        let conn = tokio::time::timeout(Duration::from_secs(3), client.get_connection_manager())
-            .await
-            .map_err(|_| LiveError::Silent("answer"))??;
+        let conn = crate::redis_link::connect(&client).await?;
         let channel = format!("{prefix}live");
         let hub = Arc::<Hub>::default();
         let (ready, subscribed) = oneshot::channel();
@@ -169,7 +180,9 @@ impl Live {
     }
 
     /// Hands each frame to its account's connections, in every process. Errs only when Redis
-    /// cannot take them (nothing is retried: the frames are a courtesy, the store is the record).
+    /// cannot take them, after the one retry on a lost connection (the frames are a courtesy,
+    /// the store is the record). Waits up to [`RESUBSCRIBE_WAIT`] only while no process is
+    /// subscribed, which in steady state never happens: this one always is.
     pub async fn publish(&self, deliveries: &[Delivery]) -> Result<(), LiveError> {
         match &self.bus {
             Bus::InProcess => {
@@ -184,11 +197,20 @@ impl Live {
                 }
                 let mut pipe = redis::pipe();
                 for d in deliveries {
-                    pipe.publish(channel, format!("{}\n{}", d.account, d.frame))
-                        .ignore();
+                    pipe.publish(channel, format!("{}\n{}", d.account, d.frame));
                 }
-                let mut conn = conn.clone();
-                Ok(pipe.exec_async(&mut conn).await?)
+                let until = tokio::time::Instant::now() + RESUBSCRIBE_WAIT;
+                loop {
+                    let heard: Vec<u64> = crate::redis_link::once_more_if_lost(conn, |mut c| {
+                        let pipe = pipe.clone();
+                        async move { pipe.query_async(&mut c).await }
+                    })
+                    .await?;
+                    if heard.iter().any(|&n| n > 0) || tokio::time::Instant::now() >= until {
+                        return Ok(());
+                    }
+                    tokio::time::sleep(RESUBSCRIBE_FIRST_PAUSE).await;
+                }
             }
         }
     }
@@ -202,6 +224,7 @@ async fn listen(
     ready: oneshot::Sender<Result<(), redis::RedisError>>,
 ) {
     let mut ready = Some(ready);
+    let mut pause = RESUBSCRIBE_FIRST_PAUSE;
     loop {
         let subscribed = async {
             let mut pubsub = client.get_async_pubsub().await?;
@@ -218,6 +241,7 @@ async fn listen(
                 } else {
                     tracing::info!(%channel, "live: subscribed to redis again");
                 }
+                pause = RESUBSCRIBE_FIRST_PAUSE;
                 let mut messages = pubsub.into_on_message();
                 while let Some(msg) = messages.next().await {
                     let payload = msg.get_payload_bytes();
@@ -241,7 +265,8 @@ async fn listen(
                 tracing::warn!(%channel, error = %e, "live: cannot subscribe to redis; retrying");
             }
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(1));
     }
 }
 

@@ -285,7 +285,11 @@ pub async fn new_org(
 
 impl World {
     pub async fn new(shape: Shape) -> World {
-        let app = TestApp::spawn(shape).await;
+        Self::on(TestApp::spawn(shape).await).await
+    }
+
+    /// The same organisations on an app started with settings of the test's own.
+    pub async fn on(app: TestApp) -> World {
         let (root, root_org) = app.root_admin().await;
         let zz = id(&new_org(
             &app,

@@ -12,11 +12,9 @@
 //! Refresh rotation is one Lua script, so two refreshes racing on the same token cannot both
 //! win.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use chrono::Utc;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 use yiwang_domain::account::AccountId;
 use yiwang_domain::session::{RotateOutcome, SessionRecord, SessionStore, SessionStoreError};
@@ -62,17 +60,7 @@ impl RedisSessions {
     /// Fails when Redis cannot be reached within 2 seconds.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, SessionStoreError> {
         let client = redis::Client::open(url).map_err(err)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_number_of_retries(2);
-        let conn = tokio::time::timeout(
-            Duration::from_secs(3),
-            client.get_connection_manager_with_config(config),
-        )
-        .await
-        .map_err(|_| SessionStoreError("redis did not answer within 3 s".into()))?
-        .map_err(err)?;
+        let conn = crate::redis_link::connect(&client).await.map_err(err)?;
         Ok(Self {
             conn,
             prefix: prefix.to_owned(),
@@ -87,23 +75,16 @@ impl RedisSessions {
         k
     }
 
-    /// Runs `op` on the connection and, when that connection turned out lost (Redis restarted,
-    /// a network blip: the command failed to be sent or its answer never came), once more on
-    /// the reconnected one — so the first command after a restart does not fail. Only for
-    /// commands that may safely run twice (not the refresh rotation, whose second run would
-    /// read as a reused token).
+    /// [`crate::redis_link::once_more_if_lost`] on this store's connection. Not for the
+    /// refresh rotation, whose second run would read as a reused token.
     async fn retried<T, F, Fut>(&self, op: F) -> Result<T, SessionStoreError>
     where
         F: Fn(ConnectionManager) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
-        match op(self.conn.clone()).await {
-            Err(e) if e.is_connection_dropped() || e.is_io_error() || e.is_connection_refusal() => {
-                tracing::warn!(cause = %e, "redis connection lost; retrying once");
-                op(self.conn.clone()).await.map_err(err)
-            }
-            other => other.map_err(err),
-        }
+        crate::redis_link::once_more_if_lost(&self.conn, op)
+            .await
+            .map_err(err)
     }
 
     fn decode(rec: &str, rh: String) -> Result<SessionRecord, SessionStoreError> {

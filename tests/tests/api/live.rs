@@ -5,6 +5,7 @@
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use yiwang_tests::proxy::{Mode, Proxy};
 use yiwang_tests::{assert_problem, both_shapes, token, Heard, Shape, Socket, TestApp};
 
 use crate::auth::{claims_of, header_of, now, sign_eddsa};
@@ -319,4 +320,37 @@ async fn stopping_closes_sockets_with_1001_at_once(shape: Shape) {
         "{:?}",
         started.elapsed()
     );
+}
+
+/// Redis restarted between two frames (issue 18, item 21): every connection to it dropped,
+/// the subscription too. The next frame still reaches the worker's socket: the publish
+/// reconnects and, when no process heard it, is sent again once this one listens again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_right_after_a_redis_restart_still_arrives() {
+    let proxy = Proxy::start(&Proxy::target_of(&yiwang_tests::redis_url())).await;
+    let app = TestApp::spawn_with(Shape::Production, |s| {
+        let url = s.redis_url.clone().unwrap();
+        s.redis_url = Some(proxy.url_through(&url));
+    })
+    .await;
+    let w = World::on(app).await;
+    let app = &w.app;
+    let worker = w.worker("restart").await;
+    let (zhang_tok, zhang) = lawyer_zhang(&w).await;
+    let id = ask(app, &worker, &zhang, "工资拖了三个月").await;
+    post(app, &format!("{ADMIN}/{id}/accept"), json!({}), &zhang_tok).await;
+    let mut worker_ws = ready(app, &worker).await;
+
+    for (round, text) in ["先别签离职协议", "把聊天记录截图保存"]
+        .into_iter()
+        .enumerate()
+    {
+        proxy.set(Mode::Stopped);
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        proxy.set(Mode::Open);
+        let answer = json!({ "text": text });
+        post(app, &format!("{ADMIN}/{id}/messages"), answer, &zhang_tok).await;
+        let (bodies, _) = step(&mut worker_ws).await;
+        assert_eq!(bodies, [text], "restart {round}");
+    }
 }
