@@ -300,9 +300,22 @@ impl From<RepoError> for ApiError {
                 )
                 .retry_after(DATABASE_RETRY_AFTER_SECS)
             }
+            RepoError::StorageFull(cause) => {
+                tracing::error!(cause = %cause, "storage full: a write was refused");
+                ApiError::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "storage_full",
+                    "服务器存储空间已满，本次提交未保存，请稍后再试",
+                    "The server's storage is full; nothing was saved; please try again later",
+                )
+                .retry_after(STORAGE_FULL_RETRY_AFTER_SECS)
+            }
         }
     }
 }
+
+/// `Retry-After` of a `storage_full` answer, seconds: freeing disk space takes an operator.
+pub const STORAGE_FULL_RETRY_AFTER_SECS: u64 = 60;
 
 impl From<SessionStoreError> for ApiError {
     fn from(e: SessionStoreError) -> Self {

@@ -48,6 +48,10 @@ pub trait DocumentStore: Send + Sync {
     /// document that fails authentication is never returned in part.
     async fn get(&self, key: &str) -> Result<Vec<u8>, RepoError>;
 
+    /// Whether documents can be written now, for `/readyz`: `Ok` unless a write found the
+    /// storage full, then a small write decides (`StorageFull` until one succeeds).
+    async fn ping(&self) -> Result<(), RepoError>;
+
     /// The backend in use, for the startup log: `"local"`, `"s3"` or `"memory"`.
     fn backend(&self) -> &'static str;
 }

@@ -33,6 +33,12 @@ pub enum RepoError {
     /// deadline): nothing is known to be written; the client may try again shortly.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The store has no room to write: the disk under the database or the document folder is
+    /// full (SQLite's `SQLITE_FULL`, PostgreSQL's `53100 disk_full`, `ENOSPC`). Nothing was
+    /// written; reads still work; the same write succeeds once space is freed (issue 18,
+    /// item 20).
+    #[error("storage full: {0}")]
+    StorageFull(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Reads "no such record" as an answer: `NotFound` becomes `None`, every other error stays
@@ -263,7 +269,8 @@ pub trait WorkerRepository: Send + Sync {
 /// Liveness of the store, for `/readyz`.
 #[async_trait]
 pub trait StoreHealth: Send + Sync {
-    /// Runs a trivial query. `Err` carries the reason.
+    /// Runs a trivial query — and, after a write found the disk full, a small write, so the
+    /// answer is `StorageFull` until a write succeeds again. `Err` carries the reason.
     async fn ping(&self) -> Result<(), RepoError>;
     /// `"postgres"` or `"sqlite"`.
     fn backend(&self) -> &'static str;

@@ -22,6 +22,8 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use async_trait::async_trait;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
@@ -58,6 +60,8 @@ pub struct SealedDocuments {
     keys: Arc<PersonalDataKeys>,
     /// `"local"`, `"s3"` or `"memory"`.
     backend: &'static str,
+    /// Set when a write found the storage full, cleared by the next write that succeeds.
+    full: AtomicBool,
 }
 
 impl fmt::Debug for SealedDocuments {
@@ -100,6 +104,7 @@ impl SealedDocuments {
             store,
             keys,
             backend,
+            full: AtomicBool::new(false),
         })
     }
 }
@@ -206,13 +211,17 @@ fn object_path(key: &str) -> Result<ObjectPath, RepoError> {
     ObjectPath::parse(key).map_err(|_| refuse())
 }
 
-/// Classifies an object store failure: a missing object is `NotFound`, the rest `Unexpected`.
+/// Classifies an object store failure: a missing object is `NotFound`, no room to write
+/// `StorageFull`, the rest `Unexpected`.
 fn store_error(e: object_store::Error) -> RepoError {
     match e {
         object_store::Error::NotFound { .. } => RepoError::NotFound,
-        other => RepoError::Unexpected(Box::new(other)),
+        other => crate::storage_full::classify(RepoError::Unexpected(Box::new(other))),
     }
 }
+
+/// The object readiness overwrites while the storage is full, to learn when it is not.
+const PROBE_KEY: &str = "readiness-probe";
 
 /// The associated data binding a sealed document to its key.
 fn context(key: &str) -> String {
@@ -265,6 +274,57 @@ impl DocumentStore for SealedDocuments {
     /// that reject the header) it falls back to checking for the object first and then
     /// writing, which is not atomic; keys are unique generated ids, so it is a safety net only.
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), RepoError> {
+        let written = self.put_sealed(key, bytes).await;
+        match &written {
+            Ok(()) => self.full.store(false, Ordering::Relaxed),
+            Err(RepoError::StorageFull(_)) => self.full.store(true, Ordering::Relaxed),
+            Err(_) => {}
+        }
+        written
+    }
+
+    /// Reads the object and opens it (off the async threads). `NotFound` when there is none;
+    /// `Unexpected` wrapping a [`PersonalDataError`] when it fails authentication or is not in
+    /// the stored layout, or wrapping the [`object_store::Error`] when the store fails.
+    async fn get(&self, key: &str) -> Result<Vec<u8>, RepoError> {
+        let path = object_path(key)?;
+        let stored = self
+            .store
+            .get(&path)
+            .await
+            .map_err(store_error)?
+            .bytes()
+            .await
+            .map_err(store_error)?;
+        let keys = Arc::clone(&self.keys);
+        let owned_key = key.to_owned();
+        tokio::task::spawn_blocking(move || open_object(&keys, &owned_key, &stored))
+            .await
+            .map_err(|e| RepoError::Unexpected(Box::new(e)))?
+            .map_err(|e| RepoError::Unexpected(Box::new(e)))
+    }
+
+    /// Writes a small object of its own while the storage is known full.
+    async fn ping(&self) -> Result<(), RepoError> {
+        if !self.full.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        self.store
+            .put(&ObjectPath::from(PROBE_KEY), PutPayload::from_static(b"ok"))
+            .await
+            .map_err(store_error)?;
+        self.full.store(false, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        self.backend
+    }
+}
+
+impl SealedDocuments {
+    /// [`DocumentStore::put`] without the bookkeeping of a full storage.
+    async fn put_sealed(&self, key: &str, bytes: Vec<u8>) -> Result<(), RepoError> {
         let path = object_path(key)?;
         let keys = Arc::clone(&self.keys);
         let owned_key = key.to_owned();
@@ -295,31 +355,6 @@ impl DocumentStore for SealedDocuments {
             }
             Err(e) => Err(store_error(e)),
         }
-    }
-
-    /// Reads the object and opens it (off the async threads). `NotFound` when there is none;
-    /// `Unexpected` wrapping a [`PersonalDataError`] when it fails authentication or is not in
-    /// the stored layout, or wrapping the [`object_store::Error`] when the store fails.
-    async fn get(&self, key: &str) -> Result<Vec<u8>, RepoError> {
-        let path = object_path(key)?;
-        let stored = self
-            .store
-            .get(&path)
-            .await
-            .map_err(store_error)?
-            .bytes()
-            .await
-            .map_err(store_error)?;
-        let keys = Arc::clone(&self.keys);
-        let owned_key = key.to_owned();
-        tokio::task::spawn_blocking(move || open_object(&keys, &owned_key, &stored))
-            .await
-            .map_err(|e| RepoError::Unexpected(Box::new(e)))?
-            .map_err(|e| RepoError::Unexpected(Box::new(e)))
-    }
-
-    fn backend(&self) -> &'static str {
-        self.backend
     }
 }
 

@@ -19,4 +19,5 @@ pub mod personal_data;
 pub mod redis_link;
 pub mod sessions;
 pub mod spreadsheet;
+pub mod storage_full;
 pub mod wechat;

@@ -216,10 +216,66 @@ impl TestApp {
     /// Breaks the store under the running server: renames `table` away, so every query that
     /// reads it fails as an outage would (a missing relation, not a missing row).
     pub async fn break_table(&self, table: &str) {
-        let (url, sql) = (
-            self.database_url(),
-            format!("ALTER TABLE {table} RENAME TO {table}_broken"),
-        );
+        self.execute(format!("ALTER TABLE {table} RENAME TO {table}_broken"))
+            .await;
+    }
+
+    /// Makes every insert and update of `tables` fail as a full disk does, with the database's
+    /// own words for it (PostgreSQL: `53100 disk_full`, "No space left on device", the hint
+    /// "Check free disk space."; SQLite: "database or disk is full") — a test double for
+    /// a disk this machine cannot fill. [`TestApp::free_disk`] takes it away.
+    pub async fn fill_disk(&self, tables: &[&str]) {
+        let sql = match self.shape {
+            Shape::Production => {
+                let mut sql = String::from(
+                    "CREATE OR REPLACE FUNCTION test_disk_full() RETURNS trigger \
+                     LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION \
+                     'could not extend file \"base/16384/16385\": No space left on device' \
+                     USING ERRCODE = 'disk_full', HINT = 'Check free disk space.'; END $$;",
+                );
+                for t in tables {
+                    sql.push_str(&format!(
+                        "CREATE TRIGGER disk_full_{t} BEFORE INSERT OR UPDATE ON {t} \
+                         FOR EACH ROW EXECUTE FUNCTION test_disk_full();"
+                    ));
+                }
+                sql
+            }
+            Shape::Embedded => tables
+                .iter()
+                .flat_map(|t| {
+                    ["INSERT", "UPDATE"].map(|op| {
+                        format!(
+                            "CREATE TRIGGER disk_full_{t}_{op} BEFORE {op} ON {t} \
+                             BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;"
+                        )
+                    })
+                })
+                .collect(),
+        };
+        self.execute(sql).await;
+    }
+
+    /// Frees the disk [`TestApp::fill_disk`] filled.
+    pub async fn free_disk(&self, tables: &[&str]) {
+        let sql = match self.shape {
+            Shape::Production => tables
+                .iter()
+                .map(|t| format!("DROP TRIGGER disk_full_{t} ON {t};"))
+                .collect(),
+            Shape::Embedded => tables
+                .iter()
+                .flat_map(|t| {
+                    ["INSERT", "UPDATE"].map(|op| format!("DROP TRIGGER disk_full_{t}_{op};"))
+                })
+                .collect::<String>(),
+        };
+        self.execute(sql).await;
+    }
+
+    /// Runs `sql` on the store under the running server, on a connection of its own.
+    async fn execute(&self, sql: String) {
+        let url = self.database_url();
         tokio::task::spawn_blocking(move || {
             let mut c = yiwang_infra::db::connect_once(&url).unwrap();
             c.batch_execute(&sql).unwrap();

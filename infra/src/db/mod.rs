@@ -175,6 +175,8 @@ struct Health {
     /// Set when the database was found down: pooled connections may be dead, so each is
     /// pinged when handed out until one answers.
     suspect: AtomicBool,
+    /// Set when a write found the disk full; readiness then writes to learn when it is not.
+    full: AtomicBool,
 }
 
 /// How long the database is taken as down after a call found it so.
@@ -240,6 +242,7 @@ impl Database {
             deadline: DEFAULT_DEADLINE,
             down_until: Mutex::new(None),
             suspect: AtomicBool::new(false),
+            full: AtomicBool::new(false),
         });
         Ok(Database {
             pool,
@@ -255,6 +258,7 @@ impl Database {
             deadline: deadline.max(Duration::from_millis(100)),
             down_until: Mutex::new(None),
             suspect: AtomicBool::new(false),
+            full: AtomicBool::new(false),
         });
         self
     }
@@ -264,7 +268,8 @@ impl Database {
         self.backend
     }
 
-    /// Runs `f` with a pooled connection on the blocking thread pool.
+    /// Runs `f` with a pooled connection on the blocking thread pool. A failure that says the
+    /// disk is full is answered as [`RepoError::StorageFull`] (and readiness told).
     ///
     /// While the database is known to be down ([`DOWN_FOR`] after a call got no connection or
     /// no answer within the deadline) the call is refused at once with
@@ -283,7 +288,10 @@ impl Database {
         let (pool, health) = (self.pool.clone(), Arc::clone(&self.health));
         let call = tokio::task::spawn_blocking(move || {
             let mut pooled = checkout(&pool, &health).inspect_err(|_| health.mark_down())?;
-            let result = f(&mut pooled.conn);
+            let result = f(&mut pooled.conn).map_err(crate::storage_full::classify);
+            if let Err(RepoError::StorageFull(_)) = &result {
+                health.full.store(true, Ordering::Relaxed);
+            }
             // A conflict or a missing row is the database answering; only an unexpected
             // failure may be a dead connection. A dead one fails this call (503); then one
             // probe tells a database that is down (no live connection to be had: taken as
@@ -395,7 +403,19 @@ pub fn default_sqlite_url(data_dir: &Path) -> String {
 impl StoreHealth for Database {
     async fn ping(&self) -> Result<(), RepoError> {
         self.run(|c| c.batch_execute("SELECT 1").map_err(unexpected))
-            .await
+            .await?;
+        if self.health.full.load(Ordering::Relaxed) {
+            self.run(|c| {
+                use schema::storage_probe::dsl::{id, storage_probe, writes};
+                diesel::update(storage_probe.filter(id.eq(1)))
+                    .set(writes.eq(writes + 1))
+                    .execute(c)
+                    .map_err(unexpected)
+            })
+            .await?;
+            self.health.full.store(false, Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     fn backend(&self) -> &'static str {

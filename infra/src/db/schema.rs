@@ -541,6 +541,14 @@ diesel::table! {
     }
 }
 
+// One row (`id` 1) that readiness rewrites after a write found the disk full.
+diesel::table! {
+    storage_probe (id) {
+        id -> Integer,
+        writes -> BigInt,
+    }
+}
+
 diesel::joinable!(officials -> organisations (org_id));
 diesel::joinable!(membership_applications -> organisations (org_id));
 diesel::joinable!(members -> organisations (org_id));

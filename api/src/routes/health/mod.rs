@@ -23,10 +23,39 @@ pub struct Health {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Dependency {
     /// Which backend is in use: `postgres` | `sqlite` for the database, `redis` |
-    /// `in_process` for sessions.
+    /// `in_process` for sessions, `local` | `s3` | `memory` for documents.
     pub backend: &'static str,
-    /// Whether it answered just now.
+    /// Whether it answered just now (and, after a write found its storage full, took a write).
     pub ok: bool,
+    /// Why not, when not `ok`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<DependencyProblem>,
+}
+
+/// Why a dependency is not ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DependencyProblem {
+    /// It did not answer, or not within the deadline.
+    Unavailable,
+    /// Its storage is full: writes fail (answered 507 `storage_full`) while reads work.
+    StorageFull,
+}
+
+impl Dependency {
+    fn of<E>(backend: &'static str, answer: &Result<(), E>, full: impl Fn(&E) -> bool) -> Self {
+        Self {
+            backend,
+            ok: answer.is_ok(),
+            problem: answer.as_ref().err().map(|e| {
+                if full(e) {
+                    DependencyProblem::StorageFull
+                } else {
+                    DependencyProblem::Unavailable
+                }
+            }),
+        }
+    }
 }
 
 /// How long `/readyz` waits for each dependency, milliseconds: a database or Redis that does
@@ -42,6 +71,8 @@ pub struct Readiness {
     pub database: Dependency,
     /// The session store.
     pub sessions: Dependency,
+    /// Where claim documents and attachments are kept.
+    pub documents: Dependency,
     /// `emulated` (built-in WeChat emulator, development only) or `configured`.
     pub wechat: &'static str,
 }
@@ -54,42 +85,45 @@ pub async fn healthz() -> web::Json<Health> {
     web::Json(Health { status: "ok" })
 }
 
-/// The database and the session store are reachable; names the backends in use.
+/// The database, the session store and the document store are reachable and, after a write
+/// found a disk full, can write again; names the backends in use.
 #[utoipa::path(get, tag = "operations",
     responses(
         (status = 200, description = "Ready", body = Readiness),
-        (status = 503, description = "A dependency is unreachable", body = Readiness),
+        (status = 503, description = "A dependency is unreachable or its storage full", body = Readiness),
     ))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let deadline = std::time::Duration::from_millis(READINESS_DEADLINE_MS);
-    let (db, sessions) = tokio::join!(
+    let late = || RepoError::Unavailable("no answer in time".into());
+    let (db, sessions, documents) = tokio::join!(
         tokio::time::timeout(deadline, state.store.ping()),
-        tokio::time::timeout(deadline, state.sessions.ping())
+        tokio::time::timeout(deadline, state.sessions.ping()),
+        tokio::time::timeout(deadline, state.documents.ping()),
     );
-    let db = db.unwrap_or_else(|_| Err(RepoError::Unavailable("no answer in time".into())));
+    let db = db.unwrap_or_else(|_| Err(late()));
     let sessions = sessions.unwrap_or_else(|_| Err(SessionStoreError("no answer in time".into())));
+    let documents = documents.unwrap_or_else(|_| Err(late()));
+    let full = |e: &RepoError| matches!(e, RepoError::StorageFull(_));
     let body = Readiness {
-        status: if db.is_ok() && sessions.is_ok() {
+        status: if db.is_ok() && sessions.is_ok() && documents.is_ok() {
             "ok"
         } else {
             "unavailable"
         },
-        database: Dependency {
-            backend: state.store.backend(),
-            ok: db.is_ok(),
-        },
-        sessions: Dependency {
-            backend: state.sessions.backend(),
-            ok: sessions.is_ok(),
-        },
+        database: Dependency::of(state.store.backend(), &db, full),
+        sessions: Dependency::of(state.sessions.backend(), &sessions, |_| false),
+        documents: Dependency::of(state.documents.backend(), &documents, full),
         wechat: state.wechat.mode(),
     };
     if let Err(e) = &db {
-        tracing::warn!(cause = %e, "readiness: database unreachable");
+        tracing::warn!(cause = %e, "readiness: database not ready");
     }
     if let Err(e) = &sessions {
         tracing::warn!(cause = %e, "readiness: session store unreachable");
+    }
+    if let Err(e) = &documents {
+        tracing::warn!(cause = %e, "readiness: document store not ready");
     }
     if body.status == "ok" {
         HttpResponse::Ok().json(body)
