@@ -163,7 +163,7 @@ pub async fn accept(
 /// Why an application is refused.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RejectForm {
+pub struct LegalAidRejectForm {
     /// The reason the worker reads, 1–500 characters.
     pub reason: Option<String>,
 }
@@ -171,7 +171,7 @@ pub struct RejectForm {
 /// An official refuses the application, with the reason.
 #[utoipa::path(post, tag = "admin: consultations", security(("bearer" = [])),
     params(("id" = String, Path, description = "Application id")),
-    request_body = RejectForm,
+    request_body = LegalAidRejectForm,
     responses(
         (status = 200, description = "Rejected", body = LegalAidView),
         (status = 403, description = "Role may not decide legal aid", body = Problem, content_type = "application/problem+json"),
@@ -185,7 +185,7 @@ pub async fn reject(
     state: web::Data<AppState>,
     admin: Admin,
     id: web::Path<String>,
-    form: web::Json<RejectForm>,
+    form: web::Json<LegalAidRejectForm>,
 ) -> Result<web::Json<LegalAidView>, ApiError> {
     let reason = written("reason", form.into_inner().reason, 500)?;
     step(&state, &admin, &id, Command::Reject { reason }, "reject").await

@@ -329,7 +329,7 @@ pub async fn return_claim(
 /// A rejection.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RejectForm {
+pub struct ClaimRejectForm {
     /// Reason code: `not_member`, `not_covered`, `waiting_period`, `below_threshold`,
     /// `duplicate_invoice`, `invalid_documents`, `not_payable`, `other`.
     pub reason: String,
@@ -340,7 +340,7 @@ pub struct RejectForm {
 /// Rejects a claim under review with a numbered reason; its invoices may be claimed again.
 #[utoipa::path(post, tag = "admin: mutual aid", security(("bearer" = [])),
     params(("id" = String, Path, description = "Claim id")),
-    request_body = RejectForm,
+    request_body = ClaimRejectForm,
     responses(
         (status = 200, description = "Rejected", body = ClaimView),
         (status = 403, description = "Role may not review claims, a worker token, or `four_eyes`", body = Problem, content_type = "application/problem+json"),
@@ -354,7 +354,7 @@ pub async fn reject(
     state: web::Data<AppState>,
     admin: Admin,
     id: web::Path<String>,
-    form: web::Json<RejectForm>,
+    form: web::Json<ClaimRejectForm>,
 ) -> Result<web::Json<ClaimView>, ApiError> {
     let reason = RejectionReason::parse(form.reason.trim()).ok_or_else(|| {
         ApiError::not_one_of("reason", &RejectionReason::ALL.map(RejectionReason::as_str))
