@@ -119,6 +119,11 @@ where
         if !STANDARD_METHODS.contains(req.method()) {
             req.head_mut().method = Method::from_bytes(b"OTHER").unwrap_or(Method::GET);
         }
+        // HEAD is GET without the body (RFC 9110 §9.3.2): the GET route answers, and the
+        // connection, which saw HEAD, sends the headers only.
+        if req.method() == Method::HEAD {
+            req.head_mut().method = Method::GET;
+        }
         // A WebSocket's frames come through the payload and may rightly pause for longer
         // (the live socket has its own keep-alive); every other body is bounded.
         let upgrade = req

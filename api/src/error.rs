@@ -57,7 +57,7 @@ pub struct ApiError {
     zh: String,
     en: String,
     errors: Vec<FieldProblem>,
-    retry_after: Option<u64>,
+    headers: Vec<(header::HeaderName, HeaderValue)>,
 }
 
 impl std::fmt::Display for ApiError {
@@ -115,7 +115,7 @@ impl ApiError {
             zh: zh.into(),
             en: en.into(),
             errors: Vec::new(),
-            retry_after: None,
+            headers: Vec::new(),
         }
     }
 
@@ -132,8 +132,14 @@ impl ApiError {
     }
 
     /// Adds a `Retry-After` header (seconds).
-    pub fn retry_after(mut self, secs: u64) -> Self {
-        self.retry_after = Some(secs);
+    pub fn retry_after(self, secs: u64) -> Self {
+        self.with_header(header::RETRY_AFTER, HeaderValue::from(secs))
+    }
+
+    /// Adds a header to the answer (`Allow` on 405, `WWW-Authenticate` on 401).
+    #[must_use]
+    pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
         self
     }
 
@@ -273,8 +279,8 @@ impl ResponseError for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         ));
-        if let Some(secs) = self.retry_after {
-            resp.insert_header((header::RETRY_AFTER, secs.to_string()));
+        for (name, value) in &self.headers {
+            resp.insert_header((name.clone(), value.clone()));
         }
         resp.body(serde_json::to_string(&self.problem()).unwrap_or_default())
     }

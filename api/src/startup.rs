@@ -507,6 +507,9 @@ fn serve(
             .unwrap_or(2)
     });
     let settings_body_idle = settings.body_idle_timeout_secs;
+    let methods = web::Data::new(routes::shared::methods::Methods::of(
+        &crate::openapi::document(),
+    ));
     let server = HttpServer::new(move || {
         App::new()
             .wrap(metrics.clone())
@@ -515,6 +518,7 @@ fn serve(
             })
             .app_data(state.clone())
             .app_data(exposition.clone())
+            .app_data(methods.clone())
             .app_data(routes::json_config())
             .app_data(routes::query_config())
             .app_data(web::PayloadConfig::new(

@@ -8,7 +8,8 @@ both_shapes!(
     readyz_names_the_backends,
     request_ids_are_echoed_or_made,
     junk_requests_add_no_metrics_labels,
-    metrics_are_served_only_where_configured
+    metrics_are_served_only_where_configured,
+    methods_a_path_does_not_take_answer_405_with_allow,
 );
 
 /// A metrics token the tests configure.
@@ -165,4 +166,57 @@ async fn metrics_are_served_only_where_configured(shape: Shape) {
         StatusCode::NOT_FOUND,
         "the metrics address serves nothing else"
     );
+}
+
+/// Issue 19: a method a path does not take is 405 with `Allow` (RFC 9110 §15.5.6), not "not
+/// found"; `OPTIONS` lists the methods; `HEAD` answers wherever `GET` does, without the body.
+async fn methods_a_path_does_not_take_answer_405_with_allow(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    let send = |method: &str, path: &str| {
+        app.client
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                format!("{}{path}", app.base),
+            )
+            .send()
+    };
+
+    let resp = send("DELETE", "/healthz").await.unwrap();
+    assert_eq!(resp.headers()["allow"], "GET, HEAD, OPTIONS");
+    let problem = yiwang_tests::world::assert_problem_zh(
+        resp,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    )
+    .await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("GET"),
+        "{problem}"
+    );
+
+    let org = format!("/api/v1/admin/orgs/{}", uuid::Uuid::now_v7());
+    let resp = send("PUT", &org).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let allow = resp.headers()["allow"].to_str().unwrap().to_owned();
+    assert!(allow.contains("GET") && allow.contains("PATCH"), "{allow}");
+    assert!(!allow.contains("PUT"), "{allow}");
+    let resp = send("FROB", "/api/v1/orgs").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+
+    let resp = send("OPTIONS", "/api/v1/orgs").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(resp.headers()["allow"], "GET, HEAD, OPTIONS");
+
+    for path in ["/healthz", "/api/v1/orgs"] {
+        let resp = send("HEAD", path).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        assert!(resp.headers().contains_key("x-request-id"), "{path}");
+        assert!(resp.bytes().await.unwrap().is_empty(), "{path}");
+    }
+
+    // A path no route has is still not found, whatever the method.
+    for method in ["GET", "DELETE", "OPTIONS"] {
+        let resp = send(method, "/api/v1/nothing-here").await.unwrap();
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{method}");
+    }
 }

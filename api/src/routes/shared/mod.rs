@@ -2,12 +2,13 @@
 //! envelopes, keyset paging ([`PageQuery`], [`Paged`]), the status filter, optional filter
 //! texts, and the spreadsheet writer ([`spreadsheet`]).
 
+pub mod methods;
 pub mod responses;
 pub mod spreadsheet;
 
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::web;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -142,10 +143,7 @@ pub fn optional_text(
     Ok(Some(v.to_owned()))
 }
 
-/// 404 for any path no route answers.
-pub async fn no_route(_req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::not_found())
-}
+pub use methods::no_route;
 
 /// Keyset paging parameters.
 #[derive(Debug, Deserialize, IntoParams)]

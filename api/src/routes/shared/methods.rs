@@ -1,0 +1,108 @@
+//! Which methods each path takes, read from the one route registration (the OpenAPI document),
+//! for the answers no handler gives: 405 `method_not_allowed` with `Allow` to a method a path
+//! does not take (RFC 9110 §15.5.6), and 204 with `Allow` to `OPTIONS` (§9.3.7). `HEAD` is
+//! taken wherever `GET` is (the request context answers it as `GET` without the body).
+
+use actix_web::dev::ResourceDef;
+use actix_web::http::header::{HeaderValue, ALLOW};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use utoipa::openapi::OpenApi;
+
+use crate::error::ApiError;
+
+/// Every documented path pattern with the methods it takes.
+pub struct Methods {
+    routes: Vec<(ResourceDef, Vec<&'static str>)>,
+}
+
+impl Methods {
+    /// The table of `doc`'s paths.
+    pub fn of(doc: &OpenApi) -> Self {
+        let routes = doc
+            .paths
+            .paths
+            .iter()
+            .map(|(pattern, item)| {
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("HEAD", item.get.is_some() || item.head.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(m, taken)| taken.then_some(m))
+                .chain(["OPTIONS"])
+                .collect();
+                (ResourceDef::new(pattern.as_str()), methods)
+            })
+            .collect();
+        Self { routes }
+    }
+
+    /// The methods `path` takes (with `HEAD` and `OPTIONS`), in the order of RFC 9110;
+    /// empty when no route has the path.
+    pub fn allowed(&self, path: &str) -> Vec<&'static str> {
+        let mut allowed: Vec<&'static str> = Vec::new();
+        for (def, methods) in &self.routes {
+            if def.is_match(path) {
+                for m in methods {
+                    if !allowed.contains(m) {
+                        allowed.push(m);
+                    }
+                }
+            }
+        }
+        const ORDER: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+        allowed.sort_by_key(|m| ORDER.iter().position(|o| o == m));
+        allowed
+    }
+}
+
+/// The answer for a request no route takes: 404 for a path no route has; for a path that
+/// exists, 204 with `Allow` to `OPTIONS` and 405 `method_not_allowed` with `Allow` to any
+/// other method.
+pub async fn no_route(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let allowed = req
+        .app_data::<web::Data<Methods>>()
+        .map(|m| m.allowed(req.path()))
+        .unwrap_or_default();
+    if allowed.is_empty() {
+        return Err(ApiError::not_found());
+    }
+    let allow =
+        HeaderValue::from_str(&allowed.join(", ")).unwrap_or(HeaderValue::from_static("GET"));
+    if req.method() == Method::OPTIONS {
+        return Ok(HttpResponse::NoContent()
+            .insert_header((ALLOW, allow))
+            .finish());
+    }
+    Err(ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("该地址不支持此请求方法，可用的方法：{}", allowed.join("、")),
+        format!(
+            "This path does not take that method; it takes {}",
+            allowed.join(", ")
+        ),
+    )
+    .with_header(ALLOW, allow))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_takes_what_its_routes_take() {
+        let methods = Methods::of(&crate::openapi::document());
+        assert_eq!(methods.allowed("/healthz"), ["GET", "HEAD", "OPTIONS"]);
+        let org = methods.allowed("/api/v1/admin/orgs/0190e7a1-0000-7000-8000-000000000000");
+        assert!(org.contains(&"GET") && org.contains(&"PATCH"), "{org:?}");
+        assert!(!org.contains(&"PUT"), "{org:?}");
+        assert!(methods.allowed("/api/v1/nothing-here").is_empty());
+    }
+}
