@@ -114,6 +114,10 @@ pub struct Settings {
     /// `X-Forwarded-For` names the client for the per-address limits. Default none: the
     /// connection's peer is the client, and the header is ignored.
     pub trusted_proxies: Vec<String>,
+    /// Browser origins allowed to call the API from another origin (CORS),
+    /// `[https://console.example.org,http://localhost:5173]`: `scheme://host[:port]` each.
+    /// Default none: no page on another origin can read an answer.
+    pub cors_allowed_origins: Vec<String>,
     /// WeChat logins one client address may start per minute, across every replica when Redis
     /// is set. Default 20.
     pub wechat_login_rate_per_minute: u32,
@@ -156,6 +160,7 @@ impl Default for Settings {
             metrics_listen: None,
             metrics_token: None,
             trusted_proxies: Vec::new(),
+            cors_allowed_origins: Vec::new(),
             wechat_login_rate_per_minute: 20,
             body_idle_timeout_secs: 30,
         }

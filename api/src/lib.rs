@@ -9,6 +9,7 @@ pub mod body_timeout;
 pub mod cli;
 pub mod config;
 pub mod context;
+pub mod cors;
 pub mod demo;
 pub mod error;
 pub mod idempotency;

@@ -94,6 +94,10 @@ pub enum StartupError {
     ShortMetricsToken,
     #[error("YIWANG_TRUSTED_PROXIES 中的 `{0}` 不是 IP 地址或网段 (not an address or CIDR block)")]
     TrustedProxy(String),
+    #[error(
+        "YIWANG_CORS_ALLOWED_ORIGINS 中的 `{0}` 不是来源 scheme://host[:port] (not an origin)"
+    )]
+    CorsOrigin(String),
     #[error("cannot listen on {address}: {source}")]
     Listen {
         address: String,
@@ -507,11 +511,14 @@ fn serve(
             .unwrap_or(2)
     });
     let settings_body_idle = settings.body_idle_timeout_secs;
+    let origins =
+        crate::cors::origins(&settings.cors_allowed_origins).map_err(StartupError::CorsOrigin)?;
     let methods = web::Data::new(routes::shared::methods::Methods::of(
         &crate::openapi::document(),
     ));
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(crate::cors::policy(&origins))
             .wrap(metrics.clone())
             .wrap(RequestContextMiddleware {
                 body_idle: std::time::Duration::from_secs(settings_body_idle.max(1)),

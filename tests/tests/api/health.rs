@@ -10,6 +10,7 @@ both_shapes!(
     junk_requests_add_no_metrics_labels,
     metrics_are_served_only_where_configured,
     methods_a_path_does_not_take_answer_405_with_allow,
+    only_listed_origins_may_call_from_a_browser,
 );
 
 /// A metrics token the tests configure.
@@ -219,4 +220,96 @@ async fn methods_a_path_does_not_take_answer_405_with_allow(shape: Shape) {
         let resp = send(method, "/api/v1/nothing-here").await.unwrap();
         assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{method}");
     }
+}
+
+/// Issue 19: a browser page on a listed origin may call the API (CORS); any other origin's page
+/// cannot read the answers, and without a list no origin can. curl, which sends no `Origin`,
+/// is served as ever.
+async fn only_listed_origins_may_call_from_a_browser(shape: Shape) {
+    const CONSOLE: &str = "https://console.example.org";
+    let preflight = |app: &TestApp, origin: &'static str| {
+        app.client
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/api/v1/admin/orgs", app.base),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type,idempotency-key",
+            )
+            .send()
+    };
+    let from = |app: &TestApp, origin: &'static str| {
+        app.client
+            .get(format!("{}/api/v1/orgs", app.base))
+            .header("origin", origin)
+            .send()
+    };
+    let app = TestApp::spawn_with(shape, |s| {
+        s.cors_allowed_origins = vec![format!("{CONSOLE}/")];
+    })
+    .await;
+
+    let resp = preflight(&app, CONSOLE).await.unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    let h = resp.headers();
+    assert_eq!(h["access-control-allow-origin"], CONSOLE);
+    assert!(h["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .contains("POST"));
+    let allowed = h["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(
+        allowed.contains("idempotency-key") && allowed.contains("authorization"),
+        "{allowed}"
+    );
+    assert_eq!(h["access-control-max-age"], "3600");
+    assert!(!h.contains_key("access-control-allow-credentials"));
+
+    let resp = from(&app, CONSOLE).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["access-control-allow-origin"], CONSOLE);
+    let exposed = resp.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(
+        exposed.contains("x-request-id") && exposed.contains("retry-after"),
+        "{exposed}"
+    );
+    assert!(resp.headers()["vary"]
+        .to_str()
+        .unwrap()
+        .to_lowercase()
+        .contains("origin"));
+
+    // Another origin: answered, but with nothing that lets its page read the answer.
+    let resp = from(&app, "https://evil.example.com").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(!resp.headers().contains_key("access-control-allow-origin"));
+    let resp = preflight(&app, "https://evil.example.com").await.unwrap();
+    assert!(!resp.headers().contains_key("access-control-allow-origin"));
+
+    // No list: no origin at all; curl and OPTIONS without CORS are served as ever.
+    let app = TestApp::spawn(shape).await;
+    let resp = preflight(&app, CONSOLE).await.unwrap();
+    assert!(!resp.headers().contains_key("access-control-allow-origin"));
+    let resp = from(&app, CONSOLE).await.unwrap();
+    assert!(!resp.headers().contains_key("access-control-allow-origin"));
+    assert_eq!(app.get("/api/v1/orgs", None).await.status(), StatusCode::OK);
+    let resp = app
+        .client
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/api/v1/orgs", app.base),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
 }
