@@ -52,13 +52,26 @@ pub fn current() -> RequestContext {
     CONTEXT.try_with(Clone::clone).unwrap_or_default()
 }
 
+/// Whether `Accept-Language` (RFC 9110 §12.5.4, with its q-values) prefers English to Chinese:
+/// the first of the ranked ranges that names `en` or `zh` decides; `*`, nothing usable or no
+/// header at all means Chinese, the language of the field.
 fn wants_english(req: &ServiceRequest) -> bool {
-    req.headers()
-        .get(actix_web::http::header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|first| first.trim().to_ascii_lowercase().starts_with("en"))
-        .unwrap_or(false)
+    use actix_web::http::header::{AcceptLanguage, Header as _, Preference};
+    let Ok(accept) = AcceptLanguage::parse(req) else {
+        return false;
+    };
+    for range in accept.ranked() {
+        match range {
+            Preference::Any => return false,
+            Preference::Specific(tag) => match tag.primary_language().to_ascii_lowercase().as_str()
+            {
+                "en" => return true,
+                "zh" => return false,
+                _ => {}
+            },
+        }
+    }
+    false
 }
 
 fn incoming_id(req: &ServiceRequest) -> Option<String> {

@@ -181,13 +181,31 @@ impl ApiError {
         )
     }
 
-    /// 401: no valid access token, or its session has ended.
+    /// 401 `unauthenticated`: no access token, a token that is not ours, or its session has
+    /// ended — the client logs in again.
     pub fn unauthenticated() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
             "unauthenticated",
-            "登录已失效或未登录，请重新登录",
-            "Missing, invalid or expired access token, or the session has ended",
+            "未登录或登录已失效，请重新登录",
+            "Missing or invalid access token, or the session has ended; log in again",
+        )
+    }
+
+    /// 401 `token_expired`: a genuine access token past its expiry — the client refreshes it
+    /// (`POST /api/v1/auth/refresh`) and tries again. RFC 6750 §3.1 `invalid_token`.
+    pub fn token_expired() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "token_expired",
+            "登录凭证已过期，请刷新后重试",
+            "The access token has expired; refresh it and try again",
+        )
+        .with_header(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(
+                "Bearer realm=\"yiwang\", error=\"invalid_token\", error_description=\"The access token expired\"",
+            ),
         )
     }
 
@@ -282,9 +300,28 @@ impl ResponseError for ApiError {
         for (name, value) in &self.headers {
             resp.insert_header((name.clone(), value.clone()));
         }
+        // RFC 9110 §11.6.1: every 401 says how to authenticate.
+        if self.status == StatusCode::UNAUTHORIZED
+            && !self
+                .headers
+                .iter()
+                .any(|(n, _)| n == header::WWW_AUTHENTICATE)
+        {
+            resp.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static(BEARER)));
+        }
+        // The detail is in the language `Accept-Language` chose.
+        let english = context::current().english;
+        resp.insert_header((
+            header::CONTENT_LANGUAGE,
+            HeaderValue::from_static(if english { "en" } else { "zh-CN" }),
+        ));
+        resp.append_header((header::VARY, HeaderValue::from_static("Accept-Language")));
         resp.body(serde_json::to_string(&self.problem()).unwrap_or_default())
     }
 }
+
+/// The challenge of a 401 (RFC 6750 §3).
+const BEARER: &str = "Bearer realm=\"yiwang\"";
 
 /// `Retry-After` of a `database_unavailable` answer, seconds: the time the store refuses
 /// calls at once after finding the database down.

@@ -518,11 +518,15 @@ fn serve(
     ));
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(actix_web::middleware::from_fn(
+                routes::shared::methods::locate_created,
+            ))
             .wrap(crate::cors::policy(&origins))
             .wrap(metrics.clone())
             .wrap(RequestContextMiddleware {
                 body_idle: std::time::Duration::from_secs(settings_body_idle.max(1)),
             })
+            .wrap(actix_web::middleware::Compress::default())
             .app_data(state.clone())
             .app_data(exposition.clone())
             .app_data(methods.clone())

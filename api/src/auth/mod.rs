@@ -14,6 +14,7 @@ pub mod tokens;
 use std::future::Future;
 use std::pin::Pin;
 
+use crate::auth::tokens::TokenRefused;
 use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, FromRequest, HttpRequest};
@@ -104,7 +105,10 @@ pub async fn verify_access_token(
     let claims = state
         .tokens
         .verify(token)
-        .ok_or_else(ApiError::unauthenticated)?;
+        .map_err(|refused| match refused {
+            TokenRefused::Expired => ApiError::token_expired(),
+            TokenRefused::Invalid => ApiError::unauthenticated(),
+        })?;
     let session = state
         .sessions
         .get(&claims.sid)

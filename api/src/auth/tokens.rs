@@ -100,6 +100,15 @@ impl Scope {
     }
 }
 
+/// Why an access token is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRefused {
+    /// Genuine, but past its expiry: refresh it.
+    Expired,
+    /// Malformed, not signed by us, or for another issuer or audience: log in again.
+    Invalid,
+}
+
 /// The signing key and what verifies it.
 pub struct TokenKeys {
     card_validation: Validation,
@@ -252,20 +261,28 @@ impl TokenKeys {
         jsonwebtoken::encode(&header, &claims, &self.encoding)
     }
 
-    /// Verifies signature, algorithm, issuer, audience and expiry. A token verified before is
-    /// answered from memory until its `exp` (plus the leeway) has passed.
-    pub fn verify(&self, token: &str) -> Option<Arc<Claims>> {
+    /// Verifies signature, algorithm, issuer, audience and expiry: the claims, or why not —
+    /// [`TokenRefused::Expired`] only for a token that is genuine in every other way (the
+    /// signature is checked before the expiry). A token verified before is answered from
+    /// memory until its `exp` (plus the leeway) has passed.
+    pub fn verify(&self, token: &str) -> Result<Arc<Claims>, TokenRefused> {
         let now = clock::now().timestamp();
         if let Some(claims) = self.verified.get(token) {
-            return (claims.exp + LEEWAY_SECS > now).then_some(claims);
+            return if claims.exp + LEEWAY_SECS > now {
+                Ok(claims)
+            } else {
+                Err(TokenRefused::Expired)
+            };
         }
-        let claims = Arc::new(
-            jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-                .ok()?
-                .claims,
-        );
+        let claims = match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
+            Ok(data) => Arc::new(data.claims),
+            Err(e) if *e.kind() == jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                return Err(TokenRefused::Expired)
+            }
+            Err(_) => return Err(TokenRefused::Invalid),
+        };
         self.verified.insert(token.to_owned(), Arc::clone(&claims));
-        Some(claims)
+        Ok(claims)
     }
 
     /// Signs a member card's QR token for `member_id` with number `number`, valid for

@@ -105,6 +105,11 @@ async fn me_status(app: &TestApp, token: &str) -> StatusCode {
 async fn assert_unauthenticated(app: &TestApp, token: &str, what: &str) {
     let resp = app.get(ME, Some(token)).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{what}");
+    assert_eq!(
+        resp.headers()["www-authenticate"],
+        r#"Bearer realm="yiwang""#,
+        "{what}"
+    );
     assert_problem(resp, StatusCode::UNAUTHORIZED, "unauthenticated").await;
 }
 
@@ -524,7 +529,28 @@ async fn tampered_and_forged_tokens_are_rejected(shape: Shape) {
     let mut expired = valid.clone();
     expired["iat"] = json!(t - 3600 - 900);
     expired["exp"] = json!(t - 3600);
-    assert_unauthenticated(&app, &sign_eddsa(&app, &kid, &expired), "expired").await;
+    // Expired is its own answer, so the app refreshes instead of sending the worker to log
+    // in again (RFC 6750 §3.1 invalid_token).
+    let resp = app.get(ME, Some(&sign_eddsa(&app, &kid, &expired))).await;
+    let challenge = resp.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.starts_with("Bearer ") && challenge.contains(r#"error="invalid_token""#),
+        "{challenge}"
+    );
+    yiwang_tests::world::assert_problem_zh(resp, StatusCode::UNAUTHORIZED, "token_expired").await;
+    // Expired and forged: the forgery decides.
+    let forged_expired = sign_eddsa(&app, &kid, &expired);
+    let (head, rest) = forged_expired.split_once('.').unwrap();
+    let (body, _) = rest.split_once('.').unwrap();
+    assert_unauthenticated(
+        &app,
+        &format!("{head}.{body}.{s}"),
+        "expired, bad signature",
+    )
+    .await;
 
     // A valid signature does not let one session speak for another account.
     let mut other_sub = valid.clone();

@@ -11,6 +11,7 @@ both_shapes!(
     metrics_are_served_only_where_configured,
     methods_a_path_does_not_take_answer_405_with_allow,
     only_listed_origins_may_call_from_a_browser,
+    answers_follow_the_http_conventions,
 );
 
 /// A metrics token the tests configure.
@@ -312,4 +313,87 @@ async fn only_listed_origins_may_call_from_a_browser(shape: Shape) {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+}
+
+/// Issue 19: the language follows `Accept-Language` with its q-values and says so
+/// (`Content-Language`, `Vary`); answers are compressed for a client that asks; a 201 says
+/// where the new record is read (`Location`).
+async fn answers_follow_the_http_conventions(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    let problem_in = |accept: &'static str| {
+        let app = &app;
+        async move {
+            let resp = app
+                .client
+                .get(format!("{}/api/v1/me", app.base))
+                .header("accept-language", accept)
+                .send()
+                .await
+                .unwrap();
+            let language = resp.headers()["content-language"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let vary = resp.headers()["vary"].to_str().unwrap().to_lowercase();
+            assert!(vary.contains("accept-language"), "{vary}");
+            let body: serde_json::Value = resp.json().await.unwrap();
+            (language, body["detail"].as_str().unwrap().to_owned())
+        }
+    };
+    for (accept, language) in [
+        ("fr, en;q=0.8", "en"),
+        ("en-GB", "en"),
+        ("en;q=0.5, zh-CN", "zh-CN"),
+        ("zh-TW, en;q=0.9", "zh-CN"),
+        ("*", "zh-CN"),
+        ("fr", "zh-CN"),
+    ] {
+        let (got, detail) = problem_in(accept).await;
+        assert_eq!(got, language, "{accept}");
+        assert_eq!(detail.is_ascii(), language == "en", "{accept}: {detail}");
+    }
+
+    // Compressed when asked (a long enough answer), plain when not.
+    let (root, root_org) = app.root_admin().await;
+    let path = "/api/v1/admin/orgs";
+    let plain = app
+        .client
+        .get(format!("{}{path}", app.base))
+        .bearer_auth(&root)
+        .send()
+        .await
+        .unwrap();
+    assert!(!plain.headers().contains_key("content-encoding"));
+    let gzip = app
+        .client
+        .get(format!("{}{path}", app.base))
+        .bearer_auth(&root)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gzip.status(), StatusCode::OK);
+    assert_eq!(gzip.headers()["content-encoding"], "gzip");
+    let packed = gzip.bytes().await.unwrap();
+    assert_eq!(&packed[..2], [0x1f, 0x8b], "a gzip stream");
+
+    // 201 with Location, which reads the record back.
+    let created = app
+        .post(
+            "/api/v1/admin/orgs",
+            &serde_json::json!({ "parent_id": root_org, "name": "郑州市总工会",
+                                 "kind": "city_federation", "accepts_individuals": false,
+                                 "city": "郑州市" }),
+            Some(&root),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let location = created.headers()["location"].to_str().unwrap().to_owned();
+    let body: serde_json::Value = created.json().await.unwrap();
+    assert_eq!(
+        location,
+        format!("/api/v1/admin/orgs/{}", body["id"].as_str().unwrap())
+    );
+    let read: serde_json::Value = app.get(&location, Some(&root)).await.json().await.unwrap();
+    assert_eq!(read["name"], "郑州市总工会");
 }

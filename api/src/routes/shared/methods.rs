@@ -1,11 +1,15 @@
 //! Which methods each path takes, read from the one route registration (the OpenAPI document),
 //! for the answers no handler gives: 405 `method_not_allowed` with `Allow` to a method a path
 //! does not take (RFC 9110 §15.5.6), and 204 with `Allow` to `OPTIONS` (§9.3.7). `HEAD` is
-//! taken wherever `GET` is (the request context answers it as `GET` without the body).
+//! taken wherever `GET` is (the request context answers it as `GET` without the body). The
+//! same table tells where a created record can be read, for the `Location` of a 201
+//! ([`locate_created`]).
 
-use actix_web::dev::ResourceDef;
-use actix_web::http::header::{HeaderValue, ALLOW};
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ResourceDef, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderValue, ALLOW, LOCATION};
 use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
 use actix_web::{web, HttpRequest, HttpResponse};
 use utoipa::openapi::OpenApi;
 
@@ -59,6 +63,54 @@ impl Methods {
         allowed.sort_by_key(|m| ORDER.iter().position(|o| o == m));
         allowed
     }
+}
+
+/// Longest 201 body read for its `id`, bytes (the created records' views are far smaller;
+/// a longer one is a bug, answered 500).
+const MAX_CREATED_BODY: usize = 4 * 1024 * 1024;
+
+/// Middleware: a 201 whose JSON body has an `id` gets `Location: {path}/{id}` (RFC 9110
+/// §15.3.2) when a `GET` route reads that path — the same for a replayed idempotent answer.
+/// A 201 that creates something not read at its own path (a check-in, a rating) keeps none.
+pub async fn locate_created(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let res = next.call(req).await?.map_into_boxed_body();
+    if res.status() != StatusCode::CREATED || res.headers().contains_key(LOCATION) {
+        return Ok(res);
+    }
+    let (req, res) = res.into_parts();
+    let (mut res, body) = res.into_parts();
+    let Ok(bytes) = actix_web::body::to_bytes_limited(body, MAX_CREATED_BODY).await else {
+        tracing::error!(route = ?req.match_pattern(), "a 201 body over the Location limit");
+        return Ok(ServiceResponse::new(
+            req,
+            HttpResponse::InternalServerError().finish(),
+        ));
+    };
+    let Ok(bytes) = bytes else {
+        return Ok(ServiceResponse::new(
+            req,
+            HttpResponse::InternalServerError().finish(),
+        ));
+    };
+    let id = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v.get("id").and_then(|id| id.as_str()).map(str::to_owned));
+    let readable = |path: &str| {
+        req.app_data::<web::Data<Methods>>()
+            .is_some_and(|m| m.allowed(path).contains(&"GET"))
+    };
+    if let Some(id) = id.filter(|id| id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')) {
+        let location = format!("{}/{id}", req.path().trim_end_matches('/'));
+        if readable(&location) {
+            if let Ok(value) = HeaderValue::from_str(&location) {
+                res.headers_mut().insert(LOCATION, value);
+            }
+        }
+    }
+    Ok(ServiceResponse::new(req, res.set_body(BoxBody::new(bytes))))
 }
 
 /// The answer for a request no route takes: 404 for a path no route has; for a path that

@@ -69,12 +69,14 @@ pub enum BodyLimitErrors {
 )]
 pub struct MalformedQuery(pub Problem);
 
-/// 401 `unauthenticated`: no valid access token, or its session has ended.
+/// 401 `unauthenticated` (no access token, one that is not ours, or its session has ended:
+/// log in again) or `token_expired` (refresh it, then try again).
 #[derive(IntoResponses)]
 #[response(
     status = 401,
-    description = "Not logged in",
-    content_type = "application/problem+json"
+    description = "Not logged in: `unauthenticated` (log in again) or `token_expired` (refresh the access token, then try again)",
+    content_type = "application/problem+json",
+    headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"yiwang\"`; with `error=\"invalid_token\"` when the token expired (RFC 6750 §3)"))
 )]
 pub struct NotLoggedIn(pub Problem);
 
