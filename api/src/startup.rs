@@ -530,7 +530,6 @@ fn serve(
             .app_data(state.clone())
             .app_data(exposition.clone())
             .app_data(methods.clone())
-            .app_data(routes::json_config())
             .app_data(routes::query_config())
             .app_data(web::PayloadConfig::new(
                 yiwang_infra::spreadsheet::MAX_FILE_BYTES + 1,

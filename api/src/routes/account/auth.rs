@@ -20,6 +20,7 @@ use crate::error::{ApiError, Problem};
 use crate::rate_limit::LoginAttempt;
 use crate::routes::shared::no_store;
 use crate::routes::shared::responses::{JsonBodyErrors, NotLoggedIn, SessionStoreDown};
+use crate::routes::shared::Json;
 use crate::state::AppState;
 
 /// `wx.login()` code.
@@ -85,7 +86,7 @@ pub const WECHAT_LOGINS_PER_HOUR: u32 = 30;
 pub async fn wechat_login(
     state: web::Data<AppState>,
     _attempt: LoginAttempt,
-    body: web::Json<WeChatLogin>,
+    body: Json<WeChatLogin>,
 ) -> Result<CustomizeResponder<web::Json<LoginResponse>>, ApiError> {
     let code = body.code.trim();
     if code.is_empty() || code.chars().count() > 128 {
@@ -182,7 +183,7 @@ pub(crate) fn locked(secs: u64) -> ApiError {
 #[post("/admin/auth/login")]
 pub async fn admin_login(
     state: web::Data<AppState>,
-    body: web::Json<AdminLogin>,
+    body: Json<AdminLogin>,
 ) -> Result<CustomizeResponder<web::Json<LoginResponse>>, ApiError> {
     let body = body.into_inner();
     let key = login_failures_key(&body.username);
@@ -245,7 +246,7 @@ pub async fn admin_login(
 #[post("/auth/refresh")]
 pub async fn refresh(
     state: web::Data<AppState>,
-    body: web::Json<RefreshRequest>,
+    body: Json<RefreshRequest>,
 ) -> Result<CustomizeResponder<web::Json<TokenPair>>, ApiError> {
     let invalid = || {
         ApiError::new(

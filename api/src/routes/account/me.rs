@@ -21,6 +21,7 @@ use yiwang_domain::org::Organisation;
 use crate::auth::{self, Principal};
 use crate::error::{ApiError, Problem};
 use crate::routes::shared::responses::{JsonBodyErrors, NotLoggedIn, SessionStoreDown, WorkerOnly};
+use crate::routes::shared::Json;
 use crate::state::AppState;
 
 /// A worker as they see themselves.
@@ -212,7 +213,7 @@ pub struct BindPhone {
 pub async fn bind_phone(
     state: web::Data<AppState>,
     worker: auth::Worker,
-    body: web::Json<BindPhone>,
+    body: Json<BindPhone>,
 ) -> Result<web::Json<AccountView>, ApiError> {
     let code = body.code.trim();
     if code.is_empty() || code.chars().count() > 128 {

@@ -35,6 +35,7 @@ use crate::error::{ApiError, Problem};
 use crate::idempotency::{self};
 use crate::moderation;
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn, WorkerOnly};
+use crate::routes::shared::Json;
 use crate::state::AppState;
 
 pub use commands::{run, step_change};
@@ -115,7 +116,7 @@ pub async fn ask(
     state: web::Data<AppState>,
     worker: Worker,
     req: HttpRequest,
-    form: web::Json<QuestionForm>,
+    form: Json<QuestionForm>,
 ) -> Result<HttpResponse, ApiError> {
     let form = form.into_inner();
     let request = serde_json::to_vec(&form).map_err(|e| ApiError::internal(&e))?;
@@ -354,7 +355,7 @@ pub async fn write(
     worker: Worker,
     req: HttpRequest,
     id: web::Path<String>,
-    form: web::Json<MessageForm>,
+    form: Json<MessageForm>,
 ) -> Result<HttpResponse, ApiError> {
     let c = own(&state, &worker, &id).await?;
     let form = form.into_inner();
@@ -413,7 +414,7 @@ pub async fn rate(
     state: web::Data<AppState>,
     worker: Worker,
     id: web::Path<String>,
-    form: web::Json<RatingForm>,
+    form: Json<RatingForm>,
 ) -> Result<web::Json<Value>, ApiError> {
     let c = own(&state, &worker, &id).await?;
     let form = form.into_inner();
@@ -516,7 +517,7 @@ pub async fn read(
     state: web::Data<AppState>,
     worker: Worker,
     id: web::Path<String>,
-    form: web::Json<ReadForm>,
+    form: Json<ReadForm>,
 ) -> Result<web::Json<ReadMarkView>, ApiError> {
     let c = own(&state, &worker, &id).await?;
     let account = worker.0.account_id();

@@ -17,6 +17,7 @@ use crate::error::{ApiError, Problem};
 use crate::routes::consultations::admin::lawyers::listed_lawyer;
 use crate::routes::legal_aid::LegalAidView;
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn};
+use crate::routes::shared::Json;
 use crate::routes::shared::{status_filter, PageQuery, Paged};
 use crate::state::AppState;
 
@@ -154,7 +155,7 @@ pub async fn accept(
     state: web::Data<AppState>,
     admin: Admin,
     id: web::Path<String>,
-    form: web::Json<AcceptForm>,
+    form: Json<AcceptForm>,
 ) -> Result<web::Json<LegalAidView>, ApiError> {
     let lawyer = listed_lawyer(&state, &form.lawyer_id).await?.account_id;
     step(&state, &admin, &id, Command::Accept { lawyer }, "accept").await
@@ -185,7 +186,7 @@ pub async fn reject(
     state: web::Data<AppState>,
     admin: Admin,
     id: web::Path<String>,
-    form: web::Json<LegalAidRejectForm>,
+    form: Json<LegalAidRejectForm>,
 ) -> Result<web::Json<LegalAidView>, ApiError> {
     let reason = written("reason", form.into_inner().reason, 500)?;
     step(&state, &admin, &id, Command::Reject { reason }, "reject").await
@@ -217,7 +218,7 @@ pub async fn close(
     state: web::Data<AppState>,
     admin: Admin,
     id: web::Path<String>,
-    form: web::Json<CloseForm>,
+    form: Json<CloseForm>,
 ) -> Result<web::Json<LegalAidView>, ApiError> {
     let outcome = written("outcome", form.into_inner().outcome, 2_000)?;
     step(&state, &admin, &id, Command::Close { outcome }, "close").await

@@ -26,6 +26,7 @@ use crate::idempotency;
 use crate::moderation;
 use crate::routes::consultations::handling_org;
 use crate::routes::shared::responses::{JsonBodyErrors, NotLoggedIn, WorkerOnly};
+use crate::routes::shared::Json;
 use crate::state::AppState;
 
 /// An application as the worker and officials see it.
@@ -133,7 +134,7 @@ pub async fn apply(
     state: web::Data<AppState>,
     worker: Worker,
     req: HttpRequest,
-    form: web::Json<LegalAidForm>,
+    form: Json<LegalAidForm>,
 ) -> Result<HttpResponse, ApiError> {
     let form = form.into_inner();
     let request = serde_json::to_vec(&form).map_err(|e| ApiError::internal(&e))?;

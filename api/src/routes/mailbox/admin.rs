@@ -15,6 +15,7 @@ use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
 use crate::routes::mailbox::LetterView;
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn};
+use crate::routes::shared::Json;
 use crate::routes::shared::{status_filter, PageQuery, Paged};
 use crate::state::AppState;
 
@@ -110,7 +111,7 @@ pub async fn reply(
     state: web::Data<AppState>,
     admin: Admin,
     id: web::Path<String>,
-    form: web::Json<ReplyForm>,
+    form: Json<ReplyForm>,
 ) -> Result<web::Json<LetterView>, ApiError> {
     let text = message::text("text", form.text.as_deref()).map_err(|p| vec![p])?;
     answer(&state, &admin, &id, Command::Reply(text), "reply").await

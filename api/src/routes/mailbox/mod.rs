@@ -28,6 +28,7 @@ use crate::idempotency;
 use crate::moderation;
 use crate::rate_limit::Lookup;
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn, WorkerOnly};
+use crate::routes::shared::Json;
 use crate::routes::shared::{PageQuery, Paged};
 use crate::state::AppState;
 
@@ -142,7 +143,7 @@ pub async fn write(
     state: web::Data<AppState>,
     worker: Worker,
     req: HttpRequest,
-    form: web::Json<LetterForm>,
+    form: Json<LetterForm>,
 ) -> Result<HttpResponse, ApiError> {
     let form = form.into_inner();
     let request = serde_json::to_vec(&form).map_err(|e| ApiError::internal(&e))?;

@@ -30,6 +30,7 @@ use crate::routes::account::me::mask_phone;
 use crate::routes::shared::responses::{
     BodyLimitErrors, JsonBodyErrors, NotLoggedIn, SessionStoreDown, WorkerOnly,
 };
+use crate::routes::shared::Json;
 use crate::state::AppState;
 
 /// AES-GCM associated data of every sealed resident ID number.
@@ -320,7 +321,7 @@ fn application_id(id: &str) -> Result<ApplicationId, ApiError> {
 pub async fn apply(
     state: web::Data<AppState>,
     worker: auth::Worker,
-    form: web::Json<ApplicationForm>,
+    form: Json<ApplicationForm>,
 ) -> Result<HttpResponse, ApiError> {
     let (details, org_path) = checked_details(&state, &worker, &form).await?;
     let id = ApplicationId::new();
@@ -422,7 +423,7 @@ pub async fn resubmit(
     state: web::Data<AppState>,
     worker: auth::Worker,
     id: web::Path<String>,
-    form: web::Json<ApplicationForm>,
+    form: Json<ApplicationForm>,
 ) -> Result<web::Json<ApplicationView>, ApiError> {
     let app = own_application(&state, &worker, &id).await?;
     let (details, org_path) = checked_details(&state, &worker, &form).await?;
@@ -607,7 +608,7 @@ pub struct CardCheck {
 pub async fn verify_card(
     state: web::Data<AppState>,
     admin: Admin,
-    body: web::Json<VerifyCard>,
+    body: Json<VerifyCard>,
 ) -> Result<web::Json<CardCheck>, ApiError> {
     admin.authorize(Permission::VerifyMemberCard, &admin.org_path)?;
     let invalid = || {

@@ -25,6 +25,7 @@ use crate::routes::shared::optional_text;
 use crate::routes::shared::responses::{
     BodyLimitErrors, NotLoggedIn, SessionStoreDown, WorkerOnly,
 };
+use crate::routes::shared::Json;
 use crate::state::AppState;
 
 /// A request to move a membership.
@@ -122,7 +123,7 @@ pub struct TransferList {
 pub async fn request(
     state: web::Data<AppState>,
     worker: auth::Worker,
-    form: web::Json<TransferForm>,
+    form: Json<TransferForm>,
 ) -> Result<HttpResponse, ApiError> {
     let member = member_in_force(&state, &worker).await?;
     let unknown = || {

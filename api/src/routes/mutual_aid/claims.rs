@@ -26,6 +26,7 @@ use crate::auth;
 use crate::error::{ApiError, Problem};
 use crate::idempotency;
 use crate::routes::shared::responses::{JsonBodyErrors, NotLoggedIn, WorkerOnly};
+use crate::routes::shared::Json;
 use crate::state::AppState;
 
 /// Most lines on one claim.
@@ -237,7 +238,7 @@ pub async fn create(
     state: web::Data<AppState>,
     worker: auth::Worker,
     req: HttpRequest,
-    form: web::Json<ClaimForm>,
+    form: Json<ClaimForm>,
 ) -> Result<HttpResponse, ApiError> {
     let form = form.into_inner();
     let request = serde_json::to_vec(&form).map_err(|e| ApiError::internal(&e))?;
@@ -348,7 +349,7 @@ pub async fn update(
     state: web::Data<AppState>,
     worker: auth::Worker,
     id: web::Path<String>,
-    form: web::Json<DraftForm>,
+    form: Json<DraftForm>,
 ) -> Result<web::Json<ClaimView>, ApiError> {
     let claim = own_claim(&state, &worker, &id).await?;
     let form = form.into_inner();

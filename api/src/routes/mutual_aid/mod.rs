@@ -31,6 +31,7 @@ use crate::auth;
 use crate::error::{ApiError, Problem};
 use crate::routes::membership::member_in_force;
 use crate::routes::shared::responses::{JsonBodyErrors, NotLoggedIn, WorkerOnly};
+use crate::routes::shared::Json;
 use crate::state::AppState;
 
 /// One benefit of a plan.
@@ -704,7 +705,7 @@ pub struct EnrolmentForm {
 pub async fn enrol(
     state: web::Data<AppState>,
     worker: auth::Worker,
-    form: web::Json<EnrolmentForm>,
+    form: Json<EnrolmentForm>,
 ) -> Result<HttpResponse, ApiError> {
     let member = member_in_force(&state, &worker).await?;
     let plan_id = PlanId::parse(form.plan_id.trim()).ok_or_else(ApiError::not_found)?;

@@ -22,6 +22,7 @@ use crate::routes::orgs::admin::load_in_scope;
 use crate::routes::shared::responses::{
     BodyLimitErrors, MalformedQuery, NotLoggedIn, SessionStoreDown,
 };
+use crate::routes::shared::Json;
 use crate::routes::shared::{PageQuery, Paged};
 use crate::state::AppState;
 
@@ -132,7 +133,7 @@ pub(crate) async fn load_official(
 pub async fn create(
     state: web::Data<AppState>,
     admin: Admin,
-    body: web::Json<CreateOfficial>,
+    body: Json<CreateOfficial>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let org = load_in_scope(&state, &admin, Permission::ManageOfficials, &body.org_id).await?;

@@ -22,6 +22,7 @@ use crate::routes::account::auth::{count_failure, locked, login_failures_key, Lo
 use crate::routes::account::me::AccountView;
 use crate::routes::shared::no_store;
 use crate::routes::shared::responses::{JsonBodyErrors, NotLoggedIn, SessionStoreDown};
+use crate::routes::shared::Json;
 use crate::state::AppState;
 
 /// An official's own password change.
@@ -75,7 +76,7 @@ async fn hash(new: String) -> Result<String, ApiError> {
 pub async fn change_own(
     state: web::Data<AppState>,
     PasswordChanger(admin): PasswordChanger,
-    body: web::Json<PasswordChange>,
+    body: Json<PasswordChange>,
 ) -> Result<CustomizeResponder<web::Json<LoginResponse>>, ApiError> {
     let body = body.into_inner();
     let me = state.officials.get(admin.principal.account_id()).await?;
@@ -162,7 +163,7 @@ pub async fn reset(
     state: web::Data<AppState>,
     admin: Admin,
     id: web::Path<String>,
-    body: web::Json<PasswordReset>,
+    body: Json<PasswordReset>,
 ) -> Result<HttpResponse, ApiError> {
     let target = load_official(&state, &admin, Permission::ManageOfficials, &id).await?;
     if target.id == admin.principal.account_id() {

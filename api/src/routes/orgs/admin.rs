@@ -16,6 +16,7 @@ use crate::error::{ApiError, Problem};
 use crate::routes::shared::responses::{
     BodyLimitErrors, MalformedQuery, NotLoggedIn, SessionStoreDown,
 };
+use crate::routes::shared::Json;
 use crate::routes::shared::{PageQuery, Paged};
 use crate::state::AppState;
 
@@ -161,7 +162,7 @@ pub(crate) async fn load_in_scope(
 pub async fn create(
     state: web::Data<AppState>,
     admin: Admin,
-    body: web::Json<CreateOrg>,
+    body: Json<CreateOrg>,
 ) -> Result<HttpResponse, ApiError> {
     let parent = load_in_scope(&state, &admin, Permission::ManageOrgs, &body.parent_id).await?;
     let name = parse_name(&body.name)?;
@@ -243,7 +244,7 @@ pub async fn update(
     state: web::Data<AppState>,
     admin: Admin,
     id: web::Path<String>,
-    body: web::Json<UpdateOrg>,
+    body: Json<UpdateOrg>,
 ) -> Result<web::Json<OrgView>, ApiError> {
     let org = load_in_scope(&state, &admin, Permission::ManageOrgs, &id).await?;
     let update = OrgUpdate {

@@ -19,6 +19,7 @@ use crate::error::{ApiError, Problem};
 use crate::moderation;
 use crate::rate_limit::Lookup;
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn, WorkerOnly};
+use crate::routes::shared::Json;
 use crate::routes::shared::{PageQuery, Paged};
 use crate::state::AppState;
 use yiwang_domain::problem::{finish, FieldProblem};
@@ -81,7 +82,7 @@ pub async fn review(
     state: web::Data<AppState>,
     worker: Worker,
     id: web::Path<String>,
-    form: web::Json<ReviewForm>,
+    form: Json<ReviewForm>,
 ) -> Result<HttpResponse, ApiError> {
     let form = form.into_inner();
     let mut errors: Vec<FieldProblem> = Vec::new();

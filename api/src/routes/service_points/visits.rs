@@ -16,6 +16,7 @@ use super::{check_point, checked_without_error, find_point};
 use crate::auth::Worker;
 use crate::error::{ApiError, Problem};
 use crate::routes::shared::responses::{JsonBodyErrors, NotLoggedIn, WorkerOnly};
+use crate::routes::shared::Json;
 use crate::state::AppState;
 use yiwang_domain::problem::{finish, FieldProblem};
 
@@ -63,7 +64,7 @@ pub async fn check_in(
     state: web::Data<AppState>,
     worker: Worker,
     id: web::Path<String>,
-    form: web::Json<VisitForm>,
+    form: Json<VisitForm>,
 ) -> Result<HttpResponse, ApiError> {
     let mut errors: Vec<FieldProblem> = Vec::new();
     let from = check_point(&mut errors, form.lat, form.lng);

@@ -2,11 +2,12 @@
 //! envelopes, keyset paging ([`PageQuery`], [`Paged`]), the status filter, optional filter
 //! texts, and the spreadsheet writer ([`spreadsheet`]).
 
+pub mod json;
 pub mod methods;
 pub mod responses;
 pub mod spreadsheet;
 
-use actix_web::error::{JsonPayloadError, QueryPayloadError};
+use actix_web::error::QueryPayloadError;
 use actix_web::http::StatusCode;
 use actix_web::web;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -17,44 +18,9 @@ use yiwang_domain::store::{Page, PageRequest};
 
 use crate::error::ApiError;
 
-/// JSON request bodies: at most 64 KiB, `application/json` required; errors become the
-/// envelope: malformed JSON or an unknown field → 400, too large → 413, wrong type → 415.
-pub fn json_config() -> web::JsonConfig {
-    web::JsonConfig::default()
-        .limit(64 * 1024)
-        .error_handler(|err, _req| json_error(err).into())
-}
-
 /// Query strings: a value of the wrong form → 400 naming it.
 pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|err, _req| query_error(err).into())
-}
-
-fn json_error(err: JsonPayloadError) -> ApiError {
-    match err {
-        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "请求体超过 64 KiB 上限",
-                "The request body exceeds the 64 KiB limit",
-            )
-        }
-        JsonPayloadError::ContentType => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "请求体须为 JSON（Content-Type: application/json）",
-            "The request body must be JSON (Content-Type: application/json)",
-        ),
-        JsonPayloadError::Deserialize(e) => body_error(&e),
-        JsonPayloadError::Payload(e) if crate::body_timeout::is_idle(&e) => body_timeout(),
-        other => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
-            "无法读取请求体",
-            format!("Cannot read the request body: {other}"),
-        ),
-    }
 }
 
 /// 408 `body_timeout`: the request body stopped arriving ([`crate::body_timeout`]).
@@ -64,52 +30,6 @@ pub fn body_timeout() -> ApiError {
         "body_timeout",
         "请求内容长时间未传完，请检查网络后重试",
         "The request body stopped arriving; check the connection and try again",
-    )
-}
-
-fn backticked(msg: &str) -> Option<String> {
-    let start = msg.find('`')? + 1;
-    let len = msg[start..].find('`')?;
-    Some(msg[start..start + len].to_owned())
-}
-
-/// A serde_json error as 400: syntax errors name line and column, unknown and missing fields
-/// name the field.
-pub fn body_error(e: &serde_json::Error) -> ApiError {
-    let msg = e.to_string();
-    let (line, col) = (e.line(), e.column());
-    if e.is_syntax() || e.is_eof() {
-        return ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
-            format!("JSON 格式错误（第 {line} 行第 {col} 列）"),
-            format!("Malformed JSON: {msg}"),
-        );
-    }
-    let field = backticked(&msg).unwrap_or_default();
-    if msg.starts_with("unknown field") {
-        return ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "unknown_field",
-            format!("请求体含有不认识的字段 `{field}`"),
-            format!("Unknown field `{field}` in the request body"),
-        )
-        .field(field, "unknown_field", "不认识的字段", "unknown field");
-    }
-    if msg.starts_with("missing field") {
-        return ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "missing_field",
-            format!("请求体缺少字段 `{field}`"),
-            format!("Missing field `{field}` in the request body"),
-        )
-        .field(field, "required", "必填", "required");
-    }
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "invalid_body",
-        "请求体字段类型或取值不正确",
-        format!("A request body field has the wrong type or value: {msg}"),
     )
 }
 
@@ -143,6 +63,7 @@ pub fn optional_text(
     Ok(Some(v.to_owned()))
 }
 
+pub use json::Json;
 pub use methods::no_route;
 
 /// Keyset paging parameters.

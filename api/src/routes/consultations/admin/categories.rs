@@ -14,6 +14,7 @@ use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
 use crate::routes::consultations::lawyers::{CategoryList, CategoryView};
 use crate::routes::shared::responses::{JsonBodyErrors, NotLoggedIn};
+use crate::routes::shared::Json;
 use crate::state::AppState;
 
 /// A category as an official writes it.
@@ -82,7 +83,7 @@ pub async fn save(
     state: web::Data<AppState>,
     admin: Admin,
     code: web::Path<String>,
-    form: web::Json<CategoryForm>,
+    form: Json<CategoryForm>,
 ) -> Result<HttpResponse, ApiError> {
     admin.authorize(Permission::ManageCategories, &admin.org_path)?;
     let code = CategoryCode::parse(code.trim()).ok_or_else(|| {

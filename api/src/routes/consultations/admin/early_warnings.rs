@@ -15,6 +15,7 @@ use yiwang_domain::problem::{text, FieldProblem};
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn};
+use crate::routes::shared::Json;
 use crate::routes::shared::{status_filter, PageQuery, Paged};
 use crate::state::AppState;
 
@@ -139,7 +140,7 @@ pub async fn acknowledge(
     state: web::Data<AppState>,
     admin: Admin,
     id: web::Path<String>,
-    form: web::Json<AcknowledgeForm>,
+    form: Json<AcknowledgeForm>,
 ) -> Result<web::Json<AlertView>, ApiError> {
     let id = AlertId::parse(&id).ok_or_else(ApiError::not_found)?;
     let alert = state.early_warning.alert(id).await?;
@@ -215,7 +216,7 @@ pub async fn show_rule(
 pub async fn save_rule(
     state: web::Data<AppState>,
     admin: Admin,
-    form: web::Json<RuleForm>,
+    form: Json<RuleForm>,
 ) -> Result<web::Json<RuleForm>, ApiError> {
     admin.authorize(Permission::ManageCategories, &admin.org_path)?;
     let (threshold, window_days) = (form.threshold, form.window_days);

@@ -17,6 +17,7 @@ use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
 use crate::routes::consultations::lawyers::{category_names, lawyer_page, LawyerQuery, LawyerView};
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn};
+use crate::routes::shared::Json;
 use crate::routes::shared::{PageQuery, Paged};
 use crate::state::AppState;
 
@@ -89,7 +90,7 @@ pub async fn save(
     state: web::Data<AppState>,
     admin: Admin,
     id: web::Path<String>,
-    form: web::Json<LawyerForm>,
+    form: Json<LawyerForm>,
 ) -> Result<web::Json<LawyerView>, ApiError> {
     admin.authorize(Permission::ManageRoster, &admin.org_path)?;
     let id = AccountId::parse(&id).ok_or_else(ApiError::not_found)?;
@@ -145,7 +146,7 @@ pub async fn save(
 pub async fn duty(
     state: web::Data<AppState>,
     admin: Admin,
-    form: web::Json<DutyForm>,
+    form: Json<DutyForm>,
 ) -> Result<web::Json<LawyerView>, ApiError> {
     if admin.role != Role::Lawyer {
         return Err(ApiError::forbidden());

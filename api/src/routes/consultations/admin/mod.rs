@@ -32,6 +32,7 @@ use crate::routes::consultations::{
     ReadMarkView,
 };
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn};
+use crate::routes::shared::Json;
 use crate::routes::shared::{status_filter, PageQuery, Paged};
 use crate::state::AppState;
 use crate::upload::DocumentLink;
@@ -254,7 +255,7 @@ pub async fn answer(
     admin: Admin,
     req: HttpRequest,
     id: web::Path<String>,
-    form: web::Json<AnswerForm>,
+    form: Json<AnswerForm>,
 ) -> Result<HttpResponse, ApiError> {
     if admin.role != Role::Lawyer {
         return Err(ApiError::forbidden());
@@ -374,7 +375,7 @@ pub async fn assign(
     state: web::Data<AppState>,
     admin: Admin,
     id: web::Path<String>,
-    form: web::Json<AssignForm>,
+    form: Json<AssignForm>,
 ) -> Result<web::Json<Value>, ApiError> {
     official_only(&admin)?;
     let lawyer = listed_lawyer(&state, &form.lawyer_id).await?;
@@ -413,7 +414,7 @@ pub async fn read(
     state: web::Data<AppState>,
     admin: Admin,
     id: web::Path<String>,
-    form: web::Json<ReadForm>,
+    form: Json<ReadForm>,
 ) -> Result<web::Json<ReadMarkView>, ApiError> {
     let (c, _) = reach(&state, &admin, &id, Permission::ReadConsultations).await?;
     let me = admin.principal.account_id();

@@ -30,6 +30,7 @@ use crate::routes::orgs::admin::load_in_scope;
 use crate::routes::shared::responses::{
     JsonBodyErrors, MalformedQuery, NotLoggedIn, SessionStoreDown,
 };
+use crate::routes::shared::Json;
 use crate::routes::shared::{no_store, optional_text, PageQuery, Paged};
 use crate::state::AppState;
 
@@ -295,7 +296,7 @@ pub async fn reject(
     state: web::Data<AppState>,
     admin: Admin,
     id: web::Path<String>,
-    body: web::Json<RejectBody>,
+    body: Json<RejectBody>,
 ) -> Result<web::Json<DecisionView>, ApiError> {
     let app = application_in_scope(&state, &admin, Permission::ReviewMembership, &id).await?;
     let reason_code = RejectReason::parse(&body.reason_code).ok_or_else(|| {
@@ -334,7 +335,7 @@ pub async fn return_application(
     state: web::Data<AppState>,
     admin: Admin,
     id: web::Path<String>,
-    body: web::Json<ReturnBody>,
+    body: Json<ReturnBody>,
 ) -> Result<web::Json<DecisionView>, ApiError> {
     let app = application_in_scope(&state, &admin, Permission::ReviewMembership, &id).await?;
     let decision = Decision::Return {
@@ -387,7 +388,7 @@ pub struct BatchResult {
 pub async fn batch_approve(
     state: web::Data<AppState>,
     admin: Admin,
-    body: web::Json<BatchApprove>,
+    body: Json<BatchApprove>,
 ) -> Result<web::Json<BatchResult>, ApiError> {
     admin.authorize(Permission::ReviewMembership, &admin.org_path)?;
     if body.ids.is_empty() || body.ids.len() > BATCH_MAX {

@@ -18,6 +18,7 @@ use crate::routes::membership::transfers::{MembershipHistory, TransferView};
 use crate::routes::shared::responses::{
     JsonBodyErrors, MalformedQuery, NotLoggedIn, SessionStoreDown,
 };
+use crate::routes::shared::Json;
 use crate::routes::shared::{PageQuery, Paged};
 use crate::state::AppState;
 
@@ -199,7 +200,7 @@ pub async fn reject(
     state: web::Data<AppState>,
     admin: Admin,
     id: web::Path<String>,
-    body: web::Json<RejectTransfer>,
+    body: Json<RejectTransfer>,
 ) -> Result<web::Json<TransferView>, ApiError> {
     let transfer = transfer_in_scope(&state, &admin, Permission::ReviewMembership, &id).await?;
     let decision = TransferDecision::Reject {

@@ -23,6 +23,7 @@ use crate::error::{ApiError, Problem};
 use crate::routes::mutual_aid::documents::link;
 use crate::routes::mutual_aid::{transition_change, ClaimView};
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn};
+use crate::routes::shared::Json;
 use crate::routes::shared::{PageQuery, Paged};
 use crate::state::AppState;
 use crate::upload::DocumentLink;
@@ -248,7 +249,7 @@ pub async fn approve(
     state: web::Data<AppState>,
     admin: Admin,
     id: web::Path<String>,
-    form: web::Json<ApproveForm>,
+    form: Json<ApproveForm>,
 ) -> Result<web::Json<ClaimView>, ApiError> {
     let mut problems: Vec<FieldProblem> = Vec::new();
     let mut cuts = Vec::new();
@@ -313,7 +314,7 @@ pub async fn return_claim(
     state: web::Data<AppState>,
     admin: Admin,
     id: web::Path<String>,
-    form: web::Json<ReturnForm>,
+    form: Json<ReturnForm>,
 ) -> Result<web::Json<ClaimView>, ApiError> {
     let note = required_text("note", &form.note, 500)?;
     run(
@@ -354,7 +355,7 @@ pub async fn reject(
     state: web::Data<AppState>,
     admin: Admin,
     id: web::Path<String>,
-    form: web::Json<ClaimRejectForm>,
+    form: Json<ClaimRejectForm>,
 ) -> Result<web::Json<ClaimView>, ApiError> {
     let reason = RejectionReason::parse(form.reason.trim()).ok_or_else(|| {
         ApiError::not_one_of("reason", &RejectionReason::ALL.map(RejectionReason::as_str))

@@ -18,6 +18,7 @@ use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
 use crate::routes::mutual_aid::{rules_of, today, EnrolmentView};
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn};
+use crate::routes::shared::Json;
 use crate::routes::shared::{PageQuery, Paged};
 use crate::state::AppState;
 
@@ -115,7 +116,7 @@ pub struct PaymentResults {
 pub async fn record_payments(
     state: web::Data<AppState>,
     admin: Admin,
-    form: web::Json<PaymentForm>,
+    form: Json<PaymentForm>,
 ) -> Result<web::Json<PaymentResults>, ApiError> {
     admin.authorize(Permission::RecordFees, &admin.org_path)?;
     let form = form.into_inner();

@@ -20,6 +20,7 @@ use crate::error::{ApiError, Problem};
 use crate::routes::mutual_aid::{today, PlanView};
 use crate::routes::service_points::admin::org_in_scope;
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn};
+use crate::routes::shared::Json;
 use crate::routes::shared::{PageQuery, Paged};
 use crate::state::AppState;
 
@@ -173,7 +174,7 @@ pub async fn plan_filter(
 pub async fn create(
     state: web::Data<AppState>,
     admin: Admin,
-    form: web::Json<PlanForm>,
+    form: Json<PlanForm>,
 ) -> Result<HttpResponse, ApiError> {
     let mut form = form.into_inner();
     let org = org_in_scope(
@@ -270,7 +271,7 @@ pub async fn update(
     state: web::Data<AppState>,
     admin: Admin,
     id: web::Path<String>,
-    form: web::Json<PlanForm>,
+    form: Json<PlanForm>,
 ) -> Result<web::Json<PlanView>, ApiError> {
     let plan = plan_in_scope(&state, &admin, Permission::ManagePlans, &id).await?;
     let form = form.into_inner();

@@ -24,6 +24,7 @@ use crate::routes::mutual_aid::claims::PAYEE_ACCOUNT_CONTEXT;
 use crate::routes::mutual_aid::ClaimView;
 use crate::routes::shared::responses::{JsonBodyErrors, NotLoggedIn};
 use crate::routes::shared::spreadsheet::{build, download, heading, XlsxFile, XLSX};
+use crate::routes::shared::Json;
 use crate::state::AppState;
 
 /// Most claims one payment list holds.
@@ -194,7 +195,7 @@ pub async fn mark_paid(
     state: web::Data<AppState>,
     admin: Admin,
     id: web::Path<String>,
-    form: web::Json<PaidForm>,
+    form: Json<PaidForm>,
 ) -> Result<web::Json<ClaimView>, ApiError> {
     let bank_reference = required_text("bank_reference", &form.bank_reference, 100)?;
     run(

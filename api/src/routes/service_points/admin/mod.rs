@@ -26,6 +26,7 @@ use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
 use crate::routes::service_points::{kind_filter, parse_bbox, ServicePointView};
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn};
+use crate::routes::shared::Json;
 use crate::routes::shared::{optional_text, PageQuery, Paged};
 use crate::state::AppState;
 use yiwang_domain::problem::{finish, FieldProblem};
@@ -186,7 +187,7 @@ fn catalogue_event(topic: &str, point: &ServicePoint) -> OutboxEvent {
 pub async fn create(
     state: web::Data<AppState>,
     admin: Admin,
-    form: web::Json<ServicePointForm>,
+    form: Json<ServicePointForm>,
 ) -> Result<HttpResponse, ApiError> {
     let form = form.into_inner();
     let org = org_in_scope(
@@ -346,7 +347,7 @@ pub async fn update(
     state: web::Data<AppState>,
     admin: Admin,
     id: web::Path<String>,
-    form: web::Json<ServicePointForm>,
+    form: Json<ServicePointForm>,
 ) -> Result<web::Json<ServicePointView>, ApiError> {
     let point = point_in_scope(&state, &admin, Permission::ManageServicePoints, &id).await?;
     let draft = form.into_inner().draft()?;
