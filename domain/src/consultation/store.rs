@@ -113,6 +113,19 @@ pub struct Step {
 }
 
 /// Consultations and their messages.
+/// Whose consultations a queue lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueScope {
+    /// An official's: every consultation of organisations in the subtree.
+    Branch(OrgPath),
+    /// A lawyer's: their own (any state but `held`) and the `waiting` ones of their
+    /// specialties, which any of them may accept.
+    Lawyer {
+        lawyer: AccountId,
+        specialties: Vec<CategoryCode>,
+    },
+}
+
 #[async_trait]
 pub trait ConsultationRepository: Send + Sync {
     /// Stores a new consultation with its first message and writes `change`. In a `watched`
@@ -165,20 +178,12 @@ pub trait ConsultationRepository: Send + Sync {
     /// The worker's consultations, newest first.
     async fn consultations_of(&self, account: AccountId) -> Result<Vec<Consultation>, RepoError>;
 
-    /// A lawyer's work, oldest first: their own consultations that are open or pending, and
-    /// the waiting ones of `specialties` (at most 200).
-    async fn lawyer_queue(
-        &self,
-        lawyer: AccountId,
-        specialties: &[CategoryCode],
-    ) -> Result<Vec<Consultation>, RepoError>;
-
-    /// Consultations of organisations in `scope`, in `statuses` as they stand at `at`
+    /// Consultations `whose` ([`QueueScope`]), in `statuses` as they stand at `at`
     /// ([`Consultation::status_at`]: a resolution left alone for 7 days counts as closed),
     /// all when empty; oldest first, keyset-paged by `{created_at}|{id}`.
     async fn queue(
         &self,
-        scope: &OrgPath,
+        whose: &QueueScope,
         statuses: &[ConsultationStatus],
         at: DateTime<Utc>,
         page: &PageRequest,

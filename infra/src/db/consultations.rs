@@ -15,7 +15,7 @@ use yiwang_domain::consultation::early_warning::EmployerKey;
 use yiwang_domain::consultation::message::{
     Attachment, AttachmentType, Author, Message, MessageId, ReadMark,
 };
-use yiwang_domain::consultation::store::{Act, ConsultationRepository, Step};
+use yiwang_domain::consultation::store::{Act, ConsultationRepository, QueueScope, Step};
 use yiwang_domain::consultation::thread::{
     decide, Command, Consultation, ConsultationId, ConsultationStatus, Context, Outcome, Rating,
     REOPEN_DAYS,
@@ -37,7 +37,6 @@ use super::{
 };
 
 /// Most rows of a lawyer's queue.
-const LAWYER_QUEUE_LIMIT: i64 = 200;
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = co)]
@@ -472,44 +471,14 @@ impl ConsultationRepository for Database {
         .await
     }
 
-    async fn lawyer_queue(
-        &self,
-        lawyer: AccountId,
-        specialties: &[CategoryCode],
-    ) -> Result<Vec<Consultation>, RepoError> {
-        let codes: Vec<String> = specialties.iter().map(|c| c.as_str().to_owned()).collect();
-        self.run(move |c| {
-            let working = [
-                ConsultationStatus::Open.as_str(),
-                ConsultationStatus::Pending.as_str(),
-            ];
-            let rows: Vec<ConsultationRow> = co::table
-                .filter(
-                    co::lawyer_id
-                        .eq(lawyer.to_string())
-                        .and(co::status.eq_any(working))
-                        .or(co::status
-                            .eq(ConsultationStatus::Waiting.as_str())
-                            .and(co::category_code.eq_any(&codes))),
-                )
-                .order((co::created_at, co::id))
-                .limit(LAWYER_QUEUE_LIMIT)
-                .select(ConsultationRow::as_select())
-                .load(c)
-                .map_err(unexpected)?;
-            all(rows)
-        })
-        .await
-    }
-
     async fn queue(
         &self,
-        scope: &OrgPath,
+        whose: &QueueScope,
         statuses: &[ConsultationStatus],
         at: DateTime<Utc>,
         page: &PageRequest,
     ) -> Result<Page<Consultation>, RepoError> {
-        let (lower, upper) = scope.subtree_range();
+        let whose = whose.clone();
         // A stored `resolved` reads `closed` once REOPEN_DAYS have passed: a filter on
         // either state splits the resolved rows at that cutoff.
         let want = |s: ConsultationStatus| statuses.contains(&s);
@@ -529,12 +498,32 @@ impl ConsultationRepository for Database {
         let request = page.clone();
         self.run(move |c| {
             let mut q = co::table
-                .filter(co::org_path.ge(lower))
-                .filter(co::org_path.lt(upper))
                 .order((co::created_at, co::id))
                 .limit(i64::from(request.limit))
                 .select(ConsultationRow::as_select())
                 .into_boxed();
+            match &whose {
+                QueueScope::Branch(scope) => {
+                    let (lower, upper) = scope.subtree_range();
+                    q = q
+                        .filter(co::org_path.ge(lower))
+                        .filter(co::org_path.lt(upper));
+                }
+                QueueScope::Lawyer {
+                    lawyer,
+                    specialties,
+                } => {
+                    let codes: Vec<&str> = specialties.iter().map(CategoryCode::as_str).collect();
+                    q = q.filter(
+                        co::lawyer_id
+                            .eq(lawyer.to_string())
+                            .and(co::status.ne(ConsultationStatus::Held.as_str()))
+                            .or(co::status
+                                .eq(ConsultationStatus::Waiting.as_str())
+                                .and(co::category_code.eq_any(codes))),
+                    );
+                }
+            }
             if !stored.is_empty() {
                 q = q.filter(co::status.eq_any(stored));
             }
@@ -574,7 +563,7 @@ mod tests {
     use yiwang_domain::audit::{Actor as AuditActor, AuditEntry};
     use yiwang_domain::calendar::WorkingCalendar;
     use yiwang_domain::consultation::lawyer::{Lawyer, LawyerInput};
-    use yiwang_domain::consultation::store::RosterRepository;
+    use yiwang_domain::consultation::store::{QueueScope, RosterRepository};
     use yiwang_domain::consultation::thread::{Actor, ConsultationRefusal, Question};
     use yiwang_domain::org::{OrgKind, OrgName, Organisation};
     use yiwang_domain::store::{OfficialRepository, OrgRepository, WorkerRepository};
@@ -685,11 +674,16 @@ mod tests {
             db.open(&consultation, &first, &change()).await.unwrap();
             assert_eq!(db.consultation(id).await.unwrap(), consultation);
 
-            let queue = db
-                .lawyer_queue(li.account_id, &li.details.specialties)
-                .await
-                .unwrap();
-            assert_eq!(queue.len(), 1, "waiting in the pool of the specialty");
+            let pool = QueueScope::Lawyer {
+                lawyer: li.account_id,
+                specialties: li.details.specialties.clone(),
+            };
+            let first_page = PageRequest {
+                after: None,
+                limit: 10,
+            };
+            let queue = db.queue(&pool, &[], at(0), &first_page).await.unwrap();
+            assert_eq!(queue.items.len(), 1, "waiting in the pool of the specialty");
 
             let accept = |l: &Lawyer| {
                 db.act(
@@ -802,7 +796,7 @@ mod tests {
             };
             let count = |statuses: &'static [ConsultationStatus], minute: i64| {
                 let page = page.clone();
-                let scope = root.path.clone();
+                let scope = QueueScope::Branch(root.path.clone());
                 async move {
                     db.queue(&scope, statuses, at(minute), &page)
                         .await

@@ -191,6 +191,32 @@ async fn a_worker_asks_a_lawyer_answers_and_is_rated(shape: Shape) {
     .await;
     assert_eq!(resolved["status"], "resolved");
 
+    // Zhang finds it among past work, not in the work in hand; Li, who never took it, does
+    // not; a state that does not exist is refused, for a lawyer as for an official.
+    let ids = |list: &Value| {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let listed = |path: String, tok: &str| {
+        let app = &app;
+        let tok = tok.to_owned();
+        async move { expect(app.get(&path, Some(&tok)).await, StatusCode::OK).await }
+    };
+    let past = listed(format!("{ADMIN}?status=resolved,closed"), &zhang_tok).await;
+    assert_eq!(ids(&past), std::slice::from_ref(&id), "{past}");
+    let in_hand = listed(ADMIN.to_owned(), &zhang_tok).await;
+    assert!(!ids(&in_hand).contains(&id), "{in_hand}");
+    let not_li = listed(format!("{ADMIN}?status=resolved"), &li_tok).await;
+    assert!(ids(&not_li).is_empty(), "{not_li}");
+    let resp = app
+        .get(&format!("{ADMIN}?status=xyz"), Some(&zhang_tok))
+        .await;
+    assert_invalid(resp, &[("status", "not_allowed")]).await;
+
     // The thread as the worker reads it, and only newer ones after a message id.
     let thread = expect(
         app.get(&format!("{ASK}/{id}/messages"), Some(&worker))

@@ -18,6 +18,7 @@ use yiwang_domain::account::Role;
 use yiwang_domain::clock;
 use yiwang_domain::consultation::lawyer::Lawyer;
 use yiwang_domain::consultation::message::{self, Author, Message};
+use yiwang_domain::consultation::store::QueueScope;
 use yiwang_domain::consultation::thread::{
     Actor, Command, Consultation, ConsultationId, ConsultationStatus,
 };
@@ -87,9 +88,10 @@ pub struct QueueQuery {
     pub status: Option<String>,
 }
 
-/// For a lawyer: their open and pending consultations and the waiting ones of their
-/// specialties, oldest first (one page). For an official: the consultations of their branch,
-/// oldest first, paged; `overdue` flags a deadline passed unmet.
+/// For a lawyer: their own consultations and the waiting ones of their specialties, in
+/// `status` (without it: waiting, open and pending — the work in hand; `resolved,closed` is
+/// their history). For an official: the consultations of their branch, in `status` (all
+/// without it). Oldest first, paged; `overdue` flags a deadline passed unmet.
 #[utoipa::path(get, tag = "admin: consultations", security(("bearer" = [])),
     params(QueueQuery, PageQuery),
     responses(
@@ -107,32 +109,42 @@ pub async fn queue(
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<Paged<ConsultationView>>, ApiError> {
     let now = clock::now();
-    if admin.role == Role::Lawyer {
-        let me = my_profile(&state, &admin).await?;
-        let rows = state
-            .consultations
-            .lawyer_queue(me.account_id, &me.details.specialties)
-            .await?;
-        let me = Actor::Lawyer(Box::new(me));
-        let items = rows
-            .iter()
-            .map(|c| ConsultationView::new(c, now).for_reader(me.author()))
-            .collect();
-        return Ok(web::Json(Paged {
-            items,
-            next_cursor: None,
-        }));
-    }
-    admin.authorize(Permission::ReadConsultations, &admin.org_path)?;
     let page = page.request()?;
     let statuses = status_filter(
         query.status.as_deref(),
         ConsultationStatus::parse,
         &ConsultationStatus::ALL.map(ConsultationStatus::as_str),
     )?;
+    if admin.role == Role::Lawyer {
+        let me = my_profile(&state, &admin).await?;
+        // Without a filter, the work in hand: the pool and their open and pending ones.
+        let statuses = if statuses.is_empty() {
+            vec![
+                ConsultationStatus::Waiting,
+                ConsultationStatus::Open,
+                ConsultationStatus::Pending,
+            ]
+        } else {
+            statuses
+        };
+        let whose = QueueScope::Lawyer {
+            lawyer: me.account_id,
+            specialties: me.details.specialties.clone(),
+        };
+        let rows = state
+            .consultations
+            .queue(&whose, &statuses, now, &page)
+            .await?;
+        let me = Actor::Lawyer(Box::new(me));
+        return Ok(web::Json(Paged::of(rows, |c| {
+            ConsultationView::new(&c, now).for_reader(me.author())
+        })));
+    }
+    admin.authorize(Permission::ReadConsultations, &admin.org_path)?;
+    let whose = QueueScope::Branch(admin.org_path.clone());
     let rows = state
         .consultations
-        .queue(&admin.org_path, &statuses, now, &page)
+        .queue(&whose, &statuses, now, &page)
         .await?;
     Ok(web::Json(Paged::of(rows, |c| {
         ConsultationView::new(&c, now)
