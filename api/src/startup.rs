@@ -519,6 +519,9 @@ fn serve(
     let server = HttpServer::new(move || {
         App::new()
             .wrap(actix_web::middleware::from_fn(
+                routes::shared::methods::refuse_unknown_parameters,
+            ))
+            .wrap(actix_web::middleware::from_fn(
                 routes::shared::methods::locate_created,
             ))
             .wrap(crate::cors::policy(&origins))
@@ -530,7 +533,6 @@ fn serve(
             .app_data(state.clone())
             .app_data(exposition.clone())
             .app_data(methods.clone())
-            .app_data(routes::query_config())
             .app_data(web::PayloadConfig::new(
                 yiwang_infra::spreadsheet::MAX_FILE_BYTES + 1,
             ))

@@ -20,7 +20,7 @@ pub mod shared;
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-pub use shared::{no_route, query_config};
+pub use shared::no_route;
 
 /// Registers every route: the operations endpoints at the root, the API under `/api/v1`.
 pub fn configure(cfg: &mut ServiceConfig) {

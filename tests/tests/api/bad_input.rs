@@ -20,6 +20,7 @@ both_shapes!(
     detail_follows_accept_language,
     a_blank_code_is_validation_failed,
     refused_logins_write_nothing,
+    unknown_query_parameters_are_named_not_ignored,
 );
 
 const LOGIN: &str = "/api/v1/auth/wechat/login";
@@ -562,4 +563,46 @@ async fn a_stalled_body_is_answered_408_and_the_socket_lives_on(shape: Shape) {
         yiwang_tests::Heard::Frame(_)
     ));
     assert_eq!(socket.hear(2_500).await, yiwang_tests::Heard::Nothing);
+}
+
+/// Issue 19: a query parameter the route does not take is refused and named, not ignored —
+/// `?status=` on the enrolment list (whose filter is `paid`) answered the whole list as if
+/// filtered.
+async fn unknown_query_parameters_are_named_not_ignored(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    let (root, _) = app.root_admin().await;
+    let resp = app
+        .get(
+            "/api/v1/admin/mutual-aid/enrollments?status=paid&limit=5",
+            Some(&root),
+        )
+        .await;
+    let body = problem_zh(resp, StatusCode::BAD_REQUEST, "unknown_parameter").await;
+    assert_eq!(body["errors"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(body["errors"][0]["field"], "status", "{body}");
+    assert!(
+        !body["detail"].as_str().unwrap().contains("status"),
+        "{body}"
+    );
+    // Every unknown one at once; the documented ones pass.
+    let resp = app.get("/api/v1/orgs?cityy=%E9%83%91&x=1", None).await;
+    let body = problem_zh(resp, StatusCode::BAD_REQUEST, "unknown_parameter").await;
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["cityy", "x"], "{body}");
+    let resp = app
+        .get(
+            "/api/v1/admin/mutual-aid/enrollments?paid=true&limit=5",
+            Some(&root),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/api/v1/orgs?city=%E9%83%91", None).await.status(),
+        StatusCode::OK
+    );
 }

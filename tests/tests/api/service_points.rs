@@ -1469,17 +1469,18 @@ async fn nearby_refuses_bad_parameters(shape: Shape) {
         ],
     )
     .await;
-    for query in [
-        "lat=abc&lng=113.7783",
-        "lng=113.7783",
-        "lat=34.7571&lng=113.7783&open_now=maybe",
+    for (query, field) in [
+        ("lat=abc&lng=113.7783", "lat"),
+        ("lng=113.7783", "lat"),
+        ("lat=34.7571&lng=113.7783&open_now=maybe", "open_now"),
     ] {
-        assert_problem(
+        let problem = assert_problem_zh(
             nearby_response(&w, query).await,
             StatusCode::BAD_REQUEST,
             "invalid_query",
         )
         .await;
+        assert_eq!(problem["errors"][0]["field"], field, "{query}: {problem}");
     }
 
     // The edges are accepted.

@@ -18,6 +18,7 @@ use yiwang_domain::AccountId;
 use crate::auth::Worker;
 use crate::error::{ApiError, Problem};
 use crate::routes::shared::responses::{MalformedQuery, NotLoggedIn, WorkerOnly};
+use crate::routes::shared::Query;
 use crate::routes::shared::{PageQuery, Paged};
 use crate::state::AppState;
 
@@ -224,8 +225,8 @@ pub async fn categories(
 pub async fn list(
     state: web::Data<AppState>,
     _worker: Worker,
-    query: web::Query<LawyerQuery>,
-    page: web::Query<PageQuery>,
+    query: Query<LawyerQuery>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<Paged<LawyerView>>, ApiError> {
     Ok(web::Json(
         lawyer_page(&state, query.category.as_deref(), None, &page).await?,

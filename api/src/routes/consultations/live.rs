@@ -42,6 +42,7 @@ use super::views::{ConsultationView, MessageView, ReadMarkView};
 
 use crate::auth::{bearer, verify_access_token, Principal};
 use crate::error::{ApiError, Problem};
+use crate::routes::shared::Query;
 use crate::state::AppState;
 
 /// How often the server pings, and checks that the session still exists.
@@ -86,7 +87,7 @@ pub struct ReadyFrame {
 pub async fn socket(
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<SocketQuery>,
+    query: Query<SocketQuery>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (response, session, stream) = actix_ws::handle(&req, body).map_err(|e| {

@@ -36,6 +36,7 @@ use crate::idempotency::{self};
 use crate::moderation;
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn, WorkerOnly};
 use crate::routes::shared::Json;
+use crate::routes::shared::Query;
 use crate::state::AppState;
 
 pub use commands::{run, step_change};
@@ -320,7 +321,7 @@ pub async fn messages(
     state: web::Data<AppState>,
     worker: Worker,
     id: web::Path<String>,
-    query: web::Query<MessageQuery>,
+    query: Query<MessageQuery>,
 ) -> Result<web::Json<MessageList>, ApiError> {
     let c = own(&state, &worker, &id).await?;
     let page = message_page(&state, c.id, &query, Author::Worker, worker.0.account_id()).await?;

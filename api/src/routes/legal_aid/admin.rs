@@ -18,6 +18,7 @@ use crate::routes::consultations::admin::lawyers::listed_lawyer;
 use crate::routes::legal_aid::LegalAidView;
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn};
 use crate::routes::shared::Json;
+use crate::routes::shared::Query;
 use crate::routes::shared::{status_filter, PageQuery, Paged};
 use crate::state::AppState;
 
@@ -63,8 +64,8 @@ async fn reach(
 pub async fn queue(
     state: web::Data<AppState>,
     admin: Admin,
-    query: web::Query<LegalAidQuery>,
-    page: web::Query<PageQuery>,
+    query: Query<LegalAidQuery>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<Paged<LegalAidView>>, ApiError> {
     let (scope, lawyer) = if admin.role == Role::Lawyer {
         (None, Some(admin.principal.account_id()))

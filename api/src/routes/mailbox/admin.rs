@@ -16,6 +16,7 @@ use crate::error::{ApiError, Problem};
 use crate::routes::mailbox::LetterView;
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn};
 use crate::routes::shared::Json;
+use crate::routes::shared::Query;
 use crate::routes::shared::{status_filter, PageQuery, Paged};
 use crate::state::AppState;
 
@@ -40,8 +41,8 @@ pub struct LetterQuery {
 pub async fn list(
     state: web::Data<AppState>,
     admin: Admin,
-    query: web::Query<LetterQuery>,
-    page: web::Query<PageQuery>,
+    query: Query<LetterQuery>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<Paged<LetterView>>, ApiError> {
     admin.authorize(Permission::ReadMailbox, &admin.org_path)?;
     let page = page.request()?;

@@ -29,6 +29,7 @@ use crate::moderation;
 use crate::rate_limit::Lookup;
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn, WorkerOnly};
 use crate::routes::shared::Json;
+use crate::routes::shared::Query;
 use crate::routes::shared::{PageQuery, Paged};
 use crate::state::AppState;
 
@@ -268,8 +269,8 @@ pub struct PublicQuery {
 pub async fn public(
     state: web::Data<AppState>,
     _limit: Lookup,
-    query: web::Query<PublicQuery>,
-    page: web::Query<PageQuery>,
+    query: Query<PublicQuery>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<Paged<PublicLetter>>, ApiError> {
     let id = OrgId::parse(query.org_id.trim()).ok_or_else(ApiError::not_found)?;
     let org = state.orgs.get(id).await?;

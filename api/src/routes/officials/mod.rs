@@ -23,6 +23,7 @@ use crate::routes::shared::responses::{
     BodyLimitErrors, MalformedQuery, NotLoggedIn, SessionStoreDown,
 };
 use crate::routes::shared::Json;
+use crate::routes::shared::Query;
 use crate::routes::shared::{PageQuery, Paged};
 use crate::state::AppState;
 
@@ -206,8 +207,8 @@ pub async fn create(
 pub async fn list(
     state: web::Data<AppState>,
     admin: Admin,
-    page: web::Query<PageQuery>,
-    filter: web::Query<OfficialFilter>,
+    page: Query<PageQuery>,
+    filter: Query<OfficialFilter>,
 ) -> Result<web::Json<Paged<OfficialView>>, ApiError> {
     admin.authorize(Permission::ReadOfficials, &admin.org_path)?;
     // Keys are account ids.

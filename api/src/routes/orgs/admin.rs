@@ -17,6 +17,7 @@ use crate::routes::shared::responses::{
     BodyLimitErrors, MalformedQuery, NotLoggedIn, SessionStoreDown,
 };
 use crate::routes::shared::Json;
+use crate::routes::shared::Query;
 use crate::routes::shared::{PageQuery, Paged};
 use crate::state::AppState;
 
@@ -198,7 +199,7 @@ pub async fn create(
 pub async fn list(
     state: web::Data<AppState>,
     admin: Admin,
-    query: web::Query<PageQuery>,
+    query: Query<PageQuery>,
 ) -> Result<web::Json<Paged<OrgView>>, ApiError> {
     // Keys are paths of this subtree.
     let page = query.request()?;

@@ -14,6 +14,7 @@ use yiwang_domain::store::OrgSearch;
 use crate::error::{ApiError, Problem};
 use crate::rate_limit::Lookup;
 use crate::routes::shared::responses::MalformedQuery;
+use crate::routes::shared::Query;
 use crate::routes::shared::{optional_text, PageQuery, Paged};
 use crate::state::AppState;
 
@@ -71,8 +72,8 @@ pub struct OrgSearchQuery {
 pub async fn search(
     state: web::Data<AppState>,
     _limit: Lookup,
-    filter: web::Query<OrgSearchQuery>,
-    page: web::Query<PageQuery>,
+    filter: Query<OrgSearchQuery>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<Paged<OrgChoice>>, ApiError> {
     let page = page.request()?;
     let search = OrgSearch {

@@ -27,6 +27,7 @@ use yiwang_domain::service_point::{
 use crate::error::{ApiError, Problem};
 use crate::rate_limit::Lookup;
 use crate::routes::shared::responses::MalformedQuery;
+use crate::routes::shared::Query;
 use crate::routes::shared::{optional_text, PageQuery, Paged};
 use crate::state::AppState;
 use yiwang_domain::problem::{finish, FieldProblem};
@@ -252,7 +253,7 @@ pub fn shanghai(at: DateTime<Utc>) -> DateTime<FixedOffset> {
 pub async fn nearby(
     state: web::Data<AppState>,
     _limit: Lookup,
-    params: web::Query<NearbyParams>,
+    params: Query<NearbyParams>,
 ) -> Result<web::Json<NearbyAnswer>, ApiError> {
     let query = params.query()?;
     let now = clock::now();
@@ -460,8 +461,8 @@ pub struct ListParams {
 pub async fn list(
     state: web::Data<AppState>,
     _limit: Lookup,
-    params: web::Query<ListParams>,
-    page: web::Query<PageQuery>,
+    params: Query<ListParams>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<Paged<ServicePointView>>, ApiError> {
     let page = page.request()?;
     let mut errors: Vec<FieldProblem> = Vec::new();

@@ -20,6 +20,7 @@ use crate::moderation;
 use crate::rate_limit::Lookup;
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn, WorkerOnly};
 use crate::routes::shared::Json;
+use crate::routes::shared::Query;
 use crate::routes::shared::{PageQuery, Paged};
 use crate::state::AppState;
 use yiwang_domain::problem::{finish, FieldProblem};
@@ -174,7 +175,7 @@ pub async fn list(
     state: web::Data<AppState>,
     _limit: Lookup,
     id: web::Path<String>,
-    page: web::Query<PageQuery>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<Paged<PublicReview>>, ApiError> {
     let page = page.request()?;
     let point = find_point(&state, &id).await?;

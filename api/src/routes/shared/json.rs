@@ -136,7 +136,7 @@ fn field_path(path: &serde_path_to_error::Path) -> String {
 }
 
 /// The name between the first pair of backticks of a serde message (the field it names).
-fn backticked(msg: &str) -> Option<String> {
+pub(crate) fn backticked(msg: &str) -> Option<String> {
     let start = msg.find('`')? + 1;
     let len = msg[start..].find('`')?;
     Some(msg[start..start + len].to_owned())

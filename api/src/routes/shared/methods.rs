@@ -11,13 +11,16 @@ use actix_web::http::header::{HeaderValue, ALLOW, LOCATION};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpRequest, HttpResponse};
-use utoipa::openapi::OpenApi;
+use utoipa::openapi::path::ParameterIn;
+use utoipa::openapi::{OpenApi, RefOr};
 
 use crate::error::ApiError;
 
-/// Every documented path pattern with the methods it takes.
+/// Every documented path pattern with the methods it takes and, per method, the query
+/// parameters it documents.
 pub struct Methods {
     routes: Vec<(ResourceDef, Vec<&'static str>)>,
+    queries: Vec<(ResourceDef, Method, Vec<String>)>,
 }
 
 impl Methods {
@@ -43,7 +46,46 @@ impl Methods {
                 (ResourceDef::new(pattern.as_str()), methods)
             })
             .collect();
-        Self { routes }
+        let mut queries = Vec::new();
+        for (pattern, item) in &doc.paths.paths {
+            for (method, operation) in [
+                (Method::GET, &item.get),
+                (Method::POST, &item.post),
+                (Method::PUT, &item.put),
+                (Method::PATCH, &item.patch),
+                (Method::DELETE, &item.delete),
+            ] {
+                let Some(operation) = operation else { continue };
+                let names = operation
+                    .parameters
+                    .iter()
+                    .chain(item.parameters.iter())
+                    .flatten()
+                    .filter_map(|p| match p {
+                        RefOr::T(p) if matches!(p.parameter_in, ParameterIn::Query) => {
+                            Some(p.name.clone())
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                queries.push((ResourceDef::new(pattern.as_str()), method, names));
+            }
+        }
+        Self { routes, queries }
+    }
+
+    /// The query parameters `method` on `path` documents, or `None` when no documented route
+    /// takes it (then nothing is checked here).
+    pub fn query_parameters(&self, method: &Method, path: &str) -> Option<Vec<&str>> {
+        let mut found: Option<Vec<&str>> = None;
+        for (def, m, names) in &self.queries {
+            if m == method && def.is_match(path) {
+                found
+                    .get_or_insert_with(Vec::new)
+                    .extend(names.iter().map(String::as_str));
+            }
+        }
+        found
     }
 
     /// The methods `path` takes (with `HEAD` and `OPTIONS`), in the order of RFC 9110;
@@ -111,6 +153,44 @@ pub async fn locate_created(
         }
     }
     Ok(ServiceResponse::new(req, res.set_body(BoxBody::new(bytes))))
+}
+
+/// Middleware: a query parameter the route does not document is refused — 400
+/// `unknown_parameter` naming it — instead of being silently ignored (`?status=` on a list
+/// whose filter is `paid` would otherwise answer as if unfiltered).
+pub async fn refuse_unknown_parameters(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if !req.query_string().is_empty() {
+        let known = req
+            .app_data::<web::Data<Methods>>()
+            .and_then(|m| m.query_parameters(req.method(), req.path()));
+        if let Some(known) = known {
+            let unknown: Vec<String> = form_urlencoded::parse(req.query_string().as_bytes())
+                .map(|(name, _)| name.into_owned())
+                .filter(|name| !known.contains(&name.as_str()))
+                .collect();
+            if !unknown.is_empty() {
+                let mut error = ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "unknown_parameter",
+                    "查询参数中有本接口不认识的参数",
+                    format!("Unknown query parameter(s): {}", unknown.join(", ")),
+                );
+                for name in unknown {
+                    error = error.field(
+                        name,
+                        "unknown_parameter",
+                        "不认识的参数",
+                        "unknown parameter",
+                    );
+                }
+                return Ok(req.error_response(error).map_into_boxed_body());
+            }
+        }
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
 }
 
 /// The answer for a request no route takes: 404 for a path no route has; for a path that

@@ -4,10 +4,10 @@
 
 pub mod json;
 pub mod methods;
+pub mod query;
 pub mod responses;
 pub mod spreadsheet;
 
-use actix_web::error::QueryPayloadError;
 use actix_web::http::StatusCode;
 use actix_web::web;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -18,11 +18,6 @@ use yiwang_domain::store::{Page, PageRequest};
 
 use crate::error::ApiError;
 
-/// Query strings: a value of the wrong form → 400 naming it.
-pub fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default().error_handler(|err, _req| query_error(err).into())
-}
-
 /// 408 `body_timeout`: the request body stopped arriving ([`crate::body_timeout`]).
 pub fn body_timeout() -> ApiError {
     ApiError::new(
@@ -30,15 +25,6 @@ pub fn body_timeout() -> ApiError {
         "body_timeout",
         "请求内容长时间未传完，请检查网络后重试",
         "The request body stopped arriving; check the connection and try again",
-    )
-}
-
-fn query_error(err: QueryPayloadError) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "invalid_query",
-        "查询参数格式不正确",
-        format!("Invalid query string: {err}"),
     )
 }
 
@@ -65,6 +51,7 @@ pub fn optional_text(
 
 pub use json::Json;
 pub use methods::no_route;
+pub use query::Query;
 
 /// Keyset paging parameters.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -86,12 +73,14 @@ impl PageQuery {
             return Err(ApiError::invalid_field(
                 "limit",
                 "out_of_range",
-                "limit 须在 1 到 100 之间",
+                "每页条数须在 1 到 100 之间",
                 "limit must be between 1 and 100",
             ));
         }
         let after = match &self.cursor {
+            // An empty cursor is the first page, as no cursor is.
             None => None,
+            Some(c) if c.is_empty() => None,
             Some(c) => Some(
                 URL_SAFE_NO_PAD
                     .decode(c)

@@ -16,6 +16,7 @@ use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn};
 use crate::routes::shared::Json;
+use crate::routes::shared::Query;
 use crate::routes::shared::{status_filter, PageQuery, Paged};
 use crate::state::AppState;
 
@@ -97,8 +98,8 @@ pub struct AlertQuery {
 pub async fn list(
     state: web::Data<AppState>,
     admin: Admin,
-    query: web::Query<AlertQuery>,
-    page: web::Query<PageQuery>,
+    query: Query<AlertQuery>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<Paged<AlertView>>, ApiError> {
     admin.authorize(Permission::ReadConsultations, &admin.org_path)?;
     let page = page.request()?;

@@ -18,6 +18,7 @@ use crate::error::{ApiError, Problem};
 use crate::routes::consultations::lawyers::{category_names, lawyer_page, LawyerQuery, LawyerView};
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn};
 use crate::routes::shared::Json;
+use crate::routes::shared::Query;
 use crate::routes::shared::{PageQuery, Paged};
 use crate::state::AppState;
 
@@ -62,8 +63,8 @@ pub struct DutyForm {
 pub async fn list(
     state: web::Data<AppState>,
     admin: Admin,
-    query: web::Query<LawyerQuery>,
-    page: web::Query<PageQuery>,
+    query: Query<LawyerQuery>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<Paged<LawyerView>>, ApiError> {
     admin.authorize(Permission::ReadRoster, &admin.org_path)?;
     let scope = Some(admin.org_path.clone());

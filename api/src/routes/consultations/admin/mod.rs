@@ -34,6 +34,7 @@ use crate::routes::consultations::{
 };
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn};
 use crate::routes::shared::Json;
+use crate::routes::shared::Query;
 use crate::routes::shared::{status_filter, PageQuery, Paged};
 use crate::state::AppState;
 use crate::upload::DocumentLink;
@@ -105,8 +106,8 @@ pub struct QueueQuery {
 pub async fn queue(
     state: web::Data<AppState>,
     admin: Admin,
-    query: web::Query<QueueQuery>,
-    page: web::Query<PageQuery>,
+    query: Query<QueueQuery>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<Paged<ConsultationView>>, ApiError> {
     let now = clock::now();
     let page = page.request()?;
@@ -187,7 +188,7 @@ pub async fn messages(
     state: web::Data<AppState>,
     admin: Admin,
     id: web::Path<String>,
-    query: web::Query<MessageQuery>,
+    query: Query<MessageQuery>,
 ) -> Result<web::Json<MessageList>, ApiError> {
     let (c, actor) = reach(&state, &admin, &id, Permission::ReadConsultations).await?;
     let me = admin.principal.account_id();

@@ -17,6 +17,7 @@ use crate::error::{ApiError, Problem};
 use crate::routes::account::me::mask_phone;
 use crate::routes::shared::responses::{MalformedQuery, NotLoggedIn, SessionStoreDown};
 use crate::routes::shared::spreadsheet::{build, download, heading, XlsxFile, XLSX};
+use crate::routes::shared::Query;
 use crate::state::AppState;
 
 /// Most rows one export holds; a larger result asks for a narrower filter (e.g. one
@@ -89,7 +90,7 @@ fn workbook(members: &[Member]) -> Result<Vec<u8>, XlsxError> {
 pub async fn export(
     state: web::Data<AppState>,
     admin: Admin,
-    query: web::Query<MemberQuery>,
+    query: Query<MemberQuery>,
 ) -> Result<HttpResponse, ApiError> {
     admin.authorize(Permission::ReadMembership, &admin.org_path)?;
     let filter = member_filter(&state, &admin, &query).await?;

@@ -31,6 +31,7 @@ use crate::routes::shared::responses::{
     JsonBodyErrors, MalformedQuery, NotLoggedIn, SessionStoreDown,
 };
 use crate::routes::shared::Json;
+use crate::routes::shared::Query;
 use crate::routes::shared::{no_store, optional_text, PageQuery, Paged};
 use crate::state::AppState;
 
@@ -109,8 +110,8 @@ async fn org_filter(
 pub async fn queue(
     state: web::Data<AppState>,
     admin: Admin,
-    query: web::Query<QueueQuery>,
-    page: web::Query<PageQuery>,
+    query: Query<QueueQuery>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<Paged<QueueRow>>, ApiError> {
     admin.authorize(Permission::ReadMembership, &admin.org_path)?;
     let page = page.request()?;
@@ -528,8 +529,8 @@ async fn member_filter(
 pub async fn members(
     state: web::Data<AppState>,
     admin: Admin,
-    query: web::Query<MemberQuery>,
-    page: web::Query<PageQuery>,
+    query: Query<MemberQuery>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<Paged<MemberView>>, ApiError> {
     admin.authorize(Permission::ReadMembership, &admin.org_path)?;
     let page = page.request()?;

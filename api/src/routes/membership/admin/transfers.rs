@@ -19,6 +19,7 @@ use crate::routes::shared::responses::{
     JsonBodyErrors, MalformedQuery, NotLoggedIn, SessionStoreDown,
 };
 use crate::routes::shared::Json;
+use crate::routes::shared::Query;
 use crate::routes::shared::{PageQuery, Paged};
 use crate::state::AppState;
 
@@ -43,8 +44,8 @@ pub struct TransferQuery {
 pub async fn queue(
     state: web::Data<AppState>,
     admin: Admin,
-    query: web::Query<TransferQuery>,
-    page: web::Query<PageQuery>,
+    query: Query<TransferQuery>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<Paged<TransferView>>, ApiError> {
     admin.authorize(Permission::ReadMembership, &admin.org_path)?;
     let page = page.request()?;

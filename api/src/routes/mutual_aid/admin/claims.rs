@@ -24,6 +24,7 @@ use crate::routes::mutual_aid::documents::link;
 use crate::routes::mutual_aid::{transition_change, ClaimView};
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn};
 use crate::routes::shared::Json;
+use crate::routes::shared::Query;
 use crate::routes::shared::{PageQuery, Paged};
 use crate::state::AppState;
 use crate::upload::DocumentLink;
@@ -72,8 +73,8 @@ pub async fn claim_in_scope(
 pub async fn queue(
     state: web::Data<AppState>,
     admin: Admin,
-    query: web::Query<ClaimQuery>,
-    page: web::Query<PageQuery>,
+    query: Query<ClaimQuery>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<Paged<ClaimView>>, ApiError> {
     admin.authorize(Permission::ReadMutualAid, &admin.org_path)?;
     let page = page.request()?;

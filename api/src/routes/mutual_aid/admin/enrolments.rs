@@ -19,6 +19,7 @@ use crate::error::{ApiError, Problem};
 use crate::routes::mutual_aid::{rules_of, today, EnrolmentView};
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn};
 use crate::routes::shared::Json;
+use crate::routes::shared::Query;
 use crate::routes::shared::{PageQuery, Paged};
 use crate::state::AppState;
 
@@ -49,8 +50,8 @@ pub struct EnrolmentQuery {
 pub async fn list(
     state: web::Data<AppState>,
     admin: Admin,
-    query: web::Query<EnrolmentQuery>,
-    page: web::Query<PageQuery>,
+    query: Query<EnrolmentQuery>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<Paged<EnrolmentView>>, ApiError> {
     admin.authorize(Permission::ReadMutualAid, &admin.org_path)?;
     let page = page.request()?;

@@ -21,6 +21,7 @@ use crate::routes::mutual_aid::{today, PlanView};
 use crate::routes::service_points::admin::org_in_scope;
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn};
 use crate::routes::shared::Json;
+use crate::routes::shared::Query;
 use crate::routes::shared::{PageQuery, Paged};
 use crate::state::AppState;
 
@@ -225,7 +226,7 @@ pub async fn create(
 pub async fn list(
     state: web::Data<AppState>,
     admin: Admin,
-    page: web::Query<PageQuery>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<Paged<PlanView>>, ApiError> {
     admin.authorize(Permission::ReadMutualAid, &admin.org_path)?;
     let page = page.request()?;

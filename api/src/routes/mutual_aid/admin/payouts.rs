@@ -25,6 +25,7 @@ use crate::routes::mutual_aid::ClaimView;
 use crate::routes::shared::responses::{JsonBodyErrors, NotLoggedIn};
 use crate::routes::shared::spreadsheet::{build, download, heading, XlsxFile, XLSX};
 use crate::routes::shared::Json;
+use crate::routes::shared::Query;
 use crate::state::AppState;
 
 /// Most claims one payment list holds.
@@ -100,7 +101,7 @@ pub struct PaymentListQuery {
 pub async fn payment_list(
     state: web::Data<AppState>,
     admin: Admin,
-    query: web::Query<PaymentListQuery>,
+    query: Query<PaymentListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     admin.authorize(Permission::PayClaims, &admin.org_path)?;
     let plan = plan_filter(&state, &admin, query.plan_id.as_deref()).await?;

@@ -18,6 +18,7 @@ use crate::error::{ApiError, Problem};
 use crate::routes::service_points::ExceptionView;
 use crate::routes::shared::responses::{MalformedQuery, NotLoggedIn};
 use crate::routes::shared::spreadsheet::{build, download, heading, XlsxFile, XLSX};
+use crate::routes::shared::Query;
 use crate::state::AppState;
 
 /// Most points one export holds.
@@ -149,8 +150,8 @@ pub struct ExportFormat {
 pub async fn export(
     state: web::Data<AppState>,
     admin: crate::auth::Admin,
-    params: web::Query<AdminListParams>,
-    format: web::Query<ExportFormat>,
+    params: Query<AdminListParams>,
+    format: Query<ExportFormat>,
 ) -> Result<HttpResponse, ApiError> {
     let format = match format.format.as_deref().unwrap_or("xlsx") {
         f @ ("xlsx" | "csv") => f.to_owned(),

@@ -22,6 +22,7 @@ use super::{org_in_scope, refresh_index};
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
 use crate::routes::shared::responses::NotLoggedIn;
+use crate::routes::shared::Query;
 use crate::state::AppState;
 
 /// Options of an import.
@@ -251,8 +252,8 @@ pub struct SpreadsheetFile(pub Vec<u8>);
 pub async fn import(
     state: web::Data<AppState>,
     admin: Admin,
-    target: web::Query<ImportTarget>,
-    options: web::Query<ImportOptions>,
+    target: Query<ImportTarget>,
+    options: Query<ImportOptions>,
     body: Result<web::Bytes, actix_web::Error>,
 ) -> Result<web::Json<ImportReport>, ApiError> {
     admin.authorize(Permission::ManageServicePoints, &admin.org_path)?;

@@ -27,6 +27,7 @@ use crate::error::{ApiError, Problem};
 use crate::routes::service_points::{kind_filter, parse_bbox, ServicePointView};
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn};
 use crate::routes::shared::Json;
+use crate::routes::shared::Query;
 use crate::routes::shared::{optional_text, PageQuery, Paged};
 use crate::state::AppState;
 use yiwang_domain::problem::{finish, FieldProblem};
@@ -300,8 +301,8 @@ impl AdminListParams {
 pub async fn list(
     state: web::Data<AppState>,
     admin: Admin,
-    params: web::Query<AdminListParams>,
-    page: web::Query<PageQuery>,
+    params: Query<AdminListParams>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<Paged<ServicePointView>>, ApiError> {
     let page = page.request()?;
     let filter = params.filter(&state, &admin).await?;

@@ -13,6 +13,7 @@ use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
 use crate::routes::service_points::reviews::ReviewView;
 use crate::routes::shared::responses::{MalformedQuery, NotLoggedIn};
+use crate::routes::shared::Query;
 use crate::routes::shared::{PageQuery, Paged};
 use crate::state::AppState;
 
@@ -39,8 +40,8 @@ pub async fn list(
     state: web::Data<AppState>,
     admin: Admin,
     id: web::Path<String>,
-    query: web::Query<ReviewQuery>,
-    page: web::Query<PageQuery>,
+    query: Query<ReviewQuery>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<Paged<ReviewView>>, ApiError> {
     let page = page.request()?;
     let moderation = match query.moderation.as_deref() {

@@ -13,6 +13,7 @@ use super::org_in_scope;
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
 use crate::routes::shared::responses::{MalformedQuery, NotLoggedIn};
+use crate::routes::shared::Query;
 use crate::state::AppState;
 
 /// Longest period one request covers, days.
@@ -72,7 +73,7 @@ pub struct VisitReport {
 pub async fn counts(
     state: web::Data<AppState>,
     admin: Admin,
-    query: web::Query<VisitQuery>,
+    query: Query<VisitQuery>,
 ) -> Result<web::Json<VisitReport>, ApiError> {
     admin.authorize(Permission::ReadServicePoints, &admin.org_path)?;
     let to = query.to.unwrap_or_else(|| china_date(clock::now()));
