@@ -5,6 +5,7 @@
 
 use actix_multipart::{Field, MultipartError};
 use actix_web::http::StatusCode;
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt as _;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -21,8 +22,8 @@ use crate::state::AppState;
 pub struct DocumentLink {
     /// Path of the download (`GET`, no `Authorization` needed), relative to the API's origin.
     pub url: String,
-    /// When it stops working (Unix seconds); links live 5 minutes.
-    pub expires_at: i64,
+    /// When it stops working (RFC 3339, like every time in the API); links live 5 minutes.
+    pub expires_at: DateTime<Utc>,
 }
 
 /// A link of `scope` to part `part` of record `record`, for `principal`, served at
@@ -43,6 +44,8 @@ pub fn signed_link(
         .tokens
         .issue_scoped(scope, &format!("{record}/{part}"), &holder)
         .map_err(|e| ApiError::internal(&e))?;
+    let expires_at = DateTime::from_timestamp(expires_at, 0)
+        .ok_or_else(|| ApiError::internal(&std::io::Error::other("link expiry out of range")))?;
     Ok(DocumentLink {
         url: format!("{path}/{token}"),
         expires_at,

@@ -165,7 +165,7 @@ async fn an_application_is_accepted_closed_or_rejected(shape: Shape) {
     )
     .await;
     assert_eq!(seen["outcome"], "调解成功，追回工资一万二千元");
-    assert_eq!(seen["status_zh"], "已结案");
+    assert_eq!(seen["status_label"], "已结案");
     assert_view("legal_aid_closed", &seen);
 
     // A second application is rejected with the reason the worker reads.

@@ -547,6 +547,15 @@ async fn a_claim_from_enrolment_to_payment(shape: Shape) {
     )
     .await;
     let url = link["url"].as_str().unwrap();
+    // Its expiry is a time like every other (RFC 3339), five minutes on.
+    let expires = chrono::DateTime::parse_from_rfc3339(link["expires_at"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let left = expires - chrono::Utc::now();
+    assert!(
+        left > chrono::TimeDelta::minutes(4) && left <= chrono::TimeDelta::minutes(5),
+        "{link}"
+    );
     let resp = app.get(url, None).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()["content-type"], "application/pdf");

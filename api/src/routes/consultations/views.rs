@@ -32,7 +32,7 @@ pub struct ConsultationView {
     /// for 7 days reads `closed`).
     pub status: &'static str,
     /// The state in Chinese.
-    pub status_zh: &'static str,
+    pub status_label: &'static str,
     /// The lawyer the worker picked.
     pub chosen_lawyer_id: Option<String>,
     /// Until when only the chosen lawyer may accept (UTC).
@@ -76,7 +76,7 @@ impl ConsultationView {
                 .as_ref()
                 .map(|e| e.as_str().to_owned()),
             status: status.as_str(),
-            status_zh: status.zh(),
+            status_label: status.zh(),
             chosen_lawyer_id: c.chosen_lawyer.map(|l| l.to_string()),
             reserved_until: c.reserved_until,
             lawyer_id: c.lawyer.map(|l| l.to_string()),

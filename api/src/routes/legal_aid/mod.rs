@@ -54,7 +54,7 @@ pub struct LegalAidView {
     /// `submitted`, `accepted`, `rejected` or `closed`.
     pub status: &'static str,
     /// The state in Chinese.
-    pub status_zh: &'static str,
+    pub status_label: &'static str,
     /// The lawyer assigned.
     pub lawyer_id: Option<String>,
     /// Why it was refused.
@@ -81,7 +81,7 @@ impl From<&LegalAidApplication> for LegalAidView {
             aid: r.aid.iter().map(|k| k.as_str()).collect(),
             held: a.held,
             status: a.status.as_str(),
-            status_zh: a.status.zh(),
+            status_label: a.status.zh(),
             lawyer_id: a.lawyer_id.map(|l| l.to_string()),
             rejection_reason: a.rejection_reason.clone(),
             outcome: a.outcome.clone(),

@@ -55,7 +55,7 @@ pub struct LetterView {
     /// `received`, `replied` or `closed`.
     pub status: &'static str,
     /// The state in Chinese.
-    pub status_zh: &'static str,
+    pub status_label: &'static str,
     /// The reply.
     pub reply: Option<String>,
     /// When it was replied (UTC).
@@ -76,7 +76,7 @@ impl From<&Letter> for LetterView {
             anonymous: l.anonymous,
             held: l.held,
             status: l.status.as_str(),
-            status_zh: l.status.zh(),
+            status_label: l.status.zh(),
             reply: l.reply.clone(),
             replied_at: l.replied_at,
             created_at: l.created_at,

@@ -44,7 +44,7 @@ pub struct AlertView {
     /// `open` or `acknowledged`.
     pub status: &'static str,
     /// The state in Chinese.
-    pub status_zh: &'static str,
+    pub status_label: &'static str,
     /// Who acknowledged it.
     pub acknowledged_by: Option<String>,
     /// When (UTC).
@@ -68,7 +68,7 @@ impl From<&EmployerAlert> for AlertView {
             first_at: a.first_at,
             last_at: a.last_at,
             status: a.status.as_str(),
-            status_zh: a.status.zh(),
+            status_label: a.status.zh(),
             acknowledged_by: a.acknowledged_by.map(|b| b.to_string()),
             acknowledged_at: a.acknowledged_at,
             note: a.note.clone(),
