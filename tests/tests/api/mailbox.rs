@@ -118,6 +118,32 @@ async fn letters_are_answered_once_and_public_ones_listed_with_names_masked(shap
     let resp = app.get(ADMIN, Some(&reviewer)).await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
 
+    // One letter, read by its id: the anonymous writer's name shown to the officials above;
+    // outside the subtree it does not exist; a role without the mailbox may not read it.
+    let one = format!("{ADMIN}/{}", id(&anonymous));
+    let read = expect(app.get(&one, Some(&zz_admin)).await, StatusCode::OK).await;
+    assert_eq!(
+        (read["name"].as_str(), read["anonymous"].as_bool()),
+        (Some("王建军"), Some(true)),
+        "{read}"
+    );
+    assert_eq!(read["subject"], "夜班补贴");
+    assert_problem_zh(
+        app.get(&one, Some(&ly_admin)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    assert_eq!(
+        app.get(&one, Some(&reviewer)).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let unknown = format!("{ADMIN}/{}", uuid::Uuid::now_v7());
+    assert_eq!(
+        app.get(&unknown, Some(&zz_admin)).await.status(),
+        StatusCode::NOT_FOUND
+    );
+
     // Replied once, then closed; another branch cannot reach it.
     let reply = |letter: &Value, tok: &str, text: &str| {
         let path = format!("{ADMIN}/{}/reply", id(letter));

@@ -58,6 +58,27 @@ pub async fn list(
     Ok(web::Json(Paged::of(rows, |l| LetterView::from(&l))))
 }
 
+/// One letter of the caller's subtree, with the writer's name (anonymous or not).
+#[utoipa::path(get, tag = "admin: mailbox", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Letter id")),
+    responses(
+        (status = 200, description = "The letter", body = LetterView),
+        (status = 403, description = "Role may not read the mailbox, or a worker token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not in the caller's subtree", body = Problem, content_type = "application/problem+json"),
+        NotLoggedIn,
+    ))]
+#[get("/admin/mailbox/letters/{id}")]
+pub async fn show(
+    state: web::Data<AppState>,
+    admin: Admin,
+    id: web::Path<String>,
+) -> Result<web::Json<LetterView>, ApiError> {
+    let id = LetterId::parse(&id).ok_or_else(ApiError::not_found)?;
+    let letter = state.mailbox.letter(id).await?;
+    admin.authorize(Permission::ReadMailbox, &letter.org_path)?;
+    Ok(web::Json(LetterView::from(&letter)))
+}
+
 /// The reply.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]

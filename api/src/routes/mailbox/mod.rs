@@ -294,6 +294,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(mine)
         .service(public)
         .service(admin::list)
+        .service(admin::show)
         .service(admin::reply)
         .service(admin::close);
 }
