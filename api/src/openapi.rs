@@ -48,6 +48,47 @@ impl Modify for OperationIds {
     }
 }
 
+/// Documents the 400 every operation may answer, where its own annotation does not: a query
+/// parameter it does not take is refused with `unknown_parameter` on any route (not only
+/// those with query parameters), so a client generated from the document expects it.
+struct BadRequests;
+
+impl Modify for BadRequests {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let response = ResponseBuilder::new()
+            .description(
+                "`unknown_parameter` (a query parameter this route does not take) or \
+                 `invalid_query` (one of the wrong form), each named in `errors[].field`",
+            )
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                operation
+                    .responses
+                    .responses
+                    .entry("400".to_owned())
+                    .or_insert_with(|| response.clone().into());
+            }
+        }
+    }
+}
+
 fn operation_id(method: &str, path: &str) -> String {
     let mut id = method.to_owned();
     for segment in path.split('/').filter(|s| !s.is_empty()) {
@@ -118,6 +159,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .configure(routes::configure)
         .split_for_parts();
     OperationIds.modify(&mut doc);
+    BadRequests.modify(&mut doc);
     doc
 }
 
