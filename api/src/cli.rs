@@ -24,9 +24,10 @@ use crate::{openapi, telemetry};
 
 /// yiwang (一网): backend of a trade union's WeChat mini-program.
 ///
-/// Configuration comes from `YIWANG_*` environment variables (see the README); with none at
-/// all, `serve` runs the embedded default: SQLite under ./data, in-process sessions, and an
-/// emulated WeChat.
+/// Configuration: the defaults, then `yiwang.toml` in the working directory (or the file
+/// `YIWANG_CONFIG` names) when present, then `YIWANG_*` environment variables, each over the
+/// one before (every setting is in the README). With none at all, `serve` runs the embedded
+/// default: SQLite under ./data, in-process sessions, and an emulated WeChat.
 #[derive(Debug, Parser)]
 #[command(name = "yiwang", version, about)]
 pub struct Cli {
