@@ -176,7 +176,10 @@ impl ApiError {
         Self::invalid_field(
             field,
             "not_allowed",
-            format!("{field} 须为以下之一：{list}"),
+            format!(
+                "{}不在可选范围内，请重新选择",
+                yiwang_domain::problem::label(field)
+            ),
             format!("{field} must be one of: {list}"),
         )
     }

@@ -49,7 +49,7 @@ impl FieldProblem {
         Self::new(
             field,
             "not_allowed",
-            format!("{field} 不认识「{value}」，须为以下之一：{list}"),
+            format!("{}「{value}」不在可选范围内，请重新选择", label(field)),
             format!("{field} `{value}` is not one of: {list}"),
         )
     }
@@ -59,9 +59,62 @@ impl FieldProblem {
         Self::new(
             field,
             "required",
-            format!("{field} 必填"),
+            format!("请填写{}", label(field)),
             format!("{field} is required"),
         )
+    }
+}
+
+/// The Chinese words a worker or an official reads for a field, whose path stays in the
+/// problem's `field`: the label of its last named segment (`lines.0.treated_on` → 就诊日期),
+/// or 所填内容 for a field without one. Details say these words, never the identifier.
+pub fn label(field: &str) -> &'static str {
+    let name = field
+        .rsplit('.')
+        .find(|segment| !segment.is_empty() && !segment.bytes().all(|b| b.is_ascii_digit()))
+        .unwrap_or(field);
+    match name {
+        "real_name" | "name" | "applicant" => "姓名",
+        "id_number" => "身份证号码",
+        "phone" => "手机号码",
+        "employer_name" | "employer" => "工作单位",
+        "credit_code" | "employer_credit_code" => "统一社会信用代码",
+        "industry" => "所属行业",
+        "employment_form" => "就业形态",
+        "city" => "城市",
+        "org_id" | "parent_id" => "组织",
+        "kind" => "类别",
+        "category" => "咨询类别",
+        "status" => "状态",
+        "subject" => "主题",
+        "title" => "标题",
+        "body" | "text" | "message" => "内容",
+        "comment" => "评价内容",
+        "hospital" => "医院",
+        "invoice_number" => "发票号码",
+        "treated_on" => "就诊日期",
+        "reason" | "reason_code" => "理由",
+        "method" => "方式",
+        "amenity" => "设施",
+        "lat" => "纬度",
+        "lng" => "经度",
+        "q" => "关键词",
+        "limit" => "每页条数",
+        "cursor" => "翻页位置",
+        "lawyer_id" => "律师",
+        "password" | "new_password" | "current_password" => "密码",
+        "username" => "用户名",
+        "role" => "角色",
+        "counterparty" => "对方",
+        "summary" => "事由",
+        "aid" => "援助事项",
+        "payee" => "收款人",
+        "account_number" => "银行账号",
+        "bank" => "开户银行",
+        "documents" => "材料",
+        "lines" => "费用明细",
+        "stars" => "评分",
+        _ => "所填内容",
     }
 }
 

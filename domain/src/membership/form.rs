@@ -73,24 +73,24 @@ pub struct CheckedApplication {
 }
 
 impl ApplicationInput {
-    /// Checks the whole form. Without consent nothing else is looked at (PIPL: nothing is
-    /// kept without it): `consent.accepted` `consent_required` alone. Otherwise every problem
-    /// at once: an outdated notice version, the name, the ID number (form, check character,
-    /// birth date, minimum age), the phone (given or bound), the free texts, the credit code,
-    /// the form of employment, and the organisation (`unknown`, or
+    /// Checks the whole form, every problem at once: consent (`consent.accepted`
+    /// `consent_required` — PIPL: nothing is kept without it, and a form with any problem
+    /// keeps nothing), an outdated notice version, the name, the ID number (form, check
+    /// character, birth date, minimum age), the phone (given or bound), the free texts, the
+    /// credit code, the form of employment, and the organisation (`unknown`, or
     /// `not_accepting_individuals`).
     pub fn check(&self, ctx: &FormContext<'_>) -> Result<CheckedApplication, Vec<FieldProblem>> {
+        let mut problems = Vec::new();
         if !self.consent_accepted {
-            return Err(vec![FieldProblem::new(
+            problems.push(FieldProblem::new(
                 "consent.accepted",
                 "consent_required",
                 "须同意隐私政策后才能提交入会申请，未同意时不保存任何信息",
                 "The privacy notice must be accepted; nothing is stored without consent",
-            )]);
+            ));
         }
-        let mut problems = Vec::new();
         let version = ctx.privacy_notice_version;
-        if self.consent_version != version {
+        if self.consent_accepted && self.consent_version != version {
             problems.push(FieldProblem::new(
                 "consent.version",
                 "outdated",
@@ -243,7 +243,7 @@ fn free_text(
         problems.push(FieldProblem::new(
             field,
             "required",
-            format!("{field} 不能为空"),
+            format!("请填写{}", crate::problem::label(field)),
             format!("{field} is required"),
         ));
         return None;
@@ -252,7 +252,10 @@ fn free_text(
         problems.push(FieldProblem::new(
             field,
             "invalid",
-            format!("{field} 须为 1 到 {max} 个字符，且不含控制字符"),
+            format!(
+                "{}须为 1 到 {max} 个字，且不含控制字符",
+                crate::problem::label(field)
+            ),
             format!("{field} must be 1–{max} characters without control characters"),
         ));
         return None;
@@ -325,7 +328,7 @@ mod tests {
     }
 
     #[test]
-    fn every_bad_field_is_named_at_once_and_consent_comes_first() {
+    fn every_bad_field_is_named_at_once_consent_first() {
         let o = org(false);
         let bad = ApplicationInput {
             real_name: "张3".into(),
@@ -354,10 +357,24 @@ mod tests {
             consent_accepted: false,
             ..bad
         };
-        let problems = refused.check(&ctx(None, None)).unwrap_err();
+        // Refusing consent does not hide the rest (issue 19): the worker fixes all at once.
+        let problems = refused.check(&ctx(Some(&o), None)).unwrap_err();
         assert_eq!(
             fields(&problems),
-            [("consent.accepted", "consent_required")]
+            [
+                ("consent.accepted", "consent_required"),
+                ("real_name", "name_has_digits"),
+                ("id_number", "id_number_check"),
+                ("phone", "required"),
+                ("employer_name", "required"),
+                ("credit_code", "credit_code_check"),
+                ("employment_form", "not_allowed"),
+                ("org_id", "not_accepting_individuals"),
+            ]
         );
+        // The words are Chinese; the identifiers stay in `field`.
+        for p in &problems {
+            assert!(!p.zh.contains(&p.field), "{}: {}", p.field, p.zh);
+        }
     }
 }

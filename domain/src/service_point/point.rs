@@ -318,7 +318,7 @@ fn kind_of(p: &mut Vec<FieldProblem>, kind: Option<String>) -> Option<ServicePoi
             p.push(FieldProblem::new(
                 "kind",
                 "required",
-                "kind 必填",
+                "请选择类别",
                 "kind is required",
             ));
             None
@@ -341,7 +341,7 @@ fn point_of(p: &mut Vec<FieldProblem>, lat: Option<f64>, lng: Option<f64>) -> Op
             p.push(FieldProblem::new(
                 field,
                 "required",
-                format!("{field} 必填（GCJ-02 坐标）"),
+                format!("请填写{}（GCJ-02 坐标）", crate::problem::label(field)),
                 format!("{field} is required (GCJ-02)"),
             ));
         }

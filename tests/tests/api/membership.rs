@@ -377,7 +377,8 @@ async fn bad_forms_list_every_field_and_store_nothing(shape: Shape) {
         assert_invalid(w.apply(&tok, form).await, &[(field, code)]).await;
     }
 
-    // No consent: refused before anything else is looked at.
+    // No consent: refused, with every other problem listed beside it (issue 19), and
+    // nothing kept.
     let no_consent = set(w.form(&good), "consent.accepted", json!(false));
     let body = assert_invalid(
         w.apply(&tok, &no_consent).await,
@@ -389,7 +390,11 @@ async fn bad_forms_list_every_field_and_store_nothing(shape: Shape) {
     no_consent_and_bad = set(no_consent_and_bad, "id_number", json!("123"));
     assert_invalid(
         w.apply(&tok, &no_consent_and_bad).await,
-        &[("consent.accepted", "consent_required")],
+        &[
+            ("consent.accepted", "consent_required"),
+            ("real_name", "name_has_digits"),
+            ("id_number", "id_number_length"),
+        ],
     )
     .await;
 

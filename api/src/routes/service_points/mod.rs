@@ -215,7 +215,7 @@ impl NearbyParams {
                     errors.push(FieldProblem::new(
                         "amenity",
                         "not_allowed",
-                        format!("amenity「{code}」不认识，须为以下之一：{names}"),
+                        format!("设施「{code}」不在可选范围内，请重新选择"),
                         format!("amenity `{code}` is not one of: {names}"),
                     ));
                 }

@@ -106,7 +106,7 @@ pub async fn review(
         errors.push(FieldProblem::new(
             "comment",
             "too_long",
-            format!("comment 最多 {COMMENT_MAX_CHARS} 个字符"),
+            format!("评价内容最多 {COMMENT_MAX_CHARS} 个字"),
             format!("comment must be at most {COMMENT_MAX_CHARS} characters"),
         ));
     }

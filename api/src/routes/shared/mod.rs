@@ -42,7 +42,7 @@ pub fn optional_text(
         return Err(ApiError::invalid_field(
             field,
             "too_long",
-            format!("{field} 最多 {max} 个字符"),
+            format!("{}最多 {max} 个字", yiwang_domain::problem::label(field)),
             format!("{field} must be at most {max} characters"),
         ));
     }

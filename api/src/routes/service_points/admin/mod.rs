@@ -267,7 +267,7 @@ impl AdminListParams {
                     errors.push(FieldProblem::new(
                         "status",
                         "not_allowed",
-                        format!("status 须为以下之一：{names}"),
+                        "状态不在可选范围内，请重新选择".to_owned(),
                         format!("status must be one of: {names}"),
                     ));
                 }
