@@ -24,9 +24,31 @@ use crate::routes::shared::responses::{JsonBodyErrors, NotLoggedIn, SessionStore
 use crate::routes::shared::Json;
 use crate::state::AppState;
 
+/// The `kind` of a worker's account: always `worker`.
+#[derive(Debug, Default, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerKind {
+    /// A worker (WeChat login).
+    #[default]
+    Worker,
+}
+
+/// The `kind` of an official's account: always `admin`.
+#[derive(Debug, Default, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OfficialKind {
+    /// An official (password login).
+    #[default]
+    Admin,
+}
+
 /// A worker as they see themselves.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct WorkerView {
+    /// Always `worker`: tells this view from an official's in [`AccountView`].
+    #[serde(default)]
+    #[schema(required = true)]
+    pub kind: WorkerKind,
     /// Account id.
     pub id: String,
     /// Bound mobile number, masked (`138****8000`); absent until bound.
@@ -49,6 +71,8 @@ pub struct OrgBrief {
 /// An official as they see themselves.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OfficialSelfView {
+    /// Always `admin`: tells this view from a worker's in [`AccountView`].
+    pub kind: OfficialKind,
     /// Account id.
     pub id: String,
     /// Login name.
@@ -65,9 +89,13 @@ pub struct OfficialSelfView {
     pub password_change_required: bool,
 }
 
-/// The current account: `kind` tells which side.
+/// The current account: `kind` tells which side (`worker` or `admin`).
 #[derive(Debug, Serialize, ToSchema)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(untagged)]
+#[schema(discriminator(property_name = "kind", mapping(
+    ("worker" = "#/components/schemas/WorkerView"),
+    ("admin" = "#/components/schemas/OfficialSelfView"),
+)))]
 pub enum AccountView {
     /// A worker.
     Worker(WorkerView),
@@ -89,6 +117,7 @@ pub fn mask_phone(phone: &str) -> String {
 impl From<&Worker> for WorkerView {
     fn from(w: &Worker) -> Self {
         WorkerView {
+            kind: WorkerKind::Worker,
             id: w.id.to_string(),
             phone: w.phone.as_deref().map(mask_phone),
             has_unionid: w.unionid.is_some(),
@@ -106,6 +135,7 @@ impl AccountView {
     /// The official's view.
     pub fn official(o: &Official, org: &Organisation) -> Self {
         AccountView::Admin(OfficialSelfView {
+            kind: OfficialKind::Admin,
             id: o.id.to_string(),
             username: o.username.as_str().to_owned(),
             display_name: o.display_name.clone(),

@@ -196,13 +196,26 @@ pub async fn attach(
     .await
 }
 
+/// An attachment upload's form (`multipart/form-data`). Read field by field as it streams in,
+/// never as a whole; the type only describes the form.
+#[derive(ToSchema)]
+pub struct AttachmentUpload {
+    /// A JPEG or PNG image, or an AAC (MP4 or ADTS), MP3 or WAV recording, at most 10 MB; the
+    /// type is decided by the bytes, not by the part's `Content-Type`.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+    /// A recording's length in seconds, 1–600 (as the recorder reports it); only for voice.
+    #[schema(minimum = 1, maximum = 600)]
+    pub seconds: Option<u32>,
+}
+
 /// Sends an image or a voice recording in the worker's consultation, like a text: a lawyer
 /// who asked is answered, a resolution within 7 days is reopened. With `Idempotency-Key`, a
 /// retry of the same file sends once.
 #[utoipa::path(post, tag = "consultations", security(("bearer" = [])),
     params(("id" = String, Path, description = "Consultation id"),
         ("Idempotency-Key" = Option<String>, Header, description = "1–100 visible ASCII characters; a retry with the same key and file sends once")),
-    request_body(content_type = "multipart/form-data", description = "`file`: a JPEG or PNG image, or an AAC (MP4 or ADTS), MP3 or WAV recording, at most 10 MB; `seconds`: a recording's length, 1–600"),
+    request_body(content = AttachmentUpload, content_type = "multipart/form-data"),
     responses(
         (status = 200, description = "Sent; the consultation as it is now", body = super::ConsultationView),
         (status = 400, description = "Unreadable form, or a field other than `file` and `seconds`", body = Problem, content_type = "application/problem+json"),

@@ -72,11 +72,23 @@ fn clean_file_name(name: Option<&str>, media_type: MediaType, stem: &str) -> Str
     format!("{own_stem}.{}", media_type.extensions()[0])
 }
 
+/// A claim document upload's form (`multipart/form-data`). Read field by field as it streams
+/// in, never as a whole; the type only describes the form.
+#[derive(utoipa::ToSchema)]
+pub struct DocumentUpload {
+    /// The document type.
+    #[schema(value_type = String, example = "invoice")]
+    pub kind: DocumentKind,
+    /// A JPEG, PNG or PDF of at most 10 MB; the type is decided by the bytes.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+}
+
 /// Attaches a document to a draft or returned claim: form fields `kind` (the document type)
 /// and `file` (the bytes).
 #[utoipa::path(post, tag = "mutual aid", security(("bearer" = [])),
     params(("id" = String, Path, description = "Claim id")),
-    request_body(content_type = "multipart/form-data", description = "`kind`: `invoice`, `diagnosis_certificate`, `discharge_summary`, `itemised_bill`, `insurance_settlement` or `id_card`; `file`: a JPEG, PNG or PDF of at most 10 MB"),
+    request_body(content = DocumentUpload, content_type = "multipart/form-data"),
     responses(
         (status = 201, description = "Attached", body = DocumentView),
         (status = 400, description = "Unreadable form, or a field other than `kind` and `file`", body = Problem, content_type = "application/problem+json"),

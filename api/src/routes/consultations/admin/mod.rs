@@ -448,7 +448,7 @@ pub async fn read(
 #[utoipa::path(post, tag = "admin: consultations", security(("bearer" = [])),
     params(("id" = String, Path, description = "Consultation id"),
         ("Idempotency-Key" = Option<String>, Header, description = "1–100 visible ASCII characters; a retry with the same key and file sends once")),
-    request_body(content_type = "multipart/form-data", description = "`file`: a JPEG or PNG image, or an AAC (MP4 or ADTS), MP3 or WAV recording, at most 10 MB; `seconds`: a recording's length, 1–600"),
+    request_body(content = super::attachments::AttachmentUpload, content_type = "multipart/form-data"),
     responses(
         (status = 200, description = "Sent; the consultation as it is now", body = ConsultationView),
         (status = 400, description = "Unreadable form, or a field other than `file` and `seconds`", body = Problem, content_type = "application/problem+json"),

@@ -238,7 +238,12 @@ pub struct SpreadsheetFile(pub Vec<u8>);
 /// GCJ-02.
 #[utoipa::path(post, tag = "admin: service points", security(("bearer" = [])),
     params(ImportTarget, ImportOptions),
-    request_body(content = SpreadsheetFile, content_type = "text/csv", description = "CSV or XLSX bytes (`application/vnd.openxmlformats-officedocument.spreadsheetml.sheet` and `application/octet-stream` are read too; the format is decided by the content)"),
+    request_body(description = "CSV (UTF-8 or GBK) or XLSX bytes; the format is decided by the content, whichever of these types is sent",
+        content(
+            (SpreadsheetFile = "text/csv"),
+            (SpreadsheetFile = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (SpreadsheetFile = "application/octet-stream"),
+        )),
     responses(
         (status = 200, description = "Imported, or the dry run's report", body = ImportReport),
         (status = 400, description = "Malformed query, or a body that cannot be read", body = Problem, content_type = "application/problem+json"),
