@@ -213,6 +213,7 @@ fn operation_id(method: &str, path: &str) -> String {
         (name = "mailbox", description = "The chairman mailbox (主席信箱): letters to an organisation's chairman, and the public letters with their replies"),
         (name = "admin: mailbox", description = "Reading and answering the letters to the caller's organisations"),
         (name = "admin: consultations", description = "The lawyers' work (accept, answer, resolve) and the officials' (release held text, assign, the branch's queue); employer early warnings; legal-aid decisions; categories and their service levels, lawyers' profiles and duty"),
+        (name = "vocabularies", description = "The closed vocabularies (statuses, kinds, reasons, roles) with their Chinese labels, for pickers"),
         (name = "operations", description = "Health and readiness"),
     )
 )]

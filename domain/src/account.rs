@@ -86,6 +86,19 @@ impl Role {
         }
     }
 
+    /// The Chinese label.
+    pub fn zh(self) -> &'static str {
+        match self {
+            Role::SuperAdmin => "超级管理员",
+            Role::OrgAdmin => "组织管理员",
+            Role::Reviewer => "审核员",
+            Role::Finance => "财务",
+            Role::Lawyer => "律师",
+            Role::StationManager => "阵地管理员",
+            Role::Auditor => "审计员",
+        }
+    }
+
     /// Parses the text code.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|r| r.as_str() == s)

@@ -28,6 +28,7 @@ pub mod service_point;
 pub mod session;
 pub mod store;
 pub mod text;
+pub mod vocabulary;
 pub mod wechat;
 
 pub use account::{AccountId, AccountKind, Official, Role, Username, Worker};

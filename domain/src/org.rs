@@ -124,6 +124,20 @@ impl OrgKind {
         }
     }
 
+    /// The Chinese label.
+    pub fn zh(self) -> &'static str {
+        match self {
+            OrgKind::NationalFederation => "全国总工会",
+            OrgKind::ProvincialFederation => "省总工会",
+            OrgKind::CityFederation => "市总工会",
+            OrgKind::CountyFederation => "县（区）总工会",
+            OrgKind::TownshipUnion => "乡镇（街道）工会",
+            OrgKind::EnterpriseUnion => "基层工会",
+            OrgKind::JointUnion => "联合工会",
+            OrgKind::IndustryFederation => "行业工会联合会",
+        }
+    }
+
     /// Parses the text code.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)

@@ -16,6 +16,7 @@ pub mod officials;
 pub mod orgs;
 pub mod service_points;
 pub mod shared;
+pub mod vocabularies;
 
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -34,6 +35,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(consultations::routes)
             .configure(legal_aid::routes)
             .configure(mailbox::routes)
-            .configure(officials::routes),
+            .configure(officials::routes)
+            .configure(vocabularies::routes),
     );
 }

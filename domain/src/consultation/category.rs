@@ -63,6 +63,14 @@ impl SlaClock {
         }
     }
 
+    /// The Chinese label.
+    pub fn zh(self) -> &'static str {
+        match self {
+            SlaClock::AllHours => "全天候（7×24 小时）",
+            SlaClock::BusinessHours => "工作时间（工作日 9:00–17:00）",
+        }
+    }
+
     /// Parses the stored form.
     pub fn parse(value: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|c| c.as_str() == value)

@@ -50,6 +50,16 @@ impl Author {
         }
     }
 
+    /// The Chinese label.
+    pub fn zh(self) -> &'static str {
+        match self {
+            Author::Worker => "职工",
+            Author::Lawyer => "律师",
+            Author::Official => "工会工作人员",
+            Author::System => "系统",
+        }
+    }
+
     /// Parses the stored form.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|a| a.as_str() == s)

@@ -58,6 +58,15 @@ impl AidKind {
         }
     }
 
+    /// The Chinese label.
+    pub fn zh(self) -> &'static str {
+        match self {
+            AidKind::Mediation => "协商调解",
+            AidKind::DocumentDrafting => "代写法律文书",
+            AidKind::Representation => "代理仲裁或诉讼",
+        }
+    }
+
     /// Parses the stored form.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)

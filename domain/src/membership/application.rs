@@ -323,6 +323,18 @@ impl ApplicationAction {
         }
     }
 
+    /// What the history shows.
+    pub fn zh(self) -> &'static str {
+        match self {
+            ApplicationAction::Submitted => "提交申请",
+            ApplicationAction::Resubmitted => "补充后重新提交",
+            ApplicationAction::Approved => "审核通过",
+            ApplicationAction::Rejected => "未通过",
+            ApplicationAction::Returned => "退回补充",
+            ApplicationAction::Withdrawn => "撤回申请",
+        }
+    }
+
     /// Parses [`ApplicationAction::as_str`].
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|v| v.as_str() == s)

@@ -41,6 +41,9 @@ pub enum Sex {
 }
 
 impl Sex {
+    /// Every term, in the order pickers show them.
+    pub const ALL: [Sex; 2] = [Self::Male, Self::Female];
+
     /// The stable text code: `male` or `female`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -49,14 +52,12 @@ impl Sex {
         }
     }
 
-    /// The Chinese label: 男 or 女.
     /// Parses [`Sex::as_str`].
     pub fn parse(s: &str) -> Option<Sex> {
-        [Sex::Male, Sex::Female]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
 
+    /// The Chinese label: 男 or 女.
     pub fn zh(self) -> &'static str {
         match self {
             Sex::Male => "男",

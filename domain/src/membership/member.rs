@@ -32,6 +32,9 @@ pub enum MemberStatus {
 }
 
 impl MemberStatus {
+    /// Every term, in the order pickers show them.
+    pub const ALL: [MemberStatus; 2] = [Self::Active, Self::Ended];
+
     /// The stored and JSON form.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -42,9 +45,7 @@ impl MemberStatus {
 
     /// Parses [`MemberStatus::as_str`].
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Active, Self::Ended]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
 
     /// The label a worker or official reads.

@@ -211,6 +211,9 @@ pub enum HistoryEvent {
 }
 
 impl HistoryEvent {
+    /// Every term, in the order pickers show them.
+    pub const ALL: [HistoryEvent; 3] = [Self::Joined, Self::Transferred, Self::Ended];
+
     /// The stored and JSON form.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -222,9 +225,7 @@ impl HistoryEvent {
 
     /// Parses [`HistoryEvent::as_str`].
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Joined, Self::Transferred, Self::Ended]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
 
     /// The label a worker or official reads.

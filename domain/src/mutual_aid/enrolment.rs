@@ -32,6 +32,9 @@ pub enum EnrolmentStatus {
 }
 
 impl EnrolmentStatus {
+    /// Every term, in the order pickers show them.
+    pub const ALL: [EnrolmentStatus; 3] = [Self::PendingPayment, Self::Active, Self::Expired];
+
     /// The JSON form.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -77,6 +80,15 @@ impl PaymentMethod {
             PaymentMethod::Cash => "cash",
             PaymentMethod::BankTransfer => "bank_transfer",
             PaymentMethod::PaidByUnion => "paid_by_union",
+        }
+    }
+
+    /// The Chinese label.
+    pub fn zh(self) -> &'static str {
+        match self {
+            PaymentMethod::Cash => "现金",
+            PaymentMethod::BankTransfer => "银行转账",
+            PaymentMethod::PaidByUnion => "工会代付",
         }
     }
 

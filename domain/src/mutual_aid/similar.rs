@@ -30,6 +30,9 @@ pub enum Likeness {
 }
 
 impl Likeness {
+    /// Every term, in the order pickers show them.
+    pub const ALL: [Likeness; 3] = [Self::InvoiceNumber, Self::AmountAndDay, Self::Document];
+
     /// Stable code: `same_invoice_number`, `same_amount_and_day`, `same_document`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -59,6 +59,15 @@ impl ServicePointStatus {
         }
     }
 
+    /// The Chinese label.
+    pub fn zh(self) -> &'static str {
+        match self {
+            ServicePointStatus::Open => "开放",
+            ServicePointStatus::TemporarilyClosed => "暂停开放",
+            ServicePointStatus::Closed => "已关闭",
+        }
+    }
+
     /// Parses the stored form, or the Chinese labels officials type (`开放`, `暂停开放`,
     /// `关闭`).
     pub fn parse(s: &str) -> Option<Self> {

@@ -108,6 +108,9 @@ pub enum Moderation {
 }
 
 impl Moderation {
+    /// Every term, in the order pickers show them.
+    pub const ALL: [Moderation; 3] = [Self::Shown, Self::Held, Self::Refused];
+
     /// The stored and JSON form.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -117,11 +120,18 @@ impl Moderation {
         }
     }
 
+    /// The Chinese label.
+    pub fn zh(self) -> &'static str {
+        match self {
+            Moderation::Shown => "已展示",
+            Moderation::Held => "待审核",
+            Moderation::Refused => "未通过审核",
+        }
+    }
+
     /// Parses the stored form.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Shown, Self::Held, Self::Refused]
-            .into_iter()
-            .find(|m| m.as_str() == s)
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
     }
 }
 

@@ -24,3 +24,4 @@ mod openapi;
 mod service_points;
 mod storage_failures;
 mod transfers;
+mod vocabularies;

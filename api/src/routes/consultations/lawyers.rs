@@ -40,6 +40,7 @@ pub struct CategoryView {
     /// Resolution deadline, minutes of `clock`.
     pub resolution_minutes: i32,
     /// `all_hours` (7×24) or `business_hours` (09:00–17:00 China time on working days).
+    #[schema(value_type = crate::routes::vocabularies::SlaClock)]
     pub clock: &'static str,
     /// Whether its consultations count towards the employer early warning.
     pub watched: bool,

@@ -30,6 +30,7 @@ pub struct ConsultationView {
     pub employer_credit_code: Option<String>,
     /// `held`, `waiting`, `open`, `pending`, `resolved` or `closed` (a resolution left alone
     /// for 7 days reads `closed`).
+    #[schema(value_type = crate::routes::vocabularies::ConsultationStatus)]
     pub status: &'static str,
     /// The state in Chinese.
     pub status_label: &'static str,
@@ -116,6 +117,7 @@ pub struct MessageView {
     /// Id (UUIDv7: pass the last one as `after` to poll for newer ones).
     pub id: String,
     /// `worker`, `lawyer`, `official` or `system`.
+    #[schema(value_type = crate::routes::vocabularies::Author)]
     pub author: &'static str,
     /// The author's account (absent for the system).
     pub author_id: Option<String>,

@@ -27,6 +27,7 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct LegalAidQuery {
     /// Only these states, comma-separated; all when absent.
+    #[param(value_type = Option<Vec<crate::routes::vocabularies::LegalAidStatus>>, style = Form, explode = false)]
     pub status: Option<String>,
 }
 

@@ -48,10 +48,12 @@ pub struct LegalAidView {
     pub amount_fen: Option<i64>,
     /// The help asked for: `mediation` (协商调解), `document_drafting` (代写法律文书),
     /// `representation` (代理).
+    #[schema(value_type = Vec<crate::routes::vocabularies::AidKind>)]
     pub aid: Vec<&'static str>,
     /// Held by the content check.
     pub held: bool,
     /// `submitted`, `accepted`, `rejected` or `closed`.
+    #[schema(value_type = crate::routes::vocabularies::LegalAidStatus)]
     pub status: &'static str,
     /// The state in Chinese.
     pub status_label: &'static str,
@@ -117,6 +119,7 @@ pub struct LegalAidForm {
     pub amount_fen: Option<Value>,
     /// The help asked for, 1–3 of `mediation`, `document_drafting`, `representation`.
     #[serde(default)]
+    #[schema(value_type = Vec<crate::routes::vocabularies::AidKind>)]
     pub aid: Vec<String>,
 }
 

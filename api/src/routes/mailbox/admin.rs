@@ -25,6 +25,7 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct LetterQuery {
     /// Only these states, comma-separated; all when absent.
+    #[param(value_type = Option<Vec<crate::routes::vocabularies::LetterStatus>>, style = Form, explode = false)]
     pub status: Option<String>,
 }
 

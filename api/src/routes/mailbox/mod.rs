@@ -53,6 +53,7 @@ pub struct LetterView {
     /// Held by the content check: never listed publicly.
     pub held: bool,
     /// `received`, `replied` or `closed`.
+    #[schema(value_type = crate::routes::vocabularies::LetterStatus)]
     pub status: &'static str,
     /// The state in Chinese.
     pub status_label: &'static str,

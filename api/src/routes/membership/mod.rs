@@ -95,9 +95,7 @@ pub struct ApplicationForm {
     #[schema(min_length = 1, max_length = 50)]
     pub industry: String,
     /// Form of employment.
-    #[schema(
-        pattern = "^(employee|courier|delivery_rider|truck_driver|ride_hailing_driver|domestic_worker|other)$"
-    )]
+    #[schema(value_type = crate::routes::vocabularies::EmploymentForm)]
     pub employment_form: String,
     /// City of work, 1–30 characters.
     #[schema(min_length = 1, max_length = 30)]
@@ -121,8 +119,10 @@ pub struct OrgRef {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HistoryEntry {
     /// `submitted`, `resubmitted`, `approved`, `rejected`, `returned` or `withdrawn`.
+    #[schema(value_type = crate::routes::vocabularies::ApplicationAction)]
     pub action: String,
     /// Reason code (rejections).
+    #[schema(value_type = Option<crate::routes::vocabularies::ApplicationRejectReason>)]
     pub reason_code: Option<String>,
     /// Reason (rejections).
     pub reason: Option<String>,
@@ -151,6 +151,7 @@ pub struct ApplicationView {
     /// Id.
     pub id: String,
     /// `submitted`, `approved`, `rejected`, `returned` or `withdrawn`.
+    #[schema(value_type = crate::routes::vocabularies::ApplicationStatus)]
     pub status: String,
     /// The status in Chinese, for display.
     pub status_label: String,
@@ -163,6 +164,7 @@ pub struct ApplicationView {
     /// Birth date, from the ID number.
     pub birth_date: Option<NaiveDate>,
     /// `male` or `female`, from the ID number.
+    #[schema(value_type = Option<crate::routes::vocabularies::Sex>)]
     pub sex: Option<String>,
     /// Mobile number (masked in workers' views and officials' lists).
     pub phone: Option<String>,
@@ -173,6 +175,7 @@ pub struct ApplicationView {
     /// Industry.
     pub industry: Option<String>,
     /// Form of employment.
+    #[schema(value_type = crate::routes::vocabularies::EmploymentForm)]
     pub employment_form: String,
     /// City.
     pub city: Option<String>,
@@ -186,6 +189,7 @@ pub struct ApplicationView {
     pub decided_at: Option<DateTime<Utc>>,
     /// Reason code of the last rejection: `not_eligible`, `false_information`,
     /// `wrong_organisation`, `duplicate`, `other`.
+    #[schema(value_type = Option<crate::routes::vocabularies::ApplicationRejectReason>)]
     pub reason_code: Option<String>,
     /// Reason of the last rejection.
     pub reason: Option<String>,
@@ -501,6 +505,7 @@ pub struct MemberCard {
     /// Join date (China Standard Time).
     pub joined_on: NaiveDate,
     /// `active` or `ended`.
+    #[schema(value_type = crate::routes::vocabularies::MemberStatus)]
     pub status: String,
     /// The status in Chinese.
     pub status_label: String,
@@ -588,6 +593,7 @@ pub struct CardCheck {
     /// The member's organisation now.
     pub org: OrgRef,
     /// `active` or `ended`, as of now.
+    #[schema(value_type = crate::routes::vocabularies::MemberStatus)]
     pub status: String,
     /// The status in Chinese.
     pub status_label: String,

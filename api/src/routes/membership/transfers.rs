@@ -46,6 +46,7 @@ pub struct TransferView {
     pub id: String,
     /// `requested`, `approved`, `rejected` or `withdrawn` (also when the membership ended
     /// while it waited).
+    #[schema(value_type = crate::routes::vocabularies::TransferStatus)]
     pub status: String,
     /// The status in Chinese, for display.
     pub status_label: String,
@@ -230,6 +231,7 @@ pub async fn withdraw(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MembershipEvent {
     /// `joined`, `transferred` or `ended`.
+    #[schema(value_type = crate::routes::vocabularies::MembershipEventKind)]
     pub event: String,
     /// The event in Chinese, for display.
     pub event_label: String,

@@ -46,6 +46,7 @@ pub struct LineForm {
     /// Day of treatment (discharge day for a stay), `YYYY-MM-DD`, not in the future.
     pub treated_on: Option<String>,
     /// `inpatient` or `chronic`.
+    #[schema(value_type = Option<crate::routes::vocabularies::BenefitKind>)]
     pub kind: Option<String>,
     /// Total cost in fen (whole, 0–10,000,000).
     #[schema(value_type = i64)]

@@ -38,6 +38,7 @@ use crate::state::AppState;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BenefitView {
     /// `inpatient` (住院) or `chronic` (门诊慢特病).
+    #[schema(value_type = crate::routes::vocabularies::BenefitKind)]
     pub kind: String,
     /// The kind in Chinese.
     pub kind_label: String,
@@ -147,6 +148,7 @@ impl PlanView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FeePaymentView {
     /// `cash`, `bank_transfer` or `paid_by_union` (代付).
+    #[schema(value_type = crate::routes::vocabularies::PaymentMethod)]
     pub method: String,
     /// Fen.
     pub amount_fen: i64,
@@ -170,6 +172,7 @@ pub struct EnrolmentView {
     /// The member's organisation.
     pub org_id: String,
     /// `pending_payment`, `active` or `expired`.
+    #[schema(value_type = crate::routes::vocabularies::EnrolmentStatus)]
     pub status: String,
     /// The status in Chinese.
     pub status_label: String,
@@ -221,6 +224,7 @@ pub struct LineView {
     /// Day of treatment (discharge day for a stay).
     pub treated_on: NaiveDate,
     /// `inpatient` or `chronic`.
+    #[schema(value_type = crate::routes::vocabularies::BenefitKind)]
     pub kind: String,
     /// Total cost (fen).
     pub total_fen: i64,
@@ -258,6 +262,7 @@ pub struct DocumentView {
     pub id: String,
     /// `invoice`, `diagnosis_certificate`, `discharge_summary`, `itemised_bill`,
     /// `insurance_settlement` or `id_card`.
+    #[schema(value_type = crate::routes::vocabularies::DocumentKind)]
     pub kind: String,
     /// `image/jpeg`, `image/png` or `application/pdf`, decided from the bytes.
     pub media_type: String,
@@ -428,6 +433,7 @@ pub struct RejectionView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TimelineEntry {
     /// `submit`, `take`, `approve`, `return`, `reject` or `mark_paid`.
+    #[schema(value_type = crate::routes::vocabularies::ClaimAction)]
     pub action: String,
     /// The action in Chinese.
     pub action_label: String,
@@ -478,6 +484,7 @@ pub struct ClaimView {
     pub org_id: String,
     /// `draft`, `submitted`, `first_review`, `second_review`, `approved`, `paid`,
     /// `returned` or `rejected`.
+    #[schema(value_type = crate::routes::vocabularies::ClaimStatus)]
     pub status: String,
     /// The status in Chinese.
     pub status_label: String,
@@ -523,6 +530,7 @@ pub struct ClaimView {
 pub struct SimilarView {
     /// `same_invoice_number` (however it was typed), `same_amount_and_day` (at a hospital
     /// whose name reads the same) or `same_document` (identical bytes).
+    #[schema(value_type = crate::routes::vocabularies::Likeness)]
     pub likeness: String,
     /// The same in Chinese.
     pub likeness_label: String,

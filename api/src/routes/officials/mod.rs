@@ -40,6 +40,7 @@ pub struct OfficialView {
     pub org_id: String,
     /// Role: `super_admin`, `org_admin`, `reviewer`, `finance`, `lawyer`, `station_manager`,
     /// `auditor`.
+    #[schema(value_type = crate::routes::vocabularies::Role)]
     pub role: String,
     /// When the account was disabled; absent while active.
     pub disabled_at: Option<DateTime<Utc>>,
@@ -77,9 +78,7 @@ pub struct CreateOfficial {
     /// The official's organisation, inside the caller's subtree.
     pub org_id: String,
     /// Role, not above the caller's own.
-    #[schema(
-        pattern = "^(super_admin|org_admin|reviewer|finance|lawyer|station_manager|auditor)$"
-    )]
+    #[schema(value_type = crate::routes::vocabularies::Role)]
     pub role: String,
 }
 
@@ -88,7 +87,8 @@ pub struct CreateOfficial {
 #[into_params(parameter_in = Query)]
 pub struct OfficialFilter {
     /// Only officials with this role.
-    #[param(pattern = "^(super_admin|org_admin|reviewer|finance|lawyer|station_manager|auditor)$")]
+
+    #[param(value_type = Option<crate::routes::vocabularies::Role>)]
     pub role: Option<String>,
 }
 

@@ -33,6 +33,7 @@ pub struct OrgView {
     /// Level or form: `national_federation`, `provincial_federation`, `city_federation`,
     /// `county_federation`, `township_union`, `enterprise_union`, `joint_union`,
     /// `industry_federation`.
+    #[schema(value_type = crate::routes::vocabularies::OrgKind)]
     pub kind: String,
     /// Whether individual workers may join directly.
     pub accepts_individuals: bool,
@@ -75,9 +76,7 @@ pub struct CreateOrg {
     #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
     /// Level or form (see `OrgView.kind`).
-    #[schema(
-        pattern = "^(national_federation|provincial_federation|city_federation|county_federation|township_union|enterprise_union|joint_union|industry_federation)$"
-    )]
+    #[schema(value_type = crate::routes::vocabularies::OrgKind)]
     pub kind: String,
     /// Whether individual workers may join directly. Default false.
     #[serde(default)]
@@ -95,9 +94,7 @@ pub struct UpdateOrg {
     #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: Option<String>,
     /// New kind.
-    #[schema(
-        pattern = "^(national_federation|provincial_federation|city_federation|county_federation|township_union|enterprise_union|joint_union|industry_federation)$"
-    )]
+    #[schema(value_type = Option<crate::routes::vocabularies::OrgKind>)]
     pub kind: Option<String>,
     /// New flag.
     pub accepts_individuals: Option<bool>,

@@ -70,6 +70,7 @@ pub struct NearbyView {
     /// Name.
     pub name: String,
     /// Kind code.
+    #[schema(value_type = crate::routes::vocabularies::ServicePointKind)]
     pub kind: &'static str,
     /// Kind label, e.g. 户外劳动者服务站点.
     pub kind_label: &'static str,
@@ -84,6 +85,7 @@ pub struct NearbyView {
     /// Amenities.
     pub amenities: Vec<AmenityView>,
     /// `open` or `temporarily_closed`.
+    #[schema(value_type = crate::routes::vocabularies::ServicePointStatus)]
     pub status: &'static str,
     /// Great-circle distance from the asked point, whole metres.
     pub distance_m: u32,
@@ -131,9 +133,11 @@ pub struct NearbyParams {
     #[param(minimum = 1, maximum = 50000)]
     pub radius_m: Option<f64>,
     /// Only this kind (`outdoor_worker_station`, `driver_home`, …).
+    #[param(value_type = Option<crate::routes::vocabularies::ServicePointKind>)]
     pub kind: Option<String>,
     /// Only points with all of these amenities, comma-separated codes
     /// (`drinking_water,charging`).
+    #[param(value_type = Option<Vec<crate::routes::vocabularies::Amenity>>, style = Form, explode = false)]
     pub amenity: Option<String>,
     /// Only points open now (Asia/Shanghai); points with unknown hours are left out.
     pub open_now: Option<bool>,
@@ -314,6 +318,7 @@ pub struct ServicePointView {
     /// Name.
     pub name: String,
     /// Kind code.
+    #[schema(value_type = crate::routes::vocabularies::ServicePointKind)]
     pub kind: &'static str,
     /// Kind label.
     pub kind_label: &'static str,
@@ -338,6 +343,7 @@ pub struct ServicePointView {
     /// Phone.
     pub phone: Option<String>,
     /// `open`, `temporarily_closed` or `closed`.
+    #[schema(value_type = crate::routes::vocabularies::ServicePointStatus)]
     pub status: &'static str,
     /// Star grade 1–5 (recuperation bases).
     pub star_grade: Option<u8>,
@@ -442,6 +448,7 @@ pub struct ListParams {
     /// Map viewport `min_lng,min_lat,max_lng,max_lat`, GCJ-02.
     pub bbox: Option<String>,
     /// Only this kind.
+    #[param(value_type = Option<crate::routes::vocabularies::ServicePointKind>)]
     pub kind: Option<String>,
     /// Name or address containing this text (1–50 characters).
     pub q: Option<String>,

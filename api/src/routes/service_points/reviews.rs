@@ -50,6 +50,7 @@ pub struct ReviewView {
     /// The comment, if any.
     pub comment: Option<String>,
     /// `shown`; `held` while an official checks it; `refused`.
+    #[schema(value_type = crate::routes::vocabularies::Moderation)]
     pub moderation: &'static str,
     /// When it was last written.
     pub updated_at: DateTime<Utc>,

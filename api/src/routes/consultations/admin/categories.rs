@@ -38,6 +38,7 @@ pub struct CategoryForm {
     #[schema(value_type = i64)]
     pub resolution_minutes: Option<Value>,
     /// `all_hours` (default) or `business_hours`.
+    #[schema(value_type = Option<crate::routes::vocabularies::SlaClock>)]
     pub clock: Option<String>,
     /// Whether it feeds the employer early warning (default false).
     pub watched: Option<bool>,

@@ -42,6 +42,7 @@ pub struct AlertView {
     /// The latest (UTC).
     pub last_at: DateTime<Utc>,
     /// `open` or `acknowledged`.
+    #[schema(value_type = crate::routes::vocabularies::AlertStatus)]
     pub status: &'static str,
     /// The state in Chinese.
     pub status_label: &'static str,
@@ -82,6 +83,7 @@ impl From<&EmployerAlert> for AlertView {
 #[into_params(parameter_in = Query)]
 pub struct AlertQuery {
     /// Only these states (`open`, `acknowledged`), comma-separated; all when absent.
+    #[param(value_type = Option<Vec<crate::routes::vocabularies::AlertStatus>>, style = Form, explode = false)]
     pub status: Option<String>,
 }
 

@@ -86,6 +86,7 @@ async fn reach(
 #[into_params(parameter_in = Query)]
 pub struct QueueQuery {
     /// Only these states, comma-separated (`held,waiting`); all when absent.
+    #[param(value_type = Option<Vec<crate::routes::vocabularies::ConsultationStatus>>, style = Form, explode = false)]
     pub status: Option<String>,
 }
 

@@ -72,6 +72,7 @@ impl QueueRow {
 #[into_params(parameter_in = Query)]
 pub struct QueueQuery {
     /// Only this status: `submitted`, `approved`, `rejected`, `returned`, `withdrawn`.
+    #[param(value_type = Option<crate::routes::vocabularies::ApplicationStatus>)]
     pub status: Option<String>,
     /// Only this organisation's subtree (inside the caller's).
     pub org_id: Option<String>,
@@ -256,7 +257,7 @@ pub async fn approve(
 #[serde(deny_unknown_fields)]
 pub struct RejectBody {
     /// `not_eligible`, `false_information`, `wrong_organisation`, `duplicate` or `other`.
-    #[schema(pattern = "^(not_eligible|false_information|wrong_organisation|duplicate|other)$")]
+    #[schema(value_type = crate::routes::vocabularies::ApplicationRejectReason)]
     pub reason_code: String,
     /// What the worker reads, 1–500 characters.
     #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
@@ -454,6 +455,7 @@ pub struct MemberView {
     /// Organisation.
     pub org: OrgRef,
     /// `active` or `ended`.
+    #[schema(value_type = crate::routes::vocabularies::MemberStatus)]
     pub status: String,
     /// Join date (China Standard Time).
     pub joined_on: NaiveDate,
@@ -491,7 +493,8 @@ pub struct MemberQuery {
     #[param(max_length = 50)]
     pub q: Option<String>,
     /// `active` or `ended`.
-    #[param(pattern = "^(active|ended)$")]
+
+    #[param(value_type = Option<crate::routes::vocabularies::MemberStatus>)]
     pub status: Option<String>,
 }
 

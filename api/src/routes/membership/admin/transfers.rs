@@ -28,6 +28,7 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct TransferQuery {
     /// Only this status: `requested`, `approved`, `rejected`, `withdrawn`.
+    #[param(value_type = Option<crate::routes::vocabularies::TransferStatus>)]
     pub status: Option<String>,
 }
 

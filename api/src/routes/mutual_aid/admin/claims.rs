@@ -334,6 +334,7 @@ pub async fn return_claim(
 pub struct ClaimRejectForm {
     /// Reason code: `not_member`, `not_covered`, `waiting_period`, `below_threshold`,
     /// `duplicate_invoice`, `invalid_documents`, `not_payable`, `other`.
+    #[schema(value_type = crate::routes::vocabularies::ClaimRejectReason)]
     pub reason: String,
     /// The reviewer's explanation for the worker, 1–500 characters.
     pub text: String,

@@ -80,6 +80,7 @@ pub struct PaymentForm {
     /// The enrolments, 1–500, all of one plan.
     pub enrollment_ids: Vec<String>,
     /// `cash`, `bank_transfer` or `paid_by_union` (代付).
+    #[schema(value_type = crate::routes::vocabularies::PaymentMethod)]
     pub method: String,
     /// Receipt number or transfer reference, at most 100 characters.
     pub reference: Option<String>,

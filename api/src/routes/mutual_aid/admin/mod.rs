@@ -30,6 +30,7 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct BenefitForm {
     /// `inpatient` or `chronic`.
+    #[schema(value_type = Option<crate::routes::vocabularies::BenefitKind>)]
     pub kind: Option<String>,
     /// Year's costs of this kind must reach this (fen), e.g. 900000 for 9,000 yuan.
     #[schema(value_type = i64)]

@@ -53,6 +53,7 @@ pub struct ServicePointForm {
     /// Kind: `outdoor_worker_station`, `driver_home`, `nursing_room`, `service_center`,
     /// `cultural_palace`, `recuperation_base`, `legal_aid_station`, `other` (Chinese labels
     /// such as 爱心驿站 are read too).
+    #[schema(value_type = crate::routes::vocabularies::ServicePointKind)]
     pub kind: String,
     /// Street address, 1–200 characters.
     pub address: String,
@@ -74,10 +75,12 @@ pub struct ServicePointForm {
     pub exceptions: Vec<ExceptionForm>,
     /// Amenity codes (`drinking_water`, `charging`, …).
     #[serde(default)]
+    #[schema(value_type = Vec<crate::routes::vocabularies::Amenity>)]
     pub amenities: Vec<String>,
     /// Phone.
     pub phone: Option<String>,
     /// `open` (default), `temporarily_closed`, `closed`.
+    #[schema(value_type = Option<crate::routes::vocabularies::ServicePointStatus>)]
     pub status: Option<String>,
     /// Star grade 1–5, recuperation bases only.
     pub star_grade: Option<i64>,
@@ -227,10 +230,12 @@ pub struct AdminListParams {
     /// Map viewport `min_lng,min_lat,max_lng,max_lat`, GCJ-02.
     pub bbox: Option<String>,
     /// Only this kind.
+    #[param(value_type = Option<crate::routes::vocabularies::ServicePointKind>)]
     pub kind: Option<String>,
     /// Name or address containing this text (1–50 characters).
     pub q: Option<String>,
     /// Only this status: `open`, `temporarily_closed`, `closed`.
+    #[param(value_type = Option<crate::routes::vocabularies::ServicePointStatus>)]
     pub status: Option<String>,
     /// Only flagged (`true`) or unflagged (`false`) points.
     pub flagged: Option<bool>,

@@ -22,6 +22,7 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct ReviewQuery {
     /// Only `shown`, `held` or `refused`.
+    #[param(value_type = Option<crate::routes::vocabularies::Moderation>)]
     pub moderation: Option<String>,
 }
 
