@@ -168,6 +168,10 @@ pub trait MembershipRepository: Send + Sync {
     /// One member record.
     async fn member(&self, id: MemberId) -> Result<Member, RepoError>;
 
+    /// The member records `ids` (in force or ended), in no order; unknown ids are left out.
+    /// Names the members on officials' lists of enrolments and claims.
+    async fn members_by_id(&self, ids: &[MemberId]) -> Result<Vec<Member>, RepoError>;
+
     /// Members in `scope`, keyset-paged by member number.
     async fn members(
         &self,

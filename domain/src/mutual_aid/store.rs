@@ -56,6 +56,9 @@ pub struct EnrolmentFilter {
     pub plan: Option<PlanId>,
     /// Only paid (`Some(true)`) or unpaid (`Some(false)`) ones.
     pub paid: Option<bool>,
+    /// Only members whose real name, phone or member number contains this text (finance
+    /// finding a walk-in payer's enrolment).
+    pub member: Option<String>,
 }
 
 /// What a worker writes to start a claim ([`MutualAidRepository::create_claim`]).

@@ -30,6 +30,8 @@ both_shapes!(
     an_upload_form_carries_each_field_once,
     preview_and_submit_run_the_same_checks,
     an_invoice_is_claimed_once_however_typed_and_lookalikes_are_flagged,
+    a_worker_not_yet_a_member_reads_the_plans_they_could_join,
+    officials_see_members_by_name_and_who_acted,
 );
 
 const PLANS: &str = "/api/v1/mutual-aid/plans";
@@ -1409,4 +1411,175 @@ async fn an_invoice_is_claimed_once_however_typed_and_lookalikes_are_flagged(sha
         .unwrap()
         .iter()
         .any(|f| f["likeness_label"] == "发票号码相同"));
+}
+
+/// A worker deciding whether to join reads the plans: of the organisation they name, then of
+/// the one their application went to; enrolling still waits for the membership.
+async fn a_worker_not_yet_a_member_reads_the_plans_they_could_join(shape: Shape) {
+    let aid = Aid::new(shape).await;
+    let app = &aid.w.app;
+    let stranger = aid.w.worker("stranger").await;
+    let names = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    // Nothing says which union: the refusal asks for one, in Chinese.
+    let resp = app.get(PLANS, Some(&stranger)).await;
+    assert_invalid(resp, &[("org_id", "org_required")]).await;
+
+    // The union they would join (below 郑州市总工会, which runs the plan) shows it; another
+    // city's union does not; an unknown one is not found.
+    let joint = id(&aid.w.zz_joint);
+    let at = |org: &str| format!("{PLANS}?org_id={org}");
+    let plans = expect(app.get(&at(&joint), Some(&stranger)).await, StatusCode::OK).await;
+    assert_eq!(names(&plans), ["2027 年度大病医疗互助"], "{plans}");
+    let plans = expect(
+        app.get(&at(&aid.w.ly), Some(&stranger)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(names(&plans).is_empty(), "{plans}");
+    let resp = app
+        .get(&at(&uuid::Uuid::new_v4().to_string()), Some(&stranger))
+        .await;
+    assert_problem(resp, StatusCode::NOT_FOUND, "not_found").await;
+
+    // Once they have applied, their application's union is used without asking.
+    let form = aid.w.form_of("陈小明", &person(7), "13812340007");
+    aid.w.submit(&stranger, &form).await;
+    let plans = expect(app.get(PLANS, Some(&stranger)).await, StatusCode::OK).await;
+    assert_eq!(names(&plans), ["2027 年度大病医疗互助"], "{plans}");
+
+    // Enrolling still needs the membership.
+    let resp = app
+        .post(ENROL, &json!({ "plan_id": aid.plan }), Some(&stranger))
+        .await;
+    assert_problem_zh(resp, StatusCode::NOT_FOUND, "not_a_member").await;
+}
+
+/// Finance and reviewers work with names: the enrolment list names each member and finds a
+/// walk-in payer by name, phone or member number; a claim names its member, flags a payee who
+/// is someone else, and its timeline says which official acted. Workers' answers stay as they
+/// were.
+async fn officials_see_members_by_name_and_who_acted(shape: Shape) {
+    let aid = Aid::new(shape).await;
+    let app = &aid.w.app;
+    let enrolments = "/api/v1/admin/mutual-aid/enrollments";
+
+    let found = expect(
+        app.get(
+            &format!("{enrolments}?q=%E7%8E%8B%E5%BB%BA"),
+            Some(&aid.finance),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let items = found["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{found}");
+    let member = &items[0]["member"];
+    assert_eq!(member["name"], "王建军", "{found}");
+    assert_eq!(member["org_name"], "郑州市快递行业联合工会", "{found}");
+    let number = member["member_number"].as_str().unwrap().to_owned();
+    let by_number = expect(
+        app.get(&format!("{enrolments}?q={number}"), Some(&aid.finance))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        by_number["items"].as_array().unwrap().len(),
+        1,
+        "{by_number}"
+    );
+    let by_phone = expect(
+        app.get(&format!("{enrolments}?q=13812340001"), Some(&aid.finance))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(by_phone["items"].as_array().unwrap().len(), 1, "{by_phone}");
+    let nobody = expect(
+        app.get(
+            &format!("{enrolments}?q=%E6%9D%8E%E5%9B%9B"),
+            Some(&aid.finance),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(nobody["items"].as_array().unwrap().is_empty(), "{nobody}");
+    let mine = expect(app.get(ENROL, Some(&aid.worker)).await, StatusCode::OK).await;
+    assert!(mine["items"][0].get("member").is_none(), "{mine}");
+
+    // A claim paid to the member's own account, then one to a relative's.
+    let own = aid.submitted(vec![line("INV-N-1", 20_000)]).await;
+    let body = json!({ "enrollment_id": aid.enrollment, "lines": [line("INV-N-2", 20_000)],
+        "payee": { "account_name": "王小丽", "bank": "中国工商银行晋城分行", "account_number": "6222 0212 3456 7890 123" } });
+    let other = id(&expect(aid.create(&aid.worker, &body).await, StatusCode::CREATED).await);
+    aid.documents(&other).await;
+    expect(aid.submit(&aid.worker, &other, None).await, StatusCode::OK).await;
+    let queue = expect(app.get(QUEUE, Some(&aid.reviewer_a)).await, StatusCode::OK).await;
+    let flag = |claim: &str| {
+        let item = queue["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == claim)
+            .unwrap();
+        assert_eq!(item["member"]["name"], "王建军", "{item}");
+        item["payee_not_member"].as_bool().unwrap()
+    };
+    assert!(!flag(&own), "{queue}");
+    assert!(flag(&other), "{queue}");
+
+    expect(
+        aid.act(&aid.reviewer_a, &own, "take", None).await,
+        StatusCode::OK,
+    )
+    .await;
+    let shown = expect(
+        app.get(&format!("{QUEUE}/{own}"), Some(&aid.reviewer_a))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let steps: Vec<(bool, Option<&str>)> = shown["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["by_member"].as_bool().unwrap(), t["actor_name"].as_str()))
+        .collect();
+    assert_eq!(
+        steps,
+        [(true, None), (false, Some("zz-review-a"))],
+        "{shown}"
+    );
+
+    // The worker reads that the union acted, not who, and nothing about the flags.
+    let theirs = expect(
+        app.get(&format!("{CLAIMS}/{own}"), Some(&aid.worker)).await,
+        StatusCode::OK,
+    )
+    .await;
+    let steps: Vec<bool> = theirs["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["by_member"].as_bool().unwrap())
+        .collect();
+    assert_eq!(steps, [true, false], "{theirs}");
+    assert!(
+        theirs["timeline"][1].get("actor_name").is_none(),
+        "{theirs}"
+    );
+    assert!(
+        theirs.get("member").is_none() && theirs.get("payee_not_member").is_none(),
+        "{theirs}"
+    );
 }

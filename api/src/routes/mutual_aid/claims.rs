@@ -330,7 +330,7 @@ pub async fn show(
     let claim = own_claim(&state, &worker, &id).await?;
     let events = state.mutual_aid.claim_events(claim.id).await?;
     Ok(web::Json(
-        ClaimView::new(&claim, clock::now()).with_timeline(&events),
+        ClaimView::new(&claim, clock::now()).with_timeline(&events, claim.account_id),
     ))
 }
 

@@ -15,10 +15,12 @@ use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
+use yiwang_domain::account::AccountId;
 use yiwang_domain::audit::{Change, OutboxEvent};
 use yiwang_domain::calendar::china_date;
 use yiwang_domain::clock;
+use yiwang_domain::membership::member::Member;
 use yiwang_domain::mutual_aid::claim::{Claim, ClaimAction, ClaimEvent, ClaimLine, Document};
 use yiwang_domain::mutual_aid::enrolment::Enrolment;
 use yiwang_domain::mutual_aid::payout::{Limit, Payout};
@@ -30,9 +32,12 @@ use yiwang_domain::mutual_aid::EnrolmentId;
 use crate::auth;
 use crate::error::{ApiError, Problem};
 use crate::routes::membership::member_in_force;
-use crate::routes::shared::responses::{JsonBodyErrors, NotLoggedIn, WorkerOnly};
+use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn, WorkerOnly};
 use crate::routes::shared::Json;
+use crate::routes::shared::Query;
 use crate::state::AppState;
+use yiwang_domain::membership::person::EmploymentForm;
+use yiwang_domain::org::{OrgId, OrgPath};
 
 /// One benefit of a plan.
 #[derive(Debug, Serialize, ToSchema)]
@@ -158,6 +163,27 @@ pub struct FeePaymentView {
     pub activated_on: NaiveDate,
 }
 
+/// The member an enrolment or claim belongs to, as officials' lists name them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MemberBrief {
+    /// Member number (`{organisation code}-{sequence:06}`).
+    pub member_number: String,
+    /// Real name (absent once erased after the retention period).
+    pub name: Option<String>,
+    /// The member's organisation, by name.
+    pub org_name: String,
+}
+
+impl From<&Member> for MemberBrief {
+    fn from(m: &Member) -> Self {
+        MemberBrief {
+            member_number: m.member_number.clone(),
+            name: m.real_name.clone(),
+            org_name: m.org_name.clone(),
+        }
+    }
+}
+
 /// A member's enrolment in a plan year.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EnrolmentView {
@@ -169,6 +195,9 @@ pub struct EnrolmentView {
     pub plan_name: String,
     /// The member.
     pub member_id: String,
+    /// The member, named (officials' answers only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member: Option<MemberBrief>,
     /// The member's organisation.
     pub org_id: String,
     /// `pending_payment`, `active` or `expired`.
@@ -187,6 +216,12 @@ pub struct EnrolmentView {
 }
 
 impl EnrolmentView {
+    /// Named for officials: the member, from `member` (absent when the record is gone).
+    pub fn naming(mut self, member: Option<&Member>) -> Self {
+        self.member = member.map(MemberBrief::from);
+        self
+    }
+
     /// The view of `e` under its plan's `rules`, its status as of `today`.
     pub fn new(e: &Enrolment, rules: &PlanRules, today: NaiveDate) -> Self {
         let status = e.status(rules, today);
@@ -196,6 +231,7 @@ impl EnrolmentView {
             plan_id: e.plan_id.to_string(),
             plan_name: rules.name.clone(),
             member_id: e.member_id.to_string(),
+            member: None,
             org_id: e.org_id.to_string(),
             status: status.as_str().to_owned(),
             status_label: status.zh().to_owned(),
@@ -445,13 +481,21 @@ pub struct TimelineEntry {
     pub to_label: String,
     /// What the step said (what to add, the rejection, the bank reference…).
     pub note: Option<String>,
+    /// Whether the member took the step (filing, completing); otherwise an official did.
+    pub by_member: bool,
+    /// The official who took the step, by display name (officials' answers only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor_name: Option<String>,
     /// When (UTC).
     pub at: DateTime<Utc>,
 }
 
-impl From<&ClaimEvent> for TimelineEntry {
-    fn from(e: &ClaimEvent) -> Self {
+impl TimelineEntry {
+    /// The step `e` of a claim filed by `member`.
+    fn new(e: &ClaimEvent, member: AccountId) -> Self {
         TimelineEntry {
+            by_member: e.actor == member,
+            actor_name: None,
             action: e.action.as_str().to_owned(),
             action_label: e.action.zh().to_owned(),
             from: e.from.as_str().to_owned(),
@@ -480,6 +524,9 @@ pub struct ClaimView {
     pub enrollment_id: String,
     /// The member.
     pub member_id: String,
+    /// The member, named (officials' answers only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member: Option<MemberBrief>,
     /// The member's organisation.
     pub org_id: String,
     /// `draft`, `submitted`, `first_review`, `second_review`, `approved`, `paid`,
@@ -494,6 +541,11 @@ pub struct ClaimView {
     pub documents: Vec<DocumentView>,
     /// Where the payout goes (masked).
     pub payee: Option<PayeeView>,
+    /// Officials' answers only, when a payee is given: `true` when the account holder's name
+    /// is not the member's — a relative's account, or a mistake — to be checked before
+    /// approving.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payee_not_member: Option<bool>,
     /// What the lines claim, computed at submission (fen).
     pub claimed_fen: Option<i64>,
     /// What the reviewers approved (fen).
@@ -579,6 +631,7 @@ impl ClaimView {
             plan_version: c.plan_version,
             enrollment_id: c.enrollment_id.to_string(),
             member_id: c.member_id.to_string(),
+            member: None,
             org_id: c.org_id.to_string(),
             status: c.status.as_str().to_owned(),
             status_label: c.status.zh().to_owned(),
@@ -589,6 +642,7 @@ impl ClaimView {
                 bank: p.bank.clone(),
                 account_masked: p.account_masked.clone(),
             }),
+            payee_not_member: None,
             claimed_fen: c.claimed_fen.map(|f| f.get()),
             approved_fen: c.approved_fen.map(|f| f.get()),
             paid_fen: c.paid_fen.map(|f| f.get()),
@@ -611,8 +665,39 @@ impl ClaimView {
     }
 
     /// With the timeline.
-    pub fn with_timeline(mut self, events: &[ClaimEvent]) -> Self {
-        self.timeline = Some(events.iter().map(TimelineEntry::from).collect());
+    pub fn with_timeline(mut self, events: &[ClaimEvent], member: AccountId) -> Self {
+        self.timeline = Some(
+            events
+                .iter()
+                .map(|e| TimelineEntry::new(e, member))
+                .collect(),
+        );
+        self
+    }
+
+    /// Named for officials: the member (from `member`, absent when the record is gone) and
+    /// whether the payee's name differs from the member's.
+    pub fn naming(mut self, member: Option<&Member>) -> Self {
+        self.member = member.map(MemberBrief::from);
+        self.payee_not_member = self.payee.as_ref().zip(member).map(|(payee, m)| {
+            m.real_name.as_deref().map(str::trim) != Some(payee.account_name.trim())
+        });
+        self
+    }
+
+    /// The timeline's officials by display name, from `names` (account → name).
+    pub fn naming_actors(
+        mut self,
+        names: &HashMap<AccountId, String>,
+        events: &[ClaimEvent],
+    ) -> Self {
+        if let Some(timeline) = self.timeline.as_mut() {
+            for (entry, event) in timeline.iter_mut().zip(events) {
+                if !entry.by_member {
+                    entry.actor_name = names.get(&event.actor).cloned();
+                }
+            }
+        }
         self
     }
 
@@ -663,30 +748,77 @@ pub async fn rules_of(
     Ok(rules)
 }
 
+/// Whose plans a worker who is not a member reads.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PlansQuery {
+    /// For a worker who is neither a member nor has an open application: the organisation
+    /// they would join (`GET /api/v1/orgs`). Ignored for members and applicants, who read the
+    /// plans of their own organisation.
+    pub org_id: Option<String>,
+}
+
 /// Plans the worker may enrol in: run by the member's organisation or one above it, and open
-/// to the member's employment form; newest plan year first.
+/// to the member's employment form; newest plan year first. A worker who is not yet a member
+/// reads the plans they could join — those of their open application's organisation (and
+/// employment form), or of the organisation `org_id` — to decide before joining; enrolling
+/// still needs the membership.
 #[utoipa::path(get, tag = "mutual aid", security(("bearer" = [])),
+    params(PlansQuery),
     responses(
         (status = 200, description = "The plans", body = PlanList),
-        (status = 404, description = "`not_a_member`", body = Problem, content_type = "application/problem+json"),
-        NotLoggedIn, WorkerOnly,
+        (status = 404, description = "No such organisation `org_id`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`org_required`: not a member, no open application and no `org_id`", body = Problem, content_type = "application/problem+json"),
+        MalformedQuery, NotLoggedIn, WorkerOnly,
     ))]
 #[get("/mutual-aid/plans")]
 pub async fn plans(
     state: web::Data<AppState>,
     worker: auth::Worker,
+    query: Query<PlansQuery>,
 ) -> Result<web::Json<PlanList>, ApiError> {
-    let member = member_in_force(&state, &worker).await?;
+    let (path, form) = match state.membership.member_of(worker.0.account_id()).await? {
+        Some(member) => (member.org_path, Some(member.employment_form)),
+        None => prospective_scope(&state, &worker, query.org_id.as_deref()).await?,
+    };
     let today = today();
     let items = state
         .mutual_aid
-        .plans_for(&member.org_path)
+        .plans_for(&path)
         .await?
         .iter()
-        .filter(|p| p.rules.admits(member.employment_form))
+        .filter(|p| form.is_none_or(|f| p.rules.admits(f)))
         .map(|p| PlanView::new(p, today))
         .collect();
     Ok(web::Json(PlanList { items }))
+}
+
+/// Where a worker who is not a member looks for plans: the organisation (and employment form)
+/// of their open application, else the organisation `org_id` with every form.
+async fn prospective_scope(
+    state: &AppState,
+    worker: &auth::Worker,
+    org_id: Option<&str>,
+) -> Result<(OrgPath, Option<EmploymentForm>), ApiError> {
+    let open = state
+        .membership
+        .applications_of(worker.0.account_id())
+        .await?
+        .into_iter()
+        .find(|a| a.status.is_open());
+    if let Some(app) = open {
+        return Ok((app.org_path, Some(app.employment_form)));
+    }
+    let Some(org_id) = org_id else {
+        return Err(ApiError::invalid_field(
+            "org_id",
+            "org_required",
+            "您还不是工会会员：请选择拟加入的工会组织，查看其互助保障计划",
+            "Not a member: give org_id, the organisation you would join, to read its plans",
+        ));
+    };
+    let id = OrgId::parse(org_id.trim()).ok_or_else(ApiError::not_found)?;
+    Ok((state.orgs.get(id).await?.path, None))
 }
 
 /// Asking to enrol.

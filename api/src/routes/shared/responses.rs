@@ -64,7 +64,8 @@ pub enum BodyLimitErrors {
 #[derive(IntoResponses)]
 #[response(
     status = 400,
-    description = "Malformed query",
+    description = "`unknown_parameter` (a query parameter this route does not take) or \
+                   `invalid_query` (one of the wrong form), each named in `errors[].field`",
     content_type = "application/problem+json"
 )]
 pub struct MalformedQuery(pub Problem);

@@ -374,6 +374,25 @@ impl MembershipRepository for Database {
             .await
     }
 
+    async fn members_by_id(&self, ids: &[MemberId]) -> Result<Vec<Member>, RepoError> {
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.run(move |c| {
+            let rows: Vec<(MemberRow, String)> = m::table
+                .inner_join(o::table)
+                .select((MemberRow::as_select(), o::name))
+                .filter(m::id.eq_any(&ids))
+                .load(c)
+                .map_err(unexpected)?;
+            rows.into_iter()
+                .map(|(row, org_name)| row.into_domain(org_name))
+                .collect()
+        })
+        .await
+    }
+
     async fn members(
         &self,
         scope: &OrgPath,

@@ -13,7 +13,7 @@ use yiwang_domain::mutual_aid::store::{EnrolmentFilter, MutualAidConflict};
 use yiwang_domain::org::OrgPath;
 use yiwang_domain::store::{Page, PageRequest, RepoError};
 
-use crate::db::codec::{account_id, org_id};
+use crate::db::codec::{account_id, like_contains, org_id};
 use crate::db::page::{page_of, start_after, DayKey};
 use crate::db::schema::{members as m, mutual_aid_enrollments as e, mutual_aid_plans as p};
 use crate::db::{
@@ -169,6 +169,22 @@ impl EnrolmentRepository for Database {
                 Some(true) => q = q.filter(e::activated_on.is_not_null()),
                 Some(false) => q = q.filter(e::activated_on.is_null()),
                 None => {}
+            }
+            if let Some(text) = filter.member.as_deref() {
+                let pattern = like_contains(text);
+                q = q.filter(
+                    e::member_id.eq_any(
+                        m::table
+                            .filter(
+                                m::real_name
+                                    .like(pattern.clone())
+                                    .escape('\\')
+                                    .or(m::phone.like(pattern.clone()).escape('\\'))
+                                    .or(m::member_number.like(pattern).escape('\\')),
+                            )
+                            .select(m::id),
+                    ),
+                );
             }
             if let Some(DayKey { day, id }) = start_after::<DayKey>(&request)? {
                 q = q.filter(

@@ -438,6 +438,7 @@ mod tests {
             let unpaid = EnrolmentFilter {
                 plan: Some(f.plan.id),
                 paid: Some(false),
+                member: None,
             };
             let page = PageRequest {
                 after: None,

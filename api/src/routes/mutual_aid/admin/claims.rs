@@ -17,7 +17,7 @@ use yiwang_domain::mutual_aid::store::{ClaimFilter, CommandInput};
 use yiwang_domain::mutual_aid::{ClaimId, ClaimStatus, RejectionReason};
 use yiwang_domain::problem::{present, text, FieldProblem};
 
-use super::plan_filter;
+use super::{members_of, plan_filter};
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
 use crate::routes::mutual_aid::documents::link;
@@ -28,6 +28,8 @@ use crate::routes::shared::Query;
 use crate::routes::shared::{PageQuery, Paged};
 use crate::state::AppState;
 use crate::upload::DocumentLink;
+use std::collections::HashMap;
+use yiwang_domain::store::RepoError;
 
 /// Filters of the queue.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -106,8 +108,11 @@ pub async fn queue(
         .mutual_aid
         .claim_queue(&admin.org_path, &filter, &page)
         .await?;
+    let members = members_of(&state, rows.items.iter().map(|c| c.member_id)).await?;
     let now = clock::now();
-    Ok(web::Json(Paged::of(rows, |c| ClaimView::new(&c, now))))
+    Ok(web::Json(Paged::of(rows, |c| {
+        ClaimView::new(&c, now).naming(members.get(&c.member_id))
+    })))
 }
 
 /// One claim with its timeline and what on other claims looks like it (`similar`: the same
@@ -130,9 +135,25 @@ pub async fn show(
     let claim = claim_in_scope(&state, &admin, Permission::ReadMutualAid, &id).await?;
     let events = state.mutual_aid.claim_events(claim.id).await?;
     let similar = state.mutual_aid.similar_to(&claim).await?;
+    let members = members_of(&state, [claim.member_id]).await?;
+    let mut officials = HashMap::new();
+    for actor in events.iter().map(|e| e.actor) {
+        if actor == claim.account_id || officials.contains_key(&actor) {
+            continue;
+        }
+        match state.officials.get(actor).await {
+            Ok(official) => {
+                officials.insert(actor, official.display_name);
+            }
+            Err(RepoError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     Ok(web::Json(
         ClaimView::new(&claim, clock::now())
-            .with_timeline(&events)
+            .naming(members.get(&claim.member_id))
+            .with_timeline(&events, claim.account_id)
+            .naming_actors(&officials, &events)
             .with_similar(&similar),
     ))
 }
@@ -184,7 +205,10 @@ pub(super) async fn run(
         .mutual_aid
         .decide(claim.id, &input, transition_change(base, action))
         .await?;
-    Ok(web::Json(ClaimView::new(&outcome.claim, clock::now())))
+    let members = members_of(state, [outcome.claim.member_id]).await?;
+    Ok(web::Json(
+        ClaimView::new(&outcome.claim, clock::now()).naming(members.get(&outcome.claim.member_id)),
+    ))
 }
 
 /// Takes a submitted claim into review (受理): `submitted → first_review`; the caller becomes

@@ -13,13 +13,13 @@ use yiwang_domain::mutual_aid::store::EnrolmentFilter;
 use yiwang_domain::mutual_aid::EnrolmentId;
 use yiwang_domain::problem::present;
 
-use super::plan_filter;
+use super::{members_of, plan_filter};
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
 use crate::routes::mutual_aid::{rules_of, today, EnrolmentView};
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn};
 use crate::routes::shared::Json;
-use crate::routes::shared::Query;
+use crate::routes::shared::{optional_text, Query};
 use crate::routes::shared::{PageQuery, Paged};
 use crate::state::AppState;
 
@@ -34,6 +34,9 @@ pub struct EnrolmentQuery {
     pub plan_id: Option<String>,
     /// Only paid (`true`) or unpaid (`false`) enrolments.
     pub paid: Option<bool>,
+    /// Only members whose real name, mobile number or member number contains this text (at
+    /// most 50 characters): finance finding a walk-in payer.
+    pub q: Option<String>,
 }
 
 /// Enrolments of members in the caller's subtree, oldest first, paged.
@@ -59,17 +62,19 @@ pub async fn list(
     let filter = EnrolmentFilter {
         plan,
         paid: query.paid,
+        member: optional_text("q", query.q.as_deref(), 50)?,
     };
     let rows = state
         .mutual_aid
         .enrollments(&admin.org_path, &filter, &page)
         .await?;
     let rules = rules_of(&state, rows.items.iter().map(|e| e.plan_id)).await?;
+    let members = members_of(&state, rows.items.iter().map(|e| e.member_id)).await?;
     let today = today();
     Ok(web::Json(Paged::of_some(rows, |e| {
         rules
             .get(&e.plan_id)
-            .map(|r| EnrolmentView::new(&e, r, today))
+            .map(|r| EnrolmentView::new(&e, r, today).naming(members.get(&e.member_id)))
     })))
 }
 
@@ -185,10 +190,12 @@ pub async fn record_payments(
         .mutual_aid
         .record_payments(&ids, &payment, &change)
         .await?;
+    let members = members_of(&state, done.iter().map(|(e, _)| e.member_id)).await?;
     let items = done
         .into_iter()
         .map(|(e, paid_now)| PaymentResult {
-            enrollment: EnrolmentView::new(&e, &plan.rules, today),
+            enrollment: EnrolmentView::new(&e, &plan.rules, today)
+                .naming(members.get(&e.member_id)),
             paid_now,
         })
         .collect();

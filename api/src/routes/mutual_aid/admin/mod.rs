@@ -24,6 +24,8 @@ use crate::routes::shared::Json;
 use crate::routes::shared::Query;
 use crate::routes::shared::{PageQuery, Paged};
 use crate::state::AppState;
+use std::collections::HashMap;
+use yiwang_domain::membership::member::{Member, MemberId};
 
 /// One benefit as an official writes it. Amounts are whole fen.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -317,4 +319,17 @@ pub async fn update(
         )
         .await?;
     Ok(web::Json(PlanView::new(&saved, today())))
+}
+
+/// The members behind `ids`, to name them on officials' lists of enrolments and claims: one
+/// read for a whole page.
+pub async fn members_of(
+    state: &AppState,
+    ids: impl IntoIterator<Item = MemberId>,
+) -> Result<HashMap<MemberId, Member>, ApiError> {
+    let mut ids: Vec<MemberId> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let members = state.membership.members_by_id(&ids).await?;
+    Ok(members.into_iter().map(|m| (m.id, m)).collect())
 }
