@@ -81,19 +81,35 @@ async fn images_and_voice_travel_the_thread_sealed_and_audited(shape: Shape) {
     let mut zhang_ws = zhang_socket(app, &zhang_tok).await;
 
     // The worker sends a photo (twice, on a weak network: once) and a 12-second recording.
+    // Each answer names the message it sent, the replay the same one.
     let attachments = format!("{ASK}/{id}/attachments");
-    expect(
+    let photo_sent = expect(
         send(app, &attachments, &worker, &[], PNG).await,
         StatusCode::OK,
     )
     .await;
     let again = send(app, &attachments, &worker, &[], PNG).await;
     assert_eq!(again.headers()["idempotent-replayed"], "true");
-    expect(
+    let replayed: Value = again.json().await.unwrap();
+    assert_eq!(replayed["message_id"], photo_sent["message_id"]);
+    let voice_sent = expect(
         send(app, &attachments, &worker, &[("seconds", "12")], MP3).await,
         StatusCode::OK,
     )
     .await;
+    assert_ne!(voice_sent["message_id"], photo_sent["message_id"]);
+    // The worker reads the lawyer by name.
+    let seen = expect(
+        app.get(&format!("{ASK}/{id}"), Some(&worker)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        (seen["lawyer_id"].as_str(), seen["lawyer_name"].as_str()),
+        (Some(zhang.as_str()), Some("张明"))
+    );
+    let mine = expect(app.get(ASK, Some(&worker)).await, StatusCode::OK).await;
+    assert_eq!(mine["items"][0]["lawyer_name"], "张明");
     let heard = zhang_ws.frame_of("consultation.message").await;
     assert_eq!(heard["message"]["attachment"]["kind"], "image", "{heard}");
 
@@ -135,6 +151,10 @@ async fn images_and_voice_travel_the_thread_sealed_and_audited(shape: Shape) {
     assert_eq!(
         sent[1]["attachment"],
         json!({ "kind": "voice", "media_type": "audio/mpeg", "bytes": MP3.len(), "seconds": 12 })
+    );
+    assert_eq!(
+        (&sent[0]["id"], &sent[1]["id"]),
+        (&photo_sent["message_id"], &voice_sent["message_id"])
     );
     let (photo, voice) = (
         sent[0]["id"].as_str().unwrap(),

@@ -56,6 +56,8 @@ pub async fn run(
     let at = clock::now();
     let reader = actor.author();
     let answer_reader = reader;
+    let sent = message.as_ref().map(|m| m.id.to_string());
+    let answer_sent = sent.clone();
     let act = Act {
         actor,
         command,
@@ -72,7 +74,9 @@ pub async fn run(
             Box::new(move |o: &Outcome| {
                 let mut change = step(o);
                 change.answer = pending.and_then(|p| {
-                    let view = ConsultationView::new(&o.consultation, at).for_reader(answer_reader);
+                    let mut view =
+                        ConsultationView::new(&o.consultation, at).for_reader(answer_reader);
+                    view.message_id = answer_sent;
                     let body = serde_json::to_value(view);
                     body.ok().map(|b| p.answer(StatusCode::OK, &b, at))
                 });
@@ -83,7 +87,8 @@ pub async fn run(
     let c = &step.outcome.consultation;
     let pooled = [step.outcome.from, c.status].contains(&ConsultationStatus::Waiting);
     push(state, c, &step.messages, at, pooled).await;
-    let body = serde_json::to_value(ConsultationView::new(c, at).for_reader(reader))
-        .map_err(|e| ApiError::internal(&e))?;
+    let mut view = ConsultationView::new(c, at).for_reader(reader);
+    view.message_id = sent;
+    let body = serde_json::to_value(view).map_err(|e| ApiError::internal(&e))?;
     Ok((StatusCode::OK, body))
 }

@@ -42,8 +42,8 @@ use crate::state::AppState;
 pub use commands::{run, step_change};
 pub use live::{push, push_read, ConsultationFrame};
 pub use views::{
-    message_page, ConsultationList, ConsultationView, MessageList, MessageQuery, MessageView,
-    ReadMarkView, MAX_PAGE,
+    lawyer_names, message_page, ConsultationList, ConsultationView, MessageList, MessageQuery,
+    MessageView, ReadMarkView, MAX_PAGE,
 };
 
 /// The union that handles what worker `account` asks: their own as a member in force, else
@@ -279,12 +279,14 @@ pub async fn list(
     worker: Worker,
 ) -> Result<web::Json<ConsultationList>, ApiError> {
     let now = clock::now();
-    let items = state
+    let mine = state
         .consultations
         .consultations_of(worker.0.account_id())
-        .await?
+        .await?;
+    let names = lawyer_names(&state, &mine).await?;
+    let items = mine
         .iter()
-        .map(|c| ConsultationView::new(c, now))
+        .map(|c| ConsultationView::named(c, now, &names))
         .collect();
     Ok(web::Json(ConsultationList { items }))
 }
@@ -304,7 +306,8 @@ pub async fn show(
     id: web::Path<String>,
 ) -> Result<web::Json<ConsultationView>, ApiError> {
     let c = own(&state, &worker, &id).await?;
-    Ok(web::Json(ConsultationView::new(&c, clock::now())))
+    let names = lawyer_names(&state, [&c]).await?;
+    Ok(web::Json(ConsultationView::named(&c, clock::now(), &names)))
 }
 
 /// The thread, oldest first; `after` gives only newer messages (for clients that poll).

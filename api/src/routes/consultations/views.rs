@@ -1,12 +1,14 @@
 //! What a consultation and its thread look like to each reader: the worker, the lawyer, an
 //! official; the message page with its read marks.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use yiwang_domain::consultation::message::{Author, Message, MessageId, ReadMark};
 use yiwang_domain::consultation::thread::{Consultation, ConsultationId};
-use yiwang_domain::AccountId;
+use yiwang_domain::{AccountId, RepoError};
 
 use super::attachments::AttachmentView;
 use crate::error::ApiError;
@@ -40,6 +42,10 @@ pub struct ConsultationView {
     pub reserved_until: Option<DateTime<Utc>>,
     /// The lawyer who has it.
     pub lawyer_id: Option<String>,
+    /// That lawyer's name on the roster (`张明`), in reads of the consultation (`GET`); absent
+    /// in the answers of steps and live pushes, and for a lawyer taken off the roster.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lawyer_name: Option<String>,
     /// The first answer is due by then (UTC).
     pub first_response_due: Option<DateTime<Utc>>,
     /// When the lawyer first answered (UTC).
@@ -61,6 +67,35 @@ pub struct ConsultationView {
     pub created_at: DateTime<Utc>,
     /// Last change (UTC).
     pub updated_at: DateTime<Utc>,
+    /// In the answer of a request that sent a message (a text, an image, a recording): that
+    /// message's id, e.g. for `POST …/messages/{message_id}/link`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+}
+
+/// Lawyers' roster names by account, as [`lawyer_names`] reads them.
+pub type LawyerNames = HashMap<AccountId, String>;
+
+/// The roster names of the lawyers who have `consultations`, each read once. A lawyer whose
+/// profile is gone (the official disabled) has none; a storage failure is an error.
+pub async fn lawyer_names<'c>(
+    state: &AppState,
+    consultations: impl IntoIterator<Item = &'c Consultation>,
+) -> Result<LawyerNames, ApiError> {
+    let mut names = LawyerNames::new();
+    for lawyer in consultations.into_iter().filter_map(|c| c.lawyer) {
+        if names.contains_key(&lawyer) {
+            continue;
+        }
+        match state.roster.lawyer(lawyer).await {
+            Ok(profile) => {
+                names.insert(lawyer, profile.details.name);
+            }
+            Err(RepoError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(names)
 }
 
 impl ConsultationView {
@@ -81,6 +116,7 @@ impl ConsultationView {
             chosen_lawyer_id: c.chosen_lawyer.map(|l| l.to_string()),
             reserved_until: c.reserved_until,
             lawyer_id: c.lawyer.map(|l| l.to_string()),
+            lawyer_name: None,
             first_response_due: c.first_response_due,
             first_response_at: c.first_response_at,
             resolution_due: c.resolution_due,
@@ -91,7 +127,15 @@ impl ConsultationView {
             rating_comment: c.rating.as_ref().and_then(|r| r.comment.clone()),
             created_at: c.created_at,
             updated_at: c.updated_at,
+            message_id: None,
         }
+    }
+
+    /// `c` at `now`, with its lawyer's name from `names`.
+    pub fn named(c: &Consultation, now: DateTime<Utc>, names: &LawyerNames) -> Self {
+        let mut view = Self::new(c, now);
+        view.lawyer_name = c.lawyer.and_then(|l| names.get(&l).cloned());
+        view
     }
 
     /// The view as a `reader` may read it: a lawyer reads the rating but not its comment (the

@@ -29,8 +29,8 @@ use crate::idempotency;
 use crate::routes::consultations::admin::lawyers::{listed_lawyer, no_profile};
 use crate::routes::consultations::attachments::{self, Upload};
 use crate::routes::consultations::{
-    mark_read, message_page, run, ConsultationView, MessageList, MessageQuery, ReadForm,
-    ReadMarkView,
+    lawyer_names, mark_read, message_page, run, ConsultationView, MessageList, MessageQuery,
+    ReadForm, ReadMarkView,
 };
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn};
 use crate::routes::shared::Json;
@@ -137,9 +137,10 @@ pub async fn queue(
             .consultations
             .queue(&whose, &statuses, now, &page)
             .await?;
+        let names = lawyer_names(&state, &rows.items).await?;
         let me = Actor::Lawyer(Box::new(me));
         return Ok(web::Json(Paged::of(rows, |c| {
-            ConsultationView::new(&c, now).for_reader(me.author())
+            ConsultationView::named(&c, now, &names).for_reader(me.author())
         })));
     }
     admin.authorize(Permission::ReadConsultations, &admin.org_path)?;
@@ -148,8 +149,9 @@ pub async fn queue(
         .consultations
         .queue(&whose, &statuses, now, &page)
         .await?;
+    let names = lawyer_names(&state, &rows.items).await?;
     Ok(web::Json(Paged::of(rows, |c| {
-        ConsultationView::new(&c, now)
+        ConsultationView::named(&c, now, &names)
     })))
 }
 
@@ -169,8 +171,9 @@ pub async fn show(
     id: web::Path<String>,
 ) -> Result<web::Json<ConsultationView>, ApiError> {
     let (c, actor) = reach(&state, &admin, &id, Permission::ReadConsultations).await?;
+    let names = lawyer_names(&state, [&c]).await?;
     Ok(web::Json(
-        ConsultationView::new(&c, clock::now()).for_reader(actor.author()),
+        ConsultationView::named(&c, clock::now(), &names).for_reader(actor.author()),
     ))
 }
 
