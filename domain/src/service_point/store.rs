@@ -23,6 +23,10 @@ crate::reasons! {
         /// Deciding a review that is no longer held (another official decided it).
         ReviewNotHeld = (Conflict, "review_not_held", "该评价不在待审状态",
             "The review is not held for a decision"),
+        /// Rating a point the worker never checked in at (`POST …/visits`): only those who
+        /// were there may rate it, so a rating says something about the place.
+        NotVisited = (Forbidden, "not_visited", "到访打卡后才能评价该服务阵地",
+            "Check in at the service point before rating it"),
     }
 }
 
@@ -254,7 +258,7 @@ pub trait VisitRepository: Send + Sync {
 #[async_trait]
 pub trait ReviewRepository: Send + Sync {
     /// Stores the worker's review of a point, replacing their earlier one; returns it as
-    /// stored.
+    /// stored. [`ServicePointConflict::NotVisited`] when the worker never checked in there.
     async fn save_review(&self, review: &Review, change: &Change) -> Result<Review, RepoError>;
     /// Reviews of a point, newest first, keyset-paged by update time and id; only those in
     /// `moderation` when given.

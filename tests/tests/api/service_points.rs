@@ -2114,6 +2114,23 @@ async fn reviews_are_checked_moderated_and_averaged(shape: Shape) {
     let bob = w.worker("bob").await;
     let cai = w.worker("cai").await;
 
+    // Only a worker who checked in there may rate it: before that, refused, nothing stored.
+    let problem = assert_problem_zh(
+        rate(&w, &ann, &point, json!({ "rating": 1 })).await,
+        StatusCode::FORBIDDEN,
+        "not_visited",
+    )
+    .await;
+    assert_eq!(problem["detail"], "到访打卡后才能评价该服务阵地");
+    assert_eq!(stored_reviews(&w).await, 0);
+    for tok in [&ann, &bob, &cai] {
+        expect(
+            visit(&w, Some(tok), &point, EAST_STATION.0, EAST_STATION.1).await,
+            StatusCode::CREATED,
+        )
+        .await;
+    }
+
     // Four stars without a comment: shown at once.
     let first = expect(
         rate(&w, &ann, &point, json!({ "rating": 4 })).await,

@@ -18,7 +18,7 @@ use crate::auth::Worker;
 use crate::error::{ApiError, Problem};
 use crate::moderation;
 use crate::rate_limit::Lookup;
-use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn, WorkerOnly};
+use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn};
 use crate::routes::shared::Json;
 use crate::routes::shared::Query;
 use crate::routes::shared::{PageQuery, Paged};
@@ -68,16 +68,17 @@ impl From<Review> for ReviewView {
     }
 }
 
-/// Rates a point (replacing the worker's earlier rating of it). 201 with the review; its
-/// `moderation` says whether it shows yet.
+/// Rates a point the worker checked in at (replacing their earlier rating of it). 201 with
+/// the review; its `moderation` says whether it shows yet.
 #[utoipa::path(post, tag = "service points", security(("bearer" = [])),
     params(("id" = String, Path, description = "Service point id")),
     request_body = ReviewForm,
     responses(
         (status = 201, description = "Stored", body = ReviewView),
+        (status = 403, description = "`not_visited`: the worker never checked in at the point (`POST …/visits`); `wrong_account_kind`: an official's token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such point", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Rating not 1–5, comment too long, or `content_risky`: WeChat's content check refused the comment", body = Problem, content_type = "application/problem+json"),
-        JsonBodyErrors, NotLoggedIn, WorkerOnly,
+        JsonBodyErrors, NotLoggedIn,
     ))]
 #[post("/service-points/{id}/reviews")]
 pub async fn review(
@@ -92,7 +93,7 @@ pub async fn review(
         errors.push(FieldProblem::new(
             "rating",
             "out_of_range",
-            "rating 须为 1 到 5 星",
+            "评分须为 1 到 5 星",
             "rating must be 1 to 5",
         ));
     }

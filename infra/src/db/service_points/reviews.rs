@@ -9,7 +9,7 @@ use yiwang_domain::service_point::ServicePointId;
 use yiwang_domain::store::{Page, PageRequest, RepoError};
 
 use crate::db::page::{page_of, start_after, TimeKey};
-use crate::db::schema::service_point_reviews as r;
+use crate::db::schema::{service_point_reviews as r, service_point_visits as v};
 use crate::db::{claim_writer, record_change, to_naive, unexpected, Database, TxError};
 
 use super::*;
@@ -27,6 +27,15 @@ impl ReviewRepository for Database {
                     return Err(TxError::Repo(RepoError::NotFound));
                 }
                 let account = review.account_id.to_string();
+                let visited: Option<String> = v::table
+                    .filter(v::service_point_id.eq(&point))
+                    .filter(v::account_id.eq(&account))
+                    .select(v::account_id)
+                    .first(c)
+                    .optional()?;
+                if visited.is_none() {
+                    return Err(TxError::refused(ServicePointConflict::NotVisited));
+                }
                 let rating = i16::from(review.rating);
                 let at = to_naive(review.updated_at);
                 let earlier: Option<String> = r::table
