@@ -84,15 +84,18 @@ pub enum LegalAidStatus {
     Rejected,
     /// 已结案: the outcome is recorded.
     Closed,
+    /// 已撤回: the worker withdrew it before it was decided or closed.
+    Withdrawn,
 }
 
 impl LegalAidStatus {
     /// Every state.
-    pub const ALL: [LegalAidStatus; 4] = [
+    pub const ALL: [LegalAidStatus; 5] = [
         LegalAidStatus::Submitted,
         LegalAidStatus::Accepted,
         LegalAidStatus::Rejected,
         LegalAidStatus::Closed,
+        LegalAidStatus::Withdrawn,
     ];
 
     /// The stored and JSON form.
@@ -102,6 +105,7 @@ impl LegalAidStatus {
             LegalAidStatus::Accepted => "accepted",
             LegalAidStatus::Rejected => "rejected",
             LegalAidStatus::Closed => "closed",
+            LegalAidStatus::Withdrawn => "withdrawn",
         }
     }
 
@@ -117,6 +121,7 @@ impl LegalAidStatus {
             LegalAidStatus::Accepted => "已受理",
             LegalAidStatus::Rejected => "不予受理",
             LegalAidStatus::Closed => "已结案",
+            LegalAidStatus::Withdrawn => "已撤回",
         }
     }
 }
@@ -271,15 +276,20 @@ pub enum Command {
         /// What came of it, 1–2,000 characters.
         outcome: String,
     },
+    /// The worker withdraws their own application while it is submitted or accepted (a
+    /// settlement reached, a change of mind); a lawyer assigned finds it withdrawn.
+    Withdraw,
 }
 
-/// Who acts: an official of the branch, or a lawyer.
+/// Who acts: an official of the branch, a lawyer, or the worker who applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Actor {
     /// An official in scope.
     Official(AccountId),
     /// A lawyer.
     Lawyer(AccountId),
+    /// A worker: only [`Command::Withdraw`], only of their own application.
+    Worker(AccountId),
 }
 
 crate::reasons! {
@@ -291,12 +301,16 @@ crate::reasons! {
         /// Closing what is not accepted (waiting, rejected or closed already).
         NotAccepted = (Conflict, "not_accepted", "该申请尚未受理或已结案",
             "The application has not been accepted, or is closed already"),
+        /// Withdrawing what is rejected, closed or withdrawn already.
+        NotOpen = (Conflict, "not_open", "该申请已不予受理、已结案或已撤回，无法撤回",
+            "The application was rejected, closed or withdrawn already"),
     }
 }
 
 /// `application` after `actor`'s `command` at `at`, or why not: not found for a lawyer it
-/// is not assigned to, forbidden for a lawyer accepting or rejecting (officials' work), a
-/// [`LegalAidRefusal`] for a step its state does not allow.
+/// is not assigned to or a worker it is not theirs, forbidden for a lawyer accepting or
+/// rejecting (officials' work), for a worker doing anything but withdraw and for anyone else
+/// withdrawing, a [`LegalAidRefusal`] for a step its state does not allow.
 pub fn decide(
     application: &LegalAidApplication,
     actor: Actor,
@@ -306,6 +320,16 @@ pub fn decide(
     use LegalAidStatus as S;
     let mut a = application.clone();
     match (command, actor) {
+        (Command::Withdraw, Actor::Worker(worker)) => {
+            if a.account_id != worker {
+                return Err(Refusal::not_found());
+            }
+            if !matches!(a.status, S::Submitted | S::Accepted) {
+                return Err(LegalAidRefusal::NotOpen.into());
+            }
+            a.status = S::Withdrawn;
+        }
+        (Command::Withdraw, _) | (_, Actor::Worker(_)) => return Err(Refusal::forbidden()),
         (Command::Accept { lawyer }, Actor::Official(official)) => {
             if a.status != S::Submitted {
                 return Err(LegalAidRefusal::NotSubmitted.into());
@@ -462,6 +486,50 @@ mod tests {
         assert_eq!(
             decide(&rejected, Actor::Official(official), &close, at),
             Err(Refusal::from(LegalAidRefusal::NotAccepted))
+        );
+    }
+
+    #[test]
+    fn the_worker_withdraws_an_open_application_of_their_own() {
+        let (official, lawyer) = (AccountId::new(), AccountId::new());
+        let at = Utc::now();
+        let a = application();
+        let worker = Actor::Worker(a.account_id);
+        assert_eq!(
+            decide(&a, Actor::Worker(AccountId::new()), &Command::Withdraw, at),
+            Err(Refusal::not_found())
+        );
+        assert_eq!(
+            decide(&a, Actor::Official(official), &Command::Withdraw, at),
+            Err(Refusal::forbidden())
+        );
+        let close = Command::Close {
+            outcome: "结案".into(),
+        };
+        assert_eq!(decide(&a, worker, &close, at), Err(Refusal::forbidden()));
+        let withdrawn = decide(&a, worker, &Command::Withdraw, at).unwrap();
+        assert_eq!(withdrawn.status, LegalAidStatus::Withdrawn);
+        assert_eq!(
+            decide(&withdrawn, worker, &Command::Withdraw, at),
+            Err(Refusal::from(LegalAidRefusal::NotOpen))
+        );
+        let accepted = decide(
+            &a,
+            Actor::Official(official),
+            &Command::Accept { lawyer },
+            at,
+        )
+        .unwrap();
+        let dropped = decide(&accepted, worker, &Command::Withdraw, at).unwrap();
+        assert_eq!(dropped.status, LegalAidStatus::Withdrawn);
+        assert_eq!(
+            decide(&dropped, Actor::Lawyer(lawyer), &close, at),
+            Err(Refusal::from(LegalAidRefusal::NotAccepted))
+        );
+        let closed = decide(&accepted, Actor::Lawyer(lawyer), &close, at).unwrap();
+        assert_eq!(
+            decide(&closed, worker, &Command::Withdraw, at),
+            Err(Refusal::from(LegalAidRefusal::NotOpen))
         );
     }
 }

@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! received ──reply──▶ replied ──close──▶ closed
+//!    └──withdraw (the writer)──▶ withdrawn
 //! ```
 
 pub mod store;
@@ -28,14 +29,17 @@ pub enum LetterStatus {
     Replied,
     /// 已办结.
     Closed,
+    /// 已撤回: the writer took it back before any reply.
+    Withdrawn,
 }
 
 impl LetterStatus {
     /// Every state.
-    pub const ALL: [LetterStatus; 3] = [
+    pub const ALL: [LetterStatus; 4] = [
         LetterStatus::Received,
         LetterStatus::Replied,
         LetterStatus::Closed,
+        LetterStatus::Withdrawn,
     ];
 
     /// The stored and JSON form.
@@ -44,6 +48,7 @@ impl LetterStatus {
             LetterStatus::Received => "received",
             LetterStatus::Replied => "replied",
             LetterStatus::Closed => "closed",
+            LetterStatus::Withdrawn => "withdrawn",
         }
     }
 
@@ -58,6 +63,7 @@ impl LetterStatus {
             LetterStatus::Received => "已收到",
             LetterStatus::Replied => "已回复",
             LetterStatus::Closed => "已办结",
+            LetterStatus::Withdrawn => "已撤回",
         }
     }
 }
@@ -118,13 +124,15 @@ impl Letter {
     }
 }
 
-/// What an official does with a letter.
+/// What an official (or, to withdraw, the writer) does with a letter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// Answers it (once).
     Reply(String),
     /// Closes an answered letter.
     Close,
+    /// The writer takes it back before any reply.
+    Withdraw,
 }
 
 crate::reasons! {
@@ -136,11 +144,20 @@ crate::reasons! {
         /// Closing a letter that has no reply yet (or is closed).
         NotReplied = (Conflict, "not_replied", "这封信尚未回复，不能办结",
             "This letter has no reply yet, so it cannot be closed"),
+        /// Replying to or closing a letter its writer withdrew.
+        Withdrawn = (Conflict, "withdrawn", "写信人已撤回这封信",
+            "The writer withdrew this letter"),
+        /// Withdrawing a letter that has its reply, or is withdrawn already.
+        NotWithdrawable = (Conflict, "not_withdrawable", "这封信已回复、已办结或已撤回，不能撤回",
+            "This letter was replied to, closed or withdrawn already"),
+        /// Withdrawing someone else's letter.
+        NotTheWriter = (Forbidden, "not_the_writer", "只有写信人可以撤回这封信",
+            "Only the writer may withdraw this letter"),
     }
 }
 
-/// `letter` after official `by`'s `command` at `at`, or the [`LetterRefusal`] of a step its
-/// state does not allow.
+/// `letter` after `by`'s `command` at `at` (an official's; the writer's for
+/// [`Command::Withdraw`]), or the [`LetterRefusal`] of a step its state does not allow.
 pub fn decide(
     letter: &Letter,
     by: AccountId,
@@ -149,6 +166,16 @@ pub fn decide(
 ) -> Result<Letter, LetterRefusal> {
     let mut l = letter.clone();
     match command {
+        Command::Withdraw => {
+            if l.account_id != by {
+                return Err(LetterRefusal::NotTheWriter);
+            }
+            if l.status != LetterStatus::Received {
+                return Err(LetterRefusal::NotWithdrawable);
+            }
+            l.status = LetterStatus::Withdrawn;
+        }
+        _ if l.status == LetterStatus::Withdrawn => return Err(LetterRefusal::Withdrawn),
         Command::Reply(text) => {
             if l.status != LetterStatus::Received {
                 return Err(LetterRefusal::AlreadyReplied);
@@ -234,5 +261,33 @@ mod tests {
         let mut private = replied;
         private.public = false;
         assert!(!private.listed());
+    }
+
+    #[test]
+    fn the_writer_withdraws_a_letter_before_its_reply() {
+        let (official, at) = (AccountId::new(), Utc::now());
+        let l = letter();
+        assert_eq!(
+            decide(&l, official, &Command::Withdraw, at),
+            Err(LetterRefusal::NotTheWriter)
+        );
+        let withdrawn = decide(&l, l.account_id, &Command::Withdraw, at).unwrap();
+        assert_eq!(withdrawn.status, LetterStatus::Withdrawn);
+        assert!(!withdrawn.listed());
+        for step in [Command::Reply("答复".into()), Command::Close] {
+            assert_eq!(
+                decide(&withdrawn, official, &step, at),
+                Err(LetterRefusal::Withdrawn)
+            );
+        }
+        assert_eq!(
+            decide(&withdrawn, l.account_id, &Command::Withdraw, at),
+            Err(LetterRefusal::NotWithdrawable)
+        );
+        let replied = decide(&l, official, &Command::Reply("已协调".into()), at).unwrap();
+        assert_eq!(
+            decide(&replied, l.account_id, &Command::Withdraw, at),
+            Err(LetterRefusal::NotWithdrawable)
+        );
     }
 }

@@ -33,7 +33,7 @@ pub trait MailboxRepository: Send + Sync {
         page: &PageRequest,
     ) -> Result<Page<Letter>, RepoError>;
 
-    /// Runs official `by`'s `command` in one transaction: holds the row, calls
+    /// Runs `by`'s `command` (an official's; the writer's to withdraw) in one transaction: holds the row, calls
     /// [`super::decide`], writes the letter and `change`; a refusal is [`RepoError::Refused`]
     /// and writes nothing. Two officials replying at once: the second gets `already_replied`.
     async fn answer_letter(

@@ -205,3 +205,125 @@ async fn an_application_is_accepted_closed_or_rejected(shape: Shape) {
     let resp = app.get(&format!("{APPLY}/{second_id}"), Some(&other)).await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 }
+
+both_shapes!(a_worker_withdraws_an_application_still_open);
+
+async fn a_worker_withdraws_an_application_still_open(shape: Shape) {
+    let w = World::new(shape).await;
+    let app = &w.app;
+    let worker = w.worker("aid-withdrawer").await;
+    let other = w.worker("aid-other").await;
+    let (_, lawyer) = w.official("aid-lawyer-w", &w.root_org, "lawyer").await;
+    let profile = json!({ "name": "张明", "law_firm": "河南郑州律师事务所",
+                          "licence_number": "14101201010123457", "specialties": ["wage_arrears"],
+                          "years_in_practice": 8 });
+    expect(
+        app.request(
+            Method::PUT,
+            &format!("/api/v1/admin/lawyers/{lawyer}"),
+            Some(&profile),
+            Some(&w.root),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let me = worker.as_str();
+    let apply = |summary: &'static str| async move {
+        let resp = app.post(APPLY, &form(summary), Some(me)).await;
+        expect(resp, StatusCode::CREATED).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let withdraw = |id: String, tok: String| async move {
+        app.post(&format!("{APPLY}/{id}/withdraw"), &json!({}), Some(&tok))
+            .await
+    };
+
+    // Someone else's application is not found; the worker's own is withdrawn, once.
+    let waiting = apply("老板拖欠两个月工资").await;
+    let resp = withdraw(waiting.clone(), other.clone()).await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let withdrawn = expect(
+        withdraw(waiting.clone(), worker.clone()).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        (
+            withdrawn["status"].as_str(),
+            withdrawn["status_label"].as_str()
+        ),
+        (Some("withdrawn"), Some("已撤回"))
+    );
+    let again = withdraw(waiting.clone(), worker.clone()).await;
+    assert_problem_zh(again, StatusCode::CONFLICT, "not_open").await;
+    // An official can no longer accept it, and finds it under its state.
+    let resp = app
+        .post(
+            &format!("{ADMIN}/{waiting}/accept"),
+            &json!({ "lawyer_id": lawyer }),
+            Some(&w.root),
+        )
+        .await;
+    assert_problem_zh(resp, StatusCode::CONFLICT, "not_submitted").await;
+    let queue = expect(
+        app.get(&format!("{ADMIN}?status=withdrawn"), Some(&w.root))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(queue["items"][0]["id"], waiting.as_str());
+
+    // Accepted and not closed: still the worker's to withdraw; closed, no longer.
+    let accepted = apply("公司未缴社保").await;
+    expect(
+        app.post(
+            &format!("{ADMIN}/{accepted}/accept"),
+            &json!({ "lawyer_id": lawyer }),
+            Some(&w.root),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let dropped = expect(
+        withdraw(accepted.clone(), worker.clone()).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(dropped["status"], "withdrawn");
+    let closed = apply("工伤赔偿未到位").await;
+    expect(
+        app.post(
+            &format!("{ADMIN}/{closed}/accept"),
+            &json!({ "lawyer_id": lawyer }),
+            Some(&w.root),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    expect(
+        app.post(
+            &format!("{ADMIN}/{closed}/close"),
+            &json!({ "outcome": "调解成功" }),
+            Some(&w.root),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let resp = withdraw(closed.clone(), worker.clone()).await;
+    assert_problem_zh(resp, StatusCode::CONFLICT, "not_open").await;
+    let mine = expect(app.get(APPLY, Some(&worker)).await, StatusCode::OK).await;
+    let mut states: Vec<&str> = mine["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["status"].as_str().unwrap())
+        .collect();
+    states.sort_unstable();
+    assert_eq!(states, ["closed", "withdrawn", "withdrawn"]);
+}

@@ -205,3 +205,81 @@ async fn letters_are_answered_once_and_public_ones_listed_with_names_masked(shap
         .await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 }
+
+both_shapes!(the_writer_withdraws_a_letter_before_its_reply);
+
+async fn the_writer_withdraws_a_letter_before_its_reply(shape: Shape) {
+    let w = World::new(shape).await;
+    let app = &w.app;
+    let worker = w.worker("letter-withdrawer").await;
+    let other = w.worker("letter-other").await;
+    let (zz_admin, _) = w.official("zz-mail-admin-w", &w.zz, "org_admin").await;
+    let letter = |subject: &str| {
+        json!({ "org_id": id(&w.zz_joint), "name": "王建军", "subject": subject,
+                "body": "夜班补贴长期未发放", "public": true, "anonymous": false })
+    };
+    let write = |subject: &'static str| {
+        let body = letter(subject);
+        let tok = worker.clone();
+        async move {
+            expect(
+                app.post(LETTERS, &body, Some(&tok)).await,
+                StatusCode::CREATED,
+            )
+            .await
+        }
+    };
+    let withdraw = |l: &Value, tok: &str| {
+        let path = format!("{LETTERS}/{}/withdraw", id(l));
+        let tok = tok.to_owned();
+        async move { app.post(&path, &json!({}), Some(&tok)).await }
+    };
+    let reply = |l: &Value| {
+        let path = format!("{ADMIN}/{}/reply", id(l));
+        let tok = zz_admin.clone();
+        async move {
+            app.post(&path, &json!({ "text": "已收到" }), Some(&tok))
+                .await
+        }
+    };
+
+    // Not the writer's: not found. The writer's: withdrawn, and no one replies to it after.
+    let first = write("夜班补贴").await;
+    assert_eq!(
+        withdraw(&first, &other).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let withdrawn = expect(withdraw(&first, &worker).await, StatusCode::OK).await;
+    assert_eq!(
+        (
+            withdrawn["status"].as_str(),
+            withdrawn["status_label"].as_str()
+        ),
+        (Some("withdrawn"), Some("已撤回"))
+    );
+    assert_problem_zh(reply(&first).await, StatusCode::CONFLICT, "withdrawn").await;
+    assert_problem_zh(
+        withdraw(&first, &worker).await,
+        StatusCode::CONFLICT,
+        "not_withdrawable",
+    )
+    .await;
+
+    // Once replied, it stays: the reply is the union's answer on record.
+    let second = write("食堂").await;
+    expect(reply(&second).await, StatusCode::OK).await;
+    assert_problem_zh(
+        withdraw(&second, &worker).await,
+        StatusCode::CONFLICT,
+        "not_withdrawable",
+    )
+    .await;
+    let inbox = expect(
+        app.get(&format!("{ADMIN}?status=withdrawn"), Some(&zz_admin))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(inbox["items"][0]["id"], first["id"]);
+    assert_eq!(inbox["items"].as_array().unwrap().len(), 1);
+}

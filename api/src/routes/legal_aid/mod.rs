@@ -15,7 +15,9 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use yiwang_domain::audit::OutboxEvent;
 use yiwang_domain::clock;
 use yiwang_domain::consultation::thread::ConsultationId;
-use yiwang_domain::legal_aid::{LegalAidApplication, LegalAidId, LegalAidStatus, RequestInput};
+use yiwang_domain::legal_aid::{
+    Actor, Command, LegalAidApplication, LegalAidId, LegalAidStatus, RequestInput,
+};
 use yiwang_domain::problem::FieldProblem;
 use yiwang_domain::store::Found;
 use yiwang_domain::wechat::ContentScene;
@@ -52,7 +54,7 @@ pub struct LegalAidView {
     pub aid: Vec<&'static str>,
     /// Held by the content check.
     pub held: bool,
-    /// `submitted`, `accepted`, `rejected` or `closed`.
+    /// `submitted`, `accepted`, `rejected`, `closed` or `withdrawn`.
     #[schema(value_type = crate::routes::vocabularies::LegalAidStatus)]
     pub status: &'static str,
     /// The state in Chinese.
@@ -271,12 +273,59 @@ pub async fn show(
     Ok(web::Json(LegalAidView::from(&a)))
 }
 
+/// The worker withdraws an application still open — submitted, or accepted and not closed (a
+/// settlement reached, a change of mind): `withdrawn` (已撤回); an assigned lawyer finds it so.
+#[utoipa::path(post, tag = "legal aid", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Application id")),
+    responses(
+        (status = 200, description = "Withdrawn", body = LegalAidView),
+        (status = 404, description = "No such application of the worker", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`not_open`: rejected, closed or withdrawn already", body = Problem, content_type = "application/problem+json"),
+        NotLoggedIn, WorkerOnly,
+    ))]
+#[post("/legal-aid/applications/{id}/withdraw")]
+pub async fn withdraw(
+    state: web::Data<AppState>,
+    worker: Worker,
+    id: web::Path<String>,
+) -> Result<web::Json<LegalAidView>, ApiError> {
+    let id = LegalAidId::parse(&id).ok_or_else(ApiError::not_found)?;
+    let account = worker.0.account_id();
+    let a = state.legal_aid.legal_aid(id).await?;
+    if a.account_id != account {
+        return Err(ApiError::not_found());
+    }
+    let change = worker.0.change(
+        "legal_aid.withdraw",
+        "legal_aid_application",
+        a.id,
+        json!({ "from": a.status.as_str() }),
+        Some(OutboxEvent {
+            topic: "legal_aid.withdraw".into(),
+            payload: json!({ "id": a.id, "account_id": account, "org_id": a.org_id,
+                             "lawyer_id": a.lawyer_id }),
+        }),
+    );
+    let after = state
+        .legal_aid
+        .decide_legal_aid(
+            a.id,
+            Actor::Worker(account),
+            Command::Withdraw,
+            clock::now(),
+            change,
+        )
+        .await?;
+    Ok(web::Json(LegalAidView::from(&after)))
+}
+
 /// Registers this feature's routes with their OpenAPI paths, in the order actix matches
 /// them (fixed paths before `{id}`).
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(apply)
         .service(list)
         .service(show)
+        .service(withdraw)
         .service(admin::queue)
         .service(admin::show)
         .service(admin::accept)

@@ -125,7 +125,7 @@ async fn answer(
         (status = 200, description = "Replied", body = LetterView),
         (status = 403, description = "Role may not answer the mailbox", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Not in the caller's subtree", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`already_replied`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`already_replied`, or `withdrawn` by its writer", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Empty or over 2,000 characters", body = Problem, content_type = "application/problem+json"),
         JsonBodyErrors, NotLoggedIn,
     ))]
@@ -147,7 +147,7 @@ pub async fn reply(
         (status = 200, description = "Closed", body = LetterView),
         (status = 403, description = "Role may not answer the mailbox", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Not in the caller's subtree", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`not_replied`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`not_replied`, or `withdrawn` by its writer", body = Problem, content_type = "application/problem+json"),
         NotLoggedIn,
     ))]
 #[post("/admin/mailbox/letters/{id}/close")]

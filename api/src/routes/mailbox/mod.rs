@@ -16,7 +16,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use yiwang_domain::audit::OutboxEvent;
 use yiwang_domain::clock;
 use yiwang_domain::consultation::message;
-use yiwang_domain::mailbox::{Letter, LetterId, LetterStatus};
+use yiwang_domain::mailbox::{Command, Letter, LetterId, LetterStatus};
 use yiwang_domain::org::OrgId;
 use yiwang_domain::problem::{text, FieldProblem};
 use yiwang_domain::store::Found;
@@ -52,7 +52,7 @@ pub struct LetterView {
     pub anonymous: bool,
     /// Held by the content check: never listed publicly.
     pub held: bool,
-    /// `received`, `replied` or `closed`.
+    /// `received`, `replied`, `closed` or `withdrawn`.
     #[schema(value_type = crate::routes::vocabularies::LetterStatus)]
     pub status: &'static str,
     /// The state in Chinese.
@@ -247,6 +247,45 @@ pub async fn mine(
     Ok(web::Json(LetterList { items }))
 }
 
+/// The writer withdraws a letter that has no reply yet: `withdrawn` (已撤回); officials can
+/// no longer reply to it.
+#[utoipa::path(post, tag = "mailbox", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Letter id")),
+    responses(
+        (status = 200, description = "Withdrawn", body = LetterView),
+        (status = 404, description = "No such letter of the worker", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`not_withdrawable`: replied, closed or withdrawn already", body = Problem, content_type = "application/problem+json"),
+        NotLoggedIn, WorkerOnly,
+    ))]
+#[post("/mailbox/letters/{id}/withdraw")]
+pub async fn withdraw(
+    state: web::Data<AppState>,
+    worker: Worker,
+    id: web::Path<String>,
+) -> Result<web::Json<LetterView>, ApiError> {
+    let id = LetterId::parse(&id).ok_or_else(ApiError::not_found)?;
+    let account = worker.0.account_id();
+    let letter = state.mailbox.letter(id).await?;
+    if letter.account_id != account {
+        return Err(ApiError::not_found());
+    }
+    let change = worker.0.change(
+        "mailbox.letter.withdraw",
+        "mailbox_letter",
+        id,
+        json!({ "from": letter.status.as_str() }),
+        Some(OutboxEvent {
+            topic: "mailbox.letter.withdraw".into(),
+            payload: json!({ "id": id, "account_id": account, "org_id": letter.org_id }),
+        }),
+    );
+    let after = state
+        .mailbox
+        .answer_letter(id, account, Command::Withdraw, clock::now(), change)
+        .await?;
+    Ok(web::Json(LetterView::from(&after)))
+}
+
 /// Whose public letters.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -293,6 +332,7 @@ pub async fn public(
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(write)
         .service(mine)
+        .service(withdraw)
         .service(public)
         .service(admin::list)
         .service(admin::show)
