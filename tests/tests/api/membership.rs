@@ -29,6 +29,7 @@ both_shapes!(
     id_numbers_are_sealed_at_rest_and_reveals_are_audited,
     member_search_filters,
     leaving_and_erasure_after_retention,
+    me_follows_the_workers_standing,
 );
 
 async fn org_search_finds_where_individuals_can_join(shape: Shape) {
@@ -1725,4 +1726,63 @@ async fn leaving_and_erasure_after_retention(shape: Shape) {
     })
     .await;
     assert_eq!(audited, 1);
+}
+
+/// `GET /me` tells the worker where they stand with the union, and follows every change: it is
+/// read (and so cached) before each step, and must show the step right after it.
+async fn me_follows_the_workers_standing(shape: Shape) {
+    let w = World::new(shape).await;
+    let app = &w.app;
+    let (reviewer, _) = w.official("zz-standing-reviewer", &w.zz, "reviewer").await;
+    let tok = w.worker("xena").await;
+    let standing = || async {
+        expect(app.get("/api/v1/me", Some(&tok)).await, StatusCode::OK).await["membership"].clone()
+    };
+    let none = standing().await;
+    assert_eq!(
+        none,
+        json!({ "status": "none", "status_label": "未入会", "member_number": null, "org": null,
+                "application_id": null })
+    );
+
+    let form = w.form_of("夏雨", &person(95), "13912340095");
+    let app_id = id(&w.submit(&tok, &form).await);
+    let applied = standing().await;
+    assert_eq!(
+        (
+            &applied["status"],
+            &applied["status_label"],
+            &applied["application_id"]
+        ),
+        (&json!("applied"), &json!("审核中"), &json!(app_id))
+    );
+    assert_eq!(applied["org"]["name"], w.zz_joint["name"]);
+
+    expect(
+        w.send_back(&reviewer, &app_id, "请补充工作单位").await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(standing().await["status"], "returned");
+    expect(w.resubmit(&tok, &app_id, &form).await, StatusCode::OK).await;
+    assert_eq!(standing().await["status"], "applied");
+
+    let decided = expect(w.approve(&reviewer, &app_id).await, StatusCode::OK).await;
+    let member = standing().await;
+    assert_eq!(
+        (
+            &member["status"],
+            &member["status_label"],
+            &member["member_number"]
+        ),
+        (&json!("member"), &json!("会员"), &decided["member_number"])
+    );
+    assert_eq!(member["application_id"], Value::Null);
+
+    expect(
+        app.post(LEAVE, &json!({}), Some(&tok)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(standing().await, none);
 }

@@ -12,7 +12,7 @@ use yiwang_domain::clock;
 use yiwang_domain::session::RotateOutcome;
 use yiwang_infra::password;
 
-use super::me::AccountView;
+use super::me::{worker_view, AccountView};
 use crate::auth::sessions::{self, SessionFor, TokenPair};
 use crate::auth::tokens::{new_refresh, parse_refresh};
 use crate::auth::Principal;
@@ -124,7 +124,7 @@ pub async fn wechat_login(
         },
     )
     .await?;
-    let account = AccountView::worker(&worker);
+    let account = AccountView::Worker(worker_view(&state, worker.id).await?);
     Ok(no_store(LoginResponse { tokens, account }))
 }
 

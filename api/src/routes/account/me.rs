@@ -1,11 +1,12 @@
 //! The current account: `GET /api/v1/me` for both sides, phone binding and account deletion
 //! for workers.
 //!
-//! A worker's view is kept in the session store (`me:worker:{id}`, [`WORKER_VIEW_TTL_SECS`])
-//! so the request workers make most often needs no database read: a miss reads the row and
-//! fills the entry only if it is still empty, and every change to what the view shows writes
-//! the new view after its commit ([`store_worker_view`]), so a fill racing a change cannot
-//! bring the old one back.
+//! A worker's view — the account and their standing with the union — is kept in the session
+//! store (`me:worker:v2:{id}`, [`WORKER_VIEW_TTL_SECS`]) so the request workers make most
+//! often needs no database read: a miss reads the rows and fills the entry only if it is still
+//! empty, and every change to what the view shows (a bound phone, an application submitted,
+//! decided or withdrawn, a transfer, leaving) rewrites it after its commit
+//! ([`refresh_worker_view`]), so a fill racing a change cannot bring the old one back.
 
 use actix_web::http::StatusCode;
 use actix_web::{delete, get, post, web, HttpResponse};
@@ -15,6 +16,7 @@ use utoipa::ToSchema;
 use yiwang_domain::account::AccountId;
 use yiwang_domain::account::{AccountKind, Official, Role, Worker};
 use yiwang_domain::clock;
+use yiwang_domain::membership::application::ApplicationStatus;
 use yiwang_domain::membership::person::MobilePhone;
 use yiwang_domain::org::Organisation;
 
@@ -57,10 +59,41 @@ pub struct WorkerView {
     pub has_unionid: bool,
     /// Created (UTC, RFC 3339).
     pub created_at: DateTime<Utc>,
+    /// Where the worker stands with the union.
+    pub membership: MembershipBrief,
 }
 
-/// An official's own organisation, in brief.
-#[derive(Debug, Serialize, ToSchema)]
+/// Where a worker stands with the union: what the app's home page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MembershipStanding {
+    /// A member in force (会员).
+    Member,
+    /// An application waiting for the union's decision (审核中).
+    Applied,
+    /// An application returned to complete (待补充材料): the app opens it for editing.
+    Returned,
+    /// Neither (未入会): the app offers to join.
+    None,
+}
+
+/// A worker's standing with the union, and what it refers to.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MembershipBrief {
+    /// `member`, `applied`, `returned` or `none`.
+    pub status: MembershipStanding,
+    /// The same in Chinese: 会员, 审核中, 待补充材料, 未入会.
+    pub status_label: String,
+    /// The member number (`member`).
+    pub member_number: Option<String>,
+    /// The member's organisation, or the one applied to.
+    pub org: Option<OrgBrief>,
+    /// The open application (`applied`, `returned`): `GET /api/v1/membership/applications/{id}`.
+    pub application_id: Option<String>,
+}
+
+/// An organisation, in brief.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct OrgBrief {
     /// Organisation id.
     pub id: String,
@@ -114,24 +147,75 @@ pub fn mask_phone(phone: &str) -> String {
     format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
 }
 
-impl From<&Worker> for WorkerView {
-    fn from(w: &Worker) -> Self {
+impl WorkerView {
+    /// Worker `w` standing as `membership`.
+    pub fn new(w: &Worker, membership: MembershipBrief) -> Self {
         WorkerView {
             kind: WorkerKind::Worker,
             id: w.id.to_string(),
             phone: w.phone.as_deref().map(mask_phone),
             has_unionid: w.unionid.is_some(),
             created_at: w.created_at,
+            membership,
         }
     }
 }
 
-impl AccountView {
-    /// The worker's view.
-    pub fn worker(w: &Worker) -> Self {
-        AccountView::Worker(WorkerView::from(w))
+/// The standing of worker `account`: a membership in force, else an open application
+/// (submitted or returned), else none.
+async fn membership_brief(
+    state: &AppState,
+    account: AccountId,
+) -> Result<MembershipBrief, ApiError> {
+    if let Some(m) = state.membership.member_of(account).await? {
+        return Ok(MembershipBrief {
+            status: MembershipStanding::Member,
+            status_label: "会员".to_owned(),
+            member_number: Some(m.member_number),
+            org: Some(OrgBrief {
+                id: m.org_id.to_string(),
+                name: m.org_name,
+            }),
+            application_id: None,
+        });
     }
+    let open = state
+        .membership
+        .applications_of(account)
+        .await?
+        .into_iter()
+        .find(|a| {
+            matches!(
+                a.status,
+                ApplicationStatus::Submitted | ApplicationStatus::Returned
+            )
+        });
+    Ok(match open {
+        Some(a) => MembershipBrief {
+            status: if a.status == ApplicationStatus::Returned {
+                MembershipStanding::Returned
+            } else {
+                MembershipStanding::Applied
+            },
+            status_label: a.status.zh().to_owned(),
+            member_number: None,
+            org: Some(OrgBrief {
+                id: a.org_id.to_string(),
+                name: a.org_name,
+            }),
+            application_id: Some(a.id.to_string()),
+        },
+        None => MembershipBrief {
+            status: MembershipStanding::None,
+            status_label: "未入会".to_owned(),
+            member_number: None,
+            org: None,
+            application_id: None,
+        },
+    })
+}
 
+impl AccountView {
     /// The official's view.
     pub fn official(o: &Official, org: &Organisation) -> Self {
         AccountView::Admin(OfficialSelfView {
@@ -176,11 +260,17 @@ pub async fn me(
 pub const WORKER_VIEW_TTL_SECS: u64 = 3600;
 
 fn worker_view_key(id: AccountId) -> String {
-    format!("me:worker:{id}")
+    format!("me:worker:v2:{id}")
+}
+
+/// The worker's view as the database has it now.
+async fn read_worker_view(state: &AppState, id: AccountId) -> Result<WorkerView, ApiError> {
+    let worker = state.workers.get(id).await?;
+    Ok(WorkerView::new(&worker, membership_brief(state, id).await?))
 }
 
 /// The worker's view from the session store, or from the database (then cached).
-async fn worker_view(state: &AppState, id: AccountId) -> Result<WorkerView, ApiError> {
+pub async fn worker_view(state: &AppState, id: AccountId) -> Result<WorkerView, ApiError> {
     let key = worker_view_key(id);
     if let Some(view) = state
         .sessions
@@ -190,7 +280,7 @@ async fn worker_view(state: &AppState, id: AccountId) -> Result<WorkerView, ApiE
     {
         return Ok(view);
     }
-    let view = WorkerView::from(&state.workers.get(id).await?);
+    let view = read_worker_view(state, id).await?;
     let json = serde_json::to_string(&view).map_err(|e| ApiError::internal(&e))?;
     state
         .sessions
@@ -199,23 +289,33 @@ async fn worker_view(state: &AppState, id: AccountId) -> Result<WorkerView, ApiE
     Ok(view)
 }
 
-/// Replaces the worker's cached view after a committed change to what it shows. The change
-/// stands even if the store cannot be written; the entry then ages out within
-/// [`WORKER_VIEW_TTL_SECS`], and the failure is logged.
-pub async fn store_worker_view(state: &AppState, worker: &Worker) -> WorkerView {
-    let view = WorkerView::from(worker);
-    let stored = match serde_json::to_string(&view) {
-        Ok(json) => state
-            .sessions
-            .cache_set(&worker_view_key(worker.id), &json, WORKER_VIEW_TTL_SECS)
-            .await
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
+/// Rewrites worker `id`'s cached view from the database after a committed change to what it
+/// shows. The change stands whatever happens here: when the rows cannot be read the entry is
+/// dropped instead (the next `/me` reads them), and when the store cannot be written the entry
+/// ages out within [`WORKER_VIEW_TTL_SECS`]; either failure is logged.
+pub async fn refresh_worker_view(state: &AppState, id: AccountId) {
+    let key = worker_view_key(id);
+    let stored = match read_worker_view(state, id).await {
+        Ok(view) => match serde_json::to_string(&view) {
+            Ok(json) => state
+                .sessions
+                .cache_set(&key, &json, WORKER_VIEW_TTL_SECS)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        },
+        Err(e) => {
+            tracing::warn!(error = ?e, worker = %id, "could not read the worker's /me view");
+            state
+                .sessions
+                .cache_delete(&key)
+                .await
+                .map_err(|e| e.to_string())
+        }
     };
     if let Err(error) = stored {
-        tracing::warn!(%error, worker = %worker.id, "could not refresh the cached /me view");
+        tracing::warn!(%error, worker = %id, "could not refresh the cached /me view");
     }
-    view
 }
 
 /// A `getPhoneNumber` button code.
@@ -284,8 +384,9 @@ pub async fn bind_phone(
             &change,
         )
         .await?;
+    refresh_worker_view(&state, updated.id).await;
     Ok(web::Json(AccountView::Worker(
-        store_worker_view(&state, &updated).await,
+        worker_view(&state, updated.id).await?,
     )))
 }
 

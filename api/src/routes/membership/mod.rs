@@ -27,6 +27,7 @@ use yiwang_domain::store::{Found, RepoError};
 use crate::auth::{self, Admin, Permission};
 use crate::error::{ApiError, Problem};
 use crate::routes::account::me::mask_phone;
+use crate::routes::account::me::refresh_worker_view;
 use crate::routes::shared::responses::{
     BodyLimitErrors, JsonBodyErrors, NotLoggedIn, SessionStoreDown, WorkerOnly,
 };
@@ -350,6 +351,7 @@ pub async fn apply(
             &change,
         )
         .await?;
+    refresh_worker_view(&state, app.account_id).await;
     Ok(HttpResponse::Created().json(ApplicationView::new(app, false)))
 }
 
@@ -452,6 +454,7 @@ pub async fn resubmit(
             &change,
         )
         .await?;
+    refresh_worker_view(&state, updated.account_id).await;
     let history = state.membership.history(updated.id).await?;
     Ok(web::Json(
         ApplicationView::new(updated, false).with_history(history),
@@ -488,6 +491,7 @@ pub async fn withdraw(
         .membership
         .withdraw(app.id, worker.0.account_id(), clock::now(), &change)
         .await?;
+    refresh_worker_view(&state, updated.account_id).await;
     Ok(web::Json(ApplicationView::new(updated, false)))
 }
 
@@ -690,6 +694,7 @@ pub async fn leave(
         Err(RepoError::NotFound) => return Err(not_a_member()),
         Err(e) => return Err(e.into()),
     };
+    refresh_worker_view(&state, ended.account_id).await;
     Ok(web::Json(MembershipEnded {
         member_number: ended.member_number,
         status: ended.status.as_str().to_owned(),

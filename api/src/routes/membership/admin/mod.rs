@@ -25,6 +25,7 @@ use yiwang_domain::org::OrgPath;
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
 use crate::routes::account::me::mask_phone;
+use crate::routes::account::me::refresh_worker_view;
 use crate::routes::membership::{ApplicationView, OrgRef, ID_NUMBER_CONTEXT};
 use crate::routes::orgs::admin::load_in_scope;
 use crate::routes::shared::responses::{
@@ -224,6 +225,7 @@ async fn decide(
             &change,
         )
         .await?;
+    refresh_worker_view(state, updated.account_id).await;
     Ok(DecisionView {
         application: ApplicationView::new(updated, false),
         member_number: member.map(|m| m.member_number),

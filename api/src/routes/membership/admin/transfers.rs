@@ -14,6 +14,7 @@ use yiwang_domain::membership::transfer::{Transfer, TransferDecision, TransferId
 use super::decision_text;
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
+use crate::routes::account::me::refresh_worker_view;
 use crate::routes::membership::transfers::{MembershipHistory, TransferView};
 use crate::routes::shared::responses::{
     JsonBodyErrors, MalformedQuery, NotLoggedIn, SessionStoreDown,
@@ -151,6 +152,7 @@ async fn decide(
             &change,
         )
         .await?;
+    refresh_worker_view(state, decided.account_id).await;
     Ok(TransferView::new(decided, false))
 }
 
