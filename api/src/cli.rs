@@ -330,6 +330,10 @@ pub async fn import_service_points(
         let column = p.column.as_deref().unwrap_or("-");
         println!("第 {} 行 [{column}] {}: {}", p.row, p.code, p.detail);
     }
+    for w in &report.warnings {
+        let column = w.column.as_deref().unwrap_or("-");
+        println!("提醒 第 {} 行 [{column}] {}: {}", w.row, w.code, w.detail);
+    }
     if !report.ignored_columns.is_empty() {
         println!(
             "未使用的列 (ignored columns): {}",
@@ -337,9 +341,9 @@ pub async fn import_service_points(
         );
     }
     println!(
-        "{}: {} rows read ({}), {} valid, {} with problems; created {}, updated {}, unchanged {}, skipped {} — organisation {} ({})",
+        "{}: {} rows read ({}), {} valid, {} with problems, {} warnings; created {}, updated {}, unchanged {}, skipped {} — organisation {} ({})",
         if report.dry_run {
-            "dry run, nothing written"
+            "dry run, nothing written; it would be"
         } else if report.imported {
             "imported"
         } else {
@@ -349,6 +353,7 @@ pub async fn import_service_points(
         report.encoding,
         report.valid_rows,
         report.invalid_rows,
+        report.warnings.len(),
         report.created,
         report.updated,
         report.unchanged,

@@ -53,7 +53,7 @@ use crate::mutual_aid::plan::{BenefitKind, DocumentKind};
 use crate::mutual_aid::similar::Likeness;
 use crate::org::OrgKind;
 use crate::service_point::kind::{Amenity, ServicePointKind};
-use crate::service_point::point::ServicePointStatus;
+use crate::service_point::point::{QualityFlag, ServicePointStatus};
 use crate::service_point::store::Moderation;
 
 vocabulary!(
@@ -78,6 +78,7 @@ vocabulary!(
     ServicePointKind,
     ServicePointStatus,
     Amenity,
+    QualityFlag,
     Moderation,
     ConsultationStatus,
     Author,
@@ -119,6 +120,7 @@ mod tests {
     #[test]
     fn every_term_has_one_code_and_a_chinese_label() {
         check::<Role>();
+        check::<QualityFlag>();
         check::<OrgKind>();
         check::<EmploymentForm>();
         check::<Sex>();

@@ -36,7 +36,8 @@ use yiwang_domain::calendar::WorkingCalendar;
 use yiwang_domain::service_point::geo::EARTH_RADIUS_M;
 use yiwang_domain::service_point::store::{ChangeFeed, NearbyHit, NearbyIndex, NearbyQuery};
 use yiwang_domain::service_point::{
-    Amenity, GeoPoint, Schedule, ServicePoint, ServicePointId, ServicePointKind, ServicePointStatus,
+    Amenity, GeoPoint, QualityFlag, Schedule, ServicePoint, ServicePointId, ServicePointKind,
+    ServicePointStatus,
 };
 use yiwang_domain::store::RepoError;
 
@@ -149,9 +150,13 @@ struct Entry {
     phone_len: u16,
     /// Index in [`ServicePointKind::ALL`].
     kind: u8,
-    /// Index in [`ServicePointStatus::ALL`].
+    /// Index in [`ServicePointStatus::ALL`], with [`SUSPECT_BIT`] set when the point may lie
+    /// in the wrong place (a byte of its own would grow the entry past 64 bytes).
     status: u8,
 }
+
+/// The bit of [`Entry::status`] that flags suspect coordinates.
+const SUSPECT_BIT: u8 = 0x80;
 
 /// The names, addresses and phones of the entries, packed one after another into pages of
 /// [`TEXT_PAGE`] bytes. A million texts in a million allocations would cost the allocator's
@@ -300,7 +305,12 @@ impl Entry {
             address_len: u16::try_from(address.len()).unwrap_or(u16::MAX),
             phone_len: u16::try_from(phone.len()).unwrap_or(u16::MAX),
             kind: index_of(&ServicePointKind::ALL, draft.kind),
-            status: index_of(&ServicePointStatus::ALL, draft.status),
+            status: index_of(&ServicePointStatus::ALL, draft.status)
+                | if draft.quality_flag == Some(QualityFlag::SuspectCoordinates) {
+                    SUSPECT_BIT
+                } else {
+                    0
+                },
         })
     }
 
@@ -329,7 +339,7 @@ impl Entry {
 
     fn status(&self) -> ServicePointStatus {
         ServicePointStatus::ALL
-            .get(usize::from(self.status))
+            .get(usize::from(self.status & !SUSPECT_BIT))
             .copied()
             .unwrap_or(ServicePointStatus::TemporarilyClosed)
     }
@@ -358,7 +368,15 @@ impl Entry {
         }
     }
 
-    fn hit(&self, texts: &Texts, distance_m: f64, open_now: Option<bool>) -> NearbyHit {
+    fn hit(
+        &self,
+        texts: &Texts,
+        distance_m: f64,
+        open_now: Option<bool>,
+        at: NaiveDateTime,
+        calendar: &WorkingCalendar,
+    ) -> NearbyHit {
+        let open = self.status() == ServicePointStatus::Open;
         let (name, address, phone) = self.texts(texts);
         NearbyHit {
             id: self.id,
@@ -376,6 +394,12 @@ impl Entry {
             status: self.status(),
             distance_m,
             open_now,
+            hours_today: self
+                .schedule
+                .intervals_on(at.date(), calendar)
+                .map(|today| if open { today } else { Vec::new() }),
+            closes_at: self.schedule.closes_at(at, calendar).filter(|_| open),
+            suspect_coordinates: self.status & SUSPECT_BIT != 0,
         }
     }
 }
@@ -623,7 +647,7 @@ impl NearbyIndex for ServicePointIndex {
             if query.open_now && open_now != Some(true) {
                 continue;
             }
-            hits.push(entry.hit(&state.texts, distance_m, open_now));
+            hits.push(entry.hit(&state.texts, distance_m, open_now, at, calendar));
             if hits.len() == query.limit {
                 break;
             }

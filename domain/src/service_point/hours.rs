@@ -127,6 +127,58 @@ impl Schedule {
         }
         self.hours.is_open_at(at, calendar)
     }
+
+    /// The hours of `date`, by opening time: its dated exception, else the weekly rules that
+    /// hold that day (all day, `00:00-24:00`, when always open; empty when closed that day).
+    /// `None` when the hours are unknown.
+    pub fn intervals_on(
+        &self,
+        date: NaiveDate,
+        calendar: &WorkingCalendar,
+    ) -> Option<Vec<Interval>> {
+        if let Some(exception) = self.exceptions.iter().find(|e| e.date == date) {
+            return Some(exception.intervals.clone());
+        }
+        match &self.hours {
+            OpeningHours::AlwaysOpen => Some(vec![Interval {
+                start: 0,
+                end: DAY_MINUTES,
+            }]),
+            OpeningHours::Unknown => None,
+            OpeningHours::Weekly { rules } => {
+                let mut intervals: Vec<Interval> = rules
+                    .iter()
+                    .filter(|r| r.days.holds_on(date, calendar))
+                    .flat_map(|r| r.intervals.iter().copied())
+                    .collect();
+                intervals.sort_by_key(|i| (i.start, i.end));
+                intervals.dedup();
+                Some(intervals)
+            }
+        }
+    }
+
+    /// While it is open at `at`: when it closes, minutes since 00:00 (1–1440; past midnight
+    /// for an interval that runs overnight, e.g. 120 for 02:00). `None` when closed or the
+    /// hours are unknown, and when open all day.
+    pub fn closes_at(&self, at: NaiveDateTime, calendar: &WorkingCalendar) -> Option<u16> {
+        if self.is_open_at(at, calendar) != Some(true) {
+            return None;
+        }
+        let m = minute_of_day(at);
+        let today = self.intervals_on(at.date(), calendar)?;
+        if today.iter().any(|i| i.start == 0 && i.end == DAY_MINUTES) {
+            return None;
+        }
+        if let Some(now) = today.iter().find(|i| i.contains_same_day(m)) {
+            return Some(now.end);
+        }
+        let yesterday = self.intervals_on(at.date().pred_opt()?, calendar)?;
+        yesterday
+            .iter()
+            .find(|i| i.contains_next_day(m))
+            .map(|i| i.end)
+    }
 }
 
 fn minute_of_day(at: NaiveDateTime) -> u16 {
@@ -496,6 +548,38 @@ mod tests {
         ] {
             assert_eq!(OpeningHours::parse(text), OpeningHours::Unknown, "{text:?}");
         }
+    }
+
+    #[test]
+    fn todays_hours_and_the_closing_time() {
+        let cal = WorkingCalendar::default();
+        // 2026-11-20 is a Friday, 2026-11-21 a Saturday.
+        let split = Schedule::from_text("周一至周五 13:00-17:30,08:30-12:00");
+        assert_eq!(
+            split.intervals_on(at("2026-11-20", "07:00").date(), &cal),
+            Some(vec![i("08:30", "12:00"), i("13:00", "17:30")])
+        );
+        assert_eq!(
+            split.intervals_on(at("2026-11-21", "07:00").date(), &cal),
+            Some(vec![])
+        );
+        assert_eq!(split.closes_at(at("2026-11-20", "11:55"), &cal), Some(720));
+        assert_eq!(split.closes_at(at("2026-11-20", "12:30"), &cal), None);
+        let night = Schedule::from_text("20:00-02:00");
+        assert_eq!(night.closes_at(at("2026-11-20", "23:00"), &cal), Some(120));
+        assert_eq!(night.closes_at(at("2026-11-21", "01:30"), &cal), Some(120));
+        let always = Schedule::from_text("24小时");
+        assert_eq!(always.closes_at(at("2026-11-20", "03:00"), &cal), None);
+        assert_eq!(
+            always.intervals_on(at("2026-11-20", "03:00").date(), &cal),
+            Some(vec![i("00:00", "24:00")])
+        );
+        let unknown = Schedule::from_text("工作日开放");
+        assert_eq!(
+            unknown.intervals_on(at("2026-11-20", "03:00").date(), &cal),
+            None
+        );
+        assert_eq!(unknown.closes_at(at("2026-11-20", "10:00"), &cal), None);
     }
 
     #[test]

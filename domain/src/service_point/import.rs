@@ -7,7 +7,8 @@
 //! Chinese headers officials write (`名称`, `类型`, `地址`, `经度`, `纬度`, `开放时间`, …) both
 //! work. Columns nobody maps are listed in the report as ignored, never an error.
 
-use super::point::{DraftInput, ExceptionInput, FieldProblem, ServicePointDraft};
+use super::hours::OpeningHours;
+use super::point::{DraftInput, ExceptionInput, FieldProblem, QualityFlag, ServicePointDraft};
 use crate::text::as_typed;
 
 /// Most rows one import takes.
@@ -217,6 +218,56 @@ impl ColumnMap {
         }
     }
 
+    /// What a good row `draft` (spreadsheet row `row_number`) carries that is imported but
+    /// should be checked: coordinates the file marks suspect (`suspect_coordinates`; the 郑州
+    /// file's `SUSPECT` rows), an hours text that cannot be read (`hours_unreadable`: the
+    /// point then shows its hours as unknown), and a phone with masking stars
+    /// (`phone_masked`: `158****6066` is someone's hidden number, not a public one).
+    pub fn warnings(&self, row_number: usize, draft: &ServicePointDraft) -> Vec<ImportProblem> {
+        let mut warnings = Vec::new();
+        let mut warn = |field: &'static str, code: &'static str, zh: String, en: String| {
+            warnings.push(ImportProblem {
+                row: row_number,
+                column: self.header_of(field),
+                field: Some(field),
+                code,
+                zh,
+                en,
+            });
+        };
+        if draft.quality_flag == Some(QualityFlag::SuspectCoordinates) {
+            warn(
+                "quality_note",
+                "suspect_coordinates",
+                "文件标记坐标可能有误：照常导入并标记待核实，请在地图上核对位置".into(),
+                "the file marks the coordinates suspect: imported and flagged; check the place on the map".into(),
+            );
+        }
+        if draft.schedule.hours == OpeningHours::Unknown && !draft.schedule.text.trim().is_empty() {
+            warn(
+                "hours",
+                "hours_unreadable",
+                format!(
+                    "开放时间「{}」无法识别：照常导入，显示为开放时间未知",
+                    draft.schedule.text
+                ),
+                format!(
+                    "opening hours `{}` cannot be read: imported, shown as unknown",
+                    draft.schedule.text
+                ),
+            );
+        }
+        if let Some(phone) = draft.phone.as_deref().filter(|p| p.contains(['*', '＊'])) {
+            warn(
+                "phone",
+                "phone_masked",
+                format!("联系电话「{phone}」含打码字符，像是隐藏的个人号码，不宜作为公开电话：照常导入，请核实"),
+                format!("phone `{phone}` is masked, someone's hidden number rather than a public one: imported; check it"),
+            );
+        }
+        warnings
+    }
+
     /// Only GCJ-02 coordinates are taken: a `datum` column naming another is refused.
     fn check_datum(&self, row_number: usize, row: &[String]) -> Option<ImportProblem> {
         let datum = self.cell(row, "datum")?;
@@ -293,6 +344,9 @@ pub struct ImportPlan {
     pub rows: Vec<(usize, ServicePointDraft)>,
     /// Every problem, in row order.
     pub problems: Vec<ImportProblem>,
+    /// What good rows carry that an official should check, in row order; they are imported
+    /// all the same ([`ColumnMap::warnings`]).
+    pub warnings: Vec<ImportProblem>,
     /// Data rows read (blank rows not counted).
     pub rows_read: usize,
     /// Headers no field uses.
@@ -357,6 +411,7 @@ impl ImportPlan {
                             continue;
                         }
                     }
+                    plan.warnings.extend(map.warnings(number, &draft));
                     plan.rows.push((number, draft));
                 }
                 Err(problems) => plan.problems.extend(problems),

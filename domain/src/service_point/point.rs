@@ -90,6 +90,16 @@ pub enum QualityFlag {
 }
 
 impl QualityFlag {
+    /// Every flag.
+    pub const ALL: [QualityFlag; 1] = [QualityFlag::SuspectCoordinates];
+
+    /// What an official and a worker read.
+    pub fn zh(self) -> &'static str {
+        match self {
+            Self::SuspectCoordinates => "位置待核实",
+        }
+    }
+
     /// The stored and JSON form.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -5,6 +5,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 use super::geo::GeoPoint;
+use super::hours::Interval;
+#[cfg(doc)]
+use super::hours::Schedule;
 use super::kind::{Amenity, ServicePointKind};
 use super::point::{ServicePoint, ServicePointDraft, ServicePointId, ServicePointStatus};
 use crate::account::AccountId;
@@ -216,6 +219,13 @@ pub trait CatalogueRepository: Send + Sync {
         now: DateTime<Utc>,
         change: &Change,
     ) -> Result<ImportOutcome, RepoError>;
+    /// What [`import`](Self::import) of `drafts` under `org` would do now — the counts of a
+    /// dry run — writing nothing. [`ServicePointConflict::ExternalIdTaken`] as `import`.
+    async fn preview_import(
+        &self,
+        org: OrgId,
+        drafts: &[ServicePointDraft],
+    ) -> Result<ImportOutcome, RepoError>;
 }
 
 /// The catalogue's change feed: what the nearest-point index of every process follows.
@@ -332,6 +342,12 @@ pub struct NearbyHit {
     pub distance_m: f64,
     /// Open at the moment asked; `None` when its hours are unknown.
     pub open_now: Option<bool>,
+    /// The day's hours at the moment asked ([`Schedule::intervals_on`]); `None` when unknown.
+    pub hours_today: Option<Vec<Interval>>,
+    /// While open: when it closes, minutes since 00:00 ([`Schedule::closes_at`]).
+    pub closes_at: Option<u16>,
+    /// The point may lie in the wrong place.
+    pub suspect_coordinates: bool,
 }
 
 /// The nearest-point index: every point not closed or deleted, in memory, answering in

@@ -391,7 +391,7 @@ async fn real_file_imports_as_it_is_and_answers_the_walkthrough(shape: Shape) {
     let rows = real_rows();
     assert_eq!(rows.len(), 82);
 
-    // A dry run reports and writes nothing.
+    // A dry run reports what the import would do, and what to check, and writes nothing.
     let dry = w.import_csv(&sm, "?dry_run=true", real_file()).await;
     assert_eq!(dry["dry_run"], true, "{dry}");
     assert_eq!(dry["imported"], false, "{dry}");
@@ -399,8 +399,46 @@ async fn real_file_imports_as_it_is_and_answers_the_walkthrough(shape: Shape) {
     assert_eq!(dry["rows_read"], 82);
     assert_eq!(dry["valid_rows"], 82);
     assert_eq!(dry["invalid_rows"], 0);
-    assert_eq!(dry["created"], 0);
+    assert_eq!(
+        (&dry["created"], &dry["updated"], &dry["unchanged"]),
+        (&json!(82), &json!(0), &json!(0)),
+        "{dry}"
+    );
     assert_eq!(dry["problems"], json!([]), "{dry}");
+    // Warned, not refused: the SUSPECT rows, the unreadable hours, the masked phones (the
+    // file publishes 158****6066 and others as contact phones).
+    let warnings = dry["warnings"].as_array().unwrap();
+    let rows_warned = |code: &str| -> HashSet<String> {
+        warnings
+            .iter()
+            .filter(|w| w["code"] == code)
+            .map(|w| rows[w["row"].as_u64().unwrap() as usize - 2]["id"].clone())
+            .collect()
+    };
+    assert_eq!(rows_warned("suspect_coordinates"), str_set(&SUSPECT_IDS));
+    let unreadable: HashSet<String> = rows
+        .iter()
+        .filter(|r| r["open_hours"] == "工作日开放")
+        .map(|r| r["id"].clone())
+        .collect();
+    assert_eq!(rows_warned("hours_unreadable"), unreadable);
+    let masked: HashSet<String> = rows
+        .iter()
+        .filter(|r| r["contact_phone"].contains('*'))
+        .map(|r| r["id"].clone())
+        .collect();
+    assert!(masked.len() >= 2, "{masked:?}");
+    assert_eq!(rows_warned("phone_masked"), masked);
+    assert_eq!(warnings.len(), 4 + unreadable.len() + masked.len(), "{dry}");
+    let masked_warning = warnings
+        .iter()
+        .find(|w| w["code"] == "phone_masked")
+        .unwrap();
+    assert_eq!(masked_warning["column"], "contact_phone");
+    assert!(
+        masked_warning["detail"].as_str().unwrap().contains("打码"),
+        "{masked_warning}"
+    );
     let ignored: Vec<String> = dry["ignored_columns"]
         .as_array()
         .unwrap()
@@ -478,11 +516,20 @@ async fn real_file_imports_as_it_is_and_answers_the_walkthrough(shape: Shape) {
         "{again}"
     );
     assert_eq!(w.admin_points(&sm, "").await.len(), 82);
-    // A row changed in the file changes that point, under the same id.
+    // A row changed in the file changes that point, under the same id; the dry run says so
+    // first.
     let renamed_text = String::from_utf8(real_file()).unwrap().replacen(
         &rows[0]["name"],
         "枫杨办事处工会驿站（已更名）",
         1,
+    );
+    let would = w
+        .import_csv(&sm, "?dry_run=true", renamed_text.clone().into_bytes())
+        .await;
+    assert_eq!(
+        (&would["created"], &would["updated"], &would["unchanged"]),
+        (&json!(0), &json!(1), &json!(81)),
+        "{would}"
     );
     let changed = w.import_csv(&sm, "", renamed_text.into_bytes()).await;
     assert_eq!(
@@ -579,7 +626,24 @@ async fn real_file_imports_as_it_is_and_answers_the_walkthrough(shape: Shape) {
         assert_eq!(item["open_now"], true, "{item}");
     }
     let daytime = |t: NaiveDateTime| (8..20).contains(&t.hour());
+    // Each answers today's hours, when it closes while open, and whether its place is
+    // suspect (zz-008 is one of the file's SUSPECT rows).
+    for item in items {
+        assert_eq!(item["hours_today"], "08:00-20:00", "{item}");
+        let flag = if ext_of[&id(item)] == "zz-008" {
+            json!("suspect_coordinates")
+        } else {
+            Value::Null
+        };
+        assert_eq!(item["quality_flag"], flag, "{item}");
+    }
     if daytime(before) == daytime(after) {
+        for item in open_items {
+            assert_eq!(item["closes_at"], "20:00", "{item}");
+        }
+        if !daytime(before) {
+            assert!(items.iter().all(|i| i["closes_at"].is_null()), "{any_time}");
+        }
         let expected: Vec<&str> = if daytime(before) {
             vec!["zz-070", "zz-008", "zz-022"]
         } else {

@@ -52,7 +52,7 @@ async fn pickers_read_every_vocabulary_with_chinese_labels(shape: Shape) {
     assert_eq!(label(&v, "roles", "lawyer"), "律师");
     for (name, terms) in v.as_object().unwrap() {
         let terms = terms.as_array().unwrap();
-        assert!(terms.len() >= 2, "{name} has fewer than two terms");
+        assert!(!terms.is_empty(), "{name} has no terms");
         for t in terms {
             let label = t["label"].as_str().unwrap();
             assert!(

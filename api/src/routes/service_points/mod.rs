@@ -15,12 +15,12 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use yiwang_domain::calendar::china_time;
 use yiwang_domain::clock;
-use yiwang_domain::service_point::hours::DatedException;
+use yiwang_domain::service_point::hours::{DatedException, Interval};
 use yiwang_domain::service_point::store::{
     BoundingBox, NearbyHit, NearbyQuery, ServicePointFilter,
 };
 use yiwang_domain::service_point::{
-    Amenity, GeoPoint, OpeningHours, ServicePoint, ServicePointId, ServicePointKind,
+    Amenity, GeoPoint, OpeningHours, QualityFlag, ServicePoint, ServicePointId, ServicePointKind,
     ServicePointStatus,
 };
 
@@ -91,6 +91,18 @@ pub struct NearbyView {
     pub distance_m: u32,
     /// Open at the time of the answer (Asia/Shanghai); `null` when its hours are unknown.
     pub open_now: Option<bool>,
+    /// Today's hours (Asia/Shanghai), `HH:MM-HH:MM` joined by `,` (`00:00-24:00`: all day);
+    /// empty when it does not open today or is temporarily closed; `null` when its hours are
+    /// unknown.
+    pub hours_today: Option<String>,
+    /// While open: when it closes, `HH:MM` (past midnight for hours that run overnight), so a
+    /// worker is not sent to a station about to close; `null` when closed, unknown or open all
+    /// day.
+    pub closes_at: Option<String>,
+    /// `suspect_coordinates` when the point may be in the wrong place: the app says so
+    /// before sending a worker there.
+    #[schema(value_type = Option<crate::routes::vocabularies::QualityFlag>)]
+    pub quality_flag: Option<&'static str>,
 }
 
 impl From<NearbyHit> for NearbyView {
@@ -108,6 +120,11 @@ impl From<NearbyHit> for NearbyView {
             status: hit.status.as_str(),
             distance_m: hit.distance_m.round().clamp(0.0, f64::from(u32::MAX)) as u32,
             open_now: hit.open_now,
+            hours_today: hit.hours_today.map(|today| intervals_text(&today)),
+            closes_at: hit.closes_at.map(hhmm),
+            quality_flag: hit
+                .suspect_coordinates
+                .then_some(QualityFlag::SuspectCoordinates.as_str()),
         }
     }
 }
@@ -283,16 +300,20 @@ fn hhmm(minutes: u16) -> String {
     format!("{:02}:{:02}", minutes / 60, minutes % 60)
 }
 
+/// Intervals as `HH:MM-HH:MM` joined by `,`.
+fn intervals_text(intervals: &[Interval]) -> String {
+    intervals
+        .iter()
+        .map(|i| format!("{}-{}", hhmm(i.start), hhmm(i.end)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 impl From<&DatedException> for ExceptionView {
     fn from(e: &DatedException) -> Self {
         Self {
             date: e.date,
-            hours: e
-                .intervals
-                .iter()
-                .map(|i| format!("{}-{}", hhmm(i.start), hhmm(i.end)))
-                .collect::<Vec<_>>()
-                .join(","),
+            hours: intervals_text(&e.intervals),
         }
     }
 }
@@ -352,6 +373,7 @@ pub struct ServicePointView {
     /// Number of shown ratings.
     pub rating_count: u32,
     /// `suspect_coordinates` when the point may be in the wrong place.
+    #[schema(value_type = Option<crate::routes::vocabularies::QualityFlag>)]
     pub quality_flag: Option<&'static str>,
     /// Why it is flagged (officials only).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -115,6 +115,7 @@ vocabularies! {
     service_point_kinds: ServicePointKind = sp::ServicePointKind, "A kind of service point.";
     service_point_statuses: ServicePointStatus = sp::point::ServicePointStatus, "Whether a service point is open.";
     amenities: Amenity = sp::Amenity, "What a service point offers.";
+    quality_flags: QualityFlag = sp::QualityFlag, "Why a service point's data should be checked.";
     review_moderations: Moderation = sp::store::Moderation, "Where a review's comment stands with the content check.";
     consultation_statuses: ConsultationStatus = consultation::thread::ConsultationStatus, "Where a consultation is.";
     authors: Author = consultation::message::Author, "Who wrote a consultation message.";

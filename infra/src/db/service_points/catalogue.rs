@@ -207,16 +207,7 @@ impl CatalogueRepository for Database {
         now: DateTime<Utc>,
         change: &Change,
     ) -> Result<ImportOutcome, RepoError> {
-        // A file that names one external id twice would update one point twice, or trip the
-        // unique index halfway; the importer reports it per row, this refuses it outright.
-        let mut seen = HashSet::new();
-        if drafts
-            .iter()
-            .filter_map(|d| d.external_id.as_deref())
-            .any(|e| !seen.insert(e))
-        {
-            return Err(ServicePointConflict::ExternalIdTaken.into());
-        }
+        refuse_repeated_external_ids(drafts)?;
         let drafts = drafts.to_vec();
         let (org_key, path, change) =
             (org.0.to_string(), org.1.as_str().to_owned(), change.clone());
@@ -225,40 +216,7 @@ impl CatalogueRepository for Database {
                 // Read, then write: hold the counter lock from the first statement, so the
                 // points read below are the latest and no other import interleaves.
                 lock_counter(c)?;
-                let existing: Vec<PointRow> = sp::table
-                    .select(PointRow::as_select())
-                    .filter(sp::org_id.eq(&org_key))
-                    .filter(sp::external_id.is_not_null())
-                    .filter(sp::deleted_at.is_null())
-                    .load(c)?;
-                let mut by_external: HashMap<String, PointRow> = existing
-                    .into_iter()
-                    .filter_map(|row| Some((row.external_id.clone()?, row)))
-                    .collect();
-                let mut outcome = ImportOutcome::default();
-                // What to write: the draft, under the id of the point it replaces, if any.
-                let mut writes: Vec<(Option<String>, &ServicePointDraft)> = Vec::new();
-                for draft in &drafts {
-                    let found = draft
-                        .external_id
-                        .as_ref()
-                        .and_then(|e| by_external.remove(e));
-                    match found {
-                        Some(row) => {
-                            let same = row.draft().map_err(TxError::Repo)? == *draft;
-                            if same {
-                                outcome.unchanged += 1;
-                            } else {
-                                outcome.updated += 1;
-                                writes.push((Some(row.id), draft));
-                            }
-                        }
-                        None => {
-                            outcome.created += 1;
-                            writes.push((None, draft));
-                        }
-                    }
-                }
+                let (outcome, writes) = diff_import(c, &org_key, &drafts)?;
                 if !writes.is_empty() {
                     let revision = next_revision(c)?;
                     let at = to_naive(now);
@@ -290,4 +248,79 @@ impl CatalogueRepository for Database {
         })
         .await
     }
+
+    async fn preview_import(
+        &self,
+        org: OrgId,
+        drafts: &[ServicePointDraft],
+    ) -> Result<ImportOutcome, RepoError> {
+        refuse_repeated_external_ids(drafts)?;
+        let (drafts, org_key) = (drafts.to_vec(), org.to_string());
+        self.run(move |c| {
+            diff_import(c, &org_key, &drafts)
+                .map(|(outcome, _)| outcome)
+                .map_err(TxError::into_repo)
+        })
+        .await
+    }
+}
+
+/// A file that names one external id twice would update one point twice, or trip the unique
+/// index halfway; the importer reports it per row, the store refuses it outright.
+fn refuse_repeated_external_ids(drafts: &[ServicePointDraft]) -> Result<(), RepoError> {
+    let mut seen = HashSet::new();
+    if drafts
+        .iter()
+        .filter_map(|d| d.external_id.as_deref())
+        .any(|e| !seen.insert(e))
+    {
+        return Err(ServicePointConflict::ExternalIdTaken.into());
+    }
+    Ok(())
+}
+
+/// A point to write: the id of the point it replaces (none: a new one) and its draft.
+type ImportWrite<'d> = (Option<String>, &'d ServicePointDraft);
+
+/// What importing `drafts` into organisation `org_key` does over the points stored now: the
+/// counts, and the writes — a draft whose external id the organisation has updates that point
+/// unless nothing differs, any other is new.
+fn diff_import<'d>(
+    c: &mut DbConnection,
+    org_key: &str,
+    drafts: &'d [ServicePointDraft],
+) -> Result<(ImportOutcome, Vec<ImportWrite<'d>>), TxError> {
+    let existing: Vec<PointRow> = sp::table
+        .select(PointRow::as_select())
+        .filter(sp::org_id.eq(org_key))
+        .filter(sp::external_id.is_not_null())
+        .filter(sp::deleted_at.is_null())
+        .load(c)?;
+    let mut by_external: HashMap<String, PointRow> = existing
+        .into_iter()
+        .filter_map(|row| Some((row.external_id.clone()?, row)))
+        .collect();
+    let mut outcome = ImportOutcome::default();
+    let mut writes = Vec::new();
+    for draft in drafts {
+        let found = draft
+            .external_id
+            .as_ref()
+            .and_then(|e| by_external.remove(e));
+        match found {
+            Some(row) => {
+                if row.draft().map_err(TxError::Repo)? == *draft {
+                    outcome.unchanged += 1;
+                } else {
+                    outcome.updated += 1;
+                    writes.push((Some(row.id), draft));
+                }
+            }
+            None => {
+                outcome.created += 1;
+                writes.push((None, draft));
+            }
+        }
+    }
+    Ok((outcome, writes))
 }

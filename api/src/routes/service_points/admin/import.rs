@@ -1,6 +1,7 @@
 //! Bulk import of service points from a spreadsheet (CSV — UTF-8 or GBK — or XLSX), by HTTP
 //! and by `yiwang import service-points` ([`run_import`] serves both). Every row is read and
-//! checked first; a dry run reports every problem by row and column and writes nothing. A real
+//! checked first; a dry run reports every problem and warning by row and column, and what the
+//! import would create, update and leave, and writes nothing. A real
 //! import writes nothing when any row is bad, unless asked to skip bad rows; it is one
 //! transaction, and re-importing the same file changes nothing (points are matched by their
 //! external id within the organisation).
@@ -81,18 +82,21 @@ pub struct ImportReport {
     pub valid_rows: usize,
     /// Rows with at least one problem.
     pub invalid_rows: usize,
-    /// New points.
+    /// New points (a dry run: the valid rows that would be new).
     pub created: u32,
-    /// Points found by external id and changed.
+    /// Points found by external id and changed (a dry run: that would change).
     pub updated: u32,
     /// Points found by external id and already the same.
     pub unchanged: u32,
-    /// Bad rows left out (`skip_invalid`).
+    /// Bad rows left out (`skip_invalid`; a dry run: that would be).
     pub skipped: usize,
     /// Headers no field uses.
     pub ignored_columns: Vec<String>,
-    /// Every problem, by row then column.
+    /// Every problem, by row then column: each keeps its row out.
     pub problems: Vec<ImportProblemView>,
+    /// What good rows carry that an official should check — `suspect_coordinates`,
+    /// `hours_unreadable`, `phone_masked` — by row; those rows are imported all the same.
+    pub warnings: Vec<ImportProblemView>,
 }
 
 /// Why an import wrote nothing.
@@ -165,12 +169,13 @@ pub async fn run_import(
     let plan = ImportPlan::read(&sheet.header, &sheet.rows);
     let file_level = plan.problems.iter().any(|p| p.row <= 1);
     let invalid_rows = plan.bad_rows();
+    let drafts: Vec<_> = plan.rows.into_iter().map(|(_, d)| d).collect();
     let mut report = ImportReport {
         dry_run: options.dry_run,
         imported: false,
         encoding: sheet.encoding,
         rows_read: plan.rows_read,
-        valid_rows: plan.rows.len(),
+        valid_rows: drafts.len(),
         invalid_rows,
         created: 0,
         updated: 0,
@@ -182,11 +187,26 @@ pub async fn run_import(
             .into_iter()
             .map(ImportProblemView::from)
             .collect(),
+        warnings: plan
+            .warnings
+            .into_iter()
+            .map(ImportProblemView::from)
+            .collect(),
     };
     if options.dry_run {
+        if !file_level && !drafts.is_empty() {
+            let outcome = repo
+                .preview_import(org.id, &drafts)
+                .await
+                .map_err(ImportError::Repo)?;
+            report.created = outcome.created;
+            report.updated = outcome.updated;
+            report.unchanged = outcome.unchanged;
+            report.skipped = invalid_rows;
+        }
         return Ok(report);
     }
-    if file_level || (invalid_rows > 0 && !options.skip_invalid) || plan.rows.is_empty() {
+    if file_level || (invalid_rows > 0 && !options.skip_invalid) || drafts.is_empty() {
         if report.problems.is_empty() {
             report.problems.push(ImportProblemView {
                 row: 0,
@@ -198,7 +218,6 @@ pub async fn run_import(
         }
         return Err(ImportError::Invalid(Box::new(report)));
     }
-    let drafts: Vec<_> = plan.rows.into_iter().map(|(_, d)| d).collect();
     report.skipped = invalid_rows;
     change.audit.detail = json!({
         "rows": drafts.len(),
