@@ -144,6 +144,121 @@ impl Modify for PagedItemsByReference {
     }
 }
 
+/// What every answer carries, said once and referenced from each response: `X-Request-Id` on
+/// every answer, `Retry-After` on 429 and 503, `Idempotent-Replayed` on the successes of an
+/// operation that takes `Idempotency-Key`; a documented 500 on every operation; and
+/// `format: uuid` on the record ids in paths (a session id is not one).
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::header::HeaderBuilder;
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let string = || ObjectBuilder::new().schema_type(Type::String);
+        let headers = [
+            (
+                "X-Request-Id",
+                string(),
+                "This request's id: in every log line about it and in its problem's \
+                 `request_id`; a well-formed incoming `X-Request-Id` is kept.",
+            ),
+            (
+                "Retry-After",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0)),
+                "Seconds to wait before trying again.",
+            ),
+            (
+                "Idempotent-Replayed",
+                string().enum_values(Some(["true"])),
+                "`true` when this is the stored answer to an earlier request with the same \
+                 `Idempotency-Key` (nothing was done again).",
+            ),
+        ];
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (name, schema, about) in headers {
+            let header = HeaderBuilder::new()
+                .schema(Some(schema))
+                .description(Some(about))
+                .build();
+            components.headers.insert(name.to_owned(), RefOr::T(header));
+        }
+        components.responses.insert(
+            "InternalError".to_owned(),
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(
+                        "`internal_error`: an unexpected failure, logged under the request id; \
+                         nothing is half-written",
+                    )
+                    .content(
+                        "application/problem+json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("Problem")))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        );
+        let header = |name: &str| RefOr::Ref(Ref::new(format!("#/components/headers/{name}")));
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let uuid_ids = !path.starts_with("/api/v1/me/sessions");
+            for operation in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let mut idempotent = false;
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    let RefOr::T(parameter) = parameter else {
+                        continue;
+                    };
+                    idempotent |= parameter.name == "Idempotency-Key";
+                    let is_id = parameter.name == "id" || parameter.name.ends_with("_id");
+                    if uuid_ids && is_id && parameter.parameter_in == ParameterIn::Path {
+                        parameter.schema = Some(
+                            string()
+                                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+                                .into(),
+                        );
+                    }
+                }
+                let responses = &mut operation.responses.responses;
+                responses.entry("500".to_owned()).or_insert_with(|| {
+                    RefOr::Ref(Ref::new("#/components/responses/InternalError"))
+                });
+                for (status, response) in responses.iter_mut() {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    response
+                        .headers
+                        .insert("X-Request-Id".to_owned(), header("X-Request-Id"));
+                    if status == "429" || status == "503" {
+                        response
+                            .headers
+                            .insert("Retry-After".to_owned(), header("Retry-After"));
+                    }
+                    if idempotent && status.starts_with('2') {
+                        response.headers.insert(
+                            "Idempotent-Replayed".to_owned(),
+                            header("Idempotent-Replayed"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Names the server as the host that serves the document (`/`), so generated clients take
 /// their base URL from where they fetched it or from their own setting.
 struct SameHost;
@@ -230,6 +345,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     BadRequests.modify(&mut doc);
     PublicOperations.modify(&mut doc);
     PagedItemsByReference.modify(&mut doc);
+    CommonResponses.modify(&mut doc);
     SameHost.modify(&mut doc);
     doc
 }
