@@ -32,6 +32,7 @@ both_shapes!(
     an_invoice_is_claimed_once_however_typed_and_lookalikes_are_flagged,
     a_worker_not_yet_a_member_reads_the_plans_they_could_join,
     officials_see_members_by_name_and_who_acted,
+    a_retried_enrolment_enrols_once,
 );
 
 const PLANS: &str = "/api/v1/mutual-aid/plans";
@@ -1582,4 +1583,35 @@ async fn officials_see_members_by_name_and_who_acted(shape: Shape) {
         theirs.get("member").is_none() && theirs.get("payee_not_member").is_none(),
         "{theirs}"
     );
+}
+
+/// A worker on a weak network taps "enrol" twice, with one `Idempotency-Key`: one enrolment,
+/// and both taps answer it; without the key a second enrolment is `already_enrolled`.
+async fn a_retried_enrolment_enrols_once(shape: Shape) {
+    let aid = Aid::new(shape).await;
+    let app = &aid.w.app;
+    let tok = aid.member("li", "李四", 2).await;
+    let send = |key: Option<&'static str>| {
+        let mut req = app
+            .client
+            .post(format!("{}{ENROL}", app.base))
+            .bearer_auth(&tok)
+            .json(&json!({ "plan_id": aid.plan }));
+        if let Some(key) = key {
+            req = req.header("Idempotency-Key", key);
+        }
+        async move { req.send().await.unwrap() }
+    };
+    let first = send(Some("enrol-1")).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first: Value = first.json().await.unwrap();
+    let retry = send(Some("enrol-1")).await;
+    assert_eq!(retry.status(), StatusCode::CREATED);
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    let retry: Value = retry.json().await.unwrap();
+    assert_eq!(retry, first);
+    let mine = expect(app.get(ENROL, Some(&tok)).await, StatusCode::OK).await;
+    assert_eq!(mine["items"].as_array().unwrap().len(), 1, "{mine}");
+    assert_problem_zh(send(None).await, StatusCode::CONFLICT, "already_enrolled").await;
 }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use actix_web::http::StatusCode;
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -31,6 +31,7 @@ use yiwang_domain::mutual_aid::EnrolmentId;
 
 use crate::auth;
 use crate::error::{ApiError, Problem};
+use crate::idempotency;
 use crate::routes::membership::member_in_force;
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn, WorkerOnly};
 use crate::routes::shared::Json;
@@ -831,9 +832,11 @@ pub struct EnrolmentForm {
 
 /// Enrols the worker in a plan for its plan year. The enrolment waits for the fee
 /// (`pending_payment`) until an official records it; then it is `active`, and costs are
-/// covered from the day after the waiting period.
+/// covered from the day after the waiting period. With `Idempotency-Key`, a retry after a
+/// lost answer answers the first enrolment (without it, the retry is `already_enrolled`).
 #[utoipa::path(post, tag = "mutual aid", security(("bearer" = [])),
     request_body = EnrolmentForm,
+    params(("Idempotency-Key" = Option<String>, Header, description = "1–100 visible ASCII characters; a retry with the same key and body answers the first enrolment")),
     responses(
         (status = 201, description = "Enrolled, waiting for the fee", body = EnrolmentView),
         (status = 404, description = "`not_a_member`, or no such plan open to the worker", body = Problem, content_type = "application/problem+json"),
@@ -845,9 +848,30 @@ pub struct EnrolmentForm {
 pub async fn enrol(
     state: web::Data<AppState>,
     worker: auth::Worker,
+    req: HttpRequest,
     form: Json<EnrolmentForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let member = member_in_force(&state, &worker).await?;
+    let route = "POST /api/v1/mutual-aid/enrollments".to_owned();
+    let request = form.plan_id.trim().as_bytes().to_vec();
+    idempotency::once(
+        &state,
+        &req,
+        worker.0.account_id(),
+        route,
+        &request,
+        |pending| enrol_once(&state, &worker, &form, pending),
+    )
+    .await
+}
+
+/// [`enrol`]'s work, storing its answer for `pending`'s key in the transaction that enrols.
+async fn enrol_once(
+    state: &AppState,
+    worker: &auth::Worker,
+    form: &EnrolmentForm,
+    pending: Option<idempotency::Pending>,
+) -> Result<(StatusCode, serde_json::Value), ApiError> {
+    let member = member_in_force(state, worker).await?;
     let plan_id = PlanId::parse(form.plan_id.trim()).ok_or_else(ApiError::not_found)?;
     let plan = state.mutual_aid.plan(plan_id).await?;
     if !plan.takes_members_of(&member.org_path) {
@@ -898,7 +922,7 @@ pub async fn enrol(
         requested_on: today,
         payment: None,
     };
-    let change = worker.0.change(
+    let mut change = worker.0.change(
         "mutual_aid.enrol",
         "mutual_aid_enrollment",
         enrollment.id,
@@ -908,8 +932,11 @@ pub async fn enrol(
             payload: json!({ "id": enrollment.id, "plan_id": plan.id, "member_id": member.id, "org_id": member.org_id }),
         }),
     );
+    let view = serde_json::to_value(EnrolmentView::new(&enrollment, &plan.rules, today))
+        .map_err(|e| ApiError::internal(&e))?;
+    change.answer = pending.map(|p| p.answer(StatusCode::CREATED, &view, clock::now()));
     state.mutual_aid.enrol(&enrollment, &change).await?;
-    Ok(HttpResponse::Created().json(EnrolmentView::new(&enrollment, &plan.rules, today)))
+    Ok((StatusCode::CREATED, view))
 }
 
 /// The worker's enrolments, newest first.
