@@ -1126,6 +1126,25 @@ mod tests {
                 created_at: at(minute),
                 updated_at: at(minute),
             };
+            // Only a worker who checked in there may rate it.
+            let refused = repo
+                .save_review(&review(f.worker, 4, Moderation::Shown, 2), &change())
+                .await;
+            assert!(
+                matches!(&refused, Err(RepoError::Refused(r)) if r.code == "not_visited"),
+                "{refused:?}"
+            );
+            for worker in [f.worker, f.worker2] {
+                let visit = Visit {
+                    service_point_id: point.id,
+                    account_id: worker,
+                    visited_on: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
+                    visited_at: at(1),
+                    from: GeoPoint::new(34.757, 113.778).unwrap(),
+                    distance_m: 12.5,
+                };
+                assert!(repo.record_visit(&visit).await.unwrap());
+            }
             let first = repo
                 .save_review(&review(f.worker, 4, Moderation::Shown, 2), &change())
                 .await
