@@ -59,6 +59,11 @@ pub struct IdempotencyKey {
     pub key: String,
 }
 
+/// What a store calls inside the transaction that acts, with the record it wrote, to make
+/// the answer stored for the request's key: `None` when the request carries no key. For a
+/// write whose answer shows what only the store makes (a membership application as stored).
+pub type AnswerOf<T> = Box<dyn FnOnce(&T) -> Option<IdempotentAnswer> + Send>;
+
 /// The first answer to a request with a key, to be stored by the transaction that acts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotentAnswer {

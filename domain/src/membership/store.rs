@@ -10,6 +10,7 @@ use super::member::{Member, MemberId};
 use super::transfer::{HistoryEntry, Transfer, TransferDecision, TransferId, TransferStatus};
 use crate::account::AccountId;
 use crate::audit::Change;
+use crate::idempotency::AnswerOf;
 use crate::org::{OrgId, OrgPath};
 use crate::store::{Page, PageRequest, RepoError};
 
@@ -91,9 +92,11 @@ pub struct SealedRef {
 /// application's history in the same transaction.
 #[async_trait]
 pub trait MembershipRepository: Send + Sync {
-    /// Stores a new submitted application. [`MembershipConflict::AlreadyMember`] when the person or the
-    /// account holds a membership in force; [`MembershipConflict::OpenApplication`] when the person has
-    /// an open application (from any account).
+    /// Stores a new submitted application, with `answer`'s stored answer beside `change`.
+    /// [`MembershipConflict::AlreadyMember`] when the person or the account holds a membership
+    /// in force; [`MembershipConflict::OpenApplication`] when the person has an open
+    /// application (from any account).
+    #[allow(clippy::too_many_arguments)]
     async fn submit(
         &self,
         id: ApplicationId,
@@ -102,6 +105,7 @@ pub trait MembershipRepository: Send + Sync {
         org_path: &OrgPath,
         at: DateTime<Utc>,
         change: &Change,
+        answer: AnswerOf<Application>,
     ) -> Result<Application, RepoError>;
 
     /// Replaces the details of the worker's returned or rejected application and submits it

@@ -30,6 +30,7 @@ both_shapes!(
     member_search_filters,
     leaving_and_erasure_after_retention,
     me_follows_the_workers_standing,
+    a_retried_application_files_once,
 );
 
 async fn org_search_finds_where_individuals_can_join(shape: Shape) {
@@ -1785,4 +1786,44 @@ async fn me_follows_the_workers_standing(shape: Shape) {
     )
     .await;
     assert_eq!(standing().await, none);
+}
+
+/// Tapped twice on a weak network with one `Idempotency-Key`: one application, both taps
+/// answer it; the same key with another form is refused; without a key, the second filing is
+/// the open-application refusal.
+async fn a_retried_application_files_once(shape: Shape) {
+    let w = World::new(shape).await;
+    let app = &w.app;
+    let tok = w.worker("yuri").await;
+    let form = w.form_of("于立", &person(96), "13912340096");
+    let send = |key: Option<&'static str>, body: Value| {
+        let mut req = app
+            .client
+            .post(format!("{}{APPS}", app.base))
+            .bearer_auth(&tok)
+            .json(&body);
+        if let Some(key) = key {
+            req = req.header("Idempotency-Key", key);
+        }
+        async move { req.send().await.unwrap() }
+    };
+    let first = send(Some("join-1"), form.clone()).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    let retry = send(Some("join-1"), form.clone()).await;
+    assert_eq!(retry.status(), StatusCode::CREATED);
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    let retry: Value = retry.json().await.unwrap();
+    assert_eq!(retry["id"], first["id"]);
+    assert_eq!(retry["id_number"], first["id_number"]);
+    let other = set(form.clone(), "employer_name", json!("另一家快递"));
+    assert_invalid(
+        send(Some("join-1"), other).await,
+        &[("Idempotency-Key", "idempotency_key_reused")],
+    )
+    .await;
+    let resp = send(None, form).await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    let mine = expect(app.get(APPS, Some(&tok)).await, StatusCode::OK).await;
+    assert_eq!(mine["items"].as_array().unwrap().len(), 1, "{mine}");
 }

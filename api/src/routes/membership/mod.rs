@@ -7,7 +7,7 @@ pub mod admin;
 pub mod transfers;
 
 use actix_web::http::StatusCode;
-use actix_web::{get, post, put, web, HttpResponse};
+use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -16,6 +16,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use yiwang_domain::audit::OutboxEvent;
 use yiwang_domain::calendar::china_date;
 use yiwang_domain::clock;
+use yiwang_domain::idempotency::AnswerOf;
 use yiwang_domain::membership::application::{
     ApplicantDetails, Application, ApplicationEvent, ApplicationId, SealedIdNumber,
 };
@@ -26,6 +27,7 @@ use yiwang_domain::store::{Found, RepoError};
 
 use crate::auth::{self, Admin, Permission};
 use crate::error::{ApiError, Problem};
+use crate::idempotency;
 use crate::routes::account::me::mask_phone;
 use crate::routes::account::me::refresh_worker_view;
 use crate::routes::shared::responses::{
@@ -312,9 +314,11 @@ fn application_id(id: &str) -> Result<ApplicationId, ApiError> {
     ApplicationId::parse(id).ok_or_else(ApiError::not_found)
 }
 
-/// Files a membership application.
+/// Files a membership application. With `Idempotency-Key`, a retry after a lost answer answers
+/// the first application (without it, the retry is `application_open`).
 #[utoipa::path(post, tag = "membership", security(("bearer" = [])),
     request_body = ApplicationForm,
+    params(("Idempotency-Key" = Option<String>, Header, description = "1–100 visible ASCII characters; a retry with the same key and form answers the first application")),
     responses(
         (status = 201, description = "Submitted", body = ApplicationView),
         (status = 400, description = "Malformed body or unknown field", body = Problem, content_type = "application/problem+json"),
@@ -326,33 +330,56 @@ fn application_id(id: &str) -> Result<ApplicationId, ApiError> {
 pub async fn apply(
     state: web::Data<AppState>,
     worker: auth::Worker,
+    req: HttpRequest,
     form: Json<ApplicationForm>,
 ) -> Result<HttpResponse, ApiError> {
     let (details, org_path) = checked_details(&state, &worker, &form).await?;
-    let id = ApplicationId::new();
-    let change = worker.0.change(
-        "membership.application.submit",
-        "membership_application",
-        id,
-        json!({ "org_id": details.org_id, "id_number": details.id_number.masked }),
-        Some(OutboxEvent {
-            topic: "membership.application.submitted".into(),
-            payload: json!({ "id": id, "org_id": details.org_id }),
-        }),
-    );
-    let app = state
-        .membership
-        .submit(
-            id,
-            worker.0.account_id(),
-            &details,
-            &org_path,
-            clock::now(),
-            &change,
-        )
-        .await?;
-    refresh_worker_view(&state, app.account_id).await;
-    Ok(HttpResponse::Created().json(ApplicationView::new(app, false)))
+    let account = worker.0.account_id();
+    // What makes two filings the same: the checked details, the ID number by its blind index
+    // (a hash of the number itself would be guessable).
+    let request = json!({
+        "real_name": details.real_name, "id_number": details.id_number.index,
+        "phone": details.phone, "employer_name": details.employer_name,
+        "credit_code": details.credit_code, "industry": details.industry,
+        "employment_form": details.employment_form.as_str(), "city": details.city,
+        "org_id": details.org_id, "consent_version": details.consent_version,
+    })
+    .to_string();
+    let route = "POST /api/v1/membership/applications".to_owned();
+    idempotency::once(
+        &state,
+        &req,
+        account,
+        route,
+        request.as_bytes(),
+        |pending| async {
+            let id = ApplicationId::new();
+            let change = worker.0.change(
+                "membership.application.submit",
+                "membership_application",
+                id,
+                json!({ "org_id": details.org_id, "id_number": details.id_number.masked }),
+                Some(OutboxEvent {
+                    topic: "membership.application.submitted".into(),
+                    payload: json!({ "id": id, "org_id": details.org_id }),
+                }),
+            );
+            let at = clock::now();
+            let answer: AnswerOf<Application> = Box::new(move |app| {
+                let body = serde_json::to_value(ApplicationView::new(app.clone(), false)).ok()?;
+                Some(pending?.answer(StatusCode::CREATED, &body, at))
+            });
+            let app = state
+                .membership
+                .submit(id, account, &details, &org_path, at, &change, answer)
+                .await?;
+            refresh_worker_view(&state, account).await;
+            let body = serde_json::to_value(ApplicationView::new(app, false))
+                .map_err(|e| ApiError::internal(&e))?;
+            Ok((StatusCode::CREATED, body))
+        },
+    )
+    .await
 }
 
 /// The worker's own applications, newest first.

@@ -14,6 +14,7 @@ use diesel::prelude::*;
 use uuid::Uuid;
 use yiwang_domain::account::AccountId;
 use yiwang_domain::audit::Change;
+use yiwang_domain::idempotency::AnswerOf;
 use yiwang_domain::membership::application::{
     ApplicantDetails, Application, ApplicationAction, ApplicationEvent, ApplicationId,
     ApplicationStatus, Decision,
@@ -53,8 +54,9 @@ impl MembershipRepository for Database {
         org_path: &OrgPath,
         at: DateTime<Utc>,
         change: &Change,
+        answer: AnswerOf<Application>,
     ) -> Result<Application, RepoError> {
-        let (d, path, change) = (details.clone(), org_path.clone(), change.clone());
+        let (d, path, mut change) = (details.clone(), org_path.clone(), change.clone());
         self.run(move |c| {
             c.transaction(|c| {
                 claim_writer(c)?;
@@ -78,10 +80,12 @@ impl MembershipRepository for Database {
                     .execute(c)?;
                 write_details(c, &key, &d)?;
                 record_event(c, &key, ApplicationAction::Submitted, None, at, &change)?;
+                let application = load_application(c, &key)?;
+                change.answer = answer(&application);
                 record_change(c, &change)?;
-                load_application(c, &key)
+                Ok(application)
             })
-            .map_err(|e| e.unique_as(MembershipConflict::OpenApplication))
+            .map_err(|e: TxError| e.unique_as(MembershipConflict::OpenApplication))
         })
         .await
     }
