@@ -235,7 +235,9 @@ pub trait TransferRepository: Send + Sync {
     /// Files a request to move the account's membership in force to organisation `to`.
     /// `NotFound` when the account holds no membership in force or `to` does not exist;
     /// [`MembershipConflict::SameOrganisation`] when the member already belongs to `to`;
-    /// [`MembershipConflict::TransferOpen`] when a request is already waiting.
+    /// [`MembershipConflict::TransferOpen`] when a request is already waiting. `answer` makes
+    /// the stored answer inside the transaction that files.
+    #[allow(clippy::too_many_arguments)]
     async fn request_transfer(
         &self,
         id: TransferId,
@@ -244,6 +246,7 @@ pub trait TransferRepository: Send + Sync {
         reason: Option<&str>,
         at: DateTime<Utc>,
         change: &Change,
+        answer: AnswerOf<Transfer>,
     ) -> Result<Transfer, RepoError>;
 
     /// One request.

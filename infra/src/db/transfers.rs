@@ -11,6 +11,7 @@ use diesel::prelude::*;
 use uuid::Uuid;
 use yiwang_domain::account::AccountId;
 use yiwang_domain::audit::Change;
+use yiwang_domain::idempotency::AnswerOf;
 use yiwang_domain::membership::member::{MemberId, MemberStatus};
 use yiwang_domain::membership::store::{MembershipConflict, TransferRepository};
 use yiwang_domain::membership::transfer::{
@@ -208,8 +209,9 @@ impl TransferRepository for Database {
         reason: Option<&str>,
         at: DateTime<Utc>,
         change: &Change,
+        answer: AnswerOf<Transfer>,
     ) -> Result<Transfer, RepoError> {
-        let (reason, change) = (reason.map(str::to_owned), change.clone());
+        let (reason, mut change) = (reason.map(str::to_owned), change.clone());
         self.run(move |c| {
             c.transaction(|c| {
                 claim_writer(c)?;
@@ -241,10 +243,12 @@ impl TransferRepository for Database {
                         t::requested_at.eq(to_naive(at)),
                     ))
                     .execute(c)?;
+                let transfer = load_transfer(c, &key)?;
+                change.answer = answer(&transfer);
                 record_change(c, &change)?;
-                load_transfer(c, &key)
+                Ok(transfer)
             })
-            .map_err(|e| e.unique_as(MembershipConflict::TransferOpen))
+            .map_err(|e: TxError| e.unique_as(MembershipConflict::TransferOpen))
         })
         .await
     }

@@ -24,6 +24,7 @@ both_shapes!(
     leaving_withdraws_a_waiting_transfer,
     leaving_racing_an_approval,
     requesting_racing_leaving,
+    a_retried_request_files_once,
 );
 
 const TRANSFERS: &str = "/api/v1/membership/transfers";
@@ -1084,4 +1085,35 @@ async fn requesting_racing_leaving(shape: Shape) {
         waiting.is_empty(),
         "requests of members who left: {waiting:?}"
     );
+}
+
+/// Tapped twice with one `Idempotency-Key`: one request, both taps answer it; without a key
+/// the second is `transfer_open`.
+async fn a_retried_request_files_once(shape: Shape) {
+    let w = World::new(shape).await;
+    let app = &w.app;
+    let (tok, _) = w.member("zoe", "赵依", 97).await;
+    let ly_joint = id(&w.ly_joint);
+    let body = json!({ "to_org_id": ly_joint, "reason": "换了工作" });
+    let send = |key: Option<&'static str>| {
+        let mut req = app
+            .client
+            .post(format!("{}{TRANSFERS}", app.base))
+            .bearer_auth(&tok)
+            .json(&body);
+        if let Some(key) = key {
+            req = req.header("Idempotency-Key", key);
+        }
+        async move { req.send().await.unwrap() }
+    };
+    let first = send(Some("move-1")).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    let retry = send(Some("move-1")).await;
+    assert_eq!(retry.status(), StatusCode::CREATED);
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    let retry: Value = retry.json().await.unwrap();
+    assert_eq!(retry, first);
+    assert_problem_zh(send(None).await, StatusCode::CONFLICT, "transfer_open").await;
+    assert_eq!(w.my_transfers(&tok).await.len(), 1);
 }

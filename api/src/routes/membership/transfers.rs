@@ -3,14 +3,17 @@
 //! The receiving organisation decides (`crate::routes::membership::admin::transfers`); the
 //! rule and its source are in [`yiwang_domain::membership::transfer`].
 
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 use yiwang_domain::audit::OutboxEvent;
 use yiwang_domain::clock;
+use yiwang_domain::idempotency::AnswerOf;
 use yiwang_domain::membership::form::not_joinable;
+use yiwang_domain::membership::member::Member;
 use yiwang_domain::membership::transfer::{
     HistoryEntry, OrgBrief, Transfer, TransferId, TRANSFER_TEXT_MAX_CHARS,
 };
@@ -20,6 +23,7 @@ use yiwang_domain::store::{Found, RepoError};
 use super::{member_in_force, not_a_member, OrgRef};
 use crate::auth;
 use crate::error::{ApiError, Problem};
+use crate::idempotency;
 use crate::routes::account::me::mask_phone;
 use crate::routes::shared::optional_text;
 use crate::routes::shared::responses::{
@@ -109,9 +113,11 @@ pub struct TransferList {
 }
 
 /// Asks to move the worker's membership to another organisation; that organisation's
-/// reviewers decide, and the current one is notified of the outcome.
+/// reviewers decide, and the current one is notified of the outcome. With `Idempotency-Key`,
+/// a retry after a lost answer answers the first request (without it, `transfer_open`).
 #[utoipa::path(post, tag = "membership", security(("bearer" = [])),
     request_body = TransferForm,
+    params(("Idempotency-Key" = Option<String>, Header, description = "1–100 visible ASCII characters; a retry with the same key and body answers the first request")),
     responses(
         (status = 201, description = "Requested", body = TransferView),
         (status = 400, description = "Malformed body or unknown field", body = Problem, content_type = "application/problem+json"),
@@ -124,6 +130,7 @@ pub struct TransferList {
 pub async fn request(
     state: web::Data<AppState>,
     worker: auth::Worker,
+    req: HttpRequest,
     form: Json<TransferForm>,
 ) -> Result<HttpResponse, ApiError> {
     let member = member_in_force(&state, &worker).await?;
@@ -141,6 +148,31 @@ pub async fn request(
         return Err(vec![problem].into());
     }
     let reason = optional_text("reason", form.reason.as_deref(), TRANSFER_TEXT_MAX_CHARS)?;
+    let request = json!({ "to_org_id": to, "reason": reason }).to_string();
+    let route = "POST /api/v1/membership/transfers".to_owned();
+    let account = worker.0.account_id();
+    idempotency::once(
+        &state,
+        &req,
+        account,
+        route,
+        request.as_bytes(),
+        |pending| async {
+            file_transfer(&state, &worker, &member, to, reason.as_deref(), pending).await
+        },
+    )
+    .await
+}
+
+/// [`request`]'s work, storing its answer for `pending`'s key in the transaction that files.
+async fn file_transfer(
+    state: &AppState,
+    worker: &auth::Worker,
+    member: &Member,
+    to: OrgId,
+    reason: Option<&str>,
+    pending: Option<idempotency::Pending>,
+) -> Result<(StatusCode, serde_json::Value), ApiError> {
     let id = TransferId::new();
     let change = worker.0.change(
         "membership.transfer.request",
@@ -154,16 +186,14 @@ pub async fn request(
             }),
         }),
     );
+    let at = clock::now();
+    let answer: AnswerOf<Transfer> = Box::new(move |t| {
+        let body = serde_json::to_value(TransferView::new(t.clone(), false)).ok()?;
+        Some(pending?.answer(StatusCode::CREATED, &body, at))
+    });
     let transfer = match state
         .transfers
-        .request_transfer(
-            id,
-            worker.0.account_id(),
-            to,
-            reason.as_deref(),
-            clock::now(),
-            &change,
-        )
+        .request_transfer(id, worker.0.account_id(), to, reason, at, &change, answer)
         .await
     {
         Ok(t) => t,
@@ -171,7 +201,9 @@ pub async fn request(
         Err(RepoError::NotFound) => return Err(not_a_member()),
         Err(e) => return Err(e.into()),
     };
-    Ok(HttpResponse::Created().json(TransferView::new(transfer, false)))
+    let body = serde_json::to_value(TransferView::new(transfer, false))
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok((StatusCode::CREATED, body))
 }
 
 /// The worker's transfer requests, newest first.
