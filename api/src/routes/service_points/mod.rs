@@ -79,8 +79,10 @@ pub struct NearbyView {
     /// Phone, if published.
     pub phone: Option<String>,
     /// Latitude, GCJ-02 degrees.
+    #[schema(minimum = -90.0, maximum = 90.0)]
     pub lat: f64,
     /// Longitude, GCJ-02 degrees.
+    #[schema(minimum = -180.0, maximum = 180.0)]
     pub lng: f64,
     /// Amenities.
     pub amenities: Vec<AmenityView>,
@@ -143,8 +145,10 @@ pub struct NearbyAnswer {
 #[into_params(parameter_in = Query)]
 pub struct NearbyParams {
     /// Latitude, GCJ-02, −90 to 90.
+    #[param(minimum = -90.0, maximum = 90.0)]
     pub lat: f64,
     /// Longitude, GCJ-02, −180 to 180.
+    #[param(minimum = -180.0, maximum = 180.0)]
     pub lng: f64,
     /// Farthest distance in metres, 1–50,000 (default 5,000).
     #[param(minimum = 1, maximum = 50000)]
@@ -352,8 +356,10 @@ pub struct ServicePointView {
     /// 区/县.
     pub district: Option<String>,
     /// Latitude, GCJ-02 degrees.
+    #[schema(minimum = -90.0, maximum = 90.0)]
     pub lat: f64,
     /// Longitude, GCJ-02 degrees.
+    #[schema(minimum = -180.0, maximum = 180.0)]
     pub lng: f64,
     /// Opening hours.
     pub hours: HoursView,

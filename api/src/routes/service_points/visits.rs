@@ -28,8 +28,10 @@ pub const VISIT_RADIUS_M: f64 = 500.0;
 #[serde(deny_unknown_fields)]
 pub struct VisitForm {
     /// Latitude, GCJ-02.
+    #[schema(minimum = -90.0, maximum = 90.0)]
     pub lat: f64,
     /// Longitude, GCJ-02.
+    #[schema(minimum = -180.0, maximum = 180.0)]
     pub lng: f64,
 }
 

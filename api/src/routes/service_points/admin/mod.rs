@@ -64,8 +64,10 @@ pub struct ServicePointForm {
     /// 区/县.
     pub district: Option<String>,
     /// Latitude, GCJ-02, −90 to 90.
+    #[schema(minimum = -90.0, maximum = 90.0)]
     pub lat: f64,
     /// Longitude, GCJ-02, −180 to 180.
+    #[schema(minimum = -180.0, maximum = 180.0)]
     pub lng: f64,
     /// Opening hours as text: `08:00-20:00`, `周一至周五 08:30-12:00,13:00-17:30`,
     /// `24小时`. Text that cannot be read is kept and the hours are `unknown`.
