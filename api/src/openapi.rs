@@ -4,11 +4,39 @@
 //! `openapi.yaml` at the repository root is that output, committed, and a test fails when the
 //! two differ.
 
+use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
 use crate::routes;
+
+/// The operations of `item` with their method (`get` …): every method the routes use.
+fn operations(item: &mut PathItem) -> impl Iterator<Item = (&'static str, &mut Operation)> {
+    [
+        ("get", &mut item.get),
+        ("post", &mut item.post),
+        ("put", &mut item.put),
+        ("patch", &mut item.patch),
+        ("delete", &mut item.delete),
+    ]
+    .into_iter()
+    .filter_map(|(method, operation)| operation.as_mut().map(|o| (method, o)))
+}
+
+/// A response described by `description` whose body is a problem (RFC 9457).
+fn problem_response(description: &str) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
+}
 
 struct BearerAuth;
 
@@ -33,16 +61,8 @@ struct OperationIds;
 impl Modify for OperationIds {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for (path, item) in openapi.paths.paths.iter_mut() {
-            for (method, operation) in [
-                ("get", &mut item.get),
-                ("post", &mut item.post),
-                ("put", &mut item.put),
-                ("patch", &mut item.patch),
-                ("delete", &mut item.delete),
-            ] {
-                if let Some(operation) = operation {
-                    operation.operation_id = Some(operation_id(method, path));
-                }
+            for (method, operation) in operations(item) {
+                operation.operation_id = Some(operation_id(method, path));
             }
         }
     }
@@ -55,30 +75,12 @@ struct BadRequests;
 
 impl Modify for BadRequests {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
-        let response = ResponseBuilder::new()
-            .description(
-                "`unknown_parameter` (a query parameter this route does not take) or \
-                 `invalid_query` (one of the wrong form), each named in `errors[].field`",
-            )
-            .content(
-                "application/problem+json",
-                ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name("Problem")))
-                    .build(),
-            )
-            .build();
+        let response = problem_response(
+            "`unknown_parameter` (a query parameter this route does not take) or \
+             `invalid_query` (one of the wrong form), each named in `errors[].field`",
+        );
         for item in openapi.paths.paths.values_mut() {
-            for operation in [
-                &mut item.get,
-                &mut item.post,
-                &mut item.put,
-                &mut item.patch,
-                &mut item.delete,
-            ]
-            .into_iter()
-            .flatten()
-            {
+            for (_, operation) in operations(item) {
                 operation
                     .responses
                     .responses
@@ -96,16 +98,7 @@ struct PublicOperations;
 impl Modify for PublicOperations {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for item in openapi.paths.paths.values_mut() {
-            for operation in [
-                &mut item.get,
-                &mut item.post,
-                &mut item.put,
-                &mut item.patch,
-                &mut item.delete,
-            ]
-            .into_iter()
-            .flatten()
-            {
+            for (_, operation) in operations(item) {
                 operation.security.get_or_insert_with(Vec::new);
             }
         }
@@ -155,7 +148,7 @@ impl Modify for CommonResponses {
         use utoipa::openapi::header::HeaderBuilder;
         use utoipa::openapi::path::ParameterIn;
         use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
-        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        use utoipa::openapi::RefOr;
         let string = || ObjectBuilder::new().schema_type(Type::String);
         let headers = [
             (
@@ -188,34 +181,15 @@ impl Modify for CommonResponses {
         }
         components.responses.insert(
             "InternalError".to_owned(),
-            RefOr::T(
-                ResponseBuilder::new()
-                    .description(
-                        "`internal_error`: an unexpected failure, logged under the request id; \
-                         nothing is half-written",
-                    )
-                    .content(
-                        "application/problem+json",
-                        ContentBuilder::new()
-                            .schema(Some(Ref::from_schema_name("Problem")))
-                            .build(),
-                    )
-                    .build(),
-            ),
+            RefOr::T(problem_response(
+                "`internal_error`: an unexpected failure, logged under the request id; nothing \
+                 is half-written",
+            )),
         );
         let header = |name: &str| RefOr::Ref(Ref::new(format!("#/components/headers/{name}")));
         for (path, item) in openapi.paths.paths.iter_mut() {
             let uuid_ids = !path.starts_with("/api/v1/me/sessions");
-            for operation in [
-                &mut item.get,
-                &mut item.post,
-                &mut item.put,
-                &mut item.patch,
-                &mut item.delete,
-            ]
-            .into_iter()
-            .flatten()
-            {
+            for (_, operation) in operations(item) {
                 let mut idempotent = false;
                 for parameter in operation.parameters.iter_mut().flatten() {
                     let RefOr::T(parameter) = parameter else {
