@@ -18,7 +18,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use yiwang_domain::account::AccountId;
-use yiwang_domain::idempotency::{key_from_header, IdempotencyKey, IdempotentAnswer};
+use yiwang_domain::idempotency::{key_from_header, AnswerOf, IdempotencyKey, IdempotentAnswer};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -70,6 +70,22 @@ impl Pending {
             at,
         }
     }
+}
+
+/// For a store that makes the record it answers with inside its transaction: the
+/// [`AnswerOf`] storing `status` with `view` of that record, at `at`, for `pending`'s key — no
+/// answer without a key.
+pub fn answer_of<T, V: serde::Serialize>(
+    pending: Option<Pending>,
+    status: StatusCode,
+    at: DateTime<Utc>,
+    view: impl FnOnce(&T) -> V + Send + 'static,
+) -> AnswerOf<T> {
+    Box::new(move |record| {
+        let pending = pending?;
+        let body = serde_json::to_value(view(record)).ok()?;
+        Some(pending.answer(status, &body, at))
+    })
 }
 
 /// Runs `act` at most once per `Idempotency-Key` of `account` on `route` (method and path,

@@ -16,7 +16,6 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use yiwang_domain::audit::OutboxEvent;
 use yiwang_domain::calendar::china_date;
 use yiwang_domain::clock;
-use yiwang_domain::idempotency::AnswerOf;
 use yiwang_domain::membership::application::{
     ApplicantDetails, Application, ApplicationEvent, ApplicationId, SealedIdNumber,
 };
@@ -365,10 +364,10 @@ pub async fn apply(
                 }),
             );
             let at = clock::now();
-            let answer: AnswerOf<Application> = Box::new(move |app| {
-                let body = serde_json::to_value(ApplicationView::new(app.clone(), false)).ok()?;
-                Some(pending?.answer(StatusCode::CREATED, &body, at))
-            });
+            let answer =
+                idempotency::answer_of(pending, StatusCode::CREATED, at, |app: &Application| {
+                    ApplicationView::new(app.clone(), false)
+                });
             let app = state
                 .membership
                 .submit(id, account, &details, &org_path, at, &change, answer)

@@ -11,7 +11,6 @@ use serde_json::json;
 use utoipa::ToSchema;
 use yiwang_domain::audit::OutboxEvent;
 use yiwang_domain::clock;
-use yiwang_domain::idempotency::AnswerOf;
 use yiwang_domain::membership::form::not_joinable;
 use yiwang_domain::membership::member::Member;
 use yiwang_domain::membership::transfer::{
@@ -187,9 +186,8 @@ async fn file_transfer(
         }),
     );
     let at = clock::now();
-    let answer: AnswerOf<Transfer> = Box::new(move |t| {
-        let body = serde_json::to_value(TransferView::new(t.clone(), false)).ok()?;
-        Some(pending?.answer(StatusCode::CREATED, &body, at))
+    let answer = idempotency::answer_of(pending, StatusCode::CREATED, at, |t: &Transfer| {
+        TransferView::new(t.clone(), false)
     });
     let transfer = match state
         .transfers
