@@ -265,12 +265,19 @@ pub async fn show(
     worker: Worker,
     id: web::Path<String>,
 ) -> Result<web::Json<LegalAidView>, ApiError> {
-    let id = LegalAidId::parse(&id).ok_or_else(ApiError::not_found)?;
+    Ok(web::Json(LegalAidView::from(
+        &own(&state, &worker, &id).await?,
+    )))
+}
+
+/// The worker's application `id`; 404 for anyone else's, as for none.
+async fn own(state: &AppState, worker: &Worker, id: &str) -> Result<LegalAidApplication, ApiError> {
+    let id = LegalAidId::parse(id).ok_or_else(ApiError::not_found)?;
     let a = state.legal_aid.legal_aid(id).await?;
     if a.account_id != worker.0.account_id() {
         return Err(ApiError::not_found());
     }
-    Ok(web::Json(LegalAidView::from(&a)))
+    Ok(a)
 }
 
 /// The worker withdraws an application still open — submitted, or accepted and not closed (a
@@ -289,12 +296,8 @@ pub async fn withdraw(
     worker: Worker,
     id: web::Path<String>,
 ) -> Result<web::Json<LegalAidView>, ApiError> {
-    let id = LegalAidId::parse(&id).ok_or_else(ApiError::not_found)?;
+    let a = own(&state, &worker, &id).await?;
     let account = worker.0.account_id();
-    let a = state.legal_aid.legal_aid(id).await?;
-    if a.account_id != account {
-        return Err(ApiError::not_found());
-    }
     let change = worker.0.change(
         "legal_aid.withdraw",
         "legal_aid_application",
