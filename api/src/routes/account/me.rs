@@ -292,30 +292,32 @@ pub async fn worker_view(state: &AppState, id: AccountId) -> Result<WorkerView, 
 /// Rewrites worker `id`'s cached view from the database after a committed change to what it
 /// shows. The change stands whatever happens here: when the rows cannot be read the entry is
 /// dropped instead (the next `/me` reads them), and when the store cannot be written the entry
-/// ages out within [`WORKER_VIEW_TTL_SECS`]; either failure is logged.
-pub async fn refresh_worker_view(state: &AppState, id: AccountId) {
+/// ages out within [`WORKER_VIEW_TTL_SECS`]; either failure is logged. The view read, when it
+/// was.
+pub async fn refresh_worker_view(state: &AppState, id: AccountId) -> Option<WorkerView> {
     let key = worker_view_key(id);
-    let stored = match read_worker_view(state, id).await {
-        Ok(view) => match serde_json::to_string(&view) {
-            Ok(json) => state
-                .sessions
-                .cache_set(&key, &json, WORKER_VIEW_TTL_SECS)
-                .await
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        },
+    let (view, stored) = match read_worker_view(state, id).await {
+        Ok(view) => {
+            let stored = match serde_json::to_string(&view) {
+                Ok(json) => state
+                    .sessions
+                    .cache_set(&key, &json, WORKER_VIEW_TTL_SECS)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            (Some(view), stored)
+        }
         Err(e) => {
             tracing::warn!(error = ?e, worker = %id, "could not read the worker's /me view");
-            state
-                .sessions
-                .cache_delete(&key)
-                .await
-                .map_err(|e| e.to_string())
+            let dropped = state.sessions.cache_delete(&key).await;
+            (None, dropped.map_err(|e| e.to_string()))
         }
     };
     if let Err(error) = stored {
         tracing::warn!(%error, worker = %id, "could not refresh the cached /me view");
     }
+    view
 }
 
 /// A `getPhoneNumber` button code.
@@ -384,10 +386,11 @@ pub async fn bind_phone(
             &change,
         )
         .await?;
-    refresh_worker_view(&state, updated.id).await;
-    Ok(web::Json(AccountView::Worker(
-        worker_view(&state, updated.id).await?,
-    )))
+    let view = match refresh_worker_view(&state, updated.id).await {
+        Some(view) => view,
+        None => worker_view(&state, updated.id).await?,
+    };
+    Ok(web::Json(AccountView::Worker(view)))
 }
 
 /// Deletes the worker's account (注销账号). A member leaves the union first
