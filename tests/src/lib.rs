@@ -312,6 +312,25 @@ impl TestApp {
         self.request(Method::POST, path, Some(body), token).await
     }
 
+    /// POSTs `body` as `token`, with `Idempotency-Key: key` when given.
+    pub async fn post_keyed(
+        &self,
+        path: &str,
+        body: &Value,
+        token: &str,
+        key: Option<&str>,
+    ) -> Response {
+        let mut req = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(body);
+        if let Some(key) = key {
+            req = req.header("Idempotency-Key", key);
+        }
+        req.send().await.unwrap()
+    }
+
     /// Logs a worker in through the emulator with `code`; returns the login answer.
     pub async fn login_worker(&self, code: &str) -> Value {
         let resp = self

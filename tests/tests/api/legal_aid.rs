@@ -10,6 +10,8 @@ use yiwang_tests::{both_shapes, Shape};
 
 use yiwang_tests::world::{assert_invalid, assert_problem_zh, expect, World};
 
+use crate::consultations::lawyer;
+
 both_shapes!(an_application_is_accepted_closed_or_rejected);
 
 const APPLY: &str = "/api/v1/legal-aid/applications";
@@ -213,19 +215,12 @@ async fn a_worker_withdraws_an_application_still_open(shape: Shape) {
     let app = &w.app;
     let worker = w.worker("aid-withdrawer").await;
     let other = w.worker("aid-other").await;
-    let (_, lawyer) = w.official("aid-lawyer-w", &w.root_org, "lawyer").await;
-    let profile = json!({ "name": "张明", "law_firm": "河南郑州律师事务所",
-                          "licence_number": "14101201010123457", "specialties": ["wage_arrears"],
-                          "years_in_practice": 8 });
-    expect(
-        app.request(
-            Method::PUT,
-            &format!("/api/v1/admin/lawyers/{lawyer}"),
-            Some(&profile),
-            Some(&w.root),
-        )
-        .await,
-        StatusCode::OK,
+    let (_, lawyer) = lawyer(
+        &w,
+        "aid-lawyer-w",
+        "张明",
+        "14101201010123457",
+        &["wage_arrears"],
     )
     .await;
     let me = worker.as_str();

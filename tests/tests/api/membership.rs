@@ -1797,15 +1797,8 @@ async fn a_retried_application_files_once(shape: Shape) {
     let tok = w.worker("yuri").await;
     let form = w.form_of("于立", &person(96), "13912340096");
     let send = |key: Option<&'static str>, body: Value| {
-        let mut req = app
-            .client
-            .post(format!("{}{APPS}", app.base))
-            .bearer_auth(&tok)
-            .json(&body);
-        if let Some(key) = key {
-            req = req.header("Idempotency-Key", key);
-        }
-        async move { req.send().await.unwrap() }
+        let tok = tok.clone();
+        async move { app.post_keyed(APPS, &body, &tok, key).await }
     };
     let first = send(Some("join-1"), form.clone()).await;
     assert_eq!(first.status(), StatusCode::CREATED);

@@ -1591,17 +1591,8 @@ async fn a_retried_enrolment_enrols_once(shape: Shape) {
     let aid = Aid::new(shape).await;
     let app = &aid.w.app;
     let tok = aid.member("li", "李四", 2).await;
-    let send = |key: Option<&'static str>| {
-        let mut req = app
-            .client
-            .post(format!("{}{ENROL}", app.base))
-            .bearer_auth(&tok)
-            .json(&json!({ "plan_id": aid.plan }));
-        if let Some(key) = key {
-            req = req.header("Idempotency-Key", key);
-        }
-        async move { req.send().await.unwrap() }
-    };
+    let body = json!({ "plan_id": aid.plan });
+    let send = |key: Option<&'static str>| app.post_keyed(ENROL, &body, &tok, key);
     let first = send(Some("enrol-1")).await;
     assert_eq!(first.status(), StatusCode::CREATED);
     assert!(first.headers().get("idempotent-replayed").is_none());

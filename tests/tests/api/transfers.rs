@@ -1095,17 +1095,7 @@ async fn a_retried_request_files_once(shape: Shape) {
     let (tok, _) = w.member("zoe", "赵依", 97).await;
     let ly_joint = id(&w.ly_joint);
     let body = json!({ "to_org_id": ly_joint, "reason": "换了工作" });
-    let send = |key: Option<&'static str>| {
-        let mut req = app
-            .client
-            .post(format!("{}{TRANSFERS}", app.base))
-            .bearer_auth(&tok)
-            .json(&body);
-        if let Some(key) = key {
-            req = req.header("Idempotency-Key", key);
-        }
-        async move { req.send().await.unwrap() }
-    };
+    let send = |key: Option<&'static str>| app.post_keyed(TRANSFERS, &body, &tok, key);
     let first = send(Some("move-1")).await;
     assert_eq!(first.status(), StatusCode::CREATED);
     let first: Value = first.json().await.unwrap();
