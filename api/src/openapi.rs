@@ -139,8 +139,9 @@ impl Modify for PagedItemsByReference {
 
 /// What every answer carries, said once and referenced from each response: `X-Request-Id` on
 /// every answer, `Retry-After` on 429 and 503, `Idempotent-Replayed` on the successes of an
-/// operation that takes `Idempotency-Key`; a documented 500 on every operation; and
-/// `format: uuid` on the record ids in paths (a session id is not one).
+/// operation that takes `Idempotency-Key`; a documented 500 on every operation; the form of
+/// `Idempotency-Key`; and `format: uuid` on the record ids in paths and queries (a session id
+/// is not one).
 struct CommonResponses;
 
 impl Modify for CommonResponses {
@@ -195,9 +196,24 @@ impl Modify for CommonResponses {
                     let RefOr::T(parameter) = parameter else {
                         continue;
                     };
-                    idempotent |= parameter.name == "Idempotency-Key";
+                    if parameter.name == crate::idempotency::HEADER {
+                        idempotent = true;
+                        // What `key_from_header` takes: 1–100 visible ASCII characters (a
+                        // quoted key is read without its quotes, so `""` is none).
+                        parameter.schema = Some(
+                            string()
+                                .min_length(Some(1))
+                                .max_length(Some(100))
+                                .pattern(Some(r#"^(?!""$)[!-~]{1,100}$"#))
+                                .into(),
+                        );
+                    }
                     let is_id = parameter.name == "id" || parameter.name.ends_with("_id");
-                    if uuid_ids && is_id && parameter.parameter_in == ParameterIn::Path {
+                    let located = matches!(
+                        parameter.parameter_in,
+                        ParameterIn::Path | ParameterIn::Query
+                    );
+                    if uuid_ids && is_id && located {
                         parameter.schema = Some(
                             string()
                                 .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
@@ -226,6 +242,314 @@ impl Modify for CommonResponses {
                             "Idempotent-Replayed".to_owned(),
                             header("Idempotent-Replayed"),
                         );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Where a record created (`201`, its `id`) or listed first (`items/0/id`) is read and acted
+/// on next: OpenAPI links (3.1 §4.8.20) for generated clients and for the contract fuzzer's
+/// stateful phase, which follows them through the main flows. Each entry: the operation, its
+/// success status, the operations it leads to, and what fills the target's parameters (a
+/// `body.` name fills that field of the target's request body).
+const LINKS: &[LinkSet] = &[
+    (
+        "post_admin_orgs",
+        "201",
+        &["get_admin_orgs_by_id", "patch_admin_orgs_by_id"],
+        &[("id", CREATED)],
+    ),
+    (
+        "post_admin_officials",
+        "201",
+        &[
+            "get_admin_officials_by_id",
+            "post_admin_officials_by_id_password",
+        ],
+        &[("id", CREATED)],
+    ),
+    (
+        "post_admin_service_points",
+        "201",
+        &[
+            "get_admin_service_points_by_id",
+            "put_admin_service_points_by_id",
+            "delete_admin_service_points_by_id",
+            "get_admin_service_points_by_id_reviews",
+        ],
+        &[("id", CREATED)],
+    ),
+    (
+        "post_admin_mutual_aid_plans",
+        "201",
+        &[
+            "get_admin_mutual_aid_plans_by_id",
+            "put_admin_mutual_aid_plans_by_id",
+        ],
+        &[("id", CREATED)],
+    ),
+    (
+        "post_membership_applications",
+        "201",
+        &[
+            "get_membership_applications_by_id",
+            "put_membership_applications_by_id",
+            "post_membership_applications_by_id_withdraw",
+        ],
+        &[("id", CREATED)],
+    ),
+    (
+        "post_membership_transfers",
+        "201",
+        &["post_membership_transfers_by_id_withdraw"],
+        &[("id", CREATED)],
+    ),
+    (
+        "post_mutual_aid_claims",
+        "201",
+        &[
+            "get_mutual_aid_claims_by_id",
+            "put_mutual_aid_claims_by_id",
+            "get_mutual_aid_claims_by_id_preview",
+            "post_mutual_aid_claims_by_id_submit",
+            "post_mutual_aid_claims_by_id_documents",
+        ],
+        &[("id", CREATED)],
+    ),
+    (
+        "post_mutual_aid_claims_by_id_documents",
+        "201",
+        &[
+            "delete_mutual_aid_claims_by_id_documents_by_document_id",
+            "post_mutual_aid_claims_by_id_documents_by_document_id_link",
+        ],
+        &[("id", "$request.path.id"), ("document_id", CREATED)],
+    ),
+    (
+        "post_consultations",
+        "201",
+        &[
+            "get_consultations_by_id",
+            "get_consultations_by_id_messages",
+            "post_consultations_by_id_messages",
+            "post_consultations_by_id_read",
+            "post_consultations_by_id_rating",
+        ],
+        &[("id", CREATED)],
+    ),
+    (
+        "post_legal_aid_applications",
+        "201",
+        &[
+            "get_legal_aid_applications_by_id",
+            "post_legal_aid_applications_by_id_withdraw",
+        ],
+        &[("id", CREATED)],
+    ),
+    (
+        "post_mailbox_letters",
+        "201",
+        &["post_mailbox_letters_by_id_withdraw"],
+        &[("id", CREATED)],
+    ),
+    (
+        "get_admin_orgs",
+        "200",
+        &["get_admin_orgs_by_id"],
+        &[("id", FIRST)],
+    ),
+    (
+        "get_admin_officials",
+        "200",
+        &["get_admin_officials_by_id"],
+        &[("id", FIRST)],
+    ),
+    (
+        "get_admin_membership_applications",
+        "200",
+        &[
+            "get_admin_membership_applications_by_id",
+            "post_admin_membership_applications_by_id_approve",
+            "post_admin_membership_applications_by_id_return",
+            "post_admin_membership_applications_by_id_reject",
+        ],
+        &[("id", FIRST)],
+    ),
+    (
+        "get_admin_membership_transfers",
+        "200",
+        &[
+            "get_admin_membership_transfers_by_id",
+            "post_admin_membership_transfers_by_id_approve",
+            "post_admin_membership_transfers_by_id_reject",
+        ],
+        &[("id", FIRST)],
+    ),
+    (
+        "get_admin_members",
+        "200",
+        &["post_admin_members_by_id_reveal_id"],
+        &[("id", FIRST)],
+    ),
+    (
+        "get_admin_mutual_aid_plans",
+        "200",
+        &["get_admin_mutual_aid_plans_by_id"],
+        &[("id", FIRST)],
+    ),
+    (
+        "get_admin_mutual_aid_claims",
+        "200",
+        &[
+            "get_admin_mutual_aid_claims_by_id",
+            "post_admin_mutual_aid_claims_by_id_take",
+            "post_admin_mutual_aid_claims_by_id_return",
+            "post_admin_mutual_aid_claims_by_id_reject",
+            "post_admin_mutual_aid_claims_by_id_approve",
+            "post_admin_mutual_aid_claims_by_id_paid",
+        ],
+        &[("id", FIRST)],
+    ),
+    (
+        "get_admin_consultations",
+        "200",
+        &[
+            "get_admin_consultations_by_id",
+            "get_admin_consultations_by_id_messages",
+            "post_admin_consultations_by_id_accept",
+        ],
+        &[("id", FIRST)],
+    ),
+    (
+        "get_admin_legal_aid_applications",
+        "200",
+        &[
+            "get_admin_legal_aid_applications_by_id",
+            "post_admin_legal_aid_applications_by_id_reject",
+            "post_admin_legal_aid_applications_by_id_close",
+        ],
+        &[("id", FIRST)],
+    ),
+    (
+        "get_admin_mailbox_letters",
+        "200",
+        &[
+            "get_admin_mailbox_letters_by_id",
+            "post_admin_mailbox_letters_by_id_reply",
+            "post_admin_mailbox_letters_by_id_close",
+        ],
+        &[("id", FIRST)],
+    ),
+    (
+        "get_admin_early_warnings",
+        "200",
+        &["post_admin_early_warnings_by_id_acknowledge"],
+        &[("id", FIRST)],
+    ),
+    (
+        "get_admin_service_points",
+        "200",
+        &[
+            "get_admin_service_points_by_id",
+            "get_admin_service_points_by_id_reviews",
+        ],
+        &[("id", FIRST)],
+    ),
+    (
+        "get_service_points",
+        "200",
+        &[
+            "get_service_points_by_id",
+            "get_service_points_by_id_reviews",
+            "post_service_points_by_id_reviews",
+            "post_service_points_by_id_visits",
+        ],
+        &[("id", FIRST)],
+    ),
+    (
+        "get_membership_applications",
+        "200",
+        &["get_membership_applications_by_id"],
+        &[("id", FIRST)],
+    ),
+    (
+        "get_mutual_aid_claims",
+        "200",
+        &["get_mutual_aid_claims_by_id"],
+        &[("id", FIRST)],
+    ),
+    (
+        "get_consultations",
+        "200",
+        &["get_consultations_by_id"],
+        &[("id", FIRST)],
+    ),
+    (
+        "get_legal_aid_applications",
+        "200",
+        &["get_legal_aid_applications_by_id"],
+        &[("id", FIRST)],
+    ),
+    (
+        "get_lawyers",
+        "200",
+        &["get_lawyers_by_id"],
+        &[("id", FIRST)],
+    ),
+    (
+        "get_mutual_aid_plans",
+        "200",
+        &["post_mutual_aid_enrollments"],
+        &[("body.plan_id", FIRST)],
+    ),
+];
+
+/// A [`LINKS`] entry: from, status, to, and the fill of the targets' parameters.
+type LinkSet = (
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+);
+
+/// The id of the record a `201` answers with.
+const CREATED: &str = "$response.body#/id";
+/// The id of the first row of a page.
+const FIRST: &str = "$response.body#/items/0/id";
+
+struct Links;
+
+impl Modify for Links {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::link::LinkBuilder;
+        use utoipa::openapi::RefOr;
+        for item in openapi.paths.paths.values_mut() {
+            for (_, operation) in operations(item) {
+                let from = operation.operation_id.clone().unwrap_or_default();
+                for (_, status, targets, fill) in LINKS.iter().filter(|l| l.0 == from) {
+                    let Some(RefOr::T(response)) = operation.responses.responses.get_mut(*status)
+                    else {
+                        continue;
+                    };
+                    for target in *targets {
+                        let mut link = LinkBuilder::new().operation_id(*target);
+                        let mut body = serde_json::Map::new();
+                        for (name, expression) in *fill {
+                            match name.strip_prefix("body.") {
+                                Some(field) => {
+                                    body.insert(field.to_owned(), (*expression).into());
+                                }
+                                None => link = link.parameter(*name, *expression),
+                            }
+                        }
+                        if !body.is_empty() {
+                            link = link.request_body(Some(serde_json::Value::Object(body)));
+                        }
+                        response
+                            .links
+                            .insert((*target).to_owned(), link.build().into());
                     }
                 }
             }
@@ -320,6 +644,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     PublicOperations.modify(&mut doc);
     PagedItemsByReference.modify(&mut doc);
     CommonResponses.modify(&mut doc);
+    Links.modify(&mut doc);
     SameHost.modify(&mut doc);
     doc
 }
@@ -327,4 +652,53 @@ pub fn document() -> utoipa::openapi::OpenApi {
 /// The document as YAML.
 pub fn yaml() -> Result<String, impl std::error::Error + Send + Sync + 'static> {
     document().to_yaml()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every link leaves from and leads to an operation the document has, on a success status
+    /// it documents, filling only parameters the target takes.
+    #[test]
+    fn links_join_documented_operations() {
+        let mut doc = document();
+        let mut found = std::collections::BTreeMap::new();
+        for item in doc.paths.paths.values_mut() {
+            for (_, operation) in operations(item) {
+                let names: Vec<String> = operation
+                    .parameters
+                    .iter()
+                    .flatten()
+                    .filter_map(|p| match p {
+                        utoipa::openapi::RefOr::T(p) => Some(p.name.clone()),
+                        utoipa::openapi::RefOr::Ref(_) => None,
+                    })
+                    .collect();
+                let statuses: Vec<String> = operation.responses.responses.keys().cloned().collect();
+                found.insert(
+                    operation.operation_id.clone().unwrap_or_default(),
+                    (names, statuses, operation.request_body.is_some()),
+                );
+            }
+        }
+        for (from, status, targets, fill) in LINKS {
+            let (_, statuses, _) = found.get(*from).unwrap_or_else(|| panic!("no {from}"));
+            assert!(
+                statuses.iter().any(|s| s == status),
+                "{from} has no {status}"
+            );
+            for target in *targets {
+                let (names, _, body) = found.get(*target).unwrap_or_else(|| panic!("no {target}"));
+                for (name, _) in *fill {
+                    match name.strip_prefix("body.") {
+                        Some(_) => assert!(body, "{target} takes no body"),
+                        None => {
+                            assert!(names.iter().any(|n| n == name), "{target} takes no {name}")
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

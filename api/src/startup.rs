@@ -519,7 +519,7 @@ fn serve(
     let server = HttpServer::new(move || {
         App::new()
             .wrap(actix_web::middleware::from_fn(
-                routes::shared::methods::refuse_unknown_parameters,
+                routes::shared::methods::refuse_undocumented,
             ))
             .wrap(actix_web::middleware::from_fn(
                 routes::shared::methods::locate_created,

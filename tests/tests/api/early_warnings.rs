@@ -64,10 +64,23 @@ async fn workers_naming_one_employer_raise_one_alert_an_official_acknowledges(sh
         &[("threshold", "required"), ("window_days", "required")],
     )
     .await;
+    // A whole number may come written with a zero fraction, as JSON Schema counts integers
+    // (a generated client in a language without integers sends `3.0`).
+    let written_as_floats: Value =
+        serde_json::from_str(r#"{"threshold":3.0,"window_days":7.0}"#).unwrap();
     let saved = app
-        .request(Method::PUT, RULE, Some(&three), Some(&w.root))
+        .request(Method::PUT, RULE, Some(&written_as_floats), Some(&w.root))
         .await;
     assert_eq!(expect(saved, StatusCode::OK).await, three);
+    let half = json!({ "threshold": 3.5, "window_days": 7 });
+    let resp = app
+        .request(Method::PUT, RULE, Some(&half), Some(&w.root))
+        .await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::BAD_REQUEST,
+        "3.5 is no whole number"
+    );
 
     // A bad credit code is refused with nothing stored.
     let asker = w.worker("asker-0").await;

@@ -209,6 +209,20 @@ async fn methods_a_path_does_not_take_answer_405_with_allow(shape: Shape) {
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     assert_eq!(resp.headers()["allow"], "GET, HEAD, OPTIONS");
 
+    // A concrete path is its own resource though a templated one matches it too (OpenAPI:
+    // concrete paths match first): `PUT …/service-points/export` is no update of a point
+    // called `export`, and `batch-approve` is no application to read.
+    let resp = send("PUT", "/api/v1/admin/service-points/export?format=csv")
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(resp.headers()["allow"], "GET, HEAD, OPTIONS");
+    let batch = "/api/v1/admin/membership/applications/batch-approve";
+    let resp = send("OPTIONS", batch).await.unwrap();
+    assert_eq!(resp.headers()["allow"], "POST, OPTIONS");
+    let resp = send("GET", batch).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+
     for path in ["/healthz", "/api/v1/orgs"] {
         let resp = send("HEAD", path).await.unwrap();
         assert_eq!(resp.status(), StatusCode::OK, "{path}");

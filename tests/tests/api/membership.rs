@@ -1120,7 +1120,7 @@ async fn batch_approval_reports_each_outcome(shape: Shape) {
     .await;
     assert_eq!(ly_view["status"], "submitted", "out of scope: untouched");
 
-    // Size and repetition limits.
+    // Size limits.
     let too_many: Vec<String> = (0..101).map(|_| uuid::Uuid::now_v7().to_string()).collect();
     assert_invalid(
         app.post(BATCH, &json!({ "ids": too_many }), Some(&reviewer))
@@ -1134,12 +1134,22 @@ async fn batch_approval_reports_each_outcome(shape: Shape) {
         &[("ids", "out_of_range")],
     )
     .await;
+    // An id that is no application id is refused before anything is done; one named twice
+    // is approved once and answered once.
     assert_invalid(
-        app.post(BATCH, &json!({ "ids": [ly_app, ly_app] }), Some(&w.root))
+        app.post(BATCH, &json!({ "ids": [ly_app, "nope"] }), Some(&w.root))
             .await,
-        &[("ids", "duplicate")],
+        &[("ids.1", "invalid")],
     )
     .await;
+    let v = expect(
+        app.post(BATCH, &json!({ "ids": [ly_app, ly_app] }), Some(&w.root))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(v["approved"], 1, "{v}");
+    assert_eq!(v["results"].as_array().unwrap().len(), 1, "{v}");
     // A hundred is fine (all unknown here).
     let hundred: Vec<String> = (0..100).map(|_| uuid::Uuid::now_v7().to_string()).collect();
     let v = expect(
@@ -1160,7 +1170,8 @@ async fn batch_approval_reports_each_outcome(shape: Shape) {
         "forbidden",
     )
     .await;
-    assert_eq!(list(app, Some(&w.root), MEMBERS).await.len(), 3);
+    // quinn, rosa, sam and tina (approved by the root, named twice).
+    assert_eq!(list(app, Some(&w.root), MEMBERS).await.len(), 4);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -391,6 +391,21 @@ async fn a_claim_from_enrolment_to_payment(shape: Shape) {
     let queue = expect(app.get(QUEUE, Some(&aid.reviewer_a)).await, StatusCode::OK).await;
     assert_eq!(queue["items"][0]["id"], claim.as_str());
     assert_view("admin_claims", &queue);
+    // A filter naming states: an empty one is the default; drafts are their member's alone.
+    let empty = expect(
+        app.get(&format!("{QUEUE}?status="), Some(&aid.reviewer_a))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(empty["items"], queue["items"]);
+    let drafts = expect(
+        app.get(&format!("{QUEUE}?status=draft"), Some(&aid.reviewer_a))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(drafts["items"], json!([]));
     expect(
         aid.act(&aid.reviewer_a, &claim, "take", None).await,
         StatusCode::OK,

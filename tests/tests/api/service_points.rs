@@ -1856,6 +1856,10 @@ async fn map_and_search_listing(shape: Shape) {
         "a,b,c,d",
         "113.5,34.6,114.0,95",
         "113.5,34.6,114.0,34.9,1",
+        // Plain decimals only, as the contract's pattern says, and an empty one is no box.
+        "113.5,34.6,1e2,34.9",
+        "113.5, 34.6,114.0,34.9",
+        "",
     ] {
         assert_invalid(
             w.app.get(&format!("{POINTS}?bbox={bbox}"), None).await,
@@ -1863,11 +1867,13 @@ async fn map_and_search_listing(shape: Shape) {
         )
         .await;
     }
-    assert_invalid(
-        w.app.get(&format!("{POINTS}?kind=castle"), None).await,
-        &[("kind", "not_allowed")],
-    )
-    .await;
+    for kind in ["castle", ""] {
+        assert_invalid(
+            w.app.get(&format!("{POINTS}?kind={kind}"), None).await,
+            &[("kind", "not_allowed")],
+        )
+        .await;
+    }
     assert_invalid(
         w.app
             .get(&format!("{POINTS}?q={}", "驿".repeat(51)), None)

@@ -85,18 +85,23 @@ async fn own(state: &AppState, worker: &Worker, id: &str) -> Result<Consultation
 #[serde(deny_unknown_fields)]
 pub struct QuestionForm {
     /// Category code (`GET /api/v1/consultation-categories`).
+    #[schema(required = true, value_type = String, min_length = 1)]
     pub category: Option<String>,
     /// Title, 1–50 characters.
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 50, pattern = "\\S")]
     pub title: Option<String>,
     /// The question, 1–2,000 characters.
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 2000, pattern = "\\S")]
     pub message: Option<String>,
     /// The employer it is about, at most 100 characters.
+    #[schema(max_length = 100)]
     pub employer: Option<String>,
     /// The employer's unified social credit code (统一社会信用代码, GB 32100-2015), when the
     /// worker knows it: the early warning then recognises the employer by it.
     pub employer_credit_code: Option<String>,
     /// A lawyer picked from `GET /api/v1/lawyers` (点单): they have the category's accept
     /// minutes to take it before the pool may.
+    #[schema(format = Uuid)]
     pub lawyer_id: Option<String>,
 }
 
@@ -336,6 +341,7 @@ pub async fn messages(
 #[serde(deny_unknown_fields)]
 pub struct MessageForm {
     /// The text, 1–2,000 characters.
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 2000, pattern = "\\S")]
     pub text: Option<String>,
 }
 
@@ -399,6 +405,7 @@ pub struct RatingForm {
     pub stars: i64,
     /// What the worker says, up to 300 characters: read by officials, not shown to the
     /// lawyer or anyone else.
+    #[schema(max_length = 300)]
     pub comment: Option<String>,
 }
 
@@ -461,6 +468,7 @@ pub async fn rate(
 #[serde(deny_unknown_fields)]
 pub struct ReadForm {
     /// A message id of the thread: it and every message before it are read.
+    #[schema(format = Uuid)]
     pub message_id: Option<String>,
 }
 

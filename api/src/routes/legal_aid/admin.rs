@@ -137,6 +137,7 @@ async fn step(
 #[serde(deny_unknown_fields)]
 pub struct AcceptForm {
     /// A lawyer on the roster.
+    #[schema(format = Uuid)]
     pub lawyer_id: String,
 }
 
@@ -168,6 +169,7 @@ pub async fn accept(
 #[serde(deny_unknown_fields)]
 pub struct LegalAidRejectForm {
     /// The reason the worker reads, 1–500 characters.
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 500, pattern = "\\S")]
     pub reason: Option<String>,
 }
 
@@ -199,6 +201,7 @@ pub async fn reject(
 #[serde(deny_unknown_fields)]
 pub struct CloseForm {
     /// The outcome, 1–2,000 characters.
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 2000, pattern = "\\S")]
     pub outcome: Option<String>,
 }
 

@@ -107,14 +107,18 @@ pub struct LegalAidList {
 #[serde(deny_unknown_fields)]
 pub struct LegalAidForm {
     /// The consultation it comes from (one of the worker's own), if any.
+    #[schema(format = Uuid)]
     pub consultation_id: Option<String>,
     /// The applicant's name, 1–50 characters.
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 50, pattern = "\\S")]
     pub applicant: Option<String>,
     /// A mainland mobile number to reach them.
     pub phone: Option<String>,
     /// The other side (the employer, a platform, a person), 1–100 characters.
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 100, pattern = "\\S")]
     pub counterparty: Option<String>,
     /// What the dispute is, 1–2,000 characters.
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 2000, pattern = "\\S")]
     pub summary: Option<String>,
     /// The amount in dispute, fen (whole, up to 10,000,000,000); absent when there is none.
     #[schema(value_type = Option<i64>)]

@@ -85,6 +85,7 @@ pub async fn show(
 #[serde(deny_unknown_fields)]
 pub struct ReplyForm {
     /// 1–2,000 characters.
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 2000, pattern = "\\S")]
     pub text: Option<String>,
 }
 

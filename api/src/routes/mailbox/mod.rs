@@ -116,12 +116,16 @@ pub struct LetterList {
 #[serde(deny_unknown_fields)]
 pub struct LetterForm {
     /// The organisation whose chairman it is for.
+    #[schema(required = true, value_type = String, format = Uuid)]
     pub org_id: Option<String>,
     /// The name signed with, 1–20 characters (the officials always see it).
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 20, pattern = "\\S")]
     pub name: Option<String>,
     /// Subject, 1–50 characters.
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 50, pattern = "\\S")]
     pub subject: Option<String>,
     /// Body, 1–2,000 characters.
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 2000, pattern = "\\S")]
     pub body: Option<String>,
     /// List it publicly once replied (default false).
     #[serde(default)]

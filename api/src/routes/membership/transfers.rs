@@ -36,6 +36,7 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct TransferForm {
     /// The organisation to move to (`GET /api/v1/orgs`), e.g. the new employer's union.
+    #[schema(format = Uuid)]
     pub to_org_id: String,
     /// Why (the new employer, a move…), at most 200 characters.
     #[schema(max_length = 200)]

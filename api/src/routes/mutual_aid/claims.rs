@@ -64,11 +64,14 @@ pub struct LineForm {
 #[serde(deny_unknown_fields)]
 pub struct PayeeForm {
     /// Account holder, 1–50 characters (the member).
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 50, pattern = "\\S")]
     pub account_name: Option<String>,
     /// Bank and branch (开户行), 2–100 characters.
+    #[schema(required = true, value_type = String, min_length = 2, max_length = 100, pattern = "\\S")]
     pub bank: Option<String>,
     /// Account or card number, 8–32 digits (spaces and dashes are dropped). Stored
     /// encrypted, shown masked.
+    #[schema(required = true, value_type = String, pattern = "^[ -]*([0-9][ -]*){8,32}$")]
     pub account_number: Option<String>,
 }
 
@@ -77,6 +80,7 @@ pub struct PayeeForm {
 #[serde(deny_unknown_fields)]
 pub struct ClaimForm {
     /// The worker's enrolment to claim under.
+    #[schema(format = Uuid)]
     pub enrollment_id: String,
     /// Cost lines, at most 50 (may be added later).
     #[serde(default)]

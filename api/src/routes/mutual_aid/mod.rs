@@ -827,6 +827,7 @@ async fn prospective_scope(
 #[serde(deny_unknown_fields)]
 pub struct EnrolmentForm {
     /// The plan (`GET /api/v1/mutual-aid/plans`).
+    #[schema(format = Uuid)]
     pub plan_id: String,
 }
 

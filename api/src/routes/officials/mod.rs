@@ -76,6 +76,7 @@ pub struct CreateOfficial {
     #[schema(min_length = 1, max_length = 50, pattern = "\\S")]
     pub display_name: String,
     /// The official's organisation, inside the caller's subtree.
+    #[schema(format = Uuid)]
     pub org_id: String,
     /// Role, not above the caller's own.
     #[schema(value_type = crate::routes::vocabularies::Role)]

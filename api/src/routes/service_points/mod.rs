@@ -191,9 +191,9 @@ pub fn checked_without_error() -> ApiError {
     ))
 }
 
-/// A kind given as a filter: one of the codes, else 422 listing them.
+/// A kind given as a filter: one of the codes, else (an empty `kind=` too) 422 listing them.
 pub fn kind_filter(errors: &mut Vec<FieldProblem>, kind: Option<&str>) -> Option<ServicePointKind> {
-    let kind = kind.map(str::trim).filter(|k| !k.is_empty())?;
+    let kind = kind.map(str::trim)?;
     let found = ServicePointKind::parse(kind);
     if found.is_none() {
         let allowed = ServicePointKind::ALL.map(ServicePointKind::as_str);
@@ -442,13 +442,22 @@ impl ServicePointView {
     }
 }
 
-/// A viewport `min_lng,min_lat,max_lng,max_lat` (RFC 7946 order), GCJ-02.
+/// `text` as a plain decimal (`-113.62`): digits with an optional sign and fraction, nothing
+/// else — what the `bbox` pattern in the contract says.
+fn decimal(text: &str) -> Option<f64> {
+    let unsigned = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, "0"));
+    let digits = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
+    (digits(whole) && digits(fraction))
+        .then(|| text.parse().ok())
+        .flatten()
+}
+
+/// A viewport `min_lng,min_lat,max_lng,max_lat` (RFC 7946 order), GCJ-02, four plain decimals
+/// without spaces; an empty `bbox=` is refused as any other unreadable one.
 pub fn parse_bbox(errors: &mut Vec<FieldProblem>, bbox: Option<&str>) -> Option<BoundingBox> {
-    let text = bbox.map(str::trim).filter(|b| !b.is_empty())?;
-    let numbers: Vec<f64> = text
-        .split(',')
-        .filter_map(|n| n.trim().parse::<f64>().ok())
-        .collect();
+    let text = bbox?;
+    let numbers: Vec<f64> = text.split(',').filter_map(decimal).collect();
     let corners = match numbers.as_slice() {
         [w, s, e, n] if s <= n && w <= e => GeoPoint::new(*s, *w)
             .and_then(|sw| GeoPoint::new(*n, *e).map(|ne| (sw, ne)))
@@ -473,7 +482,8 @@ pub fn parse_bbox(errors: &mut Vec<FieldProblem>, bbox: Option<&str>) -> Option<
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
-    /// Map viewport `min_lng,min_lat,max_lng,max_lat`, GCJ-02.
+    /// Map viewport `min_lng,min_lat,max_lng,max_lat`, GCJ-02 (west ≤ east, south ≤ north).
+    #[param(pattern = r"^-?[0-9]+(\.[0-9]+)?(,-?[0-9]+(\.[0-9]+)?){3}$")]
     pub bbox: Option<String>,
     /// Only this kind.
     #[param(value_type = Option<crate::routes::vocabularies::ServicePointKind>)]

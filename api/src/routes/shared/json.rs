@@ -109,15 +109,40 @@ fn too_large() -> ApiError {
     )
 }
 
-/// `bytes` as `T`, or the refusal naming where it went wrong.
+/// `bytes` as `T`, or the refusal naming where it went wrong. A number written with a zero
+/// fraction (`3.0`) is the whole number it equals, as JSON Schema counts it (an `integer` is
+/// any number with a zero fractional part, JSON Schema Validation §6.1.1 and Core §4.2.2), so a
+/// field of whole numbers takes it.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let mut value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| body_error(&e, ""))?;
+    whole_numbers(&mut value);
+    serde_path_to_error::deserialize(value).map_err(|e| {
         let path = field_path(e.path());
         body_error(e.inner(), &path)
-    })?;
-    de.end().map_err(|e| body_error(&e, ""))?;
-    Ok(value)
+    })
+}
+
+/// Rewrites every number in `value` that has a zero fraction and fits an `i64` as that whole
+/// number.
+fn whole_numbers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    /// 2^63 as an `f64`, exactly: the first float past `i64::MAX`.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    match value {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(f) = n.as_f64() {
+                if f.fract() == 0.0 && (-LIMIT..LIMIT).contains(&f) {
+                    #[allow(clippy::cast_possible_truncation)]
+                    let whole = f as i64;
+                    *value = Value::from(whole);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers),
+        Value::Object(fields) => fields.values_mut().for_each(whole_numbers),
+        _ => {}
+    }
 }
 
 /// A path as the `field` of a problem: segments joined by `.`, indexes as numbers
@@ -275,5 +300,17 @@ mod tests {
         }
         assert_eq!(field_of(r#"{"name":"a""#).0, "invalid_json");
         assert_eq!(field_of(r#"{"name":"a","lines":[]} x"#).0, "invalid_json");
+    }
+
+    #[test]
+    fn a_whole_number_may_be_written_with_a_zero_fraction() {
+        let form: Form =
+            parse(br#"{"name":"a","lines":[{"amount_fen":3.0},{"amount_fen":-2e3}]}"#).unwrap();
+        let amounts: Vec<i64> = form.lines.iter().map(|l| l.amount_fen).collect();
+        assert_eq!(amounts, [3, -2000]);
+        assert_eq!(
+            field_of(r#"{"name":"a","lines":[{"amount_fen":1e19}]}"#).0,
+            "invalid_body"
+        );
     }
 }

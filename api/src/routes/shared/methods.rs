@@ -20,7 +20,26 @@ use crate::error::ApiError;
 /// parameters it documents.
 pub struct Methods {
     routes: Vec<(ResourceDef, Vec<&'static str>)>,
-    queries: Vec<(ResourceDef, Method, Vec<String>)>,
+    queries: Vec<(ResourceDef, (Method, Vec<String>))>,
+}
+
+/// How many of `def`'s segments are templated: of the patterns a path matches, those with the
+/// fewest are the path's own — `/admin/service-points/export` is the export's, not an `{id}`
+/// (OpenAPI 3.1 §4.8.8: concrete paths match before templated ones).
+fn templated(def: &ResourceDef) -> usize {
+    def.pattern().map_or(0, |p| p.matches('{').count())
+}
+
+/// The entries of `table` whose pattern is `path`'s own (see [`templated`]).
+fn own<'a, T>(table: &'a [(ResourceDef, T)], path: &str) -> Vec<&'a T> {
+    let matching: Vec<&(ResourceDef, T)> =
+        table.iter().filter(|(def, _)| def.is_match(path)).collect();
+    let fewest = matching.iter().map(|(def, _)| templated(def)).min();
+    matching
+        .into_iter()
+        .filter(|(def, _)| Some(templated(def)) == fewest)
+        .map(|(_, entry)| entry)
+        .collect()
 }
 
 impl Methods {
@@ -46,7 +65,7 @@ impl Methods {
                 (ResourceDef::new(pattern.as_str()), methods)
             })
             .collect();
-        let mut queries = Vec::new();
+        let mut queries: Vec<(ResourceDef, (Method, Vec<String>))> = Vec::new();
         for (pattern, item) in &doc.paths.paths {
             for (method, operation) in [
                 (Method::GET, &item.get),
@@ -68,7 +87,7 @@ impl Methods {
                         _ => None,
                     })
                     .collect();
-                queries.push((ResourceDef::new(pattern.as_str()), method, names));
+                queries.push((ResourceDef::new(pattern.as_str()), (method, names)));
             }
         }
         Self { routes, queries }
@@ -78,8 +97,8 @@ impl Methods {
     /// takes it (then nothing is checked here).
     pub fn query_parameters(&self, method: &Method, path: &str) -> Option<Vec<&str>> {
         let mut found: Option<Vec<&str>> = None;
-        for (def, m, names) in &self.queries {
-            if m == method && def.is_match(path) {
+        for (m, names) in own(&self.queries, path) {
+            if m == method {
                 found
                     .get_or_insert_with(Vec::new)
                     .extend(names.iter().map(String::as_str));
@@ -89,15 +108,14 @@ impl Methods {
     }
 
     /// The methods `path` takes (with `HEAD` and `OPTIONS`), in the order of RFC 9110;
-    /// empty when no route has the path.
+    /// empty when no route has the path. A path a concrete pattern names takes only that
+    /// pattern's methods, though a templated one matches it too.
     pub fn allowed(&self, path: &str) -> Vec<&'static str> {
         let mut allowed: Vec<&'static str> = Vec::new();
-        for (def, methods) in &self.routes {
-            if def.is_match(path) {
-                for m in methods {
-                    if !allowed.contains(m) {
-                        allowed.push(m);
-                    }
+        for methods in own(&self.routes, path) {
+            for m in methods {
+                if !allowed.contains(m) {
+                    allowed.push(m);
                 }
             }
         }
@@ -155,13 +173,22 @@ pub async fn locate_created(
     Ok(ServiceResponse::new(req, res.set_body(BoxBody::new(bytes))))
 }
 
-/// Middleware: a query parameter the route does not document is refused — 400
-/// `unknown_parameter` naming it — instead of being silently ignored (`?status=` on a list
-/// whose filter is `paid` would otherwise answer as if unfiltered).
-pub async fn refuse_unknown_parameters(
+/// Middleware: a method the path does not take is refused — 405 with `Allow` — before any
+/// handler of a templated path that also matches sees it (`PUT …/service-points/export` is not
+/// an update of the point `export`); a query parameter the route does not document is refused
+/// — 400 `unknown_parameter` naming it — instead of being silently ignored (`?status=` on a
+/// list whose filter is `paid` would otherwise answer as if unfiltered).
+pub async fn refuse_undocumented(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if let Some(methods) = req.app_data::<web::Data<Methods>>() {
+        let allowed = methods.allowed(req.path());
+        if !allowed.is_empty() && !allowed.contains(&req.method().as_str()) {
+            let refusal = method_not_allowed(&allowed);
+            return Ok(req.error_response(refusal).map_into_boxed_body());
+        }
+    }
     if !req.query_string().is_empty() {
         let known = req
             .app_data::<web::Data<Methods>>()
@@ -204,14 +231,21 @@ pub async fn no_route(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     if allowed.is_empty() {
         return Err(ApiError::not_found());
     }
-    let allow =
-        HeaderValue::from_str(&allowed.join(", ")).unwrap_or(HeaderValue::from_static("GET"));
     if req.method() == Method::OPTIONS {
         return Ok(HttpResponse::NoContent()
-            .insert_header((ALLOW, allow))
+            .insert_header((ALLOW, allow_header(&allowed)))
             .finish());
     }
-    Err(ApiError::new(
+    Err(method_not_allowed(&allowed))
+}
+
+fn allow_header(allowed: &[&str]) -> HeaderValue {
+    HeaderValue::from_str(&allowed.join(", ")).unwrap_or(HeaderValue::from_static("GET"))
+}
+
+/// 405 `method_not_allowed` with `Allow: {allowed}` (RFC 9110 §15.5.6).
+fn method_not_allowed(allowed: &[&str]) -> ApiError {
+    ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
         format!("该地址不支持此请求方法，可用的方法：{}", allowed.join("、")),
@@ -220,7 +254,7 @@ pub async fn no_route(req: HttpRequest) -> Result<HttpResponse, ApiError> {
             allowed.join(", ")
         ),
     )
-    .with_header(ALLOW, allow))
+    .with_header(ALLOW, allow_header(allowed))
 }
 
 #[cfg(test)]
@@ -236,5 +270,14 @@ mod tests {
         assert!(org.contains(&"GET") && org.contains(&"PATCH"), "{org:?}");
         assert!(!org.contains(&"PUT"), "{org:?}");
         assert!(methods.allowed("/api/v1/nothing-here").is_empty());
+        // A concrete path is its own resource, though `{id}` matches it too.
+        assert_eq!(
+            methods.allowed("/api/v1/admin/membership/applications/batch-approve"),
+            ["POST", "OPTIONS"]
+        );
+        assert_eq!(
+            methods.allowed("/api/v1/admin/service-points/export"),
+            ["GET", "HEAD", "OPTIONS"]
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Query strings ([`Query`]): read with the name of whatever does not fit, so a refusal says
 //! which parameter (`limit`, `lat`) — in `errors[].field`, the `detail` in Chinese words.
 //! Parameters a route does not document are refused before this, by
-//! [`super::methods::refuse_unknown_parameters`].
+//! [`super::methods::refuse_undocumented`].
 
 use std::ops::Deref;
 

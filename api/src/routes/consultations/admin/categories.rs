@@ -22,20 +22,21 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct CategoryForm {
     /// Chinese name, 1–20 characters.
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 20, pattern = "\\S")]
     pub name: Option<String>,
     /// Place in the list, 0–1,000.
-    #[schema(value_type = i64)]
+    #[schema(value_type = i64, minimum = 0, maximum = 1000)]
     pub position: Option<Value>,
     /// Whether workers may pick it (default true).
     pub active: Option<bool>,
     /// Minutes a chosen lawyer has to accept, 1–43,200.
-    #[schema(value_type = i64)]
+    #[schema(value_type = i64, minimum = 1, maximum = 43200)]
     pub accept_minutes: Option<Value>,
     /// First-response deadline in minutes, 1–43,200.
-    #[schema(value_type = i64)]
+    #[schema(value_type = i64, minimum = 1, maximum = 43200)]
     pub first_response_minutes: Option<Value>,
     /// Resolution deadline in minutes, from the first-response one to 43,200.
-    #[schema(value_type = i64)]
+    #[schema(value_type = i64, minimum = 1, maximum = 43200)]
     pub resolution_minutes: Option<Value>,
     /// `all_hours` (default) or `business_hours`.
     #[schema(value_type = Option<crate::routes::vocabularies::SlaClock>)]
@@ -70,7 +71,7 @@ pub async fn list(
 /// Creates category `code` or replaces its settings (a retired one is saved with
 /// `"active": false`; a code is never removed, since specialties and consultations name it).
 #[utoipa::path(put, tag = "admin: consultations", security(("bearer" = [])),
-    params(("code" = String, Path, description = "2–40 characters of a–z, 0–9 and _, starting with a letter")),
+    params(("code" = String, Path, description = "2–40 characters of a–z, 0–9 and _, starting with a letter", pattern = "^[a-z][a-z0-9_]{1,39}$")),
     request_body = CategoryForm,
     responses(
         (status = 200, description = "Saved", body = CategoryView),

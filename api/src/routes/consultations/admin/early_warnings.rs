@@ -122,6 +122,7 @@ pub async fn list(
 #[serde(deny_unknown_fields)]
 pub struct AcknowledgeForm {
     /// What was or will be done (e.g. 已约谈企业), at most 500 characters.
+    #[schema(max_length = 500)]
     pub note: Option<String>,
 }
 
@@ -175,8 +176,10 @@ pub async fn acknowledge(
 #[serde(deny_unknown_fields)]
 pub struct RuleForm {
     /// Distinct workers, 2–1,000.
+    #[schema(required = true, value_type = i64, minimum = 2, maximum = 1000)]
     pub threshold: Option<i64>,
     /// Days, 1–90.
+    #[schema(required = true, value_type = i64, minimum = 1, maximum = 90)]
     pub window_days: Option<i64>,
 }
 

@@ -27,18 +27,23 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct LawyerForm {
     /// Name, 1–50 characters.
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 50, pattern = "\\S")]
     pub name: Option<String>,
     /// Law firm (律师事务所), 2–100 characters.
+    #[schema(required = true, value_type = String, min_length = 2, max_length = 100, pattern = "\\S")]
     pub law_firm: Option<String>,
     /// Practising licence number (律师执业证号), 17 digits (spaces are dropped).
+    #[schema(required = true, value_type = String, pattern = "^ *([0-9] *){17}$")]
     pub licence_number: Option<String>,
     /// Category codes, 1–12.
     #[serde(default)]
+    #[schema(min_items = 1, max_items = 12)]
     pub specialties: Vec<String>,
     /// Years in practice, 0–70.
-    #[schema(value_type = i64)]
+    #[schema(value_type = i64, minimum = 0, maximum = 70)]
     pub years_in_practice: Option<Value>,
     /// Short bio, at most 500 characters.
+    #[schema(max_length = 500)]
     pub bio: Option<String>,
 }
 

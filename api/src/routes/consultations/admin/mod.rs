@@ -246,6 +246,7 @@ pub async fn accept(
 #[serde(deny_unknown_fields)]
 pub struct AnswerForm {
     /// The text, 1–2,000 characters.
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 2000, pattern = "\\S")]
     pub text: Option<String>,
     /// `true`: the lawyer waits on the worker's answer (`pending`; the resolution clock
     /// stops until the worker writes).
@@ -372,6 +373,7 @@ pub async fn refuse(
 #[serde(deny_unknown_fields)]
 pub struct AssignForm {
     /// The lawyer (on the roster, practising the consultation's category).
+    #[schema(format = Uuid)]
     pub lawyer_id: String,
 }
 

@@ -352,8 +352,8 @@ pub async fn return_application(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchApprove {
-    /// 1–100 application ids.
-    #[schema(min_items = 1, max_items = 100)]
+    /// 1–100 application ids (one named twice is approved once).
+    #[schema(min_items = 1, max_items = 100, value_type = Vec<uuid::Uuid>)]
     pub ids: Vec<String>,
 }
 
@@ -403,17 +403,36 @@ pub async fn batch_approve(
             format!("ids must hold 1 to {BATCH_MAX} ids"),
         ));
     }
-    let mut seen = std::collections::HashSet::new();
-    if !body.ids.iter().all(|id| seen.insert(id.as_str())) {
-        return Err(ApiError::invalid_field(
-            "ids",
-            "duplicate",
-            "ids 中有重复的申请",
-            "ids lists an application twice",
-        ));
+    let malformed: Vec<usize> = body
+        .ids
+        .iter()
+        .enumerate()
+        .filter(|(_, id)| uuid::Uuid::parse_str(id).is_err())
+        .map(|(i, _)| i)
+        .collect();
+    if !malformed.is_empty() {
+        let problems = malformed
+            .into_iter()
+            .map(|i| {
+                yiwang_domain::problem::FieldProblem::new(
+                    format!("ids.{i}"),
+                    "invalid",
+                    "申请编号格式不正确",
+                    "not an application id (a UUID)",
+                )
+            })
+            .collect::<Vec<_>>();
+        return Err(problems.into());
     }
-    let mut results = Vec::with_capacity(body.ids.len());
-    for id in &body.ids {
+    // An id named twice is one application: approved once, answered once.
+    let mut seen = std::collections::HashSet::new();
+    let ids: Vec<&String> = body
+        .ids
+        .iter()
+        .filter(|id| seen.insert(id.as_str()))
+        .collect();
+    let mut results = Vec::with_capacity(ids.len());
+    for id in ids {
         let outcome =
             match application_in_scope(&state, &admin, Permission::ReviewMembership, id).await {
                 Ok(app) => decide(&state, &admin, &app, &Decision::Approve).await,

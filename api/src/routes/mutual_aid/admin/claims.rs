@@ -25,7 +25,7 @@ use crate::routes::mutual_aid::{transition_change, ClaimView};
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn};
 use crate::routes::shared::Json;
 use crate::routes::shared::Query;
-use crate::routes::shared::{PageQuery, Paged};
+use crate::routes::shared::{status_filter, PageQuery, Paged};
 use crate::state::AppState;
 use crate::upload::DocumentLink;
 use std::collections::HashMap;
@@ -36,7 +36,8 @@ use yiwang_domain::store::RepoError;
 #[into_params(parameter_in = Query)]
 pub struct ClaimQuery {
     /// Only these states, comma-separated (default: `submitted,first_review,second_review`,
-    /// what waits for a reviewer).
+    /// what waits for a reviewer; `draft` lists nothing, a draft is its member's alone).
+    #[param(value_type = Option<Vec<crate::routes::vocabularies::ClaimStatus>>, style = Form, explode = false)]
     pub status: Option<String>,
     /// Only this plan.
     pub plan_id: Option<String>,
@@ -80,28 +81,27 @@ pub async fn queue(
 ) -> Result<web::Json<Paged<ClaimView>>, ApiError> {
     admin.authorize(Permission::ReadMutualAid, &admin.org_path)?;
     let page = page.request()?;
-    let statuses = match query.status.as_deref() {
-        None => vec![
+    let mut statuses = status_filter(
+        query.status.as_deref(),
+        ClaimStatus::parse,
+        &ClaimStatus::ALL.map(ClaimStatus::as_str),
+    )?;
+    if statuses.is_empty() {
+        statuses = vec![
             ClaimStatus::Submitted,
             ClaimStatus::FirstReview,
             ClaimStatus::SecondReview,
-        ],
-        Some(list) => list
-            .split(',')
-            .map(|s| {
-                ClaimStatus::parse(s.trim())
-                    .filter(|s| *s != ClaimStatus::Draft)
-                    .ok_or_else(|| {
-                        let names: Vec<&str> = ClaimStatus::ALL
-                            .iter()
-                            .filter(|s| **s != ClaimStatus::Draft)
-                            .map(|s| s.as_str())
-                            .collect();
-                        ApiError::not_one_of("status", &names)
-                    })
-            })
-            .collect::<Result<_, _>>()?,
-    };
+        ];
+    } else {
+        // A draft is its member's alone: asked for, it lists nothing.
+        statuses.retain(|s| *s != ClaimStatus::Draft);
+        if statuses.is_empty() {
+            return Ok(web::Json(Paged {
+                items: Vec::new(),
+                next_cursor: None,
+            }));
+        }
+    }
     let plan = plan_filter(&state, &admin, query.plan_id.as_deref()).await?;
     let filter = ClaimFilter { statuses, plan };
     let rows = state
@@ -236,12 +236,14 @@ pub async fn take(
 #[serde(deny_unknown_fields)]
 pub struct LineCutForm {
     /// The line's id.
+    #[schema(format = Uuid)]
     pub line_id: String,
     /// Approved part of its out-of-pocket amount (fen), at most what was claimed; 0 takes the
     /// line out.
-    #[schema(value_type = i64)]
+    #[schema(value_type = i64, minimum = 0)]
     pub approved_fen: Value,
     /// Why (required), e.g. 自费药品不在互助范围.
+    #[schema(required = true, value_type = String, min_length = 1, pattern = "\\S")]
     pub reason: Option<String>,
 }
 
@@ -318,6 +320,7 @@ pub async fn approve(
 #[serde(deny_unknown_fields)]
 pub struct ReturnForm {
     /// What the worker must add or correct, 1–500 characters.
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     pub note: String,
 }
 
@@ -361,6 +364,7 @@ pub struct ClaimRejectForm {
     #[schema(value_type = crate::routes::vocabularies::ClaimRejectReason)]
     pub reason: String,
     /// The reviewer's explanation for the worker, 1–500 characters.
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     pub text: String,
 }
 

@@ -83,11 +83,13 @@ pub async fn list(
 #[serde(deny_unknown_fields)]
 pub struct PaymentForm {
     /// The enrolments, 1–500, all of one plan.
+    #[schema(min_items = 1, max_items = 500, value_type = Vec<uuid::Uuid>)]
     pub enrollment_ids: Vec<String>,
     /// `cash`, `bank_transfer` or `paid_by_union` (代付).
     #[schema(value_type = crate::routes::vocabularies::PaymentMethod)]
     pub method: String,
     /// Receipt number or transfer reference, at most 100 characters.
+    #[schema(max_length = 100)]
     pub reference: Option<String>,
 }
 

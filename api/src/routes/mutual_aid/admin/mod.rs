@@ -64,11 +64,13 @@ pub struct BenefitForm {
 pub struct PlanForm {
     /// Create only: the organisation that runs it, inside the caller's subtree (default the
     /// caller's).
+    #[schema(format = Uuid)]
     pub org_id: Option<String>,
     /// Save only: the version the official edited (409 `plan_version` when someone saved
     /// since).
     pub version: Option<i32>,
     /// Name, 1–100 characters.
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: Option<String>,
     /// First day of the plan year, `YYYY-MM-DD`.
     pub starts_on: Option<String>,

@@ -174,6 +174,7 @@ pub async fn payment_list(
 #[serde(deny_unknown_fields)]
 pub struct PaidForm {
     /// The bank's reference of the transfer, 1–100 characters.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub bank_reference: String,
 }
 

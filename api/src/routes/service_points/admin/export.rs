@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{get, web, HttpResponse};
 use rust_xlsxwriter::{Workbook, XlsxError};
 use serde::Deserialize;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 use yiwang_domain::calendar::china_date;
 use yiwang_domain::clock;
 use yiwang_domain::service_point::ServicePoint;
@@ -133,7 +133,18 @@ fn csv(points: &[ServicePoint]) -> Result<Vec<u8>, csv::Error> {
 pub struct ExportFormat {
     /// `xlsx` (default) or `csv` (UTF-8 with a byte-order mark; a cell that would start a
     /// formula — `=`, `+`, `-`, `@`, tab, CR — gets a leading `'`, dropped again on import).
-    pub format: Option<String>,
+    #[param(inline)]
+    pub format: Option<SpreadsheetFormat>,
+}
+
+/// A spreadsheet file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SpreadsheetFormat {
+    /// Office Open XML workbook.
+    Xlsx,
+    /// Comma-separated values, UTF-8 with a byte-order mark.
+    Csv,
 }
 
 /// Every point in the caller's subtree matching the filter, as XLSX or CSV that imports back.
@@ -153,10 +164,7 @@ pub async fn export(
     params: Query<AdminListParams>,
     format: Query<ExportFormat>,
 ) -> Result<HttpResponse, ApiError> {
-    let format = match format.format.as_deref().unwrap_or("xlsx") {
-        f @ ("xlsx" | "csv") => f.to_owned(),
-        _ => return Err(ApiError::not_one_of("format", &["xlsx", "csv"])),
-    };
+    let format = format.format.unwrap_or(SpreadsheetFormat::Xlsx);
     let filter = params.filter(&state, &admin).await?;
     let mut points = Vec::new();
     let mut request = PageRequest {
@@ -181,7 +189,7 @@ pub async fn export(
         }
     }
     let day = china_date(clock::now()).format("%Y%m%d");
-    let (bytes, content_type, name) = if format == "csv" {
+    let (bytes, content_type, name) = if format == SpreadsheetFormat::Csv {
         let bytes = build(move || csv(&points)).await?;
         (
             bytes,

@@ -47,8 +47,10 @@ pub struct ExceptionForm {
 #[serde(deny_unknown_fields)]
 pub struct ServicePointForm {
     /// Owning organisation, inside the caller's subtree (create only; default the caller's).
+    #[schema(format = Uuid)]
     pub org_id: Option<String>,
     /// Name, 1–100 characters.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
     /// Kind: `outdoor_worker_station`, `driver_home`, `nursing_room`, `service_center`,
     /// `cultural_palace`, `recuperation_base`, `legal_aid_station`, `other` (Chinese labels
@@ -56,6 +58,7 @@ pub struct ServicePointForm {
     #[schema(value_type = crate::routes::vocabularies::ServicePointKind)]
     pub kind: String,
     /// Street address, 1–200 characters.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub address: String,
     /// 省.
     pub province: Option<String>,
@@ -85,6 +88,7 @@ pub struct ServicePointForm {
     #[schema(value_type = Option<crate::routes::vocabularies::ServicePointStatus>)]
     pub status: Option<String>,
     /// Star grade 1–5, recuperation bases only.
+    #[schema(minimum = 1, maximum = 5)]
     pub star_grade: Option<i64>,
     /// A data-quality note; one starting with `SUSPECT` or `可疑` flags the coordinates.
     pub quality_note: Option<String>,
@@ -229,7 +233,8 @@ pub async fn create(
 pub struct AdminListParams {
     /// Only points owned in this organisation's subtree (inside the caller's).
     pub org_id: Option<String>,
-    /// Map viewport `min_lng,min_lat,max_lng,max_lat`, GCJ-02.
+    /// Map viewport `min_lng,min_lat,max_lng,max_lat`, GCJ-02 (west ≤ east, south ≤ north).
+    #[param(pattern = r"^-?[0-9]+(\.[0-9]+)?(,-?[0-9]+(\.[0-9]+)?){3}$")]
     pub bbox: Option<String>,
     /// Only this kind.
     #[param(value_type = Option<crate::routes::vocabularies::ServicePointKind>)]
