@@ -147,6 +147,40 @@ where
     }
 }
 
+/// [`once`] for a step on a record that answers 200 with a view (an official's decision, a
+/// worker's withdrawal): keyed on `req`'s method and path, two requests the same when their
+/// `step` is. `act` gets the key, stores its answer in the step's transaction and returns the
+/// view — so a retry after a lost answer gets the first answer instead of a 409.
+pub async fn step<S, V, F, Fut>(
+    state: &AppState,
+    req: &HttpRequest,
+    account: AccountId,
+    step: &S,
+    act: F,
+) -> Result<HttpResponse, ApiError>
+where
+    S: std::fmt::Debug,
+    V: serde::Serialize,
+    F: FnOnce(Option<Pending>) -> Fut,
+    Fut: Future<Output = Result<V, ApiError>>,
+{
+    let route = format!("{} {}", req.method(), req.path());
+    let request = format!("{step:?}");
+    once(
+        state,
+        req,
+        account,
+        route,
+        request.as_bytes(),
+        |pending| async move {
+            let view = act(pending).await?;
+            let body = serde_json::to_value(view).map_err(|e| ApiError::internal(&e))?;
+            Ok((StatusCode::OK, body))
+        },
+    )
+    .await
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

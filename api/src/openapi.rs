@@ -140,15 +140,15 @@ impl Modify for PagedItemsByReference {
 /// What every answer carries, said once and referenced from each response: `X-Request-Id` on
 /// every answer, `Retry-After` on 429 and 503, `Idempotent-Replayed` on the successes of an
 /// operation that takes `Idempotency-Key`; a documented 500 on every operation; the form of
-/// `Idempotency-Key`; and `format: uuid` on the record ids in paths and queries (a session id
-/// is not one).
+/// `Idempotency-Key`; `minItems: 1` on the comma lists of queries; and `format: uuid` on the
+/// record ids in paths and queries (a session id is not one).
 struct CommonResponses;
 
 impl Modify for CommonResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::header::HeaderBuilder;
         use utoipa::openapi::path::ParameterIn;
-        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
         use utoipa::openapi::RefOr;
         let string = || ObjectBuilder::new().schema_type(Type::String);
         let headers = [
@@ -198,17 +198,23 @@ impl Modify for CommonResponses {
                     };
                     if parameter.name == crate::idempotency::HEADER {
                         idempotent = true;
-                        // What `key_from_header` takes: 1–100 visible ASCII characters (a
-                        // quoted key is read without its quotes, so `""` is none).
+                        // What `key_from_header` takes: 1–100 visible ASCII characters.
                         parameter.schema = Some(
                             string()
                                 .min_length(Some(1))
                                 .max_length(Some(100))
-                                .pattern(Some(r#"^(?!""$)[!-~]{1,100}$"#))
+                                .pattern(Some("^[!-~]{1,100}$"))
                                 .into(),
                         );
                     }
                     let is_id = parameter.name == "id" || parameter.name.ends_with("_id");
+                    if parameter.parameter_in == ParameterIn::Query {
+                        // A comma list names at least one value: `status=` is an empty
+                        // string, not an empty list, and is refused as such.
+                        if let Some(RefOr::T(Schema::Array(list))) = parameter.schema.as_mut() {
+                            list.min_items = Some(1);
+                        }
+                    }
                     let located = matches!(
                         parameter.parameter_in,
                         ParameterIn::Path | ParameterIn::Query
@@ -557,6 +563,74 @@ impl Modify for Links {
     }
 }
 
+/// What a text field's annotation writes for "at most `maxLength` characters as sent,
+/// trimmed, then at least `minLength`" (the domain's [`yiwang_domain::problem::text`]); with
+/// [`TRIMMED_NO_CONTROL`], no control character either (an organisation's name or city).
+const TRIMMED: &str = "\\S";
+const TRIMMED_NO_CONTROL: &str = "\\S (no control characters)";
+
+/// The characters Rust's `str::trim` takes off (Unicode `White_Space`), as a regex class body.
+const WHITE_SPACE: &str =
+    "\\t\\n\\u000b\\u000c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+/// Control characters (`char::is_control`, category Cc), as a regex class body.
+const CONTROL: &str = "\\u0000-\\u001f\\u007f-\\u009f";
+
+/// The pattern of a text the server trims and then takes at `min` characters or more: `\S`
+/// would take `"\u001c"`, which Python's `\s` counts as space but `str::trim` keeps, and
+/// `minLength` would take `" a "` for two. The length limit stays `maxLength`, on the text as
+/// sent, as the server counts it (a bounded repetition in the pattern defeats schemathesis's
+/// coverage phase).
+fn trimmed_pattern(min: usize, no_control: bool) -> String {
+    let ws = format!("[{WHITE_SPACE}]");
+    let (edge, inner) = if no_control {
+        (
+            format!("[^{WHITE_SPACE}{CONTROL}]"),
+            format!("[^{CONTROL}]"),
+        )
+    } else {
+        (format!("[^{WHITE_SPACE}]"), "[\\s\\S]".to_owned())
+    };
+    let middle = match min {
+        0 | 1 => format!("(?:{inner}*{edge})?"),
+        2 => format!("{inner}*{edge}"),
+        _ => format!("{inner}{{{},}}{edge}", min - 2),
+    };
+    format!("^{ws}*{edge}{middle}{ws}*$")
+}
+
+/// Rewrites each text annotated [`TRIMMED`] or [`TRIMMED_NO_CONTROL`] into the pattern of
+/// [`trimmed_pattern`], its least length in the pattern (`minLength: 1` stays, true of any
+/// text the pattern takes; `maxLength` stays as written).
+struct TrimmedTexts;
+
+impl Modify for TrimmedTexts {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::Schema;
+        use utoipa::openapi::RefOr;
+        fn rewrite(schema: &mut RefOr<Schema>) {
+            let RefOr::T(Schema::Object(object)) = schema else {
+                return;
+            };
+            for property in object.properties.values_mut() {
+                rewrite(property);
+            }
+            let no_control = match object.pattern.as_deref() {
+                Some(TRIMMED) => false,
+                Some(TRIMMED_NO_CONTROL) => true,
+                _ => return,
+            };
+            let min = object.min_length.unwrap_or(1);
+            object.pattern = Some(trimmed_pattern(min, no_control));
+            object.min_length = Some(1);
+        }
+        if let Some(components) = openapi.components.as_mut() {
+            for schema in components.schemas.values_mut() {
+                rewrite(schema);
+            }
+        }
+    }
+}
+
 /// Names the server as the host that serves the document (`/`), so generated clients take
 /// their base URL from where they fetched it or from their own setting.
 struct SameHost;
@@ -645,6 +719,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     PagedItemsByReference.modify(&mut doc);
     CommonResponses.modify(&mut doc);
     Links.modify(&mut doc);
+    TrimmedTexts.modify(&mut doc);
     SameHost.modify(&mut doc);
     doc
 }
@@ -655,8 +730,43 @@ pub fn yaml() -> Result<String, impl std::error::Error + Send + Sync + 'static> 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    /// A trimmed text's pattern with its `maxLength` takes what `problem::text` takes, and
+    /// nothing else.
+    #[test]
+    fn a_trimmed_text_pattern_is_the_servers_rule() {
+        let takes = |min: usize, max: usize, text: &str| {
+            let pattern = regex::Regex::new(&trimmed_pattern(min, false)).unwrap();
+            pattern.is_match(text) && text.chars().count() <= max
+        };
+        let server = |max: usize, text: &str| {
+            let mut problems = Vec::new();
+            yiwang_domain::problem::text(&mut problems, "f", Some(text.to_owned()), max, true)
+                .is_some()
+        };
+        for text in [
+            "a",
+            " abcd\n",
+            " abcde",
+            "abcdef",
+            " ",
+            "",
+            "\u{3000}a b\u{3000}",
+            "a\u{1c}",
+            "\u{85}x\u{85}",
+        ] {
+            assert_eq!(takes(1, 5, text), server(5, text), "{text:?}");
+        }
+        let name = regex::Regex::new(&trimmed_pattern(1, true)).unwrap();
+        assert!(name.is_match(" 郑州 "));
+        assert!(!name.is_match("郑\u{13}州"));
+        let two = regex::Regex::new(&trimmed_pattern(2, false)).unwrap();
+        assert!(!two.is_match(" a "));
+        assert!(two.is_match(" ab "));
+    }
 
     /// Every link leaves from and leads to an operation the document has, on a success status
     /// it documents, filling only parameters the target takes.

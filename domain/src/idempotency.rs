@@ -37,12 +37,15 @@ pub fn valid_key(key: &str) -> bool {
 
 /// The key carried by an `Idempotency-Key` header value: surrounding whitespace trimmed and,
 /// as the IETF draft writes it (a structured-field string), one pair of surrounding double
-/// quotes removed. `None` when what is left is not a [`valid_key`].
+/// quotes removed (`""` alone is two characters of key, not an empty one, so every value of
+/// 1–100 visible characters is a key, as the contract says). `None` when what is left is not a
+/// [`valid_key`].
 pub fn key_from_header(value: &str) -> Option<&str> {
     let value = value.trim();
     let key = value
         .strip_prefix('"')
         .and_then(|v| v.strip_suffix('"'))
+        .filter(|inner| !inner.is_empty())
         .unwrap_or(value);
     valid_key(key).then_some(key)
 }
@@ -133,7 +136,7 @@ mod tests {
     fn header_values_may_be_quoted() {
         assert_eq!(key_from_header(" \"abc-1\" "), Some("abc-1"));
         assert_eq!(key_from_header("abc-1"), Some("abc-1"));
-        assert_eq!(key_from_header("\"\""), None);
+        assert_eq!(key_from_header("\"\""), Some("\"\""));
         assert_eq!(key_from_header(""), None);
         assert_eq!(key_from_header("a b"), None);
     }

@@ -167,13 +167,14 @@ impl OrgName {
     /// Maximum length in characters.
     pub const MAX_CHARS: usize = 100;
 
-    /// Trims and checks a name.
-    pub fn parse(s: &str) -> Result<Self, NameError> {
-        let s = s.trim();
+    /// Checks a name: at most [`Self::MAX_CHARS`] characters as sent, trimmed, not blank, no
+    /// control characters.
+    pub fn parse(sent: &str) -> Result<Self, NameError> {
+        let s = sent.trim();
         if s.is_empty() {
             return Err(NameError::Empty);
         }
-        if s.chars().count() > Self::MAX_CHARS {
+        if sent.chars().count() > Self::MAX_CHARS {
             return Err(NameError::TooLong);
         }
         if s.chars().any(char::is_control) {
@@ -226,13 +227,15 @@ fn code_of(id: OrgId) -> String {
 /// Longest city name accepted, in characters.
 pub const CITY_MAX_CHARS: usize = 30;
 
-/// A city name as officials enter it (`黔西市`, `晋城市`): trimmed, 1–[`CITY_MAX_CHARS`]
-/// characters, no control characters. `None` when it is not acceptable.
+/// A city name as officials enter it (`黔西市`, `晋城市`): at most [`CITY_MAX_CHARS`]
+/// characters as sent, trimmed, not blank, no control characters. `None` when it is not
+/// acceptable.
 pub fn parse_city(input: &str) -> Option<String> {
     let city = input.trim();
-    let n = city.chars().count();
-    ((1..=CITY_MAX_CHARS).contains(&n) && !city.chars().any(char::is_control))
-        .then(|| city.to_owned())
+    (!city.is_empty()
+        && input.chars().count() <= CITY_MAX_CHARS
+        && !city.chars().any(char::is_control))
+    .then(|| city.to_owned())
 }
 
 impl Organisation {

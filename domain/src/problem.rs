@@ -143,7 +143,8 @@ pub fn present(value: Option<String>) -> Option<String> {
     value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
-/// `value` trimmed, when present and at most `max` characters; otherwise `None`, after noting
+/// `value` trimmed, when present and at most `max` characters as sent (the contract's
+/// `maxLength` counts what is sent, spaces around included); otherwise `None`, after noting
 /// `required` (when it is) or `too_long` in `problems`.
 pub fn text(
     problems: &mut Vec<FieldProblem>,
@@ -152,13 +153,14 @@ pub fn text(
     max: usize,
     required: bool,
 ) -> Option<String> {
+    let sent = value.as_deref().map_or(0, |v| v.chars().count());
     match present(value) {
         None if required => {
             problems.push(FieldProblem::required(field));
             None
         }
         None => None,
-        Some(v) if v.chars().count() > max => {
+        Some(_) if sent > max => {
             problems.push(FieldProblem::new(
                 field,
                 "too_long",

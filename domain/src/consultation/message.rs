@@ -235,14 +235,15 @@ impl Message {
     }
 }
 
-/// `value` as message text: trimmed, 1–[`MAX_TEXT_CHARS`] characters; else the problem with
-/// `field`.
+/// `value` as message text: at most [`MAX_TEXT_CHARS`] characters as sent, trimmed, not
+/// blank; else the problem with `field`.
 pub fn text(field: &str, value: Option<&str>) -> Result<String, FieldProblem> {
-    let text = value.map(str::trim).unwrap_or_default();
+    let sent = value.unwrap_or_default();
+    let text = sent.trim();
     if text.is_empty() {
         return Err(FieldProblem::required(field));
     }
-    if text.chars().count() > MAX_TEXT_CHARS {
+    if sent.chars().count() > MAX_TEXT_CHARS {
         return Err(FieldProblem::new(
             field,
             "too_long",

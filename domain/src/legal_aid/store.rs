@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use super::{Actor, Command, LegalAidApplication, LegalAidId, LegalAidStatus};
 use crate::account::AccountId;
 use crate::audit::Change;
+use crate::idempotency::AnswerOf;
 use crate::org::OrgPath;
 use crate::store::{Page, PageRequest, RepoError};
 
@@ -41,7 +42,8 @@ pub trait LegalAidRepository: Send + Sync {
     /// Runs `command` by `actor` in one transaction: holds the row, calls
     /// [`super::decide`], writes the application and `change`; its refusal is
     /// [`RepoError::Refused`] and writes nothing. Two officials deciding at once run one after
-    /// the other; the second is judged on what the first wrote (409).
+    /// the other; the second is judged on what the first wrote (409). `answer` makes the
+    /// stored idempotent answer from the application as written, in the same transaction.
     async fn decide_legal_aid(
         &self,
         id: LegalAidId,
@@ -49,5 +51,6 @@ pub trait LegalAidRepository: Send + Sync {
         command: Command,
         at: DateTime<Utc>,
         change: Change,
+        answer: AnswerOf<LegalAidApplication>,
     ) -> Result<LegalAidApplication, RepoError>;
 }

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use super::{Command, Letter, LetterId, LetterStatus};
 use crate::account::AccountId;
 use crate::audit::Change;
+use crate::idempotency::AnswerOf;
 use crate::org::OrgPath;
 use crate::store::{Page, PageRequest, RepoError};
 
@@ -43,5 +44,6 @@ pub trait MailboxRepository: Send + Sync {
         command: Command,
         at: DateTime<Utc>,
         change: Change,
+        answer: AnswerOf<Letter>,
     ) -> Result<Letter, RepoError>;
 }

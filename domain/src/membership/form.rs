@@ -229,8 +229,8 @@ pub fn not_joinable(field: &str, org: &Organisation) -> Option<FieldProblem> {
     ))
 }
 
-/// `value` trimmed: 1–`max` characters without control characters, else `None` after noting
-/// `required` or `invalid`.
+/// `value` trimmed: not blank, at most `max` characters as sent, without control characters;
+/// else `None` after noting `required` or `invalid`.
 fn free_text(
     problems: &mut Vec<FieldProblem>,
     field: &str,
@@ -238,8 +238,7 @@ fn free_text(
     max: usize,
 ) -> Option<String> {
     let v = value.trim();
-    let n = v.chars().count();
-    if n == 0 {
+    if v.is_empty() {
         problems.push(FieldProblem::new(
             field,
             "required",
@@ -248,7 +247,8 @@ fn free_text(
         ));
         return None;
     }
-    if n > max || v.chars().any(char::is_control) {
+    // The length as sent, as the contract's `maxLength` counts it.
+    if value.chars().count() > max || v.chars().any(char::is_control) {
         problems.push(FieldProblem::new(
             field,
             "invalid",

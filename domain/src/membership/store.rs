@@ -155,7 +155,9 @@ pub trait MembershipRepository: Send + Sync {
     /// other gets [`MembershipConflict::AlreadyDecided`], as does deciding anything but a
     /// submitted application.
     /// [`MembershipConflict::ApplicantAlreadyMember`] when approval would give the person a
-    /// second membership.
+    /// second membership. `answer` makes the stored idempotent answer from the decided
+    /// application and the new member, in the same transaction.
+    #[allow(clippy::too_many_arguments)]
     async fn decide(
         &self,
         id: ApplicationId,
@@ -164,6 +166,7 @@ pub trait MembershipRepository: Send + Sync {
         member_id: MemberId,
         at: DateTime<Utc>,
         change: &Change,
+        answer: AnswerOf<(Application, Option<Member>)>,
     ) -> Result<(Application, Option<Member>), RepoError>;
 
     /// The account's membership in force, if any.
@@ -277,7 +280,8 @@ pub trait TransferRepository: Send + Sync {
     /// Decides a waiting request. Approval moves the member to the receiving organisation
     /// (member number unchanged) and writes the "transferred" history row. Exactly one of two
     /// racing decisions succeeds; the other, and any decision on a request no longer
-    /// waiting, gets [`MembershipConflict::TransferStatus`].
+    /// waiting, gets [`MembershipConflict::TransferStatus`]. `answer` makes the stored
+    /// idempotent answer from the decided request, in the same transaction.
     async fn decide_transfer(
         &self,
         id: TransferId,
@@ -285,6 +289,7 @@ pub trait TransferRepository: Send + Sync {
         by: AccountId,
         at: DateTime<Utc>,
         change: &Change,
+        answer: AnswerOf<Transfer>,
     ) -> Result<Transfer, RepoError>;
 
     /// A membership's history, oldest first.

@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use yiwang_domain::account::AccountId;
 use yiwang_domain::audit::Change;
 use yiwang_domain::consultation::thread::ConsultationId;
+use yiwang_domain::idempotency::AnswerOf;
 use yiwang_domain::legal_aid::store::LegalAidRepository;
 use yiwang_domain::legal_aid::{
     decide, Actor, AidKind, Command, LegalAidApplication, LegalAidId, LegalAidStatus, Request,
@@ -216,7 +217,8 @@ impl LegalAidRepository for Database {
         actor: Actor,
         command: Command,
         at: DateTime<Utc>,
-        change: Change,
+        mut change: Change,
+        answer: AnswerOf<LegalAidApplication>,
     ) -> Result<LegalAidApplication, RepoError> {
         self.run(move |c| {
             let key = id.to_string();
@@ -235,6 +237,7 @@ impl LegalAidRepository for Database {
                             la::updated_at.eq(to_naive(after.updated_at)),
                         ))
                         .execute(c)?;
+                    change.answer = answer(&after);
                     Ok((after, vec![change]))
                 },
             )

@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use yiwang_domain::account::AccountId;
 use yiwang_domain::audit::Change;
+use yiwang_domain::idempotency::AnswerOf;
 use yiwang_domain::mailbox::store::MailboxRepository;
 use yiwang_domain::mailbox::{decide, Command, Letter, LetterId, LetterStatus};
 use yiwang_domain::org::OrgPath;
@@ -179,7 +180,8 @@ impl MailboxRepository for Database {
         by: AccountId,
         command: Command,
         at: DateTime<Utc>,
-        change: Change,
+        mut change: Change,
+        answer: AnswerOf<Letter>,
     ) -> Result<Letter, RepoError> {
         self.run(move |c| {
             let key = id.to_string();
@@ -197,6 +199,7 @@ impl MailboxRepository for Database {
                             ml::updated_at.eq(to_naive(after.updated_at)),
                         ))
                         .execute(c)?;
+                    change.answer = answer(&after);
                     Ok((after, vec![change]))
                 },
             )

@@ -126,13 +126,15 @@ fn lock_active_member(c: &mut DbConnection, member: &str) -> QueryResult<bool> {
 
 /// Runs `step` on transfer `key` with its rows held: for an approval the member's row first
 /// (whether it is still in force), then the request's, as every transaction that changes both
-/// does; writes the request, moves the member when approved, and records `change`.
+/// does; writes the request, moves the member when approved, and records `change` with the
+/// idempotent `answer` made from the request as written.
 fn take_step(
     c: &mut DbConnection,
     key: &str,
     step: TransferStep,
     at: DateTime<Utc>,
-    change: Change,
+    mut change: Change,
+    answer: AnswerOf<Transfer>,
 ) -> Result<Transfer, RepoError> {
     let approving = matches!(
         step,
@@ -166,7 +168,9 @@ fn take_step(
             if after.status == TransferStatus::Approved {
                 move_member(c, key, to_naive(at))?;
             }
-            Ok((load_transfer(c, key)?, vec![change]))
+            let written = load_transfer(c, key)?;
+            change.answer = answer(&written);
+            Ok((written, vec![change]))
         },
     )
     .map_err(TxError::into_repo)
@@ -317,7 +321,7 @@ impl TransferRepository for Database {
     ) -> Result<Transfer, RepoError> {
         let step = TransferStep::Withdraw { by: account_id };
         let change = change.clone();
-        self.run(move |c| take_step(c, &id.to_string(), step, at, change))
+        self.run(move |c| take_step(c, &id.to_string(), step, at, change, Box::new(|_| None)))
             .await
     }
 
@@ -328,13 +332,14 @@ impl TransferRepository for Database {
         by: AccountId,
         at: DateTime<Utc>,
         change: &Change,
+        answer: AnswerOf<Transfer>,
     ) -> Result<Transfer, RepoError> {
         let step = TransferStep::Decide {
             decision: decision.clone(),
             by,
         };
         let change = change.clone();
-        self.run(move |c| take_step(c, &id.to_string(), step, at, change))
+        self.run(move |c| take_step(c, &id.to_string(), step, at, change, answer))
             .await
     }
 

@@ -116,12 +116,28 @@ async fn an_application_is_accepted_closed_or_rejected(shape: Shape) {
     let resp = post(at("close"), json!({ "outcome": "结案" }), &w.root, None).await;
     assert_problem_zh(resp, StatusCode::CONFLICT, "not_accepted").await;
 
-    // Accepted with a lawyer; decided once.
+    // Accepted with a lawyer; decided once. With an Idempotency-Key the retry of a lost
+    // answer gets the first answer, not 409.
     let accepted = expect(
-        post(at("accept"), json!({ "lawyer_id": lawyer }), &w.root, None).await,
+        post(
+            at("accept"),
+            json!({ "lawyer_id": lawyer }),
+            &w.root,
+            Some("accept-1"),
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
+    let again = post(
+        at("accept"),
+        json!({ "lawyer_id": lawyer }),
+        &w.root,
+        Some("accept-1"),
+    )
+    .await;
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(expect(again, StatusCode::OK).await, accepted);
     assert_eq!(
         (accepted["status"].as_str(), accepted["lawyer_id"].as_str()),
         (Some("accepted"), Some(lawyer.as_str()))

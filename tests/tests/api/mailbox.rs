@@ -158,12 +158,21 @@ async fn letters_are_answered_once_and_public_ones_listed_with_names_masked(shap
         async move { app.post(&path, &json!({}), Some(admin)).await }
     };
     assert_problem_zh(close(&signed).await, StatusCode::CONFLICT, "not_replied").await;
+    // With an Idempotency-Key, the retry of a lost answer gets the first answer, not 409.
+    let keyed = format!("{ADMIN}/{}/reply", id(&signed));
+    let body = json!({ "text": "已协调驿站本月内设置饮水点" });
     let replied = expect(
-        reply(&signed, &zz_admin, "已协调驿站本月内设置饮水点").await,
+        app.post_keyed(&keyed, &body, &zz_admin, Some("reply-1"))
+            .await,
         StatusCode::OK,
     )
     .await;
     assert_eq!(replied["status"], "replied");
+    let retried = app
+        .post_keyed(&keyed, &body, &zz_admin, Some("reply-1"))
+        .await;
+    assert_eq!(retried.headers()["idempotent-replayed"], "true");
+    assert_eq!(expect(retried, StatusCode::OK).await, replied);
     let again = reply(&signed, &zz_admin, "再答").await;
     assert_problem_zh(again, StatusCode::CONFLICT, "already_replied").await;
     let resp = reply(&private, &zz_admin, "").await;

@@ -732,8 +732,21 @@ async fn decisions_reject_return_resubmit_withdraw(shape: Shape) {
     assert_eq!(v["member_number"], format!("{code}-000001"));
     assert_eq!(v["application"]["status"], "approved");
     assert!(v["application"]["decided_at"].is_string());
-    let v = expect(w.approve(&reviewer, &apps[1]).await, StatusCode::OK).await;
+    // With an Idempotency-Key, a retry after a lost answer gets the first answer (the same
+    // member number), not 409; the same key on another decision is refused.
+    let approve = format!("{QUEUE}/{}/approve", apps[1]);
+    let v = expect(
+        app.post_keyed(&approve, &json!({}), &reviewer, Some("approve-1"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(v["member_number"], format!("{code}-000002"));
+    let again = app
+        .post_keyed(&approve, &json!({}), &reviewer, Some("approve-1"))
+        .await;
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(expect(again, StatusCode::OK).await, v);
     let mine = expect(
         app.get(&format!("{APPS}/{}", apps[0]), Some(&workers[0]))
             .await,

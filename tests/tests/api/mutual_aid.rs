@@ -391,14 +391,13 @@ async fn a_claim_from_enrolment_to_payment(shape: Shape) {
     let queue = expect(app.get(QUEUE, Some(&aid.reviewer_a)).await, StatusCode::OK).await;
     assert_eq!(queue["items"][0]["id"], claim.as_str());
     assert_view("admin_claims", &queue);
-    // A filter naming states: an empty one is the default; drafts are their member's alone.
-    let empty = expect(
+    // A filter naming states: an empty one names none; drafts are their member's alone.
+    assert_invalid(
         app.get(&format!("{QUEUE}?status="), Some(&aid.reviewer_a))
             .await,
-        StatusCode::OK,
+        &[("status", "not_allowed")],
     )
     .await;
-    assert_eq!(empty["items"], queue["items"]);
     let drafts = expect(
         app.get(&format!("{QUEUE}?status=draft"), Some(&aid.reviewer_a))
             .await,
@@ -406,9 +405,26 @@ async fn a_claim_from_enrolment_to_payment(shape: Shape) {
     )
     .await;
     assert_eq!(drafts["items"], json!([]));
-    expect(
-        aid.act(&aid.reviewer_a, &claim, "take", None).await,
-        StatusCode::OK,
+    // Taken with an Idempotency-Key: the retry of a lost answer gets the first answer, not
+    // 409; without the key a second take is refused.
+    let take = format!("{QUEUE}/{claim}/take");
+    let taken = app
+        .post_keyed(&take, &json!({}), &aid.reviewer_a, Some("take-1"))
+        .await;
+    assert_eq!(taken.status(), StatusCode::OK);
+    let taken: Value = taken.json().await.unwrap();
+    assert_eq!(taken["status"], "first_review");
+    let again = app
+        .post_keyed(&take, &json!({}), &aid.reviewer_a, Some("take-1"))
+        .await;
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json::<Value>().await.unwrap(), taken);
+    assert_problem(
+        app.post_keyed(&take, &json!({}), &aid.reviewer_a, None)
+            .await,
+        StatusCode::CONFLICT,
+        "illegal_transition",
     )
     .await;
     let first = expect(

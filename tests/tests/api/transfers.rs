@@ -524,7 +524,20 @@ async fn the_receiving_organisation_decides(shape: Shape) {
     assert_eq!(transferred_rows(&w).await, 0);
 
     // Approval.
-    let approved = expect(w.approve_transfer(&ly_reviewer, &tid).await, StatusCode::OK).await;
+    // Approved with an Idempotency-Key: the retry after a lost answer gets the first answer
+    // (and moves nobody twice), not 409.
+    let approve = format!("{ADMIN_TRANSFERS}/{tid}/approve");
+    let approved = expect(
+        app.post_keyed(&approve, &json!({}), &ly_reviewer, Some("move-1"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let again = app
+        .post_keyed(&approve, &json!({}), &ly_reviewer, Some("move-1"))
+        .await;
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(expect(again, StatusCode::OK).await, approved);
     assert_eq!(approved["id"], tid.as_str());
     assert_eq!(approved["status"], "approved");
     assert!(is_chinese(approved["status_label"].as_str().unwrap()));

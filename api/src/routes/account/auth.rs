@@ -88,8 +88,9 @@ pub async fn wechat_login(
     _attempt: LoginAttempt,
     body: Json<WeChatLogin>,
 ) -> Result<CustomizeResponder<web::Json<LoginResponse>>, ApiError> {
+    // At most 128 characters as sent (the contract's `maxLength`), then trimmed.
     let code = body.code.trim();
-    if code.is_empty() || code.chars().count() > 128 {
+    if code.is_empty() || body.code.chars().count() > 128 {
         return Err(ApiError::invalid_field(
             "code",
             "invalid",

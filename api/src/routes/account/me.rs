@@ -347,8 +347,9 @@ pub async fn bind_phone(
     worker: auth::Worker,
     body: Json<BindPhone>,
 ) -> Result<web::Json<AccountView>, ApiError> {
+    // At most 128 characters as sent (the contract's `maxLength`), then trimmed.
     let code = body.code.trim();
-    if code.is_empty() || code.chars().count() > 128 {
+    if code.is_empty() || body.code.chars().count() > 128 {
         return Err(ApiError::invalid_field(
             "code",
             "invalid",

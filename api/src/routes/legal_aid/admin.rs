@@ -2,7 +2,8 @@
 //! (a lawyer: those assigned to them), accepting one by assigning a lawyer, rejecting one with
 //! the reason, and closing an accepted one with the outcome.
 
-use actix_web::{get, post, web};
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -14,6 +15,7 @@ use yiwang_domain::problem::{text, FieldProblem};
 
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
+use crate::idempotency;
 use crate::routes::consultations::admin::lawyers::listed_lawyer;
 use crate::routes::legal_aid::LegalAidView;
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn};
@@ -106,30 +108,41 @@ pub async fn show(
     Ok(web::Json(LegalAidView::from(&a)))
 }
 
-/// Runs `command` on application `id` as the caller, audited as `legal_aid.<action>`.
+/// Runs `command` on application `id` as the caller, audited as `legal_aid.<action>`; with
+/// `Idempotency-Key`, a retry of the same step answers the first one instead of 409.
 async fn step(
     state: &AppState,
     admin: &Admin,
+    req: &HttpRequest,
     id: &str,
     command: Command,
     action: &'static str,
-) -> Result<web::Json<LegalAidView>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let (a, actor) = reach(state, admin, id, Permission::HandleConsultations).await?;
-    let change = admin.principal.change(
-        &format!("legal_aid.{action}"),
-        "legal_aid_application",
-        a.id,
-        json!({ "from": a.status.as_str() }),
-        Some(OutboxEvent {
-            topic: format!("legal_aid.{action}"),
-            payload: json!({ "id": a.id, "account_id": a.account_id, "org_id": a.org_id }),
-        }),
-    );
-    let after = state
-        .legal_aid
-        .decide_legal_aid(a.id, actor, command, clock::now(), change)
-        .await?;
-    Ok(web::Json(LegalAidView::from(&after)))
+    let account = admin.principal.account_id();
+    let asked = command.clone();
+    idempotency::step(state, req, account, &asked, |pending| async move {
+        let change = admin.principal.change(
+            &format!("legal_aid.{action}"),
+            "legal_aid_application",
+            a.id,
+            json!({ "from": a.status.as_str() }),
+            Some(OutboxEvent {
+                topic: format!("legal_aid.{action}"),
+                payload: json!({ "id": a.id, "account_id": a.account_id, "org_id": a.org_id }),
+            }),
+        );
+        let at = clock::now();
+        let answer = idempotency::answer_of(pending, StatusCode::OK, at, |after| {
+            LegalAidView::from(after)
+        });
+        let after = state
+            .legal_aid
+            .decide_legal_aid(a.id, actor, command, at, change, answer)
+            .await?;
+        Ok(LegalAidView::from(&after))
+    })
+    .await
 }
 
 /// The lawyer to assign.
@@ -143,7 +156,8 @@ pub struct AcceptForm {
 
 /// An official accepts the application and assigns a lawyer.
 #[utoipa::path(post, tag = "admin: consultations", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Application id")),
+    params(("id" = String, Path, description = "Application id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1–100 visible ASCII characters; a retry with the same key and body answers the first decision")),
     request_body = AcceptForm,
     responses(
         (status = 200, description = "Accepted", body = LegalAidView),
@@ -157,11 +171,20 @@ pub struct AcceptForm {
 pub async fn accept(
     state: web::Data<AppState>,
     admin: Admin,
+    req: HttpRequest,
     id: web::Path<String>,
     form: Json<AcceptForm>,
-) -> Result<web::Json<LegalAidView>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let lawyer = listed_lawyer(&state, &form.lawyer_id).await?.account_id;
-    step(&state, &admin, &id, Command::Accept { lawyer }, "accept").await
+    step(
+        &state,
+        &admin,
+        &req,
+        &id,
+        Command::Accept { lawyer },
+        "accept",
+    )
+    .await
 }
 
 /// Why an application is refused.
@@ -175,7 +198,8 @@ pub struct LegalAidRejectForm {
 
 /// An official refuses the application, with the reason.
 #[utoipa::path(post, tag = "admin: consultations", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Application id")),
+    params(("id" = String, Path, description = "Application id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1–100 visible ASCII characters; a retry with the same key and body answers the first decision")),
     request_body = LegalAidRejectForm,
     responses(
         (status = 200, description = "Rejected", body = LegalAidView),
@@ -189,11 +213,20 @@ pub struct LegalAidRejectForm {
 pub async fn reject(
     state: web::Data<AppState>,
     admin: Admin,
+    req: HttpRequest,
     id: web::Path<String>,
     form: Json<LegalAidRejectForm>,
-) -> Result<web::Json<LegalAidView>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let reason = written("reason", form.into_inner().reason, 500)?;
-    step(&state, &admin, &id, Command::Reject { reason }, "reject").await
+    step(
+        &state,
+        &admin,
+        &req,
+        &id,
+        Command::Reject { reason },
+        "reject",
+    )
+    .await
 }
 
 /// What came of it.
@@ -208,7 +241,8 @@ pub struct CloseForm {
 /// The assigned lawyer (or an official of the branch) closes an accepted application with
 /// the outcome.
 #[utoipa::path(post, tag = "admin: consultations", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Application id")),
+    params(("id" = String, Path, description = "Application id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1–100 visible ASCII characters; a retry with the same key and body answers the first decision")),
     request_body = CloseForm,
     responses(
         (status = 200, description = "Closed", body = LegalAidView),
@@ -222,11 +256,20 @@ pub struct CloseForm {
 pub async fn close(
     state: web::Data<AppState>,
     admin: Admin,
+    req: HttpRequest,
     id: web::Path<String>,
     form: Json<CloseForm>,
-) -> Result<web::Json<LegalAidView>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let outcome = written("outcome", form.into_inner().outcome, 2_000)?;
-    step(&state, &admin, &id, Command::Close { outcome }, "close").await
+    step(
+        &state,
+        &admin,
+        &req,
+        &id,
+        Command::Close { outcome },
+        "close",
+    )
+    .await
 }
 
 /// `value` as required text of at most `max` characters, else 422 naming `field`.

@@ -113,6 +113,7 @@ pub struct LegalAidForm {
     #[schema(required = true, value_type = String, min_length = 1, max_length = 50, pattern = "\\S")]
     pub applicant: Option<String>,
     /// A mainland mobile number to reach them.
+    #[schema(required = true, value_type = String, min_length = 1)]
     pub phone: Option<String>,
     /// The other side (the employer, a platform, a person), 1–100 characters.
     #[schema(required = true, value_type = String, min_length = 1, max_length = 100, pattern = "\\S")]
@@ -321,6 +322,7 @@ pub async fn withdraw(
             Command::Withdraw,
             clock::now(),
             change,
+            Box::new(|_| None),
         )
         .await?;
     Ok(web::Json(LegalAidView::from(&after)))

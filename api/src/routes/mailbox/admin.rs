@@ -2,7 +2,8 @@
 //! below it (the writer's name always shown, anonymous or not), replying once, and closing an
 //! answered letter.
 
-use actix_web::{get, post, web};
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -13,6 +14,7 @@ use yiwang_domain::mailbox::{Command, LetterId, LetterStatus};
 
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
+use crate::idempotency;
 use crate::routes::mailbox::LetterView;
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn};
 use crate::routes::shared::Json;
@@ -89,38 +91,48 @@ pub struct ReplyForm {
     pub text: Option<String>,
 }
 
-/// Runs `command` on letter `id` of the caller's subtree, audited as `mailbox.letter.<action>`.
+/// Runs `command` on letter `id` of the caller's subtree, audited as `mailbox.letter.<action>`;
+/// with `Idempotency-Key`, a retry of the same step answers the first one instead of 409.
 async fn answer(
     state: &AppState,
     admin: &Admin,
+    req: &HttpRequest,
     id: &str,
     command: Command,
     action: &'static str,
-) -> Result<web::Json<LetterView>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let id = LetterId::parse(id).ok_or_else(ApiError::not_found)?;
     let letter = state.mailbox.letter(id).await?;
     admin.authorize(Permission::AnswerMailbox, &letter.org_path)?;
-    let change = admin.principal.change(
-        &format!("mailbox.letter.{action}"),
-        "mailbox_letter",
-        id,
-        json!({ "from": letter.status.as_str() }),
-        Some(OutboxEvent {
-            topic: format!("mailbox.letter.{action}"),
-            payload: json!({ "id": id, "account_id": letter.account_id, "org_id": letter.org_id }),
-        }),
-    );
     let by = admin.principal.account_id();
-    let after = state
-        .mailbox
-        .answer_letter(id, by, command, clock::now(), change)
-        .await?;
-    Ok(web::Json(LetterView::from(&after)))
+    let asked = command.clone();
+    idempotency::step(state, req, by, &asked, |pending| async move {
+        let change = admin.principal.change(
+            &format!("mailbox.letter.{action}"),
+            "mailbox_letter",
+            id,
+            json!({ "from": letter.status.as_str() }),
+            Some(OutboxEvent {
+                topic: format!("mailbox.letter.{action}"),
+                payload: json!({ "id": id, "account_id": letter.account_id, "org_id": letter.org_id }),
+            }),
+        );
+        let at = clock::now();
+        let answer =
+            idempotency::answer_of(pending, StatusCode::OK, at, |after| LetterView::from(after));
+        let after = state
+            .mailbox
+            .answer_letter(id, by, command, at, change, answer)
+            .await?;
+        Ok(LetterView::from(&after))
+    })
+    .await
 }
 
 /// Replies to a letter, once.
 #[utoipa::path(post, tag = "admin: mailbox", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Letter id")),
+    params(("id" = String, Path, description = "Letter id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1–100 visible ASCII characters; a retry with the same key and body answers the first reply")),
     request_body = ReplyForm,
     responses(
         (status = 200, description = "Replied", body = LetterView),
@@ -134,16 +146,18 @@ async fn answer(
 pub async fn reply(
     state: web::Data<AppState>,
     admin: Admin,
+    req: HttpRequest,
     id: web::Path<String>,
     form: Json<ReplyForm>,
-) -> Result<web::Json<LetterView>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let text = message::text("text", form.text.as_deref()).map_err(|p| vec![p])?;
-    answer(&state, &admin, &id, Command::Reply(text), "reply").await
+    answer(&state, &admin, &req, &id, Command::Reply(text), "reply").await
 }
 
 /// Closes an answered letter.
 #[utoipa::path(post, tag = "admin: mailbox", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Letter id")),
+    params(("id" = String, Path, description = "Letter id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1–100 visible ASCII characters; a retry with the same key and body answers the first reply")),
     responses(
         (status = 200, description = "Closed", body = LetterView),
         (status = 403, description = "Role may not answer the mailbox", body = Problem, content_type = "application/problem+json"),
@@ -155,7 +169,8 @@ pub async fn reply(
 pub async fn close(
     state: web::Data<AppState>,
     admin: Admin,
+    req: HttpRequest,
     id: web::Path<String>,
-) -> Result<web::Json<LetterView>, ApiError> {
-    answer(&state, &admin, &id, Command::Close, "close").await
+) -> Result<HttpResponse, ApiError> {
+    answer(&state, &admin, &req, &id, Command::Close, "close").await
 }

@@ -285,7 +285,14 @@ pub async fn withdraw(
     );
     let after = state
         .mailbox
-        .answer_letter(id, account, Command::Withdraw, clock::now(), change)
+        .answer_letter(
+            id,
+            account,
+            Command::Withdraw,
+            clock::now(),
+            change,
+            Box::new(|_| None),
+        )
         .await?;
     Ok(web::Json(LetterView::from(&after)))
 }

@@ -73,7 +73,11 @@ pub struct CreateOrg {
     /// The parent, inside the caller's subtree.
     pub parent_id: String,
     /// Name, 1–100 characters, unique among siblings.
-    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "\\S (no control characters)"
+    )]
     pub name: String,
     /// Level or form (see `OrgView.kind`).
     #[schema(value_type = crate::routes::vocabularies::OrgKind)]
@@ -82,7 +86,11 @@ pub struct CreateOrg {
     #[serde(default)]
     pub accepts_individuals: bool,
     /// City it serves (`黔西市`), 1–30 characters.
-    #[schema(min_length = 1, max_length = 30, pattern = "\\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 30,
+        pattern = "\\S (no control characters)"
+    )]
     pub city: Option<String>,
 }
 
@@ -91,7 +99,11 @@ pub struct CreateOrg {
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrg {
     /// New name.
-    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "\\S (no control characters)"
+    )]
     pub name: Option<String>,
     /// New kind.
     #[schema(value_type = Option<crate::routes::vocabularies::OrgKind>)]
@@ -99,7 +111,11 @@ pub struct UpdateOrg {
     /// New flag.
     pub accepts_individuals: Option<bool>,
     /// New city, 1–30 characters.
-    #[schema(min_length = 1, max_length = 30, pattern = "\\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 30,
+        pattern = "\\S (no control characters)"
+    )]
     pub city: Option<String>,
 }
 

@@ -93,8 +93,9 @@ impl PageQuery {
     }
 }
 
-/// The states a `status` query names, comma-separated (none, or an empty `status=` — an
-/// empty list in OpenAPI's form style: every state); an unknown one is a 422 listing `all`.
+/// The states a `status` query names, comma-separated (none: every state); an unknown one —
+/// an empty `status=` too, which the contract's `minItems: 1` rules out — is a 422 listing
+/// `all`.
 pub fn status_filter<T>(
     raw: Option<&str>,
     parse: impl Fn(&str) -> Option<T>,
@@ -102,7 +103,6 @@ pub fn status_filter<T>(
 ) -> Result<Vec<T>, ApiError> {
     raw.into_iter()
         .flat_map(|s| s.split(','))
-        .filter(|code| !code.trim().is_empty())
         .map(|code| parse(code.trim()).ok_or_else(|| ApiError::not_one_of("status", all)))
         .collect()
 }

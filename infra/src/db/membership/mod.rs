@@ -303,8 +303,9 @@ impl MembershipRepository for Database {
         member_id: MemberId,
         at: DateTime<Utc>,
         change: &Change,
+        answer: AnswerOf<(Application, Option<Member>)>,
     ) -> Result<(Application, Option<Member>), RepoError> {
-        let (decision, change) = (decision.clone(), change.clone());
+        let (decision, mut change) = (decision.clone(), change.clone());
         self.run(move |c| {
             c.transaction(|c| {
                 claim_writer(c)?;
@@ -349,8 +350,10 @@ impl MembershipRepository for Database {
                 } else {
                     None
                 };
+                let decided = (load_application(c, &key)?, member);
+                change.answer = answer(&decided);
                 record_change(c, &change)?;
-                Ok((load_application(c, &key)?, member))
+                Ok(decided)
             })
             .map_err(|e| e.unique_as(MembershipConflict::ApplicantAlreadyMember))
         })

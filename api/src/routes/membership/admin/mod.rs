@@ -7,7 +7,7 @@ pub mod export;
 pub mod transfers;
 
 use actix_web::http::StatusCode;
-use actix_web::{get, post, web, CustomizeResponder};
+use actix_web::{get, post, web, CustomizeResponder, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -24,6 +24,7 @@ use yiwang_domain::org::OrgPath;
 
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
+use crate::idempotency;
 use crate::routes::account::me::mask_phone;
 use crate::routes::account::me::refresh_worker_view;
 use crate::routes::membership::{ApplicationView, OrgRef, ID_NUMBER_CONTEXT};
@@ -185,12 +186,22 @@ pub struct DecisionView {
     pub member_number: Option<String>,
 }
 
+impl DecisionView {
+    fn new(decided: Application, member: Option<&Member>) -> Self {
+        DecisionView {
+            application: ApplicationView::new(decided, false),
+            member_number: member.map(|m| m.member_number.clone()),
+        }
+    }
+}
+
 /// Decides application `id` (already checked to be in scope).
 async fn decide(
     state: &AppState,
     admin: &Admin,
     app: &Application,
     decision: &Decision,
+    pending: Option<idempotency::Pending>,
 ) -> Result<DecisionView, ApiError> {
     let action = decision.status().as_str();
     let member_id = MemberId::new();
@@ -214,6 +225,15 @@ async fn decide(
             }),
         }),
     );
+    let at = clock::now();
+    let answer = idempotency::answer_of(
+        pending,
+        StatusCode::OK,
+        at,
+        |(decided, member): &(Application, Option<Member>)| {
+            DecisionView::new(decided.clone(), member.as_ref())
+        },
+    );
     let (updated, member) = state
         .membership
         .decide(
@@ -221,20 +241,35 @@ async fn decide(
             decision,
             admin.principal.account_id(),
             member_id,
-            clock::now(),
+            at,
             &change,
+            answer,
         )
         .await?;
     refresh_worker_view(state, updated.account_id).await;
-    Ok(DecisionView {
-        application: ApplicationView::new(updated, false),
-        member_number: member.map(|m| m.member_number),
+    Ok(DecisionView::new(updated, member.as_ref()))
+}
+
+/// [`decide`] once per `Idempotency-Key`: a retry of the same decision answers the first one
+/// instead of 409 `already_decided`.
+async fn decide_once(
+    state: &AppState,
+    admin: &Admin,
+    req: &HttpRequest,
+    app: &Application,
+    decision: Decision,
+) -> Result<HttpResponse, ApiError> {
+    let account = admin.principal.account_id();
+    idempotency::step(state, req, account, &decision, |pending| {
+        decide(state, admin, app, &decision, pending)
     })
+    .await
 }
 
 /// Approves a submitted application: the applicant becomes a member with a new number.
 #[utoipa::path(post, tag = "admin: membership", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Application id")),
+    params(("id" = String, Path, description = "Application id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1–100 visible ASCII characters; a retry with the same key and body answers the first decision")),
     responses(
         (status = 200, description = "Approved", body = DecisionView),
         (status = 403, description = "Role may not review, or a worker token", body = Problem, content_type = "application/problem+json"),
@@ -246,12 +281,11 @@ async fn decide(
 pub async fn approve(
     state: web::Data<AppState>,
     admin: Admin,
+    req: HttpRequest,
     id: web::Path<String>,
-) -> Result<web::Json<DecisionView>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let app = application_in_scope(&state, &admin, Permission::ReviewMembership, &id).await?;
-    Ok(web::Json(
-        decide(&state, &admin, &app, &Decision::Approve).await?,
-    ))
+    decide_once(&state, &admin, &req, &app, Decision::Approve).await
 }
 
 /// A rejection.
@@ -266,12 +300,11 @@ pub struct RejectBody {
     pub reason: String,
 }
 
-/// A decision's text (reason, what is missing): trimmed, 1–500 characters, else 422 naming
-/// `field`.
+/// A decision's text (reason, what is missing): at most 500 characters as sent, trimmed, not
+/// blank; else 422 naming `field`.
 pub(crate) fn decision_text(field: &str, value: &str) -> Result<String, ApiError> {
     let v = value.trim();
-    let n = v.chars().count();
-    if n == 0 || n > DECISION_TEXT_MAX_CHARS {
+    if v.is_empty() || value.chars().count() > DECISION_TEXT_MAX_CHARS {
         return Err(ApiError::invalid_field(
             field,
             "invalid",
@@ -285,7 +318,8 @@ pub(crate) fn decision_text(field: &str, value: &str) -> Result<String, ApiError
 /// Rejects a submitted application with a reason code and text; the worker may edit and
 /// submit it again.
 #[utoipa::path(post, tag = "admin: membership", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Application id")),
+    params(("id" = String, Path, description = "Application id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1–100 visible ASCII characters; a retry with the same key and body answers the first decision")),
     request_body = RejectBody,
     responses(
         (status = 200, description = "Rejected", body = DecisionView),
@@ -299,9 +333,10 @@ pub(crate) fn decision_text(field: &str, value: &str) -> Result<String, ApiError
 pub async fn reject(
     state: web::Data<AppState>,
     admin: Admin,
+    req: HttpRequest,
     id: web::Path<String>,
     body: Json<RejectBody>,
-) -> Result<web::Json<DecisionView>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let app = application_in_scope(&state, &admin, Permission::ReviewMembership, &id).await?;
     let reason_code = RejectReason::parse(&body.reason_code).ok_or_else(|| {
         ApiError::not_one_of("reason_code", &RejectReason::ALL.map(RejectReason::as_str))
@@ -310,7 +345,7 @@ pub async fn reject(
         reason_code,
         reason: decision_text("reason", &body.reason)?,
     };
-    Ok(web::Json(decide(&state, &admin, &app, &decision).await?))
+    decide_once(&state, &admin, &req, &app, decision).await
 }
 
 /// A return for more information.
@@ -324,7 +359,8 @@ pub struct ReturnBody {
 
 /// Returns a submitted application to the worker, saying what is missing.
 #[utoipa::path(post, tag = "admin: membership", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Application id")),
+    params(("id" = String, Path, description = "Application id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1–100 visible ASCII characters; a retry with the same key and body answers the first decision")),
     request_body = ReturnBody,
     responses(
         (status = 200, description = "Returned", body = DecisionView),
@@ -338,14 +374,15 @@ pub struct ReturnBody {
 pub async fn return_application(
     state: web::Data<AppState>,
     admin: Admin,
+    req: HttpRequest,
     id: web::Path<String>,
     body: Json<ReturnBody>,
-) -> Result<web::Json<DecisionView>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let app = application_in_scope(&state, &admin, Permission::ReviewMembership, &id).await?;
     let decision = Decision::Return {
         missing: decision_text("missing", &body.missing)?,
     };
-    Ok(web::Json(decide(&state, &admin, &app, &decision).await?))
+    decide_once(&state, &admin, &req, &app, decision).await
 }
 
 /// Applications to approve together.
@@ -435,7 +472,7 @@ pub async fn batch_approve(
     for id in ids {
         let outcome =
             match application_in_scope(&state, &admin, Permission::ReviewMembership, id).await {
-                Ok(app) => decide(&state, &admin, &app, &Decision::Approve).await,
+                Ok(app) => decide(&state, &admin, &app, &Decision::Approve, None).await,
                 Err(e) => Err(e),
             };
         results.push(match outcome {

@@ -3,7 +3,8 @@
 //! (member number unchanged) and emits `membership.transfer.approved` naming the old
 //! organisation, which is how it is notified.
 
-use actix_web::{get, post, web};
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -14,6 +15,7 @@ use yiwang_domain::membership::transfer::{Transfer, TransferDecision, TransferId
 use super::decision_text;
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
+use crate::idempotency;
 use crate::routes::account::me::refresh_worker_view;
 use crate::routes::membership::transfers::{MembershipHistory, TransferView};
 use crate::routes::shared::responses::{
@@ -119,6 +121,7 @@ async fn decide(
     admin: &Admin,
     transfer: &Transfer,
     decision: &TransferDecision,
+    pending: Option<idempotency::Pending>,
 ) -> Result<TransferView, ApiError> {
     let outcome = decision.status().as_str();
     let (action, reason) = match decision {
@@ -142,23 +145,45 @@ async fn decide(
             }),
         }),
     );
+    let at = clock::now();
+    let answer = idempotency::answer_of(pending, StatusCode::OK, at, |t: &Transfer| {
+        TransferView::new(t.clone(), false)
+    });
     let decided = state
         .transfers
         .decide_transfer(
             transfer.id,
             decision,
             admin.principal.account_id(),
-            clock::now(),
+            at,
             &change,
+            answer,
         )
         .await?;
     refresh_worker_view(state, decided.account_id).await;
     Ok(TransferView::new(decided, false))
 }
 
+/// [`decide`] once per `Idempotency-Key`: a retry of the same decision answers the first one
+/// instead of 409 `transfer_status`.
+async fn decide_once(
+    state: &AppState,
+    admin: &Admin,
+    req: &HttpRequest,
+    transfer: &Transfer,
+    decision: TransferDecision,
+) -> Result<HttpResponse, ApiError> {
+    let account = admin.principal.account_id();
+    idempotency::step(state, req, account, &decision, |pending| {
+        decide(state, admin, transfer, &decision, pending)
+    })
+    .await
+}
+
 /// Approves a waiting transfer: the member now belongs to the receiving organisation.
 #[utoipa::path(post, tag = "admin: membership", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Transfer request id")),
+    params(("id" = String, Path, description = "Transfer request id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1–100 visible ASCII characters; a retry with the same key and body answers the first decision")),
     responses(
         (status = 200, description = "Approved", body = TransferView),
         (status = 403, description = "Role may not review, or a worker token", body = Problem, content_type = "application/problem+json"),
@@ -170,12 +195,11 @@ async fn decide(
 pub async fn approve(
     state: web::Data<AppState>,
     admin: Admin,
+    req: HttpRequest,
     id: web::Path<String>,
-) -> Result<web::Json<TransferView>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let transfer = transfer_in_scope(&state, &admin, Permission::ReviewMembership, &id).await?;
-    Ok(web::Json(
-        decide(&state, &admin, &transfer, &TransferDecision::Approve).await?,
-    ))
+    decide_once(&state, &admin, &req, &transfer, TransferDecision::Approve).await
 }
 
 /// A transfer rejection.
@@ -189,7 +213,8 @@ pub struct RejectTransfer {
 
 /// Rejects a waiting transfer with a reason; the member stays where they are.
 #[utoipa::path(post, tag = "admin: membership", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Transfer request id")),
+    params(("id" = String, Path, description = "Transfer request id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1–100 visible ASCII characters; a retry with the same key and body answers the first decision")),
     request_body = RejectTransfer,
     responses(
         (status = 200, description = "Rejected", body = TransferView),
@@ -203,14 +228,13 @@ pub struct RejectTransfer {
 pub async fn reject(
     state: web::Data<AppState>,
     admin: Admin,
+    req: HttpRequest,
     id: web::Path<String>,
     body: Json<RejectTransfer>,
-) -> Result<web::Json<TransferView>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let transfer = transfer_in_scope(&state, &admin, Permission::ReviewMembership, &id).await?;
     let decision = TransferDecision::Reject {
         reason: decision_text("reason", &body.reason)?,
     };
-    Ok(web::Json(
-        decide(&state, &admin, &transfer, &decision).await?,
-    ))
+    decide_once(&state, &admin, &req, &transfer, decision).await
 }

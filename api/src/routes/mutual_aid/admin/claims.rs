@@ -5,14 +5,15 @@
 //! transition function inside one transaction ([`yiwang_domain::mutual_aid::review`]): two
 //! reviewers deciding at once → one wins, the other gets 409.
 
-use actix_web::{get, post, web};
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use yiwang_domain::clock;
 use yiwang_domain::money::Fen;
 use yiwang_domain::mutual_aid::claim::{Claim, LineId, Rejection, MAX_LINE_AMOUNT};
-use yiwang_domain::mutual_aid::review::{Command, LineApproval};
+use yiwang_domain::mutual_aid::review::{Command, LineApproval, Outcome};
 use yiwang_domain::mutual_aid::store::{ClaimFilter, CommandInput};
 use yiwang_domain::mutual_aid::{ClaimId, ClaimStatus, RejectionReason};
 use yiwang_domain::problem::{present, text, FieldProblem};
@@ -20,6 +21,7 @@ use yiwang_domain::problem::{present, text, FieldProblem};
 use super::{members_of, plan_filter};
 use crate::auth::{Admin, Permission};
 use crate::error::{ApiError, Problem};
+use crate::idempotency;
 use crate::routes::mutual_aid::documents::link;
 use crate::routes::mutual_aid::{transition_change, ClaimView};
 use crate::routes::shared::responses::{JsonBodyErrors, MalformedQuery, NotLoggedIn};
@@ -183,38 +185,57 @@ pub async fn document_link(
     )?))
 }
 
-/// Runs `command` on claim `id` for an official holding `permission`.
+/// Runs `command` on claim `id` for an official holding `permission`. With
+/// `Idempotency-Key`, a retry of the same decision answers the first one (stored in the
+/// decision's transaction) instead of 409 `illegal_transition`.
 pub(super) async fn run(
     state: &AppState,
     admin: &Admin,
+    req: &HttpRequest,
     permission: Permission,
     id: &str,
     command: Command,
-) -> Result<web::Json<ClaimView>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let claim = claim_in_scope(state, admin, permission, id).await?;
-    let action = command.action();
-    let input = CommandInput {
-        command,
-        actor: admin.principal.account_id(),
-        at: clock::now(),
-    };
-    let base = admin
-        .principal
-        .change("", "mutual_aid_claim", claim.id, Value::Null, None);
-    let outcome = state
-        .mutual_aid
-        .decide(claim.id, &input, transition_change(base, action))
-        .await?;
-    let members = members_of(state, [outcome.claim.member_id]).await?;
-    Ok(web::Json(
-        ClaimView::new(&outcome.claim, clock::now()).naming(members.get(&outcome.claim.member_id)),
-    ))
+    let members = members_of(state, [claim.member_id]).await?;
+    let member = members.get(&claim.member_id).cloned();
+    let actor = admin.principal.account_id();
+    let step = command.clone();
+    idempotency::step(state, req, actor, &step, |pending| async move {
+        let at = clock::now();
+        let action = command.action();
+        let input = CommandInput { command, actor, at };
+        let base = admin
+            .principal
+            .change("", "mutual_aid_claim", claim.id, Value::Null, None);
+        let change = transition_change(base, action);
+        let answered = member.clone();
+        let outcome = state
+            .mutual_aid
+            .decide(
+                claim.id,
+                &input,
+                Box::new(move |outcome: &Outcome| {
+                    let mut change = change(outcome);
+                    let view = ClaimView::new(&outcome.claim, at).naming(answered.as_ref());
+                    change.answer = pending.and_then(|pending| {
+                        let body = serde_json::to_value(view).ok()?;
+                        Some(pending.answer(StatusCode::OK, &body, at))
+                    });
+                    change
+                }),
+            )
+            .await?;
+        Ok(ClaimView::new(&outcome.claim, at).naming(member.as_ref()))
+    })
+    .await
 }
 
 /// Takes a submitted claim into review (受理): `submitted → first_review`; the caller becomes
 /// its first reviewer.
 #[utoipa::path(post, tag = "admin: mutual aid", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Claim id")),
+    params(("id" = String, Path, description = "Claim id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1–100 visible ASCII characters; a retry with the same key and body answers the first decision")),
     responses(
         (status = 200, description = "In first review", body = ClaimView),
         (status = 403, description = "Role may not review claims, or a worker token", body = Problem, content_type = "application/problem+json"),
@@ -226,9 +247,18 @@ pub(super) async fn run(
 pub async fn take(
     state: web::Data<AppState>,
     admin: Admin,
+    req: HttpRequest,
     id: web::Path<String>,
-) -> Result<web::Json<ClaimView>, ApiError> {
-    run(&state, &admin, Permission::ReviewClaims, &id, Command::Take).await
+) -> Result<HttpResponse, ApiError> {
+    run(
+        &state,
+        &admin,
+        &req,
+        Permission::ReviewClaims,
+        &id,
+        Command::Take,
+    )
+    .await
 }
 
 /// One line's approved amount, when less than claimed.
@@ -261,7 +291,8 @@ pub struct ApproveForm {
 /// second-review amount goes to `second_review` instead of `approved`; the second review is
 /// decided by another official (403 `four_eyes`).
 #[utoipa::path(post, tag = "admin: mutual aid", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Claim id")),
+    params(("id" = String, Path, description = "Claim id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1–100 visible ASCII characters; a retry with the same key and body answers the first decision")),
     request_body = ApproveForm,
     responses(
         (status = 200, description = "Approved, or waiting for the second review", body = ClaimView),
@@ -275,9 +306,10 @@ pub struct ApproveForm {
 pub async fn approve(
     state: web::Data<AppState>,
     admin: Admin,
+    req: HttpRequest,
     id: web::Path<String>,
     form: Json<ApproveForm>,
-) -> Result<web::Json<ClaimView>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let mut problems: Vec<FieldProblem> = Vec::new();
     let mut cuts = Vec::new();
     for (i, cut) in form.into_inner().cuts.into_iter().enumerate() {
@@ -308,6 +340,7 @@ pub async fn approve(
     run(
         &state,
         &admin,
+        &req,
         Permission::ReviewClaims,
         &id,
         Command::Approve { cuts },
@@ -327,7 +360,8 @@ pub struct ReturnForm {
 /// Returns a claim under review to the worker with what to add; the worker edits and
 /// submits again.
 #[utoipa::path(post, tag = "admin: mutual aid", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Claim id")),
+    params(("id" = String, Path, description = "Claim id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1–100 visible ASCII characters; a retry with the same key and body answers the first decision")),
     request_body = ReturnForm,
     responses(
         (status = 200, description = "Returned", body = ClaimView),
@@ -341,13 +375,15 @@ pub struct ReturnForm {
 pub async fn return_claim(
     state: web::Data<AppState>,
     admin: Admin,
+    req: HttpRequest,
     id: web::Path<String>,
     form: Json<ReturnForm>,
-) -> Result<web::Json<ClaimView>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let note = required_text("note", &form.note, 500)?;
     run(
         &state,
         &admin,
+        &req,
         Permission::ReviewClaims,
         &id,
         Command::Return { note },
@@ -370,7 +406,8 @@ pub struct ClaimRejectForm {
 
 /// Rejects a claim under review with a numbered reason; its invoices may be claimed again.
 #[utoipa::path(post, tag = "admin: mutual aid", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Claim id")),
+    params(("id" = String, Path, description = "Claim id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1–100 visible ASCII characters; a retry with the same key and body answers the first decision")),
     request_body = ClaimRejectForm,
     responses(
         (status = 200, description = "Rejected", body = ClaimView),
@@ -384,9 +421,10 @@ pub struct ClaimRejectForm {
 pub async fn reject(
     state: web::Data<AppState>,
     admin: Admin,
+    req: HttpRequest,
     id: web::Path<String>,
     form: Json<ClaimRejectForm>,
-) -> Result<web::Json<ClaimView>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let reason = RejectionReason::parse(form.reason.trim()).ok_or_else(|| {
         ApiError::not_one_of("reason", &RejectionReason::ALL.map(RejectionReason::as_str))
     })?;
@@ -394,6 +432,7 @@ pub async fn reject(
     run(
         &state,
         &admin,
+        &req,
         Permission::ReviewClaims,
         &id,
         Command::Reject {

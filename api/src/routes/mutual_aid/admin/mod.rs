@@ -73,12 +73,16 @@ pub struct PlanForm {
     #[schema(required = true, value_type = String, min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: Option<String>,
     /// First day of the plan year, `YYYY-MM-DD`.
+    #[schema(required = true, value_type = String, format = Date)]
     pub starts_on: Option<String>,
     /// Last day, after `starts_on`, at most a year later.
+    #[schema(required = true, value_type = String, format = Date)]
     pub ends_on: Option<String>,
     /// First day of enrolment.
+    #[schema(required = true, value_type = String, format = Date)]
     pub enrolment_opens_on: Option<String>,
     /// Last day of enrolment, not after `ends_on`.
+    #[schema(required = true, value_type = String, format = Date)]
     pub enrolment_closes_on: Option<String>,
     /// The yearly fee (fen), e.g. 5000 for 50 yuan.
     #[schema(value_type = i64)]

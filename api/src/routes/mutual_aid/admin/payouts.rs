@@ -3,7 +3,7 @@
 //! paid with the bank's reference — twice with the same reference changes nothing.
 
 use actix_web::http::StatusCode;
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 use serde::Deserialize;
 use serde_json::json;
@@ -182,7 +182,8 @@ pub struct PaidForm {
 /// amount = the approved one). The same reference again answers the claim unchanged; another
 /// reference for a paid claim is 409.
 #[utoipa::path(post, tag = "admin: mutual aid", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Claim id")),
+    params(("id" = String, Path, description = "Claim id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1–100 visible ASCII characters; a retry with the same key and body answers the first decision")),
     request_body = PaidForm,
     responses(
         (status = 200, description = "Paid", body = ClaimView),
@@ -196,13 +197,15 @@ pub struct PaidForm {
 pub async fn mark_paid(
     state: web::Data<AppState>,
     admin: Admin,
+    req: HttpRequest,
     id: web::Path<String>,
     form: Json<PaidForm>,
-) -> Result<web::Json<ClaimView>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let bank_reference = required_text("bank_reference", &form.bank_reference, 100)?;
     run(
         &state,
         &admin,
+        &req,
         Permission::PayClaims,
         &id,
         Command::MarkPaid { bank_reference },

@@ -133,18 +133,30 @@ fn csv(points: &[ServicePoint]) -> Result<Vec<u8>, csv::Error> {
 pub struct ExportFormat {
     /// `xlsx` (default) or `csv` (UTF-8 with a byte-order mark; a cell that would start a
     /// formula — `=`, `+`, `-`, `@`, tab, CR — gets a leading `'`, dropped again on import).
-    #[param(inline)]
-    pub format: Option<SpreadsheetFormat>,
+    #[param(inline, value_type = Option<SpreadsheetFormat>)]
+    pub format: Option<String>,
 }
 
 /// A spreadsheet file format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum SpreadsheetFormat {
     /// Office Open XML workbook.
     Xlsx,
     /// Comma-separated values, UTF-8 with a byte-order mark.
     Csv,
+}
+
+impl SpreadsheetFormat {
+    /// The format a `format` parameter names (absent: XLSX); anything else — an empty
+    /// `format=` too — is 422 listing the two.
+    fn of(format: Option<&str>) -> Result<Self, ApiError> {
+        match format {
+            None | Some("xlsx") => Ok(Self::Xlsx),
+            Some("csv") => Ok(Self::Csv),
+            Some(_) => Err(ApiError::not_one_of("format", &["xlsx", "csv"])),
+        }
+    }
 }
 
 /// Every point in the caller's subtree matching the filter, as XLSX or CSV that imports back.
@@ -164,7 +176,7 @@ pub async fn export(
     params: Query<AdminListParams>,
     format: Query<ExportFormat>,
 ) -> Result<HttpResponse, ApiError> {
-    let format = format.format.unwrap_or(SpreadsheetFormat::Xlsx);
+    let format = SpreadsheetFormat::of(format.format.as_deref())?;
     let filter = params.filter(&state, &admin).await?;
     let mut points = Vec::new();
     let mut request = PageRequest {
