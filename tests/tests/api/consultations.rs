@@ -141,12 +141,16 @@ async fn a_worker_asks_a_lawyer_answers_and_is_rated(shape: Shape) {
     let resp = app.get(&format!("{ADMIN}/{id}"), Some(&wang_tok)).await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 
-    // Zhang accepts; a second accept finds it taken.
+    // Zhang accepts (his retry of a lost answer, with the same Idempotency-Key, gets that
+    // answer); another lawyer's accept finds it taken.
     let open = expect(
-        post(at("accept"), json!({}), &zhang_tok, None).await,
+        post(at("accept"), json!({}), &zhang_tok, Some("take-1")).await,
         StatusCode::OK,
     )
     .await;
+    let retried = post(at("accept"), json!({}), &zhang_tok, Some("take-1")).await;
+    assert_eq!(retried.headers()["idempotent-replayed"], "true");
+    assert_eq!(expect(retried, StatusCode::OK).await, open);
     assert_eq!(
         (open["status"].as_str(), open["lawyer_id"].as_str()),
         (Some("open"), Some(zhang.as_str()))

@@ -201,27 +201,40 @@ pub async fn messages(
     ))
 }
 
-/// Runs `command` on consultation `id` as the caller, recorded as step `action`.
+/// Runs `command` on consultation `id` as the caller, recorded as step `action`; with
+/// `Idempotency-Key`, a retry of the same step answers the first one instead of 409.
 async fn step(
     state: &AppState,
     admin: &Admin,
+    req: &HttpRequest,
     id: &str,
     command: Command,
     action: &'static str,
-) -> Result<web::Json<Value>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let (c, actor) = reach(state, admin, id, Permission::HandleConsultations).await?;
     let base = admin
         .principal
         .change("", "consultation", c.id, Value::Null, None);
-    let (_, body) = run(state, c.id, actor, command, None, base, action, None).await?;
-    Ok(web::Json(body))
+    let route = format!("{} {}", req.method(), req.path());
+    // Two assignments are the same request when they name the same lawyer, whatever their
+    // profile says by the retry.
+    let request = match &command {
+        Command::Assign(lawyer) => format!("Assign({})", lawyer.account_id),
+        other => format!("{other:?}"),
+    };
+    let account = admin.principal.account_id();
+    idempotency::once(state, req, account, route, request.as_bytes(), |pending| {
+        run(state, c.id, actor, command, None, base, action, pending)
+    })
+    .await
 }
 
 /// A lawyer takes a waiting consultation (接单): one in their specialties, while on duty,
 /// once a lawyer the worker picked has had their minutes. The first accept wins; the others
 /// get 409.
 #[utoipa::path(post, tag = "admin: consultations", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Consultation id")),
+    params(("id" = String, Path, description = "Consultation id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1–100 visible ASCII characters; a retry with the same key and body answers the first step")),
     responses(
         (status = 200, description = "Accepted: open", body = ConsultationView),
         (status = 403, description = "`not_your_specialty`, `off_duty`, or not a lawyer", body = Problem, content_type = "application/problem+json"),
@@ -233,12 +246,13 @@ async fn step(
 pub async fn accept(
     state: web::Data<AppState>,
     admin: Admin,
+    req: HttpRequest,
     id: web::Path<String>,
-) -> Result<web::Json<Value>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     if admin.role != Role::Lawyer {
         return Err(ApiError::forbidden());
     }
-    step(&state, &admin, &id, Command::Accept, "accept").await
+    step(&state, &admin, &req, &id, Command::Accept, "accept").await
 }
 
 /// The lawyer's answer.
@@ -310,7 +324,8 @@ pub async fn answer(
 /// The lawyer (or an official of the branch) marks the consultation resolved; the worker may
 /// rate it, or write within 7 days to reopen it.
 #[utoipa::path(post, tag = "admin: consultations", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Consultation id")),
+    params(("id" = String, Path, description = "Consultation id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1–100 visible ASCII characters; a retry with the same key and body answers the first step")),
     responses(
         (status = 200, description = "Resolved", body = ConsultationView),
         (status = 403, description = "Role may not handle consultations", body = Problem, content_type = "application/problem+json"),
@@ -322,15 +337,17 @@ pub async fn answer(
 pub async fn resolve(
     state: web::Data<AppState>,
     admin: Admin,
+    req: HttpRequest,
     id: web::Path<String>,
-) -> Result<web::Json<Value>, ApiError> {
-    step(&state, &admin, &id, Command::Resolve, "resolve").await
+) -> Result<HttpResponse, ApiError> {
+    step(&state, &admin, &req, &id, Command::Resolve, "resolve").await
 }
 
 /// An official lets held text through: the consultation waits for a lawyer, and its
 /// deadlines start now.
 #[utoipa::path(post, tag = "admin: consultations", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Consultation id")),
+    params(("id" = String, Path, description = "Consultation id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1–100 visible ASCII characters; a retry with the same key and body answers the first step")),
     responses(
         (status = 200, description = "Released: waiting", body = ConsultationView),
         (status = 403, description = "Role may not handle consultations", body = Problem, content_type = "application/problem+json"),
@@ -342,15 +359,17 @@ pub async fn resolve(
 pub async fn release(
     state: web::Data<AppState>,
     admin: Admin,
+    req: HttpRequest,
     id: web::Path<String>,
-) -> Result<web::Json<Value>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     official_only(&admin)?;
-    step(&state, &admin, &id, Command::Release, "release").await
+    step(&state, &admin, &req, &id, Command::Release, "release").await
 }
 
 /// An official refuses held text: the consultation closes, and no lawyer sees it.
 #[utoipa::path(post, tag = "admin: consultations", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Consultation id")),
+    params(("id" = String, Path, description = "Consultation id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1–100 visible ASCII characters; a retry with the same key and body answers the first step")),
     responses(
         (status = 200, description = "Refused: closed", body = ConsultationView),
         (status = 403, description = "Role may not handle consultations", body = Problem, content_type = "application/problem+json"),
@@ -362,10 +381,11 @@ pub async fn release(
 pub async fn refuse(
     state: web::Data<AppState>,
     admin: Admin,
+    req: HttpRequest,
     id: web::Path<String>,
-) -> Result<web::Json<Value>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     official_only(&admin)?;
-    step(&state, &admin, &id, Command::Refuse, "refuse").await
+    step(&state, &admin, &req, &id, Command::Refuse, "refuse").await
 }
 
 /// A lawyer to give a consultation to.
@@ -379,7 +399,8 @@ pub struct AssignForm {
 
 /// An official gives a waiting, open or pending consultation to a lawyer.
 #[utoipa::path(post, tag = "admin: consultations", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Consultation id")),
+    params(("id" = String, Path, description = "Consultation id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1–100 visible ASCII characters; a retry with the same key and body answers the first step")),
     request_body = AssignForm,
     responses(
         (status = 200, description = "Assigned: open", body = ConsultationView),
@@ -393,14 +414,16 @@ pub struct AssignForm {
 pub async fn assign(
     state: web::Data<AppState>,
     admin: Admin,
+    req: HttpRequest,
     id: web::Path<String>,
     form: Json<AssignForm>,
-) -> Result<web::Json<Value>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     official_only(&admin)?;
     let lawyer = listed_lawyer(&state, &form.lawyer_id).await?;
     step(
         &state,
         &admin,
+        &req,
         &id,
         Command::Assign(Box::new(lawyer)),
         "assign",
