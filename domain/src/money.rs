@@ -86,7 +86,7 @@ impl Fen {
             FieldProblem::new(
                 field,
                 "not_integer",
-                format!("{field} 须为以分为单位的整数"),
+                format!("{}须为以分为单位的整数", crate::problem::label(field)),
                 format!("{field} must be a whole number of fen"),
             )
         };
@@ -130,7 +130,7 @@ fn negative(field: &str) -> FieldProblem {
     FieldProblem::new(
         field,
         "negative",
-        format!("{field} 不能为负数"),
+        format!("{}不能为负数", crate::problem::label(field)),
         format!("{field} must not be negative"),
     )
 }
@@ -139,7 +139,7 @@ fn too_large(field: &str, max: Fen) -> FieldProblem {
     FieldProblem::new(
         field,
         "too_large",
-        format!("{field} 不能超过 {max}"),
+        format!("{}不能超过 {max}", crate::problem::label(field)),
         format!("{field} must be at most {} fen", max.0),
     )
 }

@@ -114,6 +114,36 @@ pub fn label(field: &str) -> &'static str {
         "documents" => "材料",
         "lines" => "费用明细",
         "stars" => "评分",
+        "outcome" => "办理结果",
+        "note" => "说明",
+        "missing" => "需补充的内容",
+        "threshold" => "人数阈值",
+        "window_days" => "统计天数",
+        "position" => "排序",
+        "accept_minutes" => "接单时限",
+        "first_response_minutes" => "首次响应时限",
+        "resolution_minutes" => "办结时限",
+        "years_in_practice" => "执业年限",
+        "law_firm" => "律师事务所",
+        "licence_number" => "执业证号",
+        "bio" => "简介",
+        "starts_on" => "开始日期",
+        "ends_on" => "结束日期",
+        "enrolment_opens_on" => "报名开始日期",
+        "enrolment_closes_on" => "报名截止日期",
+        "fee_fen" => "会费",
+        "waiting_days" => "等待期天数",
+        "second_review_from_fen" => "复核起点金额",
+        "bank_reference" => "银行交易流水号",
+        "reference" => "收款凭证号",
+        "address" => "地址",
+        "account_name" => "户名",
+        "total_fen" => "总费用",
+        "insurance_fen" => "医保支付金额",
+        "out_of_pocket_fen" => "个人支付金额",
+        "approved_fen" => "核定金额",
+        "amount_fen" => "涉及金额",
+        "display_name" => "显示名称",
         _ => "所填内容",
     }
 }
@@ -164,7 +194,7 @@ pub fn text(
             problems.push(FieldProblem::new(
                 field,
                 "too_long",
-                format!("{field} 最多 {max} 个字符"),
+                format!("{}最多 {max} 个字符", label(field)),
                 format!("{field} must be at most {max} characters"),
             ));
             None
@@ -189,7 +219,7 @@ pub fn date(
             problems.push(FieldProblem::new(
                 field,
                 "invalid",
-                format!("{field} 须为 YYYY-MM-DD 格式的日期"),
+                format!("{}须为 YYYY-MM-DD 格式的日期", label(field)),
                 format!("{field} must be a date as YYYY-MM-DD"),
             ));
         })
@@ -215,7 +245,7 @@ pub fn whole_number(
             problems.push(FieldProblem::new(
                 field,
                 "out_of_range",
-                format!("{field} 须为 {low} 到 {high} 之间的整数"),
+                format!("{}须为 {low} 到 {high} 之间的整数", label(field)),
                 format!("{field} must be a whole number from {low} to {high}"),
             ));
             None

@@ -96,7 +96,7 @@ impl PageRequest {
         Refusal::invalid_field(FieldProblem::new(
             "cursor",
             "invalid",
-            "cursor 无效，请使用上一页返回的 next_cursor",
+            "翻页位置无效，请从第一页重新查询",
             "cursor is not one this API returned",
         ))
     }

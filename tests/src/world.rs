@@ -119,7 +119,26 @@ pub async fn assert_invalid(resp: Response, expected: &[(&str, &str)]) -> Value 
     assert_eq!(field_errors(&body), want, "body: {body}");
     assert!(is_chinese(body["detail"].as_str().unwrap()), "{body}");
     for e in body["errors"].as_array().unwrap() {
-        assert!(is_chinese(e["detail"].as_str().unwrap()), "{e}");
+        let detail = e["detail"].as_str().unwrap();
+        assert!(is_chinese(detail), "{e}");
+        // The field path is in `field`; the words a worker reads name it in Chinese.
+        let name = e["field"]
+            .as_str()
+            .unwrap()
+            .rsplit('.')
+            .next()
+            .unwrap_or_default();
+        if name.len() > 1 && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+            assert!(
+                !detail.contains(name),
+                "an identifier in Chinese words: {e}"
+            );
+            let whole = body["detail"].as_str().unwrap();
+            assert!(
+                !whole.contains(name),
+                "an identifier in Chinese words: {body}"
+            );
+        }
     }
     body
 }

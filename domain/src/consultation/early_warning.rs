@@ -107,7 +107,7 @@ impl AlertRule {
                     problems.push(FieldProblem::new(
                         field,
                         "out_of_range",
-                        format!("{field} 须为 {lo} 到 {hi}"),
+                        format!("{}须为 {lo} 到 {hi}", crate::problem::label(field)),
                         format!("{field} must be {lo} to {hi}"),
                     ));
                     0

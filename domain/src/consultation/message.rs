@@ -247,7 +247,7 @@ pub fn text(field: &str, value: Option<&str>) -> Result<String, FieldProblem> {
         return Err(FieldProblem::new(
             field,
             "too_long",
-            format!("{field} 最多 {MAX_TEXT_CHARS} 个字"),
+            format!("{}最多 {MAX_TEXT_CHARS} 个字", crate::problem::label(field)),
             format!("{field} must be at most {MAX_TEXT_CHARS} characters"),
         ));
     }

@@ -430,7 +430,7 @@ fn star_grade_of(
             p.push(FieldProblem::new(
                 "star_grade",
                 "out_of_range",
-                "star_grade 须为 1 到 5",
+                "星级须为 1 到 5",
                 "star_grade must be 1 to 5",
             ));
             None
@@ -456,7 +456,7 @@ fn exceptions_of(p: &mut Vec<FieldProblem>, given: &[ExceptionInput]) -> Vec<Dat
         p.push(FieldProblem::new(
             "exceptions",
             "too_long",
-            format!("exceptions 最多 {EXCEPTIONS_MAX} 条"),
+            format!("特殊开放时间最多 {EXCEPTIONS_MAX} 条"),
             format!("at most {EXCEPTIONS_MAX} exceptions"),
         ));
     }
@@ -466,7 +466,7 @@ fn exceptions_of(p: &mut Vec<FieldProblem>, given: &[ExceptionInput]) -> Vec<Dat
                 p.push(FieldProblem::new(
                     "exceptions",
                     "invalid",
-                    format!("exceptions 中 {} 出现了两次", e.date),
+                    format!("特殊开放时间中 {} 出现了两次", e.date),
                     format!("{} appears twice in exceptions", e.date),
                 ));
             }
@@ -475,7 +475,7 @@ fn exceptions_of(p: &mut Vec<FieldProblem>, given: &[ExceptionInput]) -> Vec<Dat
                 "exceptions",
                 "invalid",
                 format!(
-                    "exceptions 的「{} {}」无法识别：日期写作 2026-10-01，时间写作 09:00-17:00 或「关闭」",
+                    "特殊开放时间「{} {}」无法识别：日期写作 2026-10-01，时间写作 09:00-17:00 或「关闭」",
                     input.date, input.hours
                 ),
                 format!(

@@ -94,7 +94,7 @@ pub async fn wechat_login(
         return Err(ApiError::invalid_field(
             "code",
             "invalid",
-            "code 须为 wx.login 返回的登录凭证",
+            "登录凭证无效，请重新调用 wx.login 获取",
             "code must be the code wx.login returned",
         ));
     }

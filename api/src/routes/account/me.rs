@@ -353,7 +353,7 @@ pub async fn bind_phone(
         return Err(ApiError::invalid_field(
             "code",
             "invalid",
-            "code 须为 getPhoneNumber 返回的凭证",
+            "手机号凭证无效，请重新点击“获取手机号”",
             "code must be the code getPhoneNumber returned",
         ));
     }

@@ -96,7 +96,7 @@ impl Upload {
                         ApiError::invalid_field(
                             "seconds",
                             "out_of_range",
-                            format!("seconds 须为 1 到 {MAX_VOICE_SECONDS} 的整数"),
+                            format!("语音时长须为 1 到 {MAX_VOICE_SECONDS} 秒的整数"),
                             format!("seconds must be a whole number from 1 to {MAX_VOICE_SECONDS}"),
                         )
                     };

@@ -485,7 +485,7 @@ pub async fn mark_read(
         ApiError::invalid_field(
             "message_id",
             "not_in_thread",
-            "message_id 须为本咨询中的消息",
+            "已读位置须为本咨询中的消息",
             "message_id must be a message of this consultation",
         )
     };

@@ -247,7 +247,7 @@ pub async fn message_page(
             ApiError::invalid_field(
                 "after",
                 "invalid",
-                "after 须为消息 id",
+                "翻页位置须为本咨询中的消息编号",
                 "after must be a message id",
             )
         })?),
@@ -257,7 +257,7 @@ pub async fn message_page(
         return Err(ApiError::invalid_field(
             "limit",
             "out_of_range",
-            format!("limit 须为 1 到 {MAX_PAGE}"),
+            format!("每页条数须为 1 到 {MAX_PAGE}"),
             format!("limit must be 1 to {MAX_PAGE}"),
         ));
     }

@@ -117,7 +117,7 @@ pub async fn upload(
         match fields.admit(field.name().unwrap_or_default())? {
             "kind" => {
                 let bytes = read_field(&mut field, 64).await.map_err(|_| {
-                    ApiError::invalid_field("kind", "invalid", "kind 无效", "kind is not valid")
+                    ApiError::invalid_field("kind", "invalid", "材料类别无效", "kind is not valid")
                 })?;
                 kind = Some(String::from_utf8_lossy(&bytes).trim().to_owned());
             }
@@ -146,7 +146,7 @@ pub async fn upload(
             ApiError::invalid_field(
                 "kind",
                 "not_allowed",
-                format!("kind 须为以下之一：{}", names.join(", ")),
+                format!("材料类别须为以下之一：{}", names.join(", ")),
                 format!("kind must be one of: {}", names.join(", ")),
             )
         })?,

@@ -211,7 +211,7 @@ impl NearbyParams {
             errors.push(FieldProblem::new(
                 "radius_m",
                 "out_of_range",
-                "radius_m 须在 1 到 50000 米之间",
+                "搜索半径须在 1 到 50000 米之间",
                 "radius_m must be between 1 and 50,000 metres",
             ));
         }
@@ -220,7 +220,7 @@ impl NearbyParams {
             errors.push(FieldProblem::new(
                 "limit",
                 "out_of_range",
-                "limit 须在 1 到 100 之间",
+                "每页条数须在 1 到 100 之间",
                 "limit must be between 1 and 100",
             ));
         }
@@ -468,7 +468,7 @@ pub fn parse_bbox(errors: &mut Vec<FieldProblem>, bbox: Option<&str>) -> Option<
         errors.push(FieldProblem::new(
             "bbox",
             "invalid",
-            "bbox 须为 最小经度,最小纬度,最大经度,最大纬度（GCJ-02）",
+            "地图范围须为 最小经度,最小纬度,最大经度,最大纬度（GCJ-02）",
             "bbox must be min_lng,min_lat,max_lng,max_lat (GCJ-02)",
         ));
     }

@@ -308,7 +308,10 @@ pub(crate) fn decision_text(field: &str, value: &str) -> Result<String, ApiError
         return Err(ApiError::invalid_field(
             field,
             "invalid",
-            format!("{field} 须为 1 到 {DECISION_TEXT_MAX_CHARS} 个字符"),
+            format!(
+                "{}须为 1 到 {DECISION_TEXT_MAX_CHARS} 个字符",
+                yiwang_domain::problem::label(field)
+            ),
             format!("{field} must be 1–{DECISION_TEXT_MAX_CHARS} characters"),
         ));
     }
@@ -436,7 +439,7 @@ pub async fn batch_approve(
         return Err(ApiError::invalid_field(
             "ids",
             "out_of_range",
-            format!("ids 须有 1 到 {BATCH_MAX} 个"),
+            format!("一次须批准 1 到 {BATCH_MAX} 份申请"),
             format!("ids must hold 1 to {BATCH_MAX} ids"),
         ));
     }

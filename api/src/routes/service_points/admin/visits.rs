@@ -82,7 +82,7 @@ pub async fn counts(
         return Err(ApiError::invalid_field(
             "from",
             "out_of_range",
-            "from 不能晚于 to，且一次最多统计 366 天",
+            "开始日期不能晚于结束日期，且一次最多统计 366 天",
             "from must not be after to, and at most 366 days at once",
         ));
     }
