@@ -147,8 +147,8 @@ where
     }
 }
 
-/// [`once`] for a step on a record that answers 200 with a view (an official's decision, a
-/// worker's withdrawal): keyed on `req`'s method and path, two requests the same when their
+/// [`once`] for a step on a record that answers 200 with a view (an official's decision):
+/// keyed on `req`'s method and path, two requests the same when their
 /// `step` is. `act` gets the key, stores its answer in the step's transaction and returns the
 /// view — so a retry after a lost answer gets the first answer instead of a 409.
 pub async fn step<S, V, F, Fut>(

@@ -114,13 +114,28 @@ fn too_large() -> ApiError {
 /// any number with a zero fractional part, JSON Schema Validation §6.1.1 and Core §4.2.2), so a
 /// field of whole numbers takes it.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| body_error(&e, ""))?;
-    whole_numbers(&mut value);
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = field_path(e.path());
-        body_error(e.inner(), &path)
-    })
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = match serde_path_to_error::deserialize(&mut de) {
+        Ok(value) => value,
+        // Read again only when a float stood where a whole number was expected: the common
+        // body takes the one pass it always did.
+        Err(e)
+            if e.inner()
+                .to_string()
+                .starts_with("invalid type: floating point") =>
+        {
+            let mut value: serde_json::Value =
+                serde_json::from_slice(bytes).map_err(|e| body_error(&e, ""))?;
+            whole_numbers(&mut value);
+            return serde_path_to_error::deserialize(value).map_err(|e| {
+                let path = field_path(e.path());
+                body_error(e.inner(), &path)
+            });
+        }
+        Err(e) => return Err(body_error(e.inner(), &field_path(e.path()))),
+    };
+    de.end().map_err(|e| body_error(&e, ""))?;
+    Ok(value)
 }
 
 /// Rewrites every number in `value` that has a zero fraction and fits an `i64` as that whole

@@ -19,33 +19,31 @@ use crate::error::ApiError;
 /// Every documented path pattern with the methods it takes and, per method, the query
 /// parameters it documents.
 pub struct Methods {
-    routes: Vec<(ResourceDef, Vec<&'static str>)>,
-    queries: Vec<(ResourceDef, (Method, Vec<String>))>,
+    paths: Vec<(ResourceDef, PathEntry)>,
 }
 
-/// How many of `def`'s segments are templated: of the patterns a path matches, those with the
-/// fewest are the path's own — `/admin/service-points/export` is the export's, not an `{id}`
-/// (OpenAPI 3.1 §4.8.8: concrete paths match before templated ones).
+/// One documented path: the methods it takes (with `HEAD` and `OPTIONS`) and, per method, the
+/// query parameters it documents.
+struct PathEntry {
+    methods: Vec<&'static str>,
+    queries: Vec<(Method, Vec<String>)>,
+}
+
+/// The documented paths a request path is: those of the patterns it matches with the fewest
+/// templated segments — `/admin/service-points/export` is the export's, not an `{id}`
+/// (OpenAPI 3.1 §4.8.8: concrete paths match before templated ones). Empty when no route has
+/// the path.
+pub struct Route<'a>(Vec<&'a PathEntry>);
+
+/// How many of `def`'s segments are templated.
 fn templated(def: &ResourceDef) -> usize {
     def.pattern().map_or(0, |p| p.matches('{').count())
-}
-
-/// The entries of `table` whose pattern is `path`'s own (see [`templated`]).
-fn own<'a, T>(table: &'a [(ResourceDef, T)], path: &str) -> Vec<&'a T> {
-    let matching: Vec<&(ResourceDef, T)> =
-        table.iter().filter(|(def, _)| def.is_match(path)).collect();
-    let fewest = matching.iter().map(|(def, _)| templated(def)).min();
-    matching
-        .into_iter()
-        .filter(|(def, _)| Some(templated(def)) == fewest)
-        .map(|(_, entry)| entry)
-        .collect()
 }
 
 impl Methods {
     /// The table of `doc`'s paths.
     pub fn of(doc: &OpenApi) -> Self {
-        let routes = doc
+        let paths = doc
             .paths
             .paths
             .iter()
@@ -62,42 +60,62 @@ impl Methods {
                 .filter_map(|(m, taken)| taken.then_some(m))
                 .chain(["OPTIONS"])
                 .collect();
-                (ResourceDef::new(pattern.as_str()), methods)
+                let queries = [
+                    (Method::GET, &item.get),
+                    (Method::POST, &item.post),
+                    (Method::PUT, &item.put),
+                    (Method::PATCH, &item.patch),
+                    (Method::DELETE, &item.delete),
+                ]
+                .into_iter()
+                .filter_map(|(method, operation)| {
+                    let names = operation
+                        .as_ref()?
+                        .parameters
+                        .iter()
+                        .chain(item.parameters.iter())
+                        .flatten()
+                        .filter_map(|p| match p {
+                            RefOr::T(p) if matches!(p.parameter_in, ParameterIn::Query) => {
+                                Some(p.name.clone())
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                    Some((method, names))
+                })
+                .collect();
+                let entry = PathEntry { methods, queries };
+                (ResourceDef::new(pattern.as_str()), entry)
             })
             .collect();
-        let mut queries: Vec<(ResourceDef, (Method, Vec<String>))> = Vec::new();
-        for (pattern, item) in &doc.paths.paths {
-            for (method, operation) in [
-                (Method::GET, &item.get),
-                (Method::POST, &item.post),
-                (Method::PUT, &item.put),
-                (Method::PATCH, &item.patch),
-                (Method::DELETE, &item.delete),
-            ] {
-                let Some(operation) = operation else { continue };
-                let names = operation
-                    .parameters
-                    .iter()
-                    .chain(item.parameters.iter())
-                    .flatten()
-                    .filter_map(|p| match p {
-                        RefOr::T(p) if matches!(p.parameter_in, ParameterIn::Query) => {
-                            Some(p.name.clone())
-                        }
-                        _ => None,
-                    })
-                    .collect();
-                queries.push((ResourceDef::new(pattern.as_str()), (method, names)));
-            }
-        }
-        Self { routes, queries }
+        Self { paths }
     }
 
-    /// The query parameters `method` on `path` documents, or `None` when no documented route
+    /// What `path` is (see [`Route`]), in one pass over the table.
+    pub fn route(&self, path: &str) -> Route<'_> {
+        let matching: Vec<&(ResourceDef, PathEntry)> = self
+            .paths
+            .iter()
+            .filter(|(def, _)| def.is_match(path))
+            .collect();
+        let fewest = matching.iter().map(|(def, _)| templated(def)).min();
+        Route(
+            matching
+                .into_iter()
+                .filter(|(def, _)| Some(templated(def)) == fewest)
+                .map(|(_, entry)| entry)
+                .collect(),
+        )
+    }
+}
+
+impl Route<'_> {
+    /// The query parameters `method` documents here, or `None` when no documented route
     /// takes it (then nothing is checked here).
-    pub fn query_parameters(&self, method: &Method, path: &str) -> Option<Vec<&str>> {
+    pub fn query_parameters(&self, method: &Method) -> Option<Vec<&str>> {
         let mut found: Option<Vec<&str>> = None;
-        for (m, names) in own(&self.queries, path) {
+        for (m, names) in self.0.iter().flat_map(|entry| &entry.queries) {
             if m == method {
                 found
                     .get_or_insert_with(Vec::new)
@@ -107,16 +125,13 @@ impl Methods {
         found
     }
 
-    /// The methods `path` takes (with `HEAD` and `OPTIONS`), in the order of RFC 9110;
-    /// empty when no route has the path. A path a concrete pattern names takes only that
-    /// pattern's methods, though a templated one matches it too.
-    pub fn allowed(&self, path: &str) -> Vec<&'static str> {
+    /// The methods taken here (with `HEAD` and `OPTIONS`), in the order of RFC 9110; empty
+    /// when no route has the path.
+    pub fn allowed(&self) -> Vec<&'static str> {
         let mut allowed: Vec<&'static str> = Vec::new();
-        for methods in own(&self.routes, path) {
-            for m in methods {
-                if !allowed.contains(m) {
-                    allowed.push(m);
-                }
+        for m in self.0.iter().flat_map(|entry| &entry.methods) {
+            if !allowed.contains(m) {
+                allowed.push(m);
             }
         }
         const ORDER: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
@@ -160,7 +175,7 @@ pub async fn locate_created(
         .and_then(|v| v.get("id").and_then(|id| id.as_str()).map(str::to_owned));
     let readable = |path: &str| {
         req.app_data::<web::Data<Methods>>()
-            .is_some_and(|m| m.allowed(path).contains(&"GET"))
+            .is_some_and(|m| m.route(path).allowed().contains(&"GET"))
     };
     if let Some(id) = id.filter(|id| id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')) {
         let location = format!("{}/{id}", req.path().trim_end_matches('/'));
@@ -183,17 +198,14 @@ pub async fn refuse_undocumented(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     if let Some(methods) = req.app_data::<web::Data<Methods>>() {
-        let allowed = methods.allowed(req.path());
+        let route = methods.route(req.path());
+        let allowed = route.allowed();
         if !allowed.is_empty() && !allowed.contains(&req.method().as_str()) {
             let refusal = method_not_allowed(&allowed);
             return Ok(req.error_response(refusal).map_into_boxed_body());
         }
-    }
-    if !req.query_string().is_empty() {
-        let known = req
-            .app_data::<web::Data<Methods>>()
-            .and_then(|m| m.query_parameters(req.method(), req.path()));
-        if let Some(known) = known {
+        let known = route.query_parameters(req.method());
+        if let (false, Some(known)) = (req.query_string().is_empty(), known) {
             let unknown: Vec<String> = form_urlencoded::parse(req.query_string().as_bytes())
                 .map(|(name, _)| name.into_owned())
                 .filter(|name| !known.contains(&name.as_str()))
@@ -226,7 +238,7 @@ pub async fn refuse_undocumented(
 pub async fn no_route(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let allowed = req
         .app_data::<web::Data<Methods>>()
-        .map(|m| m.allowed(req.path()))
+        .map(|m| m.route(req.path()).allowed())
         .unwrap_or_default();
     if allowed.is_empty() {
         return Err(ApiError::not_found());
@@ -265,18 +277,19 @@ mod tests {
     #[test]
     fn a_path_takes_what_its_routes_take() {
         let methods = Methods::of(&crate::openapi::document());
-        assert_eq!(methods.allowed("/healthz"), ["GET", "HEAD", "OPTIONS"]);
-        let org = methods.allowed("/api/v1/admin/orgs/0190e7a1-0000-7000-8000-000000000000");
+        let allowed = |path: &str| methods.route(path).allowed();
+        assert_eq!(allowed("/healthz"), ["GET", "HEAD", "OPTIONS"]);
+        let org = allowed("/api/v1/admin/orgs/0190e7a1-0000-7000-8000-000000000000");
         assert!(org.contains(&"GET") && org.contains(&"PATCH"), "{org:?}");
         assert!(!org.contains(&"PUT"), "{org:?}");
-        assert!(methods.allowed("/api/v1/nothing-here").is_empty());
+        assert!(allowed("/api/v1/nothing-here").is_empty());
         // A concrete path is its own resource, though `{id}` matches it too.
         assert_eq!(
-            methods.allowed("/api/v1/admin/membership/applications/batch-approve"),
+            allowed("/api/v1/admin/membership/applications/batch-approve"),
             ["POST", "OPTIONS"]
         );
         assert_eq!(
-            methods.allowed("/api/v1/admin/service-points/export"),
+            allowed("/api/v1/admin/service-points/export"),
             ["GET", "HEAD", "OPTIONS"]
         );
     }

@@ -215,16 +215,16 @@ async fn step(
     let base = admin
         .principal
         .change("", "consultation", c.id, Value::Null, None);
-    let route = format!("{} {}", req.method(), req.path());
     // Two assignments are the same request when they name the same lawyer, whatever their
     // profile says by the retry.
-    let request = match &command {
+    let asked = match &command {
         Command::Assign(lawyer) => format!("Assign({})", lawyer.account_id),
         other => format!("{other:?}"),
     };
     let account = admin.principal.account_id();
-    idempotency::once(state, req, account, route, request.as_bytes(), |pending| {
-        run(state, c.id, actor, command, None, base, action, pending)
+    idempotency::step(state, req, account, &asked, |pending| async move {
+        let (_, body) = run(state, c.id, actor, command, None, base, action, pending).await?;
+        Ok(body)
     })
     .await
 }
