@@ -124,6 +124,77 @@ pub struct Settings {
     /// Seconds a request body may send nothing before the request is answered 408
     /// `body_timeout`. Default 30.
     pub body_idle_timeout_secs: u64,
+    /// The `miniprogram_state` of every subscribe message — which version of the
+    /// mini-program a tap on it opens: `developer`, `trial` or `formal` (default).
+    pub wechat_miniprogram_state: MiniprogramState,
+    /// The `lang` of every subscribe message: `zh_CN` (default), `en_US`, `zh_HK`, `zh_TW`.
+    pub wechat_lang: WeChatLang,
+    /// Outbox relay: events claimed at once. Default 100.
+    pub outbox_batch: u32,
+    /// Outbox relay: milliseconds it waits before looking again after finding nothing to do.
+    /// Default 100.
+    pub outbox_poll_ms: u64,
+    /// Outbox relay: attempts per consumer before a delivery is parked for a `super_admin`.
+    /// Default 10 (with the default backoff, about 34 minutes of retries).
+    pub outbox_max_attempts: u32,
+    /// Outbox relay: milliseconds before the first retry of a failed delivery; doubled at
+    /// each attempt up to an hour, with jitter. Default 2000.
+    pub outbox_retry_base_ms: u64,
+    /// Outbox relay: seconds a claim holds its events; a relay that died holding them
+    /// leaves them to the others after this. Default 60.
+    pub outbox_lease_secs: u64,
+}
+
+/// `miniprogram_state` of subscribe messages (WECHAT.md, "Subscribe messages").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MiniprogramState {
+    /// 开发版.
+    Developer,
+    /// 体验版.
+    Trial,
+    /// 正式版.
+    Formal,
+}
+
+impl MiniprogramState {
+    /// The word WeChat takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MiniprogramState::Developer => "developer",
+            MiniprogramState::Trial => "trial",
+            MiniprogramState::Formal => "formal",
+        }
+    }
+}
+
+/// `lang` of subscribe messages (WECHAT.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WeChatLang {
+    /// Simplified Chinese.
+    #[serde(rename = "zh_CN")]
+    ZhCn,
+    /// English.
+    #[serde(rename = "en_US")]
+    EnUs,
+    /// Traditional Chinese (Hong Kong).
+    #[serde(rename = "zh_HK")]
+    ZhHk,
+    /// Traditional Chinese (Taiwan).
+    #[serde(rename = "zh_TW")]
+    ZhTw,
+}
+
+impl WeChatLang {
+    /// The word WeChat takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WeChatLang::ZhCn => "zh_CN",
+            WeChatLang::EnUs => "en_US",
+            WeChatLang::ZhHk => "zh_HK",
+            WeChatLang::ZhTw => "zh_TW",
+        }
+    }
 }
 
 impl Default for Settings {
@@ -163,6 +234,13 @@ impl Default for Settings {
             cors_allowed_origins: Vec::new(),
             wechat_login_rate_per_minute: 20,
             body_idle_timeout_secs: 30,
+            wechat_miniprogram_state: MiniprogramState::Formal,
+            wechat_lang: WeChatLang::ZhCn,
+            outbox_batch: 100,
+            outbox_poll_ms: 100,
+            outbox_max_attempts: 10,
+            outbox_retry_base_ms: 2000,
+            outbox_lease_secs: 60,
         }
     }
 }

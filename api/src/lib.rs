@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod moderation;
 pub mod openapi;
 pub mod rate_limit;
+pub mod relay;
 pub mod retention;
 pub mod routes;
 pub mod startup;

@@ -681,6 +681,7 @@ fn operation_id(method: &str, path: &str) -> String {
         crate::error::FieldError,
         routes::consultations::live::ReadyFrame,
         routes::consultations::ConsultationFrame,
+        routes::notifications::deliver::NotificationFrame,
     )),
     modifiers(&BearerAuth),
     tags(

@@ -40,6 +40,7 @@ use ipnet::IpNet;
 pub struct Application {
     port: u16,
     server: Server,
+    relay: Option<tokio::task::JoinHandle<()>>,
     going_away: Arc<tokio::sync::watch::Sender<bool>>,
     metrics_server: Option<(u16, Server)>,
     emulator: Option<Emulator>,
@@ -232,6 +233,9 @@ impl Application {
             early_warning: db.clone(),
             legal_aid: db.clone(),
             mailbox: db.clone(),
+            notifications: db.clone(),
+            outbox: db.clone(),
+            relay: Arc::new(crate::relay::RelayStatus::default()),
             idempotency: db.clone(),
             documents: Arc::new(documents),
             audit: db.clone(),
@@ -269,6 +273,20 @@ impl Application {
                 "metrics are counted but not served: set YIWANG_METRICS_LISTEN or YIWANG_METRICS_TOKEN"
             );
         }
+        let notifier = crate::routes::notifications::deliver::Notifier::new(
+            state.clone().into_inner(),
+            settings.wechat_miniprogram_state.as_str(),
+            settings.wechat_lang.as_str(),
+        );
+        let relay = crate::relay::Relay::new(
+            Arc::clone(&state.outbox),
+            vec![Arc::new(notifier)],
+            crate::relay::RelayConfig::of(&settings),
+            &metrics.registry,
+            Arc::clone(&state.relay),
+        )
+        .map_err(|e| StartupError::Metrics(Box::new(e)))?
+        .spawn(state.going_away.clone());
         let exposition = web::Data::new(Exposition {
             registry: metrics.registry.clone(),
             token: metrics_token(&settings)?,
@@ -278,6 +296,7 @@ impl Application {
         Ok(Application {
             port,
             server,
+            relay: Some(relay),
             going_away: Arc::new(going_away),
             metrics_server,
             emulator,
@@ -328,6 +347,13 @@ impl Application {
             handle
         });
         let result = self.server.await;
+        // The relay stops with the server: it finishes and settles the batch in hand.
+        self.going_away.send_replace(true);
+        if let Some(relay) = self.relay {
+            if let Err(error) = relay.await {
+                tracing::error!(%error, "the outbox relay failed");
+            }
+        }
         if let Some(metrics) = metrics {
             metrics.stop(true).await;
         }

@@ -14,6 +14,8 @@ use yiwang_domain::legal_aid::store::LegalAidRepository;
 use yiwang_domain::mailbox::store::MailboxRepository;
 use yiwang_domain::membership::store::{MembershipRepository, TransferRepository};
 use yiwang_domain::mutual_aid::store::MutualAidRepository;
+use yiwang_domain::notification::store::NotificationStore;
+use yiwang_domain::outbox::OutboxStore;
 use yiwang_domain::service_point::store::{NearbyIndex, ServicePointRepository};
 use yiwang_domain::session::SessionStore;
 use yiwang_domain::store::{OfficialRepository, OrgRepository, StoreHealth, WorkerRepository};
@@ -24,6 +26,7 @@ use yiwang_infra::personal_data::PersonalDataKeys;
 
 use crate::auth::tokens::TokenKeys;
 use crate::rate_limit::AddressLimiter;
+use crate::relay::RelayStatus;
 
 /// Shared application state.
 #[derive(Clone)]
@@ -52,6 +55,12 @@ pub struct AppState {
     pub legal_aid: Arc<dyn LegalAidRepository>,
     /// Chairman-mailbox letters.
     pub mailbox: Arc<dyn MailboxRepository>,
+    /// The inbox, subscribe templates, subscriptions and switched-off kinds.
+    pub notifications: Arc<dyn NotificationStore>,
+    /// The outbox, as the relay and its failures list read it.
+    pub outbox: Arc<dyn OutboxStore>,
+    /// What the relay last measured (its lag), for readiness.
+    pub relay: Arc<RelayStatus>,
     /// Claim documents' bytes, encrypted at rest.
     pub documents: Arc<dyn DocumentStore>,
     /// Answers remembered under `Idempotency-Key`.

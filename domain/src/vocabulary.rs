@@ -51,6 +51,7 @@ use crate::mutual_aid::claim::{ClaimAction, ClaimStatus, RejectionReason};
 use crate::mutual_aid::enrolment::{EnrolmentStatus, PaymentMethod};
 use crate::mutual_aid::plan::{BenefitKind, DocumentKind};
 use crate::mutual_aid::similar::Likeness;
+use crate::notification::NotificationKind;
 use crate::org::OrgKind;
 use crate::service_point::kind::{Amenity, ServicePointKind};
 use crate::service_point::point::{QualityFlag, ServicePointStatus};
@@ -87,6 +88,7 @@ vocabulary!(
     AidKind,
     LegalAidStatus,
     LetterStatus,
+    NotificationKind,
 );
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 
 use async_trait::async_trait;
 
+use crate::notification::template::SubscribeMessage;
+
 /// What code2Session gives for a `wx.login()` code. `session_key` is deliberately absent:
 /// it never leaves the adapter (WECHAT.md, "session_key never leaves the server").
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +106,18 @@ pub trait WeChatApi: Send + Sync {
         scene: ContentScene,
         content: &str,
     ) -> Result<ContentCheck, WeChatError>;
+    /// subscribeMessage.send (`POST /cgi-bin/message/subscribe/send`): one message to the
+    /// worker `openid`, spending one of their one-time subscriptions on WeChat's side.
+    /// `miniprogram_state` is `developer`, `trial` or `formal`; `lang` `zh_CN` and the like.
+    /// 43101 (nothing left), 47003 (bad data), 40037 (bad template) and 41030 (bad page) come
+    /// back as `Other` with their errcode.
+    async fn send_subscribe_message(
+        &self,
+        openid: &str,
+        message: &SubscribeMessage,
+        miniprogram_state: &str,
+        lang: &str,
+    ) -> Result<(), WeChatError>;
     /// `"emulated"` when pointed at the built-in emulator, else `"configured"`.
     fn mode(&self) -> &'static str;
 }

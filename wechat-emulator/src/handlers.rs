@@ -324,9 +324,14 @@ fn send_message(
     )?;
     check_enum(&body, "lang", &["zh_CN", "en_US", "zh_HK", "zh_TW"])?;
     let mut state = shared.lock();
+    if state.failing_sends > 0 {
+        state.failing_sends -= 1;
+        return Err(WxError::code(-1));
+    }
     let refuses = state.user_of(touser).is_some_and(|u| u.contains("nosub"));
     ensure(!refuses, 43101)?;
     state.last_msgid += 1;
+    state.sent.push(Value::Object(body));
     Ok(json!({ "errcode": 0, "errmsg": "ok", "msgid": state.last_msgid }))
 }
 

@@ -87,8 +87,9 @@
 //! | `page` starting with `bad` | `41030 invalid page` |
 //! | `data` missing or not an object, an entry without a string `value`, an empty value, or a value over its limit | `47003 argument invalid! data.<key>.value ...` naming the field |
 //! | `miniprogram_state` not `developer`/`trial`/`formal`, or `lang` not `zh_CN`/`en_US`/`zh_HK`/`zh_TW` | `47003 argument invalid! ...` |
+//! | [`Emulator::fail_next_sends`] asked for failures and some are left | `-1 system error` |
 //! | `touser` is the openid of a user whose name contains `nosub` | `43101 user refuse to accept the msg` |
-//! | otherwise | `{"errcode":0,"errmsg":"ok","msgid":<u64>}` |
+//! | otherwise | `{"errcode":0,"errmsg":"ok","msgid":<u64>}`; the body is kept for [`Emulator::sent_messages`] |
 //!
 //! Value limits, chosen by the key without its trailing digits (`thing1` → `thing`), counted in
 //! characters: `thing` ≤ 20; `number` ≤ 32 digits (one decimal point allowed); `character_string`
@@ -277,6 +278,18 @@ impl Emulator {
     /// 43101 and 61010 for that openid.
     pub fn register_user(&self, user: &str) -> String {
         self.shared.register_user(user)
+    }
+
+    /// The body of every subscribe message sent successfully so far, in order (`touser`,
+    /// `template_id`, `page`, `data`, `miniprogram_state`, `lang` as the client sent them).
+    pub fn sent_messages(&self) -> Vec<serde_json::Value> {
+        self.shared.lock().sent.clone()
+    }
+
+    /// Makes the next `n` subscribe sends (that pass the token check) answer `-1 system
+    /// error`, as WeChat does when it is busy; lets a sender's retries be tested.
+    pub fn fail_next_sends(&self, n: u32) {
+        self.shared.lock().failing_sends = n;
     }
 
     /// Stops the server gracefully and waits until it has stopped.

@@ -39,6 +39,10 @@ pub(crate) struct State {
     calls: HashMap<String, usize>,
     /// Last msgid handed out by subscribe send.
     pub(crate) last_msgid: u64,
+    /// The body of every subscribe message sent successfully, in order.
+    pub(crate) sent: Vec<serde_json::Value>,
+    /// How many more subscribe sends answer `-1 system error` (set by tests).
+    pub(crate) failing_sends: u32,
 }
 
 /// The outcome of checking an access token.

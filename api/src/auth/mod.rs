@@ -217,6 +217,9 @@ pub enum Permission {
     ReadMailbox,
     /// Reply to and close those letters.
     AnswerMailbox,
+    /// Edit the subscribe templates, and see and retry the outbox deliveries that failed
+    /// (the installation's: `super_admin` only).
+    ManageDelivery,
 }
 
 impl Permission {
@@ -256,6 +259,7 @@ impl Permission {
             Permission::HandleConsultations => role.manages_officials(),
             Permission::ReadMailbox => role.manages_officials() || role == Role::Auditor,
             Permission::AnswerMailbox => role.manages_officials(),
+            Permission::ManageDelivery => role == Role::SuperAdmin,
         }
     }
 }

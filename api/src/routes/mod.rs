@@ -12,6 +12,7 @@ pub mod legal_aid;
 pub mod mailbox;
 pub mod membership;
 pub mod mutual_aid;
+pub mod notifications;
 pub mod officials;
 pub mod orgs;
 pub mod service_points;
@@ -35,6 +36,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(consultations::routes)
             .configure(legal_aid::routes)
             .configure(mailbox::routes)
+            .configure(notifications::routes)
             .configure(officials::routes)
             .configure(vocabularies::routes),
     );

@@ -71,6 +71,69 @@ diesel::table! {
         created_at -> Timestamp,
         published_at -> Nullable<Timestamp>,
         attempts -> Integer,
+        not_before -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    outbox_deliveries (event_id, consumer) {
+        event_id -> Text,
+        consumer -> Text,
+        state -> Text,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> Text,
+        account_id -> Text,
+        event_id -> Text,
+        kind -> Text,
+        title -> Text,
+        body -> Text,
+        record_type -> Text,
+        record_id -> Text,
+        created_at -> Timestamp,
+        read_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    subscribe_templates (topic) {
+        topic -> Text,
+        template_id -> Text,
+        page -> Text,
+        data -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    subscriptions (account_id, template_id) {
+        account_id -> Text,
+        template_id -> Text,
+        remaining -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    subscribe_sends (event_id, account_id) {
+        event_id -> Text,
+        account_id -> Text,
+        template_id -> Text,
+        outcome -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notification_mutes (account_id, kind) {
+        account_id -> Text,
+        kind -> Text,
     }
 }
 
@@ -558,6 +621,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     workers,
     audit_log,
     outbox,
+    outbox_deliveries,
+    notifications,
+    subscribe_templates,
+    subscriptions,
+    subscribe_sends,
+    notification_mutes,
     membership_applications,
     membership_application_events,
     members,
@@ -586,6 +655,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     legal_aid_applications,
     mailbox_letters,
 );
+diesel::joinable!(outbox_deliveries -> outbox (event_id));
 diesel::joinable!(service_point_visits -> service_points (service_point_id));
 diesel::joinable!(service_point_reviews -> service_points (service_point_id));
 diesel::joinable!(mutual_aid_enrollments -> mutual_aid_plans (plan_id));

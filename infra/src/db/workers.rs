@@ -231,6 +231,7 @@ impl WorkerRepository for Database {
                     .select(m::id)
                     .load(c)?;
                 erase_members(c, &ended, at)?;
+                super::notifications::erase_account(c, &key)?;
                 diesel::update(w::table.find(&key))
                     .set((
                         w::openid.eq(format!("deleted:{key}")),

@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tracing::{instrument, warn};
+use yiwang_domain::notification::template::SubscribeMessage;
 use yiwang_domain::session::SessionStore;
 use yiwang_domain::wechat::{
     ContentCheck, ContentScene, ContentVerdict, WeChatApi, WeChatError, WxIdentity, WxPhone,
@@ -314,6 +315,33 @@ impl WeChatApi for WeChatClient {
             label: answer.result.label,
             trace_id: answer.trace_id,
         })
+    }
+
+    #[instrument(skip_all)]
+    async fn send_subscribe_message(
+        &self,
+        openid: &str,
+        message: &SubscribeMessage,
+        miniprogram_state: &str,
+        lang: &str,
+    ) -> Result<(), WeChatError> {
+        let data: serde_json::Map<String, Value> = message
+            .data
+            .iter()
+            .map(|(key, value)| (key.clone(), json!({ "value": value })))
+            .collect();
+        let body = json!({
+            "touser": openid,
+            "template_id": message.template_id,
+            "page": message.page,
+            "data": data,
+            "miniprogram_state": miniprogram_state,
+            "lang": lang,
+        });
+        let _: Value = self
+            .call_with_token("/cgi-bin/message/subscribe/send", &body)
+            .await?;
+        Ok(())
     }
 
     fn mode(&self) -> &'static str {

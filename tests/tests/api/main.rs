@@ -20,6 +20,7 @@ mod member_export;
 mod membership;
 mod migrations;
 mod mutual_aid;
+mod notifications;
 mod openapi;
 mod service_points;
 mod storage_failures;

@@ -10,7 +10,9 @@
 //!   refreshes and reconnects. A live connection is closed with 4401 when its token expires
 //!   and, within [`HEARTBEAT`], when its session ends (logout, a disabled official).
 //! - **Frames**: first `{"type":"ready","account_id","expires_at"}`, then
-//!   [`ConsultationFrame`](super::consultations::ConsultationFrame)s. Delivery is at most once: after a reconnect, clients fetch what
+//!   [`ConsultationFrame`](super::consultations::ConsultationFrame)s and, for every new
+//!   notification of the caller's inbox, a
+//!   [`NotificationFrame`](crate::routes::notifications::deliver::NotificationFrame). Delivery is at most once: after a reconnect, clients fetch what
 //!   they missed with `GET …/messages?after=<last message id>`.
 //! - **Keep-alive**: the server pings every [`HEARTBEAT`]; a client heard from neither by a
 //!   pong nor by any frame for [`IDLE`] is closed (1001). Clients that cannot send ping frames
@@ -35,6 +37,7 @@ use yiwang_domain::account::AccountId;
 use yiwang_domain::consultation::message::{Author, Message as ThreadMessage, ReadMark};
 use yiwang_domain::consultation::store::LawyerFilter;
 use yiwang_domain::consultation::thread::{Consultation, ConsultationStatus};
+use yiwang_domain::session::SessionStore;
 use yiwang_domain::store::PageRequest;
 use yiwang_infra::live::Delivery;
 
@@ -75,12 +78,12 @@ pub struct ReadyFrame {
 }
 
 /// Opens the live socket. See the module documentation for frames and close codes; the
-/// schemas `ReadyFrame` and `ConsultationFrame` describe the frames.
+/// schemas `ReadyFrame`, `ConsultationFrame` and `NotificationFrame` describe the frames.
 #[utoipa::path(get, tag = "live",
     params(SocketQuery,
         ("Authorization" = Option<String>, Header, description = "`Bearer <access token>`; or the `access_token` query parameter")),
     responses(
-        (status = 101, description = "Switching to the WebSocket protocol. Text frames: `ReadyFrame`, then `ConsultationFrame`s. Close 4401: the token is missing, invalid or expired, or the session ended; 1013: the connection fell behind (reconnect and poll); 1001: no pong for 90 s, or the server is stopping (reconnect: another replica answers)"),
+        (status = 101, description = "Switching to the WebSocket protocol. Text frames: `ReadyFrame`, then `ConsultationFrame`s and `NotificationFrame`s. Close 4401: the token is missing, invalid or expired, or the session ended; 1013: the connection fell behind (reconnect and poll); 1001: no pong for 90 s, or the server is stopping (reconnect: another replica answers)"),
         (status = 400, description = "Not a WebSocket handshake (RFC 6455 §4.2.1)", body = Problem, content_type = "application/problem+json"),
     ))]
 #[get("/ws")]
@@ -103,7 +106,14 @@ pub async fn socket(
     let state = state.into_inner();
     actix_web::rt::spawn(async move {
         let close = match verified {
-            Ok((principal, exp)) => serve(&state, session.clone(), stream, &principal, exp).await,
+            Ok((principal, exp)) => {
+                let close = serve(&state, session.clone(), stream, &principal, exp).await;
+                let key = presence_key(principal.account_id());
+                if let Err(error) = state.sessions.cache_delete(&key).await {
+                    tracing::warn!(%error, "forgetting a closed socket failed");
+                }
+                close
+            }
             Err(e) if e.is_server_error() => {
                 Some(reason(CloseCode::Error, "服务暂不可用，请稍后重连"))
             }
@@ -144,6 +154,17 @@ async fn serve(
     };
     let ready = serde_json::to_string(&ready).ok()?;
     session.text(ready).await.ok()?;
+    let present = presence_key(account);
+    let here = || async {
+        if let Err(error) = state
+            .sessions
+            .cache_set(&present, "1", IDLE.as_secs())
+            .await
+        {
+            tracing::warn!(%error, "recording an open socket failed");
+        }
+    };
+    here().await;
 
     let left = u64::try_from(exp - Utc::now().timestamp()).unwrap_or(0);
     let expiry = tokio::time::sleep(Duration::from_secs(left));
@@ -187,9 +208,25 @@ async fn serve(
                     return Some(reason(CloseCode::Other(UNAUTHENTICATED), "登录已结束"));
                 }
                 session.ping(b"").await.ok()?;
+                here().await;
             }
         }
     }
+}
+
+/// The shared-store key that says `account` has a live socket open in some process: set
+/// when one opens, renewed at each heartbeat, lasting [`IDLE`], forgotten when one closes.
+/// A lawyer's reply reaches an open app through its socket, so no WeChat message is spent.
+pub fn presence_key(account: AccountId) -> String {
+    format!("live:present:{account}")
+}
+
+/// Whether `account` has a live socket open in some process (an unreachable store: no).
+pub async fn is_present(sessions: &dyn SessionStore, account: AccountId) -> bool {
+    matches!(
+        sessions.cache_get(&presence_key(account)).await,
+        Ok(Some(_))
+    )
 }
 
 fn is_ping(text: &str) -> bool {

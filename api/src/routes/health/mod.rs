@@ -75,6 +75,10 @@ pub struct Readiness {
     pub documents: Dependency,
     /// `emulated` (built-in WeChat emulator, development only) or `configured`.
     pub wechat: &'static str,
+    /// Seconds since the oldest outbox event not yet handled by every consumer was written
+    /// (0 when none is waiting), as this process's relay last measured it; absent before its
+    /// first pass. A lag never makes the process unready: it is shown to be watched.
+    pub outbox_lag_seconds: Option<f64>,
 }
 
 /// The process is up.
@@ -115,6 +119,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         sessions: Dependency::of(state.sessions.backend(), &sessions, |_| false),
         documents: Dependency::of(state.documents.backend(), &documents, full),
         wechat: state.wechat.mode(),
+        outbox_lag_seconds: state.relay.lag_seconds(),
     };
     if let Err(e) = &db {
         tracing::warn!(cause = %e, "readiness: database not ready");

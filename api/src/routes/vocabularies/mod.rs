@@ -91,7 +91,9 @@ macro_rules! vocabularies {
 }
 
 use yiwang_domain::service_point as sp;
-use yiwang_domain::{account, consultation, legal_aid, mailbox, membership, mutual_aid, org};
+use yiwang_domain::{
+    account, consultation, legal_aid, mailbox, membership, mutual_aid, notification, org,
+};
 
 vocabularies! {
     roles: Role = account::Role, "An official's role.";
@@ -124,6 +126,7 @@ vocabularies! {
     aid_kinds: AidKind = legal_aid::AidKind, "A kind of legal aid asked for.";
     legal_aid_statuses: LegalAidStatus = legal_aid::LegalAidStatus, "Where a legal-aid application is.";
     letter_statuses: LetterStatus = mailbox::LetterStatus, "Where a letter to the chairman's mailbox is.";
+    notification_kinds: NotificationKind = notification::NotificationKind, "A kind of message, which a worker may switch off on WeChat.";
 }
 
 /// Every closed vocabulary with its Chinese labels, for the app's pickers (employment forms,

@@ -237,6 +237,8 @@ impl EnrolmentRepository for Database {
                                 "enrollment_id": key,
                                 "plan_id": enrollment.plan_id.to_string(),
                                 "member_id": enrollment.member_id.to_string(),
+                                "account_id": enrollment.account_id.to_string(),
+                                "org_id": enrollment.org_id.to_string(),
                                 "method": payment.method.as_str(),
                                 "amount_fen": payment.amount_fen.get(),
                             });
