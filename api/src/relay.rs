@@ -4,8 +4,8 @@
 //! became of them — retried after an exponential backoff with jitter, parked after the
 //! configured attempts (listed at `GET /api/v1/admin/outbox/failures`).
 //!
-//! Events of one batch are handled [`CONCURRENCY`] at a time; the batch is settled in one
-//! transaction. A stop (SIGTERM) lets the batch in hand finish and be settled; a crash leaves
+//! Events of one batch are handled [`CONCURRENCY`] at a time, those of one person one after
+//! the other in the order they happened; the batch is settled in one transaction. A stop (SIGTERM) lets the batch in hand finish and be settled; a crash leaves
 //! its events leased, and the next claim after the lease takes them: nothing is lost, and
 //! consumers, idempotent by event id, do nothing twice.
 //!
@@ -129,6 +129,32 @@ impl RelayMetrics {
     }
 }
 
+/// A batch split so that the events of one person (the payload's `account_id`) are handled
+/// one after the other, in the order they happened — a worker is told "approved" before
+/// "paid" — while different people's events run side by side. Events naming no one are each
+/// their own group.
+fn in_order_per_person(claimed: Vec<ClaimedEvent>) -> Vec<Vec<ClaimedEvent>> {
+    let mut groups: Vec<Vec<ClaimedEvent>> = Vec::new();
+    let mut by_person: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for event in claimed {
+        let person = event
+            .event
+            .payload
+            .get("account_id")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned);
+        match person.map(|p| by_person.get(&p).copied().ok_or(p)) {
+            Some(Ok(i)) => groups[i].push(event),
+            Some(Err(p)) => {
+                by_person.insert(p, groups.len());
+                groups.push(vec![event]);
+            }
+            None => groups.push(vec![event]),
+        }
+    }
+    groups
+}
+
 /// The relay of one process.
 pub struct Relay {
     store: Arc<dyn OutboxStore>,
@@ -165,11 +191,19 @@ impl Relay {
             .await?;
         let count = claimed.len();
         if count > 0 {
-            let settlements: Vec<Settlement> = futures_util::stream::iter(claimed)
-                .map(|c| self.handle(c))
-                .buffer_unordered(CONCURRENCY)
-                .collect()
-                .await;
+            let settlements: Vec<Settlement> =
+                futures_util::stream::iter(in_order_per_person(claimed))
+                    .map(|events| async move {
+                        let mut settled = Vec::with_capacity(events.len());
+                        for event in events {
+                            settled.push(self.handle(event).await);
+                        }
+                        settled
+                    })
+                    .buffer_unordered(CONCURRENCY)
+                    .flat_map(futures_util::stream::iter)
+                    .collect()
+                    .await;
             self.store.settle(&settlements, clock::now()).await?;
         }
         let oldest = self.store.oldest_unhandled().await?;
@@ -250,5 +284,42 @@ impl Relay {
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use serde_json::json;
+    use yiwang_domain::outbox::{ClaimedEvent, RelayedEvent};
+
+    use super::in_order_per_person;
+
+    fn event(id: &str, account: Option<&str>) -> ClaimedEvent {
+        ClaimedEvent {
+            event: RelayedEvent {
+                id: id.into(),
+                topic: "t".into(),
+                payload: account.map_or(json!({}), |a| json!({ "account_id": a })),
+                created_at: Utc::now(),
+            },
+            deliveries: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn one_persons_events_stay_together_in_order() {
+        let groups = in_order_per_person(vec![
+            event("1", Some("a")),
+            event("2", Some("b")),
+            event("3", None),
+            event("4", Some("a")),
+            event("5", None),
+        ]);
+        let ids: Vec<Vec<&str>> = groups
+            .iter()
+            .map(|g| g.iter().map(|c| c.event.id.as_str()).collect())
+            .collect();
+        assert_eq!(ids, [vec!["1", "4"], vec!["2"], vec!["3"], vec!["5"]]);
     }
 }

@@ -209,6 +209,13 @@ pub trait OfficialRepository: Send + Sync {
         role: Option<Role>,
         page: &PageRequest,
     ) -> Result<Page<Official>, RepoError>;
+    /// The enabled officials of one of `roles` at the organisation nearest to `path` — itself
+    /// or the closest ancestor — that has any: who is told of what happens there.
+    async fn nearest_with_roles(
+        &self,
+        path: &OrgPath,
+        roles: &[Role],
+    ) -> Result<Vec<Official>, RepoError>;
     /// Replaces an official's password hash, with whether they must change it at the next
     /// login, and returns them as stored.
     async fn set_password(

@@ -205,7 +205,10 @@ impl TestApp {
                 .insert("authorization", format!("Bearer {t}").parse().unwrap());
         }
         let (stream, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-        Socket { stream }
+        Socket {
+            stream,
+            notifications: std::collections::VecDeque::new(),
+        }
     }
 
     /// The database URL in force.
@@ -499,11 +502,14 @@ pub fn multipart(fields: &[(&str, &str)], file_name: &str, bytes: &[u8]) -> (Str
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-/// A client of the live socket.
+/// A client of the live socket. Notification frames (`{"type":"notification"}`, issue 20)
+/// come from the outbox relay on their own schedule: [`Socket::hear`] sets them aside, and
+/// [`Socket::notification`] reads them.
 pub struct Socket {
     stream: tokio_tungstenite::WebSocketStream<
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
     >,
+    notifications: std::collections::VecDeque<Value>,
 }
 
 /// What a socket read within its wait.
@@ -528,7 +534,12 @@ impl Socket {
             match tokio::time::timeout_at(deadline, self.stream.next()).await {
                 Err(_) => return Heard::Nothing,
                 Ok(Some(Ok(Message::Text(text)))) => {
-                    return Heard::Frame(serde_json::from_str(&text).unwrap())
+                    let frame: Value = serde_json::from_str(&text).unwrap();
+                    if frame["type"] == "notification" {
+                        self.notifications.push_back(frame);
+                        continue;
+                    }
+                    return Heard::Frame(frame);
                 }
                 Ok(Some(Ok(Message::Close(frame)))) => {
                     return Heard::Closed(frame.map_or(1005, |f| u16::from(f.code)))
@@ -544,6 +555,23 @@ impl Socket {
         match self.hear(5_000).await {
             Heard::Frame(f) => f,
             other => panic!("expected a frame, heard {other:?}"),
+        }
+    }
+
+    /// The next notification frame (within 5 s), set aside by [`Socket::hear`] or read now;
+    /// other frames read meanwhile are dropped.
+    pub async fn notification(&mut self) -> Value {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            if let Some(frame) = self.notifications.pop_front() {
+                return frame;
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            assert!(!left.is_zero(), "no notification frame within 5 s");
+            let ms = u64::try_from(left.as_millis()).unwrap_or(0).max(1);
+            if let Heard::Closed(code) = self.hear(ms).await {
+                panic!("closed with {code} while waiting for a notification");
+            }
         }
     }
 

@@ -15,8 +15,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::account::AccountId;
+use crate::account::{AccountId, Role};
 use crate::money::Fen;
+use crate::org::{OrgId, OrgPath};
 use crate::outbox::RelayedEvent;
 
 /// A kind of message, which a worker may switch off for WeChat (the inbox keeps everything).
@@ -36,11 +37,28 @@ pub enum NotificationKind {
     LegalAid,
     /// 主席信箱: the chairman's reply.
     Letter,
+    /// 会员转出 (officials): a member of the organisation moved to another.
+    TransferOut,
+    /// 欠薪预警 (officials): the employer early warning raised an alert.
+    EmployerAlert,
 }
 
 impl NotificationKind {
-    /// Every kind, in the order settings list them.
-    pub const ALL: [NotificationKind; 7] = [
+    /// Every kind.
+    pub const ALL: [NotificationKind; 9] = [
+        NotificationKind::Application,
+        NotificationKind::Transfer,
+        NotificationKind::Enrolment,
+        NotificationKind::Claim,
+        NotificationKind::Consultation,
+        NotificationKind::LegalAid,
+        NotificationKind::Letter,
+        NotificationKind::TransferOut,
+        NotificationKind::EmployerAlert,
+    ];
+
+    /// The kinds a worker receives, in the order their settings list them.
+    pub const FOR_WORKERS: [NotificationKind; 7] = [
         NotificationKind::Application,
         NotificationKind::Transfer,
         NotificationKind::Enrolment,
@@ -60,6 +78,8 @@ impl NotificationKind {
             NotificationKind::Consultation => "consultation",
             NotificationKind::LegalAid => "legal_aid",
             NotificationKind::Letter => "letter",
+            NotificationKind::TransferOut => "transfer_out",
+            NotificationKind::EmployerAlert => "employer_alert",
         }
     }
 
@@ -78,6 +98,8 @@ impl NotificationKind {
             NotificationKind::Consultation => "法律咨询",
             NotificationKind::LegalAid => "法律援助",
             NotificationKind::Letter => "主席信箱",
+            NotificationKind::TransferOut => "会员转出",
+            NotificationKind::EmployerAlert => "欠薪预警",
         }
     }
 }
@@ -455,6 +477,81 @@ fn one(
         facts,
         only_when_away: false,
     }
+}
+
+/// What an event tells the officials of an organisation (issue 20, item 4): those of
+/// [`Notice::roles`] at the organisation nearest to it (itself or the closest ancestor) that
+/// has any, in their inbox and on their socket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    /// The organisation it happened in, by id (its path looked up) …
+    pub org_id: Option<OrgId>,
+    /// … or by path, when the event carries it.
+    pub org_path: Option<OrgPath>,
+    /// The roles told: those who act on it.
+    pub roles: &'static [Role],
+    /// What it tells, for each official (the account filled in per official).
+    pub tiding: Tiding,
+}
+
+/// Those who decide membership matters.
+const MEMBERSHIP_OFFICIALS: [Role; 3] = [Role::SuperAdmin, Role::OrgAdmin, Role::Reviewer];
+/// Those who handle consultations.
+const CONSULTATION_OFFICIALS: [Role; 2] = [Role::SuperAdmin, Role::OrgAdmin];
+
+/// What `event` tells officials: the old organisation of an approved transfer (粤工惠's rule:
+/// it is told, it has no veto), and the branch an employer early-warning alert was raised in.
+pub fn notices(event: &RelayedEvent) -> Vec<Notice> {
+    let p = &event.payload;
+    let id = text(p, "/id").unwrap_or_default();
+    let notice = match event.topic.as_str() {
+        "membership.transfer.approved" => Notice {
+            org_id: text(p, "/from_org_id").and_then(|o| OrgId::parse(&o)),
+            org_path: None,
+            roles: &MEMBERSHIP_OFFICIALS,
+            tiding: one(
+                AccountId::default(),
+                NotificationKind::TransferOut,
+                "membership_transfer",
+                id,
+                "会员已转出",
+                "已转出",
+                "本会一名会员的会籍转移已办结，会籍已转入其他工会组织，会员编号不变。".into(),
+                None,
+                None,
+                event.created_at,
+            ),
+        },
+        "consultation.employer_alert" => {
+            let employer = text(p, "/employer").unwrap_or_else(|| "同一用人单位".into());
+            let count = p.get("consultations").and_then(Value::as_i64).unwrap_or(0);
+            let days = p.get("window_days").and_then(Value::as_i64).unwrap_or(0);
+            Notice {
+                org_id: None,
+                org_path: text(p, "/org_path").map(OrgPath::from_stored),
+                roles: &CONSULTATION_OFFICIALS,
+                tiding: one(
+                    AccountId::default(),
+                    NotificationKind::EmployerAlert,
+                    "employer_alert",
+                    id,
+                    "欠薪预警",
+                    "待处理",
+                    format!(
+                        "「{employer}」在 {days} 天内已有 {count} 起劳动争议咨询，请及时关注。"
+                    ),
+                    None,
+                    None,
+                    event.created_at,
+                ),
+            }
+        }
+        _ => return Vec::new(),
+    };
+    if notice.org_id.is_none() && notice.org_path.is_none() {
+        return Vec::new();
+    }
+    vec![notice]
 }
 
 /// One row of a person's inbox.

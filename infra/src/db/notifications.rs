@@ -17,7 +17,7 @@ use yiwang_domain::notification::{Notification, NotificationKind};
 use yiwang_domain::store::{Page, PageRequest, RepoError};
 
 use super::codec::account_id;
-use super::page::{page_of, start_after, IdKey};
+use super::page::{page_of, start_after, TimeKey};
 use super::schema::{
     notification_mutes as nm, notifications as n, subscribe_sends as ss, subscribe_templates as st,
     subscriptions as sub,
@@ -128,22 +128,29 @@ impl NotificationStore for Database {
     ) -> Result<Page<Notification>, RepoError> {
         let request = page.clone();
         self.run(move |c| {
-            // Ids are UUIDv7 written when the relay handled the event: newest first by id.
+            // Newest first by when it happened (the event's time), then id: events handled
+            // together or retried later still list in the order they happened.
             let mut q = n::table
                 .filter(n::account_id.eq(account.to_string()))
-                .order(n::id.desc())
+                .order((n::created_at.desc(), n::id.desc()))
                 .limit(i64::from(request.limit))
                 .select(Row::as_select())
                 .into_boxed();
-            if let Some(IdKey(id)) = start_after::<IdKey>(&request)? {
-                q = q.filter(n::id.lt(id));
+            if let Some(TimeKey { at, id }) = start_after::<TimeKey>(&request)? {
+                q = q.filter(
+                    n::created_at
+                        .lt(at)
+                        .or(n::created_at.eq(at).and(n::id.lt(id))),
+                );
             }
             let rows: Vec<Row> = q.load(c).map_err(unexpected)?;
             let items = rows
                 .into_iter()
                 .map(Row::into_domain)
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(page_of(items, &request, |x| IdKey(x.id.clone())))
+            Ok(page_of(items, &request, |x| {
+                TimeKey::new(x.created_at, &x.id)
+            }))
         })
         .await
     }
@@ -163,17 +170,19 @@ impl NotificationStore for Database {
         let account = account.to_string();
         self.run(move |c| {
             c.transaction(|c| {
+                claim_writer(c)?;
                 let id = match &mark {
                     ReadMark::One(id) | ReadMark::UpTo(id) => id,
                 };
-                let exists = n::table
+                let Some(when) = n::table
                     .filter(n::account_id.eq(&account))
                     .filter(n::id.eq(id))
-                    .count()
-                    .get_result::<i64>(c)?;
-                if exists == 0 {
+                    .select(n::created_at)
+                    .first::<NaiveDateTime>(c)
+                    .optional()?
+                else {
                     return Err(TxError::Repo(RepoError::NotFound));
-                }
+                };
                 let mine = n::table
                     .filter(n::account_id.eq(&account))
                     .filter(n::read_at.is_null());
@@ -181,9 +190,16 @@ impl NotificationStore for Database {
                     ReadMark::One(id) => diesel::update(mine.filter(n::id.eq(id)))
                         .set(n::read_at.eq(at))
                         .execute(c)?,
-                    ReadMark::UpTo(id) => diesel::update(mine.filter(n::id.le(id)))
-                        .set(n::read_at.eq(at))
-                        .execute(c)?,
+                    // This one and every one listed after it (the inbox's order).
+                    ReadMark::UpTo(id) => diesel::update(
+                        mine.filter(
+                            n::created_at
+                                .lt(when)
+                                .or(n::created_at.eq(when).and(n::id.le(id))),
+                        ),
+                    )
+                    .set(n::read_at.eq(at))
+                    .execute(c)?,
                 };
                 Ok(unread_in(c, &account)?)
             })

@@ -161,6 +161,35 @@ impl OfficialRepository for Database {
         .await
     }
 
+    async fn nearest_with_roles(
+        &self,
+        path: &OrgPath,
+        roles: &[Role],
+    ) -> Result<Vec<Official>, RepoError> {
+        let ancestors: Vec<String> = path
+            .ancestors()
+            .iter()
+            .map(|a| a.as_str().to_owned())
+            .collect();
+        let roles: Vec<&'static str> = roles.iter().map(|r| r.as_str()).collect();
+        self.run(move |c| {
+            let rows: Vec<Row> = f::table
+                .select(COLUMNS)
+                .filter(f::org_path.eq_any(&ancestors))
+                .filter(f::role.eq_any(&roles))
+                .filter(f::disabled_at.is_null())
+                .order(f::id.asc())
+                .load(c)
+                .map_err(unexpected)?;
+            let deepest = rows.iter().map(|r| r.4.len()).max();
+            rows.into_iter()
+                .filter(|r| Some(r.4.len()) == deepest)
+                .map(to_domain)
+                .collect()
+        })
+        .await
+    }
+
     async fn set_password(
         &self,
         id: AccountId,

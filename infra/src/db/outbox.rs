@@ -88,13 +88,8 @@ fn claim_in(
     until: NaiveDateTime,
     now: NaiveDateTime,
 ) -> Result<Vec<ClaimedEvent>, TxError> {
-    let mut rows = due(c, limit, now)?;
-    // On SQLite an idle relay only reads; one with work takes the write lock, then reads
-    // again what is due under it.
-    if matches!(c, DbConnection::Sqlite(_)) && !rows.is_empty() {
-        claim_writer(c)?;
-        rows = due(c, limit, now)?;
-    }
+    claim_writer(c)?;
+    let rows = due(c, limit, now)?;
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -180,6 +175,14 @@ impl OutboxStore for Database {
         let until = to_naive(now + lease_of(lease));
         let now = to_naive(now);
         self.run(move |c| {
+            // On SQLite an idle relay only reads, outside any transaction; one with work
+            // takes the write lock before its first read (`claim_writer`), as a reader that
+            // then writes would fail at once when another connection committed in between.
+            if matches!(c, DbConnection::Sqlite(_))
+                && due(c, 1, now).map_err(unexpected)?.is_empty()
+            {
+                return Ok(Vec::new());
+            }
             c.transaction(|c| claim_in(c, limit, until, now))
                 .map_err(TxError::into_repo)
         })

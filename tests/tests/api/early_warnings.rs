@@ -148,6 +148,22 @@ async fn workers_naming_one_employer_raise_one_alert_an_official_acknowledges(sh
     let events = outbox_payloads(&w, "consultation.employer_alert").await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["consultations"], 3);
+    // The officials who hold it are told, once; the branch below is not.
+    let told = crate::notifications::inbox_of(app, &w.root, 1).await;
+    assert_eq!(told["items"][0]["kind"], "employer_alert", "{told}");
+    assert_eq!(told["items"][0]["record_id"], a["id"]);
+    assert!(
+        told["items"][0]["body"].as_str().unwrap().contains("3 起"),
+        "{told}"
+    );
+    crate::notifications::settled(app).await;
+    let below = expect(
+        app.get(crate::notifications::INBOX, Some(&branch_admin))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(below["items"], json!([]));
 
     // The root acknowledges it once; the filter follows.
     let id = a["id"].as_str().unwrap();

@@ -33,6 +33,7 @@ both_shapes!(
     a_worker_not_yet_a_member_reads_the_plans_they_could_join,
     officials_see_members_by_name_and_who_acted,
     a_retried_enrolment_enrols_once,
+    the_member_is_told_at_each_step_of_a_claim,
 );
 
 const PLANS: &str = "/api/v1/mutual-aid/plans";
@@ -1636,4 +1637,115 @@ async fn a_retried_enrolment_enrols_once(shape: Shape) {
     let mine = expect(app.get(ENROL, Some(&tok)).await, StatusCode::OK).await;
     assert_eq!(mine["items"].as_array().unwrap().len(), 1, "{mine}");
     assert_problem_zh(send(None).await, StatusCode::CONFLICT, "already_enrolled").await;
+}
+
+/// Issue 20: the member hears of their enrolment and of each decision on their claim — in
+/// the inbox, and on WeChat while subscriptions last — with the amount as WeChat's `amount`.
+async fn the_member_is_told_at_each_step_of_a_claim(shape: Shape) {
+    use crate::notifications::{accept, inbox_of, save_template, sent};
+    let aid = Aid::new(shape).await;
+    let app = &aid.w.app;
+    // Approved and the fee recorded while setting up: the member was told both.
+    let inbox = inbox_of(app, &aid.worker, 2).await;
+    assert_eq!(inbox["items"][1]["kind"], "application", "{inbox}");
+    assert_eq!(inbox["items"][0]["kind"], "enrolment", "{inbox}");
+    assert!(
+        inbox["items"][0]["body"]
+            .as_str()
+            .unwrap()
+            .contains("50.00 元"),
+        "{inbox}"
+    );
+
+    let tpl = "tpl-claim";
+    for topic in ["mutual_aid.claim.returned", "mutual_aid.claim.approved"] {
+        save_template(app, &aid.w.root, topic, tpl, "pages/claim/detail?id={id}").await;
+    }
+    let paid_template = json!({ "template_id": tpl, "page": "pages/claim/detail?id={id}",
+                                "data": { "thing1": "{title}", "amount2": "{amount}" } });
+    expect(
+        app.request(
+            Method::PUT,
+            "/api/v1/admin/notification-templates/mutual_aid.claim.paid",
+            Some(&paid_template),
+            Some(&aid.w.root),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    for _ in 0..3 {
+        accept(app, &aid.worker, tpl).await;
+    }
+    let claim = aid.submitted(vec![line("N-1", 10_000)]).await;
+    expect(
+        aid.act(&aid.reviewer_a, &claim, "take", None).await,
+        StatusCode::OK,
+    )
+    .await;
+    expect(
+        aid.act(
+            &aid.reviewer_a,
+            &claim,
+            "return",
+            Some(&json!({ "note": "请补充出院小结" })),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    expect(aid.submit(&aid.worker, &claim, None).await, StatusCode::OK).await;
+    expect(
+        aid.act(&aid.reviewer_a, &claim, "take", None).await,
+        StatusCode::OK,
+    )
+    .await;
+    let approved = expect(
+        aid.act(
+            &aid.reviewer_a,
+            &claim,
+            "approve",
+            Some(&json!({ "cuts": [] })),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(approved["status"], "approved", "{approved}");
+    let paid = expect(
+        aid.act(
+            &aid.finance,
+            &claim,
+            "paid",
+            Some(&json!({ "bank_reference": "ICBC-N-1" })),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let fen = paid["paid_fen"].as_i64().unwrap();
+
+    let messages = sent(app, 3).await;
+    let titles: Vec<&str> = messages
+        .iter()
+        .map(|m| m["data"]["thing1"]["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        titles,
+        ["理赔申请需补充材料", "理赔申请已核准", "互助金已支付"]
+    );
+    assert_eq!(messages[0]["data"]["thing3"]["value"], "请补充出院小结");
+    assert_eq!(
+        messages[2]["data"]["amount2"]["value"],
+        format!("¥{}.{:02}", fen / 100, fen % 100)
+    );
+    assert!(messages
+        .iter()
+        .all(|m| m["page"] == format!("pages/claim/detail?id={claim}")));
+    // No diagnosis, no account number in what WeChat carries.
+    let text = serde_json::to_string(&messages).unwrap();
+    assert!(!text.contains("6222") && !text.contains("诊断"), "{text}");
+    let inbox = inbox_of(app, &aid.worker, 5).await;
+    assert_eq!(inbox["items"][0]["title"], "互助金已支付");
+    assert_eq!(inbox["unread"], 5);
 }

@@ -135,6 +135,7 @@ both_shapes!(
     templates_are_held_to_wechat_rules_and_only_a_super_admin_edits_them,
     a_worker_switches_a_kind_off_and_deleting_the_account_erases_the_inbox,
     a_crashed_relay_loses_nothing,
+    a_lawyers_reply_goes_to_wechat_only_while_the_app_is_closed,
 );
 
 async fn a_membership_decision_reaches_inbox_and_wechat_spending_one_subscription(shape: Shape) {
@@ -197,7 +198,10 @@ async fn a_membership_decision_reaches_inbox_and_wechat_spending_one_subscriptio
         .unwrap()
         .contains("劳动合同照片"));
 
-    // Filed again and approved: the inbox has it, WeChat does not (no subscription left).
+    // Filed again and approved: the inbox has it, and the open app hears it on its socket;
+    // WeChat does not (no subscription left).
+    let mut socket = app.socket(Some(&worker)).await;
+    assert_eq!(socket.frame().await["type"], "ready");
     let resubmitted = w
         .resubmit(
             &worker,
@@ -213,6 +217,9 @@ async fn a_membership_decision_reaches_inbox_and_wechat_spending_one_subscriptio
         "newest first: {inbox}"
     );
     assert_eq!(inbox["unread"], 2);
+    let pushed = socket.notification().await;
+    assert_eq!(pushed["notification"], inbox["items"][0]);
+    assert_eq!(pushed["unread"], 2);
     settled(app).await;
     assert_eq!(app.emulator.sent_messages().len(), 1);
 
@@ -763,4 +770,92 @@ async fn two_replicas_handle_each_event_once() {
     );
     let told: i64 = db(&a, |c| notifications::table.count().get_result(c).unwrap()).await;
     assert_eq!(told, EVENTS as i64);
+}
+
+async fn a_lawyers_reply_goes_to_wechat_only_while_the_app_is_closed(shape: Shape) {
+    let w = World::new(shape).await;
+    let app = &w.app;
+    let tpl = "tpl-reply";
+    for topic in ["consultation.answer", "consultation.resolve"] {
+        save_template(
+            app,
+            &w.root,
+            topic,
+            tpl,
+            "pages/consultation/detail?id={id}",
+        )
+        .await;
+    }
+    let worker = w.worker("tian").await;
+    accept(app, &worker, tpl).await;
+    accept(app, &worker, tpl).await;
+    let (lawyer, lawyer_id) = crate::consultations::lawyer(
+        &w,
+        "zz-zhao",
+        "赵律师",
+        "14101201010999999",
+        &["wage_arrears"],
+    )
+    .await;
+    let question = json!({ "category": "wage_arrears", "title": "拖欠工资",
+                           "message": "老板拖欠三个月工资", "lawyer_id": lawyer_id });
+    let asked = expect(
+        app.post("/api/v1/consultations", &question, Some(&worker))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let id = asked["id"].as_str().unwrap().to_owned();
+    let admin = format!("/api/v1/admin/consultations/{id}");
+    expect(
+        app.post(&format!("{admin}/accept"), &json!({}), Some(&lawyer))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+
+    // The app is open: the reply reaches the socket and the inbox, no WeChat message.
+    let mut socket = app.socket(Some(&worker)).await;
+    assert_eq!(socket.frame().await["type"], "ready");
+    expect(
+        app.post(
+            &format!("{admin}/messages"),
+            &json!({ "text": "请提供工资条" }),
+            Some(&lawyer),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let pushed = socket.notification().await;
+    assert_eq!(pushed["notification"]["title"], "律师回复了您的咨询");
+    settled(app).await;
+    assert!(app.emulator.sent_messages().is_empty(), "the app is open");
+
+    // Closed: the lawyer's question goes to WeChat, spending one subscription.
+    socket.close().await;
+    assert!(matches!(
+        socket.hear(5_000).await,
+        yiwang_tests::Heard::Closed(_)
+    ));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    expect(
+        app.post(
+            &format!("{admin}/messages"),
+            &json!({ "text": "有劳动合同吗？", "asks_worker": true }),
+            Some(&lawyer),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let messages = sent(app, 1).await;
+    assert_eq!(messages[0]["data"]["thing1"]["value"], "律师向您提问");
+    assert_eq!(
+        messages[0]["page"],
+        format!("pages/consultation/detail?id={id}")
+    );
+    assert_eq!(remaining(app, &worker, tpl).await, 1);
+    let inbox = inbox_of(app, &worker, 2).await;
+    assert_eq!(inbox["items"][0]["kind"], "consultation");
 }

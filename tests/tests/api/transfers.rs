@@ -545,6 +545,22 @@ async fn the_receiving_organisation_decides(shape: Shape) {
     assert!(approved["decided_at"].is_string());
     assert!(approved["decision_reason"].is_null());
 
+    // The member is told; so is the old organisation (its nearest reviewer, 郑州市总工会's:
+    // the joint union has none), and the deciding side is not told its own decision.
+    let told = crate::notifications::inbox_of(app, &tok, 2).await;
+    assert_eq!(told["items"][0]["title"], "转会申请已通过", "{told}");
+    let old = crate::notifications::inbox_of(app, &zz_reviewer, 1).await;
+    assert_eq!(old["items"][0]["kind"], "transfer_out", "{old}");
+    assert_eq!(old["items"][0]["record_id"], tid.as_str());
+    crate::notifications::settled(app).await;
+    let deciders = expect(
+        app.get(crate::notifications::INBOX, Some(&ly_reviewer))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(deciders["unread"], 0);
+
     // The member now belongs to the new organisation, with the same member number.
     let card = expect(app.get(CARD, Some(&tok)).await, StatusCode::OK).await;
     assert_eq!(card["org"], org_ref(&ly_joint, "洛阳市新就业形态联合工会"));

@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 use yiwang_domain::clock;
 use yiwang_domain::notification::store::{SendOutcome, Spend};
 use yiwang_domain::notification::template::SubscribeTemplate;
-use yiwang_domain::notification::{tidings, Notification, Tiding};
+use yiwang_domain::notification::{notices, tidings, Notice, Notification, Tiding};
 use yiwang_domain::outbox::{Consumer, DeliveryFailure, RelayedEvent};
 use yiwang_domain::store::RepoError;
 use yiwang_domain::wechat::WeChatError;
@@ -160,6 +160,40 @@ impl Notifier {
     }
 }
 
+impl Notifier {
+    /// Puts `notice` in the inbox of the officials it is for (and on their sockets).
+    async fn tell_officials(
+        &self,
+        event: &RelayedEvent,
+        notice: &Notice,
+    ) -> Result<(), DeliveryFailure> {
+        let path = match (&notice.org_path, notice.org_id) {
+            (Some(path), _) => path.clone(),
+            (None, Some(org)) => match self.state.orgs.get(org).await {
+                Ok(org) => org.path,
+                Err(RepoError::NotFound) => return Ok(()),
+                Err(e) => return Err(retry(e)),
+            },
+            (None, None) => return Ok(()),
+        };
+        let officials = self
+            .state
+            .officials
+            .nearest_with_roles(&path, notice.roles)
+            .await
+            .map_err(retry)?;
+        for official in officials {
+            let mut tiding = notice.tiding.clone();
+            tiding.account = official.id;
+            let n = Notification::of(&tiding, event, uuid::Uuid::now_v7().to_string());
+            if self.state.notifications.deliver(&n).await.map_err(retry)? {
+                self.push(&n).await;
+            }
+        }
+        Ok(())
+    }
+}
+
 fn retry(e: RepoError) -> DeliveryFailure {
     DeliveryFailure::Retry(e.to_string())
 }
@@ -171,6 +205,9 @@ impl Consumer for Notifier {
     }
 
     async fn handle(&self, event: &RelayedEvent) -> Result<(), DeliveryFailure> {
+        for notice in notices(event) {
+            self.tell_officials(event, &notice).await?;
+        }
         let told = tidings(event);
         if told.is_empty() {
             return Ok(());

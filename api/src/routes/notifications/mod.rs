@@ -368,7 +368,7 @@ pub struct NotificationSettingsForm {
 async fn settings_of(state: &AppState, worker: &Worker) -> Result<NotificationSettings, ApiError> {
     let muted = state.notifications.muted(worker.0.account_id()).await?;
     Ok(NotificationSettings {
-        kinds: NotificationKind::ALL
+        kinds: NotificationKind::FOR_WORKERS
             .into_iter()
             .map(|k| KindSetting {
                 kind: k.as_str(),
@@ -410,7 +410,7 @@ pub async fn save_settings(
     let Some(muted) = form.into_inner().muted else {
         return Err(vec![FieldProblem::required("muted")].into());
     };
-    let all = NotificationKind::ALL.map(NotificationKind::as_str);
+    let all = NotificationKind::FOR_WORKERS.map(NotificationKind::as_str);
     let mut kinds = Vec::new();
     let mut problems = Vec::new();
     for (i, word) in muted.iter().enumerate() {
