@@ -46,7 +46,7 @@ use yiwang_tests::id_number;
 
 const USAGE: &str = "usage: bench-claims --base-url URL --username NAME \
 [--flow one-request|two-requests (one-request)] [--workers N (256)] [--clients C (64)] [--duration SECS (20)] [--warmup SECS (5)] [--setup-concurrency K (16)]
-[--server-pid PID] [--phase-file PATH]
+[--server-pid PID] [--phase-file PATH] [--relay-rate EVENTS_PER_S --database-url URL]
 (the official's password on the first line of stdin; result JSON on stdout)";
 
 /// Most enrolments in one fee request (the API's limit).
@@ -86,6 +86,10 @@ struct Args {
     setup_concurrency: usize,
     server_pid: Option<u32>,
     phase_file: Option<String>,
+    /// Outbox events a second written beside the claim load (`--relay-rate`), 0: none.
+    relay_rate: f64,
+    /// The server's database, for writing and reading those events (`--database-url`).
+    database_url: Option<String>,
 }
 
 fn parse_args() -> Args {
@@ -94,6 +98,8 @@ fn parse_args() -> Args {
     let mut username = None;
     let mut server_pid = None;
     let mut phase_file = None;
+    let mut relay_rate = 0.0;
+    let mut database_url = None;
     let (mut workers, mut clients, mut duration, mut warmup, mut setup) = (256, 64, 20.0, 5.0, 16);
     let mut it = std::env::args().skip(1);
     let fail = |msg: String| -> ! {
@@ -131,6 +137,8 @@ fn parse_args() -> Args {
             "--setup-concurrency" => setup = number(&value) as usize,
             "--server-pid" => server_pid = Some(number(&value) as u32),
             "--phase-file" => phase_file = Some(value),
+            "--relay-rate" => relay_rate = number(&value),
+            "--database-url" => database_url = Some(value),
             _ => fail(format!("unknown argument: {flag}")),
         }
     }
@@ -140,6 +148,9 @@ fn parse_args() -> Args {
         fail(format!(
             "need 1 ≤ clients ≤ workers ≤ 100000 (got {clients} clients, {workers} workers)"
         ));
+    }
+    if relay_rate > 0.0 && database_url.is_none() {
+        fail("--relay-rate needs --database-url".into());
     }
     if duration <= 0.0 || setup == 0 {
         fail("--duration and --setup-concurrency must be positive".into());
@@ -165,6 +176,8 @@ fn parse_args() -> Args {
         setup_concurrency: setup,
         server_pid,
         phase_file,
+        relay_rate,
+        database_url,
     }
 }
 
@@ -280,6 +293,8 @@ fn id_of(v: &Value) -> String {
 struct Worker {
     token: String,
     enrollment: String,
+    /// Their account id, for the relay load's events.
+    account: String,
 }
 
 /// The plan: the 晋城 rules of the API tests (50 %, second review from 10,000 yuan), with no
@@ -370,7 +385,15 @@ async fn prepare_worker(
         )
         .await,
     );
-    Worker { token, enrollment }
+    let account = login["account"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no account.id in {login}"))
+        .to_owned();
+    Worker {
+        token,
+        enrollment,
+        account,
+    }
 }
 
 /// What one load task saw.
@@ -477,9 +500,11 @@ async fn load_task(
         let body = json!({
             "enrollment_id": w.enrollment,
             "lines": [
-                line(format!("BENCH-{phase}{task}-{seq}-1"), 3_000),
-                line(format!("BENCH-{phase}{task}-{seq}-2"), 2_000),
-                line(format!("BENCH-{phase}{task}-{seq}-3"), 1_000),
+                // Fixed widths: invoice numbers are compared without their separators
+                // (`BENCH-M1-12-1` and `BENCH-M11-2-1` are one number).
+                line(format!("BENCH-{phase}{task:04}-{seq:09}-1"), 3_000),
+                line(format!("BENCH-{phase}{task:04}-{seq:09}-2"), 2_000),
+                line(format!("BENCH-{phase}{task:04}-{seq:09}-3"), 1_000),
             ],
             "payee": payee(),
             "submit": flow == Flow::OneRequest,
@@ -582,7 +607,16 @@ async fn main() {
 
     mark(&args, "setup");
     let prepared = setup(&api, &args).await;
+    if args.relay_rate > 0.0 {
+        relay::subscribe_all(&api, &args, &prepared.admin, &prepared.workers).await;
+    }
+    let accounts: Vec<String> = prepared.workers.iter().map(|w| w.account.clone()).collect();
     let workers = Arc::new(prepared.workers);
+    let injector = (args.relay_rate > 0.0).then(|| {
+        let url = args.database_url.clone().unwrap_or_default();
+        let deadline = Instant::now() + args.warmup + args.duration;
+        relay::inject(url, accounts, args.relay_rate, deadline)
+    });
 
     let mut warm = Tally::default();
     let mut warm_elapsed = Duration::ZERO;
@@ -606,7 +640,9 @@ async fn main() {
     );
     mark(&args, "measure");
     let before = args.server_pid.map(ticks);
+    let measure_from = Utc::now();
     let (run, elapsed) = phase(&api, args.flow, &workers, args.clients, "M", args.duration).await;
+    let measure_to = Utc::now();
     let cpu = match (args.server_pid, before) {
         (Some(pid), Some(before)) => cpu_shares(&before, &ticks(pid)),
         _ => Value::Null,
@@ -622,12 +658,20 @@ async fn main() {
         elapsed,
         cpu,
     };
-    println!("{}", report(&args, &prepared.ids, prepared.took, measured));
+    let mut result = report(&args, &prepared.ids, prepared.took, measured);
+    if let Some(injector) = injector {
+        let injected = injector.await.expect("the event injector panicked");
+        let url = args.database_url.clone().unwrap_or_default();
+        result["relay"] = relay::measure(url, injected, measure_from, measure_to).await;
+    }
+    println!("{result}");
 }
 
 /// What the setup made: the organisation and plan (`ids`), the enrolled and paid members.
 struct Prepared {
     ids: (String, String),
+    /// The official's access token.
+    admin: String,
     workers: Vec<Worker>,
     took: Duration,
 }
@@ -702,6 +746,7 @@ async fn setup(api: &Api, args: &Args) -> Prepared {
     );
     Prepared {
         ids: (org, plan),
+        admin: admin.clone(),
         workers,
         took,
     }
@@ -840,4 +885,206 @@ fn report(args: &Args, ids: &(String, String), setup: Duration, m: Measured) -> 
             "errors": warm.error_count(),
         },
     })
+}
+
+/// The relay load (issue 20): `--relay-rate` outbox events a second, beside the claim load,
+/// each a `mutual_aid.claim.paid` for one of the members (round robin) — the row a payment's
+/// transaction writes, written straight into the outbox (the decision's HTTP path is not what
+/// is measured). The topic has a subscribe template and the members have subscriptions, so
+/// each event goes through the relay to the inbox, the live socket and WeChat (the emulator).
+mod relay {
+    use std::time::{Duration, Instant};
+
+    use chrono::{DateTime, NaiveDateTime, Utc};
+    use diesel::prelude::*;
+    use reqwest::{Method, StatusCode};
+    use serde_json::{json, Value};
+    use yiwang_infra::db::schema::{notifications, outbox, subscribe_sends};
+    use yiwang_infra::db::{connect_once, DbConnection};
+
+    use super::{round2, Api, Args, Worker};
+
+    /// The topic of the events.
+    const TOPIC: &str = "mutual_aid.claim.paid";
+    /// The template id the setup saves.
+    const TEMPLATE: &str = "bench-claim-paid";
+    /// Most subscriptions the server counts per worker and template.
+    const MAX_SUBSCRIPTIONS: usize = 50;
+
+    /// Saves the template and has every worker accept it as often as the run will spend.
+    pub(super) async fn subscribe_all(api: &Api, args: &Args, admin: &str, workers: &[Worker]) {
+        api.expect(
+            Method::PUT,
+            &format!("/api/v1/admin/notification-templates/{TOPIC}"),
+            Some(admin),
+            Some(&json!({ "template_id": TEMPLATE, "page": "pages/claim/detail?id={id}",
+                          "data": { "thing1": "{title}", "amount2": "{amount}", "time3": "{time}" } })),
+            StatusCode::OK,
+        )
+        .await;
+        let events = args.relay_rate * (args.warmup + args.duration).as_secs_f64();
+        let each = ((events / workers.len() as f64).ceil() as usize + 1).min(MAX_SUBSCRIPTIONS);
+        eprintln!(
+            "bench-claims: {} workers accept the template {each} times each",
+            workers.len()
+        );
+        let k = args.setup_concurrency.min(workers.len());
+        let tokens: Vec<String> = workers.iter().map(|w| w.token.clone()).collect();
+        let tasks: Vec<_> = (0..k)
+            .map(|j| {
+                let (api, tokens) = (api.clone(), tokens.clone());
+                tokio::spawn(async move {
+                    for token in tokens.iter().skip(j).step_by(k) {
+                        for _ in 0..each {
+                            api.expect(
+                                Method::POST,
+                                "/api/v1/me/subscriptions",
+                                Some(token),
+                                Some(&json!({ TEMPLATE: "accept" })),
+                                StatusCode::OK,
+                            )
+                            .await;
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.expect("a subscription task panicked");
+        }
+    }
+
+    /// What the injector wrote.
+    pub(super) struct Injected {
+        events: u64,
+        took: Duration,
+    }
+
+    /// Writes `rate` events a second until `deadline`, every 10 ms the events due by then, on
+    /// its own connection: the events written and how long it ran.
+    pub(super) fn inject(
+        url: String,
+        accounts: Vec<String>,
+        rate: f64,
+        deadline: Instant,
+    ) -> tokio::task::JoinHandle<Injected> {
+        tokio::task::spawn_blocking(move || {
+            let mut conn = connect_once(&url).expect("connect to the bench database");
+            let start = Instant::now();
+            let mut written: u64 = 0;
+            while Instant::now() < deadline {
+                let due = (start.elapsed().as_secs_f64() * rate) as u64;
+                while written < due {
+                    let account = &accounts[written as usize % accounts.len()];
+                    let payload = json!({
+                        "id": uuid::Uuid::now_v7(), "account_id": account,
+                        "transition": { "from": "approved", "to": "paid", "paid_fen": 1_150_000 },
+                    });
+                    let row = (
+                        outbox::id.eq(uuid::Uuid::now_v7().to_string()),
+                        outbox::topic.eq(TOPIC),
+                        outbox::payload.eq(payload.to_string()),
+                        outbox::created_at.eq(Utc::now().naive_utc()),
+                        outbox::attempts.eq(0),
+                    );
+                    let insert = diesel::insert_into(outbox::table).values(row);
+                    match &mut conn {
+                        DbConnection::Pg(pg) => insert.execute(pg),
+                        DbConnection::Sqlite(lite) => insert.execute(lite),
+                    }
+                    .expect("write an outbox event");
+                    written += 1;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Injected {
+                events: written,
+                took: start.elapsed(),
+            }
+        })
+    }
+
+    /// The `q`-quantile (nearest rank) of sorted values.
+    fn quantile(sorted: &[f64], q: f64) -> f64 {
+        if sorted.is_empty() {
+            return 0.0;
+        }
+        let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+        sorted[rank - 1]
+    }
+
+    /// After the run: waits (up to 120 s) until every injected event is handled, then reads
+    /// each event's lag (`published_at − created_at`: written to handled by every consumer),
+    /// the events of every topic handled in the measured window, the WeChat messages sent and
+    /// the notifications stored.
+    pub(super) async fn measure(
+        url: String,
+        injected: Injected,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Value {
+        tokio::task::spawn_blocking(move || {
+            let mut c = connect_once(&url).expect("connect to the bench database");
+            let waited = Instant::now();
+            loop {
+                let left: i64 = outbox::table
+                    .filter(outbox::published_at.is_null())
+                    .count()
+                    .get_result(&mut c)
+                    .expect("count unhandled events");
+                if left == 0 || waited.elapsed() > Duration::from_secs(120) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let (from, to) = (from.naive_utc(), to.naive_utc());
+            let rows: Vec<(NaiveDateTime, Option<NaiveDateTime>)> = outbox::table
+                .filter(outbox::topic.eq(TOPIC))
+                .filter(outbox::created_at.ge(from))
+                .filter(outbox::created_at.lt(to))
+                .select((outbox::created_at, outbox::published_at))
+                .load(&mut c)
+                .expect("read the events");
+            let unhandled = rows.iter().filter(|(_, p)| p.is_none()).count();
+            let mut lags: Vec<f64> = rows
+                .iter()
+                .filter_map(|(c, p)| {
+                    p.map(|p| (p - *c).num_microseconds().unwrap_or(0) as f64 / 1000.0)
+                })
+                .collect();
+            lags.sort_by(f64::total_cmp);
+            let handled_in_window: i64 = outbox::table
+                .filter(outbox::published_at.ge(from))
+                .filter(outbox::published_at.lt(to))
+                .count()
+                .get_result(&mut c)
+                .expect("count handled events");
+            let sent: i64 = subscribe_sends::table
+                .filter(subscribe_sends::outcome.eq("sent"))
+                .count()
+                .get_result(&mut c)
+                .expect("count sends");
+            let stored: i64 = notifications::table
+                .count()
+                .get_result(&mut c)
+                .expect("count notifications");
+            let seconds = (to - from).num_milliseconds() as f64 / 1000.0;
+            json!({
+                "injected": injected.events,
+                "injected_per_s": round2(injected.events as f64 / injected.took.as_secs_f64()),
+                "measured_events": rows.len(),
+                "unhandled": unhandled,
+                "lag_p50_ms": round2(quantile(&lags, 0.50)),
+                "lag_p90_ms": round2(quantile(&lags, 0.90)),
+                "lag_p99_ms": round2(quantile(&lags, 0.99)),
+                "lag_max_ms": round2(quantile(&lags, 1.0)),
+                "handled_in_window": handled_in_window,
+                "handled_per_s": round2(handled_in_window as f64 / seconds),
+                "wechat_sent": sent,
+                "notifications": stored,
+            })
+        })
+        .await
+        .expect("the measurement panicked")
+    }
 }
