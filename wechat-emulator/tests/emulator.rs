@@ -591,3 +591,41 @@ async fn unknown_paths_and_wrong_methods() {
         .unwrap();
     assert_eq!(errcode(&answer), 43001);
 }
+
+#[tokio::test]
+async fn sent_messages_are_kept_and_sends_can_be_made_busy() {
+    let f = Fixture::new().await;
+    let token = f.token().await;
+    let alice = f.login("alice.1").await["openid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let message = |n: u32| {
+        json!({
+            "touser": alice,
+            "template_id": "tpl-claim",
+            "page": format!("pages/claim/detail?id={n}"),
+            "data": {"thing1": {"value": "互助金已支付"}},
+        })
+    };
+    assert!(f.emulator.sent_messages().is_empty());
+    f.emulator.fail_next_sends(2);
+    for _ in 0..2 {
+        assert_eq!(
+            f.send(&token, &message(1)).await,
+            json!({"errcode": -1, "errmsg": "system error"})
+        );
+    }
+    assert!(
+        f.emulator.sent_messages().is_empty(),
+        "failed sends are not kept"
+    );
+    assert_eq!(errcode(&f.send(&token, &message(1)).await), 0);
+    assert_eq!(errcode(&f.send(&token, &message(2)).await), 0);
+    // Refused ones are not kept either.
+    assert_eq!(
+        errcode(&f.send(&token, &json!({"touser": "x"})).await),
+        40003
+    );
+    assert_eq!(f.emulator.sent_messages(), [message(1), message(2)]);
+}

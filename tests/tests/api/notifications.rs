@@ -62,6 +62,17 @@ pub(crate) async fn save_template(
     expect(resp, StatusCode::OK).await;
 }
 
+/// Makes `topics` send template `tpl` and logs worker `user` in, who accepts it once: the
+/// worker's token.
+async fn subscribed(w: &World, topics: &[&str], tpl: &str, user: &str) -> String {
+    for topic in topics {
+        save_template(&w.app, &w.root, topic, tpl, "pages/a?id={id}").await;
+    }
+    let worker = w.worker(user).await;
+    assert_eq!(accept(&w.app, &worker, tpl).await, 1);
+    worker
+}
+
 /// Reports `wx.requestSubscribeMessage` accepting `template_id`; returns what is left of it.
 pub(crate) async fn accept(app: &TestApp, tok: &str, template_id: &str) -> u64 {
     let body = json!({ "errMsg": "requestSubscribeMessage:ok", template_id: "accept" });
@@ -161,7 +172,10 @@ async fn a_membership_decision_reaches_inbox_and_wechat_spending_one_subscriptio
     );
     assert_eq!(accept(app, &worker, tpl).await, 1);
 
-    // Sent back for a missing document: the message names the page and what is missing.
+    // Sent back for a missing document: the message names the page and what is missing. The
+    // access token has expired meanwhile: WeChat answers 42001, the token is fetched again
+    // once and the message goes.
+    app.emulator.expire_access_tokens();
     let application = id(&w
         .submit(&worker, &w.form(&yiwang_tests::world::person(1)))
         .await);
@@ -263,17 +277,8 @@ async fn wechat_refusal_43101_empties_the_count_and_is_not_retried(shape: Shape)
     let w = World::new(shape).await;
     let app = &w.app;
     let tpl = "tpl-returned";
-    save_template(
-        app,
-        &w.root,
-        "membership.application.returned",
-        tpl,
-        "pages/a?id={id}",
-    )
-    .await;
     // The emulator refuses every message to a user named `nosub…` with 43101.
-    let worker = w.worker("nosub-chen").await;
-    accept(app, &worker, tpl).await;
+    let worker = subscribed(&w, &["membership.application.returned"], tpl, "nosub-chen").await;
     assert_eq!(accept(app, &worker, tpl).await, 2);
     let application = id(&w
         .submit(&worker, &w.form(&yiwang_tests::world::person(2)))
@@ -304,16 +309,7 @@ async fn a_failing_send_is_retried_then_parked_and_retried_on_request(shape: Sha
     let w = World::on(app).await;
     let app = &w.app;
     let tpl = "tpl-rejected";
-    save_template(
-        app,
-        &w.root,
-        "membership.application.rejected",
-        tpl,
-        "pages/a?id={id}",
-    )
-    .await;
-    let worker = w.worker("sun").await;
-    accept(app, &worker, tpl).await;
+    let worker = subscribed(&w, &["membership.application.rejected"], tpl, "sun").await;
     let application = id(&w
         .submit(&worker, &w.form(&yiwang_tests::world::person(3)))
         .await);
@@ -567,16 +563,7 @@ async fn a_worker_switches_a_kind_off_and_deleting_the_account_erases_the_inbox(
     let w = World::new(shape).await;
     let app = &w.app;
     let tpl = "tpl-m";
-    save_template(
-        app,
-        &w.root,
-        "membership.application.rejected",
-        tpl,
-        "pages/a?id={id}",
-    )
-    .await;
-    let worker = w.worker("wu").await;
-    accept(app, &worker, tpl).await;
+    let worker = subscribed(&w, &["membership.application.rejected"], tpl, "wu").await;
     let settings = "/api/v1/me/notification-settings";
     let saved = expect(
         app.request(
@@ -776,18 +763,8 @@ async fn a_lawyers_reply_goes_to_wechat_only_while_the_app_is_closed(shape: Shap
     let w = World::new(shape).await;
     let app = &w.app;
     let tpl = "tpl-reply";
-    for topic in ["consultation.answer", "consultation.resolve"] {
-        save_template(
-            app,
-            &w.root,
-            topic,
-            tpl,
-            "pages/consultation/detail?id={id}",
-        )
-        .await;
-    }
-    let worker = w.worker("tian").await;
-    accept(app, &worker, tpl).await;
+    let topics = ["consultation.answer", "consultation.resolve"];
+    let worker = subscribed(&w, &topics, tpl, "tian").await;
     accept(app, &worker, tpl).await;
     let (lawyer, lawyer_id) = crate::consultations::lawyer(
         &w,
@@ -851,10 +828,7 @@ async fn a_lawyers_reply_goes_to_wechat_only_while_the_app_is_closed(shape: Shap
     .await;
     let messages = sent(app, 1).await;
     assert_eq!(messages[0]["data"]["thing1"]["value"], "律师向您提问");
-    assert_eq!(
-        messages[0]["page"],
-        format!("pages/consultation/detail?id={id}")
-    );
+    assert_eq!(messages[0]["page"], format!("pages/a?id={id}"));
     assert_eq!(remaining(app, &worker, tpl).await, 1);
     let inbox = inbox_of(app, &worker, 2).await;
     assert_eq!(inbox["items"][0]["kind"], "consultation");
